@@ -1,0 +1,28 @@
+# The README's two commands: `make demo` (set up, run the whole pipeline locally on sample data) and
+# `make test` (set up, run every test). Both are safe to re-run.
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 1
+
+.PHONY: setup demo test lint synth bench clean-local
+
+setup:
+	@scripts/setup.sh
+
+demo: setup
+	.venv/bin/mldp demo
+
+test: setup
+	.venv/bin/ruff check .
+	.venv/bin/python -m pytest
+
+lint: setup
+	.venv/bin/ruff check .
+
+synth: setup
+	.venv/bin/python app.py
+
+bench: setup
+	.venv/bin/python -m bench.report
+
+clean-local:
+	-.venv/bin/mldp db stop
+	rm -rf .mldp cdk.out

@@ -1,0 +1,125 @@
+"""``mldp process``: JsonToParquetBatchProcessor (one batch, or ``--drain`` until the backlog is empty)."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from typing import Dict, List
+
+from runtime import metrics as m
+
+
+def register(sub, add_db_option, add_json_option) -> None:
+    from runtime.cli import add_job_options
+
+    parser = sub.add_parser("process", help="JsonToParquetBatchProcessor: convert claimed batches to Parquet")
+    add_job_options(parser)
+    parser.add_argument("--batch-size", type=int, default=500, help="files per batch (default 500)")
+    parser.add_argument("--drain", action="store_true", help="repeat until nothing is claimable")
+    parser.add_argument("--max-minutes", type=float, default=None, help="time budget of --drain")
+    parser.add_argument("--max-attempts", type=int, default=5, help="attempts before a file is quarantined")
+    parser.add_argument("--lease-seconds", type=int, default=7200, help="lease of a claimed batch")
+    parser.add_argument("--transform-spec", metavar="FILE", help="transform spec (JSON or YAML; s3:// on Glue)")
+    parser.set_defaults(handler=run)
+
+
+def summarize(reports: List, seconds: float) -> Dict:
+    """The ``--json`` document of a processor run."""
+    files: Dict[str, int] = {}
+    for report in reports:
+        for state, count in report.files.items():
+            files[state] = files.get(state, 0) + count
+    partitions = sorted({p for r in reports for p in r.partitions})
+    return {
+        "batches": len(reports),
+        "files": files,
+        "records_good": sum(r.records_good for r in reports),
+        "records_bad": sum(r.records_bad for r in reports),
+        "bytes": sum(r.bytes for r in reports),
+        "partitions_written": len(partitions),
+        "recovered_batches": sum(1 for r in reports if r.recovered),
+        "seconds": round(seconds, 3),
+    }
+
+
+def batch_figures(report) -> Dict[str, float]:
+    """Metric values of one batch."""
+    return {
+        m.FILES_SUCCEEDED: report.files.get("SUCCEEDED", 0),
+        m.FILES_FAILED: report.files.get("FAILED", 0),
+        m.FILES_QUARANTINED: report.files.get("QUARANTINED", 0),
+        m.RECORDS_GOOD: report.records_good,
+        m.RECORDS_DEAD_LETTERED: report.records_bad,
+        m.BYTES_PROCESSED: report.bytes,
+        m.BATCH_DURATION_SECONDS: report.seconds,
+    }
+
+
+def load_spec_from(location: str | None, store=None):
+    """The transform spec: default, a local file, or an ``s3://bucket/key`` object (Glue)."""
+    from runtime.transforms.spec import load_spec
+
+    if location and location.startswith("s3://"):
+        import tempfile
+        from pathlib import Path
+
+        from runtime.storage.factory import open_store
+
+        bucket, _, key = location[len("s3://"):].partition("/")
+        data = open_store(f"s3://{bucket}").get_bytes(key)
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / Path(key).name
+            path.write_bytes(data)
+            return load_spec(str(path))
+    return load_spec(location)
+
+
+def run(args: argparse.Namespace) -> int:
+    from runtime.cli import emit, open_database
+    from runtime.jobs.processor import BatchProcessor, ProcessorSettings
+    from runtime.progress import Progress
+    from runtime.storage.factory import open_store
+
+    settings_kwargs = {"batch_size": args.batch_size, "max_attempts": args.max_attempts,
+                       "lease_seconds": args.lease_seconds}
+    if args.job_run_id:
+        settings_kwargs["job_run_id"] = args.job_run_id
+    settings = ProcessorSettings(**settings_kwargs)
+    spec = load_spec_from(args.transform_spec)
+    store = open_store(args.store)
+    publisher = m.publisher_from_args(args)
+    conn = open_database(args.db, args.db_secret_arn, application_name="mldp-processor")
+    started = time.monotonic()
+    try:
+        def spark():
+            from runtime.spark.session import get_spark
+
+            return get_spark("JsonToParquetBatchProcessor")
+
+        processor = BatchProcessor(store, conn, spark, spec, settings)
+        progress = Progress("processing", unit="files", total=_backlog(conn) if args.drain else None)
+
+        def on_batch(report) -> None:
+            publisher.publish({**batch_figures(report), **m.backlog_gauges(conn)})
+            progress.advance(sum(report.files.values()), good=report.records_good, bad=report.records_bad)
+
+        if args.drain:
+            reports = processor.drain(args.max_minutes, on_batch=on_batch)
+        else:
+            reports = processor.run_once()
+            for report in reports:
+                on_batch(report)
+        progress.finish()
+        if not reports:
+            publisher.publish(m.backlog_gauges(conn))
+    finally:
+        conn.close()
+    summary = summarize(reports, time.monotonic() - started)
+    emit(summary, args.json, lambda d: (
+        f"{d['batches']} batches: files {d['files']}, {d['records_good']:,} records written, "
+        f"{d['records_bad']:,} dead-lettered, {d['partitions_written']} partitions ({d['seconds']}s)"))
+    return 0
+
+
+def _backlog(conn) -> int:
+    return int(m.backlog_gauges(conn)[m.BACKLOG_FILES])

@@ -1,0 +1,248 @@
+"""An embedded PostgreSQL server that the project manages itself (``mldp db start|stop|status|url``).
+
+The data directory lives under a git-ignored project folder (``.mldp/``). PostgreSQL refuses to run as root, so
+when this process is root the server runs as the unprivileged ``postgres`` system user (``runuser``). The server
+binaries are the ones found on the machine (``$MLDP_PG_BIN``, ``/usr/lib/postgresql/*/bin``, ``pg_ctl`` on
+``PATH``), with the ``pgserver`` wheel as a fallback where none are installed.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import List, Optional
+
+DEFAULT_DATABASE = "data_platform_db"
+DEFAULT_PORT = 54329
+SUPERUSER = "postgres"
+UNPRIVILEGED_USER = "postgres"
+
+
+class EmbeddedPostgresError(RuntimeError):
+    """The embedded server could not be found, initialised or started; the message says what to do."""
+
+
+def project_state_dir() -> Path:
+    """The git-ignored folder for local state: ``$MLDP_HOME`` or ``.mldp`` in the current directory."""
+    return Path(os.environ.get("MLDP_HOME", ".mldp")).resolve()
+
+
+def find_server_binaries() -> Path:
+    """The directory holding ``initdb``/``pg_ctl``/``postgres``; raises with install advice when none exists."""
+    candidates: List[str] = []
+    if os.environ.get("MLDP_PG_BIN"):
+        candidates.append(os.environ["MLDP_PG_BIN"])
+    candidates += sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=_version_key, reverse=True)
+    on_path = shutil.which("pg_ctl")
+    if on_path:
+        candidates.append(str(Path(on_path).resolve().parent))
+    try:  # the pgserver wheel bundles a full PostgreSQL build
+        import pgserver  # type: ignore[import-not-found]
+
+        candidates.append(str(Path(pgserver.__file__).parent / "pginstall" / "bin"))
+    except ImportError:
+        pass
+    for candidate in candidates:
+        if (Path(candidate) / "initdb").exists() and (Path(candidate) / "pg_ctl").exists():
+            return Path(candidate)
+    raise EmbeddedPostgresError(
+        "no PostgreSQL server binaries found (looked in $MLDP_PG_BIN, /usr/lib/postgresql/*/bin, pg_ctl on PATH "
+        "and the pgserver wheel): install them with `apt-get install postgresql` or `pip install pgserver`, "
+        "or point DATABASE_URL / --db at an existing server"
+    )
+
+
+def _version_key(path: str) -> tuple:
+    parts = Path(path).parent.name.split(".")
+    return tuple(int(p) if p.isdigit() else 0 for p in parts)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class EmbeddedPostgres:
+    """One PostgreSQL cluster in ``data_root`` (``data_root/data`` holds the cluster, ``data_root/server.log``
+    its log), listening on 127.0.0.1 only, with trust authentication (it is a local development server).
+
+    ``durable=False`` turns off fsync and synchronous commit: for the test suite, never for data you keep.
+    """
+
+    data_root: Path
+    port: int = DEFAULT_PORT
+    database: str = DEFAULT_DATABASE
+    durable: bool = True
+
+    @property
+    def data_dir(self) -> Path:
+        return self.data_root / "data"
+
+    @property
+    def log_file(self) -> Path:
+        return self.data_root / "server.log"
+
+    @property
+    def url(self) -> str:
+        return f"postgresql://{SUPERUSER}@127.0.0.1:{self.port}/{self.database}"
+
+    def admin_url(self) -> str:
+        """URL of the maintenance database ``postgres`` (for CREATE DATABASE)."""
+        return f"postgresql://{SUPERUSER}@127.0.0.1:{self.port}/postgres"
+
+    # -- lifecycle -----------------------------------------------------------------------------------------------
+
+    def is_running(self) -> bool:
+        if not (self.data_dir / "PG_VERSION").exists():
+            return False
+        result = self._run([self._bin("pg_ctl"), "status", "-D", str(self.data_dir)], check=False)
+        return result.returncode == 0
+
+    def start(self, timeout_seconds: float = 60.0) -> str:
+        """Initialise the cluster if needed, start it if it is not running, create the database; return its URL.
+        Safe to call again while it runs."""
+        if not (self.data_dir / "PG_VERSION").exists():
+            self._initdb()
+        self._write_settings()
+        if not self.is_running():
+            self._run(
+                [self._bin("pg_ctl"), "start", "-w", "-t", str(int(timeout_seconds)), "-D", str(self.data_dir),
+                 "-l", str(self.log_file)],
+                check=True,
+                what="start the embedded PostgreSQL server",
+            )
+        self._wait_until_accepting(timeout_seconds)
+        self.create_database(self.database)
+        return self.url
+
+    def stop(self) -> bool:
+        """Stop the server (fast shutdown). Returns False when it was not running."""
+        if not self.is_running():
+            return False
+        self._run([self._bin("pg_ctl"), "stop", "-m", "fast", "-w", "-D", str(self.data_dir)], check=True,
+                  what="stop the embedded PostgreSQL server")
+        return True
+
+    def create_database(self, name: str, template: Optional[str] = None) -> None:
+        """CREATE DATABASE ``name`` (from ``template`` when given) unless it exists."""
+        import psycopg2
+        from psycopg2 import sql
+
+        conn = psycopg2.connect(self.admin_url())
+        try:
+            conn.autocommit = True
+            with conn.cursor() as cur:
+                cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
+                if cur.fetchone():
+                    return
+                statement = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
+                if template:
+                    statement = sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+                        sql.Identifier(name), sql.Identifier(template)
+                    )
+                cur.execute(statement)
+        finally:
+            conn.close()
+
+    # -- internals -----------------------------------------------------------------------------------------------
+
+    def _bin(self, name: str) -> str:
+        return str(find_server_binaries() / name)
+
+    def _runs_as_other_user(self) -> bool:
+        return os.geteuid() == 0
+
+    def _run(self, argv: List[str], check: bool, what: str = "") -> subprocess.CompletedProcess:
+        if self._runs_as_other_user():
+            argv = ["runuser", "-u", UNPRIVILEGED_USER, "--", *argv]
+        result = subprocess.run(argv, capture_output=True, text=True, cwd="/")
+        if check and result.returncode != 0:
+            log_tail = ""
+            if self.log_file.exists():
+                log_tail = "\n".join(self.log_file.read_text(errors="replace").splitlines()[-15:])
+            raise EmbeddedPostgresError(
+                f"could not {what or ' '.join(argv)} (exit {result.returncode}): "
+                f"{result.stderr.strip() or result.stdout.strip()}\n{log_tail}".strip()
+            )
+        return result
+
+    def _initdb(self) -> None:
+        self.data_root.mkdir(parents=True, exist_ok=True)
+        if self._runs_as_other_user():
+            try:
+                user = pwd.getpwnam(UNPRIVILEGED_USER)
+            except KeyError as exc:
+                raise EmbeddedPostgresError(
+                    f"running as root, PostgreSQL needs an unprivileged user '{UNPRIVILEGED_USER}': "
+                    "create it (`useradd --system postgres`) or run as a normal user"
+                ) from exc
+            os.chown(self.data_root, user.pw_uid, user.pw_gid)
+            probe = subprocess.run(["runuser", "-u", UNPRIVILEGED_USER, "--", "test", "-w", str(self.data_root)])
+            if probe.returncode != 0:
+                raise EmbeddedPostgresError(
+                    f"the '{UNPRIVILEGED_USER}' user cannot write {self.data_root} (a parent folder is not "
+                    "traversable for it): set MLDP_HOME to a folder it can reach, e.g. /var/tmp/mldp"
+                )
+        self._run(
+            [self._bin("initdb"), "-D", str(self.data_dir), "-U", SUPERUSER, "--auth=trust", "-E", "UTF8",
+             "--locale=C", "--no-instructions"],
+            check=True,
+            what=f"initialise a PostgreSQL cluster in {self.data_dir}",
+        )
+
+    def _write_settings(self) -> None:
+        settings = {
+            "listen_addresses": "'127.0.0.1'",
+            "port": str(self.port),
+            "unix_socket_directories": "''",
+            "max_connections": "100",
+            "shared_buffers": "'256MB'",
+            "fsync": "on" if self.durable else "off",
+            "synchronous_commit": "on" if self.durable else "off",
+            "full_page_writes": "on" if self.durable else "off",
+        }
+        conf = self.data_dir / "postgresql.mldp.conf"
+        content = "".join(f"{key} = {value}\n" for key, value in settings.items())
+        self._write_as_server_user(conf, content)
+        main_conf = self.data_dir / "postgresql.conf"
+        include = "include_if_exists = 'postgresql.mldp.conf'\n"
+        text = main_conf.read_text()
+        if include not in text:
+            self._write_as_server_user(main_conf, text + include)
+
+    def _write_as_server_user(self, path: Path, content: str) -> None:
+        path.write_text(content)
+        if self._runs_as_other_user():
+            user = pwd.getpwnam(UNPRIVILEGED_USER)
+            os.chown(path, user.pw_uid, user.pw_gid)
+
+    def _wait_until_accepting(self, timeout_seconds: float) -> None:
+        import psycopg2
+
+        deadline = time.monotonic() + timeout_seconds
+        while True:
+            try:
+                psycopg2.connect(self.admin_url(), connect_timeout=2).close()
+                return
+            except psycopg2.OperationalError as exc:
+                if time.monotonic() > deadline:
+                    raise EmbeddedPostgresError(f"embedded PostgreSQL did not accept connections: {exc}") from exc
+                time.sleep(0.2)
+
+
+def default_server() -> EmbeddedPostgres:
+    """The project's development server: ``.mldp/postgres``, port ``$MLDP_PG_PORT`` or 54329."""
+    return EmbeddedPostgres(
+        data_root=project_state_dir() / "postgres",
+        port=int(os.environ.get("MLDP_PG_PORT", DEFAULT_PORT)),
+    )

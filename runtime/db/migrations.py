@@ -1,0 +1,89 @@
+"""Versioned SQL migrations (``runtime/db/migrations/NNNN_name.sql``), applied idempotently under an advisory
+lock by ``mldp migrate`` and by every job at start."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import List
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+#: Arbitrary constant: the advisory-lock key every migrating process takes.
+ADVISORY_LOCK_KEY = 7_345_120_011
+_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    sql: str
+
+    @property
+    def checksum(self) -> str:
+        return hashlib.sha256(self.sql.encode()).hexdigest()
+
+
+def available_migrations(directory: Path = MIGRATIONS_DIR) -> List[Migration]:
+    """Every migration file in version order; a file with a bad name is an error, not skipped."""
+    migrations = []
+    for path in sorted(directory.glob("*.sql")):
+        match = _NAME.match(path.name)
+        if not match:
+            raise ValueError(f"migration file {path.name} must be named NNNN_snake_case.sql")
+        migrations.append(Migration(int(match.group(1)), match.group(2), path.read_text()))
+    versions = [m.version for m in migrations]
+    if len(set(versions)) != len(versions):
+        raise ValueError(f"duplicate migration versions in {directory}")
+    return migrations
+
+
+def apply_migrations(conn, directory: Path = MIGRATIONS_DIR) -> List[int]:
+    """Apply the migrations not yet recorded in ``schema_migrations``; return the versions applied now.
+
+    Concurrent callers serialise on an advisory lock, so two jobs starting together apply each migration once.
+    Each migration runs in its own transaction with its bookkeeping row.
+    """
+    migrations = available_migrations(directory)
+    conn.rollback()
+    previous_autocommit = conn.autocommit
+    conn.autocommit = True
+    applied_now: List[int] = []
+    with conn.cursor() as cur:
+        cur.execute("SELECT pg_advisory_lock(%s)", (ADVISORY_LOCK_KEY,))
+        try:
+            cur.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                " version INTEGER PRIMARY KEY, name TEXT NOT NULL, checksum TEXT NOT NULL,"
+                " applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
+            )
+            cur.execute("SELECT version, checksum FROM schema_migrations")
+            done = dict(cur.fetchall())
+            for migration in migrations:
+                if migration.version in done:
+                    if done[migration.version] != migration.checksum:
+                        log.warning("migration %04d_%s changed after it was applied; not re-applied",
+                                    migration.version, migration.name)
+                    continue
+                cur.execute("BEGIN")
+                try:
+                    cur.execute(migration.sql)
+                    cur.execute(
+                        "INSERT INTO schema_migrations (version, name, checksum) VALUES (%s, %s, %s)",
+                        (migration.version, migration.name, migration.checksum),
+                    )
+                    cur.execute("COMMIT")
+                except Exception:
+                    cur.execute("ROLLBACK")
+                    raise
+                applied_now.append(migration.version)
+                log.info("applied migration %04d_%s", migration.version, migration.name)
+        finally:
+            cur.execute("SELECT pg_advisory_unlock(%s)", (ADVISORY_LOCK_KEY,))
+    conn.autocommit = previous_autocommit
+    return applied_now

@@ -1,0 +1,216 @@
+"""Every SQL statement of the runtime, by name. Keep SQL here, not scattered through the code."""
+
+from __future__ import annotations
+
+# --- registration (lister) -------------------------------------------------------------------------------------
+
+CREATE_INCOMING = """
+CREATE TEMP TABLE IF NOT EXISTS incoming_objects (
+    s3_key TEXT NOT NULL,
+    file_size_bytes BIGINT,
+    last_modified_timestamp TIMESTAMPTZ,
+    etag TEXT
+) ON COMMIT DELETE ROWS
+"""
+
+COPY_INCOMING = (
+    "COPY incoming_objects (s3_key, file_size_bytes, last_modified_timestamp, etag) FROM STDIN WITH (FORMAT csv)"
+)
+
+#: Before a key's new version replaces the row, keep the previous version's outcome in the history.
+RECORD_REPLACED_VERSIONS = """
+INSERT INTO file_processing_history (file_id, event, etag, version, processing_status, batch_id, glue_job_run_id,
+    retry_count, error_message, records_good, records_bad, dead_letter_path, archived_key, actor, reason)
+SELECT f.file_id, 'NEW_VERSION', f.etag, f.version, f.processing_status, f.batch_id, f.glue_job_run_id,
+    f.retry_count, f.error_message, f.records_good, f.records_bad, f.dead_letter_path, f.archived_key,
+    %(actor)s, 'object changed: new ETag ' || i.etag
+FROM (SELECT DISTINCT ON (s3_key) s3_key, etag FROM incoming_objects ORDER BY s3_key) AS i
+JOIN file_processing_status AS f ON f.s3_key = i.s3_key
+WHERE f.etag IS DISTINCT FROM i.etag AND f.processing_status <> 'PROCESSING'
+"""
+
+#: Insert new keys as PENDING; a known key with a different ETag (and not being processed right now) becomes a
+#: new version: back to PENDING with attempts reset. The same ETag is never touched.
+UPSERT_INCOMING = """
+WITH upserted AS (
+    INSERT INTO file_processing_status AS f
+        (s3_key, file_size_bytes, last_modified_timestamp, etag, processing_status, next_attempt_at)
+    SELECT DISTINCT ON (s3_key) s3_key, file_size_bytes, last_modified_timestamp, etag, 'PENDING', now()
+    FROM incoming_objects
+    ORDER BY s3_key
+    ON CONFLICT (s3_key) DO UPDATE SET
+        file_size_bytes = EXCLUDED.file_size_bytes,
+        last_modified_timestamp = EXCLUDED.last_modified_timestamp,
+        etag = EXCLUDED.etag,
+        version = f.version + 1,
+        processing_status = 'PENDING',
+        retry_count = 0,
+        next_attempt_at = now(),
+        batch_id = NULL,
+        glue_job_run_id = NULL,
+        lease_expires_at = NULL,
+        processed_at = NULL,
+        error_message = NULL,
+        records_good = NULL,
+        records_bad = NULL,
+        dead_letter_path = NULL,
+        archived_key = NULL,
+        updated_at = now()
+    WHERE f.etag IS DISTINCT FROM EXCLUDED.etag AND f.processing_status <> 'PROCESSING'
+    RETURNING (xmax = 0) AS inserted
+)
+SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM upserted
+"""
+
+# --- the reference method, kept for the registration benchmark --------------------------------------------------
+
+REFERENCE_INSERT_ONE = (
+    "INSERT INTO file_processing_status (s3_key, processing_status, created_at, updated_at) "
+    "VALUES (%s, 'PENDING', NOW(), NOW()) ON CONFLICT (s3_key) DO NOTHING"
+)
+
+# --- backlog gauges ---------------------------------------------------------------------------------------------
+
+BACKLOG = """
+SELECT
+    count(*) FILTER (WHERE processing_status IN ('PENDING', 'PROCESSING', 'FAILED')) AS backlog_files,
+    coalesce(extract(epoch FROM now() - min(updated_at)
+        FILTER (WHERE processing_status IN ('PENDING', 'PROCESSING', 'FAILED'))), 0)
+        AS oldest_pending_age_seconds,
+    count(*) FILTER (WHERE processing_status = 'QUARANTINED') AS quarantined_files
+FROM file_processing_status
+"""
+
+# --- the batch protocol (processor) -----------------------------------------------------------------------------
+
+#: One statement: pick claimable rows in claim order (served by idx_fps_claimable), skip rows other runs hold.
+CLAIM_BATCH = """
+WITH picked AS (
+    SELECT file_id
+    FROM file_processing_status
+    WHERE processing_status IN ('PENDING', 'FAILED') AND next_attempt_at <= now()
+    ORDER BY next_attempt_at, file_id
+    LIMIT %(batch_size)s
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE file_processing_status AS f SET
+    processing_status = 'PROCESSING',
+    batch_id = %(batch_id)s,
+    glue_job_run_id = %(job_run_id)s,
+    lease_expires_at = now() + make_interval(secs => %(lease_seconds)s),
+    retry_count = f.retry_count + 1,
+    updated_at = now()
+FROM picked
+WHERE f.file_id = picked.file_id
+RETURNING f.file_id, f.s3_key, f.etag, f.file_size_bytes, f.retry_count
+"""
+
+#: The same selection as CLAIM_BATCH, for EXPLAIN in the benchmark.
+CLAIMABLE_SELECTION = """
+SELECT file_id FROM file_processing_status
+WHERE processing_status IN ('PENDING', 'FAILED') AND next_attempt_at <= now()
+ORDER BY next_attempt_at, file_id
+LIMIT %(batch_size)s
+FOR UPDATE SKIP LOCKED
+"""
+
+INSERT_BATCH = """
+INSERT INTO processing_batches (batch_id, glue_job_run_id, file_count, bytes, lease_expires_at)
+VALUES (%(batch_id)s, %(job_run_id)s, %(file_count)s, %(bytes)s, now() + make_interval(secs => %(lease_seconds)s))
+"""
+
+#: Extend the lease of a batch this run still owns; zero rows means the batch was taken over (do not publish).
+RENEW_BATCH_LEASE = """
+WITH renewed AS (
+    UPDATE processing_batches SET lease_expires_at = now() + make_interval(secs => %(lease_seconds)s)
+    WHERE batch_id = %(batch_id)s AND state = 'CLAIMED' AND glue_job_run_id = %(job_run_id)s
+    RETURNING batch_id, lease_expires_at
+)
+UPDATE file_processing_status AS f SET lease_expires_at = r.lease_expires_at
+FROM renewed AS r
+WHERE f.batch_id = r.batch_id AND f.processing_status = 'PROCESSING'
+RETURNING f.file_id
+"""
+
+#: Take over one batch whose lease expired (a dead run's): the caller rolls it forward or abandons it.
+TAKE_OVER_EXPIRED_BATCH = """
+UPDATE processing_batches SET
+    glue_job_run_id = %(job_run_id)s,
+    lease_expires_at = now() + make_interval(secs => %(lease_seconds)s)
+WHERE batch_id = (
+    SELECT batch_id FROM processing_batches
+    WHERE state = 'CLAIMED' AND lease_expires_at < now()
+    ORDER BY lease_expires_at
+    LIMIT 1
+    FOR UPDATE SKIP LOCKED
+)
+RETURNING batch_id
+"""
+
+BATCH_FILES = """
+SELECT file_id, s3_key, etag, file_size_bytes, retry_count
+FROM file_processing_status
+WHERE batch_id = %(batch_id)s AND processing_status = 'PROCESSING'
+ORDER BY file_id
+"""
+
+#: Close the batch row first: it fences concurrent finishers (only one sees its row move from CLAIMED).
+CLOSE_BATCH = """
+UPDATE processing_batches SET state = %(state)s, records_good = %(records_good)s, records_bad = %(records_bad)s,
+    error_message = %(error)s, finished_at = now()
+WHERE batch_id = %(batch_id)s AND state = 'CLAIMED' AND glue_job_run_id = %(job_run_id)s
+RETURNING batch_id
+"""
+
+#: Record every file's outcome of a batch in one statement. FAILED past max_attempts becomes QUARANTINED.
+FINISH_FILES = """
+WITH outcome AS (
+    SELECT * FROM unnest(%(file_ids)s::bigint[], %(statuses)s::text[], %(errors)s::text[],
+                         %(records_good)s::bigint[], %(records_bad)s::bigint[], %(dead_letter_paths)s::text[])
+        AS u(file_id, status, error, good, bad, dead_letter_path)
+), updated AS (
+    UPDATE file_processing_status AS f SET
+        processing_status = CASE
+            WHEN o.status = 'FAILED' AND f.retry_count >= %(max_attempts)s THEN 'QUARANTINED'
+            ELSE o.status END,
+        error_message = CASE
+            WHEN o.status = 'FAILED' AND f.retry_count >= %(max_attempts)s
+                THEN 'gave up after ' || f.retry_count || ' attempts: ' || o.error
+            ELSE o.error END,
+        records_good = o.good,
+        records_bad = o.bad,
+        dead_letter_path = o.dead_letter_path,
+        next_attempt_at = CASE WHEN o.status = 'FAILED'
+            THEN now() + make_interval(secs => least(%(backoff_max)s,
+                                                    %(backoff_base)s * power(2, greatest(f.retry_count - 1, 0))))
+            ELSE f.next_attempt_at END,
+        lease_expires_at = NULL,
+        processed_at = now(),
+        updated_at = now()
+    FROM outcome AS o
+    WHERE f.file_id = o.file_id AND f.batch_id = %(batch_id)s AND f.processing_status = 'PROCESSING'
+    RETURNING f.*
+)
+INSERT INTO file_processing_history (file_id, event, etag, version, processing_status, batch_id, glue_job_run_id,
+    retry_count, error_message, records_good, records_bad, dead_letter_path, actor)
+SELECT file_id, 'OUTCOME', etag, version, processing_status, batch_id, glue_job_run_id, retry_count,
+    error_message, records_good, records_bad, dead_letter_path, %(job_run_id)s
+FROM updated
+RETURNING processing_status
+"""
+
+#: Archive bookkeeping: the archived key of each moved file (bulk).
+SET_ARCHIVED_KEYS = """
+UPDATE file_processing_status AS f SET archived_key = u.archived_key, updated_at = now()
+FROM unnest(%(file_ids)s::bigint[], %(archived_keys)s::text[]) AS u(file_id, archived_key)
+WHERE f.file_id = u.file_id AND f.processing_status = 'SUCCEEDED' AND f.archived_key IS NULL
+"""
+
+#: Succeeded files whose archive move has not happened yet (a crash or a failed move), outside open batches.
+UNARCHIVED = """
+SELECT f.file_id, f.s3_key, f.file_size_bytes
+FROM file_processing_status AS f
+WHERE f.processing_status = 'SUCCEEDED' AND f.archived_key IS NULL
+ORDER BY f.file_id
+LIMIT %(limit)s
+"""

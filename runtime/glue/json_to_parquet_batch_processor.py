@@ -1,0 +1,27 @@
+"""Glue entry script of ``JsonToParquetBatchProcessor`` (also runnable locally with the same arguments).
+
+Glue job arguments: ``--store s3://bucket``, ``--db-secret-arn ARN`` (or ``--db URL``), ``--batch-size N``,
+``--max-attempts N``, ``--lease-seconds S``, ``--drain true|false``, ``--max-minutes M``,
+``--transform-spec s3://.../spec.json``, ``--environment dev``, ``--metrics-namespace MlDataPlatform``.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from runtime.cli import main
+from runtime.glue.args import GLUE_RUN_ID, resolve_options, to_cli_argv
+
+OPTIONS = ["store", "db", "db-secret-arn", "batch-size", "max-attempts", "lease-seconds", "drain", "max-minutes",
+           "transform-spec", "environment", "metrics-namespace", "no-metrics", GLUE_RUN_ID]
+
+
+def cli_argv(argv: list) -> list:
+    """The ``mldp process`` command line for these job arguments."""
+    options = resolve_options(argv, OPTIONS)
+    return to_cli_argv("process", options, flags=["drain", "no-metrics"],
+                       rename={GLUE_RUN_ID: "job-run-id"}) + ["--json"]
+
+
+if __name__ == "__main__":
+    sys.exit(main(cli_argv(sys.argv[1:])))

@@ -1,0 +1,133 @@
+"""Run metrics: published to CloudWatch under the namespace and names :mod:`PipelineAlarms` alarms on, with the
+environment as the only dimension; written to the log instead when metrics are off or no AWS credentials exist.
+
+Names are the contract of ``platform_constructs/metric_names.py``; ``tests/runtime/test_metrics.py`` checks that
+both sides agree.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional
+
+log = logging.getLogger("mldp.metrics")
+
+DEFAULT_NAMESPACE = "MlDataPlatform"
+ENVIRONMENT_DIMENSION = "Environment"
+#: PutMetricData accepts up to 1,000 metric data points per call.
+MAX_DATA_POINTS_PER_CALL = 1000
+
+# Processor
+FILES_SUCCEEDED = "FilesSucceeded"
+FILES_FAILED = "FilesFailed"
+FILES_QUARANTINED = "FilesQuarantined"
+RECORDS_GOOD = "RecordsGood"
+RECORDS_DEAD_LETTERED = "RecordsDeadLettered"
+BYTES_PROCESSED = "BytesProcessed"
+BATCH_DURATION_SECONDS = "BatchDurationSeconds"
+# Lister
+FILES_LISTED = "FilesListed"
+FILES_REGISTERED = "FilesRegistered"
+LISTER_DURATION_SECONDS = "ListerDurationSeconds"
+# Both (gauges of the tracking table)
+BACKLOG_FILES = "BacklogFiles"
+OLDEST_PENDING_AGE_SECONDS = "OldestPendingAgeSeconds"
+QUARANTINED_FILES_TOTAL = "QuarantinedFilesTotal"
+
+UNITS: Dict[str, str] = {
+    FILES_SUCCEEDED: "Count", FILES_FAILED: "Count", FILES_QUARANTINED: "Count", RECORDS_GOOD: "Count",
+    RECORDS_DEAD_LETTERED: "Count", BYTES_PROCESSED: "Bytes", BATCH_DURATION_SECONDS: "Seconds",
+    FILES_LISTED: "Count", FILES_REGISTERED: "Count", LISTER_DURATION_SECONDS: "Seconds",
+    BACKLOG_FILES: "Count", OLDEST_PENDING_AGE_SECONDS: "Seconds", QUARANTINED_FILES_TOTAL: "Count",
+}
+
+
+@dataclass
+class MetricsPublisher:
+    """Publish named figures of one run. ``client=None`` with ``enabled=True`` creates a CloudWatch client;
+    when that is impossible (no credentials or region) the figures go to the log and the run goes on."""
+
+    environment: str = "local"
+    namespace: str = DEFAULT_NAMESPACE
+    enabled: bool = True
+    client: Optional[object] = None
+    calls: int = field(default=0, init=False)
+
+    def publish(self, values: Dict[str, float]) -> None:
+        """Send ``values`` (metric name -> value; the unit comes from :data:`UNITS`) in as few calls as the
+        PutMetricData limits allow."""
+        unknown = sorted(set(values) - set(UNITS))
+        if unknown:
+            raise ValueError(f"unknown metric names {unknown}: add them to runtime.metrics and metric_names.py")
+        log.info("metrics %s", json.dumps({"namespace": self.namespace, "environment": self.environment,
+                                            **{k: values[k] for k in sorted(values)}}))
+        if not self.enabled or not values:
+            return
+        client = self._client()
+        if client is None:
+            return
+        data = [
+            {"MetricName": name, "Value": float(value), "Unit": UNITS[name],
+             "Dimensions": [{"Name": ENVIRONMENT_DIMENSION, "Value": self.environment}]}
+            for name, value in sorted(values.items())
+        ]
+        for chunk in _chunks(data, MAX_DATA_POINTS_PER_CALL):
+            try:
+                client.put_metric_data(Namespace=self.namespace, MetricData=chunk)
+                self.calls += 1
+            except Exception as exc:  # metrics must never fail the run they describe
+                log.warning("could not publish metrics to CloudWatch: %s", exc)
+                return
+
+    def _client(self):
+        if self.client is None:
+            try:
+                import boto3
+
+                session = boto3.session.Session()
+                if session.get_credentials() is None or session.region_name is None:
+                    log.info("no AWS credentials or region: metrics written to the log only")
+                    self.enabled = False
+                    return None
+                self.client = session.client("cloudwatch")
+            except Exception as exc:
+                log.warning("no CloudWatch client (%s): metrics written to the log only", exc)
+                self.enabled = False
+                return None
+        return self.client
+
+
+def _chunks(items: List[dict], size: int) -> List[List[dict]]:
+    return [items[i:i + size] for i in range(0, len(items), size)]
+
+
+def backlog_gauges(conn) -> Dict[str, float]:
+    """The backlog gauges both jobs publish at the end of a run."""
+    from runtime.db import queries
+
+    with conn.cursor() as cur:
+        cur.execute(queries.BACKLOG)
+        backlog, oldest_age, quarantined = cur.fetchone()
+    conn.commit()
+    return {BACKLOG_FILES: int(backlog), OLDEST_PENDING_AGE_SECONDS: float(oldest_age),
+            QUARANTINED_FILES_TOTAL: int(quarantined)}
+
+
+def publisher_from_args(args) -> MetricsPublisher:
+    """The publisher for a command's ``--environment``, ``--metrics-namespace`` and ``--no-metrics`` options."""
+    return MetricsPublisher(
+        environment=getattr(args, "environment", None) or "local",
+        namespace=getattr(args, "metrics_namespace", None) or DEFAULT_NAMESPACE,
+        enabled=not getattr(args, "no_metrics", False),
+    )
+
+
+def lister_figures(summary) -> Dict[str, float]:
+    """Metric values of one lister run (a :class:`runtime.jobs.lister.ListingSummary`)."""
+    return {
+        FILES_LISTED: summary.counts.listed,
+        FILES_REGISTERED: summary.counts.new + summary.counts.changed,
+        LISTER_DURATION_SECONDS: summary.seconds,
+    }

@@ -1,0 +1,109 @@
+"""One small object-store interface, implemented by S3 (boto3) and by a local directory.
+
+Keys are always ``/``-separated and relative to the store root (bucket or directory); they never start
+with ``/``.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import BinaryIO
+
+
+class ObjectStoreError(Exception):
+    """A store-level failure with a message fit for an operator (missing bucket, missing directory, ...)."""
+
+
+class ObjectNotFound(ObjectStoreError):
+    """The key does not exist."""
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    """What a listing says about one object."""
+
+    key: str
+    size: int
+    last_modified: datetime  # timezone-aware, UTC
+    etag: str  # without surrounding quotes
+
+
+class ObjectStore(abc.ABC):
+    """List, read, write, copy, move and delete objects under one root."""
+
+    #: ``s3://bucket`` or an absolute local directory path.
+    url: str
+
+    @abc.abstractmethod
+    def list_pages(self, prefix: str = "") -> Iterator[list[ObjectInfo]]:
+        """Yield the objects under ``prefix`` page by page (S3: up to 1,000 per page), in key order,
+        skipping folder markers (keys ending in ``/``). Empty pages are not yielded. Memory stays bounded by
+        one page."""
+
+    def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
+        """Every object under ``prefix``, flattened from :meth:`list_pages`."""
+        for page in self.list_pages(prefix):
+            yield from page
+
+    @abc.abstractmethod
+    def head(self, key: str) -> ObjectInfo:
+        """Metadata of one object; raises :class:`ObjectNotFound`."""
+
+    def exists(self, key: str) -> bool:
+        """Whether ``key`` exists (one ``head``)."""
+        try:
+            self.head(key)
+        except ObjectNotFound:
+            return False
+        return True
+
+    @abc.abstractmethod
+    def get_bytes(self, key: str) -> bytes:
+        """The whole object; raises :class:`ObjectNotFound`."""
+
+    @abc.abstractmethod
+    def read_head(self, key: str, length: int = 65536) -> tuple[ObjectInfo, bytes]:
+        """The object's metadata (full size, ETag, last-modified) and its first ``length`` bytes (fewer if the
+        object is shorter), in one request on S3; raises :class:`ObjectNotFound`."""
+
+    @abc.abstractmethod
+    def open_stream(self, key: str) -> BinaryIO:
+        """A binary reader over the whole object that streams (never loads the object in memory); the caller
+        closes it. Raises :class:`ObjectNotFound`."""
+
+    @abc.abstractmethod
+    def put_bytes(self, key: str, data: bytes) -> None:
+        """Write (or overwrite) one object."""
+
+    @abc.abstractmethod
+    def copy(self, source_key: str, destination_key: str, size: int | None = None) -> None:
+        """Server-side copy inside the store; S3 uses a managed (multipart) copy so objects over 5 GB work.
+
+        ``size`` is the source's size when the caller already knows it (from a listing): it lets S3 copy a
+        small object in one request. Raises :class:`ObjectNotFound` when the source does not exist and
+        :class:`ObjectStoreError` for any other failure."""
+
+    @abc.abstractmethod
+    def delete_many(self, keys: Iterable[str]) -> list[str]:
+        """Delete keys (S3: ``delete_objects`` in batches of up to 1,000). Missing keys are not errors.
+        Returns the keys that could not be deleted."""
+
+    def delete(self, key: str) -> None:
+        """Delete one key (missing is not an error); raises :class:`ObjectStoreError` if it could not be."""
+        failed = self.delete_many([key])
+        if failed:
+            raise ObjectStoreError(f"could not delete {key}")
+
+    @abc.abstractmethod
+    def spark_path(self, key_or_prefix: str) -> str:
+        """The path Spark uses for this key or prefix: ``s3://bucket/key`` on S3, an absolute path locally."""
+
+    def key_from_spark_path(self, path: str) -> str:
+        """Inverse of :meth:`spark_path` (accepts ``file:`` URIs and ``s3a://`` too).
+
+        Paths with a scheme are taken as URIs, as Spark's ``input_file_name()`` reports them, and are
+        percent-decoded (``%20`` -> space); plain local paths are taken literally."""
+        raise NotImplementedError

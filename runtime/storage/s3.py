@@ -1,0 +1,252 @@
+"""The object store over one S3 bucket, through boto3 (one thread-safe client, shared by all threads)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
+from typing import Any, BinaryIO, cast
+from urllib.parse import unquote, urlsplit
+
+import boto3
+from boto3.s3.transfer import TransferConfig
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from runtime.storage.base import ObjectInfo, ObjectNotFound, ObjectStore, ObjectStoreError
+
+log = logging.getLogger(__name__)
+
+#: The largest object one ``CopyObject`` request may copy (S3's limit is 5 GiB).
+SINGLE_COPY_LIMIT = 5 * 1024**3
+#: Part size of managed multipart copies (``UploadPartCopy``); s3transfer raises it if 10,000 parts are not
+#: enough.
+COPY_CHUNK_SIZE = 256 * 1024**2
+#: ``delete_objects`` takes at most 1,000 keys.
+DELETE_BATCH = 1000
+
+_NOT_FOUND_CODES = frozenset({"NoSuchKey", "404", "NotFound"})
+_BUCKET_CODES = frozenset({"NoSuchBucket", "AccessDenied", "403", "AllAccessDisabled", "InvalidBucketName"})
+
+
+def _code(err: ClientError) -> str:
+    return str(err.response.get("Error", {}).get("Code", ""))
+
+
+def _utc(value: datetime) -> datetime:
+    return value.astimezone(UTC)
+
+
+def _etag(value: str | None) -> str:
+    return (value or "").strip('"')
+
+
+def _listed(item: dict[str, Any]) -> ObjectInfo:
+    """The :class:`ObjectInfo` of one ``Contents`` entry of a ``ListObjectsV2`` response."""
+    return ObjectInfo(item["Key"], int(item["Size"]), _utc(item["LastModified"]), _etag(item.get("ETag")))
+
+
+def _total_size(response: dict[str, Any]) -> int:
+    """The full object size of a (possibly ranged) ``GetObject`` response: ``bytes 0-99/12345`` -> 12345."""
+    content_range = response.get("ContentRange")
+    if content_range and "/" in content_range:
+        total = content_range.rsplit("/", 1)[1]
+        if total.isdigit():
+            return int(total)
+    return int(response["ContentLength"])
+
+
+class S3Store(ObjectStore):
+    """An :class:`ObjectStore` over ``bucket``.
+
+    ``client`` is a boto3 S3 client (one is created if omitted, with a connection pool sized for
+    ``transfer_workers`` threads). ``transfer_workers`` is the concurrency of one managed multipart copy.
+    ``single_copy_limit``: objects of a known size below it are copied with one ``CopyObject``; larger or
+    unknown sizes go through boto3's managed copy, which switches to ``UploadPartCopy`` at this size.
+    ``page_size`` is the number of keys per ``ListObjectsV2`` request (at most 1,000).
+    No request is made until the store is used.
+    """
+
+    def __init__(
+        self,
+        bucket: str,
+        client: Any = None,
+        transfer_workers: int = 10,
+        *,
+        single_copy_limit: int = SINGLE_COPY_LIMIT,
+        copy_chunk_size: int = COPY_CHUNK_SIZE,
+        page_size: int = 1000,
+    ) -> None:
+        if not bucket or "/" in bucket:
+            raise ObjectStoreError(f"invalid bucket name {bucket!r}")
+        if not 1 <= page_size <= 1000:
+            raise ValueError("page_size must be between 1 and 1000")
+        if single_copy_limit < 1 or transfer_workers < 1:
+            raise ValueError("single_copy_limit and transfer_workers must be positive")
+        self.bucket = bucket
+        self.url = f"s3://{bucket}"
+        self.page_size = page_size
+        self.single_copy_limit = single_copy_limit
+        self.client = client or boto3.client(
+            "s3", config=Config(max_pool_connections=max(32, transfer_workers * 2))
+        )
+        self._transfer_config = TransferConfig(
+            multipart_threshold=single_copy_limit,
+            multipart_chunksize=copy_chunk_size,
+            max_concurrency=transfer_workers,
+        )
+
+    def __repr__(self) -> str:
+        return f"S3Store({self.url!r})"
+
+    # -- errors ----------------------------------------------------------------------------------------
+
+    def _error(self, err: Exception, action: str, key: str | None = None) -> ObjectStoreError:
+        """Translate a botocore error into the store's exceptions."""
+        if isinstance(err, ClientError):
+            code = _code(err)
+            if key is not None and code in _NOT_FOUND_CODES:
+                return ObjectNotFound(key)
+            if code == "NoSuchBucket" or (key is None and code in _BUCKET_CODES):
+                return ObjectStoreError(f"bucket {self.bucket!r} does not exist or is not accessible: {err}")
+        target = f" {key}" if key is not None else ""
+        return ObjectStoreError(f"S3 {action}{target} in bucket {self.bucket!r} failed: {err}")
+
+    # -- paths -----------------------------------------------------------------------------------------
+
+    def spark_path(self, key_or_prefix: str) -> str:
+        """``s3://bucket/key`` (what Glue's EMRFS reads and writes)."""
+        return f"s3://{self.bucket}/{key_or_prefix}"
+
+    def key_from_spark_path(self, path: str) -> str:
+        """The key of an ``s3://``, ``s3a://`` or ``s3n://`` URI in this bucket, percent-decoded as Spark's
+        ``input_file_name()`` encodes it."""
+        parts = urlsplit(path)
+        if parts.scheme not in ("s3", "s3a", "s3n") or parts.netloc != self.bucket:
+            raise ObjectStoreError(f"{path!r} is not a path in {self.url}")
+        key = unquote(parts.path.lstrip("/"))
+        if not key:
+            raise ObjectStoreError(f"{path!r} names the bucket, not a key")
+        return key
+
+    # -- listing ---------------------------------------------------------------------------------------
+
+    def list_pages(self, prefix: str = "") -> Iterator[list[ObjectInfo]]:
+        """One page per ``ListObjectsV2`` response (``page_size`` keys), folder markers dropped."""
+        paginator = self.client.get_paginator("list_objects_v2")
+        pages = paginator.paginate(
+            Bucket=self.bucket, Prefix=prefix, PaginationConfig={"PageSize": self.page_size}
+        )
+        try:
+            for response in pages:
+                contents = response.get("Contents", ())
+                page = [_listed(item) for item in contents if not item["Key"].endswith("/")]
+                if page:
+                    yield page
+        except (ClientError, BotoCoreError) as err:
+            raise self._error(err, "list", None) from err
+
+    # -- reads -----------------------------------------------------------------------------------------
+
+    def head(self, key: str) -> ObjectInfo:
+        """``HeadObject``; a 404 is :class:`ObjectNotFound`."""
+        try:
+            response = self.client.head_object(Bucket=self.bucket, Key=key)
+        except (ClientError, BotoCoreError) as err:
+            raise self._error(err, "head", key) from err
+        return ObjectInfo(
+            key, int(response["ContentLength"]), _utc(response["LastModified"]), _etag(response.get("ETag"))
+        )
+
+    def _get(self, key: str, **kwargs: Any) -> dict[str, Any]:
+        try:
+            return cast(dict[str, Any], self.client.get_object(Bucket=self.bucket, Key=key, **kwargs))
+        except (ClientError, BotoCoreError) as err:
+            raise self._error(err, "get", key) from err
+
+    def get_bytes(self, key: str) -> bytes:
+        """The whole object (``GetObject``)."""
+        body = self._get(key)["Body"]
+        with body:
+            return cast(bytes, body.read())
+
+    def read_head(self, key: str, length: int = 65536) -> tuple[ObjectInfo, bytes]:
+        """One ranged ``GetObject`` (``bytes=0-{length-1}``). S3 rejects any range on a zero-byte object
+        (``InvalidRange``); that case costs a second, plain ``GetObject``. ``length=0`` is one
+        ``HeadObject``."""
+        if length < 0:
+            raise ValueError("length must be >= 0")
+        if length == 0:
+            return self.head(key), b""
+        try:
+            response = self.client.get_object(Bucket=self.bucket, Key=key, Range=f"bytes=0-{length - 1}")
+        except ClientError as err:
+            if _code(err) != "InvalidRange":
+                raise self._error(err, "get", key) from err
+            response = self._get(key)  # zero bytes (or shrank to zero since the listing)
+        except BotoCoreError as err:
+            raise self._error(err, "get", key) from err
+        body = response["Body"]
+        with body:
+            data = body.read(length)
+        modified = _utc(response["LastModified"])
+        return ObjectInfo(key, _total_size(response), modified, _etag(response.get("ETag"))), data
+
+    def open_stream(self, key: str) -> BinaryIO:
+        """The ``GetObject`` streaming body (read it in chunks; close it when done)."""
+        return cast(BinaryIO, self._get(key)["Body"])
+
+    # -- writes ----------------------------------------------------------------------------------------
+
+    def put_bytes(self, key: str, data: bytes) -> None:
+        """``PutObject``."""
+        try:
+            self.client.put_object(Bucket=self.bucket, Key=key, Body=data)
+        except (ClientError, BotoCoreError) as err:
+            raise self._error(err, "put", key) from err
+
+    def copy(self, source_key: str, destination_key: str, size: int | None = None) -> None:
+        """One ``CopyObject`` when ``size`` is known and below ``single_copy_limit``; otherwise boto3's
+        managed copy (``HeadObject``, then ``CopyObject``, or a multipart ``UploadPartCopy`` for large
+        objects). A missing source raises :class:`ObjectNotFound` (with the source key)."""
+        source = {"Bucket": self.bucket, "Key": source_key}
+        try:
+            if size is not None and size < self.single_copy_limit:
+                self.client.copy_object(Bucket=self.bucket, Key=destination_key, CopySource=source)
+            else:
+                self.client.copy(source, self.bucket, destination_key, Config=self._transfer_config)
+        except (ClientError, BotoCoreError) as err:
+            if isinstance(err, ClientError) and _code(err) in _NOT_FOUND_CODES:
+                raise ObjectNotFound(source_key) from err
+            raise self._error(err, f"copy to {destination_key} of", source_key) from err
+
+    def delete_many(self, keys: Iterable[str]) -> list[str]:
+        """``DeleteObjects`` (quiet mode) per 1,000 keys. Keys the response lists under ``Errors`` are
+        returned; a batch whose request fails as a whole is returned entirely (and logged), except a
+        missing bucket, which raises :class:`ObjectStoreError`."""
+        failed: list[str] = []
+        batch: list[str] = []
+        for key in keys:
+            batch.append(key)
+            if len(batch) == DELETE_BATCH:
+                failed.extend(self._delete_batch(batch))
+                batch = []
+        if batch:
+            failed.extend(self._delete_batch(batch))
+        return failed
+
+    def _delete_batch(self, keys: list[str]) -> list[str]:
+        try:
+            response = self.client.delete_objects(
+                Bucket=self.bucket, Delete={"Objects": [{"Key": k} for k in keys], "Quiet": True}
+            )
+        except (ClientError, BotoCoreError) as err:
+            if isinstance(err, ClientError) and _code(err) == "NoSuchBucket":
+                raise self._error(err, "delete", None) from err
+            log.warning("DeleteObjects of %d keys in %s failed: %s", len(keys), self.bucket, err)
+            return list(keys)
+        errors = response.get("Errors", [])
+        for error in errors:
+            log.warning("could not delete s3://%s/%s: %s %s", self.bucket, error.get("Key"),
+                        error.get("Code"), error.get("Message"))
+        return [error["Key"] for error in errors]

@@ -1,0 +1,88 @@
+"""Session-wide real services for the tests: one PostgreSQL server (a fresh database per test, cloned from a
+migrated template) and one local SparkSession."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg2
+import pytest
+from psycopg2 import sql
+
+from runtime.db.embedded import EmbeddedPostgres, free_port
+from runtime.db.migrations import apply_migrations
+
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "1")
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+TEMPLATE_DB = "mldp_test_template"
+
+
+def _with_database(url: str, database: str) -> str:
+    base, _, _ = url.rpartition("/")
+    return f"{base}/{database}"
+
+
+@pytest.fixture(scope="session")
+def pg_server_url() -> Iterator[str]:
+    """URL of the maintenance database of the test server: ``$TEST_DATABASE_SERVER_URL`` (an existing server,
+    e.g. ``postgresql://postgres@127.0.0.1:5432/postgres``) or an embedded server started for this run."""
+    existing = os.environ.get("TEST_DATABASE_SERVER_URL")
+    if existing:
+        yield existing
+        return
+    server = EmbeddedPostgres(data_root=PROJECT_ROOT / ".mldp" / "pg-test", port=free_port(), durable=False,
+                              database="postgres")
+    server.stop()  # a server left over from an interrupted run listens on another port
+    server.start()
+    yield server.admin_url()
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def template_database(pg_server_url: str) -> str:
+    """A database with every migration applied, cloned by :func:`db_url` for each test."""
+    admin = psycopg2.connect(pg_server_url)
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(TEMPLATE_DB)))
+        cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(TEMPLATE_DB)))
+    admin.close()
+    conn = psycopg2.connect(_with_database(pg_server_url, TEMPLATE_DB))
+    apply_migrations(conn)
+    conn.close()
+    return TEMPLATE_DB
+
+
+@pytest.fixture
+def db_url(pg_server_url: str, template_database: str) -> Iterator[str]:
+    """A fresh, migrated database for one test; dropped afterwards."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    admin = psycopg2.connect(pg_server_url)
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(name),
+                                                                     sql.Identifier(template_database)))
+    yield _with_database(pg_server_url, name)
+    with admin.cursor() as cur:
+        cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+    admin.close()
+
+
+@pytest.fixture
+def db_conn(db_url: str) -> Iterator[psycopg2.extensions.connection]:
+    conn = psycopg2.connect(db_url)
+    yield conn
+    conn.close()
+
+
+@pytest.fixture(scope="session")
+def spark():
+    """The one local SparkSession of the test run."""
+    from runtime.spark.session import get_spark
+
+    session = get_spark("mldp-tests")
+    yield session
+    session.stop()
