@@ -6,7 +6,7 @@ import argparse
 import json
 import logging
 import sys
-from typing import Callable, Dict, List, Optional
+from typing import Callable
 
 from runtime.db.connection import DatabaseUnavailable
 from runtime.db.embedded import EmbeddedPostgresError
@@ -80,7 +80,7 @@ def _cmd_db(args: argparse.Namespace) -> int:
     return 0
 
 
-def open_database(db_url: Optional[str], secret_arn: Optional[str] = None, application_name: str = "mldp"):
+def open_database(db_url: str | None, secret_arn: str | None = None, application_name: str = "mldp"):
     """Resolve, connect and migrate: every job and command starts here."""
     from runtime.db.connection import connect, resolve_database_url
     from runtime.db.migrations import apply_migrations
@@ -105,9 +105,8 @@ def _cmd_migrate(args: argparse.Namespace) -> int:
 
 def _cmd_list(args: argparse.Namespace) -> int:
     from runtime.jobs.lister import run_lister
-    from runtime.storage.factory import open_store
-
     from runtime.metrics import backlog_gauges, lister_figures, publisher_from_args
+    from runtime.storage.factory import open_store
 
     prefixes = list(args.prefixes or []) + [p for p in (args.prefix_list or "").split(",") if p.strip()]
     store = open_store(args.store)
@@ -128,14 +127,14 @@ def emit(data: dict, as_json: bool, human: Callable[[dict], str]) -> None:
     print(json.dumps(data, default=str) if as_json else human(data))
 
 
-COMMANDS: Dict[str, Callable[[argparse.Namespace], int]] = {
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "db": _cmd_db,
     "migrate": _cmd_migrate,
     "list": _cmd_list,
 }
 
 
-def main(argv: Optional[List[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional
 
 log = logging.getLogger("mldp.metrics")
 
@@ -36,7 +35,7 @@ BACKLOG_FILES = "BacklogFiles"
 OLDEST_PENDING_AGE_SECONDS = "OldestPendingAgeSeconds"
 QUARANTINED_FILES_TOTAL = "QuarantinedFilesTotal"
 
-UNITS: Dict[str, str] = {
+UNITS: dict[str, str] = {
     FILES_SUCCEEDED: "Count", FILES_FAILED: "Count", FILES_QUARANTINED: "Count", RECORDS_GOOD: "Count",
     RECORDS_DEAD_LETTERED: "Count", BYTES_PROCESSED: "Bytes", BATCH_DURATION_SECONDS: "Seconds",
     FILES_LISTED: "Count", FILES_REGISTERED: "Count", LISTER_DURATION_SECONDS: "Seconds",
@@ -52,10 +51,10 @@ class MetricsPublisher:
     environment: str = "local"
     namespace: str = DEFAULT_NAMESPACE
     enabled: bool = True
-    client: Optional[object] = None
+    client: object | None = None
     calls: int = field(default=0, init=False)
 
-    def publish(self, values: Dict[str, float]) -> None:
+    def publish(self, values: dict[str, float]) -> None:
         """Send ``values`` (metric name -> value; the unit comes from :data:`UNITS`) in as few calls as the
         PutMetricData limits allow."""
         unknown = sorted(set(values) - set(UNITS))
@@ -99,11 +98,11 @@ class MetricsPublisher:
         return self.client
 
 
-def _chunks(items: List[dict], size: int) -> List[List[dict]]:
+def _chunks(items: list[dict], size: int) -> list[list[dict]]:
     return [items[i:i + size] for i in range(0, len(items), size)]
 
 
-def backlog_gauges(conn) -> Dict[str, float]:
+def backlog_gauges(conn) -> dict[str, float]:
     """The backlog gauges both jobs publish at the end of a run."""
     from runtime.db import queries
 
@@ -124,7 +123,7 @@ def publisher_from_args(args) -> MetricsPublisher:
     )
 
 
-def lister_figures(summary) -> Dict[str, float]:
+def lister_figures(summary) -> dict[str, float]:
     """Metric values of one lister run (a :class:`runtime.jobs.lister.ListingSummary`)."""
     return {
         FILES_LISTED: summary.counts.listed,

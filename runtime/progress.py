@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
-from typing import Optional, TextIO
+from typing import TextIO
 
 log = logging.getLogger("mldp.progress")
 
@@ -17,8 +17,8 @@ class Progress:
     written every ``log_interval`` seconds, so Glue logs show progress without flooding.
     """
 
-    def __init__(self, label: str, unit: str = "items", total: Optional[int] = None,
-                 stream: Optional[TextIO] = None, tty_interval: float = 0.5, log_interval: float = 30.0,
+    def __init__(self, label: str, unit: str = "items", total: int | None = None,
+                 stream: TextIO | None = None, tty_interval: float = 0.5, log_interval: float = 30.0,
                  enabled: bool = True) -> None:
         self.label = label
         self.unit = unit
@@ -39,7 +39,7 @@ class Progress:
             self.last_report = now
             self._report(now, extra)
 
-    def line(self, now: Optional[float] = None, extra: Optional[dict] = None) -> str:
+    def line(self, now: float | None = None, extra: dict | None = None) -> str:
         now = time.monotonic() if now is None else now
         elapsed = max(now - self.started, 1e-9)
         rate = self.done / elapsed

@@ -7,9 +7,9 @@ from __future__ import annotations
 import gzip
 import json
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Dict, List
 
 from runtime.layout import HISTORICAL_PREFIX
 from runtime.storage.base import ObjectStore
@@ -19,7 +19,7 @@ MODES = ("train", "eval", "test")
 
 def record(rng: random.Random, index: int) -> dict:
     """One well-formed raw record in the reference shape."""
-    day = date(2023, 1, 1) + timedelta(days=rng.randrange(0, 540))
+    day = date(2024, 1, 1) + timedelta(days=rng.randrange(0, 21))
     return {
         "id": f"evt-{index:08d}",
         "DATE": day.isoformat(),
@@ -32,7 +32,7 @@ def record(rng: random.Random, index: int) -> dict:
     }
 
 
-def jsonl(records: List[dict]) -> bytes:
+def jsonl(records: list[dict]) -> bytes:
     return "".join(json.dumps(r) + "\n" for r in records).encode()
 
 
@@ -43,16 +43,17 @@ class SampleExpectation:
 
     good_records: int = 0
     bad_records: int = 0
-    files: Dict[str, str] = field(default_factory=dict)  # key -> expected final state
-    good_ids: List[str] = field(default_factory=list)
+    files: dict[str, str] = field(default_factory=dict)  # key -> expected final state
+    good_by_file: dict[str, int] = field(default_factory=dict)
+    bad_by_file: dict[str, int] = field(default_factory=dict)
+    good_ids: list[str] = field(default_factory=list)
 
 
-def bad_input_files(rng: random.Random, start_index: int) -> Dict[str, tuple]:
+def bad_input_files(rng: random.Random, start_index: int) -> dict[str, tuple]:
     """Every bad-input kind: name -> (bytes, good records, bad records, expected state)."""
     good = [record(rng, start_index + i) for i in range(3)]
-    deep: object = {"leaf": 1}
-    for _ in range(1500):
-        deep = {"n": deep}
+    nested_text = '{"n": ' * 1500 + "1" + "}" * 1500
+    deep_line = json.dumps(good[0])[:-1] + ', "deep": ' + nested_text + "}\n"
     big = record(rng, start_index + 10)
     big["blob"] = "x" * (10 * 1024 * 1024)
     nan_line = json.dumps(record(rng, start_index + 11)).replace('"score": ', '"score": NaN, "s2": ', 1)
@@ -75,7 +76,7 @@ def bad_input_files(rng: random.Random, start_index: int) -> Dict[str, tuple]:
         "unsafe-modes.jsonl": (jsonl([{**good[0], "MODE": "a/b"}, {**good[1], "MODE": ".."},
                                       {**good[2], "MODE": ""}, record(rng, start_index + 13)]), 1, 3, "SUCCEEDED"),
         "ten-megabyte-line.jsonl": (jsonl([big]), 1, 0, "SUCCEEDED"),
-        "deeply-nested.jsonl": (jsonl([{**good[0], "some_nested_struct": deep}, good[1]]), 1, 1, "SUCCEEDED"),
+        "deeply-nested.jsonl": (deep_line.encode() + jsonl([good[1]]), 1, 1, "SUCCEEDED"),
         "duplicate-keys.jsonl": ((dup + "\n").encode(), 1, 0, "SUCCEEDED"),
         "nan-infinity.jsonl": ((nan_line + "\n").encode(), 1, 0, "SUCCEEDED"),
     }
@@ -83,9 +84,10 @@ def bad_input_files(rng: random.Random, start_index: int) -> Dict[str, tuple]:
 
 
 def generate_sample(store: ObjectStore, files: int = 36, records_per_file: int = 150, seed: int = 7,
-                    include_bad_inputs: bool = True) -> SampleExpectation:
+                    include_bad_inputs: bool | Sequence[str] = True) -> SampleExpectation:
     """Write the sample into ``store`` and return what a correct pipeline makes of it (bad-input expectations
-    are the processor's defined outcomes, asserted by the end-to-end tests)."""
+    are the processor's defined outcomes, asserted by the end-to-end tests). ``include_bad_inputs`` may name a
+    subset of :func:`bad_input_files`."""
     rng = random.Random(seed)
     expected = SampleExpectation()
     index = 0
@@ -104,11 +106,18 @@ def generate_sample(store: ObjectStore, files: int = 36, records_per_file: int =
         expected.good_records += len(records)
         expected.good_ids += [r["id"] for r in records]
         expected.files[key] = "SUCCEEDED"
+        expected.good_by_file[key] = len(records)
+        expected.bad_by_file[key] = 0
     if include_bad_inputs:
-        for name, (body, good, bad, state) in bad_input_files(rng, index).items():
+        cases = bad_input_files(rng, index)
+        names = list(cases) if include_bad_inputs is True else list(include_bad_inputs)
+        for name in names:
+            body, good, bad, state = cases[name]
             key = f"{HISTORICAL_PREFIX}bad-inputs/{name}"
             store.put_bytes(key, body)
             expected.good_records += good
             expected.bad_records += bad
             expected.files[key] = state
+            expected.good_by_file[key] = good
+            expected.bad_by_file[key] = bad
     return expected

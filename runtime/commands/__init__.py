@@ -6,7 +6,7 @@ import argparse
 from typing import Callable
 
 
-def register_commands(sub: "argparse._SubParsersAction", add_db_option: Callable, add_json_option: Callable) -> None:
+def register_commands(sub: argparse._SubParsersAction, add_db_option: Callable, add_json_option: Callable) -> None:
     """Add every optional subcommand module's parsers (each sets ``handler`` via ``set_defaults``)."""
     import importlib
     import pkgutil

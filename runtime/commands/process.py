@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import time
-from typing import Dict, List
 
 from runtime import metrics as m
 
@@ -23,9 +22,9 @@ def register(sub, add_db_option, add_json_option) -> None:
     parser.set_defaults(handler=run)
 
 
-def summarize(reports: List, seconds: float) -> Dict:
+def summarize(reports: list, seconds: float) -> dict:
     """The ``--json`` document of a processor run."""
-    files: Dict[str, int] = {}
+    files: dict[str, int] = {}
     for report in reports:
         for state, count in report.files.items():
             files[state] = files.get(state, 0) + count
@@ -42,7 +41,7 @@ def summarize(reports: List, seconds: float) -> Dict:
     }
 
 
-def batch_figures(report) -> Dict[str, float]:
+def batch_figures(report) -> dict[str, float]:
     """Metric values of one batch."""
     return {
         m.FILES_SUCCEEDED: report.files.get("SUCCEEDED", 0),

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-from typing import Optional
 from urllib.parse import quote, unquote, urlsplit
 
 import psycopg2
@@ -63,7 +62,7 @@ def url_from_secret(secret_arn: str, *, client=None, sslmode: str = "require") -
     return f"postgresql://{user}:{password}@{host}:{port}/{quote(database, safe='')}?sslmode={sslmode}"
 
 
-def resolve_database_url(cli_url: Optional[str] = None, secret_arn: Optional[str] = None,
+def resolve_database_url(cli_url: str | None = None, secret_arn: str | None = None,
                          *, start_embedded: bool = True) -> str:
     """Where the tracking database is, in order: ``--db URL``, ``$DATABASE_URL``, a Secrets Manager secret
     (Glue), else the project's embedded server (started when ``start_embedded``)."""

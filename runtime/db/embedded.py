@@ -17,7 +17,6 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import List, Optional
 
 DEFAULT_DATABASE = "data_platform_db"
 DEFAULT_PORT = 54329
@@ -36,7 +35,7 @@ def project_state_dir() -> Path:
 
 def find_server_binaries() -> Path:
     """The directory holding ``initdb``/``pg_ctl``/``postgres``; raises with install advice when none exists."""
-    candidates: List[str] = []
+    candidates: list[str] = []
     if os.environ.get("MLDP_PG_BIN"):
         candidates.append(os.environ["MLDP_PG_BIN"])
     candidates += sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=_version_key, reverse=True)
@@ -133,7 +132,7 @@ class EmbeddedPostgres:
                   what="stop the embedded PostgreSQL server")
         return True
 
-    def create_database(self, name: str, template: Optional[str] = None) -> None:
+    def create_database(self, name: str, template: str | None = None) -> None:
         """CREATE DATABASE ``name`` (from ``template`` when given) unless it exists."""
         import psycopg2
         from psycopg2 import sql
@@ -162,7 +161,7 @@ class EmbeddedPostgres:
     def _runs_as_other_user(self) -> bool:
         return os.geteuid() == 0
 
-    def _run(self, argv: List[str], check: bool, what: str = "") -> subprocess.CompletedProcess:
+    def _run(self, argv: list[str], check: bool, what: str = "") -> subprocess.CompletedProcess:
         if self._runs_as_other_user():
             argv = ["runuser", "-u", UNPRIVILEGED_USER, "--", *argv]
         result = subprocess.run(argv, capture_output=True, text=True, cwd="/")

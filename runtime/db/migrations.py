@@ -8,7 +8,6 @@ import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import List
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +28,7 @@ class Migration:
         return hashlib.sha256(self.sql.encode()).hexdigest()
 
 
-def available_migrations(directory: Path = MIGRATIONS_DIR) -> List[Migration]:
+def available_migrations(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
     """Every migration file in version order; a file with a bad name is an error, not skipped."""
     migrations = []
     for path in sorted(directory.glob("*.sql")):
@@ -43,7 +42,7 @@ def available_migrations(directory: Path = MIGRATIONS_DIR) -> List[Migration]:
     return migrations
 
 
-def apply_migrations(conn, directory: Path = MIGRATIONS_DIR) -> List[int]:
+def apply_migrations(conn, directory: Path = MIGRATIONS_DIR) -> list[int]:
     """Apply the migrations not yet recorded in ``schema_migrations``; return the versions applied now.
 
     Concurrent callers serialise on an advisory lock, so two jobs starting together apply each migration once.
@@ -53,7 +52,7 @@ def apply_migrations(conn, directory: Path = MIGRATIONS_DIR) -> List[int]:
     conn.rollback()
     previous_autocommit = conn.autocommit
     conn.autocommit = True
-    applied_now: List[int] = []
+    applied_now: list[int] = []
     with conn.cursor() as cur:
         cur.execute("SELECT pg_advisory_lock(%s)", (ADVISORY_LOCK_KEY,))
         try:

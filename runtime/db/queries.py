@@ -29,15 +29,15 @@ JOIN file_processing_status AS f ON f.s3_key = i.s3_key
 WHERE f.etag IS DISTINCT FROM i.etag AND f.processing_status <> 'PROCESSING'
 """
 
+#: (incoming_objects holds each key once: the caller de-duplicates a chunk.)
 #: Insert new keys as PENDING; a known key with a different ETag (and not being processed right now) becomes a
 #: new version: back to PENDING with attempts reset. The same ETag is never touched.
 UPSERT_INCOMING = """
 WITH upserted AS (
     INSERT INTO file_processing_status AS f
         (s3_key, file_size_bytes, last_modified_timestamp, etag, processing_status, next_attempt_at)
-    SELECT DISTINCT ON (s3_key) s3_key, file_size_bytes, last_modified_timestamp, etag, 'PENDING', now()
+    SELECT s3_key, file_size_bytes, last_modified_timestamp, etag, 'PENDING', now()
     FROM incoming_objects
-    ORDER BY s3_key
     ON CONFLICT (s3_key) DO UPDATE SET
         file_size_bytes = EXCLUDED.file_size_bytes,
         last_modified_timestamp = EXCLUDED.last_modified_timestamp,
@@ -213,4 +213,10 @@ FROM file_processing_status AS f
 WHERE f.processing_status = 'SUCCEEDED' AND f.archived_key IS NULL
 ORDER BY f.file_id
 LIMIT %(limit)s
+"""
+
+#: Which of these staged batches are still open (their staging must not be touched).
+OPEN_BATCHES_AMONG = """
+SELECT batch_id FROM processing_batches
+WHERE state = 'CLAIMED' AND batch_id::text = ANY(%(batch_ids)s::text[])
 """

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 from runtime.db import queries
 from runtime.storage.base import ObjectInfo
@@ -24,7 +24,7 @@ class RegistrationCounts:
     def unchanged(self) -> int:
         return self.listed - self.new - self.changed
 
-    def add(self, other: "RegistrationCounts") -> None:
+    def add(self, other: RegistrationCounts) -> None:
         self.listed += other.listed
         self.new += other.new
         self.changed += other.changed
@@ -39,14 +39,15 @@ def _csv_rows(objects: Iterable[ObjectInfo]) -> io.StringIO:
     return buffer
 
 
-def register_page(conn, objects: "list[ObjectInfo]", actor: str = "lister") -> RegistrationCounts:
+def register_page(conn, objects: list[ObjectInfo], actor: str = "lister") -> RegistrationCounts:
     """Register one page of listed objects in one transaction and return what was new or changed."""
     if not objects:
         return RegistrationCounts()
+    unique = list({obj.key: obj for obj in objects}.values())  # overlapping prefixes may list a key twice
     try:
         with conn.cursor() as cur:
             cur.execute(queries.CREATE_INCOMING)
-            cur.copy_expert(queries.COPY_INCOMING, _csv_rows(objects))
+            cur.copy_expert(queries.COPY_INCOMING, _csv_rows(unique))
             cur.execute(queries.RECORD_REPLACED_VERSIONS, {"actor": actor})
             cur.execute(queries.UPSERT_INCOMING)
             new, changed = cur.fetchone()
@@ -54,7 +55,7 @@ def register_page(conn, objects: "list[ObjectInfo]", actor: str = "lister") -> R
     except BaseException:
         conn.rollback()
         raise
-    return RegistrationCounts(listed=len(objects), new=int(new), changed=int(changed))
+    return RegistrationCounts(listed=len(unique), new=int(new), changed=int(changed))
 
 
 def register_reference_row_by_row(conn, keys: Iterable[str]) -> int:

@@ -4,15 +4,15 @@ run and a laptop run execute the same code."""
 
 from __future__ import annotations
 
-from typing import Dict, List, Optional, Sequence
+from collections.abc import Sequence
 
 #: Glue's own run id argument, passed to every job run.
 GLUE_RUN_ID = "JOB_RUN_ID"
 
 
-def _plain_options(argv: Sequence[str], names: Sequence[str]) -> Dict[str, str]:
+def _plain_options(argv: Sequence[str], names: Sequence[str]) -> dict[str, str]:
     wanted = set(names)
-    found: Dict[str, str] = {}
+    found: dict[str, str] = {}
     i = 0
     while i < len(argv):
         token = argv[i]
@@ -27,7 +27,7 @@ def _plain_options(argv: Sequence[str], names: Sequence[str]) -> Dict[str, str]:
     return found
 
 
-def resolve_options(argv: Sequence[str], names: Sequence[str]) -> Dict[str, str]:
+def resolve_options(argv: Sequence[str], names: Sequence[str]) -> dict[str, str]:
     """The values of the options ``names`` present in ``argv`` (``--name value``); others are ignored.
 
     Glue passes many arguments of its own (``--JOB_NAME``, ``--TempDir``, ``--enable-metrics``, ...); only the
@@ -42,8 +42,8 @@ def resolve_options(argv: Sequence[str], names: Sequence[str]) -> Dict[str, str]
     return {n: resolved.get(n, resolved.get(n.replace("-", "_"))) for n in present}
 
 
-def to_cli_argv(command: str, options: Dict[str, str], flags: Sequence[str] = (),
-                rename: Optional[Dict[str, str]] = None) -> List[str]:
+def to_cli_argv(command: str, options: dict[str, str], flags: Sequence[str] = (),
+                rename: dict[str, str] | None = None) -> list[str]:
     """An ``mldp`` argv: ``[command, --opt, value, ...]``; boolean ``flags`` are emitted bare when ``true``."""
     rename = rename or {}
     argv = [command]

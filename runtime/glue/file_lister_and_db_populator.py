@@ -18,7 +18,7 @@ OPTIONS = ["store", "db", "db-secret-arn", "prefixes", "chunk-size", "environmen
 def cli_argv(argv: list) -> list:
     """The ``mldp list`` command line for these job arguments."""
     options = resolve_options(argv, OPTIONS)
-    return to_cli_argv("list", options, flags=["no-metrics"], rename={GLUE_RUN_ID: "job-run-id"}) + ["--json"]
+    return [*to_cli_argv("list", options, flags=["no-metrics"], rename={GLUE_RUN_ID: "job-run-id"}), "--json"]
 
 
 if __name__ == "__main__":

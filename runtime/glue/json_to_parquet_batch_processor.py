@@ -19,8 +19,8 @@ OPTIONS = ["store", "db", "db-secret-arn", "batch-size", "max-attempts", "lease-
 def cli_argv(argv: list) -> list:
     """The ``mldp process`` command line for these job arguments."""
     options = resolve_options(argv, OPTIONS)
-    return to_cli_argv("process", options, flags=["drain", "no-metrics"],
-                       rename={GLUE_RUN_ID: "job-run-id"}) + ["--json"]
+    argv = to_cli_argv("process", options, flags=["drain", "no-metrics"], rename={GLUE_RUN_ID: "job-run-id"})
+    return [*argv, "--json"]
 
 
 if __name__ == "__main__":

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Iterator, List, Optional, Sequence
 
 from runtime.db.registration import RegistrationCounts, register_page
 from runtime.layout import HISTORICAL_PREFIX, RAW_PREFIX, WEEKLY_FOLDER
@@ -49,7 +49,7 @@ def is_default_raw_key(key: str) -> bool:
     return len(parts) >= 4 and WEEKLY_FOLDER.match("/".join(parts[:3]) + "/") is not None
 
 
-def listed_pages(store: ObjectStore, prefixes: Optional[Sequence[str]]) -> Iterator[List[ObjectInfo]]:
+def listed_pages(store: ObjectStore, prefixes: Sequence[str] | None) -> Iterator[list[ObjectInfo]]:
     """Listing pages of the given prefixes, or of the reference prefixes when none are given (one listing of
     ``raw-json-data/`` filtered to the historical folder and the weekly folders)."""
     if prefixes:
@@ -62,9 +62,9 @@ def listed_pages(store: ObjectStore, prefixes: Optional[Sequence[str]]) -> Itera
             yield kept
 
 
-def chunked(pages: Iterable[List[ObjectInfo]], chunk_size: int) -> Iterator[List[ObjectInfo]]:
+def chunked(pages: Iterable[list[ObjectInfo]], chunk_size: int) -> Iterator[list[ObjectInfo]]:
     """Regroup listing pages into chunks of at most ``chunk_size`` objects."""
-    buffer: List[ObjectInfo] = []
+    buffer: list[ObjectInfo] = []
     for page in pages:
         buffer.extend(page)
         while len(buffer) >= chunk_size:
@@ -74,7 +74,7 @@ def chunked(pages: Iterable[List[ObjectInfo]], chunk_size: int) -> Iterator[List
         yield buffer
 
 
-def run_lister(store: ObjectStore, conn, prefixes: Optional[Sequence[str]] = None,
+def run_lister(store: ObjectStore, conn, prefixes: Sequence[str] | None = None,
                chunk_size: int = DEFAULT_CHUNK_SIZE, show_progress: bool = True) -> ListingSummary:
     """List the raw prefixes of ``store`` and register every object in the tracking database ``conn``."""
     if chunk_size <= 0:

@@ -11,9 +11,9 @@ from a JSON array.
 from __future__ import annotations
 
 import zlib
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import List, Optional, Sequence
 
 from runtime.storage.base import ObjectNotFound, ObjectStore
 
@@ -27,8 +27,8 @@ class ClaimedFile:
 
     file_id: int
     key: str
-    etag: Optional[str]
-    size: Optional[int]
+    etag: str | None
+    size: int | None
     attempt: int
 
 
@@ -38,7 +38,7 @@ class PrecheckResult:
 
     file: ClaimedFile
     status: str
-    reason: Optional[str] = None
+    reason: str | None = None
     json_layout: str = "lines"
     size: int = 0
 
@@ -109,7 +109,7 @@ def check_file(store: ObjectStore, claimed: ClaimedFile) -> PrecheckResult:
     return PrecheckResult(claimed, "READABLE", json_layout=layout, size=info.size)
 
 
-def check_files(store: ObjectStore, files: Sequence[ClaimedFile], workers: int = 16) -> List[PrecheckResult]:
+def check_files(store: ObjectStore, files: Sequence[ClaimedFile], workers: int = 16) -> list[PrecheckResult]:
     """:func:`check_file` for every file, ``workers`` at a time, in input order."""
     if not files:
         return []

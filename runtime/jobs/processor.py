@@ -12,8 +12,8 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable, Dict, List, Optional
 
 from runtime.db import queries
 from runtime.jobs import publish as pub
@@ -57,12 +57,12 @@ class BatchReport:
     """What one batch did."""
 
     batch_id: str
-    files: Dict[str, int]
+    files: dict[str, int]
     records_good: int
     records_bad: int
     bytes: int
     seconds: float
-    partitions: List[str]
+    partitions: list[str]
     recovered: bool = False
 
 
@@ -74,7 +74,7 @@ class BatchProcessor:
     """Runs the batch protocol against one store and one tracking database connection."""
 
     def __init__(self, store: ObjectStore, conn, spark_factory: Callable[[], object], spec,
-                 settings: Optional[ProcessorSettings] = None, layout: Optional[Layout] = None,
+                 settings: ProcessorSettings | None = None, layout: Layout | None = None,
                  checkpoint: Callable[[str], None] = lambda name: None) -> None:
         self.store = store
         self.conn = conn
@@ -86,7 +86,7 @@ class BatchProcessor:
 
     # -- public ------------------------------------------------------------------------------------------------
 
-    def run_once(self) -> List[BatchReport]:
+    def run_once(self) -> list[BatchReport]:
         """Recover expired batches, then claim and process one batch. Returns the batches finished."""
         reports = self.recover_expired()
         report = self.process_next_batch()
@@ -94,12 +94,12 @@ class BatchProcessor:
             reports.append(report)
         return reports
 
-    def drain(self, max_minutes: Optional[float] = None,
-              on_batch: Callable[[BatchReport], None] = lambda report: None) -> List[BatchReport]:
+    def drain(self, max_minutes: float | None = None,
+              on_batch: Callable[[BatchReport], None] = lambda report: None) -> list[BatchReport]:
         """Repeat :meth:`run_once` until nothing is claimable or the time budget would be exceeded."""
         started = time.monotonic()
         budget = max_minutes * 60 if max_minutes else None
-        reports: List[BatchReport] = []
+        reports: list[BatchReport] = []
         longest = 0.0
         while True:
             if budget is not None and time.monotonic() - started + longest > budget:
@@ -124,10 +124,25 @@ class BatchProcessor:
         self.conn.commit()
         return self._archive([(file_id, key, size) for file_id, key, size in rows])
 
-    def recover_expired(self) -> List[BatchReport]:
+    def clean_finished_staging(self) -> int:
+        """Delete staging left by batches that are no longer open (a crash after commit, before clean-up)."""
+        staged = pub.staged_batch_ids(self.store, self.layout)
+        if not staged:
+            return 0
+        with self.conn.cursor() as cur:
+            cur.execute(queries.OPEN_BATCHES_AMONG, {"batch_ids": sorted(staged)})
+            still_open = {str(row[0]) for row in cur.fetchall()}
+        self.conn.commit()
+        finished = sorted(set(staged) - still_open)
+        for batch_id in finished:
+            pub.clean_staging(self.store, self.layout, batch_id)
+        return len(finished)
+
+    def recover_expired(self) -> list[BatchReport]:
         """Roll forward or abandon every batch whose lease expired (a crashed run's)."""
         reports = []
         self.archive_leftovers()
+        self.clean_finished_staging()
         while True:
             with self.conn.cursor() as cur:
                 cur.execute(queries.TAKE_OVER_EXPIRED_BATCH, self._params(lease_seconds=self.settings.lease_seconds))
@@ -155,7 +170,7 @@ class BatchProcessor:
 
     # -- one batch ------------------------------------------------------------------------------------------------
 
-    def process_next_batch(self) -> Optional[BatchReport]:
+    def process_next_batch(self) -> BatchReport | None:
         started = time.monotonic()
         batch_id = str(uuid.uuid4())
         claimed = self._claim(batch_id)
@@ -164,7 +179,7 @@ class BatchProcessor:
         self.checkpoint("after_claim")
         log.info("batch %s: claimed %d files", batch_id, len(claimed))
         checks = check_files(self.store, claimed, self.settings.io_workers)
-        outcomes: Dict[int, pub.FileOutcome] = {}
+        outcomes: dict[int, pub.FileOutcome] = {}
         readable = []
         for check in checks:
             if check.status == "READABLE":
@@ -237,8 +252,8 @@ class BatchProcessor:
             partitions=manifest.partitions,
         )
 
-    def _finish_without_output(self, batch_id: str, outcomes: List[pub.FileOutcome], started: float,
-                               error: Optional[str] = None) -> BatchReport:
+    def _finish_without_output(self, batch_id: str, outcomes: list[pub.FileOutcome], started: float,
+                               error: str | None = None) -> BatchReport:
         statuses = self._commit(batch_id, outcomes, state="COMMITTED", error=error)
         return BatchReport(batch_id, statuses, 0, 0, sum(o.size for o in outcomes), time.monotonic() - started, [])
 
@@ -247,7 +262,7 @@ class BatchProcessor:
     def _params(self, **extra) -> dict:
         return {"job_run_id": self.settings.job_run_id, **extra}
 
-    def _claim(self, batch_id: str) -> List[ClaimedFile]:
+    def _claim(self, batch_id: str) -> list[ClaimedFile]:
         params = self._params(batch_id=batch_id, batch_size=self.settings.batch_size,
                               lease_seconds=self.settings.lease_seconds)
         try:
@@ -263,7 +278,7 @@ class BatchProcessor:
             raise
         return [ClaimedFile(file_id, key, etag, size, attempt) for file_id, key, etag, size, attempt in rows]
 
-    def _batch_files(self, batch_id: str) -> List[ClaimedFile]:
+    def _batch_files(self, batch_id: str) -> list[ClaimedFile]:
         with self.conn.cursor() as cur:
             cur.execute(queries.BATCH_FILES, {"batch_id": batch_id})
             rows = cur.fetchall()
@@ -280,8 +295,8 @@ class BatchProcessor:
         if state != "CLAIMED" or owner != self.settings.job_run_id:
             raise LeaseLost(f"batch {batch_id} was taken over by {owner} ({state}); not publishing")
 
-    def _commit(self, batch_id: str, outcomes: List[pub.FileOutcome], state: str,
-                error: Optional[str] = None) -> Dict[str, int]:
+    def _commit(self, batch_id: str, outcomes: list[pub.FileOutcome], state: str,
+                error: str | None = None) -> dict[str, int]:
         """Close the batch and record every file's outcome in one transaction."""
         params = self._params(
             batch_id=batch_id, state=state, error=error,
@@ -305,14 +320,14 @@ class BatchProcessor:
         except BaseException:
             self.conn.rollback()
             raise
-        counts: Dict[str, int] = {}
+        counts: dict[str, int] = {}
         for status in final:
             counts[status] = counts.get(status, 0) + 1
         return counts
 
     # -- archive -------------------------------------------------------------------------------------------------
 
-    def _archive(self, files: List[tuple]) -> int:
+    def _archive(self, files: list[tuple]) -> int:
         """Move raw files to the processed prefix in parallel, then record the archived keys in bulk (in two
         halves, so an interrupted archive has recorded what it moved)."""
         if not files or not self.settings.archive:
@@ -322,7 +337,7 @@ class BatchProcessor:
         self.checkpoint("mid_archive")
         return archived + self._archive_group(files[half:])
 
-    def _archive_group(self, files: List[tuple]) -> int:
+    def _archive_group(self, files: list[tuple]) -> int:
         if not files:
             return 0
         moves = [Move(key, self.layout.archived_key(key), size) for _file_id, key, size in files]

@@ -12,9 +12,9 @@ from __future__ import annotations
 import json
 import posixpath
 from collections import defaultdict
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
-from typing import Callable, Dict, List, Optional
 
 from runtime.layout import Layout
 from runtime.storage.base import ObjectNotFound, ObjectStore
@@ -29,10 +29,10 @@ class FileOutcome:
     file_id: int
     key: str
     status: str  # SUCCEEDED | FAILED | QUARANTINED
-    error: Optional[str] = None
-    records_good: Optional[int] = None
-    records_bad: Optional[int] = None
-    dead_letter_path: Optional[str] = None
+    error: str | None = None
+    records_good: int | None = None
+    records_bad: int | None = None
+    dead_letter_path: str | None = None
     size: int = 0
 
 
@@ -41,16 +41,16 @@ class Manifest:
     """The completion marker of a staged batch."""
 
     batch_id: str
-    outcomes: List[FileOutcome]
-    #: staged key -> final key, curated Parquet first, then dead-letter JSON
-    publish_plan: List[List[str]] = field(default_factory=list)
-    partitions: List[str] = field(default_factory=list)
+    outcomes: list[FileOutcome]
+    #: [staged key, final key, size], curated Parquet first, then dead-letter JSON
+    publish_plan: list[list] = field(default_factory=list)
+    partitions: list[str] = field(default_factory=list)
 
     def to_json(self) -> bytes:
         return json.dumps(asdict(self), sort_keys=True).encode()
 
     @classmethod
-    def from_json(cls, data: bytes) -> "Manifest":
+    def from_json(cls, data: bytes) -> Manifest:
         raw = json.loads(data)
         return cls(raw["batch_id"], [FileOutcome(**o) for o in raw["outcomes"]], raw["publish_plan"],
                    raw.get("partitions", []))
@@ -80,28 +80,28 @@ def _is_data_file(key: str, suffix: str) -> bool:
 
 def plan_publish(store: ObjectStore, layout: Layout, batch_id: str) -> tuple:
     """The publish plan from what Spark staged: (plan, partitions, dead-letter folder by file id)."""
-    plan: List[List[str]] = []
-    by_partition: Dict[str, List[str]] = defaultdict(list)
+    plan: list[list] = []
+    by_partition: dict[str, list] = defaultdict(list)
     root = curated_staging(layout, batch_id)
     for obj in store.list(root):
         if _is_data_file(obj.key, ".parquet"):
-            by_partition[posixpath.dirname(obj.key[len(root):])].append(obj.key)
+            by_partition[posixpath.dirname(obj.key[len(root):])].append(obj)
     for partition in sorted(by_partition):
-        for index, staged in enumerate(sorted(by_partition[partition])):
+        for index, obj in enumerate(sorted(by_partition[partition], key=lambda o: o.key)):
             final = f"{layout.curated_prefix}{partition}/batch-{batch_id}-{index:04d}.snappy.parquet"
-            plan.append([staged, final.replace("//", "/")])
-    dead_letters: Dict[int, str] = {}
-    by_file: Dict[int, List[str]] = defaultdict(list)
+            plan.append([obj.key, final.replace("//", "/"), obj.size])
+    dead_letters: dict[int, str] = {}
+    by_file: dict[int, list] = defaultdict(list)
     dl_root = dead_letter_staging(layout, batch_id)
     for obj in store.list(dl_root):
         folder = posixpath.dirname(obj.key[len(dl_root):])
         if _is_data_file(obj.key, ".json") and folder.startswith("file_id="):
-            by_file[int(folder.split("=", 1)[1])].append(obj.key)
+            by_file[int(folder.split("=", 1)[1])].append(obj)
     for file_id in sorted(by_file):
         target = dead_letter_folder(layout, batch_id, file_id)
         dead_letters[file_id] = target
-        for index, staged in enumerate(sorted(by_file[file_id])):
-            plan.append([staged, f"{target}part-{index:04d}.json"])
+        for index, obj in enumerate(sorted(by_file[file_id], key=lambda o: o.key)):
+            plan.append([obj.key, f"{target}part-{index:04d}.json", obj.size])
     return plan, sorted(by_partition), dead_letters
 
 
@@ -109,7 +109,7 @@ def write_manifest(store: ObjectStore, layout: Layout, manifest: Manifest) -> No
     store.put_bytes(staging_root(layout, manifest.batch_id) + MANIFEST_NAME, manifest.to_json())
 
 
-def read_manifest(store: ObjectStore, layout: Layout, batch_id: str) -> Optional[Manifest]:
+def read_manifest(store: ObjectStore, layout: Layout, batch_id: str) -> Manifest | None:
     try:
         return Manifest.from_json(store.get_bytes(staging_root(layout, batch_id) + MANIFEST_NAME))
     except ObjectNotFound:
@@ -122,10 +122,10 @@ def publish(store: ObjectStore, manifest: Manifest, workers: int = 16,
     publish of this batch completed that copy). Returns the number of objects copied."""
     copied = 0
 
-    def copy(pair: List[str]) -> int:
-        staged, final = pair
+    def copy(entry: list) -> int:
+        staged, final, size = entry
         try:
-            store.copy(staged, final)
+            store.copy(staged, final, size=size)
         except ObjectNotFound:
             if not store.exists(final):
                 raise
@@ -142,6 +142,16 @@ def publish(store: ObjectStore, manifest: Manifest, workers: int = 16,
             checkpoint(point)
             copied += sum(pool.map(copy, group[1:]))
     return copied
+
+
+def staged_batch_ids(store: ObjectStore, layout: Layout) -> set:
+    """Batch ids that have anything under the staging prefix."""
+    ids = set()
+    for obj in store.list(layout.staging_prefix):
+        batch_id = obj.key[len(layout.staging_prefix):].split("/", 1)[0]
+        if batch_id:
+            ids.add(batch_id)
+    return ids
 
 
 def clean_staging(store: ObjectStore, layout: Layout, batch_id: str) -> None:

@@ -19,7 +19,7 @@ import shutil
 import stat
 import uuid
 from collections.abc import Iterable, Iterator
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import BinaryIO
 from urllib.parse import unquote, urlsplit
@@ -43,7 +43,7 @@ def _fingerprint(st: os.stat_result) -> str:
 def _mtime(st: os.stat_result) -> datetime:
     """The modification time of ``st`` as a UTC datetime (microsecond precision)."""
     seconds, nanos = divmod(st.st_mtime_ns, 1_000_000_000)
-    return datetime.fromtimestamp(seconds, UTC).replace(microsecond=nanos // 1000)
+    return datetime.fromtimestamp(seconds, timezone.utc).replace(microsecond=nanos // 1000)
 
 
 class LocalStore(ObjectStore):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Iterator
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from typing import Any, BinaryIO, cast
 from urllib.parse import unquote, urlsplit
 
@@ -34,7 +34,7 @@ def _code(err: ClientError) -> str:
 
 
 def _utc(value: datetime) -> datetime:
-    return value.astimezone(UTC)
+    return value.astimezone(timezone.utc)
 
 
 def _etag(value: str | None) -> str:

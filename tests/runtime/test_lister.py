@@ -205,6 +205,6 @@ def test_glue_entry_translates_job_arguments_to_the_same_cli():
             "--enable-metrics", "true", "--environment", "dev"]
     cli = lister_entry.cli_argv(argv)
     assert cli[0] == "list" and cli[-1] == "--json"
-    pairs = dict(zip(cli[1:-1:2], cli[2:-1:2]))
+    pairs = dict(zip(cli[1:-1:2], cli[2:-1:2], strict=False))
     assert pairs == {"--store": "s3://b", "--db-secret-arn": "arn:aws:secretsmanager:x", "--prefixes": "a/,b/",
                      "--environment": "dev", "--job-run-id": "jr_123"}

@@ -1,0 +1,356 @@
+"""Assertion tests of ``PipelineAlarms`` on bare stacks, with default and overridden props."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from aws_cdk import App, Stack
+from aws_cdk import aws_rds as rds
+from aws_cdk import aws_sns as sns
+from aws_cdk.assertions import Template
+
+from platform_constructs import PipelineAlarms, PipelineAlarmsProps
+from platform_constructs import metric_names as m
+
+pytestmark = pytest.mark.infra
+
+LISTER = "FileListerAndDbPopulator-dev"
+PROCESSOR = "JsonToParquetBatchProcessor-dev"
+EMAILS = ("data-oncall@example.com", "lead@example.org")
+DB_ID = "tracking-db-dev"
+
+
+@dataclass
+class Built:
+    """A synthesized bare stack with one PipelineAlarms."""
+
+    stack: Stack
+    template: Template
+    construct: PipelineAlarms
+
+
+@pytest.fixture(scope="module")
+def default() -> Built:
+    stack = Stack(App(), "AlarmStack")
+    instance = rds.DatabaseInstance.from_database_instance_attributes(
+        stack,
+        "Db",
+        instance_identifier=DB_ID,
+        instance_endpoint_address="db.internal",
+        port=5432,
+        security_groups=[],
+    )
+    construct = PipelineAlarms(
+        stack,
+        "Alarms",
+        PipelineAlarmsProps(
+            environment_name="dev",
+            lister_job_name=LISTER,
+            processor_job_name=PROCESSOR,
+            alarm_emails=EMAILS,
+            database_instance=instance,
+        ),
+    )
+    return Built(stack, Template.from_stack(stack), construct)
+
+
+EXISTING_TOPIC = "arn:aws:sns:eu-west-1:111122223333:their-topic"
+
+
+@pytest.fixture(scope="module")
+def custom() -> Built:
+    stack = Stack(App(), "CustomAlarmStack")
+    construct = PipelineAlarms(
+        stack,
+        "Alarms",
+        PipelineAlarmsProps(
+            environment_name="prod",
+            lister_job_name="lister",
+            processor_job_name="processor",
+            metrics_namespace="TeamX/Pipeline",
+            existing_topic=sns.Topic.from_topic_arn(stack, "Theirs", EXISTING_TOPIC),
+            failure_states=("FAILED", "TIMEOUT", "STOPPED"),
+            lister_heartbeat_minutes=None,
+            dead_letter_records_threshold=100,
+            backlog_age_seconds=3600,
+            quarantined_files_threshold=5,
+            lister_duration_seconds=300,
+            dashboard_name="team-x-pipeline",
+        ),
+    )
+    return Built(stack, Template.from_stack(stack), construct)
+
+
+def _alarm(built: Built, cfn: Any, key: str) -> dict[str, Any]:
+    return built.template.to_json()["Resources"][cfn.logical_id(built.construct.alarms[key])]["Properties"]
+
+
+def _topic_ref(built: Built, cfn: Any) -> str:
+    return "${" + cfn.logical_id(built.construct.topic) + "}"
+
+
+def _custom(name: str, env: str = "dev", namespace: str = "MlDataPlatform") -> dict[str, Any]:
+    return {"Namespace": namespace, "MetricName": name, "Dimensions": [{"Name": "Environment", "Value": env}]}
+
+
+def _rds(name: str) -> dict[str, Any]:
+    return {
+        "Namespace": "AWS/RDS",
+        "MetricName": name,
+        "Dimensions": [{"Name": "DBInstanceIdentifier", "Value": DB_ID}],
+    }
+
+
+GTE = "GreaterThanOrEqualToThreshold"
+GT = "GreaterThanThreshold"
+LT = "LessThanThreshold"
+
+# key -> (metric, statistic, period, threshold, comparison, missing data, evaluation periods, notifies OK)
+DEFAULT_ALARMS: dict[str, tuple[dict[str, Any], str, int, float, str, str, int, bool]] = {
+    "ListerHeartbeat": (_custom(m.LISTER_DURATION_SECONDS), "SampleCount", 3600, 1, LT, "breaching", 1, True),
+    "ListerDuration": (_custom(m.LISTER_DURATION_SECONDS), "Maximum", 900, 900, GT, "notBreaching", 1, True),
+    "DeadLetterRecords": (_custom(m.RECORDS_DEAD_LETTERED), "Sum", 900, 1, GTE, "notBreaching", 1, False),
+    "BacklogAge": (_custom(m.OLDEST_PENDING_AGE_SECONDS), "Maximum", 1800, 86400, GT, "ignore", 1, True),
+    "QuarantinedFiles": (_custom(m.QUARANTINED_FILES_TOTAL), "Maximum", 1800, 1, GTE, "ignore", 1, True),
+    "RdsCpu": (_rds("CPUUtilization"), "Average", 300, 80, GT, "missing", 3, True),
+    "RdsFreeableMemory": (_rds("FreeableMemory"), "Average", 300, 128 * 1024 * 1024, LT, "missing", 3, True),
+    "RdsDiskQueueDepth": (_rds("DiskQueueDepth"), "Average", 300, 20, GT, "missing", 3, True),
+    "RdsFreeStorage": (_rds("FreeStorageSpace"), "Minimum", 300, 2 * 1024**3, LT, "missing", 1, True),
+}
+
+
+# --------------------------------------------------------------------------------------------
+# Topic
+# --------------------------------------------------------------------------------------------
+def test_topic_is_encrypted_with_a_rotating_key_that_cloudwatch_and_eventbridge_may_use(
+    default: Built, cfn: Any
+) -> None:
+    resources = default.template.to_json()["Resources"]
+    key = default.construct.topic_key
+    assert key is not None
+    topic = resources[cfn.logical_id(default.construct.topic)]["Properties"]
+    assert cfn.render(topic["KmsMasterKeyId"]) == "${" + cfn.logical_id(key) + ".Arn}"
+    key_props = resources[cfn.logical_id(key)]["Properties"]
+    assert key_props["EnableKeyRotation"] is True
+    services: set[str] = set()
+    for statement in key_props["KeyPolicy"]["Statement"]:
+        principal = statement["Principal"]
+        if "Service" in principal:
+            assert sorted(cfn.as_list(statement["Action"])) == ["kms:Decrypt", "kms:GenerateDataKey*"]
+            services.update(cfn.as_list(principal["Service"]))
+    assert services == {"cloudwatch.amazonaws.com", "events.amazonaws.com"}
+
+
+def test_topic_policy_denies_publishing_without_tls_and_admits_alarms_and_the_rule(
+    default: Built, cfn: Any
+) -> None:
+    (_, policy), *rest = cfn.resources(default.template, "AWS::SNS::TopicPolicy")
+    assert rest == []
+    topic = _topic_ref(default, cfn)
+    assert cfn.render(policy["Properties"]["Topics"]) == [topic]
+    statements = [cfn.render(s) for s in policy["Properties"]["PolicyDocument"]["Statement"]]
+    deny = [s for s in statements if s["Effect"] == "Deny"]
+    assert deny == [
+        {
+            "Sid": "AllowPublishThroughSSLOnly",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "sns:Publish",
+            "Resource": topic,
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+        }
+    ]
+    allowed = {s["Principal"]["Service"] for s in statements if s["Effect"] == "Allow"}
+    assert allowed == {"cloudwatch.amazonaws.com", "events.amazonaws.com"}
+    (alarms,) = [s for s in statements if s.get("Principal") == {"Service": "cloudwatch.amazonaws.com"}]
+    assert alarms["Condition"]["ArnLike"]["aws:SourceArn"].endswith(":alarm:*")
+
+
+def test_email_subscriptions(default: Built, cfn: Any) -> None:
+    subscriptions = [
+        cfn.render(r["Properties"]) for _, r in cfn.resources(default.template, "AWS::SNS::Subscription")
+    ]
+    assert sorted((s["Protocol"], s["Endpoint"], s["TopicArn"]) for s in subscriptions) == sorted(
+        ("email", e, _topic_ref(default, cfn)) for e in EMAILS
+    )
+
+
+def test_existing_topic_is_used_and_none_is_created(custom: Built) -> None:
+    custom.template.resource_count_is("AWS::SNS::Topic", 0)
+    custom.template.resource_count_is("AWS::KMS::Key", 0)
+    custom.template.resource_count_is("AWS::SNS::Subscription", 0)
+    assert custom.construct.topic_key is None
+    for alarm in custom.template.find_resources("AWS::CloudWatch::Alarm").values():
+        assert alarm["Properties"]["AlarmActions"] == [EXISTING_TOPIC]
+
+
+# --------------------------------------------------------------------------------------------
+# EventBridge rule
+# --------------------------------------------------------------------------------------------
+def test_job_state_rule_reports_failed_runs_of_both_jobs_to_the_topic(default: Built, cfn: Any) -> None:
+    rule = default.template.to_json()["Resources"][cfn.logical_id(default.construct.job_state_rule)][
+        "Properties"
+    ]
+    assert rule["State"] == "ENABLED"
+    assert rule["EventPattern"] == {
+        "source": ["aws.glue"],
+        "detail-type": ["Glue Job State Change"],
+        "detail": {"jobName": [LISTER, PROCESSOR], "state": ["FAILED", "TIMEOUT", "ERROR"]},
+    }
+    (target,) = rule["Targets"]
+    assert cfn.render(target["Arn"]) == _topic_ref(default, cfn)
+    transformer = target["InputTransformer"]
+    assert transformer["InputPathsMap"] == {
+        "detail-jobName": "$.detail.jobName",
+        "detail-jobRunId": "$.detail.jobRunId",
+        "detail-state": "$.detail.state",
+        "detail-message": "$.detail.message",
+    }
+    assert transformer["InputTemplate"].startswith('"[dev] Glue job <detail-jobName> run <detail-jobRunId>')
+
+
+def test_custom_failure_states(custom: Built, cfn: Any) -> None:
+    rule = custom.template.to_json()["Resources"][cfn.logical_id(custom.construct.job_state_rule)][
+        "Properties"
+    ]
+    assert rule["EventPattern"]["detail"] == {
+        "jobName": ["lister", "processor"],
+        "state": ["FAILED", "TIMEOUT", "STOPPED"],
+    }
+    assert rule["Targets"][0]["Arn"] == EXISTING_TOPIC
+
+
+def test_job_failures_alarm_counts_the_rule_matches(default: Built, cfn: Any) -> None:
+    alarm = _alarm(default, cfn, "JobFailures")
+    assert alarm["Namespace"] == "AWS/Events"
+    assert alarm["MetricName"] == "TriggeredRules"
+    assert cfn.render(alarm["Dimensions"]) == [
+        {"Name": "RuleName", "Value": "${" + cfn.logical_id(default.construct.job_state_rule) + "}"}
+    ]
+    assert (alarm["Statistic"], alarm["Period"], alarm["Threshold"]) == ("Sum", 900, 1)
+    assert (alarm["ComparisonOperator"], alarm["TreatMissingData"]) == (GTE, "notBreaching")
+    assert cfn.render(alarm["AlarmActions"]) == [_topic_ref(default, cfn)]
+    assert "OKActions" not in alarm
+
+
+# --------------------------------------------------------------------------------------------
+# Alarms
+# --------------------------------------------------------------------------------------------
+def test_exactly_the_documented_alarms_exist(default: Built) -> None:
+    assert set(default.construct.alarms) == {"JobFailures", *DEFAULT_ALARMS}
+    default.template.resource_count_is("AWS::CloudWatch::Alarm", len(DEFAULT_ALARMS) + 1)
+
+
+@pytest.mark.parametrize("key", sorted(DEFAULT_ALARMS))
+def test_alarm_metric_threshold_and_actions(default: Built, cfn: Any, key: str) -> None:
+    metric, statistic, period, threshold, comparison, missing, periods, notify_ok = DEFAULT_ALARMS[key]
+    alarm = _alarm(default, cfn, key)
+    assert {k: alarm[k] for k in metric} == metric
+    assert (alarm["Statistic"], alarm["Period"], alarm["Threshold"]) == (statistic, period, threshold)
+    assert (alarm["ComparisonOperator"], alarm["TreatMissingData"]) == (comparison, missing)
+    assert (alarm["EvaluationPeriods"], alarm["DatapointsToAlarm"]) == (periods, periods)
+    assert "Unit" not in alarm  # a unit would make the alarm ignore datapoints published without one
+    topic = [_topic_ref(default, cfn)]
+    assert cfn.render(alarm["AlarmActions"]) == topic
+    assert (cfn.render(alarm.get("OKActions")) == topic) is notify_ok
+    assert alarm["AlarmDescription"].startswith("[dev] ")
+
+
+def test_overridden_thresholds_namespace_and_no_database(custom: Built, cfn: Any) -> None:
+    assert set(custom.construct.alarms) == {
+        "JobFailures",
+        "ListerDuration",
+        "DeadLetterRecords",
+        "BacklogAge",
+        "QuarantinedFiles",
+    }
+    expected = {
+        "ListerDuration": (m.LISTER_DURATION_SECONDS, 300),
+        "DeadLetterRecords": (m.RECORDS_DEAD_LETTERED, 100),
+        "BacklogAge": (m.OLDEST_PENDING_AGE_SECONDS, 3600),
+        "QuarantinedFiles": (m.QUARANTINED_FILES_TOTAL, 5),
+    }
+    for key, (name, threshold) in expected.items():
+        alarm = _alarm(custom, cfn, key)
+        assert {k: alarm[k] for k in ("Namespace", "MetricName", "Dimensions")} == _custom(
+            name, "prod", "TeamX/Pipeline"
+        )
+        assert alarm["Threshold"] == threshold
+
+
+# --------------------------------------------------------------------------------------------
+# Dashboard and metric names
+# --------------------------------------------------------------------------------------------
+def test_dashboard_shows_every_custom_metric_and_the_database(default: Built, cfn: Any) -> None:
+    (_, dashboard), *rest = cfn.resources(default.template, "AWS::CloudWatch::Dashboard")
+    assert rest == []
+    body = cfn.render(dashboard["Properties"]["DashboardBody"])
+    widgets = json.loads(body)["widgets"]
+    graphed = {
+        tuple(row[:2]) for w in widgets if w["type"] == "metric" for row in w["properties"].get("metrics", [])
+    }
+    assert {("MlDataPlatform", name) for name in m.ALL_METRICS} <= graphed
+    assert {
+        ("AWS/RDS", n) for n in ("CPUUtilization", "FreeableMemory", "DiskQueueDepth", "FreeStorageSpace")
+    } <= graphed
+    (status,) = [w for w in widgets if w["type"] == "alarm"]
+    assert len(status["properties"]["alarms"]) == len(default.construct.alarms)
+
+
+def test_custom_dashboard_name(custom: Built, cfn: Any) -> None:
+    (_, dashboard), *_ = cfn.resources(custom.template, "AWS::CloudWatch::Dashboard")
+    assert dashboard["Properties"]["DashboardName"] == "team-x-pipeline"
+
+
+def test_metric_names_contract() -> None:
+    assert m.PROCESSOR_METRICS == (
+        "FilesSucceeded",
+        "FilesFailed",
+        "FilesQuarantined",
+        "RecordsGood",
+        "RecordsDeadLettered",
+        "BytesProcessed",
+        "BatchDurationSeconds",
+    )
+    assert m.LISTER_METRICS == ("FilesListed", "FilesRegistered", "ListerDurationSeconds")
+    assert m.BACKLOG_METRICS == ("BacklogFiles", "OldestPendingAgeSeconds", "QuarantinedFilesTotal")
+    assert set(m.UNITS) == m.ALL_METRICS and len(m.ALL_METRICS) == 13
+    assert {m.UNITS[n] for n in m.ALL_METRICS} == {"Count", "Bytes", "Seconds"}
+
+
+def test_custom_metric_rejects_unknown_names(default: Built) -> None:
+    with pytest.raises(ValueError, match=r"not a metric of platform_constructs\.metric_names"):
+        default.construct.custom_metric("FilesSucceded", "Sum")
+
+
+# --------------------------------------------------------------------------------------------
+# Validation
+# --------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (
+            {"alarm_emails": ("not-an-email",)},
+            r"alarm_emails contains 'not-an-email', which is not an e-mail",
+        ),
+        ({"alarm_emails": ("a@example.com", "a@example.com")}, r"lists an address twice"),
+        ({"alarm_emails": "a@example.com"}, r"must be a tuple of addresses"),
+        ({"environment_name": "dev env"}, r"environment_name 'dev env' must be 1-64 letters"),
+        ({"lister_job_name": ""}, r"lister_job_name must name the Glue job"),
+        ({"metrics_namespace": "AWS/Glue"}, r"must not start with 'AWS/'"),
+        ({"failure_states": ("FAILED", "BROKEN")}, r"failure_states must be a non-empty subset"),
+        ({"failure_states": ()}, r"failure_states must be a non-empty subset"),
+        ({"dead_letter_records_threshold": 0}, r"dead_letter_records_threshold must be > 0"),
+        ({"rds_cpu_percent": 120}, r"rds_cpu_percent must be <= 100"),
+        ({"lister_heartbeat_minutes": 7}, r"lister_heartbeat_minutes must be a multiple of 5"),
+        ({"backlog_age_seconds": -1}, r"backlog_age_seconds must be > 0"),
+    ],
+)
+def test_invalid_props_raise_a_helpful_value_error(overrides: dict[str, Any], message: str) -> None:
+    base: dict[str, Any] = {"environment_name": "dev", "lister_job_name": "l", "processor_job_name": "p"}
+    stack = Stack(App(), "Invalid")
+    with pytest.raises(ValueError, match=message):
+        PipelineAlarms(stack, "Alarms", PipelineAlarmsProps(**{**base, **overrides}))

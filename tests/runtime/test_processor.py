@@ -1,0 +1,188 @@
+"""JsonToParquetBatchProcessor end to end: real PostgreSQL, local Spark, local store."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+
+import pytest
+
+from runtime.jobs.lister import run_lister
+from runtime.jobs.processor import CHECKPOINTS, LeaseLost
+from runtime.sample_data import generate_sample
+from runtime.storage.local import LocalStore
+from tests.runtime.pipeline_helpers import (
+    LAYOUT,
+    SimulatedCrash,
+    crash_at,
+    curated_rows,
+    dead_letter_rows,
+    per_source,
+    processor,
+    states,
+)
+
+pytestmark = pytest.mark.spark
+SMALL_BAD = ["malformed-line-among-good.jsonl", "unsafe-modes.jsonl", "zero-byte.jsonl", "missing-date.jsonl"]
+
+
+def assert_exactly_once(root, conn, expected) -> None:
+    """Every file terminal as expected; each good record once in curated; each bad record once in dead letter."""
+    assert states(conn) == expected.files
+    rows = curated_rows(root)
+    assert len(rows) == len(set(rows)), "a curated row was written twice"
+    good = {k: v for k, v in expected.good_by_file.items() if v}
+    assert dict(per_source(rows, root)) == good
+    dead = Counter(r["source_s3_path"].split(str(root).rstrip("/") + "/")[-1] for r in dead_letter_rows(root))
+    assert dict(dead) == {k: v for k, v in expected.bad_by_file.items() if v}
+    with conn.cursor() as cur:
+        cur.execute("SELECT s3_key, records_good, records_bad FROM file_processing_status "
+                    "WHERE processing_status = 'SUCCEEDED'")
+        for key, good_count, bad_count in cur.fetchall():
+            assert (good_count, bad_count) == (expected.good_by_file[key], expected.bad_by_file[key])
+    conn.commit()
+    for key, state in expected.files.items():  # succeeded raw files archived, others left in place
+        archived = (root / LAYOUT.archived_key(key)).exists()
+        assert archived == (state == "SUCCEEDED") and (root / key).exists() == (state != "SUCCEEDED")
+    assert not list((root / LAYOUT.staging_prefix).rglob("*.parquet")), "staging left behind"
+
+
+def test_every_bad_input_has_its_defined_outcome(tmp_path, db_conn, spark):
+    store = LocalStore(tmp_path)
+    expected = generate_sample(store, files=4, records_per_file=20, include_bad_inputs=True)
+    run_lister(store, db_conn)
+    reports = processor(store, db_conn, spark, batch_size=100).drain()
+    assert len(reports) == 1
+    assert_exactly_once(tmp_path, db_conn, expected)
+    with db_conn.cursor() as cur:
+        cur.execute("SELECT s3_key, error_message FROM file_processing_status WHERE processing_status = "
+                    "'QUARANTINED'")
+        reasons = {k.rsplit("/", 1)[-1]: r for k, r in cur.fetchall()}
+    assert reasons["zero-byte.jsonl"] == "zero-byte file"
+    assert "gzip" in reasons["broken.jsonl.gz"]
+    assert "no JSON record" in reasons["whitespace-only.jsonl"] and "no JSON record" in reasons["empty.jsonl"]
+    assert "malformed" in reasons["non-utf8.jsonl"] and "malformed" in reasons["array-with-broken-element.json"]
+    dead = dead_letter_rows(tmp_path)
+    assert all(r["reason"] and r["source_s3_path"] for r in dead)
+    assert not list(tmp_path.rglob("*__HIVE_DEFAULT_PARTITION__*"))
+
+
+def test_vanished_and_overwritten_files_fail_then_the_new_version_is_processed(tmp_path, db_conn, spark):
+    store = LocalStore(tmp_path)
+    expected = generate_sample(store, files=4, records_per_file=10, include_bad_inputs=False)
+    keys = sorted(expected.files)
+    run_lister(store, db_conn)
+    store.delete(keys[0])
+    store.put_bytes(keys[1], store.get_bytes(keys[1]) + b'{"id": "new-1", "DATE": "2024-02-01", "MODE": "eval"}\n')
+    processor(store, db_conn, spark, batch_size=10).drain()
+    with db_conn.cursor() as cur:
+        cur.execute("SELECT s3_key, processing_status, error_message, next_attempt_at > now() "
+                    "FROM file_processing_status WHERE processing_status <> 'SUCCEEDED' ORDER BY s3_key")
+        failed = cur.fetchall()
+    db_conn.commit()
+    assert [(k, s, later) for k, s, _e, later in failed] == [(keys[0], "FAILED", True), (keys[1], "FAILED", True)]
+    assert "vanished" in failed[0][2] and "changed after listing" in failed[1][2]
+
+    assert run_lister(store, db_conn).as_dict()["changed"] == 1
+    processor(store, db_conn, spark, batch_size=10).drain()
+    final = states(db_conn)
+    assert final[keys[1]] == "SUCCEEDED" and final[keys[0]] == "FAILED"
+    assert per_source(curated_rows(tmp_path), tmp_path)[keys[1]] == expected.good_by_file[keys[1]] + 1
+
+
+def test_transient_failures_are_quarantined_after_max_attempts(tmp_path, db_conn, spark):
+    store = LocalStore(tmp_path)
+    expected = generate_sample(store, files=1, records_per_file=5, include_bad_inputs=False)
+    run_lister(store, db_conn)
+    (key,) = expected.files
+    store.delete(key)
+    reports = processor(store, db_conn, spark, max_attempts=3, backoff_base_seconds=0).drain()
+    assert [r.files for r in reports] == [{"FAILED": 1}, {"FAILED": 1}, {"QUARANTINED": 1}]
+    with db_conn.cursor() as cur:
+        cur.execute("SELECT retry_count, error_message FROM file_processing_status")
+        retries, error = cur.fetchone()
+        cur.execute("SELECT count(*) FROM file_processing_history WHERE event = 'OUTCOME'")
+        assert cur.fetchone()[0] == 3
+    assert retries == 3 and error.startswith("gave up after 3 attempts: object vanished")
+
+
+def test_a_conversion_failure_fails_the_batch_and_publishes_nothing(tmp_path, db_conn, spark):
+    store = LocalStore(tmp_path)
+    generate_sample(store, files=3, records_per_file=5, include_bad_inputs=False)
+    run_lister(store, db_conn)
+    broken = processor(store, db_conn, spark)
+    broken.spark_factory = lambda: (_ for _ in ()).throw(RuntimeError("executor lost"))
+    (report,) = broken.run_once()
+    assert report.files == {"FAILED": 3}
+    assert curated_rows(tmp_path) == [] and not list(tmp_path.rglob("*.parquet"))
+    with db_conn.cursor() as cur:
+        cur.execute("SELECT DISTINCT error_message FROM file_processing_status")
+        assert cur.fetchall() == [("batch conversion failed: RuntimeError: executor lost",)]
+
+
+@pytest.mark.parametrize("point", CHECKPOINTS)
+def test_crash_at_every_step_then_a_normal_run_finishes_exactly_once(point, tmp_path, db_conn, spark):
+    store = LocalStore(tmp_path)
+    expected = generate_sample(store, files=3, records_per_file=12, include_bad_inputs=SMALL_BAD)
+    run_lister(store, db_conn)
+    crashing = processor(store, db_conn, spark, batch_size=100, lease_seconds=0, checkpoint=crash_at(point))
+    with pytest.raises(SimulatedCrash):
+        crashing.run_once()
+    processor(store, db_conn, spark, batch_size=100, backoff_base_seconds=0).drain()
+    assert_exactly_once(tmp_path, db_conn, expected)
+
+
+def test_a_run_whose_batch_was_taken_over_does_not_publish(tmp_path, db_conn, db_url, spark):
+    import psycopg2
+
+    store = LocalStore(tmp_path)
+    expected = generate_sample(store, files=2, records_per_file=8, include_bad_inputs=False)
+    run_lister(store, db_conn)
+    other_conn = psycopg2.connect(db_url)
+    rescuer = processor(store, other_conn, spark, backoff_base_seconds=0)
+
+    def meanwhile(name: str) -> None:
+        if name == "after_staging_write":  # our lease (0 s) expired: another run takes the batch over
+            rescuer.recover_expired()
+
+    slow = processor(store, db_conn, spark, lease_seconds=0, checkpoint=meanwhile)
+    with pytest.raises(LeaseLost):
+        slow.run_once()
+    assert curated_rows(tmp_path) == []
+    rescuer.drain()
+    other_conn.close()
+    assert_exactly_once(tmp_path, db_conn, expected)
+
+
+def test_three_processors_at_once_claim_each_file_once(tmp_path, db_url, db_conn, spark):
+    import psycopg2
+
+    store = LocalStore(tmp_path)
+    expected = generate_sample(store, files=12, records_per_file=10, include_bad_inputs=["unsafe-modes.jsonl"])
+    run_lister(store, db_conn)
+    errors = []
+
+    def worker() -> None:
+        conn = psycopg2.connect(db_url)
+        try:
+            processor(store, conn, spark, batch_size=2).drain()
+        except Exception as exc:  # surfaced by the assertion below
+            errors.append(exc)
+        finally:
+            conn.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    with db_conn.cursor() as cur:
+        cur.execute("SELECT file_id, count(*) FROM file_processing_history WHERE event = 'OUTCOME' GROUP BY 1")
+        outcomes = dict(cur.fetchall())
+        cur.execute("SELECT count(DISTINCT glue_job_run_id) FROM processing_batches")
+        runs = cur.fetchone()[0]
+    db_conn.commit()
+    assert set(outcomes.values()) == {1} and len(outcomes) == len(expected.files)
+    assert runs >= 2, "the work was not shared between processors"
+    assert_exactly_once(tmp_path, db_conn, expected)
