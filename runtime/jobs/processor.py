@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from runtime.db import queries
 from runtime.jobs import publish as pub
+from runtime.jobs.outcomes import LeaseLost, RetryPolicy, record_batch_outcomes
 from runtime.jobs.precheck import ClaimedFile, check_files
 from runtime.layout import Layout
 from runtime.storage.base import ObjectStore
@@ -64,10 +65,21 @@ class BatchReport:
     seconds: float
     partitions: list[str]
     recovered: bool = False
+    #: seconds spent per protocol phase (claim, precheck, convert, publish, commit, archive, clean)
+    timings: dict[str, float] = field(default_factory=dict)
 
 
-class LeaseLost(RuntimeError):
-    """Another run took this batch over (our lease expired): stop without publishing."""
+class PhaseTimer:
+    """Seconds spent in each named phase, measured lap by lap."""
+
+    def __init__(self) -> None:
+        self.laps: dict[str, float] = {}
+        self._last = time.monotonic()
+
+    def lap(self, name: str) -> None:
+        now = time.monotonic()
+        self.laps[name] = self.laps.get(name, 0.0) + now - self._last
+        self._last = now
 
 
 class BatchProcessor:
@@ -172,13 +184,16 @@ class BatchProcessor:
 
     def process_next_batch(self) -> BatchReport | None:
         started = time.monotonic()
+        timer = PhaseTimer()
         batch_id = str(uuid.uuid4())
         claimed = self._claim(batch_id)
         if not claimed:
             return None
+        timer.lap("claim")
         self.checkpoint("after_claim")
         log.info("batch %s: claimed %d files", batch_id, len(claimed))
         checks = check_files(self.store, claimed, self.settings.io_workers)
+        timer.lap("precheck")
         outcomes: dict[int, pub.FileOutcome] = {}
         readable = []
         for check in checks:
@@ -202,14 +217,16 @@ class BatchProcessor:
             for check in readable:
                 counts = result.counts[check.file.file_id]
                 outcomes[check.file.file_id] = self._classify(check, counts.records_good, counts.records_bad)
+        timer.lap("convert")
         self.checkpoint("after_staging_write")
         plan, partitions, dead_letters = pub.plan_publish(self.store, self.layout, batch_id)
         for outcome in outcomes.values():
             outcome.dead_letter_path = dead_letters.get(outcome.file_id)
         manifest = pub.Manifest(batch_id, [outcomes[f.file_id] for f in claimed], plan, partitions)
         pub.write_manifest(self.store, self.layout, manifest)
+        timer.lap("manifest")
         self.checkpoint("after_completion_marker")
-        return self._publish_commit_archive(manifest, started)
+        return self._publish_commit_archive(manifest, started, timer)
 
     def _classify(self, check, good: int, bad: int) -> pub.FileOutcome:
         file = check.file
@@ -235,21 +252,29 @@ class BatchProcessor:
             dead_letter_path=self.store.spark_path(pub.dead_letter_staging(self.layout, batch_id)),
         )
 
-    def _publish_commit_archive(self, manifest: pub.Manifest, started: float) -> BatchReport:
+    def _publish_commit_archive(self, manifest: pub.Manifest, started: float,
+                                timer: PhaseTimer | None = None) -> BatchReport:
+        timer = timer or PhaseTimer()
         self._ensure_lease(manifest.batch_id)
         pub.publish(self.store, manifest, self.settings.io_workers, self.checkpoint)
+        timer.lap("publish")
         self.checkpoint("after_publish")
         statuses = self._commit(manifest.batch_id, manifest.outcomes, state="COMMITTED")
+        timer.lap("commit")
         self.checkpoint("after_commit")
         succeeded = [(o.file_id, o.key, o.size) for o in manifest.outcomes if o.status == "SUCCEEDED"]
         self._archive(succeeded)
+        timer.lap("archive")
         pub.clean_staging(self.store, self.layout, manifest.batch_id)
+        timer.lap("clean")
+        log.info("batch %s: %s in %s", manifest.batch_id, statuses,
+                 ", ".join(f"{k} {v:.2f}s" for k, v in timer.laps.items()))
         return BatchReport(
             batch_id=manifest.batch_id, files=statuses,
             records_good=sum(o.records_good or 0 for o in manifest.outcomes),
             records_bad=sum(o.records_bad or 0 for o in manifest.outcomes),
             bytes=sum(o.size for o in manifest.outcomes), seconds=time.monotonic() - started,
-            partitions=manifest.partitions,
+            partitions=manifest.partitions, timings=dict(timer.laps),
         )
 
     def _finish_without_output(self, batch_id: str, outcomes: list[pub.FileOutcome], started: float,
@@ -297,33 +322,9 @@ class BatchProcessor:
 
     def _commit(self, batch_id: str, outcomes: list[pub.FileOutcome], state: str,
                 error: str | None = None) -> dict[str, int]:
-        """Close the batch and record every file's outcome in one transaction."""
-        params = self._params(
-            batch_id=batch_id, state=state, error=error,
-            records_good=sum(o.records_good or 0 for o in outcomes),
-            records_bad=sum(o.records_bad or 0 for o in outcomes),
-            file_ids=[o.file_id for o in outcomes], statuses=[o.status for o in outcomes],
-            errors=[o.error for o in outcomes], dead_letter_paths=[o.dead_letter_path for o in outcomes],
-            max_attempts=self.settings.max_attempts, backoff_base=self.settings.backoff_base_seconds,
-            backoff_max=self.settings.backoff_max_seconds,
-        )
-        file_params = dict(params, records_good=[o.records_good for o in outcomes],
-                           records_bad=[o.records_bad for o in outcomes])
-        try:
-            with self.conn.cursor() as cur:
-                cur.execute(queries.CLOSE_BATCH, params)
-                if cur.fetchone() is None:
-                    raise LeaseLost(f"batch {batch_id} is no longer ours to finish")
-                cur.execute(queries.FINISH_FILES, file_params)
-                final = [row[0] for row in cur.fetchall()]
-            self.conn.commit()
-        except BaseException:
-            self.conn.rollback()
-            raise
-        counts: dict[str, int] = {}
-        for status in final:
-            counts[status] = counts.get(status, 0) + 1
-        return counts
+        policy = RetryPolicy(self.settings.max_attempts, self.settings.backoff_base_seconds,
+                             self.settings.backoff_max_seconds)
+        return record_batch_outcomes(self.conn, batch_id, self.settings.job_run_id, outcomes, state, policy, error)
 
     # -- archive -------------------------------------------------------------------------------------------------
 

@@ -1,0 +1,129 @@
+"""Processor throughput: ``mldp process`` end to end (claim, pre-check, read with the explicit schema, validate,
+transform, stage, publish, record outcomes, archive) against a bare
+``spark.read.schema(...).json(...) -> write.partitionBy(...).parquet(...)`` of the same generated JSON, in one run
+on the same SparkSession. Also counts Parquet files per partition written by the batch.
+
+    python -m bench.processor_throughput [--megabytes 200] [--files 40]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import shutil
+import time
+from collections import Counter
+from pathlib import Path
+
+import psycopg2
+from pyspark.sql import functions as F
+
+from bench.pg import bench_server, fresh_database
+from runtime.jobs.lister import run_lister
+from runtime.jobs.processor import BatchProcessor, ProcessorSettings
+from runtime.sample_data import record
+from runtime.spark.session import get_spark
+from runtime.storage.local import LocalStore
+from runtime.transforms.spec import load_spec
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def generate(store_dir: Path, megabytes: int, files: int) -> int:
+    """About ``megabytes`` MB of JSON Lines in ``files`` files under the historical prefix; returns bytes."""
+    rng = random.Random(11)
+    folder = store_dir / "raw-json-data" / "all_historical_files"
+    folder.mkdir(parents=True, exist_ok=True)
+    per_file = megabytes * 1_000_000 // files
+    total, index = 0, 0
+    for n in range(files):
+        lines, size = [], 0
+        while size < per_file:
+            line = json.dumps(record(rng, index)) + "\n"
+            index += 1
+            lines.append(line)
+            size += len(line)
+        data = "".join(lines).encode()
+        (folder / f"part-{n:04d}.jsonl").write_bytes(data)
+        total += len(data)
+    return total
+
+
+def bare_spark(spark, spec, input_dir: Path, output_dir: Path) -> float:
+    """The naive conversion: explicit schema, the reference select, partitionBy, no tracking."""
+    started = time.perf_counter()
+    schema = spec.read_schema()
+    df = spark.read.schema(schema).json(str(input_dir))
+    df = df.select(
+        F.col("id"), F.to_date("DATE").alias("event_date"), F.col("MODE").alias("event_mode"),
+        F.col("some_nested_struct.field1").alias("nested_field1"),
+        F.col("some_list_of_structs").alias("original_complex_list"),
+        F.input_file_name().alias("source_s3_path"),
+    ).withColumn("year", F.year("event_date")).withColumn("month", F.month("event_date")) \
+     .withColumn("day", F.dayofmonth("event_date")).withColumn("mode", F.col("event_mode"))
+    df.write.mode("overwrite").partitionBy("year", "month", "day", "mode").parquet(str(output_dir))
+    return time.perf_counter() - started
+
+
+def ours(spark, spec, store_dir: Path, admin_url: str, files: int) -> tuple:
+    store = LocalStore(store_dir)
+    with fresh_database(admin_url) as url:
+        conn = psycopg2.connect(url)
+        run_lister(store, conn, show_progress=False)
+        processor = BatchProcessor(store, conn, lambda: spark, spec, ProcessorSettings(batch_size=files))
+        started = time.perf_counter()
+        reports = processor.drain()
+        seconds = time.perf_counter() - started
+        conn.close()
+    return seconds, reports
+
+
+def files_per_partition(curated: Path) -> int:
+    counts = Counter(p.parent for p in curated.rglob("*.parquet"))
+    return max(counts.values()) if counts else 0
+
+
+def run(megabytes: int = 200, files: int = 40) -> dict:
+    work = ROOT / ".mldp" / "bench-processor"
+    shutil.rmtree(work, ignore_errors=True)
+    spark = get_spark("bench-processor")
+    spec = load_spec(None)
+    raw_bytes = generate(work / "bare-input", megabytes, files)
+    shutil.copytree(work / "bare-input", work / "store")
+    # warm-up: JIT and class loading must not be charged to whichever runs first
+    bare_spark(spark, spec, work / "bare-input" / "raw-json-data" / "all_historical_files", work / "warmup")
+    bare_seconds = bare_spark(spark, spec, work / "bare-input" / "raw-json-data" / "all_historical_files",
+                              work / "bare-output")
+    with bench_server() as admin:
+        ours_seconds, reports = ours(spark, spec, work / "store", admin, files)
+    curated = work / "store" / "curated-data-lake" / "json_parsed_parquet"
+    result = {
+        "benchmark": "processor_throughput",
+        "input_mb": round(raw_bytes / 1e6, 1),
+        "files": files,
+        "bare_spark_mb_per_s": round(raw_bytes / 1e6 / bare_seconds, 2),
+        "ours_mb_per_s": round(raw_bytes / 1e6 / ours_seconds, 2),
+        "ratio": round(bare_seconds / ours_seconds, 2),
+        "bare_seconds": round(bare_seconds, 1),
+        "ours_seconds": round(ours_seconds, 1),
+        "records": sum(r.records_good for r in reports),
+        "ours_phase_seconds": {k: round(sum(r.timings.get(k, 0) for r in reports), 2)
+                               for k in (reports[0].timings if reports else {})},
+        "max_parquet_files_per_partition_per_batch": files_per_partition(curated),
+        "bare_parquet_files_max_per_partition": files_per_partition(work / "bare-output"),
+    }
+    shutil.rmtree(work, ignore_errors=True)
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--megabytes", type=int, default=200)
+    parser.add_argument("--files", type=int, default=40)
+    args = parser.parse_args()
+    print(json.dumps(run(args.megabytes, args.files)))
+
+
+if __name__ == "__main__":
+    main()
