@@ -17,6 +17,8 @@ from runtime.db.migrations import apply_migrations
 
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "1")
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
+#: moto S3 fixtures (s3_client, s3_bucket, s3_store, ...) for every test module
+pytest_plugins = ("tests.runtime.storage_fixtures",)
 TEMPLATE_DB = "mldp_test_template"
 
 

@@ -19,6 +19,7 @@ from runtime.db import queries
 from runtime.jobs import publish as pub
 from runtime.jobs.outcomes import LeaseLost, RetryPolicy, record_batch_outcomes
 from runtime.jobs.precheck import ClaimedFile, check_files
+from runtime.jobs.spark_staging import spark_paths
 from runtime.layout import Layout
 from runtime.storage.base import ObjectStore
 from runtime.storage.mover import Move, move_objects
@@ -241,16 +242,16 @@ class BatchProcessor:
     def _convert(self, batch_id: str, readable) -> object:
         from runtime.spark.convert import SourceFile, convert_batch
 
-        sources = [
-            SourceFile(file_id=c.file.file_id, key=c.file.key, spark_path=self.store.spark_path(c.file.key),
-                       lineage_path=lineage_uri(self.store, c.file.key), json_layout=c.json_layout)
-            for c in readable
-        ]
-        return convert_batch(
-            self.spark_factory(), sources, self.spec,
-            curated_path=self.store.spark_path(pub.curated_staging(self.layout, batch_id)),
-            dead_letter_path=self.store.spark_path(pub.dead_letter_staging(self.layout, batch_id)),
-        )
+        keys = [c.file.key for c in readable]
+        with spark_paths(self.store, keys, pub.curated_staging(self.layout, batch_id),
+                         pub.dead_letter_staging(self.layout, batch_id), self.settings.io_workers) as paths:
+            sources = [
+                SourceFile(file_id=c.file.file_id, key=c.file.key, spark_path=paths.source_path(c.file.key),
+                           lineage_path=lineage_uri(self.store, c.file.key), json_layout=c.json_layout)
+                for c in readable
+            ]
+            return convert_batch(self.spark_factory(), sources, self.spec, curated_path=paths.curated_path,
+                                 dead_letter_path=paths.dead_letter_path)
 
     def _publish_commit_archive(self, manifest: pub.Manifest, started: float,
                                 timer: PhaseTimer | None = None) -> BatchReport:
