@@ -1,0 +1,64 @@
+"""One way to get a SparkSession: reuse Glue's (or any active) session, or start a small local one."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+
+from pyspark import SparkContext
+from pyspark.sql import SparkSession
+
+#: Correctness settings applied to every session, including a reused Glue session (runtime SQL confs).
+SESSION_CONF: dict[str, str] = {
+    "spark.sql.session.timeZone": "UTC",
+    # A file Spark cannot read must fail the batch, never vanish from it silently.
+    "spark.sql.files.ignoreCorruptFiles": "false",
+    "spark.sql.files.ignoreMissingFiles": "false",
+}
+
+#: Settings of the local session only (they must be set before the JVM starts).
+LOCAL_CONF: dict[str, str] = {
+    "spark.ui.enabled": "false",
+    "spark.ui.showConsoleProgress": "false",
+    "spark.sql.shuffle.partitions": "4",
+    "spark.default.parallelism": "4",
+    "spark.driver.host": "127.0.0.1",
+    "spark.driver.bindAddress": "127.0.0.1",
+    # The checksummed local file system cannot open names containing ':' (it builds '.name:x.crc' paths);
+    # the raw one can, and writes no .crc side files.
+    "spark.hadoop.fs.file.impl": "org.apache.hadoop.fs.RawLocalFileSystem",
+}
+
+#: Driver memory of the local session, unless MLDP_SPARK_DRIVER_MEMORY says otherwise.
+DEFAULT_LOCAL_DRIVER_MEMORY = "2g"
+
+
+def on_glue() -> bool:
+    """Whether this process runs inside an AWS Glue job (the ``awsglue`` library is importable)."""
+    return importlib.util.find_spec("awsglue") is not None
+
+
+def get_spark(app_name: str = "mldp") -> SparkSession:
+    """The SparkSession for this process; calling it again returns the same session.
+
+    On Glue (or whenever a session or SparkContext is already running) the existing session is reused and only
+    :data:`SESSION_CONF` is applied. Otherwise a local session is started: ``local[2]`` (override with
+    ``MLDP_SPARK_MASTER``), UI off, 4 shuffle partitions, UTC, driver memory
+    ``MLDP_SPARK_DRIVER_MEMORY`` (default 2g).
+    """
+    session = SparkSession.getActiveSession()
+    if session is None and (SparkContext._active_spark_context is not None or on_glue()):
+        session = SparkSession.builder.appName(app_name).getOrCreate()
+    if session is None:
+        builder = (
+            SparkSession.builder.appName(app_name)
+            .master(os.environ.get("MLDP_SPARK_MASTER", "local[2]"))
+            .config("spark.driver.memory", os.environ.get("MLDP_SPARK_DRIVER_MEMORY", DEFAULT_LOCAL_DRIVER_MEMORY))
+        )
+        for key, value in {**LOCAL_CONF, **SESSION_CONF}.items():
+            builder = builder.config(key, value)
+        session = builder.getOrCreate()
+        session.sparkContext.setLogLevel(os.environ.get("MLDP_SPARK_LOG_LEVEL", "WARN"))
+    for key, value in SESSION_CONF.items():
+        session.conf.set(key, value)
+    return session

@@ -1,0 +1,51 @@
+"""Writing one batch: curated Parquet (one file per partition) and dead-letter JSON Lines (per source file)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from pyspark.sql import DataFrame, Observation
+from pyspark.sql import functions as F
+
+from runtime.spark.read import FILE_ID, LINEAGE
+from runtime.spark.validate import REASON
+from runtime.transforms.spec import CORRUPT_RECORD_COLUMN, LINEAGE_COLUMN
+
+#: Columns of every dead-letter record (``file_id`` is the partition directory, ``file_id=<id>``).
+DEAD_LETTER_COLUMNS = ("source_s3_path", "file_id", "reason", "line", "raw_record")
+
+
+def write_curated(curated: DataFrame, partition_names: Sequence[str], path: str) -> int:
+    """Overwrite ``path`` with ``curated`` as Parquet partitioned by ``partition_names``; returns rows written.
+
+    Repartitioning by the partition columns first sends each partition to one task, so the batch writes at
+    most one file per partition directory.
+    """
+    observation = Observation("curated")
+    observed = curated.observe(observation, F.count(F.lit(1)).alias("rows"))
+    shuffled = observed.repartition(*partition_names) if partition_names else observed.coalesce(1)
+    (shuffled.write.mode("overwrite").option("partitionOverwriteMode", "static")
+     .partitionBy(*partition_names).parquet(path))
+    return int(observation.get["rows"])
+
+
+def dead_letter_frame(bad: DataFrame, read_fields: Sequence[str]) -> DataFrame:
+    """Dead-letter records: lineage, file id, reason, line (null: unknown) and the raw record.
+
+    ``raw_record`` is Spark's ``_corrupt_record`` text for unparseable records, else the parsed source fields
+    as JSON (fields the spec does not read are not included).
+    """
+    parsed = F.to_json(F.struct(*[F.col(f"`{name}`") for name in read_fields]))
+    return bad.select(
+        F.col(LINEAGE).alias(LINEAGE_COLUMN),
+        F.col(FILE_ID).alias("file_id"),
+        F.col(REASON).alias("reason"),
+        F.lit(None).cast("long").alias("line"),
+        F.coalesce(F.col(CORRUPT_RECORD_COLUMN), parsed).alias("raw_record"),
+    )
+
+
+def write_dead_letters(dead_letters: DataFrame, path: str) -> None:
+    """Overwrite ``path`` with JSON Lines partitioned by ``file_id`` (one file per source file)."""
+    (dead_letters.repartition("file_id").write.mode("overwrite").option("partitionOverwriteMode", "static")
+     .option("ignoreNullFields", "false").partitionBy("file_id").json(path))
