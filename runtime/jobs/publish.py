@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import posixpath
+import uuid
 from collections import defaultdict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -145,12 +146,15 @@ def publish(store: ObjectStore, manifest: Manifest, workers: int = 16,
 
 
 def staged_batch_ids(store: ObjectStore, layout: Layout) -> set:
-    """Batch ids that have anything under the staging prefix."""
+    """Batch ids (UUID folder names) that have anything under the staging prefix; other folders there (such as
+    Glue's ``_glue_temporary/``) are not ours to clean."""
     ids = set()
     for obj in store.list(layout.staging_prefix):
-        batch_id = obj.key[len(layout.staging_prefix):].split("/", 1)[0]
-        if batch_id:
-            ids.add(batch_id)
+        folder = obj.key[len(layout.staging_prefix):].split("/", 1)[0]
+        try:
+            ids.add(str(uuid.UUID(folder)))
+        except ValueError:
+            continue
     return ids
 
 

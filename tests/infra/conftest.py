@@ -100,7 +100,10 @@ def platform_app() -> Any:
     """``app.build_app()``: MlDataPlatform-dev and -prod with cdk.json's context and the cdk-nag plugin."""
     import app as cdk_app
 
-    return cdk_app.build_app()
+    with pytest.MonkeyPatch.context() as patch:  # environment-agnostic, whatever the shell has set
+        patch.delenv("CDK_DEFAULT_ACCOUNT", raising=False)
+        patch.delenv("CDK_DEFAULT_REGION", raising=False)
+        return cdk_app.build_app()
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,73 @@
+"""Validation of the AWS cron expressions that Glue scheduled triggers take (``cron(...)``, six fields).
+
+Glue (like EventBridge) uses ``cron(Minutes Hours Day-of-month Month Day-of-week Year)``; one of
+day-of-month and day-of-week must be ``?``. A bad expression would only fail at deploy time, in
+CloudFormation; :func:`validate_glue_cron` makes it fail at synth with a message that says what to fix.
+"""
+
+from __future__ import annotations
+
+import re
+
+_MONTHS = "JAN|FEB|MAR|APR|MAY|JUN|JUL|AUG|SEP|OCT|NOV|DEC"
+_DAYS = "SUN|MON|TUE|WED|THU|FRI|SAT"
+_FIELDS: tuple[tuple[str, int, int, str], ...] = (
+    # name, min, max, extra single-value tokens
+    ("minutes", 0, 59, ""),
+    ("hours", 0, 23, ""),
+    ("day-of-month", 1, 31, "L|W|LW|\\d{1,2}W"),
+    ("month", 1, 12, _MONTHS),
+    ("day-of-week", 1, 7, f"{_DAYS}|L|\\d#\\d|\\dL"),
+    ("year", 1970, 2199, ""),
+)
+_EXAMPLE = "cron(0/15 * * * ? *) (every 15 minutes)"
+
+
+def _value_ok(token: str, low: int, high: int, extra: str) -> bool:
+    if token.isdigit():
+        return low <= int(token) <= high
+    return bool(extra) and re.fullmatch(f"(?:{extra})", token, flags=re.IGNORECASE) is not None
+
+
+def _field_ok(field: str, low: int, high: int, extra: str) -> bool:
+    for part in field.split(","):
+        base, slash, step = part.partition("/")
+        if slash and (not step.isdigit() or int(step) < 1):
+            return False
+        if base == "*":
+            continue
+        start, dash, end = base.partition("-")
+        if dash:
+            if not (_value_ok(start, low, high, extra) and _value_ok(end, low, high, extra)):
+                return False
+        elif not _value_ok(base, low, high, extra):
+            return False
+    return True
+
+
+def validate_glue_cron(expression: str, field_name: str = "schedule") -> str:
+    """Return ``expression`` if it is a valid Glue ``cron(...)`` schedule, else raise ``ValueError``.
+
+    The message names ``field_name`` and the part to fix.
+    """
+    match = re.fullmatch(r"cron\((.*)\)", expression.strip()) if isinstance(expression, str) else None
+    if match is None:
+        raise ValueError(f"{field_name} {expression!r} must be an AWS cron expression like {_EXAMPLE}")
+    fields = match.group(1).split()
+    if len(fields) != len(_FIELDS):
+        raise ValueError(
+            f"{field_name} {expression!r} has {len(fields)} fields; AWS cron needs 6 "
+            f"(minutes hours day-of-month month day-of-week year), e.g. {_EXAMPLE}"
+        )
+    for value, (name, low, high, extra) in zip(fields, _FIELDS, strict=True):
+        if name in ("day-of-month", "day-of-week") and value == "?":
+            continue
+        if not _field_ok(value, low, high, extra):
+            raise ValueError(f"{field_name} {expression!r}: the {name} field {value!r} is invalid ({low}-{high})")
+    day_of_month, day_of_week = fields[2], fields[4]
+    if (day_of_month == "?") == (day_of_week == "?"):
+        raise ValueError(
+            f"{field_name} {expression!r}: exactly one of day-of-month ({day_of_month!r}) and day-of-week "
+            f"({day_of_week!r}) must be '?', e.g. {_EXAMPLE}"
+        )
+    return expression.strip()
