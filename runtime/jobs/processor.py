@@ -135,7 +135,7 @@ class BatchProcessor:
             cur.execute(queries.UNARCHIVED, {"limit": limit})
             rows = cur.fetchall()
         self.conn.commit()
-        return self._archive([(file_id, key, size) for file_id, key, size in rows])
+        return self._archive(rows)
 
     def clean_finished_staging(self) -> int:
         """Delete staging left by batches that are no longer open (a crash after commit, before clean-up)."""
@@ -202,7 +202,7 @@ class BatchProcessor:
                 readable.append(check)
             else:
                 outcomes[check.file.file_id] = pub.FileOutcome(check.file.file_id, check.file.key, check.status,
-                                                               check.reason, size=check.size)
+                                                               check.reason, size=check.size, etag=check.file.etag)
         if readable:
             try:
                 result = self._convert(batch_id, readable)
@@ -232,7 +232,8 @@ class BatchProcessor:
     def _classify(self, check, good: int, bad: int) -> pub.FileOutcome:
         file = check.file
         if good > 0:
-            return pub.FileOutcome(file.file_id, file.key, "SUCCEEDED", None, good, bad, size=check.size)
+            return pub.FileOutcome(file.file_id, file.key, "SUCCEEDED", None, good, bad, size=check.size,
+                                   etag=file.etag)
         if bad > 0:
             reason = f"no good record: all {bad} records malformed or invalid (see the dead-letter prefix)"
         else:
@@ -263,7 +264,7 @@ class BatchProcessor:
         statuses = self._commit(manifest.batch_id, manifest.outcomes, state="COMMITTED")
         timer.lap("commit")
         self.checkpoint("after_commit")
-        succeeded = [(o.file_id, o.key, o.size) for o in manifest.outcomes if o.status == "SUCCEEDED"]
+        succeeded = [(o.file_id, o.key, o.size, o.etag) for o in manifest.outcomes if o.status == "SUCCEEDED"]
         self._archive(succeeded)
         timer.lap("archive")
         pub.clean_staging(self.store, self.layout, manifest.batch_id)
@@ -342,13 +343,13 @@ class BatchProcessor:
     def _archive_group(self, files: list[tuple]) -> int:
         if not files:
             return 0
-        moves = [Move(key, self.layout.archived_key(key), size) for _file_id, key, size in files]
+        moves = [Move(key, self.layout.archived_key(key), size, etag) for _file_id, key, size, etag in files]
         report = move_objects(self.store, moves, max_workers=self.settings.io_workers)
         for source, error in report.failed.items():
             log.error("could not archive %s (kept in place, retried next run): %s", source, error)
         moved = {m.source for m in report.moved}
-        ids = [file_id for file_id, key, _size in files if key in moved]
-        keys = [self.layout.archived_key(key) for _file_id, key, _size in files if key in moved]
+        ids = [file_id for file_id, key, *_rest in files if key in moved]
+        keys = [self.layout.archived_key(key) for _file_id, key, *_rest in files if key in moved]
         with self.conn.cursor() as cur:
             cur.execute(queries.SET_ARCHIVED_KEYS, {"file_ids": ids, "archived_keys": keys})
         self.conn.commit()

@@ -35,6 +35,8 @@ class FileOutcome:
     records_bad: int | None = None
     dead_letter_path: str | None = None
     size: int = 0
+    #: the ETag that was processed: archiving moves only this version
+    etag: str | None = None
 
 
 @dataclass

@@ -21,6 +21,10 @@ class ObjectNotFound(ObjectStoreError):
     """The key does not exist."""
 
 
+class SourceChanged(ObjectStoreError):
+    """A conditional copy found the source's ETag different from the one expected (it was overwritten)."""
+
+
 @dataclass(frozen=True)
 class ObjectInfo:
     """What a listing says about one object."""
@@ -79,12 +83,15 @@ class ObjectStore(abc.ABC):
         """Write (or overwrite) one object."""
 
     @abc.abstractmethod
-    def copy(self, source_key: str, destination_key: str, size: int | None = None) -> None:
+    def copy(self, source_key: str, destination_key: str, size: int | None = None,
+             if_match: str | None = None) -> None:
         """Server-side copy inside the store; S3 uses a managed (multipart) copy so objects over 5 GB work.
 
         ``size`` is the source's size when the caller already knows it (from a listing): it lets S3 copy a
-        small object in one request. Raises :class:`ObjectNotFound` when the source does not exist and
-        :class:`ObjectStoreError` for any other failure."""
+        small object in one request. ``if_match`` makes the copy conditional on the source's ETag (S3
+        ``CopySourceIfMatch``): a source overwritten since then raises :class:`SourceChanged`. Raises
+        :class:`ObjectNotFound` when the source does not exist and :class:`ObjectStoreError` for any other
+        failure."""
 
     @abc.abstractmethod
     def delete_many(self, keys: Iterable[str]) -> list[str]:

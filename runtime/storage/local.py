@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import BinaryIO
 from urllib.parse import unquote, urlsplit
 
-from runtime.storage.base import ObjectInfo, ObjectNotFound, ObjectStore, ObjectStoreError
+from runtime.storage.base import ObjectInfo, ObjectNotFound, ObjectStore, ObjectStoreError, SourceChanged
 
 log = logging.getLogger(__name__)
 
@@ -267,9 +267,12 @@ class LocalStore(ObjectStore):
             raise ObjectStoreError(f"cannot write {key} under {self.url}: {err}") from err
         self._commit(temp, path, key)
 
-    def copy(self, source_key: str, destination_key: str, size: int | None = None) -> None:
+    def copy(self, source_key: str, destination_key: str, size: int | None = None,
+             if_match: str | None = None) -> None:
         """Copy the file's bytes through a temp file beside the destination, then ``os.replace`` it into
         place; nothing else (mode, times) is preserved. ``size`` is not needed locally."""
+        if if_match is not None and self.head(source_key).etag != if_match:
+            raise SourceChanged(f"{source_key} changed since ETag {if_match}")
         destination = self._path(destination_key)
         with self._open(source_key) as source:
             f, temp = self._create_temp(destination, destination_key)

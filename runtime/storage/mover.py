@@ -16,7 +16,7 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
-from runtime.storage.base import ObjectNotFound, ObjectStore, ObjectStoreError
+from runtime.storage.base import ObjectNotFound, ObjectStore, ObjectStoreError, SourceChanged
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +28,8 @@ class Move:
     source: str
     destination: str
     size: int | None = None
+    #: only move the source while it still has this ETag (what was processed), never a newer version
+    expected_etag: str | None = None
 
 
 @dataclass
@@ -69,8 +71,10 @@ def _plan(moves: Sequence[Move], failed: dict[str, str]) -> list[Move]:
 def _copy_one(store: ObjectStore, move: Move) -> str:
     """Copy one move; returns ``_COPIED``, ``_ALREADY`` or an error message (never raises an Exception)."""
     try:
-        store.copy(move.source, move.destination, size=move.size)
+        store.copy(move.source, move.destination, size=move.size, if_match=move.expected_etag)
         return _COPIED
+    except SourceChanged as err:
+        return f"not moved: {err} (a new version; the lister registers it)"
     except ObjectNotFound:
         try:
             if store.exists(move.destination):

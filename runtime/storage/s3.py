@@ -13,7 +13,7 @@ from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from runtime.storage.base import ObjectInfo, ObjectNotFound, ObjectStore, ObjectStoreError
+from runtime.storage.base import ObjectInfo, ObjectNotFound, ObjectStore, ObjectStoreError, SourceChanged
 
 log = logging.getLogger(__name__)
 
@@ -205,19 +205,24 @@ class S3Store(ObjectStore):
         except (ClientError, BotoCoreError) as err:
             raise self._error(err, "put", key) from err
 
-    def copy(self, source_key: str, destination_key: str, size: int | None = None) -> None:
+    def copy(self, source_key: str, destination_key: str, size: int | None = None,
+             if_match: str | None = None) -> None:
         """One ``CopyObject`` when ``size`` is known and below ``single_copy_limit``; otherwise boto3's
         managed copy (``HeadObject``, then ``CopyObject``, or a multipart ``UploadPartCopy`` for large
         objects). A missing source raises :class:`ObjectNotFound` (with the source key)."""
         source = {"Bucket": self.bucket, "Key": source_key}
+        condition = {"CopySourceIfMatch": f'"{if_match}"'} if if_match else {}
         try:
             if size is not None and size < self.single_copy_limit:
-                self.client.copy_object(Bucket=self.bucket, Key=destination_key, CopySource=source)
+                self.client.copy_object(Bucket=self.bucket, Key=destination_key, CopySource=source, **condition)
             else:
-                self.client.copy(source, self.bucket, destination_key, Config=self._transfer_config)
+                self.client.copy(source, self.bucket, destination_key, ExtraArgs=condition or None,
+                                 Config=self._transfer_config)
         except (ClientError, BotoCoreError) as err:
             if isinstance(err, ClientError) and _code(err) in _NOT_FOUND_CODES:
                 raise ObjectNotFound(source_key) from err
+            if isinstance(err, ClientError) and _code(err) in ("PreconditionFailed", "412"):
+                raise SourceChanged(f"{source_key} changed since ETag {if_match}") from err
             raise self._error(err, f"copy to {destination_key} of", source_key) from err
 
     def delete_many(self, keys: Iterable[str]) -> list[str]:

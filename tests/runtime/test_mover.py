@@ -167,7 +167,7 @@ def test_copies_run_in_parallel_up_to_max_workers(
     seen = {"started": 0, "in_flight": 0, "max": 0}
     original = store.copy
 
-    def gated_copy(source: str, destination: str, size: int | None = None) -> None:
+    def gated_copy(source: str, destination: str, size: int | None = None, if_match: str | None = None) -> None:
         with lock:
             seen["started"] += 1
             seen["in_flight"] += 1
@@ -176,7 +176,7 @@ def test_copies_run_in_parallel_up_to_max_workers(
         try:
             if first_wave:
                 barrier.wait()
-            original(source, destination, size)
+            original(source, destination, size, if_match)
         finally:
             with lock:
                 seen["in_flight"] -= 1
@@ -291,3 +291,40 @@ def test_benchmark_counts_calls_for_both_methods(aws_credentials: None) -> None:
     assert result["ours_operations"] == {"CopyObject": 20, "DeleteObjects": 1}
     assert result["reference_operations"] == {"CopyObject": 20, "DeleteObject": 20}
     assert 1 <= result["max_in_flight"] <= 16
+
+
+def test_a_source_overwritten_since_processing_is_kept_not_moved(local_store: ObjectStore) -> None:
+    store = local_store
+    store.put_bytes("raw-json-data/a.json", b"v1")
+    processed_etag = store.head("raw-json-data/a.json").etag
+    store.put_bytes("raw-json-data/a.json", b"version two")  # a new version lands before the archive
+    report = move_objects(store, [Move("raw-json-data/a.json", "raw-json-data-processed/a.json", 2,
+                                       expected_etag=processed_etag)])
+    assert report.moved == [] and "changed since ETag" in report.failed["raw-json-data/a.json"]
+    assert store.get_bytes("raw-json-data/a.json") == b"version two"
+    assert not store.exists("raw-json-data-processed/a.json")
+
+
+def test_s3_archive_copy_is_conditional_on_the_processed_etag(s3_store: S3Store, s3_client: Any) -> None:
+    """Real S3 answers 412 PreconditionFailed to a CopySourceIfMatch that no longer matches; moto ignores the
+    condition, so the test checks the request carries it and answers the 412 as S3 would."""
+    from botocore.awsrequest import AWSResponse
+
+    s3_store.put_bytes("raw-json-data/a.json", b"v1")
+    etag = s3_store.head("raw-json-data/a.json").etag
+    sent = []
+
+    def answer_like_s3_for_a_changed_source(params: dict, model: Any, **_: Any):
+        if model.name == "CopyObject":
+            sent.append(params["headers"].get("x-amz-copy-source-if-match"))
+            return AWSResponse("https://s3", 412, {}, None), {
+                "Error": {"Code": "PreconditionFailed", "Message": "At least one of the pre-conditions failed"},
+                "ResponseMetadata": {"HTTPStatusCode": 412}}
+        return None
+
+    s3_client.meta.events.register("before-call.s3.CopyObject", answer_like_s3_for_a_changed_source)
+    report = move_objects(s3_store, [Move("raw-json-data/a.json", "raw-json-data-processed/a.json", 2,
+                                          expected_etag=etag)])
+    assert sent == [f'"{etag}"']
+    assert report.moved == [] and "changed since ETag" in report.failed["raw-json-data/a.json"]
+    assert s3_store.exists("raw-json-data/a.json") and not s3_store.exists("raw-json-data-processed/a.json")

@@ -186,3 +186,24 @@ def test_three_processors_at_once_claim_each_file_once(tmp_path, db_url, db_conn
     assert set(outcomes.values()) == {1} and len(outcomes) == len(expected.files)
     assert runs >= 2, "the work was not shared between processors"
     assert_exactly_once(tmp_path, db_conn, expected)
+
+
+def test_a_file_overwritten_after_processing_is_not_archived_but_processed_as_a_new_version(tmp_path, db_conn,
+                                                                                             spark):
+    store = LocalStore(tmp_path)
+    expected = generate_sample(store, files=2, records_per_file=5, include_bad_inputs=False)
+    keys = sorted(expected.files)
+    run_lister(store, db_conn)
+    with pytest.raises(SimulatedCrash):  # outcome committed, archive not done yet
+        processor(store, db_conn, spark, checkpoint=crash_at("after_commit")).run_once()
+    new_content = b'{"id": "v2-1", "DATE": "2024-03-01", "MODE": "train"}\n'
+    store.put_bytes(keys[0], new_content)
+
+    assert processor(store, db_conn, spark).archive_leftovers() == 1  # only the untouched file moves
+    assert store.get_bytes(keys[0]) == new_content and not (tmp_path / LAYOUT.archived_key(keys[0])).exists()
+
+    assert run_lister(store, db_conn).as_dict()["changed"] == 1
+    processor(store, db_conn, spark).drain()
+    assert states(db_conn) == dict.fromkeys(keys, "SUCCEEDED")
+    assert (tmp_path / LAYOUT.archived_key(keys[0])).read_bytes() == new_content
+    assert ("v2-1", f"{tmp_path}/{keys[0]}", "train") in curated_rows(tmp_path)

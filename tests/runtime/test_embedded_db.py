@@ -1,0 +1,57 @@
+"""``mldp db start|stop|status|url``: the project-managed PostgreSQL server (a separate cluster from the test
+server, in a git-ignored project folder)."""
+
+from __future__ import annotations
+
+import shutil
+
+import psycopg2
+import pytest
+
+from runtime.cli import main
+from runtime.db.embedded import EmbeddedPostgres, find_server_binaries, free_port
+from tests.conftest import PROJECT_ROOT
+
+
+@pytest.fixture
+def mldp_home(monkeypatch):
+    home = PROJECT_ROOT / ".mldp" / "test-db-cli"
+    shutil.rmtree(home, ignore_errors=True)
+    monkeypatch.setenv("MLDP_HOME", str(home))
+    monkeypatch.setenv("MLDP_PG_PORT", str(free_port()))
+    yield home
+    EmbeddedPostgres(home / "postgres", port=0).stop()
+    shutil.rmtree(home, ignore_errors=True)
+
+
+def test_db_start_status_url_stop(mldp_home, capsys):
+    assert main(["db", "status"]) == 3
+    assert "stopped" in capsys.readouterr().out
+
+    assert main(["db", "start"]) == 0
+    url = capsys.readouterr().out.strip()
+    assert url.endswith("/data_platform_db")
+    with psycopg2.connect(url) as conn, conn.cursor() as cur:
+        cur.execute("SELECT current_database()")
+        assert cur.fetchone() == ("data_platform_db",)
+    conn.close()
+    assert (mldp_home / "postgres" / "data" / "PG_VERSION").exists()
+
+    assert main(["db", "start"]) == 0  # idempotent while running
+    assert capsys.readouterr().out.strip() == url
+    assert main(["db", "status"]) == 0 and "running" in capsys.readouterr().out
+    assert main(["db", "url"]) == 0 and capsys.readouterr().out.strip() == url
+
+    assert main(["db", "stop"]) == 0 and capsys.readouterr().out.strip() == "stopped"
+    assert main(["db", "stop"]) == 0 and capsys.readouterr().out.strip() == "not running"
+    with pytest.raises(psycopg2.OperationalError):
+        psycopg2.connect(url, connect_timeout=2)
+
+
+def test_migrate_command_reports_up_to_date(db_url, capsys):
+    assert main(["migrate", "--db", db_url]) == 0
+    assert capsys.readouterr().out.strip() == "schema is up to date"
+
+
+def test_server_binaries_are_found():
+    assert (find_server_binaries() / "pg_ctl").exists()
