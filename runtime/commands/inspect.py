@@ -1,0 +1,39 @@
+"""``mldp inspect KEY``: the whole history of one raw file."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def register(sub, add_db_option, add_json_option) -> None:
+    """Add ``mldp inspect``."""
+    parser = sub.add_parser("inspect", help="the whole history of one file: versions, attempts, batches, errors, "
+                                            "dead letters, archive, curated Parquet")
+    parser.add_argument("key", help="the raw key (relative to the bucket), its s3:// URL or its archived key")
+    add_db_option(parser)
+    parser.add_argument("--store", help="s3://bucket or a local directory: list the curated Parquet files that hold "
+                                        "the file's rows (without it, their batch ids and name pattern are shown)")
+    parser.add_argument("--curated-under", default="", metavar="PARTITION",
+                        help="only list curated files under this partition prefix, e.g. year=2024/month=01/")
+    add_json_option(parser)
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print the file's history; exit status 1 when the key is not tracked."""
+    from runtime.cli import emit, open_database
+    from runtime.operator.inspection import UnknownFile, inspect_file, render_inspection
+    from runtime.storage.factory import open_store
+
+    store = open_store(args.store) if args.store else None
+    conn = open_database(args.db, application_name="mldp-inspect")
+    try:
+        report = inspect_file(conn, args.key, store=store, curated_under=args.curated_under)
+    except UnknownFile as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        conn.close()
+    emit(report, args.json, render_inspection)
+    return 0

@@ -1,0 +1,72 @@
+"""``mldp requeue`` (FAILED / QUARANTINED files matching filters) and ``mldp release`` (given keys): back to
+PENDING, attempts reset, each change recorded in the file's history with who, when and why."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(sub, add_db_option, add_json_option) -> None:
+    """Add ``mldp requeue`` and ``mldp release``."""
+    requeue = sub.add_parser("requeue", help="move FAILED or QUARANTINED files back to PENDING (filtered)")
+    add_db_option(requeue)
+    requeue.add_argument("--state", action="append", dest="states", choices=["FAILED", "QUARANTINED"],
+                         type=str.upper, help="only files in this state (repeatable; default both)")
+    requeue.add_argument("--prefix", help="only keys starting with this prefix")
+    requeue.add_argument("--error-contains", metavar="TEXT", help="only files whose error contains TEXT (any case)")
+    requeue.add_argument("--since", metavar="WHEN",
+                         help="only files that got their state at or after WHEN (ISO-8601, or 24h / 7d ago)")
+    requeue.add_argument("--until", metavar="WHEN", help="only files that got their state before WHEN")
+    requeue.add_argument("--limit", type=int, help="change at most this many files (oldest registered first)")
+    _add_change_options(requeue, add_json_option)
+    requeue.set_defaults(handler=run_requeue)
+
+    release = sub.add_parser("release", help="move the given FAILED or QUARANTINED files back to PENDING")
+    release.add_argument("keys", nargs="+", metavar="KEY", help="raw keys (relative to the bucket)")
+    add_db_option(release)
+    _add_change_options(release, add_json_option)
+    release.set_defaults(handler=run_release)
+
+
+def _add_change_options(parser: argparse.ArgumentParser, add_json_option) -> None:
+    parser.add_argument("--reason", required=True, help="why (recorded in each file's history)")
+    parser.add_argument("--actor", help="who (recorded; default $MLDP_ACTOR, else the OS user)")
+    parser.add_argument("--dry-run", action="store_true", help="show what would change; change nothing")
+    parser.add_argument("--show", type=int, default=20, metavar="N", help="keys to print (default 20)")
+    add_json_option(parser)
+
+
+def run_requeue(args: argparse.Namespace) -> int:
+    """Requeue the selected files (or show them with ``--dry-run``)."""
+    from runtime.cli import emit, open_database
+    from runtime.operator.requeue import REQUEUABLE_STATES, Selection, render_result, requeue
+    from runtime.operator.timewindow import parse_time
+
+    selection = Selection(
+        states=tuple(args.states or REQUEUABLE_STATES), prefix=args.prefix, error_contains=args.error_contains,
+        since=parse_time(args.since) if args.since else None, until=parse_time(args.until) if args.until else None,
+        limit=args.limit,
+    )
+    conn = open_database(args.db, application_name="mldp-requeue")
+    try:
+        result = requeue(conn, selection, args.reason, args.actor, dry_run=args.dry_run, show=args.show)
+    finally:
+        conn.close()
+    emit(result.as_dict(), args.json, lambda _d: render_result(result, args.show))
+    return 0
+
+
+def run_release(args: argparse.Namespace) -> int:
+    """Release the given keys (all or none); exit status 1 when one cannot be released."""
+    from runtime.cli import emit, open_database
+    from runtime.operator.inspection import normalize_key
+    from runtime.operator.requeue import release, render_result
+
+    conn = open_database(args.db, application_name="mldp-release")
+    try:
+        result = release(conn, [normalize_key(k) for k in args.keys], args.reason, args.actor,
+                         dry_run=args.dry_run)
+    finally:
+        conn.close()
+    emit(result.as_dict(), args.json, lambda _d: render_result(result, args.show))
+    return 1 if result.refused else 0

@@ -1,0 +1,218 @@
+"""The SQL of the operator commands (``mldp status``, ``inspect``, ``requeue``, ``release``), by name.
+
+The runtime's own statements live in :mod:`runtime.db.queries`; these only read the tracking tables, except
+:data:`REQUEUE`, the one statement that moves files back to ``PENDING`` and records why.
+"""
+
+from __future__ import annotations
+
+# --- status ---------------------------------------------------------------------------------------------------
+
+FILES_BY_STATE = """
+SELECT processing_status, count(*), coalesce(sum(file_size_bytes), 0)
+FROM file_processing_status
+GROUP BY processing_status
+"""
+
+#: The backlog: files PENDING or FAILED (awaiting a retry). Age = time since the file last changed state, as the
+#: ``OldestPendingAgeSeconds`` metric measures it.
+BACKLOG = """
+SELECT
+    count(*) FILTER (WHERE processing_status = 'PENDING') AS pending,
+    count(*) FILTER (WHERE processing_status = 'FAILED') AS failed,
+    count(*) FILTER (WHERE processing_status = 'FAILED' AND next_attempt_at <= now()) AS failed_due_now,
+    coalesce(sum(file_size_bytes), 0) AS bytes,
+    coalesce(extract(epoch FROM now() - min(updated_at)), 0)::float8 AS oldest_age_seconds,
+    min(next_attempt_at) FILTER (WHERE processing_status = 'FAILED' AND next_attempt_at > now()) AS next_retry_at
+FROM file_processing_status
+WHERE processing_status IN ('PENDING', 'FAILED')
+"""
+
+OLDEST_BACKLOG_KEY = """
+SELECT s3_key FROM file_processing_status
+WHERE processing_status IN ('PENDING', 'FAILED')
+ORDER BY updated_at, file_id
+LIMIT 1
+"""
+
+#: Files being processed, and those whose lease expired (their run died; the next processor run recovers them).
+IN_PROGRESS = """
+SELECT count(*), count(*) FILTER (WHERE lease_expires_at < now())
+FROM file_processing_status
+WHERE processing_status = 'PROCESSING'
+"""
+
+STUCK_BATCHES = """
+SELECT batch_id, glue_job_run_id, file_count, claimed_at, lease_expires_at
+FROM processing_batches
+WHERE state = 'CLAIMED' AND lease_expires_at < now()
+ORDER BY lease_expires_at
+LIMIT %(limit)s
+"""
+
+#: Outcomes recorded in the last ``seconds`` (served by idx_history_outcome_time). ``done`` counts the outcomes
+#: that leave the backlog for good (SUCCEEDED, QUARANTINED): the drain rate.
+THROUGHPUT = """
+SELECT
+    count(*) AS files,
+    count(*) FILTER (WHERE h.processing_status = 'SUCCEEDED') AS succeeded,
+    count(*) FILTER (WHERE h.processing_status = 'FAILED') AS failed,
+    count(*) FILTER (WHERE h.processing_status = 'QUARANTINED') AS quarantined,
+    coalesce(sum(f.file_size_bytes), 0) AS bytes,
+    coalesce(sum(h.records_good), 0) AS records_good,
+    coalesce(sum(h.records_bad), 0) AS records_bad
+FROM file_processing_history AS h
+JOIN file_processing_status AS f ON f.file_id = h.file_id
+WHERE h.event = 'OUTCOME' AND h.recorded_at > now() - make_interval(secs => %(seconds)s)
+"""
+
+#: The last batches, newest first, with the outcome of their files (served by idx_batches_claimed_at and
+#: idx_history_batch).
+RECENT_BATCHES = """
+SELECT b.batch_id, b.glue_job_run_id, b.state, b.file_count, b.records_good, b.records_bad, b.bytes,
+    b.claimed_at, b.finished_at,
+    extract(epoch FROM coalesce(b.finished_at, now()) - b.claimed_at)::float8 AS seconds,
+    b.error_message,
+    coalesce((
+        SELECT json_object_agg(o.processing_status, o.n)
+        FROM (
+            SELECT h.processing_status, count(*) AS n
+            FROM file_processing_history AS h
+            WHERE h.batch_id = b.batch_id AND h.event = 'OUTCOME'
+            GROUP BY h.processing_status
+        ) AS o
+    ), '{}'::json) AS outcomes
+FROM processing_batches AS b
+ORDER BY b.claimed_at DESC, b.batch_id
+LIMIT %(limit)s
+"""
+
+#: Why files fail: the errors of the files FAILED or QUARANTINED now, grouped after replacing numbers (and long
+#: hexadecimal ids such as ETags) by ``N``, so "all 5 records malformed" and "all 7 records malformed" count
+#: together. Served by idx_fps_needs_operator.
+TOP_ERRORS = """
+SELECT pattern, count(*) AS files, array_agg(DISTINCT processing_status ORDER BY processing_status) AS states,
+    min(s3_key) AS example_key
+FROM (
+    SELECT processing_status, s3_key,
+        regexp_replace(regexp_replace(coalesce(error_message, '(no message)'),
+                                      '[0-9a-f]{16,}', 'N', 'g'), '[0-9]+', 'N', 'g') AS pattern
+    FROM file_processing_status
+    WHERE processing_status IN ('FAILED', 'QUARANTINED')
+) AS e
+GROUP BY pattern
+ORDER BY files DESC, pattern
+LIMIT %(limit)s
+"""
+
+# --- inspect --------------------------------------------------------------------------------------------------
+
+FILE_COLUMNS = (
+    "file_id, s3_key, file_size_bytes, last_modified_timestamp, etag, version, processing_status, glue_job_run_id, "
+    "batch_id, lease_expires_at, next_attempt_at, processed_at, error_message, retry_count, records_good, "
+    "records_bad, dead_letter_path, archived_key, created_at, updated_at"
+)
+
+FILE_BY_KEY = f"SELECT {FILE_COLUMNS} FROM file_processing_status WHERE s3_key = %(key)s"
+
+#: A key given as its archived location (``raw-json-data-processed/...``) is found too (no index: only on a miss).
+FILE_BY_ARCHIVED_KEY = f"SELECT {FILE_COLUMNS} FROM file_processing_status WHERE archived_key = %(key)s"
+
+FILE_HISTORY = """
+SELECT history_id, recorded_at, event, etag, version, processing_status, batch_id, glue_job_run_id, retry_count,
+    error_message, records_good, records_bad, dead_letter_path, archived_key, actor, reason
+FROM file_processing_history
+WHERE file_id = %(file_id)s
+ORDER BY history_id
+"""
+
+#: Every batch the file was ever part of (from its history, plus its current batch).
+FILE_BATCHES = """
+SELECT batch_id, glue_job_run_id, state, file_count, records_good, records_bad, bytes, claimed_at, finished_at,
+    error_message
+FROM processing_batches
+WHERE batch_id IN (
+    SELECT batch_id FROM file_processing_history WHERE file_id = %(file_id)s AND batch_id IS NOT NULL
+    UNION
+    SELECT batch_id FROM file_processing_status WHERE file_id = %(file_id)s AND batch_id IS NOT NULL
+)
+ORDER BY claimed_at, batch_id
+"""
+
+# --- requeue / release ----------------------------------------------------------------------------------------
+
+#: The files an operator may move back to PENDING. The literal state list guarantees that no other state is ever
+#: touched whatever ``states`` says; every other filter is optional (NULL = no filter). The time window applies to
+#: the moment the file got its current state (``processed_at``, set with every outcome).
+OPERATOR_SELECTION = """
+processing_status IN ('FAILED', 'QUARANTINED')
+AND processing_status = ANY(%(states)s::text[])
+AND (%(keys)s::text[] IS NULL OR s3_key = ANY(%(keys)s::text[]))
+AND (%(prefix)s::text IS NULL OR starts_with(s3_key, %(prefix)s::text))
+AND (%(error_contains)s::text IS NULL
+     OR strpos(lower(coalesce(error_message, '')), lower(%(error_contains)s::text)) > 0)
+AND (%(since)s::timestamptz IS NULL OR processed_at >= %(since)s::timestamptz)
+AND (%(until)s::timestamptz IS NULL OR processed_at < %(until)s::timestamptz)
+"""
+
+#: How many files the selection matches (up to ``limit``; NULL = no limit).
+REQUEUE_COUNT = f"""
+SELECT count(*) FROM (
+    SELECT 1 FROM file_processing_status WHERE {OPERATOR_SELECTION} ORDER BY file_id LIMIT %(limit)s
+) AS matched
+"""
+
+#: The first ``show`` files of the selection, as they are now.
+REQUEUE_SAMPLE = f"""
+SELECT s3_key, processing_status, error_message
+FROM file_processing_status
+WHERE {OPERATOR_SELECTION}
+ORDER BY file_id
+LIMIT least(%(limit)s, %(show)s)
+"""
+
+#: One statement: lock the selected files (a file a processor holds is skipped once it is no longer FAILED), record
+#: their state before the change in the history (event REQUEUED or RELEASED, with actor and reason), and move them
+#: to PENDING with a fresh attempt budget, claimable at once. Returns the count and the first ``show`` keys.
+REQUEUE = f"""
+WITH picked AS (
+    SELECT file_id, s3_key, etag, version, processing_status, batch_id, glue_job_run_id, retry_count,
+        error_message, records_good, records_bad, dead_letter_path, archived_key
+    FROM file_processing_status
+    WHERE {OPERATOR_SELECTION}
+    ORDER BY file_id
+    LIMIT %(limit)s
+    FOR UPDATE
+), logged AS (
+    INSERT INTO file_processing_history (file_id, event, etag, version, processing_status, batch_id,
+        glue_job_run_id, retry_count, error_message, records_good, records_bad, dead_letter_path, archived_key,
+        actor, reason)
+    SELECT file_id, %(event)s, etag, version, processing_status, batch_id, glue_job_run_id, retry_count,
+        error_message, records_good, records_bad, dead_letter_path, archived_key, %(actor)s, %(reason)s
+    FROM picked
+), updated AS (
+    UPDATE file_processing_status AS f SET
+        processing_status = 'PENDING',
+        retry_count = 0,
+        next_attempt_at = now(),
+        error_message = NULL,
+        lease_expires_at = NULL,
+        updated_at = now()
+    FROM picked
+    WHERE f.file_id = picked.file_id
+    RETURNING f.file_id, f.s3_key
+)
+SELECT
+    (SELECT count(*) FROM updated),
+    coalesce((SELECT array_agg(s3_key ORDER BY file_id)
+              FROM (SELECT file_id, s3_key FROM updated ORDER BY file_id LIMIT %(show)s) AS first),
+             '{{}}'::text[])
+"""
+
+#: The current state of each given key (NULL state: not tracked), for ``release`` to explain what it cannot do.
+KEY_STATES = """
+SELECT k.key, f.processing_status
+FROM unnest(%(keys)s::text[]) WITH ORDINALITY AS k(key, n)
+LEFT JOIN file_processing_status AS f ON f.s3_key = k.key
+ORDER BY k.n
+"""

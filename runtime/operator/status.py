@@ -1,0 +1,202 @@
+"""``mldp status``: the morning questions of a backfill in one report (what is left, how fast, what failed and why,
+what is stuck), as data (:func:`build_status`) and as text (:func:`render_status`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from psycopg2.extensions import TRANSACTION_STATUS_IDLE
+
+from runtime.db import operator_queries as q
+from runtime.operator.formatting import (
+    count_of,
+    format_duration,
+    human_bytes,
+    jsonable,
+    render_table,
+    rows_as_dicts,
+    shorten,
+    when,
+)
+
+STATES = ("PENDING", "PROCESSING", "SUCCEEDED", "FAILED", "QUARANTINED")
+#: The throughput windows of the report: name -> seconds.
+WINDOWS = {"last_hour": 3600, "last_day": 86400}
+
+
+def build_status(conn, batches: int = 10, errors: int = 10) -> dict[str, Any]:
+    """The status report of the tracking database ``conn`` as a JSON-ready dict (see the README for its keys):
+    ``files_by_state``, ``total``, ``backlog``, ``in_progress``, ``throughput``, ``eta``, ``recent_batches``
+    (the last ``batches``) and ``top_errors`` (the ``errors`` most frequent). All figures come from one
+    snapshot of the database, so they agree with each other."""
+    with conn.cursor() as cur:
+        if conn.info.transaction_status == TRANSACTION_STATUS_IDLE and not conn.autocommit:
+            cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        cur.execute("SELECT now()")
+        now = cur.fetchone()[0]
+        by_state = _files_by_state(cur)
+        backlog = _backlog(cur)
+        in_progress = _in_progress(cur)
+        throughput = {}
+        for name, seconds in WINDOWS.items():
+            cur.execute(q.THROUGHPUT, {"seconds": seconds})
+            throughput[name] = rows_as_dicts(cur)[0]
+        cur.execute(q.RECENT_BATCHES, {"limit": batches})
+        recent = [_batch_row(row) for row in rows_as_dicts(cur)]
+        cur.execute(q.TOP_ERRORS, {"limit": errors})
+        top_errors = rows_as_dicts(cur)
+    conn.commit()
+    report = {
+        "generated_at": now,
+        "files_by_state": by_state,
+        "total": {"files": sum(s["files"] for s in by_state.values()),
+                  "bytes": sum(s["bytes"] for s in by_state.values())},
+        "backlog": backlog,
+        "in_progress": in_progress,
+        "throughput": throughput,
+        "eta": drain_estimate(backlog["files"], throughput),
+        "recent_batches": recent,
+        "top_errors": top_errors,
+    }
+    return jsonable(report)
+
+
+def drain_estimate(backlog_files: int, throughput: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Time to drain the backlog at the rate files left it (SUCCEEDED or QUARANTINED) in the last hour, else in
+    the last day; ``seconds`` is None when nothing finished in the last day (or 0 when nothing is left)."""
+    if backlog_files == 0:
+        return {"seconds": 0, "files_per_hour": None, "basis": "backlog empty"}
+    for name, hours in (("last_hour", 1), ("last_day", 24)):
+        window = throughput.get(name) or {}
+        done = int(window.get("succeeded", 0)) + int(window.get("quarantined", 0))
+        if done:
+            rate = done / hours
+            return {"seconds": round(backlog_files / rate * 3600), "files_per_hour": round(rate, 1), "basis": name}
+    return {"seconds": None, "files_per_hour": 0, "basis": "no file finished in the last day"}
+
+
+def _files_by_state(cur) -> dict[str, dict[str, int]]:
+    cur.execute(q.FILES_BY_STATE)
+    found = {state: (files, size) for state, files, size in cur.fetchall()}
+    return {state: {"files": int(found.get(state, (0, 0))[0]), "bytes": int(found.get(state, (0, 0))[1])}
+            for state in STATES}
+
+
+def _backlog(cur) -> dict[str, Any]:
+    cur.execute(q.BACKLOG)
+    backlog = rows_as_dicts(cur)[0]
+    backlog["files"] = backlog["pending"] + backlog["failed"]
+    backlog["oldest_age_seconds"] = round(backlog["oldest_age_seconds"] or 0, 1)
+    cur.execute(q.OLDEST_BACKLOG_KEY)
+    row = cur.fetchone()
+    backlog["oldest_key"] = row[0] if row else None
+    return backlog
+
+
+def _in_progress(cur) -> dict[str, Any]:
+    cur.execute(q.IN_PROGRESS)
+    files, stuck = cur.fetchone()
+    cur.execute(q.STUCK_BATCHES, {"limit": 20})
+    return {"files": files, "stuck_files": stuck, "stuck_batches": rows_as_dicts(cur)}
+
+
+def _batch_row(row: dict[str, Any]) -> dict[str, Any]:
+    row["seconds"] = round(row["seconds"], 1)
+    row["outcome"] = batch_outcome(row["state"], row["outcomes"])
+    return row
+
+
+def batch_outcome(state: str, outcomes: dict[str, int]) -> str:
+    """One word per batch: ``running`` (still claimed), ``abandoned`` (its run died before staging was complete),
+    ``ok`` (every file SUCCEEDED), else the non-succeeded counts, e.g. ``2 QUARANTINED, 1 FAILED``."""
+    if state == "CLAIMED":
+        return "running"
+    if state == "ABANDONED":
+        return "abandoned"
+    problems = {k: v for k, v in outcomes.items() if k != "SUCCEEDED" and v}
+    if not problems:
+        return "ok"
+    return ", ".join(f"{n} {k}" for k, n in sorted(problems.items(), key=lambda item: (-item[1], item[0])))
+
+
+# --- text ----------------------------------------------------------------------------------------------------
+
+
+def render_status(report: dict[str, Any]) -> str:
+    """The report of :func:`build_status` as text for a terminal."""
+    sections = [
+        f"Tracking database status at {when(report['generated_at'])}",
+        _render_states(report),
+        _render_backlog(report),
+        _render_throughput(report),
+        _render_batches(report["recent_batches"]),
+        _render_errors(report["top_errors"]),
+    ]
+    return "\n\n".join(sections)
+
+
+def _render_states(report: dict[str, Any]) -> str:
+    rows = [(state, f"{v['files']:,}", human_bytes(v["bytes"])) for state, v in report["files_by_state"].items()]
+    rows.append(("total", f"{report['total']['files']:,}", human_bytes(report["total"]["bytes"])))
+    return "Files by state\n" + render_table(("state", "files", "bytes"), rows, right=(1, 2))
+
+
+def _render_backlog(report: dict[str, Any]) -> str:
+    b, p = report["backlog"], report["in_progress"]
+    lines = [
+        f"Backlog: {count_of(b['files'], 'file')} ({human_bytes(b['bytes'])}): {b['pending']:,} pending, "
+        f"{b['failed']:,} failed awaiting retry ({b['failed_due_now']:,} due now"
+        + (f", next retry {when(b['next_retry_at'])}" if b["next_retry_at"] else "") + ")",
+    ]
+    if b["files"]:
+        lines.append(f"  oldest waiting {format_duration(b['oldest_age_seconds'])}: {b['oldest_key']}")
+    stuck_batches = count_of(len(p["stuck_batches"]), "batch", "batches")
+    lines.append(f"In progress: {count_of(p['files'], 'file')}; stuck (lease expired, recovered by the next "
+                 f"processor run): {count_of(p['stuck_files'], 'file')} in {stuck_batches}")
+    for batch in p["stuck_batches"]:
+        lines.append(f"  batch {batch['batch_id']} of run {batch['glue_job_run_id']}: "
+                     f"{count_of(batch['file_count'], 'file')}, "
+                     f"claimed {when(batch['claimed_at'])}, lease expired {when(batch['lease_expires_at'])}")
+    return "\n".join(lines)
+
+
+def _render_throughput(report: dict[str, Any]) -> str:
+    rows = [
+        (name.replace("_", " "), f"{w['files']:,}", f"{w['succeeded']:,}", f"{w['failed']:,}",
+         f"{w['quarantined']:,}", human_bytes(w["bytes"]), f"{w['records_good']:,}", f"{w['records_bad']:,}")
+        for name, w in report["throughput"].items()
+    ]
+    table = render_table(("window", "files", "succeeded", "failed", "quarantined", "bytes", "records good",
+                          "records bad"), rows, right=range(1, 8))
+    eta = report["eta"]
+    if eta["seconds"] is None:
+        drain = f"Time to drain: unknown ({eta['basis']})"
+    elif eta["files_per_hour"] is None:
+        drain = "Time to drain: 0s (backlog empty)"
+    else:
+        drain = (f"Time to drain: {format_duration(eta['seconds'])} at {eta['files_per_hour']:,.0f} files/h "
+                 f"({eta['basis'].replace('_', ' ')})")
+    return "Throughput (outcomes recorded)\n" + table + "\n" + drain
+
+
+def _render_batches(batches: list[dict[str, Any]]) -> str:
+    if not batches:
+        return "Last batches: none yet"
+    rows = [
+        (b["batch_id"][:8], shorten(b["glue_job_run_id"], 24), when(b["claimed_at"]), b["file_count"],
+         "-" if b["records_good"] is None else f"{b['records_good']:,}",
+         "-" if b["records_bad"] is None else f"{b['records_bad']:,}", format_duration(b["seconds"]), b["outcome"])
+        for b in batches
+    ]
+    return (f"Last {len(batches)} batches\n"
+            + render_table(("batch", "job run", "claimed", "files", "good", "bad", "duration", "outcome"), rows,
+                           right=(3, 4, 5, 6)))
+
+
+def _render_errors(errors: list[dict[str, Any]]) -> str:
+    if not errors:
+        return "Errors: no file is FAILED or QUARANTINED"
+    rows = [(e["files"], "/".join(e["states"]), shorten(e["pattern"], 90)) for e in errors]
+    return ("Most frequent errors (FAILED and QUARANTINED files; numbers shown as N)\n"
+            + render_table(("files", "state", "error"), rows, right=(0,))
+            + "\n  (mldp requeue --error-contains TEXT --reason WHY --dry-run  shows what a requeue would change)")
