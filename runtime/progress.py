@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 import time
@@ -52,6 +53,17 @@ class Progress:
             text += ", " + ", ".join(f"{k}={v}" for k, v in extra.items())
         return text
 
+    def figures(self, now: float, extra: dict | None = None) -> dict:
+        """The progress as data, for the structured half of a log line (Glue / CloudWatch Logs Insights)."""
+        elapsed = max(now - self.started, 1e-9)
+        rate = self.done / elapsed
+        data = {"progress": self.label, "done": self.done, "unit": self.unit, "seconds": round(elapsed, 1),
+                "rate_per_s": round(rate, 2)}
+        if self.total:
+            left = max(self.total - self.done, 0)
+            data.update(total=self.total, left=left, eta_seconds=round(left / rate) if rate > 0 else None)
+        return {**data, **(extra or {})}
+
     def _report(self, now: float, extra: dict) -> None:
         text = self.line(now, extra)
         if self.interactive:
@@ -59,7 +71,7 @@ class Progress:
             self.stream.flush()
             self._drew = True
         else:
-            log.info(text)
+            log.info("%s | %s", text, json.dumps(self.figures(now, extra), default=str))
 
     def finish(self) -> None:
         if self._drew:

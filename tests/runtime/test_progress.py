@@ -43,7 +43,21 @@ def clock(monkeypatch) -> FakeClock:
 
 
 def progress_lines(caplog) -> list[str]:
-    return [r.getMessage() for r in caplog.records if r.name == "mldp.progress"]
+    """The human half of each progress log line (the other half is its JSON, see test below)."""
+    return [r.getMessage().split(" | ")[0] for r in caplog.records if r.name == "mldp.progress"]
+
+
+def test_log_lines_carry_the_progress_as_json(clock, caplog):
+    import json
+
+    progress = Progress("processing", unit="files", total=100, stream=io.StringIO(), log_interval=30)
+    with caplog.at_level(logging.INFO, logger="mldp.progress"):
+        clock.now += 40
+        progress.advance(20, good=7)
+    (message,) = [r.getMessage() for r in caplog.records if r.name == "mldp.progress"]
+    assert json.loads(message.split(" | ", 1)[1]) == {
+        "progress": "processing", "done": 20, "unit": "files", "seconds": 40.0, "rate_per_s": 0.5, "total": 100,
+        "left": 80, "eta_seconds": 160, "good": 7}
 
 
 def test_a_terminal_gets_a_redrawn_line_at_most_every_interval(clock, caplog):
