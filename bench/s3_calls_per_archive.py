@@ -18,14 +18,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import threading
-from collections import Counter
 from typing import Any
 
 import boto3
 from botocore.config import Config
 from moto import mock_aws
 
+from bench.call_counter import CallCounter
 from runtime.layout import Layout
 from runtime.storage.mover import Move, move_objects
 from runtime.storage.s3 import S3Store
@@ -33,39 +32,6 @@ from runtime.storage.s3 import S3Store
 BUCKET = "benchmark-ml-data-lake"
 OURS_PREFIX = "raw-json-data/2024/week01/"
 REFERENCE_PREFIX = "raw-json-data/2024/week02/"
-
-
-class _CallCounter:
-    """Counts S3 operations on one client and the maximum number in flight."""
-
-    def __init__(self, client: Any) -> None:
-        self.ops: Counter[str] = Counter()
-        self.in_flight = 0
-        self.max_in_flight = 0
-        self._lock = threading.Lock()
-        client.meta.events.register("before-call.s3", self._before)
-        client.meta.events.register("after-call.s3", self._after)
-        client.meta.events.register("after-call-error.s3", self._after)
-
-    def _before(self, model: Any, **_: Any) -> None:
-        with self._lock:
-            self.ops[model.name] += 1
-            self.in_flight += 1
-            self.max_in_flight = max(self.max_in_flight, self.in_flight)
-
-    def _after(self, **_: Any) -> None:
-        with self._lock:
-            self.in_flight -= 1
-
-    def reset(self) -> None:
-        with self._lock:
-            self.ops.clear()
-            self.in_flight = 0
-            self.max_in_flight = 0
-
-    @property
-    def total(self) -> int:
-        return sum(self.ops.values())
 
 
 def _seed(client: Any, prefix: str, files: int) -> dict[str, int]:
@@ -104,7 +70,7 @@ def run(files: int = 1000) -> dict[str, Any]:
         client.create_bucket(Bucket=BUCKET)
         ours_sizes = _seed(client, OURS_PREFIX, files)
         reference_keys = list(_seed(client, REFERENCE_PREFIX, files))
-        counter = _CallCounter(client)
+        counter = CallCounter(client)
 
         counter.reset()
         moves = [Move(key, layout.archived_key(key), size) for key, size in ours_sizes.items()]

@@ -6,8 +6,6 @@ Import the fixtures you use into a test module (``from tests.runtime.storage_fix
 
 from __future__ import annotations
 
-import threading
-from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,46 +15,12 @@ import pytest
 from botocore.config import Config
 from moto import mock_aws
 
+from bench.call_counter import CallCounter
 from runtime.storage.base import ObjectStore
 from runtime.storage.local import LocalStore
 from runtime.storage.s3 import S3Store
 
 BUCKET = "mldp-test-bucket"
-
-
-class CallCounter:
-    """Counts the S3 API operations a client makes (``before-call``) and the most in flight at once."""
-
-    def __init__(self, client: Any) -> None:
-        self.ops: Counter[str] = Counter()
-        self.in_flight = 0
-        self.max_in_flight = 0
-        self._lock = threading.Lock()
-        events = client.meta.events
-        events.register("before-call.s3", self._before)
-        events.register("after-call.s3", self._after)
-        events.register("after-call-error.s3", self._after)
-
-    def _before(self, model: Any, **_: Any) -> None:
-        with self._lock:
-            self.ops[model.name] += 1
-            self.in_flight += 1
-            self.max_in_flight = max(self.max_in_flight, self.in_flight)
-
-    def _after(self, **_: Any) -> None:
-        with self._lock:
-            self.in_flight -= 1
-
-    @property
-    def total(self) -> int:
-        """All API calls counted so far."""
-        return sum(self.ops.values())
-
-    def reset(self) -> None:
-        """Forget the counts (e.g. after a test's setup)."""
-        with self._lock:
-            self.ops.clear()
-            self.max_in_flight = self.in_flight
 
 
 @pytest.fixture
