@@ -22,7 +22,7 @@ DEFAULT_COLUMNS: tuple[tuple[str, str], ...] = (
     ("event_date", "date"),
     ("event_mode", "string"),
     ("nested_field1", "string"),
-    ("original_complex_list", "array<struct<name:string,value:string>>"),
+    ("original_complex_list", "array<struct<name:string,value:double>>"),
     ("source_s3_path", "string"),
 )
 #: Partition columns, in path order.

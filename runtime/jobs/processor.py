@@ -215,9 +215,11 @@ class BatchProcessor:
                                                                    message, size=check.size)
                 self._ensure_lease(batch_id)
                 return self._finish_without_output(batch_id, list(outcomes.values()), started, message)
+            unreadable = getattr(result, "unreadable", {})
             for check in readable:
                 counts = result.counts[check.file.file_id]
-                outcomes[check.file.file_id] = self._classify(check, counts.records_good, counts.records_bad)
+                outcomes[check.file.file_id] = self._classify(check, counts.records_good, counts.records_bad,
+                                                              unreadable.get(check.file.file_id))
         timer.lap("convert")
         self.checkpoint("after_staging_write")
         plan, partitions, dead_letters = pub.plan_publish(self.store, self.layout, batch_id)
@@ -229,8 +231,10 @@ class BatchProcessor:
         self.checkpoint("after_completion_marker")
         return self._publish_commit_archive(manifest, started, timer)
 
-    def _classify(self, check, good: int, bad: int) -> pub.FileOutcome:
+    def _classify(self, check, good: int, bad: int, unreadable: str | None = None) -> pub.FileOutcome:
         file = check.file
+        if unreadable:
+            return pub.FileOutcome(file.file_id, file.key, "QUARANTINED", unreadable, 0, 0, size=check.size)
         if good > 0:
             return pub.FileOutcome(file.file_id, file.key, "SUCCEEDED", None, good, bad, size=check.size,
                                    etag=file.etag)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from urllib.parse import unquote
 
-from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import DataFrame, DataFrameReader, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import LongType, StringType, StructField, StructType
 
@@ -14,12 +15,13 @@ from runtime.transforms.spec import CORRUPT_RECORD_COLUMN, INTERNAL_PREFIX
 
 FILE_ID = INTERNAL_PREFIX + "file_id"
 LINEAGE = INTERNAL_PREFIX + "lineage"
-_MATCH_KEY = INTERNAL_PREFIX + "match_key"
+_INPUT_FILE = INTERNAL_PREFIX + "input_file"
 
 LAYOUTS = ("lines", "array")
 _GLOB_CHARS = re.compile(r"([\\{}\[\]*?])")
-# Hadoop collapses repeated '/' in paths; so does the match key (but not the '//' after 'scheme:').
-_REPEATED_SLASHES = r"(?<!:)/{2,}"
+# Hadoop collapses repeated '/' in paths (but not the '//' after 'scheme:').
+_REPEATED_SLASHES = re.compile(r"(?<!:)/{2,}")
+_SCHEME_AND_AUTHORITY = re.compile(r"^(?:[A-Za-z][A-Za-z0-9+.-]*://[^/]*|file:)")
 
 
 @dataclass(frozen=True)
@@ -38,36 +40,40 @@ def escape_glob(path: str) -> str:
     return _GLOB_CHARS.sub(r"\\\1", path)
 
 
-def match_key(spark_path: str) -> str:
-    """Normalise a path the way :func:`_match_key_column` normalises Spark's ``input_file_name()``."""
-    key = spark_path
-    if key.startswith("file:"):
-        key = "/" + key[len("file:"):].lstrip("/")
-    return re.sub(_REPEATED_SLASHES, "/", key)
+def unreadable_reason(spark_path: str) -> str | None:
+    """Why Spark cannot open ``spark_path`` as the object it names, or None.
 
-
-def _match_key_column() -> Column:
-    """``input_file_name()`` decoded back to the path Spark was given.
-
-    Spark returns the file as a URI string (``file:///a%20b.json``, ``s3://bucket/k%5B1%5D``): percent-decode
-    it, keeping a literal ``+`` (``url_decode`` would turn it into a space), and drop the ``file:`` scheme.
+    * Spark globs every path holding ``{}[]*?\\`` (escaped or not), and Hadoop's globber rebuilds each matched
+      name with ``new Path(parent, name)``, which fails for a name containing ``:`` (read as a URI scheme).
+    * Hadoop normalises paths (``a//b`` -> ``a/b``, ``a/./b`` -> ``a/b``, ``a/../b`` -> ``b``): harmless on a
+      local disk, but in an object store (``s3://...``) that names another object.
     """
-    decoded = F.url_decode(F.replace(F.input_file_name(), F.lit("+"), F.lit("%2B")))
-    local = F.regexp_replace(decoded, r"^file:/*", "/")
-    return F.regexp_replace(local, _REPEATED_SLASHES, "/")
+    rest = _SCHEME_AND_AUTHORITY.sub("", spark_path)
+    if _GLOB_CHARS.search(rest) and ":" in rest:
+        return ("Spark cannot read this path: it holds both a glob character ({}[]*?\\) and ':' "
+                "(rename the object)")
+    in_object_store = "://" in spark_path and not spark_path.startswith("file:")
+    if in_object_store and ("//" in rest or any(part in {".", ".."} for part in rest.split("/"))):
+        return ("Spark cannot read this key: Hadoop rewrites '//', '.' and '..' in paths, so it would read "
+                "another object (rename the object)")
+    return None
 
 
-def _mapping(spark: SparkSession, files: Sequence[SourceFile]) -> DataFrame:
-    schema = StructType([
-        StructField(_MATCH_KEY, StringType(), False),
-        StructField(FILE_ID, LongType(), False),
-        StructField(LINEAGE, StringType(), False),
-    ])
-    rows = [(match_key(item.spark_path), item.file_id, item.lineage_path) for item in files]
-    return spark.createDataFrame(rows, schema)
+def normalise_path(path: str) -> str:
+    """A comparable form of a path as given to Spark (never percent-encoded, as Hadoop reads it literally):
+    without a ``file:`` scheme, repeated slashes collapsed."""
+    if path.startswith("file:"):
+        path = "/" + path[len("file:"):].lstrip("/")
+    return _REPEATED_SLASHES.sub("/", path)
 
 
-def _reader(spark: SparkSession, schema: StructType, multi_line: bool):  # -> DataFrameReader
+def uri_to_path(uri: str) -> str:
+    """The :func:`normalise_path` form of a file URI returned by Spark (``file:///a%20b.json``,
+    ``s3://bucket/k%5B1%5D``): percent-decoded as UTF-8; a literal ``+`` stays ``+``."""
+    return normalise_path(unquote(uri))
+
+
+def _reader(spark: SparkSession, schema: StructType, multi_line: bool) -> DataFrameReader:
     return (
         spark.read.schema(schema)
         .option("mode", "PERMISSIVE")
@@ -76,41 +82,48 @@ def _reader(spark: SparkSession, schema: StructType, multi_line: bool):  # -> Da
     )
 
 
-def read_batch(spark: SparkSession, files: Sequence[SourceFile], schema: StructType) -> DataFrame:
-    """All records of ``files`` with ``schema`` (PERMISSIVE; unparseable records land in ``_corrupt_record``).
-
-    ``lines`` files are read as JSON Lines, ``array`` files with ``multiLine`` (a broken element makes the
-    whole document one corrupt record). Every row carries :data:`FILE_ID` and :data:`LINEAGE`; a row that
-    cannot be mapped back to its file has a null :data:`FILE_ID` (the caller treats that as a bug).
-    """
+def _check(files: Sequence[SourceFile]) -> dict[str, SourceFile]:
     if not files:
         raise ValueError("read_batch needs at least one file")
     unknown = sorted({item.json_layout for item in files} - set(LAYOUTS))
     if unknown:
         raise ValueError(f"unknown json_layout {unknown}; expected one of {LAYOUTS}")
-    keys = [match_key(item.spark_path) for item in files]
-    if len(set(keys)) != len(keys):
+    by_path = {normalise_path(item.spark_path): item for item in files}
+    if len(by_path) != len(files):
         raise ValueError("a batch lists the same file twice")
-    frames = []
+    return by_path
+
+
+def read_batch(spark: SparkSession, files: Sequence[SourceFile], schema: StructType) -> DataFrame:
+    """All records of ``files`` read with ``schema`` (PERMISSIVE: unparseable records keep their raw text in
+    ``_corrupt_record``), each row tagged with :data:`FILE_ID` and :data:`LINEAGE`.
+
+    ``lines`` files are read as JSON Lines, ``array`` files with ``multiLine`` (one document per file: a
+    broken element makes the whole document one corrupt record). The file names Spark resolved
+    (``inputFiles()``, the same URIs ``input_file_name()`` returns) are matched to ``files`` here, on the
+    driver, so each row only needs an exact-string broadcast join; a name that matches no file raises
+    ``ValueError`` before any data is read.
+    """
+    by_path = _check(files)
+    frames: list[DataFrame] = []
+    mapping: list[tuple[str, int, str]] = []
     for layout in LAYOUTS:
         paths = [escape_glob(item.spark_path) for item in files if item.json_layout == layout]
-        if paths:
-            frames.append(_reader(spark, schema, layout == "array").json(paths))
+        if not paths:
+            continue
+        frame = _reader(spark, schema, layout == "array").json(paths)
+        for uri in frame.inputFiles():
+            item = by_path.get(uri_to_path(uri))
+            if item is None:
+                raise ValueError(f"Spark resolved {uri!r}, which matches no file of the batch")
+            mapping.append((uri, item.file_id, item.lineage_path))
+        frames.append(frame)
     raw = frames[0] if len(frames) == 1 else frames[0].unionByName(frames[1])
-    tagged = raw.withColumn(_MATCH_KEY, _match_key_column())
-    joined = tagged.join(F.broadcast(_mapping(spark, files)), on=_MATCH_KEY, how="left")
-    return joined.select(*schema.fieldNames(), FILE_ID, LINEAGE)
-
-
-def unmatched_paths(spark: SparkSession, files: Sequence[SourceFile], schema: StructType,
-                    limit: int = 5) -> list[str]:
-    """Diagnostics only (re-reads the batch): normalised input paths that match no :class:`SourceFile`."""
-    frames = []
-    for layout in LAYOUTS:
-        paths = [escape_glob(item.spark_path) for item in files if item.json_layout == layout]
-        if paths:
-            frames.append(_reader(spark, schema, layout == "array").json(paths).select(
-                _match_key_column().alias(_MATCH_KEY)))
-    found = frames[0] if len(frames) == 1 else frames[0].unionByName(frames[1])
-    missing = found.distinct().join(_mapping(spark, files), on=_MATCH_KEY, how="left_anti")
-    return [row[0] for row in missing.limit(limit).collect()]
+    mapping_schema = StructType([
+        StructField(_INPUT_FILE, StringType(), False),
+        StructField(FILE_ID, LongType(), False),
+        StructField(LINEAGE, StringType(), False),
+    ])
+    lookup = F.broadcast(spark.createDataFrame(mapping, mapping_schema))
+    tagged = raw.withColumn(_INPUT_FILE, F.input_file_name()).join(lookup, on=_INPUT_FILE, how="left")
+    return tagged.select(*schema.fieldNames(), FILE_ID, LINEAGE)

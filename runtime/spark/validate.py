@@ -1,11 +1,14 @@
-"""Record-level validation: the computed values (parsed dates, casts) and one reason column per record.
+"""Record-level validation: the computed values (parsed dates, casts), a bad-record flag, and the reasons.
 
-A record is good when its reason is null. Reasons start with a stable code, then a human explanation:
-``malformed_json``, ``missing_required``, ``invalid_date``, ``invalid_cast``, ``invalid_partition``; several
-failures of one record are joined with ``"; "``.
+A record is bad when Spark could not parse it or a check fails. Reasons start with a stable code, then a human
+explanation: ``malformed_json``, ``missing_required``, ``invalid_date``, ``invalid_cast``,
+``invalid_partition``; several failures of one record are joined with ``"; "``.
 """
 
 from __future__ import annotations
+
+import functools
+import operator
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
@@ -20,7 +23,7 @@ from runtime.transforms.spec import (
     TransformSpec,
 )
 
-REASON = INTERNAL_PREFIX + "reason"
+BAD = INTERNAL_PREFIX + "bad"
 MALFORMED_REASON = ("malformed_json: the record is not valid JSON, or a value does not fit the read schema "
                     "(e.g. text where an object or list is expected, or nesting deeper than 1000 levels)")
 _SHOWN_CHARS = 100  # how much of an offending value a reason quotes
@@ -56,7 +59,7 @@ def output_value(column: ColumnSpec) -> Column:
 
 def _computed_value(column: ColumnSpec) -> Column:
     if column.is_date:
-        return parse_date(source_column(column), column)
+        return parse_date(_source_sql(column), column)
     return F.expr(f"try_cast({_source_sql(column)} AS {column.cast})")
 
 
@@ -67,10 +70,11 @@ def _quoted(value: Column) -> Column:
 
 
 def unsafe_segment(value: Column, pattern: str) -> Column:
-    """True where a non-null partition value is not a safe path segment (regardless of ``pattern``)."""
+    """True where a non-null partition value does not fully match ``pattern`` or is not a safe path segment
+    anyway (empty, ``.``, ``..``, the Hive default-partition marker, or holding ``/`` or ``\\``)."""
     text = value.cast("string")
     return (
-        ~text.rlike(pattern)
+        ~text.rlike(f"^(?:{pattern})$")
         | text.isin("", ".", "..", HIVE_DEFAULT_PARTITION)
         | text.contains("/")
         | text.contains("\\")
@@ -89,19 +93,19 @@ def partition_value(spec: TransformSpec, partition: PartitionSpec) -> Column:
     return value.cast("string")
 
 
-def _column_checks(spec: TransformSpec, column: ColumnSpec) -> list[Column]:
+def _column_checks(spec: TransformSpec, column: ColumnSpec) -> list[tuple[Column, Column]]:
     value = source_column(column)
-    checks: list[Column] = []
+    checks: list[tuple[Column, Column]] = []
     if spec.effectively_required(column):
-        checks.append(F.when(value.isNull(), F.lit(f"missing_required: '{column.source}' is missing or null")))
+        checks.append((value.isNull(), F.lit(f"missing_required: '{column.source}' is missing or null")))
     if column.is_date:
-        checks.append(F.when(
+        checks.append((
             value.isNotNull() & F.col(computed_name(column)).isNull(),
             F.concat(F.lit(f"invalid_date: '{column.source}' value "), _quoted(value),
-                     F.lit(f" matches none of: {column.accepted_formats_text()}")),
+                     F.lit(f" is not a valid date in any accepted format ({column.accepted_formats_text()})")),
         ))
     elif column.cast is not None:
-        checks.append(F.when(
+        checks.append((
             value.isNotNull() & F.col(computed_name(column)).isNull(),
             F.concat(F.lit(f"invalid_cast: '{column.source}' value "), _quoted(value),
                      F.lit(f" is not a valid {column.cast}")),
@@ -109,11 +113,11 @@ def _column_checks(spec: TransformSpec, column: ColumnSpec) -> list[Column]:
     return checks
 
 
-def _partition_check(spec: TransformSpec, partition: PartitionSpec) -> Column:
+def _partition_check(spec: TransformSpec, partition: PartitionSpec) -> tuple[Column, Column]:
     assert partition.pattern is not None
     value = partition_value(spec, partition)
     source = spec.column(partition.source_column).source
-    return F.when(
+    return (
         value.isNotNull() & unsafe_segment(value, partition.pattern),
         F.concat(F.lit(f"invalid_partition: '{partition.name}' from '{source}' value "), _quoted(value),
                  F.lit(f" is not a safe path segment (it must match {partition.pattern} and not be "
@@ -121,13 +125,28 @@ def _partition_check(spec: TransformSpec, partition: PartitionSpec) -> Column:
     )
 
 
+def _checks(spec: TransformSpec) -> list[tuple[Column, Column]]:
+    checks = [check for column in spec.columns for check in _column_checks(spec, column)]
+    return checks + [_partition_check(spec, item) for item in spec.partitions if not item.is_date_part]
+
+
 def validate(raw: DataFrame, spec: TransformSpec) -> DataFrame:
-    """``raw`` plus one computed column per date/cast column and :data:`REASON` (null for good records)."""
+    """``raw`` plus one computed column per date/cast column and the boolean :data:`BAD`.
+
+    Only the cheap yes/no test runs for every record; the reason text (:func:`reason`) is built later, for the
+    bad records alone. Keeping the per-record code small matters: Spark fuses it into one generated method, and
+    the JVM never JIT-compiles a method over 8,000 bytes of bytecode.
+    """
     computed = [_computed_value(column).alias(computed_name(column))
                 for column in spec.columns if is_computed(column)]
-    with_values = raw.select("*", *computed)
-    checks = [check for column in spec.columns for check in _column_checks(spec, column)]
-    checks += [_partition_check(spec, item) for item in spec.partitions if not item.is_date_part]
-    problems = F.nullif(F.concat_ws("; ", *checks), F.lit("")) if checks else F.lit(None).cast("string")
-    reason = F.when(F.col(CORRUPT_RECORD_COLUMN).isNotNull(), F.lit(MALFORMED_REASON)).otherwise(problems)
-    return with_values.withColumn(REASON, reason)
+    conditions = [F.col(CORRUPT_RECORD_COLUMN).isNotNull(), *(condition for condition, _ in _checks(spec))]
+    return raw.select("*", *computed).withColumn(BAD, functools.reduce(operator.or_, conditions))
+
+
+def reason_text(spec: TransformSpec) -> Column:
+    """Why a record is bad: ``malformed_json``, or every failed check joined with ``"; "``. Valid on the
+    :func:`validate` frame; meant for its bad records."""
+    checks = _checks(spec)
+    problems = F.concat_ws("; ", *[F.when(condition, text) for condition, text in checks]) if checks else None
+    malformed = F.when(F.col(CORRUPT_RECORD_COLUMN).isNotNull(), F.lit(MALFORMED_REASON))
+    return malformed if problems is None else malformed.otherwise(problems)

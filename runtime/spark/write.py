@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 
-from pyspark.sql import DataFrame, Observation
+from pyspark.sql import Column, DataFrame, Observation
 from pyspark.sql import functions as F
 
 from runtime.spark.read import FILE_ID, LINEAGE
-from runtime.spark.validate import REASON
 from runtime.transforms.spec import CORRUPT_RECORD_COLUMN, LINEAGE_COLUMN
 
-#: Columns of every dead-letter record (``file_id`` is the partition directory, ``file_id=<id>``).
+#: Fields of a dead-letter record. ``file_id`` is not in the JSON lines themselves: it is the partition
+#: directory (``file_id=<id>/``), so the caller can publish the dead letters of each source file on its own.
 DEAD_LETTER_COLUMNS = ("source_s3_path", "file_id", "reason", "line", "raw_record")
 
 
@@ -21,7 +22,7 @@ def write_curated(curated: DataFrame, partition_names: Sequence[str], path: str)
     Repartitioning by the partition columns first sends each partition to one task, so the batch writes at
     most one file per partition directory.
     """
-    observation = Observation("curated")
+    observation = Observation(f"curated_{uuid.uuid4().hex}")  # unique: batches may share a session
     observed = curated.observe(observation, F.count(F.lit(1)).alias("rows"))
     shuffled = observed.repartition(*partition_names) if partition_names else observed.coalesce(1)
     (shuffled.write.mode("overwrite").option("partitionOverwriteMode", "static")
@@ -29,7 +30,7 @@ def write_curated(curated: DataFrame, partition_names: Sequence[str], path: str)
     return int(observation.get["rows"])
 
 
-def dead_letter_frame(bad: DataFrame, read_fields: Sequence[str]) -> DataFrame:
+def dead_letter_frame(bad: DataFrame, read_fields: Sequence[str], reason: Column) -> DataFrame:
     """Dead-letter records: lineage, file id, reason, line (null: unknown) and the raw record.
 
     ``raw_record`` is Spark's ``_corrupt_record`` text for unparseable records, else the parsed source fields
@@ -39,7 +40,7 @@ def dead_letter_frame(bad: DataFrame, read_fields: Sequence[str]) -> DataFrame:
     return bad.select(
         F.col(LINEAGE).alias(LINEAGE_COLUMN),
         F.col(FILE_ID).alias("file_id"),
-        F.col(REASON).alias("reason"),
+        reason.alias("reason"),
         F.lit(None).cast("long").alias("line"),
         F.coalesce(F.col(CORRUPT_RECORD_COLUMN), parsed).alias("raw_record"),
     )

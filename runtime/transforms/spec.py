@@ -14,12 +14,13 @@ A spec is a JSON or YAML file (see ``default_spec.json`` for the reference mappi
 
 Rules the loader enforces (each violation is a ``ValueError`` naming the offending key):
 
-* ``source`` is a dotted path into the JSON object (``a.b.c``); the read schema is built from these paths, so
-  Spark never infers a schema, and fields that no column mentions are never read.
+* ``source`` is a dotted path into the JSON object (``a.b.c``, matched case-sensitively); the read schema is
+  built from these paths, so Spark never infers a schema, and fields that no column mentions are never read.
 * ``type`` is the Spark SQL type the field is read as (``string``, ``bigint``, ``double``, ``boolean``,
   ``decimal(p,s)``, ``array<...>``, ``map<string,...>``, ``struct<a:...>``), or ``date``: a date column is
-  read as a string and parsed with the accepted ``formats`` (see :func:`compile_date_format`) and, when
-  ``iso_timestamps`` is true, ISO-8601 timestamps truncated to their date (in UTC when they carry an offset).
+  read as a string and parsed with the accepted ``formats`` (default ``yyyy-MM-dd`` and ``yyyy/MM/dd``, see
+  :func:`compile_date_format`) and, unless ``iso_timestamps`` is false, ISO-8601 timestamps truncated to
+  their date (in UTC when they carry an offset).
   A value that is present but matches no format is a record-level error, never a silent null.
 * ``cast`` (optional) converts the read value to another Spark SQL type; a present value that cannot be
   converted is a record-level error.
@@ -80,7 +81,7 @@ PARTITION_PARTS = (*DATE_PARTS, "value")
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _DATE_LITERALS = frozenset(" -/._,")
-_DATE_TOKENS = {"yyyy": r"(\d{4})", "MM": r"(\d{2})", "M": r"(\d{1,2})", "dd": r"(\d{2})", "d": r"(\d{1,2})"}
+_DATE_FIELDS = ("yyyy", "MM", "dd")
 _SPEC_KEYS = frozenset({"version", "description", "columns", "partitions", "hook"})
 _COLUMN_KEYS = frozenset({"name", "source", "type", "required", "cast", "formats", "iso_timestamps",
                           "description"})
@@ -219,58 +220,62 @@ def _check_unique(names: Sequence[str], what: str) -> None:
 # --------------------------------------------------------------------------------------------------- dates
 @dataclass(frozen=True)
 class DateFormat:
-    """One accepted date format, compiled to an anchored regex (valid in both Python and Java)."""
+    """One accepted date format: its digit mask and where each field sits.
+
+    All fields have a fixed width, so a string has this format exactly when replacing each of its digits by
+    ``0`` gives :attr:`mask`; its fields are then cut out with ``substring`` (1-based positions).
+    """
 
     pattern: str  # as written in the spec, e.g. "yyyy-MM-dd"
-    regex: str  # e.g. r"^(\d{4})\-(\d{2})\-(\d{2})$"
-    year_group: int
-    month_group: int
-    day_group: int
+    mask: str  # e.g. "0000-00-00"
+    year_position: int
+    month_position: int
+    day_position: int
 
 
 def compile_date_format(pattern: str) -> DateFormat:
     """Compile a date format such as ``yyyy-MM-dd`` or ``dd.MM.yyyy`` into a :class:`DateFormat`.
 
-    Supported letters: ``yyyy`` (4-digit year), ``MM``/``M`` (month, 2 or 1-2 digits), ``dd``/``d`` (day);
-    each exactly once, separated by at least one of `` -/._,``. A separator is mandatory on purpose: the
-    reader keeps a JSON *number* ``DATE`` (``20240105``) as the string ``"20240105"``, and a separator-free
-    format such as ``yyyyMMdd`` would then accept numbers as dates; they must be errors. Raises ``ValueError``.
+    Supported fields: ``yyyy`` (4-digit year), ``MM`` (2-digit month) and ``dd`` (2-digit day), each exactly
+    once, separated by at least one of `` -/._,``. The separator is mandatory on purpose: the reader keeps a
+    JSON *number* ``DATE`` (``20240105``) as the string ``"20240105"``, and a separator-free format such as
+    ``yyyyMMdd`` would then accept numbers as dates; they must be errors. Raises ``ValueError``.
     """
     if not isinstance(pattern, str) or not pattern:
         raise ValueError("a date format must be a non-empty string such as 'yyyy-MM-dd'")
-    parts: list[str] = []
-    groups: dict[str, int] = {}
-    previous_was_token = False
-    position = 0
-    while position < len(pattern):
-        char = pattern[position]
+    mask: list[str] = []
+    positions: dict[str, int] = {}
+    previous_was_field = False
+    index = 0
+    while index < len(pattern):
+        char = pattern[index]
         if char.isalpha():
-            end = position
+            end = index
             while end < len(pattern) and pattern[end] == char:
                 end += 1
-            token = pattern[position:end]
-            if token not in _DATE_TOKENS:
-                raise ValueError(f"date format {pattern!r}: unsupported {token!r}; use yyyy, MM or M, dd or d "
-                                 "and separators from ' -/._,'")
-            letter = token[0].lower()
-            if letter in groups:
-                raise ValueError(f"date format {pattern!r} uses {token[0]!r} twice")
-            if previous_was_token:
+            token = pattern[index:end]
+            if token not in _DATE_FIELDS:
+                raise ValueError(f"date format {pattern!r}: unsupported {token!r}; use yyyy, MM and dd "
+                                 "with separators from ' -/._,'")
+            if token in positions:
+                raise ValueError(f"date format {pattern!r} uses {token!r} twice")
+            if previous_was_field:
                 raise ValueError(f"date format {pattern!r} needs a separator between fields: without one a "
                                  "JSON number DATE (e.g. 20240105) would be accepted as a date")
-            groups[letter] = len(groups) + 1
-            parts.append(_DATE_TOKENS[token])
-            previous_was_token = True
-            position = end
+            positions[token] = index + 1
+            mask.append("0" * len(token))
+            previous_was_field = True
+            index = end
         elif char in _DATE_LITERALS:
-            parts.append(re.escape(char))
-            previous_was_token = False
-            position += 1
+            mask.append(char)
+            previous_was_field = False
+            index += 1
         else:
-            raise ValueError(f"date format {pattern!r}: unsupported character {char!r}; separators are ' -/._,'")
-    if set(groups) != {"y", "m", "d"}:
+            raise ValueError(f"date format {pattern!r}: unsupported character {char!r}; "
+                             "separators are ' -/._,'")
+    if set(positions) != set(_DATE_FIELDS):
         raise ValueError(f"date format {pattern!r} must contain a year (yyyy), a month (MM) and a day (dd)")
-    return DateFormat(pattern, "^" + "".join(parts) + "$", groups["y"], groups["m"], groups["d"])
+    return DateFormat(pattern, "".join(mask), positions["yyyy"], positions["MM"], positions["dd"])
 
 
 # ------------------------------------------------------------------------------------------------- columns
