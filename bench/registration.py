@@ -1,7 +1,7 @@
 """Registration throughput: the reference method (one INSERT ... ON CONFLICT DO NOTHING per key) against ours
 (COPY into a staging table + one set-based upsert per chunk), the same keys, the same server, the same run.
 
-    python -m bench.registration [--keys 200000] [--chunk-size 5000]
+    python -m bench.registration [--keys 200000] [--chunk-size 20000]
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import psycopg2
 
 from bench.pg import bench_server, fresh_database
 from runtime.db.registration import register_page, register_reference_row_by_row
-from runtime.jobs.lister import chunked
+from runtime.jobs.lister import DEFAULT_CHUNK_SIZE, chunked
 from runtime.storage.base import ObjectInfo
 
 
@@ -25,7 +25,7 @@ def synthetic_objects(count: int) -> list:
                        now, f"{i:032x}") for i in range(count)]
 
 
-def run(keys: int = 200_000, chunk_size: int = 5000) -> dict:
+def run(keys: int = 200_000, chunk_size: int = DEFAULT_CHUNK_SIZE) -> dict:
     objects = synthetic_objects(keys)
     with bench_server() as admin:
         with fresh_database(admin) as url:
@@ -63,7 +63,7 @@ def run(keys: int = 200_000, chunk_size: int = 5000) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--keys", type=int, default=200_000)
-    parser.add_argument("--chunk-size", type=int, default=5000)
+    parser.add_argument("--chunk-size", type=int, default=DEFAULT_CHUNK_SIZE)
     args = parser.parse_args()
     print(json.dumps(run(args.keys, args.chunk_size)))
 

@@ -10,6 +10,7 @@ from typing import Callable
 
 from runtime.db.connection import DatabaseUnavailable
 from runtime.db.embedded import EmbeddedPostgresError
+from runtime.jobs.lister import DEFAULT_CHUNK_SIZE
 from runtime.storage.base import ObjectStoreError
 
 log = logging.getLogger("mldp")
@@ -55,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="prefix to list (repeatable; default: the reference raw prefixes)")
     lister.add_argument("--prefixes", dest="prefix_list", metavar="A,B",
                         help="comma-separated prefixes (the Glue job argument form)")
-    lister.add_argument("--chunk-size", type=int, default=5000, help="keys registered per transaction")
+    lister.add_argument("--chunk-size", type=int, default=DEFAULT_CHUNK_SIZE, help="keys registered per transaction")
 
     from runtime.commands import register_commands
 

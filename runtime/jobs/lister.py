@@ -19,7 +19,7 @@ from runtime.storage.base import ObjectInfo, ObjectStore
 
 log = logging.getLogger(__name__)
 
-DEFAULT_CHUNK_SIZE = 5000
+DEFAULT_CHUNK_SIZE = 20_000
 
 
 @dataclass
