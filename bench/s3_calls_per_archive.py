@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import time
 from typing import Any
 
 import boto3
@@ -58,8 +59,17 @@ def _remaining(client: Any, prefix: str) -> int:
     return sum(page.get("KeyCount", 0) for page in pages)
 
 
-def run(files: int = 1000) -> dict[str, Any]:
-    """Archive ``files`` objects both ways under moto; returns the calls per file of each and their ratio."""
+def _simulate_latency(client: Any, seconds: float) -> None:
+    """Make every S3 call take at least ``seconds`` (a network round trip), as real S3 does and moto (in process)
+    does not: without it, calls finish faster than a thread pool can start them, and neither parallelism nor
+    wall time means anything."""
+    if seconds > 0:
+        client.meta.events.register("before-call.s3", lambda **_: time.sleep(seconds))
+
+
+def run(files: int = 1000, latency_ms: float = 20.0) -> dict[str, Any]:
+    """Archive ``files`` objects both ways under moto with ``latency_ms`` per S3 call; returns the calls per file
+    of each, their ratio, the most calls in flight, and files archived per second."""
     if files < 1:
         raise ValueError("files must be at least 1")
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
@@ -71,16 +81,21 @@ def run(files: int = 1000) -> dict[str, Any]:
         ours_sizes = _seed(client, OURS_PREFIX, files)
         reference_keys = list(_seed(client, REFERENCE_PREFIX, files))
         counter = CallCounter(client)
+        _simulate_latency(client, latency_ms / 1000)
 
         counter.reset()
         moves = [Move(key, layout.archived_key(key), size) for key, size in ours_sizes.items()]
+        started = time.perf_counter()
         report = move_objects(S3Store(BUCKET, client=client), moves)
+        ours_seconds = time.perf_counter() - started
         ours_calls, ours_ops, max_in_flight = counter.total, dict(counter.ops), counter.max_in_flight
         if report.failed or len(report.moved) != files:
             raise RuntimeError(f"archiving failed: {report.failed}")
 
         counter.reset()
+        started = time.perf_counter()
         _reference_archive(client, reference_keys, layout)
+        reference_seconds = time.perf_counter() - started
         reference_calls, reference_ops = counter.total, dict(counter.ops)
 
         if _remaining(client, "raw-json-data/") or _remaining(client, layout.processed_prefix) != 2 * files:
@@ -95,6 +110,9 @@ def run(files: int = 1000) -> dict[str, Any]:
         "ratio": ours / reference,
         "max_in_flight": max_in_flight,
         "files": files,
+        "simulated_latency_ms": latency_ms,
+        "ours_files_per_s": round(files / ours_seconds, 1),
+        "reference_files_per_s": round(files / reference_seconds, 1),
         "ours_operations": ours_ops,
         "reference_operations": reference_ops,
     }
