@@ -24,6 +24,7 @@ DEFAULT_COLUMNS: tuple[tuple[str, str], ...] = (
     ("nested_field1", "string"),
     ("original_complex_list", "array<struct<name:string,value:double>>"),
     ("source_s3_path", "string"),
+    ("source_version", "int"),
 )
 #: Partition columns, in path order.
 DEFAULT_PARTITION_KEYS: tuple[tuple[str, str], ...] = (

@@ -4,6 +4,7 @@ migrated template) and one local SparkSession."""
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -35,12 +36,14 @@ def pg_server_url() -> Iterator[str]:
     if existing:
         yield existing
         return
-    server = EmbeddedPostgres(data_root=PROJECT_ROOT / ".mldp" / "pg-test", port=free_port(), durable=False,
-                              database="postgres")
-    server.stop()  # a server left over from an interrupted run listens on another port
+    # one cluster per test session, so two runs in the same checkout never stop each other's server
+    root = PROJECT_ROOT / ".mldp" / "pg-test" / str(os.getpid())
+    server = EmbeddedPostgres(data_root=root, port=free_port(), durable=False, database="postgres")
+    server.stop()  # a server left over from an interrupted run with the same pid
     server.start()
     yield server.admin_url()
     server.stop()
+    shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

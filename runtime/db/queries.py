@@ -102,7 +102,7 @@ UPDATE file_processing_status AS f SET
     updated_at = now()
 FROM picked
 WHERE f.file_id = picked.file_id
-RETURNING f.file_id, f.s3_key, f.etag, f.file_size_bytes, f.retry_count
+RETURNING f.file_id, f.s3_key, f.etag, f.file_size_bytes, f.retry_count, f.version
 """
 
 #: The same selection as CLAIM_BATCH, for EXPLAIN in the benchmark.
@@ -148,7 +148,7 @@ RETURNING batch_id
 """
 
 BATCH_FILES = """
-SELECT file_id, s3_key, etag, file_size_bytes, retry_count
+SELECT file_id, s3_key, etag, file_size_bytes, retry_count, version
 FROM file_processing_status
 WHERE batch_id = %(batch_id)s AND processing_status = 'PROCESSING'
 ORDER BY file_id

@@ -30,6 +30,7 @@ class ClaimedFile:
     etag: str | None
     size: int | None
     attempt: int
+    version: int = 1
 
 
 @dataclass(frozen=True)

@@ -252,7 +252,8 @@ class BatchProcessor:
                          pub.dead_letter_staging(self.layout, batch_id), self.settings.io_workers) as paths:
             sources = [
                 SourceFile(file_id=c.file.file_id, key=c.file.key, spark_path=paths.source_path(c.file.key),
-                           lineage_path=lineage_uri(self.store, c.file.key), json_layout=c.json_layout)
+                           lineage_path=lineage_uri(self.store, c.file.key), json_layout=c.json_layout,
+                           source_version=c.file.version)
                 for c in readable
             ]
             return convert_batch(self.spark_factory(), sources, self.spec, curated_path=paths.curated_path,
@@ -307,7 +308,7 @@ class BatchProcessor:
         except BaseException:
             self.conn.rollback()
             raise
-        return [ClaimedFile(file_id, key, etag, size, attempt) for file_id, key, etag, size, attempt in rows]
+        return [ClaimedFile(*row) for row in rows]
 
     def _batch_files(self, batch_id: str) -> list[ClaimedFile]:
         with self.conn.cursor() as cur:

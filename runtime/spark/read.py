@@ -9,12 +9,14 @@ from urllib.parse import unquote
 
 from pyspark.sql import DataFrame, DataFrameReader, SparkSession
 from pyspark.sql import functions as F
-from pyspark.sql.types import LongType, StringType, StructField, StructType
+from pyspark.sql.types import IntegerType, LongType, StringType, StructField, StructType
 
 from runtime.transforms.spec import CORRUPT_RECORD_COLUMN, INTERNAL_PREFIX
 
 FILE_ID = INTERNAL_PREFIX + "file_id"
 LINEAGE = INTERNAL_PREFIX + "lineage"
+#: The tracking table's version of the raw file (1, then +1 for each new ETag), written as ``source_version``.
+SOURCE_VERSION = INTERNAL_PREFIX + "source_version"
 _INPUT_FILE = INTERNAL_PREFIX + "input_file"
 
 LAYOUTS = ("lines", "array")
@@ -33,6 +35,7 @@ class SourceFile:
     spark_path: str  # what Spark reads (local absolute path or s3://...)
     lineage_path: str  # value written in source_s3_path, e.g. s3://bucket/key
     json_layout: str  # "lines" (JSON Lines) or "array" (one JSON document, usually an array)
+    source_version: int = 1  # tracking-table version of the object (a new ETag is a new version)
 
 
 def escape_glob(path: str) -> str:
@@ -96,7 +99,7 @@ def _check(files: Sequence[SourceFile]) -> dict[str, SourceFile]:
 
 def read_batch(spark: SparkSession, files: Sequence[SourceFile], schema: StructType) -> DataFrame:
     """All records of ``files`` read with ``schema`` (PERMISSIVE: unparseable records keep their raw text in
-    ``_corrupt_record``), each row tagged with :data:`FILE_ID` and :data:`LINEAGE`.
+    ``_corrupt_record``), each row tagged with :data:`FILE_ID`, :data:`LINEAGE` and :data:`SOURCE_VERSION`.
 
     ``lines`` files are read as JSON Lines, ``array`` files with ``multiLine`` (one document per file: a
     broken element makes the whole document one corrupt record). The file names Spark resolved
@@ -106,7 +109,7 @@ def read_batch(spark: SparkSession, files: Sequence[SourceFile], schema: StructT
     """
     by_path = _check(files)
     frames: list[DataFrame] = []
-    mapping: list[tuple[str, int, str]] = []
+    mapping: list[tuple[str, int, str, int]] = []
     for layout in LAYOUTS:
         paths = [escape_glob(item.spark_path) for item in files if item.json_layout == layout]
         if not paths:
@@ -116,14 +119,15 @@ def read_batch(spark: SparkSession, files: Sequence[SourceFile], schema: StructT
             item = by_path.get(uri_to_path(uri))
             if item is None:
                 raise ValueError(f"Spark resolved {uri!r}, which matches no file of the batch")
-            mapping.append((uri, item.file_id, item.lineage_path))
+            mapping.append((uri, item.file_id, item.lineage_path, item.source_version))
         frames.append(frame)
     raw = frames[0] if len(frames) == 1 else frames[0].unionByName(frames[1])
     mapping_schema = StructType([
         StructField(_INPUT_FILE, StringType(), False),
         StructField(FILE_ID, LongType(), False),
         StructField(LINEAGE, StringType(), False),
+        StructField(SOURCE_VERSION, IntegerType(), False),
     ])
     lookup = F.broadcast(spark.createDataFrame(mapping, mapping_schema))
     tagged = raw.withColumn(_INPUT_FILE, F.input_file_name()).join(lookup, on=_INPUT_FILE, how="left")
-    return tagged.select(*schema.fieldNames(), FILE_ID, LINEAGE)
+    return tagged.select(*schema.fieldNames(), FILE_ID, LINEAGE, SOURCE_VERSION)

@@ -8,16 +8,17 @@ from typing import Any
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from runtime.spark.read import LINEAGE
+from runtime.spark.read import LINEAGE, SOURCE_VERSION
 from runtime.spark.validate import output_value, partition_value, unsafe_segment
-from runtime.transforms.spec import LINEAGE_COLUMN, TransformSpec
+from runtime.transforms.spec import LINEAGE_COLUMN, SOURCE_VERSION_COLUMN, TransformSpec
 
 
 def map_columns(good: DataFrame, spec: TransformSpec) -> DataFrame:
-    """Spec columns in spec order, then ``source_s3_path``, then the partition columns."""
+    """Spec columns in spec order, then ``source_s3_path`` and ``source_version``, then the partition columns."""
     column_names = {column.name for column in spec.columns}
     selected = [output_value(column).alias(column.name) for column in spec.columns]
     selected.append(F.col(LINEAGE).alias(LINEAGE_COLUMN))
+    selected.append(F.col(SOURCE_VERSION).alias(SOURCE_VERSION_COLUMN))
     selected += [partition_value(spec, item).alias(item.name)
                  for item in spec.partitions if item.name not in column_names]
     return good.select(*selected)

@@ -67,6 +67,8 @@ SAFE_SEGMENT_PATTERN = r"^[A-Za-z0-9_.-]{1,64}$"
 CORRUPT_RECORD_COLUMN = "_corrupt_record"
 #: The lineage column added to every output row.
 LINEAGE_COLUMN = "source_s3_path"
+#: Output column: the tracking version of the raw object the row came from (readers keep the latest per source).
+SOURCE_VERSION_COLUMN = "source_version"
 #: Prefix of the internal columns the converter adds; spec names may not use it.
 INTERNAL_PREFIX = "__mldp_"
 #: What Spark writes for a null or empty partition value; never a valid partition value here.
@@ -457,8 +459,9 @@ def _name(value: Any, where: str) -> str:
     if not isinstance(value, str) or not _NAME.match(value):
         raise ValueError(f"{where}: {value!r} is not a valid name; use letters, digits and '_' "
                          "(not starting with a digit)")
-    if value.startswith(INTERNAL_PREFIX) or value in {LINEAGE_COLUMN, CORRUPT_RECORD_COLUMN}:
-        raise ValueError(f"{where}: {value!r} is reserved (the converter adds {LINEAGE_COLUMN} itself)")
+    if value.startswith(INTERNAL_PREFIX) or value in {LINEAGE_COLUMN, SOURCE_VERSION_COLUMN, CORRUPT_RECORD_COLUMN}:
+        raise ValueError(f"{where}: {value!r} is reserved (the converter adds {LINEAGE_COLUMN} and "
+                         f"{SOURCE_VERSION_COLUMN} itself)")
     return value
 
 

@@ -393,7 +393,8 @@ def test_catalog_table_over_curated_parquet_with_partition_projection(default: A
     assert table_input["StorageDescriptor"]["SerdeInfo"]["SerializationLibrary"].endswith("ParquetHiveSerDe")
     assert [c["Name"] for c in table_input["PartitionKeys"]] == ["year", "month", "day", "mode"]
     assert [c["Name"] for c in table_input["StorageDescriptor"]["Columns"]] == [
-        "id", "event_date", "event_mode", "nested_field1", "original_complex_list", "source_s3_path"]
+        "id", "event_date", "event_mode", "nested_field1", "original_complex_list", "source_s3_path",
+        "source_version"]
     params = table_input["Parameters"]
     assert params["projection.enabled"] == "true"
     assert (params["projection.month.range"], params["projection.day.range"]) == ("1,12", "1,31")
@@ -409,7 +410,8 @@ def test_catalog_columns_match_the_runtime_default_transform_spec() -> None:
     from platform_constructs.catalog_table import DEFAULT_COLUMNS, DEFAULT_PARTITION_KEYS
 
     spec = json.loads((RUNTIME / "transforms" / "default_spec.json").read_text())
-    assert [(c["name"], c["type"]) for c in spec["columns"]] + [("source_s3_path", "string")] == list(DEFAULT_COLUMNS)
+    lineage = [("source_s3_path", "string"), ("source_version", "int")]
+    assert [(c["name"], c["type"]) for c in spec["columns"]] + lineage == list(DEFAULT_COLUMNS)
     assert [p["name"] for p in spec["partitions"]] == [name for name, _ in DEFAULT_PARTITION_KEYS]
 
 

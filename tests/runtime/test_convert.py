@@ -114,6 +114,7 @@ def test_curated_rows_follow_the_reference_mapping(case_batch: Batch) -> None:
         "nested_field1": "value-2",
         "original_complex_list": [{"name": "feature_0", "value": 0.5}, {"name": "feature_1", "value": 1.5}],
         "source_s3_path": source.lineage_path,
+        "source_version": 1,
         "year": 2024,
         "month": 1,
         "day": 3,

@@ -48,7 +48,7 @@ def finish_batch(conn, outcomes: dict[str, tuple], job_run_id: str = "run-1", le
     params = {"batch_id": batch_id, "job_run_id": job_run_id, "batch_size": 10_000, "lease_seconds": lease_seconds}
     with conn.cursor() as cur:
         cur.execute(queries.CLAIM_BATCH, params)
-        claimed = {key: file_id for file_id, key, _etag, _size, _attempt in cur.fetchall()}
+        claimed = {row[1]: row[0] for row in cur.fetchall()}
         assert set(claimed) == set(outcomes), "the test must give an outcome to every claimable file"
         cur.execute(queries.INSERT_BATCH, {**params, "file_count": len(claimed), "bytes": 0})
     conn.commit()
