@@ -218,5 +218,5 @@ LIMIT %(limit)s
 #: Which of these staged batches are still open (their staging must not be touched).
 OPEN_BATCHES_AMONG = """
 SELECT batch_id FROM processing_batches
-WHERE state = 'CLAIMED' AND batch_id::text = ANY(%(batch_ids)s::text[])
+WHERE state = 'CLAIMED' AND batch_id = ANY(%(batch_ids)s::uuid[])
 """

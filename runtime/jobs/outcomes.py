@@ -49,6 +49,9 @@ def record_batch_outcomes(conn, batch_id: str, job_run_id: str, outcomes: Sequen
                 raise LeaseLost(f"batch {batch_id} is no longer ours to finish")
             cur.execute(queries.FINISH_FILES, file_params)
             final = Counter(row[0] for row in cur.fetchall())
+            if sum(final.values()) != len(outcomes):  # never close a batch with files left PROCESSING
+                raise LeaseLost(f"batch {batch_id}: {len(outcomes) - sum(final.values())} of its files are no "
+                                "longer PROCESSING in it; outcome not recorded")
         conn.commit()
     except BaseException:
         conn.rollback()

@@ -53,9 +53,13 @@ def _first_meaningful_byte(head: bytes) -> bytes:
     return text[:1]
 
 
+class CorruptGzip(ValueError):
+    """The gzip data itself is broken (bad header, bad deflate data, truncated): the file is poison."""
+
+
 def _gzip_head_and_check(store: ObjectStore, key: str) -> bytes:
     """Decompress the whole object (streaming, bounded memory); return its first decompressed bytes.
-    Raises ValueError when the stream is corrupt or truncated."""
+    Raises :class:`CorruptGzip` when the data is corrupt or truncated; read errors propagate as they are."""
     decompressor = zlib.decompressobj(16 + zlib.MAX_WBITS)
     head = b""
     stream = store.open_stream(key)
@@ -68,7 +72,7 @@ def _gzip_head_and_check(store: ObjectStore, key: str) -> bytes:
                 try:
                     out = decompressor.decompress(chunk, STREAM_CHUNK)
                 except zlib.error as exc:
-                    raise ValueError(f"corrupt gzip data: {exc}") from exc
+                    raise CorruptGzip(f"corrupt gzip data: {exc}") from exc
                 if len(head) < 4096:
                     head += out[: 4096 - len(head)]
                 chunk = decompressor.unconsumed_tail
@@ -82,8 +86,28 @@ def _gzip_head_and_check(store: ObjectStore, key: str) -> bytes:
         if close:
             close()
     if not decompressor.eof:
-        raise ValueError("truncated gzip stream (unexpected end of file)")
+        raise CorruptGzip("truncated gzip stream (unexpected end of file)")
     return head
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text[:300]}" if text else type(exc).__name__
+
+
+def verify_unchanged(store: ObjectStore, files: Sequence[ClaimedFile], workers: int = 16) -> list[ClaimedFile]:
+    """The files whose ETag is no longer the claimed one (or that vanished): checked after Spark read them, so a
+    file overwritten between the pre-check and the read is never recorded as its old version."""
+    def changed(claimed: ClaimedFile) -> bool:
+        try:
+            return store.head(claimed.key).etag != claimed.etag
+        except ObjectNotFound:
+            return True
+
+    if not files:
+        return []
+    with ThreadPoolExecutor(max_workers=min(workers, len(files))) as pool:
+        return [f for f, is_changed in zip(files, pool.map(changed, files), strict=True) if is_changed]
 
 
 def check_file(store: ObjectStore, claimed: ClaimedFile) -> PrecheckResult:
@@ -92,6 +116,8 @@ def check_file(store: ObjectStore, claimed: ClaimedFile) -> PrecheckResult:
         info, head = store.read_head(claimed.key, 4096)
     except ObjectNotFound:
         return PrecheckResult(claimed, "FAILED", "object vanished after listing (deleted or moved)")
+    except Exception as exc:  # a read error says nothing about the file: retry it later
+        return PrecheckResult(claimed, "FAILED", f"could not read the object: {_one_line(exc)}")
     if claimed.etag and info.etag != claimed.etag:
         return PrecheckResult(
             claimed, "FAILED",
@@ -104,8 +130,11 @@ def check_file(store: ObjectStore, claimed: ClaimedFile) -> PrecheckResult:
             head = _gzip_head_and_check(store, claimed.key)
         except ObjectNotFound:
             return PrecheckResult(claimed, "FAILED", "object vanished while being read", size=info.size)
-        except (ValueError, EOFError, OSError) as exc:
+        except CorruptGzip as exc:
             return PrecheckResult(claimed, "QUARANTINED", f"unreadable gzip file: {exc}", size=info.size)
+        except Exception as exc:  # timeouts, connection resets: transient, not poison
+            return PrecheckResult(claimed, "FAILED", f"could not read the object: {_one_line(exc)}",
+                                  size=info.size)
     layout = "array" if _first_meaningful_byte(head) == b"[" else "lines"
     return PrecheckResult(claimed, "READABLE", json_layout=layout, size=info.size)
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from runtime.db import queries
 from runtime.jobs import publish as pub
 from runtime.jobs.outcomes import LeaseLost, RetryPolicy, record_batch_outcomes
-from runtime.jobs.precheck import ClaimedFile, check_files
+from runtime.jobs.precheck import ClaimedFile, check_files, verify_unchanged
 from runtime.jobs.spark_staging import spark_paths
 from runtime.layout import Layout
 from runtime.storage.base import ObjectStore
@@ -68,6 +68,10 @@ class BatchReport:
     recovered: bool = False
     #: seconds spent per protocol phase (claim, precheck, convert, publish, commit, archive, clean)
     timings: dict[str, float] = field(default_factory=dict)
+
+
+class SourceChangedDuringRead(RuntimeError):
+    """A raw file got a new ETag while the batch read it: the batch's output cannot be trusted."""
 
 
 class PhaseTimer:
@@ -176,10 +180,12 @@ class BatchProcessor:
                 self._abandon(batch_id, "batch abandoned: its run stopped before finishing (lease expired)")
 
     def _abandon(self, batch_id: str, reason: str) -> None:
-        pub.clean_staging(self.store, self.layout, batch_id)
+        """Record the batch ABANDONED (its files FAILED, retried later) first, then delete its staging: a crash in
+        between leaves staging of a closed batch, which :meth:`clean_finished_staging` removes."""
         files = self._batch_files(batch_id)
         outcomes = [pub.FileOutcome(f.file_id, f.key, "FAILED", reason) for f in files]
         self._commit(batch_id, outcomes, state="ABANDONED", error=reason)
+        pub.clean_staging(self.store, self.layout, batch_id)
 
     # -- one batch ------------------------------------------------------------------------------------------------
 
@@ -206,10 +212,15 @@ class BatchProcessor:
         if readable:
             try:
                 result = self._convert(batch_id, readable)
+                changed = verify_unchanged(self.store, [c.file for c in readable], self.settings.io_workers)
+                if changed:  # overwritten between the pre-check and Spark's read: which version was read?
+                    raise SourceChangedDuringRead(
+                        f"{len(changed)} file(s) changed while being read, e.g. {changed[0].key}")
             except Exception as exc:  # a Spark or storage failure fails the batch's readable files (retried)
                 log.exception("batch %s: conversion failed", batch_id)
                 pub.clean_staging(self.store, self.layout, batch_id)
-                message = f"batch conversion failed: {type(exc).__name__}: {str(exc).splitlines()[0][:500]}"
+                first_line = (str(exc).splitlines() or [""])[0][:500]
+                message = f"batch conversion failed: {type(exc).__name__}: {first_line}"
                 for check in readable:
                     outcomes[check.file.file_id] = pub.FileOutcome(check.file.file_id, check.file.key, "FAILED",
                                                                    message, size=check.size)

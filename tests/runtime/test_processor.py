@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import threading
 from collections import Counter
 
@@ -207,3 +208,50 @@ def test_a_file_overwritten_after_processing_is_not_archived_but_processed_as_a_
     assert states(db_conn) == dict.fromkeys(keys, "SUCCEEDED")
     assert (tmp_path / LAYOUT.archived_key(keys[0])).read_bytes() == new_content
     assert ("v2-1", f"{tmp_path}/{keys[0]}", "train") in curated_rows(tmp_path)
+
+
+def test_a_file_overwritten_while_spark_reads_it_fails_the_batch_without_publishing(tmp_path, db_conn, spark):
+    store = LocalStore(tmp_path)
+    expected = generate_sample(store, files=2, records_per_file=5, include_bad_inputs=False)
+    key = sorted(expected.files)[0]
+    run_lister(store, db_conn)
+
+    def overwrite_then_spark():  # lands after the pre-check, before Spark reads
+        store.put_bytes(key, b'{"id": "late", "DATE": "2024-01-02", "MODE": "eval"}\n')
+        return spark
+
+    late = processor(store, db_conn, spark)
+    late.spark_factory = overwrite_then_spark
+    (report,) = late.run_once()
+    assert report.files == {"FAILED": 2} and curated_rows(tmp_path) == []
+    with db_conn.cursor() as cur:
+        cur.execute("SELECT DISTINCT error_message FROM file_processing_status")
+        (message,) = cur.fetchone()
+    assert "changed while being read" in message and key in message
+
+
+def test_read_errors_during_the_gzip_check_are_transient_not_poison(tmp_path, db_conn, spark):
+    class FlakyStore(LocalStore):
+        """A store whose streams time out, as a network read can."""
+
+        def open_stream(self, key):
+            raise TimeoutError("read timed out")
+
+    store = FlakyStore(tmp_path)
+    store.put_bytes("raw-json-data/2024/week01/a.jsonl.gz", gzip.compress(b'{"id": "1"}\n'))
+    run_lister(store, db_conn)
+    (report,) = processor(store, db_conn, spark).run_once()
+    assert report.files == {"FAILED": 1}
+    with db_conn.cursor() as cur:
+        cur.execute("SELECT error_message FROM file_processing_status")
+        assert cur.fetchone()[0] == "could not read the object: TimeoutError: read timed out"
+
+
+def test_an_exception_without_a_message_still_fails_the_batch_cleanly(tmp_path, db_conn, spark):
+    store = LocalStore(tmp_path)
+    generate_sample(store, files=1, records_per_file=3, include_bad_inputs=False)
+    run_lister(store, db_conn)
+    broken = processor(store, db_conn, spark)
+    broken.spark_factory = lambda: (_ for _ in ()).throw(RuntimeError())
+    (report,) = broken.run_once()
+    assert report.files == {"FAILED": 1}
