@@ -29,8 +29,11 @@ class Layout:
     staging_prefix: str = STAGING_PREFIX
     listing_prefixes: tuple[str, ...] = field(default=())
 
-    def archived_key(self, raw_key: str) -> str:
-        """The key a raw file is moved to once processed (same relative key under the processed prefix)."""
-        if raw_key.startswith(self.raw_prefix):
-            return self.processed_prefix + raw_key[len(self.raw_prefix):]
-        return self.processed_prefix + raw_key
+    def archived_key(self, raw_key: str, version: int = 1) -> str:
+        """The key a raw file is moved to once processed: the same relative key under the processed prefix, and
+        for a later version of the same key (a new ETag) under ``_versions/vN/``, so that archiving it never
+        overwrites the archive of an earlier version."""
+        relative = raw_key[len(self.raw_prefix):] if raw_key.startswith(self.raw_prefix) else raw_key
+        if version > 1:
+            return f"{self.processed_prefix}_versions/v{version}/{relative}"
+        return self.processed_prefix + relative

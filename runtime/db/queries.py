@@ -208,7 +208,7 @@ WHERE f.file_id = u.file_id AND f.processing_status = 'SUCCEEDED' AND f.archived
 
 #: Succeeded files whose archive move has not happened yet (a crash or a failed move), outside open batches.
 UNARCHIVED = """
-SELECT f.file_id, f.s3_key, f.file_size_bytes, f.etag
+SELECT f.file_id, f.s3_key, f.file_size_bytes, f.etag, f.version
 FROM file_processing_status AS f
 WHERE f.processing_status = 'SUCCEEDED' AND f.archived_key IS NULL
 ORDER BY f.file_id

@@ -248,7 +248,7 @@ class BatchProcessor:
             return pub.FileOutcome(file.file_id, file.key, "QUARANTINED", unreadable, 0, 0, size=check.size)
         if good > 0:
             return pub.FileOutcome(file.file_id, file.key, "SUCCEEDED", None, good, bad, size=check.size,
-                                   etag=file.etag)
+                                   etag=file.etag, version=file.version)
         if bad > 0:
             reason = f"no good record: all {bad} records malformed or invalid (see the dead-letter prefix)"
         else:
@@ -280,7 +280,8 @@ class BatchProcessor:
         statuses = self._commit(manifest.batch_id, manifest.outcomes, state="COMMITTED")
         timer.lap("commit")
         self.checkpoint("after_commit")
-        succeeded = [(o.file_id, o.key, o.size, o.etag) for o in manifest.outcomes if o.status == "SUCCEEDED"]
+        succeeded = [(o.file_id, o.key, o.size, o.etag, o.version)
+                     for o in manifest.outcomes if o.status == "SUCCEEDED"]
         self._archive(succeeded)
         timer.lap("archive")
         pub.clean_staging(self.store, self.layout, manifest.batch_id)
@@ -359,13 +360,14 @@ class BatchProcessor:
     def _archive_group(self, files: list[tuple]) -> int:
         if not files:
             return 0
-        moves = [Move(key, self.layout.archived_key(key), size, etag) for _file_id, key, size, etag in files]
+        archived = {file_id: self.layout.archived_key(key, version) for file_id, key, _s, _e, version in files}
+        moves = [Move(key, archived[file_id], size, etag) for file_id, key, size, etag, _version in files]
         report = move_objects(self.store, moves, max_workers=self.settings.io_workers)
         for source, error in report.failed.items():
             log.error("could not archive %s (kept in place, retried next run): %s", source, error)
         moved = {m.source for m in report.moved}
         ids = [file_id for file_id, key, *_rest in files if key in moved]
-        keys = [self.layout.archived_key(key) for _file_id, key, *_rest in files if key in moved]
+        keys = [archived[file_id] for file_id in ids]
         with self.conn.cursor() as cur:
             cur.execute(queries.SET_ARCHIVED_KEYS, {"file_ids": ids, "archived_keys": keys})
         self.conn.commit()

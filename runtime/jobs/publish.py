@@ -37,6 +37,8 @@ class FileOutcome:
     size: int = 0
     #: the ETag that was processed: archiving moves only this version
     etag: str | None = None
+    #: the tracking version of the file (a new ETag of the same key is a new version)
+    version: int = 1
 
 
 @dataclass

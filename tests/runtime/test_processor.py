@@ -206,7 +206,8 @@ def test_a_file_overwritten_after_processing_is_not_archived_but_processed_as_a_
     assert run_lister(store, db_conn).as_dict()["changed"] == 1
     processor(store, db_conn, spark).drain()
     assert states(db_conn) == dict.fromkeys(keys, "SUCCEEDED")
-    assert (tmp_path / LAYOUT.archived_key(keys[0])).read_bytes() == new_content
+    assert not (tmp_path / LAYOUT.archived_key(keys[0])).exists()  # version 1 was never archived
+    assert (tmp_path / LAYOUT.archived_key(keys[0], version=2)).read_bytes() == new_content
     assert ("v2-1", f"{tmp_path}/{keys[0]}", "train") in curated_rows(tmp_path)
 
 
@@ -255,3 +256,27 @@ def test_an_exception_without_a_message_still_fails_the_batch_cleanly(tmp_path, 
     broken.spark_factory = lambda: (_ for _ in ()).throw(RuntimeError())
     (report,) = broken.run_once()
     assert report.files == {"FAILED": 1}
+
+
+def test_a_new_version_is_archived_beside_the_archive_of_the_previous_one(tmp_path, db_conn, spark):
+    store = LocalStore(tmp_path)
+    expected = generate_sample(store, files=1, records_per_file=4, include_bad_inputs=False)
+    (key,) = expected.files
+    first = store.get_bytes(key)
+    run_lister(store, db_conn)
+    processor(store, db_conn, spark).drain()
+    second = b'{"id": "v2", "DATE": "2024-02-02", "MODE": "test"}\n'
+    store.put_bytes(key, second)  # the producer sends a corrected file under the same key
+    assert run_lister(store, db_conn).as_dict()["changed"] == 1  # a new ETag for a tracked key: version 2
+    processor(store, db_conn, spark).drain()
+    with db_conn.cursor() as cur:
+        cur.execute("SELECT processing_status, version, archived_key FROM file_processing_status")
+        assert cur.fetchall() == [("SUCCEEDED", 2, LAYOUT.archived_key(key, version=2))]
+    assert (tmp_path / LAYOUT.archived_key(key)).read_bytes() == first
+    assert (tmp_path / LAYOUT.archived_key(key, version=2)).read_bytes() == second
+    import pyarrow.dataset as ds
+
+    table = ds.dataset(str(tmp_path / LAYOUT.curated_prefix), format="parquet", partitioning="hive").to_table()
+    by_version = Counter(table["source_version"].to_pylist())  # both versions' rows, told apart by source_version
+    assert by_version == {1: 4, 2: 1}
+    assert table.filter(ds.field("source_version") == 2)["id"].to_pylist() == ["v2"]
