@@ -87,7 +87,10 @@ def run(args: argparse.Namespace) -> int:
     spec = load_spec_from(args.transform_spec)
     store = open_store(args.store)
     publisher = m.publisher_from_args(args)
-    conn = open_database(args.db, args.db_secret_arn, application_name="mldp-processor")
+    from runtime.db.connection import connect, resolve_database_url
+
+    url = resolve_database_url(args.db, args.db_secret_arn)
+    conn = open_database(url, application_name="mldp-processor")
     started = time.monotonic()
     try:
         def spark():
@@ -95,7 +98,8 @@ def run(args: argparse.Namespace) -> int:
 
             return get_spark("JsonToParquetBatchProcessor")
 
-        processor = BatchProcessor(store, conn, spark, spec, settings)
+        processor = BatchProcessor(store, conn, spark, spec, settings,
+                                   heartbeat_connect=lambda: connect(url, application_name="mldp-lease"))
         progress = Progress("processing", unit="files", total=_backlog(conn) if args.drain else None)
 
         def on_batch(report) -> None:

@@ -9,6 +9,7 @@ inject a crash anywhere.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 import uuid
@@ -17,6 +18,7 @@ from dataclasses import dataclass, field
 
 from runtime.db import queries
 from runtime.jobs import publish as pub
+from runtime.jobs.heartbeat import LeaseHeartbeat
 from runtime.jobs.outcomes import LeaseLost, RetryPolicy, record_batch_outcomes
 from runtime.jobs.precheck import ClaimedFile, check_files, verify_unchanged
 from runtime.jobs.spark_staging import spark_paths
@@ -92,7 +94,8 @@ class BatchProcessor:
 
     def __init__(self, store: ObjectStore, conn, spark_factory: Callable[[], object], spec,
                  settings: ProcessorSettings | None = None, layout: Layout | None = None,
-                 checkpoint: Callable[[str], None] = lambda name: None) -> None:
+                 checkpoint: Callable[[str], None] = lambda name: None,
+                 heartbeat_connect: Callable[[], object] | None = None) -> None:
         self.store = store
         self.conn = conn
         self.spark_factory = spark_factory
@@ -100,6 +103,8 @@ class BatchProcessor:
         self.settings = settings or ProcessorSettings()
         self.layout = layout or Layout()
         self.checkpoint = checkpoint
+        #: opens a second connection for the lease heartbeat during conversion (None: no heartbeat)
+        self.heartbeat_connect = heartbeat_connect
 
     # -- public ------------------------------------------------------------------------------------------------
 
@@ -211,7 +216,8 @@ class BatchProcessor:
                                                                check.reason, size=check.size, etag=check.file.etag)
         if readable:
             try:
-                result = self._convert(batch_id, readable)
+                with self._heartbeat(batch_id):
+                    result = self._convert(batch_id, readable)
                 changed = verify_unchanged(self.store, [c.file for c in readable], self.settings.io_workers)
                 if changed:  # overwritten between the pre-check and Spark's read: which version was read?
                     raise SourceChangedDuringRead(
@@ -241,6 +247,12 @@ class BatchProcessor:
         timer.lap("manifest")
         self.checkpoint("after_completion_marker")
         return self._publish_commit_archive(manifest, started, timer)
+
+    def _heartbeat(self, batch_id: str):
+        if self.heartbeat_connect is None:
+            return contextlib.nullcontext()
+        return LeaseHeartbeat(self.heartbeat_connect, batch_id, self.settings.job_run_id,
+                              self.settings.lease_seconds)
 
     def _classify(self, check, good: int, bad: int, unreadable: str | None = None) -> pub.FileOutcome:
         file = check.file

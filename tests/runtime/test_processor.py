@@ -280,3 +280,29 @@ def test_a_new_version_is_archived_beside_the_archive_of_the_previous_one(tmp_pa
     by_version = Counter(table["source_version"].to_pylist())  # both versions' rows, told apart by source_version
     assert by_version == {1: 4, 2: 1}
     assert table.filter(ds.field("source_version") == 2)["id"].to_pylist() == ["v2"]
+
+
+def test_the_lease_heartbeat_keeps_a_long_conversion_from_being_taken_over(tmp_path, db_url, db_conn, spark):
+    import time
+
+    import psycopg2
+
+    store = LocalStore(tmp_path)
+    expected = generate_sample(store, files=2, records_per_file=4, include_bad_inputs=False)
+    run_lister(store, db_conn)
+    rescuer_conn = psycopg2.connect(db_url)
+    rescuer = processor(store, rescuer_conn, spark)
+    taken_over = []
+
+    def slow_spark():  # the conversion outlives the 2 s lease; another run looks for dead batches meanwhile
+        time.sleep(3.5)
+        taken_over.extend(rescuer.recover_expired())
+        return spark
+
+    slow = processor(store, db_conn, spark, lease_seconds=2)
+    slow.heartbeat_connect = lambda: psycopg2.connect(db_url)
+    slow.spark_factory = slow_spark
+    (report,) = slow.run_once()
+    rescuer_conn.close()
+    assert taken_over == [] and report.files == {"SUCCEEDED": 2}
+    assert_exactly_once(tmp_path, db_conn, expected)

@@ -1,0 +1,57 @@
+"""Keeping a batch's lease alive while Spark converts it, so a long conversion is not taken over as dead."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from types import TracebackType
+
+from runtime.db import queries
+
+log = logging.getLogger(__name__)
+
+
+class LeaseHeartbeat:
+    """While the ``with`` block runs, renew the lease of ``batch_id`` every ``lease_seconds / 3`` seconds on a
+    connection of its own (the main connection stays the caller's). A renewal that finds the batch no longer
+    ours stops the heartbeat; the caller's lease check before publishing then stops the batch."""
+
+    def __init__(self, connect: Callable[[], object], batch_id: str, job_run_id: str, lease_seconds: int) -> None:
+        self.connect = connect
+        self.params = {"batch_id": batch_id, "job_run_id": job_run_id, "lease_seconds": lease_seconds}
+        self.interval = max(lease_seconds / 3, 0.5)
+        self.renewals = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"lease-{batch_id[:8]}", daemon=True)
+
+    def __enter__(self) -> LeaseHeartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, exc_type: type | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        try:
+            conn = self.connect()
+        except Exception as exc:  # the lease check before publishing still protects the batch
+            log.warning("lease heartbeat disabled: %s", exc)
+            return
+        try:
+            while not self._stop.wait(self.interval):
+                with conn.cursor() as cur:
+                    cur.execute(queries.RENEW_BATCH_LEASE, self.params)
+                    cur.execute("SELECT 1 FROM processing_batches WHERE batch_id = %(batch_id)s "
+                                "AND state = 'CLAIMED' AND glue_job_run_id = %(job_run_id)s", self.params)
+                    still_ours = cur.fetchone() is not None
+                conn.commit()
+                if not still_ours:
+                    log.warning("batch %s was taken over: lease heartbeat stops", self.params["batch_id"])
+                    return
+                self.renewals += 1
+        except Exception as exc:
+            log.warning("lease heartbeat stopped: %s", exc)
+        finally:
+            conn.close()
