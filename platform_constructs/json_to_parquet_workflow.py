@@ -375,6 +375,12 @@ class JsonToParquetWorkflow(Construct):
             "--environment": p.environment_name,
             "--metrics-namespace": p.metrics_namespace,
             "--job-language": "python",
+            # the bucket's layout, so a bucket with its own prefixes is processed where IAM lets the jobs act
+            "--raw-prefix": p.bucket.props.raw_prefix,
+            "--processed-prefix": p.bucket.props.processed_prefix,
+            "--curated-prefix": p.bucket.props.curated_prefix,
+            "--staging-prefix": p.bucket.props.staging_prefix,
+            "--dead-letter-prefix": p.bucket.props.dead_letter_prefix,
         }
 
     def _lister_job(self) -> glue.CfnJob:

@@ -11,6 +11,7 @@ from typing import Callable
 from runtime.db.connection import DatabaseUnavailable
 from runtime.db.embedded import EmbeddedPostgresError
 from runtime.jobs.lister import DEFAULT_CHUNK_SIZE
+from runtime.layout import PREFIX_OPTIONS, Layout
 from runtime.storage.base import ObjectStoreError
 
 log = logging.getLogger("mldp")
@@ -36,7 +37,16 @@ def add_job_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--environment", default="local", help="metrics dimension value")
     parser.add_argument("--metrics-namespace", default=None, help="CloudWatch namespace (default MlDataPlatform)")
     parser.add_argument("--no-metrics", action="store_true", help="write metrics to the log only")
+    defaults = Layout()
+    for field_name, option in PREFIX_OPTIONS.items():
+        parser.add_argument(f"--{option}", dest=field_name, default=getattr(defaults, field_name),
+                            help=f"bucket layout (default {getattr(defaults, field_name)})")
     _add_json_option(parser)
+
+
+def layout_from_args(args: argparse.Namespace) -> Layout:
+    """The bucket layout named by a job's ``--raw-prefix`` ... options (the reference layout by default)."""
+    return Layout(**{name: getattr(args, name) for name in PREFIX_OPTIONS})
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -113,7 +123,8 @@ def _cmd_list(args: argparse.Namespace) -> int:
     store = open_store(args.store)
     conn = open_database(args.db, args.db_secret_arn, application_name="mldp-lister")
     try:
-        summary = run_lister(store, conn, prefixes or None, chunk_size=args.chunk_size)
+        summary = run_lister(store, conn, prefixes or None, chunk_size=args.chunk_size,
+                             layout=layout_from_args(args))
         publisher_from_args(args).publish({**lister_figures(summary), **backlog_gauges(conn)})
     finally:
         conn.close()

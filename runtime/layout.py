@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 RAW_PREFIX = "raw-json-data/"
 HISTORICAL_PREFIX = "raw-json-data/all_historical_files/"
@@ -13,8 +13,18 @@ DEAD_LETTER_PREFIX = "error-data-lake/json_malformed_records/"
 STAGING_PREFIX = "curated-data-lake/_staging/"
 SCRIPTS_PREFIX = "glue-scripts/"
 
-#: Weekly drops: ``raw-json-data/YYYY/weekXX/``.
-WEEKLY_FOLDER = re.compile(r"^raw-json-data/(\d{4})/week(\d{2})/$")
+#: Weekly drops under the raw prefix: ``YYYY/weekXX/``.
+WEEKLY_FOLDER = re.compile(r"^(\d{4})/week(\d{2})/$")
+#: The historical dump under the raw prefix.
+HISTORICAL_FOLDER = "all_historical_files/"
+#: Prefix options every job takes (``--raw-prefix`` ...): Layout field -> CLI option.
+PREFIX_OPTIONS = {
+    "raw_prefix": "raw-prefix",
+    "processed_prefix": "processed-prefix",
+    "curated_prefix": "curated-prefix",
+    "staging_prefix": "staging-prefix",
+    "dead_letter_prefix": "dead-letter-prefix",
+}
 
 
 @dataclass(frozen=True)
@@ -22,12 +32,31 @@ class Layout:
     """Where each kind of object lives in the bucket (or local directory)."""
 
     raw_prefix: str = RAW_PREFIX
-    historical_prefix: str = HISTORICAL_PREFIX
     processed_prefix: str = PROCESSED_PREFIX
     curated_prefix: str = CURATED_PREFIX
     dead_letter_prefix: str = DEAD_LETTER_PREFIX
     staging_prefix: str = STAGING_PREFIX
-    listing_prefixes: tuple[str, ...] = field(default=())
+
+    @property
+    def default_historical_prefix(self) -> str:
+        return self.raw_prefix + HISTORICAL_FOLDER
+
+    def is_default_raw_key(self, key: str) -> bool:
+        """True for keys under the reference listing folders: ``<raw>/all_historical_files/`` and every
+        ``<raw>/YYYY/weekXX/``."""
+        if not key.startswith(self.raw_prefix):
+            return False
+        relative = key[len(self.raw_prefix):]
+        if relative.startswith(HISTORICAL_FOLDER):
+            return True
+        parts = relative.split("/")
+        return len(parts) >= 3 and WEEKLY_FOLDER.match("/".join(parts[:2]) + "/") is not None
+
+    def __post_init__(self) -> None:
+        for name in PREFIX_OPTIONS:
+            value = getattr(self, name)
+            if not value.endswith("/") or value.startswith("/"):
+                raise ValueError(f"--{PREFIX_OPTIONS[name]} {value!r} must be a key prefix ending in '/'")
 
     def archived_key(self, raw_key: str, version: int = 1) -> str:
         """The key a raw file is moved to once processed: the same relative key under the processed prefix, and

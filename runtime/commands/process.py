@@ -74,7 +74,7 @@ def load_spec_from(location: str | None, store=None):
 
 
 def run(args: argparse.Namespace) -> int:
-    from runtime.cli import emit, open_database
+    from runtime.cli import emit, layout_from_args, open_database
     from runtime.jobs.processor import BatchProcessor, ProcessorSettings
     from runtime.progress import Progress
     from runtime.storage.factory import open_store
@@ -98,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
 
             return get_spark("JsonToParquetBatchProcessor")
 
-        processor = BatchProcessor(store, conn, spark, spec, settings,
+        processor = BatchProcessor(store, conn, spark, spec, settings, layout_from_args(args),
                                    heartbeat_connect=lambda: connect(url, application_name="mldp-lease"))
         progress = Progress("processing", unit="files", total=_backlog(conn) if args.drain else None)
 

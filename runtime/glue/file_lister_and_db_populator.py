@@ -10,9 +10,10 @@ import sys
 
 from runtime.cli import main
 from runtime.glue.args import GLUE_RUN_ID, resolve_options, to_cli_argv
+from runtime.layout import PREFIX_OPTIONS
 
 OPTIONS = ["store", "db", "db-secret-arn", "prefixes", "chunk-size", "environment", "metrics-namespace",
-           "no-metrics", GLUE_RUN_ID]
+           "no-metrics", GLUE_RUN_ID, *PREFIX_OPTIONS.values()]
 
 
 def cli_argv(argv: list) -> list:

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from runtime.db.registration import RegistrationCounts, register_page
-from runtime.layout import HISTORICAL_PREFIX, RAW_PREFIX, WEEKLY_FOLDER
+from runtime.layout import Layout
 from runtime.progress import Progress
 from runtime.storage.base import ObjectInfo, ObjectStore
 
@@ -40,24 +40,23 @@ class ListingSummary:
         }
 
 
-def is_default_raw_key(key: str) -> bool:
-    """True for keys under the reference prefixes: ``raw-json-data/all_historical_files/`` and every
-    ``raw-json-data/YYYY/weekXX/``."""
-    if key.startswith(HISTORICAL_PREFIX):
-        return True
-    parts = key.split("/")
-    return len(parts) >= 4 and WEEKLY_FOLDER.match("/".join(parts[:3]) + "/") is not None
+def is_default_raw_key(key: str, layout: Layout | None = None) -> bool:
+    """True for keys under the reference prefixes: ``<raw>/all_historical_files/`` and every
+    ``<raw>/YYYY/weekXX/`` (``<raw>`` is ``raw-json-data/`` unless the layout says otherwise)."""
+    return (layout or Layout()).is_default_raw_key(key)
 
 
-def listed_pages(store: ObjectStore, prefixes: Sequence[str] | None) -> Iterator[list[ObjectInfo]]:
-    """Listing pages of the given prefixes, or of the reference prefixes when none are given (one listing of
-    ``raw-json-data/`` filtered to the historical folder and the weekly folders)."""
+def listed_pages(store: ObjectStore, prefixes: Sequence[str] | None,
+                 layout: Layout | None = None) -> Iterator[list[ObjectInfo]]:
+    """Listing pages of the given prefixes, or of the reference prefixes when none are given (one listing of the
+    raw prefix filtered to the historical folder and the weekly folders)."""
+    layout = layout or Layout()
     if prefixes:
         for prefix in prefixes:
             yield from store.list_pages(prefix)
         return
-    for page in store.list_pages(RAW_PREFIX):
-        kept = [obj for obj in page if is_default_raw_key(obj.key)]
+    for page in store.list_pages(layout.raw_prefix):
+        kept = [obj for obj in page if layout.is_default_raw_key(obj.key)]
         if kept:
             yield kept
 
@@ -75,14 +74,15 @@ def chunked(pages: Iterable[list[ObjectInfo]], chunk_size: int) -> Iterator[list
 
 
 def run_lister(store: ObjectStore, conn, prefixes: Sequence[str] | None = None,
-               chunk_size: int = DEFAULT_CHUNK_SIZE, show_progress: bool = True) -> ListingSummary:
+               chunk_size: int = DEFAULT_CHUNK_SIZE, show_progress: bool = True,
+               layout: Layout | None = None) -> ListingSummary:
     """List the raw prefixes of ``store`` and register every object in the tracking database ``conn``."""
     if chunk_size <= 0:
         raise ValueError("chunk_size must be positive")
     started = time.monotonic()
     total = RegistrationCounts()
     progress = Progress("listing", unit="keys", enabled=show_progress)
-    for chunk in chunked(listed_pages(store, prefixes), chunk_size):
+    for chunk in chunked(listed_pages(store, prefixes, layout), chunk_size):
         total.add(register_page(conn, chunk))
         progress.advance(len(chunk), new=total.new, changed=total.changed)
     progress.finish()

@@ -578,3 +578,14 @@ def test_lister_import_closure_is_python_39_compatible() -> None:
         capture_output=True, text=True, check=False,
     )
     assert result.returncode == 0, f"not Python 3.9-compatible ({relative}):\n{result.stdout}{result.stderr}"
+
+
+def test_jobs_are_told_the_bucket_layout(cdk: Any) -> None:
+    """A bucket with its own prefixes: both jobs get them as arguments, so the runtime acts where IAM allows."""
+    prefixes = {"raw_prefix": "incoming/", "processed_prefix": "done/", "curated_prefix": "lake/parquet/",
+                "staging_prefix": "lake/_staging/", "dead_letter_prefix": "lake/errors/"}
+    _, workflow, template = _build(cdk, cdk.BucketProps(**prefixes), environment_name="dev")
+    expected = {f"--{name.replace('_prefix', '').replace('_', '-')}-prefix": value for name, value in prefixes.items()}
+    for job in (workflow.lister_job_name, workflow.processor_job_name):
+        arguments = _job(template, job)["DefaultArguments"]
+        assert {k: arguments[k] for k in expected} == expected

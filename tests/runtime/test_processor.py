@@ -306,3 +306,24 @@ def test_the_lease_heartbeat_keeps_a_long_conversion_from_being_taken_over(tmp_p
     rescuer_conn.close()
     assert taken_over == [] and report.files == {"SUCCEEDED": 2}
     assert_exactly_once(tmp_path, db_conn, expected)
+
+
+def test_a_bucket_with_its_own_layout_is_listed_processed_and_archived_where_it_says(tmp_path, db_url, spark):
+    from runtime.cli import main
+
+    store = LocalStore(tmp_path)
+    good = b'{"id": "1", "DATE": "2024-01-02", "MODE": "train"}\n{"id": "2", "DATE": "2024-01-02"}\n'
+    store.put_bytes("incoming/all_historical_files/a.jsonl", good)
+    store.put_bytes("incoming/2024/week05/b.jsonl", good)
+    store.put_bytes("raw-json-data/all_historical_files/not-ours.jsonl", good)
+    layout = ["--raw-prefix", "incoming/", "--processed-prefix", "done/", "--curated-prefix", "lake/parquet/",
+              "--staging-prefix", "lake/_staging/", "--dead-letter-prefix", "lake/errors/"]
+    job = ["--store", str(tmp_path), "--db", db_url, "--no-metrics", *layout]
+    assert main(["list", *job]) == 0
+    assert main(["process", *job, "--drain"]) == 0
+    assert (tmp_path / "done/all_historical_files/a.jsonl").exists()
+    assert (tmp_path / "done/2024/week05/b.jsonl").exists()
+    assert len(list((tmp_path / "lake/parquet/year=2024/month=1/day=2/mode=train").glob("*.parquet"))) == 1
+    assert len(list((tmp_path / "lake/errors").rglob("*.json"))) == 2  # the record without MODE, per file
+    assert (tmp_path / "raw-json-data/all_historical_files/not-ours.jsonl").exists()
+    assert not (tmp_path / "curated-data-lake").exists() and not list((tmp_path / "lake/_staging").rglob("*.*"))
