@@ -20,6 +20,8 @@ from pathlib import Path
 
 DEFAULT_DATABASE = "data_platform_db"
 DEFAULT_PORT = 54329
+#: Where the server remembers the port it was started on (so ``mldp db url`` and the jobs find it).
+PORT_FILE = "port"
 SUPERUSER = "postgres"
 UNPRIVILEGED_USER = "postgres"
 
@@ -63,6 +65,15 @@ def _version_key(path: str) -> tuple:
     return tuple(int(p) if p.isdigit() else 0 for p in parts)
 
 
+def _port_is_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
@@ -82,6 +93,8 @@ class EmbeddedPostgres:
     port: int = DEFAULT_PORT
     database: str = DEFAULT_DATABASE
     durable: bool = True
+    #: False: when ``port`` is taken by another program at start, another free port is used (and remembered)
+    port_pinned: bool = True
 
     @property
     def data_dir(self) -> Path:
@@ -112,8 +125,15 @@ class EmbeddedPostgres:
         Safe to call again while it runs."""
         if not (self.data_dir / "PG_VERSION").exists():
             self._initdb()
+        running = self.is_running()
+        if not running and not _port_is_free(self.port):
+            if self.port_pinned:
+                raise EmbeddedPostgresError(
+                    f"port {self.port} on 127.0.0.1 is in use by another program: stop it or set MLDP_PG_PORT "
+                    "to a free port")
+            self.port = free_port()
         self._write_settings()
-        if not self.is_running():
+        if not running:
             self._run(
                 [self._bin("pg_ctl"), "start", "-w", "-t", str(int(timeout_seconds)), "-D", str(self.data_dir),
                  "-l", str(self.log_file)],
@@ -122,6 +142,7 @@ class EmbeddedPostgres:
             )
         self._wait_until_accepting(timeout_seconds)
         self.create_database(self.database)
+        (self.data_root / PORT_FILE).write_text(f"{self.port}\n")
         return self.url
 
     def stop(self) -> bool:
@@ -240,8 +261,11 @@ class EmbeddedPostgres:
 
 
 def default_server() -> EmbeddedPostgres:
-    """The project's development server: ``.mldp/postgres``, port ``$MLDP_PG_PORT`` or 54329."""
-    return EmbeddedPostgres(
-        data_root=project_state_dir() / "postgres",
-        port=int(os.environ.get("MLDP_PG_PORT", DEFAULT_PORT)),
-    )
+    """The project's development server in ``.mldp/postgres``: port ``$MLDP_PG_PORT``, else the port it was last
+    started on, else 54329 (or any free port when 54329 is taken by another program)."""
+    data_root = project_state_dir() / "postgres"
+    if os.environ.get("MLDP_PG_PORT"):
+        return EmbeddedPostgres(data_root, port=int(os.environ["MLDP_PG_PORT"]))
+    saved = data_root / PORT_FILE
+    port = int(saved.read_text().strip()) if saved.exists() else DEFAULT_PORT
+    return EmbeddedPostgres(data_root, port=port, port_pinned=False)

@@ -55,3 +55,36 @@ def test_migrate_command_reports_up_to_date(db_url, capsys):
 
 def test_server_binaries_are_found():
     assert (find_server_binaries() / "pg_ctl").exists()
+
+
+def test_a_taken_default_port_moves_the_server_to_a_free_one_and_remembers_it(monkeypatch, capsys):
+    import socket
+
+    from runtime.db.embedded import DEFAULT_PORT
+
+    home = PROJECT_ROOT / ".mldp" / "test-db-port"
+    shutil.rmtree(home, ignore_errors=True)
+    monkeypatch.setenv("MLDP_HOME", str(home))
+    monkeypatch.delenv("MLDP_PG_PORT", raising=False)
+    squatter = socket.socket()
+    try:
+        try:
+            squatter.bind(("127.0.0.1", DEFAULT_PORT))
+            squatter.listen()
+        except OSError:
+            pass  # another program holds it already: the same situation
+        assert main(["db", "start"]) == 0
+        url = capsys.readouterr().out.strip()
+        assert f":{DEFAULT_PORT}/" not in url
+        assert main(["db", "url"]) == 0 and capsys.readouterr().out.strip() == url
+
+        monkeypatch.setenv("MLDP_PG_PORT", str(DEFAULT_PORT))  # a pinned port that is taken: a clear error
+        monkeypatch.setenv("MLDP_HOME", str(home / "pinned"))
+        assert main(["db", "start"]) == 2
+        assert f"port {DEFAULT_PORT} on 127.0.0.1 is in use" in capsys.readouterr().err
+    finally:
+        squatter.close()
+        monkeypatch.setenv("MLDP_HOME", str(home))
+        monkeypatch.delenv("MLDP_PG_PORT", raising=False)
+        main(["db", "stop"])
+        shutil.rmtree(home, ignore_errors=True)
