@@ -75,6 +75,7 @@ def load_spec_from(location: str | None, store=None):
 
 def run(args: argparse.Namespace) -> int:
     from runtime.cli import emit, layout_from_args, open_database
+    from runtime.db.connection import connect, resolve_database_url
     from runtime.jobs.processor import BatchProcessor, ProcessorSettings
     from runtime.progress import Progress
     from runtime.storage.factory import open_store
@@ -87,8 +88,6 @@ def run(args: argparse.Namespace) -> int:
     spec = load_spec_from(args.transform_spec)
     store = open_store(args.store)
     publisher = m.publisher_from_args(args)
-    from runtime.db.connection import connect, resolve_database_url
-
     url = resolve_database_url(args.db, args.db_secret_arn)
     conn = open_database(url, application_name="mldp-processor")
     started = time.monotonic()
