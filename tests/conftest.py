@@ -43,7 +43,7 @@ def pg_server_url() -> Iterator[str]:
     server.start()
     yield server.admin_url()
     server.stop()
-    shutil.rmtree(root, ignore_errors=True)
+    shutil.rmtree(server.data_root, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -9,11 +9,13 @@ binaries are the ones found on the machine (``$MLDP_PG_BIN``, ``/usr/lib/postgre
 from __future__ import annotations
 
 import glob
+import hashlib
 import os
 import pwd
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,6 +67,21 @@ def _version_key(path: str) -> tuple:
     return tuple(int(p) if p.isdigit() else 0 for p in parts)
 
 
+def server_reachable_root(path: Path) -> Path:
+    """Where the cluster for ``path`` really lives. As root the server runs as ``postgres``, which must be able to
+    reach the data directory: below a folder it cannot traverse (a checkout under ``/root``, say), the cluster goes
+    to a folder under the system temp directory named after ``path``, so every command finds the same one."""
+    if os.geteuid() != 0:
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    probe = subprocess.run(["runuser", "-u", UNPRIVILEGED_USER, "--", "test", "-x", str(path.parent)],
+                           capture_output=True)
+    if probe.returncode == 0:
+        return path
+    digest = hashlib.sha256(str(path).encode()).hexdigest()[:12]
+    return Path(tempfile.gettempdir()) / f"mldp-{digest}" / path.name
+
+
 def _port_is_free(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         try:
@@ -95,6 +112,9 @@ class EmbeddedPostgres:
     durable: bool = True
     #: False: when ``port`` is taken by another program at start, another free port is used (and remembered)
     port_pinned: bool = True
+
+    def __post_init__(self) -> None:
+        self.data_root = server_reachable_root(Path(self.data_root))
 
     @property
     def data_dir(self) -> Path:

@@ -88,3 +88,18 @@ def test_a_taken_default_port_moves_the_server_to_a_free_one_and_remembers_it(mo
         monkeypatch.delenv("MLDP_PG_PORT", raising=False)
         main(["db", "stop"])
         shutil.rmtree(home, ignore_errors=True)
+
+
+def test_a_data_folder_the_server_user_cannot_reach_moves_under_the_temp_directory(tmp_path):
+    import os
+
+    hidden = tmp_path / "private"
+    hidden.mkdir(mode=0o700)
+    os.chmod(hidden, 0o700)
+    server = EmbeddedPostgres(hidden / "checkout" / ".mldp" / "postgres", port=0)
+    if os.geteuid() == 0:  # the server runs as 'postgres', which cannot traverse a 0700 folder of root's
+        assert server.data_root.parent.name.startswith("mldp-") and server.data_root.name == "postgres"
+        again = EmbeddedPostgres(hidden / "checkout" / ".mldp" / "postgres", port=0)
+        assert again.data_root == server.data_root  # every command finds the same cluster
+    else:  # the server runs as this user, which owns the folder
+        assert server.data_root == hidden / "checkout" / ".mldp" / "postgres"
