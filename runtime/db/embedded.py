@@ -283,7 +283,7 @@ class EmbeddedPostgres:
 def default_server() -> EmbeddedPostgres:
     """The project's development server in ``.mldp/postgres``: port ``$MLDP_PG_PORT``, else the port it was last
     started on, else 54329 (or any free port when 54329 is taken by another program)."""
-    data_root = project_state_dir() / "postgres"
+    data_root = server_reachable_root(project_state_dir() / "postgres")
     if os.environ.get("MLDP_PG_PORT"):
         return EmbeddedPostgres(data_root, port=int(os.environ["MLDP_PG_PORT"]))
     saved = data_root / PORT_FILE

@@ -9,7 +9,7 @@ import psycopg2
 import pytest
 
 from runtime.cli import main
-from runtime.db.embedded import EmbeddedPostgres, find_server_binaries, free_port
+from runtime.db.embedded import EmbeddedPostgres, find_server_binaries, free_port, server_reachable_root
 from tests.conftest import PROJECT_ROOT
 
 
@@ -20,7 +20,9 @@ def mldp_home(monkeypatch):
     monkeypatch.setenv("MLDP_HOME", str(home))
     monkeypatch.setenv("MLDP_PG_PORT", str(free_port()))
     yield home
-    EmbeddedPostgres(home / "postgres", port=0).stop()
+    server = EmbeddedPostgres(home / "postgres", port=0)
+    server.stop()
+    shutil.rmtree(server.data_root, ignore_errors=True)
     shutil.rmtree(home, ignore_errors=True)
 
 
@@ -35,7 +37,7 @@ def test_db_start_status_url_stop(mldp_home, capsys):
         cur.execute("SELECT current_database()")
         assert cur.fetchone() == ("data_platform_db",)
     conn.close()
-    assert (mldp_home / "postgres" / "data" / "PG_VERSION").exists()
+    assert (server_reachable_root(mldp_home / "postgres") / "data" / "PG_VERSION").exists()
 
     assert main(["db", "start"]) == 0  # idempotent while running
     assert capsys.readouterr().out.strip() == url
