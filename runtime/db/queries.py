@@ -17,21 +17,10 @@ COPY_INCOMING = (
     "COPY incoming_objects (s3_key, file_size_bytes, last_modified_timestamp, etag) FROM STDIN WITH (FORMAT csv)"
 )
 
-#: Before a key's new version replaces the row, keep the previous version's outcome in the history.
-RECORD_REPLACED_VERSIONS = """
-INSERT INTO file_processing_history (file_id, event, etag, version, processing_status, batch_id, glue_job_run_id,
-    retry_count, error_message, records_good, records_bad, dead_letter_path, archived_key, actor, reason)
-SELECT f.file_id, 'NEW_VERSION', f.etag, f.version, f.processing_status, f.batch_id, f.glue_job_run_id,
-    f.retry_count, f.error_message, f.records_good, f.records_bad, f.dead_letter_path, f.archived_key,
-    %(actor)s, 'object changed: new ETag ' || i.etag
-FROM (SELECT DISTINCT ON (s3_key) s3_key, etag FROM incoming_objects ORDER BY s3_key) AS i
-JOIN file_processing_status AS f ON f.s3_key = i.s3_key
-WHERE f.etag IS DISTINCT FROM i.etag AND f.processing_status <> 'PROCESSING'
-"""
-
 #: (incoming_objects holds each key once: the caller de-duplicates a chunk.)
 #: Insert new keys as PENDING; a known key with a different ETag (and not being processed right now) becomes a
-#: new version: back to PENDING with attempts reset. The same ETag is never touched.
+#: new version: back to PENDING with attempts reset. The same ETag is never touched. The trigger of migration 0003
+#: writes the replaced version's outcome to the history, for exactly the rows this statement changes.
 UPSERT_INCOMING = """
 WITH upserted AS (
     INSERT INTO file_processing_status AS f

@@ -44,7 +44,7 @@ def _csv_rows(objects: Iterable[ObjectInfo]) -> io.StringIO:
     ))
 
 
-def register_page(conn, objects: list[ObjectInfo], actor: str = "lister") -> RegistrationCounts:
+def register_page(conn, objects: list[ObjectInfo]) -> RegistrationCounts:
     """Register one page of listed objects in one transaction and return what was new or changed."""
     if not objects:
         return RegistrationCounts()
@@ -53,7 +53,6 @@ def register_page(conn, objects: list[ObjectInfo], actor: str = "lister") -> Reg
         with conn.cursor() as cur:
             cur.execute(queries.CREATE_INCOMING)
             cur.copy_expert(queries.COPY_INCOMING, _csv_rows(unique))
-            cur.execute(queries.RECORD_REPLACED_VERSIONS, {"actor": actor})
             cur.execute(queries.UPSERT_INCOMING)
             new, changed = cur.fetchone()
         conn.commit()
