@@ -4,7 +4,9 @@ one set-based upsert per page. Each page is one transaction, so a failure never 
 from __future__ import annotations
 
 import io
-from collections.abc import Iterable
+import queue
+import threading
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from runtime.db import queries
@@ -44,22 +46,79 @@ def _csv_rows(objects: Iterable[ObjectInfo]) -> io.StringIO:
     ))
 
 
-def register_page(conn, objects: list[ObjectInfo]) -> RegistrationCounts:
+@dataclass
+class PreparedPage:
+    """A page ready for COPY: its de-duplicated size and its CSV."""
+
+    count: int
+    csv: io.StringIO
+
+
+def prepare_page(objects: list[ObjectInfo]) -> PreparedPage:
+    """De-duplicate (overlapping prefixes may list a key twice) and build the COPY input."""
+    unique = list({obj.key: obj for obj in objects}.values())
+    return PreparedPage(len(unique), _csv_rows(unique))
+
+
+def register_page(conn, objects: list[ObjectInfo] | PreparedPage) -> RegistrationCounts:
     """Register one page of listed objects in one transaction and return what was new or changed."""
-    if not objects:
+    page = objects if isinstance(objects, PreparedPage) else prepare_page(objects)
+    if not page.count:
         return RegistrationCounts()
-    unique = list({obj.key: obj for obj in objects}.values())  # overlapping prefixes may list a key twice
     try:
         with conn.cursor() as cur:
             cur.execute(queries.CREATE_INCOMING)
-            cur.copy_expert(queries.COPY_INCOMING, _csv_rows(unique))
+            cur.copy_expert(queries.COPY_INCOMING, page.csv)
             cur.execute(queries.UPSERT_INCOMING)
             new, changed = cur.fetchone()
         conn.commit()
     except BaseException:
         conn.rollback()
         raise
-    return RegistrationCounts(listed=len(unique), new=int(new), changed=int(changed))
+    return RegistrationCounts(listed=page.count, new=int(new), changed=int(changed))
+
+
+_DONE = object()
+
+
+def register_pages(conn, pages: Iterable[list[ObjectInfo]], ahead: int = 2) -> Iterator[RegistrationCounts]:
+    """Register ``pages`` one transaction each, yielding each page's counts. A background thread lists and
+    prepares up to ``ahead`` pages while the database registers the current one (listing S3 and building the CSV
+    overlap the SQL; memory stays bounded by ``ahead + 1`` pages). An error on either side stops both."""
+    prepared: queue.Queue = queue.Queue(maxsize=ahead)
+    stop = threading.Event()
+
+    def hand_over(item: object) -> bool:
+        while not stop.is_set():
+            try:
+                prepared.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for page in pages:
+                if not hand_over(prepare_page(page)):
+                    return
+            hand_over(_DONE)
+        except BaseException as exc:  # handed to the consumer, which re-raises it
+            hand_over(exc)
+
+    producer = threading.Thread(target=produce, name="listing", daemon=True)
+    producer.start()
+    try:
+        while True:
+            item = prepared.get()
+            if item is _DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield register_page(conn, item)
+    finally:
+        stop.set()
+        producer.join()
 
 
 def register_reference_row_by_row(conn, keys: Iterable[str]) -> int:

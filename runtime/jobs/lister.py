@@ -12,7 +12,7 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
-from runtime.db.registration import RegistrationCounts, register_page
+from runtime.db.registration import RegistrationCounts, register_pages
 from runtime.layout import Layout
 from runtime.progress import Progress
 from runtime.storage.base import ObjectInfo, ObjectStore
@@ -82,9 +82,9 @@ def run_lister(store: ObjectStore, conn, prefixes: Sequence[str] | None = None,
     started = time.monotonic()
     total = RegistrationCounts()
     progress = Progress("listing", unit="keys", enabled=show_progress)
-    for chunk in chunked(listed_pages(store, prefixes, layout), chunk_size):
-        total.add(register_page(conn, chunk))
-        progress.advance(len(chunk), new=total.new, changed=total.changed)
+    for counts in register_pages(conn, chunked(listed_pages(store, prefixes, layout), chunk_size)):
+        total.add(counts)
+        progress.advance(counts.listed, new=total.new, changed=total.changed)
     progress.finish()
     summary = ListingSummary(total, time.monotonic() - started, list(prefixes or ()))
     log.info("listing done: %s", summary.as_dict())

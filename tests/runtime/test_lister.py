@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from datetime import UTC
 from pathlib import Path
 
 import boto3
@@ -208,3 +209,22 @@ def test_glue_entry_translates_job_arguments_to_the_same_cli():
     pairs = dict(zip(cli[1:-1:2], cli[2:-1:2], strict=False))
     assert pairs == {"--store": "s3://b", "--db-secret-arn": "arn:aws:secretsmanager:x", "--prefixes": "a/,b/",
                      "--environment": "dev", "--job-run-id": "jr_123"}
+
+
+def test_a_listing_error_stops_registration_after_the_pages_already_registered(db_conn):
+    from datetime import datetime
+
+    from runtime.db.registration import register_pages
+    from runtime.storage.base import ObjectInfo, ObjectStoreError
+
+    now = datetime.now(UTC)
+
+    def pages():
+        yield [ObjectInfo(f"{HIST}a{i}.json", 1, now, f"e{i}") for i in range(3)]
+        raise ObjectStoreError("listing failed: throttled")
+
+    registered = []
+    with pytest.raises(ObjectStoreError, match="throttled"):
+        for counts in register_pages(db_conn, pages()):
+            registered.append(counts.new)
+    assert registered == [3] and len(_rows(db_conn)) == 3
