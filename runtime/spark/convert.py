@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from runtime.spark.read import FILE_ID, SourceFile, read_batch, unreadable_reason
+from runtime.spark.read import FILE_ID, SourceFile, attach_lineage, read_batch, unreadable_reason
 from runtime.spark.transform import apply_hook, map_columns
 from runtime.spark.validate import BAD, reason_text, validate
 from runtime.spark.write import dead_letter_frame, write_curated, write_dead_letters
@@ -80,13 +80,14 @@ def convert_batch(
         bad_total = sum(item.records_bad for item in counts.values())
         curated_rows = 0
         if good_total:
-            curated = map_columns(validated.filter(~F.col(BAD)), spec)
+            curated = map_columns(attach_lineage(validated.filter(~F.col(BAD)), spark, readable), spec)
             if hook is not None:
                 curated = apply_hook(curated, spec, hook)
             curated_rows = write_curated(curated, spec.partition_names, curated_path)
         if bad_total:
             read_fields = [name for name in schema.fieldNames() if name != CORRUPT_RECORD_COLUMN]
-            dead_letters = dead_letter_frame(validated.filter(F.col(BAD)), read_fields, reason_text(spec))
+            dead_letters = dead_letter_frame(attach_lineage(validated.filter(F.col(BAD)), spark, readable),
+                                             read_fields, reason_text(spec))
             write_dead_letters(dead_letters, dead_letter_path)
         return ConversionResult(counts, curated_rows, bad_total, unreadable)
     finally:

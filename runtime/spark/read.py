@@ -99,7 +99,7 @@ def _check(files: Sequence[SourceFile]) -> dict[str, SourceFile]:
 
 def read_batch(spark: SparkSession, files: Sequence[SourceFile], schema: StructType) -> DataFrame:
     """All records of ``files`` read with ``schema`` (PERMISSIVE: unparseable records keep their raw text in
-    ``_corrupt_record``), each row tagged with :data:`FILE_ID`, :data:`LINEAGE` and :data:`SOURCE_VERSION`.
+    ``_corrupt_record``), each row tagged with :data:`FILE_ID` (see :func:`attach_lineage` for the rest of its lineage).
 
     ``lines`` files are read as JSON Lines, ``array`` files with ``multiLine`` (one document per file: a
     broken element makes the whole document one corrupt record). The file names Spark resolved
@@ -109,7 +109,7 @@ def read_batch(spark: SparkSession, files: Sequence[SourceFile], schema: StructT
     """
     by_path = _check(files)
     frames: list[DataFrame] = []
-    mapping: list[tuple[str, int, str, int]] = []
+    mapping: list[tuple[str, int]] = []
     for layout in LAYOUTS:
         paths = [escape_glob(item.spark_path) for item in files if item.json_layout == layout]
         if not paths:
@@ -119,15 +119,25 @@ def read_batch(spark: SparkSession, files: Sequence[SourceFile], schema: StructT
             item = by_path.get(uri_to_path(uri))
             if item is None:
                 raise ValueError(f"Spark resolved {uri!r}, which matches no file of the batch")
-            mapping.append((uri, item.file_id, item.lineage_path, item.source_version))
+            mapping.append((uri, item.file_id))
         frames.append(frame)
     raw = frames[0] if len(frames) == 1 else frames[0].unionByName(frames[1])
     mapping_schema = StructType([
         StructField(_INPUT_FILE, StringType(), False),
         StructField(FILE_ID, LongType(), False),
-        StructField(LINEAGE, StringType(), False),
-        StructField(SOURCE_VERSION, IntegerType(), False),
     ])
     lookup = F.broadcast(spark.createDataFrame(mapping, mapping_schema))
     tagged = raw.withColumn(_INPUT_FILE, F.input_file_name()).join(lookup, on=_INPUT_FILE, how="left")
-    return tagged.select(*schema.fieldNames(), FILE_ID, LINEAGE, SOURCE_VERSION)
+    return tagged.select(*schema.fieldNames(), FILE_ID)
+
+
+def attach_lineage(frame: DataFrame, spark: SparkSession, files: Sequence[SourceFile]) -> DataFrame:
+    """Add :data:`LINEAGE` and :data:`SOURCE_VERSION` to rows by :data:`FILE_ID` (a broadcast join). Done after the
+    batch is cached, not before, so the cache does not hold a long path string for every record."""
+    lookup_schema = StructType([
+        StructField(FILE_ID, LongType(), False),
+        StructField(LINEAGE, StringType(), False),
+        StructField(SOURCE_VERSION, IntegerType(), False),
+    ])
+    rows = [(item.file_id, item.lineage_path, item.source_version) for item in files]
+    return frame.join(F.broadcast(spark.createDataFrame(rows, lookup_schema)), on=FILE_ID, how="left")
