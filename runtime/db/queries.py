@@ -8,13 +8,13 @@ CREATE_INCOMING = """
 CREATE TEMP TABLE IF NOT EXISTS incoming_objects (
     s3_key TEXT NOT NULL,
     file_size_bytes BIGINT,
-    last_modified_timestamp TIMESTAMPTZ,
+    last_modified_epoch DOUBLE PRECISION,
     etag TEXT
 ) ON COMMIT DELETE ROWS
 """
 
 COPY_INCOMING = (
-    "COPY incoming_objects (s3_key, file_size_bytes, last_modified_timestamp, etag) FROM STDIN WITH (FORMAT csv)"
+    "COPY incoming_objects (s3_key, file_size_bytes, last_modified_epoch, etag) FROM STDIN WITH (FORMAT csv)"
 )
 
 #: (incoming_objects holds each key once: the caller de-duplicates a chunk.)
@@ -25,7 +25,7 @@ UPSERT_INCOMING = """
 WITH upserted AS (
     INSERT INTO file_processing_status AS f
         (s3_key, file_size_bytes, last_modified_timestamp, etag, processing_status, next_attempt_at)
-    SELECT s3_key, file_size_bytes, last_modified_timestamp, etag, 'PENDING', now()
+    SELECT s3_key, file_size_bytes, to_timestamp(last_modified_epoch), etag, 'PENDING', now()
     FROM incoming_objects
     ON CONFLICT (s3_key) DO UPDATE SET
         file_size_bytes = EXCLUDED.file_size_bytes,

@@ -41,7 +41,7 @@ def _csv_field(text: str) -> str:
 def _csv_rows(objects: Iterable[ObjectInfo]) -> io.StringIO:
     """The COPY input (CSV) for ``objects``: key, size, last-modified, ETag."""
     return io.StringIO("".join(
-        f"{_csv_field(obj.key)},{obj.size},{obj.last_modified.isoformat()},{_csv_field(obj.etag)}\n"
+        f"{_csv_field(obj.key)},{obj.size},{obj.last_modified.timestamp()!r},{_csv_field(obj.etag)}\n"
         for obj in objects
     ))
 
