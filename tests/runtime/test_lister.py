@@ -7,10 +7,8 @@ import time
 from datetime import UTC
 from pathlib import Path
 
-import boto3
 import psycopg2
 import pytest
-from moto import mock_aws
 
 from runtime.cli import main
 from runtime.db.migrations import apply_migrations
@@ -142,34 +140,23 @@ def test_migrations_applied_twice_are_a_no_op(db_conn):
         assert cur.fetchone()[0] == count >= 1
 
 
-@pytest.fixture
-def s3_bucket(monkeypatch):
-    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                        "AWS_DEFAULT_REGION": "us-east-1"}.items():
-        monkeypatch.setenv(name, value)
-    with mock_aws():
-        client = boto3.client("s3", region_name="us-east-1")
-        client.create_bucket(Bucket="raw-bucket")
-        yield client
-
-
-def test_s3_listing_crosses_pages_skips_markers_and_detects_new_etags(s3_bucket, db_conn):
+def test_s3_listing_crosses_pages_skips_markers_and_detects_new_etags(s3_client, s3_bucket, db_conn):
     keys = [f"{HIST}part-{i:05d}.json" for i in range(1100)] + [WEEK + "w.json", *ODD_KEYS]
     for key in keys:
-        s3_bucket.put_object(Bucket="raw-bucket", Key=key, Body=b'{"id": "1"}\n')
+        s3_client.put_object(Bucket=s3_bucket, Key=key, Body=b'{"id": "1"}\n')
     for marker in (HIST, WEEK, HIST + "folder/"):
-        s3_bucket.put_object(Bucket="raw-bucket", Key=marker, Body=b"")
-    s3_bucket.put_object(Bucket="raw-bucket", Key="raw-json-data/scratch/x.json", Body=b"{}")
-    store = open_store("s3://raw-bucket", s3_client=s3_bucket)
+        s3_client.put_object(Bucket=s3_bucket, Key=marker, Body=b"")
+    s3_client.put_object(Bucket=s3_bucket, Key="raw-json-data/scratch/x.json", Body=b"{}")
+    store = open_store(f"s3://{s3_bucket}", s3_client=s3_client)
 
     first = run_lister(store, db_conn).as_dict()
     assert (first["listed"], first["new"], first["changed"]) == (len(keys), len(keys), 0)
     rows = _rows(db_conn)
     assert set(rows) == set(keys)
-    assert rows[HIST + "part-00000.json"][1] == s3_bucket.head_object(
-        Bucket="raw-bucket", Key=HIST + "part-00000.json")["ETag"].strip('"')
+    assert rows[HIST + "part-00000.json"][1] == s3_client.head_object(
+        Bucket=s3_bucket, Key=HIST + "part-00000.json")["ETag"].strip('"')
 
-    s3_bucket.put_object(Bucket="raw-bucket", Key=ODD_KEYS[1], Body=b'{"id": "2"}\n')
+    s3_client.put_object(Bucket=s3_bucket, Key=ODD_KEYS[1], Body=b'{"id": "2"}\n')
     rerun = run_lister(store, db_conn).as_dict()
     assert (rerun["new"], rerun["changed"], rerun["unchanged"]) == (0, 1, len(keys) - 1)
 
@@ -192,7 +179,7 @@ def test_cli_unreachable_database_is_one_clear_line_without_password(tmp_path, c
     assert f"alice@127.0.0.1:{port}/trackingdb" in err[0] and "s3cret-pw" not in err[0]
 
 
-def test_cli_missing_directory_and_bucket_are_clear_errors(tmp_path, db_url, s3_bucket, capsys):
+def test_cli_missing_directory_and_bucket_are_clear_errors(tmp_path, db_url, s3_client, capsys):
     missing = tmp_path / "nope"
     assert main(["list", "--store", str(missing), "--db", db_url, "--no-metrics"]) == 2
     assert str(missing) in capsys.readouterr().err
