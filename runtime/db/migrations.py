@@ -1,5 +1,8 @@
 """Versioned SQL migrations (``runtime/db/migrations/NNNN_name.sql``), applied idempotently under an advisory
-lock by ``mldp migrate`` and by every job at start."""
+lock by ``mldp migrate`` and by every job at start.
+
+The files are package data read through ``importlib.resources``: on Glue the ``runtime`` package is imported
+from a zip (``--extra-py-files``), where globbing ``Path(__file__).parent`` finds nothing."""
 
 from __future__ import annotations
 
@@ -7,11 +10,13 @@ import hashlib
 import logging
 import re
 from dataclasses import dataclass
-from pathlib import Path
+from importlib import resources
+from importlib.abc import Traversable
 
 log = logging.getLogger(__name__)
 
-MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+#: The migrations folder inside the ``runtime.db`` package (a directory, or a folder of a zip).
+MIGRATIONS_DIR: Traversable = resources.files("runtime.db").joinpath("migrations")
 #: Arbitrary constant: the advisory-lock key every migrating process takes.
 ADVISORY_LOCK_KEY = 7_345_120_011
 _NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
@@ -28,21 +33,26 @@ class Migration:
         return hashlib.sha256(self.sql.encode()).hexdigest()
 
 
-def available_migrations(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
-    """Every migration file in version order; a file with a bad name is an error, not skipped."""
+def available_migrations(directory: Traversable = MIGRATIONS_DIR) -> list[Migration]:
+    """Every migration file in version order; a file with a bad name is an error, not skipped.
+
+    ``directory`` is a folder as a ``pathlib.Path`` or an ``importlib.resources`` traversable (zip-safe).
+    """
     migrations = []
-    for path in sorted(directory.glob("*.sql")):
-        match = _NAME.match(path.name)
+    for entry in sorted((e for e in directory.iterdir() if e.name.endswith(".sql")), key=lambda e: e.name):
+        match = _NAME.match(entry.name)
         if not match:
-            raise ValueError(f"migration file {path.name} must be named NNNN_snake_case.sql")
-        migrations.append(Migration(int(match.group(1)), match.group(2), path.read_text()))
+            raise ValueError(f"migration file {entry.name} must be named NNNN_snake_case.sql")
+        migrations.append(Migration(int(match.group(1)), match.group(2), entry.read_text(encoding="utf-8")))
+    if not migrations:
+        raise ValueError(f"no migration found in {directory}: the runtime package was bundled without its SQL files")
     versions = [m.version for m in migrations]
     if len(set(versions)) != len(versions):
         raise ValueError(f"duplicate migration versions in {directory}")
     return migrations
 
 
-def apply_migrations(conn, directory: Path = MIGRATIONS_DIR) -> list[int]:
+def apply_migrations(conn, directory: Traversable = MIGRATIONS_DIR) -> list[int]:
     """Apply the migrations not yet recorded in ``schema_migrations``; return the versions applied now.
 
     Concurrent callers serialise on an advisory lock, so two jobs starting together apply each migration once.

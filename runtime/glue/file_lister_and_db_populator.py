@@ -9,18 +9,17 @@ from __future__ import annotations
 import sys
 
 from runtime.cli import main
-from runtime.glue.args import GLUE_RUN_ID, resolve_options, to_cli_argv
+from runtime.glue.args import job_cli_argv
 from runtime.layout import PREFIX_OPTIONS
 
 OPTIONS = ["store", "db", "db-secret-arn", "prefixes", "chunk-size", "environment", "metrics-namespace",
-           "no-metrics", GLUE_RUN_ID, *PREFIX_OPTIONS.values()]
+           "no-metrics", *PREFIX_OPTIONS.values()]
 
 
 def cli_argv(argv: list) -> list:
-    """The ``mldp list`` command line for these job arguments."""
-    options = resolve_options(argv, OPTIONS)
-    return [*to_cli_argv("list", options, flags=["no-metrics"], rename={GLUE_RUN_ID: "job-run-id"}), "--json"]
+    """The ``mldp list`` command line for this job run (``argv`` is ``sys.argv``: the script path first)."""
+    return job_cli_argv("list", argv, OPTIONS, flags=["no-metrics"])
 
 
 if __name__ == "__main__":
-    sys.exit(main(cli_argv(sys.argv[1:])))
+    sys.exit(main(cli_argv(sys.argv)))

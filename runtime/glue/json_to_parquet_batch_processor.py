@@ -10,19 +10,17 @@ from __future__ import annotations
 import sys
 
 from runtime.cli import main
-from runtime.glue.args import GLUE_RUN_ID, resolve_options, to_cli_argv
+from runtime.glue.args import job_cli_argv
 from runtime.layout import PREFIX_OPTIONS
 
 OPTIONS = ["store", "db", "db-secret-arn", "batch-size", "max-attempts", "lease-seconds", "drain", "max-minutes",
-           "transform-spec", "environment", "metrics-namespace", "no-metrics", GLUE_RUN_ID, *PREFIX_OPTIONS.values()]
+           "transform-spec", "environment", "metrics-namespace", "no-metrics", *PREFIX_OPTIONS.values()]
 
 
 def cli_argv(argv: list) -> list:
-    """The ``mldp process`` command line for these job arguments."""
-    options = resolve_options(argv, OPTIONS)
-    argv = to_cli_argv("process", options, flags=["drain", "no-metrics"], rename={GLUE_RUN_ID: "job-run-id"})
-    return [*argv, "--json"]
+    """The ``mldp process`` command line for this job run (``argv`` is ``sys.argv``: the script path first)."""
+    return job_cli_argv("process", argv, OPTIONS, flags=["drain", "no-metrics"])
 
 
 if __name__ == "__main__":
-    sys.exit(main(cli_argv(sys.argv[1:])))
+    sys.exit(main(cli_argv(sys.argv)))

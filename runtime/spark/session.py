@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 
 from pyspark import SparkContext
@@ -37,8 +36,14 @@ DEFAULT_LOCAL_DRIVER_MEMORY = "2g"
 
 
 def on_glue() -> bool:
-    """Whether this process runs inside an AWS Glue job (the ``awsglue`` library is importable)."""
-    return importlib.util.find_spec("awsglue") is not None
+    """Whether Spark is provided by the platform: this Python driver was started by the Spark launcher, as Glue
+    starts a Spark job's script (``spark-submit``'s ``PythonRunner`` hands the driver the JVM gateway through
+    ``PYSPARK_GATEWAY_PORT``; ``pyspark.java_gateway`` connects to it instead of starting a JVM).
+
+    Whether ``awsglue`` is importable says nothing: a laptop or a test may have it (PyPI's ``awsglue-dev``), and
+    a script run with plain ``python`` there must still start its own local session and mirror ``s3://`` paths.
+    """
+    return "PYSPARK_GATEWAY_PORT" in os.environ
 
 
 def get_spark(app_name: str = "mldp") -> SparkSession:

@@ -12,7 +12,6 @@ import pytest
 
 from runtime.cli import main
 from runtime.db.migrations import apply_migrations
-from runtime.glue import file_lister_and_db_populator as lister_entry
 from runtime.jobs.lister import is_default_raw_key, run_lister
 from runtime.storage.factory import open_store
 
@@ -185,17 +184,6 @@ def test_cli_missing_directory_and_bucket_are_clear_errors(tmp_path, db_url, s3_
     assert str(missing) in capsys.readouterr().err
     assert main(["list", "--store", "s3://no-such-bucket", "--db", db_url, "--no-metrics"]) == 2
     assert "no-such-bucket" in capsys.readouterr().err
-
-
-def test_glue_entry_translates_job_arguments_to_the_same_cli():
-    argv = ["--JOB_NAME", "FileListerAndDbPopulator", "--JOB_RUN_ID", "jr_123", "--store", "s3://b",
-            "--db-secret-arn", "arn:aws:secretsmanager:x", "--prefixes", "a/,b/", "--TempDir", "s3://t/",
-            "--enable-metrics", "true", "--environment", "dev"]
-    cli = lister_entry.cli_argv(argv)
-    assert cli[0] == "list" and cli[-1] == "--json"
-    pairs = dict(zip(cli[1:-1:2], cli[2:-1:2], strict=False))
-    assert pairs == {"--store": "s3://b", "--db-secret-arn": "arn:aws:secretsmanager:x", "--prefixes": "a/,b/",
-                     "--environment": "dev", "--job-run-id": "jr_123"}
 
 
 def test_a_listing_error_stops_registration_after_the_pages_already_registered(db_conn):
