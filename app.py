@@ -4,21 +4,28 @@
 Account and region come from the CDK environment (``CDK_DEFAULT_ACCOUNT`` / ``CDK_DEFAULT_REGION``, set by the
 CDK CLI from your credentials); without them the stacks are environment-agnostic and synth works offline.
 Overrides come from CDK context (see ``stacks.config.apply_context_overrides``), e.g.
-``npx cdk synth -c prod.alarm_emails=ops@example.com``. ``python app.py`` reads ``cdk.json``'s context itself,
-so it synthesizes the same templates as ``npx cdk synth``.
+``npx cdk synth -c prod.alarm_emails=ops@example.com``. ``python app.py`` reads ``cdk.json``'s context itself
+and takes the same ``-c key=value`` options, so it synthesizes the same templates as ``npx cdk synth``.
 cdk-nag's ``AwsSolutionsChecks`` runs as a policy-validation plugin: any unacknowledged finding fails synth.
+
+Production needs an alarm subscriber: without ``-c prod.alarm_emails=...`` or ``-c prod.alarm_topic_arn=...`` the
+prod stack carries a synth error (``EnvironmentConfig.missing_alarm_subscriber``). The CDK CLI fails the commands
+that select that stack (``cdk synth``, ``cdk deploy MlDataPlatform-prod``) and still deploys dev alone;
+``python app.py`` fails whenever a stack has an error (``make synth`` passes a placeholder address).
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "1")
 
-from aws_cdk import App, Environment, Validations
+from aws_cdk import App, Environment, Validations, cx_api
 from cdk_nag import AwsSolutionsChecks
 
 from stacks.config import ENVIRONMENTS, apply_context_overrides
@@ -45,5 +52,44 @@ def build_app(app: App | None = None) -> App:
     return app
 
 
+def synthesis_errors(assembly: cx_api.CloudAssembly) -> list[str]:
+    """Error annotations of the synthesized stacks as ``<stack>: <message>`` (what the CDK CLI reports as
+    "Found errors" for the stacks it selects)."""
+    return [
+        f"{stack.stack_name}: {message.entry.data}"
+        for stack in assembly.stacks
+        for message in stack.messages
+        if message.level == cx_api.SynthesisMessageLevel.ERROR
+    ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python app.py [-c key=value ...]``: synthesize (into ``CDK_OUTDIR`` or a temporary directory); exit 1 if
+    a stack has a synth error.
+
+    Run by the CDK CLI (``CDK_OUTDIR`` set), it leaves the errors to the CLI, which fails only the commands that
+    select an erroneous stack.
+    """
+    parser = argparse.ArgumentParser(description="Synthesize the ML data platform stacks (like `cdk synth`).")
+    parser.add_argument(
+        "-c", "--context", action="append", default=[], metavar="KEY=VALUE",
+        help="context value, as for the CDK CLI (e.g. -c prod.alarm_emails=oncall@example.com); repeatable",
+    )
+    args = parser.parse_args(argv)
+    context = cdk_json_context()
+    for pair in args.context:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            parser.error(f"-c {pair!r}: expected KEY=VALUE")
+        context[key] = value
+    assembly = build_app(App(context=context)).synth()
+    errors = synthesis_errors(assembly)
+    if errors and "CDK_OUTDIR" not in os.environ:
+        for error in errors:
+            print(f"error: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
 if __name__ == "__main__":
-    build_app().synth()
+    sys.exit(main())

@@ -6,10 +6,22 @@
 * S3 objects the jobs write: SSE-KMS with the data bucket's key when it has one, else SSE-S3.
 
 Roles of jobs that run with this configuration need :meth:`grant_use`.
+
+**Physical name.** Glue cannot update a security configuration in place: CloudFormation replaces it on any change
+of its encryption settings, and the replacement, created before the old one is deleted, would collide with a
+fixed name. The physical name is therefore ``<name>-<hash>``, where ``<hash>`` is a short digest of the resolved
+encryption configuration (``Stack.resolve`` turns the key ARN tokens into stable ``Fn::GetAtt`` JSON): the same
+settings keep the same name, other settings get a new name, and the jobs, which refer to the configuration by
+name, follow it (:attr:`GlueSecurityConfiguration.name`).
+
+**Partitions.** The CloudWatch Logs service principal is regional: ``logs.<region>.<URL suffix>``, with the
+stack's URL suffix, so the key policy is right in ``aws-cn`` (``amazonaws.com.cn``) as well.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 
 from aws_cdk import ArnFormat, RemovalPolicy, Stack
@@ -19,6 +31,19 @@ from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 _COLON_RESOURCE_NAME = ArnFormat.COLON_RESOURCE_NAME
+#: Hex digits of the content hash appended to the physical name.
+NAME_HASH_LENGTH = 8
+#: Glue's limit on a security configuration name.
+MAX_NAME_LENGTH = 255
+#: Longest ``GlueSecurityConfigurationProps.name``: the ``-<hash>`` suffix must still fit.
+MAX_BASE_NAME_LENGTH = MAX_NAME_LENGTH - NAME_HASH_LENGTH - 1
+
+
+def content_name(base: str, resolved_encryption_configuration: object) -> str:
+    """``<base>-<hash>``: ``hash`` is the first :data:`NAME_HASH_LENGTH` hex digits of the SHA-256 of the
+    resolved encryption configuration as canonical JSON (sorted keys)."""
+    canonical = json.dumps(resolved_encryption_configuration, sort_keys=True, separators=(",", ":"))
+    return f"{base}-{hashlib.sha256(canonical.encode()).hexdigest()[:NAME_HASH_LENGTH]}"
 
 
 @dataclass(frozen=True)
@@ -26,7 +51,8 @@ class GlueSecurityConfigurationProps:
     """Props of :class:`GlueSecurityConfiguration`.
 
     Attributes:
-        name: physical name of the security configuration (unique per account and region).
+        name: base of the physical name (unique per account and region, at most
+            :data:`MAX_BASE_NAME_LENGTH` characters); the configuration is named ``<name>-<content hash>``.
         s3_key: the data bucket's KMS key; ``None`` means the bucket uses SSE-S3.
         removal_policy: what happens to the logs key when the stack is deleted.
     """
@@ -37,8 +63,12 @@ class GlueSecurityConfigurationProps:
 
     def validate(self) -> None:
         """Raise ``ValueError`` naming the field to fix."""
-        if not self.name or len(self.name) > 255:
-            raise ValueError("GlueSecurityConfigurationProps.name must be 1-255 characters")
+        if not self.name or len(self.name) > MAX_BASE_NAME_LENGTH:
+            raise ValueError(
+                f"GlueSecurityConfigurationProps.name must be 1-{MAX_BASE_NAME_LENGTH} characters (Glue allows "
+                f"{MAX_NAME_LENGTH} and a '-<{NAME_HASH_LENGTH}-digit content hash>' is appended), got "
+                f"{len(self.name)}: shorten it"
+            )
 
 
 class GlueSecurityConfiguration(Construct):
@@ -47,7 +77,8 @@ class GlueSecurityConfiguration(Construct):
     Attributes:
         key: the logs/bookmarks key.
         configuration: the ``glue.CfnSecurityConfiguration``.
-        name: its physical name.
+        name: its physical name, ``<props.name>-<hash of the encryption configuration>``; jobs that run with
+            this configuration refer to it by this name.
     """
 
     def __init__(self, scope: Construct, construct_id: str, props: GlueSecurityConfigurationProps) -> None:
@@ -55,7 +86,6 @@ class GlueSecurityConfiguration(Construct):
         props.validate()
         self.props = props
         stack = Stack.of(self)
-        self.name = props.name
         self.key = kms.Key(
             self,
             "LogsKey",
@@ -66,7 +96,8 @@ class GlueSecurityConfiguration(Construct):
         self.key.add_to_resource_policy(
             iam.PolicyStatement(
                 sid="AllowCloudWatchLogsForGlueLogGroups",
-                principals=[iam.ServicePrincipal(f"logs.{stack.region}.amazonaws.com")],
+                # regional principal: build it with the partition's URL suffix (amazonaws.com.cn in aws-cn)
+                principals=[iam.ServicePrincipal(f"logs.{stack.region}.{stack.url_suffix}")],
                 actions=["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
                 resources=["*"],
                 conditions={
@@ -86,19 +117,19 @@ class GlueSecurityConfiguration(Construct):
             if props.s3_key is not None
             else glue.CfnSecurityConfiguration.S3EncryptionProperty(s3_encryption_mode="SSE-S3")
         )
-        self.configuration = glue.CfnSecurityConfiguration(
-            self,
-            "Resource",
-            name=props.name,
-            encryption_configuration=glue.CfnSecurityConfiguration.EncryptionConfigurationProperty(
-                cloud_watch_encryption=glue.CfnSecurityConfiguration.CloudWatchEncryptionProperty(
-                    cloud_watch_encryption_mode="SSE-KMS", kms_key_arn=self.key.key_arn
-                ),
-                job_bookmarks_encryption=glue.CfnSecurityConfiguration.JobBookmarksEncryptionProperty(
-                    job_bookmarks_encryption_mode="CSE-KMS", kms_key_arn=self.key.key_arn
-                ),
-                s3_encryptions=[s3_encryption],
+        encryption_configuration = glue.CfnSecurityConfiguration.EncryptionConfigurationProperty(
+            cloud_watch_encryption=glue.CfnSecurityConfiguration.CloudWatchEncryptionProperty(
+                cloud_watch_encryption_mode="SSE-KMS", kms_key_arn=self.key.key_arn
             ),
+            job_bookmarks_encryption=glue.CfnSecurityConfiguration.JobBookmarksEncryptionProperty(
+                job_bookmarks_encryption_mode="CSE-KMS", kms_key_arn=self.key.key_arn
+            ),
+            s3_encryptions=[s3_encryption],
+        )
+        # Replaced (never updated) by CloudFormation on any change: the name must change with the content.
+        self.name = content_name(props.name, stack.resolve(encryption_configuration))
+        self.configuration = glue.CfnSecurityConfiguration(
+            self, "Resource", name=self.name, encryption_configuration=encryption_configuration
         )
 
     def grant_use(self, grantee: iam.IGrantable) -> iam.Grant:

@@ -1,4 +1,4 @@
-"""``JsonToParquetWorkflow``: the Glue workflow, its two jobs, their triggers, network and catalog table.
+"""``JsonToParquetWorkflow``: the Glue workflow, its jobs, their triggers, network and catalog table.
 
 Orchestration (a Glue workflow has exactly one start trigger)::
 
@@ -9,12 +9,28 @@ Orchestration (a Glue workflow has exactly one start trigger)::
                                            --max-minutes budget is spent (--drain true)
 
     ON_DEMAND backfill trigger (outside the workflow)
-        -> JsonToParquetBatchProcessor     --drain true with a long budget; start it (or `aws glue
-                                           start-job-run` with more workers) several times in parallel for
-                                           the 9 TB backfill: claims use FOR UPDATE SKIP LOCKED, so runs never
+        -> JsonToParquetBatchProcessorBackfill
+                                           the same script, role and arguments as a job of its own, --drain true
+                                           with the long ``backfill_drain_minutes`` budget. Start the trigger (or
+                                           `aws glue start-job-run` with more workers) several times in parallel
+                                           for the 9 TB backfill: claims use FOR UPDATE SKIP LOCKED, so runs never
                                            share a file.
 
-The workflow allows one run at a time, so a slow run delays the next schedule instead of overlapping it.
+Which runs use which job, and how many may run at once:
+
+* ``JsonToParquetBatchProcessor<suffix>`` runs only inside the workflow (the conditional trigger after a
+  successful listing), ``MaxConcurrentRuns`` 1. The workflow itself allows one run at a time, so a slow run
+  delays the next schedule instead of overlapping it, and one slot is all the schedule ever needs. Do not start
+  this job by hand: a manual run would hold the schedule's only slot.
+* ``JsonToParquetBatchProcessorBackfill<suffix>`` runs everything started on demand: the backfill trigger
+  (``aws glue start-trigger --name JsonToParquetBackfill<suffix>``, once per parallel run) and manual
+  ``aws glue start-job-run --job-name JsonToParquetBatchProcessorBackfill<suffix>`` runs with their own worker
+  fleet. At most ``backfill_max_concurrent_runs`` of them run at once; one more start fails with
+  ``ConcurrentRunsExceededException`` and leaves the schedule untouched.
+
+Glue counts concurrent runs per job, so backfill runs can never take the scheduled processor's slot (with one
+shared job, three backfill runs made every scheduled start fail). Both jobs claim from the same tracking table, so
+scheduled and backfill runs share the backlog without sharing a file.
 
 Why the lister is a Python-shell job: it only pages through S3 listings and bulk-inserts keys, which needs no
 Spark. 1/16 DPU for about a minute every 15 minutes costs about $0.05 a day; the smallest Glue 5.0 Spark job
@@ -55,6 +71,9 @@ from platform_constructs.tracking_database import TrackingDatabase
 WORKFLOW_NAME = "JsonToParquetProcessingWorkflow"
 LISTER_JOB_NAME = "FileListerAndDbPopulator"
 PROCESSOR_JOB_NAME = "JsonToParquetBatchProcessor"
+BACKFILL_JOB_NAME = "JsonToParquetBatchProcessorBackfill"
+#: A backfill run's Glue timeout: its drain budget plus this margin to finish the last batch and archive.
+BACKFILL_TIMEOUT_MARGIN_MINUTES = 30
 DEFAULT_SCHEDULE = "cron(0/15 * * * ? *)"
 #: Worker types a Glue 5.x Spark ETL job accepts.
 SPARK_WORKER_TYPES = ("G.1X", "G.2X", "G.4X", "G.8X")
@@ -83,8 +102,12 @@ class JsonToParquetWorkflowProps:
         glue_version: Glue version of the Spark processor (``5.0`` = Spark 3.5, Python 3.11).
         processor_worker_type / processor_number_of_workers: the processor's workers (``G.1X``... , >= 2);
             with auto scaling on, the number is the maximum.
-        processor_timeout_minutes: Glue kills a processor run after this long; must exceed ``drain_minutes``.
-        processor_max_concurrent_runs: scheduled run + parallel backfill runs.
+        processor_timeout_minutes: Glue kills a scheduled processor run after this long; must exceed
+            ``drain_minutes``. (The scheduled processor allows one run at a time: the workflow never runs two.)
+        backfill_max_concurrent_runs: parallel runs of the backfill job (trigger starts and manual
+            ``start-job-run``); they never count against the scheduled processor.
+        backfill_number_of_workers: maximum workers of a backfill run; ``None`` = ``processor_number_of_workers``
+            (same worker type). ``start-job-run --number-of-workers`` overrides it per run.
         lister_max_capacity: DPU of the Python-shell lister (0.0625 or 1.0).
         lister_timeout_minutes: Glue kills a lister run after this long.
         schedule: AWS cron of the workflow's start trigger.
@@ -94,7 +117,8 @@ class JsonToParquetWorkflowProps:
         lease_seconds: how long a claimed batch is owned before another run may recover it.
         drain_minutes: time budget of a scheduled processor run (``--max-minutes`` with ``--drain true``);
             keep it below the schedule interval.
-        backfill_drain_minutes: time budget of a run started by the on-demand backfill trigger.
+        backfill_drain_minutes: time budget of a backfill run (``--max-minutes`` of the backfill job and
+            trigger); the backfill job's timeout is this plus :data:`BACKFILL_TIMEOUT_MARGIN_MINUTES`.
         metrics_namespace: CloudWatch namespace of the runtime's custom metrics.
         transform_spec_uri: optional ``s3://`` URI of a transform spec (``--transform-spec``); the processor
             can read it when it lies under the bucket's scripts prefix.
@@ -121,7 +145,8 @@ class JsonToParquetWorkflowProps:
     processor_worker_type: str = "G.1X"
     processor_number_of_workers: int = 2
     processor_timeout_minutes: int = 60
-    processor_max_concurrent_runs: int = 3
+    backfill_max_concurrent_runs: int = 2
+    backfill_number_of_workers: int | None = None
     lister_max_capacity: float = 0.0625
     lister_timeout_minutes: int = 30
     schedule: str = DEFAULT_SCHEDULE
@@ -189,7 +214,7 @@ class JsonToParquetWorkflowProps:
         minimums = {
             "processor_number_of_workers": (self.processor_number_of_workers, 2),
             "processor_timeout_minutes": (self.processor_timeout_minutes, 1),
-            "processor_max_concurrent_runs": (self.processor_max_concurrent_runs, 1),
+            "backfill_max_concurrent_runs": (self.backfill_max_concurrent_runs, 1),
             "lister_timeout_minutes": (self.lister_timeout_minutes, 1),
             "batch_size": (self.batch_size, 1),
             "max_attempts": (self.max_attempts, 1),
@@ -197,6 +222,8 @@ class JsonToParquetWorkflowProps:
             "drain_minutes": (self.drain_minutes, 1),
             "backfill_drain_minutes": (self.backfill_drain_minutes, 1),
         }
+        if self.backfill_number_of_workers is not None:
+            minimums["backfill_number_of_workers"] = (self.backfill_number_of_workers, 2)
         for field_name, (value, minimum) in minimums.items():
             if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
                 raise ValueError(f"{name}.{field_name} must be an integer >= {minimum}, got {value!r}")
@@ -217,6 +244,9 @@ class JsonToParquetWorkflow(Construct):
         security_configuration: :class:`GlueSecurityConfiguration`.
         lister_role / processor_role: one ``iam.Role`` per job.
         lister_job / processor_job: ``glue.CfnJob``; ``lister_job_name`` / ``processor_job_name`` their names.
+            The processor runs only in the workflow (one run at a time).
+        backfill_job: ``glue.CfnJob`` that the backfill trigger and manual runs use (same script, role and
+            arguments as the processor, ``backfill_max_concurrent_runs`` parallel runs); ``backfill_job_name``.
         workflow: ``glue.CfnWorkflow``; ``workflow_name`` its name.
         schedule_trigger / processor_trigger / backfill_trigger: ``glue.CfnTrigger``.
         catalog: :class:`CuratedCatalogTable`.
@@ -230,6 +260,7 @@ class JsonToParquetWorkflow(Construct):
         self.workflow_name = f"{WORKFLOW_NAME}{suffix}"
         self.lister_job_name = f"{LISTER_JOB_NAME}{suffix}"
         self.processor_job_name = f"{PROCESSOR_JOB_NAME}{suffix}"
+        self.backfill_job_name = f"{BACKFILL_JOB_NAME}{suffix}"
         self.code = GlueCodeAssets(
             self, "Code", GlueCodeAssetsProps(runtime_dir=props.runtime_dir, wheels_dir=props.wheels_dir)
         )
@@ -253,7 +284,8 @@ class JsonToParquetWorkflow(Construct):
         self._grant_processor()
         self.lister_job = self._lister_job()
         self.processor_job = self._processor_job()
-        for job in (self.lister_job, self.processor_job):
+        self.backfill_job = self._backfill_job()
+        for job in (self.lister_job, self.processor_job, self.backfill_job):
             # Referenced by name, not by token: make CloudFormation create them first.
             job.add_resource_dependency(self.network.connection)
             job.add_resource_dependency(self.security_configuration.configuration)
@@ -411,7 +443,7 @@ class JsonToParquetWorkflow(Construct):
             default_arguments=arguments,
         )
 
-    def _processor_job(self) -> glue.CfnJob:
+    def _processor_arguments(self) -> dict[str, str]:
         p = self.props
         arguments = {
             **self._common_arguments(),
@@ -432,27 +464,73 @@ class JsonToParquetWorkflow(Construct):
         }
         if p.transform_spec_uri is not None:
             arguments["--transform-spec"] = p.transform_spec_uri
+        return arguments
+
+    def _spark_job(
+        self,
+        construct_id: str,
+        *,
+        name: str,
+        description: str,
+        number_of_workers: int,
+        timeout_minutes: int,
+        max_concurrent_runs: int,
+        arguments: dict[str, str],
+    ) -> glue.CfnJob:
+        p = self.props
         return glue.CfnJob(
             self,
-            "ProcessorJob",
-            name=self.processor_job_name,
-            description="Claims batches of registered JSON files and publishes them as partitioned Parquet (Spark)",
+            construct_id,
+            name=name,
+            description=description,
             role=self.processor_role.role.role_arn,
             command=glue.CfnJob.JobCommandProperty(
                 name="glueetl", python_version="3", script_location=self.code.processor_script.s3_url
             ),
             glue_version=p.glue_version,
             worker_type=p.processor_worker_type,
-            number_of_workers=p.processor_number_of_workers,
-            timeout=p.processor_timeout_minutes,
+            number_of_workers=number_of_workers,
+            timeout=timeout_minutes,
             max_retries=0,
             execution_class="STANDARD",
-            execution_property=glue.CfnJob.ExecutionPropertyProperty(
-                max_concurrent_runs=p.processor_max_concurrent_runs
-            ),
+            execution_property=glue.CfnJob.ExecutionPropertyProperty(max_concurrent_runs=max_concurrent_runs),
             connections=glue.CfnJob.ConnectionsListProperty(connections=[self.network.connection_name]),
             security_configuration=self.security_configuration.name,
             default_arguments=arguments,
+        )
+
+    def _processor_job(self) -> glue.CfnJob:
+        p = self.props
+        return self._spark_job(
+            "ProcessorJob",
+            name=self.processor_job_name,
+            description="Claims batches of registered JSON files and publishes them as partitioned Parquet (Spark); "
+            "scheduled runs only (workflow)",
+            number_of_workers=p.processor_number_of_workers,
+            timeout_minutes=p.processor_timeout_minutes,
+            # the workflow runs one at a time; on-demand runs use the backfill job and never take this slot
+            max_concurrent_runs=1,
+            arguments=self._processor_arguments(),
+        )
+
+    def _backfill_job(self) -> glue.CfnJob:
+        p = self.props
+        # Same arguments as the processor, except that a bare start-job-run drains with the backfill budget
+        # (the trigger passes the same two values explicitly).
+        arguments = {
+            **self._processor_arguments(),
+            "--drain": "true",
+            "--max-minutes": str(p.backfill_drain_minutes),
+        }
+        return self._spark_job(
+            "BackfillJob",
+            name=self.backfill_job_name,
+            description="JsonToParquetBatchProcessor for on-demand and backfill runs (backfill trigger, "
+            "start-job-run); runs in parallel without taking the scheduled processor's slot",
+            number_of_workers=p.backfill_number_of_workers or p.processor_number_of_workers,
+            timeout_minutes=p.backfill_drain_minutes + BACKFILL_TIMEOUT_MARGIN_MINUTES,
+            max_concurrent_runs=p.backfill_max_concurrent_runs,
+            arguments=arguments,
         )
 
     # ----------------------------------------------------------------------------------------
@@ -498,18 +576,21 @@ class JsonToParquetWorkflow(Construct):
             self,
             "BackfillTrigger",
             name=f"JsonToParquetBackfill{p.suffix}",
-            description="On demand (backfill): drain the backlog with a long budget; start it once per parallel run",
+            description="On demand (backfill): drain the backlog with a long budget on the backfill job; start it "
+            "once per parallel run",
             type="ON_DEMAND",
             actions=[
                 glue.CfnTrigger.ActionProperty(
-                    job_name=self.processor_job_name,
+                    job_name=self.backfill_job_name,
                     arguments={"--drain": "true", "--max-minutes": str(p.backfill_drain_minutes)},
-                    timeout=p.backfill_drain_minutes + 30,
+                    timeout=p.backfill_drain_minutes + BACKFILL_TIMEOUT_MARGIN_MINUTES,
                 )
             ],
         )
-        for trigger in (self.schedule_trigger, self.processor_trigger, self.backfill_trigger):
+        # Jobs are referenced by name, not by token: make CloudFormation create them first.
+        for trigger in (self.schedule_trigger, self.processor_trigger):
             trigger.add_resource_dependency(self.lister_job)
             trigger.add_resource_dependency(self.processor_job)
+        self.backfill_trigger.add_resource_dependency(self.backfill_job)
         self.schedule_trigger.add_resource_dependency(self.workflow)
         self.processor_trigger.add_resource_dependency(self.workflow)

@@ -3,11 +3,11 @@
 What is watched, and why each alarm treats missing data the way it does:
 
 * **Job failures** - an EventBridge rule (``job_state_rule``) matches ``Glue Job State Change``
-  events of the lister and processor jobs in state ``FAILED``, ``TIMEOUT`` or ``ERROR`` and sends a
-  readable message (job, run id, state, error) to the topic: one e-mail per failed run, with the
-  details an operator needs. ``STOPPED`` is left out on purpose: only an operator (or a workflow
-  stop) ends a run that way, and a stopped batch is recovered by the next run when its lease
-  expires. The ``JobFailures`` alarm counts the rule's matches (``AWS/Events TriggeredRules``) so
+  events of the lister, processor and (when given) backfill jobs in state ``FAILED``, ``TIMEOUT``
+  or ``ERROR`` and sends a readable message (job, run id, state, error) to the topic: one e-mail
+  per failed run, with the details an operator needs. ``STOPPED`` is left out on purpose: only an
+  operator (or a workflow stop) ends a run that way, and a stopped batch is recovered by the next
+  run when its lease expires. The ``JobFailures`` alarm counts the rule's matches (``AWS/Events TriggeredRules``) so
   that failures also show as an alarm state on the dashboard; missing data is *not breaching*
   (no event = no failure).
 * **Lister heartbeat** - a stuck pipeline publishes nothing, so silence is itself a failure. The
@@ -26,6 +26,13 @@ Every alarm has an ``SnsAction`` on the topic as alarm action. State-like alarms
 duration, backlog, quarantine, RDS) also notify when they return to OK; event-like ones (job
 failures, dead-letter records) do not, because they return to OK on their own one period later
 and an "OK" mail would carry no information.
+
+**Topic.** By default the construct creates the topic (KMS-encrypted with its own rotating key,
+SSL-only, publishable by CloudWatch alarms of this account and by the failure rule) and subscribes
+``alarm_emails``. Alternatively it publishes to an existing topic, e.g. a team's on-call topic that
+already pages someone: ``existing_topic`` (an ``sns.ITopic``) or ``existing_topic_arn``. That
+topic's policy (and key policy, if encrypted) must let ``cloudwatch.amazonaws.com`` and
+``events.amazonaws.com`` publish; the construct cannot change a topic it does not own.
 """
 
 from __future__ import annotations
@@ -33,7 +40,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from aws_cdk import ArnFormat, Duration, Stack
+from aws_cdk import ArnFormat, Duration, Stack, Token
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_events as events
@@ -54,6 +61,10 @@ _EMAIL = re.compile(
 _ENVIRONMENT = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _NAMESPACE = re.compile(r"^[A-Za-z0-9 ._/#:-]{1,255}$")
 _GLUE_JOB_STATES = ("FAILED", "TIMEOUT", "ERROR", "STOPPED")
+#: A standard SNS topic ARN in any partition (CloudWatch alarm actions cannot publish to FIFO topics).
+SNS_TOPIC_ARN = re.compile(
+    r"^arn:aws(?:-[a-z]+)*:sns:[a-z]{2}(?:-[a-z]+)+-\d:\d{12}:[A-Za-z0-9_-]{1,256}$"
+)
 MIB = 1024 * 1024
 GIB = 1024 * MIB
 
@@ -70,6 +81,15 @@ RDS_DISK_QUEUE_DEPTH = "RdsDiskQueueDepth"
 RDS_FREE_STORAGE = "RdsFreeStorage"
 
 
+def sns_topic_arn_problem(arn: str) -> str | None:
+    """Why ``arn`` cannot be the alarm topic (``None`` if it can): it must be a standard SNS topic ARN."""
+    if arn.endswith(".fifo"):
+        return f"{arn!r} is a FIFO topic; CloudWatch alarms can only notify standard SNS topics"
+    if not SNS_TOPIC_ARN.match(arn):
+        return f"{arn!r} is not an SNS topic ARN (expected arn:<partition>:sns:<region>:<account-id>:<topic-name>)"
+    return None
+
+
 @dataclass(frozen=True)
 class PipelineAlarmsProps:
     """Props of :class:`PipelineAlarms`.
@@ -77,11 +97,15 @@ class PipelineAlarmsProps:
     Attributes:
         environment_name: value of the ``Environment`` dimension the runtime publishes (``dev``, ``prod``).
         lister_job_name / processor_job_name: Glue job names whose failures are reported.
+        backfill_job_name: the workflow's backfill job, whose failures and timeouts are reported too;
+            ``None`` when there is none.
         alarm_emails: e-mail addresses subscribed to the topic (each must confirm by mail).
         metrics_namespace: namespace of the runtime's custom metrics.
         database_instance: the tracking database; ``None`` skips the RDS alarms.
         existing_topic: publish to this topic instead of creating one (its encryption and policy are
             then the owner's business).
+        existing_topic_arn: the same as ``existing_topic``, given by ARN (e.g. an on-call topic from
+            configuration); at most one of the two.
         failure_states: Glue job states reported as failures (subset of FAILED, TIMEOUT, ERROR, STOPPED).
         period: aggregation period of the event-like alarms (job failures, dead letters, lister duration).
         gauge_period: aggregation period of the backlog gauges (longer than the lister schedule).
@@ -103,10 +127,12 @@ class PipelineAlarmsProps:
     environment_name: str
     lister_job_name: str
     processor_job_name: str
+    backfill_job_name: str | None = None
     alarm_emails: tuple[str, ...] = ()
     metrics_namespace: str = m.DEFAULT_NAMESPACE
     database_instance: rds.IDatabaseInstance | None = None
     existing_topic: sns.ITopic | None = None
+    existing_topic_arn: str | None = None
     failure_states: tuple[str, ...] = ("FAILED", "TIMEOUT", "ERROR")
     period: Duration = field(default_factory=lambda: Duration.minutes(15))
     gauge_period: Duration = field(default_factory=lambda: Duration.minutes(30))
@@ -122,6 +148,12 @@ class PipelineAlarmsProps:
     quarantined_files_threshold: int = 1
     dashboard_name: str | None = None
 
+    @property
+    def job_names(self) -> tuple[str, ...]:
+        """The Glue jobs whose failed runs are reported: lister, processor and, if given, backfill."""
+        names = (self.lister_job_name, self.processor_job_name)
+        return names if self.backfill_job_name is None else (*names, self.backfill_job_name)
+
     def validate(self) -> None:
         """Raise ``ValueError`` naming the field to fix when the props are inconsistent."""
         if not _ENVIRONMENT.match(self.environment_name):
@@ -133,6 +165,14 @@ class PipelineAlarmsProps:
         for name in ("lister_job_name", "processor_job_name"):
             if not getattr(self, name):
                 raise ValueError(f"PipelineAlarmsProps.{name} must name the Glue job to watch")
+        if self.backfill_job_name is not None and not self.backfill_job_name:
+            raise ValueError("PipelineAlarmsProps.backfill_job_name must name the Glue job to watch, or be None")
+        if len(set(self.job_names)) != len(self.job_names):
+            raise ValueError(
+                f"PipelineAlarmsProps job names must differ, got {self.job_names}: lister_job_name, "
+                "processor_job_name and backfill_job_name must each name a different Glue job"
+            )
+        self._validate_topic()
         if isinstance(self.alarm_emails, str):
             raise ValueError("PipelineAlarmsProps.alarm_emails must be a tuple of addresses, not one string")
         for email in self.alarm_emails:
@@ -156,6 +196,17 @@ class PipelineAlarmsProps:
                 f"got {self.failure_states}"
             )
         self._validate_thresholds()
+
+    def _validate_topic(self) -> None:
+        arn = self.existing_topic_arn
+        if arn is None:
+            return
+        if self.existing_topic is not None:
+            raise ValueError(
+                "PipelineAlarmsProps.existing_topic and existing_topic_arn are both set: give the topic once"
+            )
+        if not Token.is_unresolved(arn) and (problem := sns_topic_arn_problem(arn)) is not None:
+            raise ValueError(f"PipelineAlarmsProps.existing_topic_arn {problem}")
 
     def _validate_thresholds(self) -> None:
         positive = {
@@ -196,10 +247,11 @@ class PipelineAlarms(Construct):
 
     Attributes:
         props: the validated props.
-        topic: the alarm topic (KMS-encrypted with ``topic_key``, SSL-only), or ``existing_topic``.
+        topic: the alarm topic (KMS-encrypted with ``topic_key``, SSL-only), or the existing topic
+            (``existing_topic``, or ``existing_topic_arn`` imported with ``sns.Topic.from_topic_arn``).
         topic_key: the topic's customer-managed key (``None`` with an existing topic). A CMK, not
             the AWS-managed SNS key, because EventBridge and CloudWatch must be allowed to use it.
-        job_state_rule: the EventBridge rule that reports failed lister/processor runs to the topic.
+        job_state_rule: the EventBridge rule that reports failed lister/processor/backfill runs to the topic.
         alarms: the CloudWatch alarms by key (``JobFailures``, ``ListerHeartbeat``, ``ListerDuration``,
             ``DeadLetterRecords``, ``BacklogAge``, ``QuarantinedFiles`` and, with a database,
             ``RdsCpu``, ``RdsFreeableMemory``, ``RdsDiskQueueDepth``, ``RdsFreeStorage``).
@@ -211,7 +263,7 @@ class PipelineAlarms(Construct):
         props.validate()
         self.props = props
         self.topic_key: kms.Key | None = None
-        self.topic: sns.ITopic = props.existing_topic or self._create_topic()
+        self.topic: sns.ITopic = props.existing_topic or self._existing_topic_from_arn() or self._create_topic()
         for email in props.alarm_emails:
             self.topic.add_subscription(subscriptions.EmailSubscription(email))
         self._alarm_action = cloudwatch_actions.SnsAction(self.topic)
@@ -225,6 +277,10 @@ class PipelineAlarms(Construct):
     # ----------------------------------------------------------------------------------------
     # Topic and rule
     # ----------------------------------------------------------------------------------------
+    def _existing_topic_from_arn(self) -> sns.ITopic | None:
+        arn = self.props.existing_topic_arn
+        return None if arn is None else sns.Topic.from_topic_arn(self, "ExistingTopic", arn)
+
     def _create_topic(self) -> sns.Topic:
         stack = Stack.of(self)
         self.topic_key = kms.Key(
@@ -275,13 +331,12 @@ class PipelineAlarms(Construct):
         rule = events.Rule(
             self,
             "JobStateRule",
-            description=f"Failed runs of {p.lister_job_name} and {p.processor_job_name} "
-            f"({p.environment_name})",
+            description=f"Failed runs of {', '.join(p.job_names)} ({p.environment_name})",
             event_pattern=events.EventPattern(
                 source=["aws.glue"],
                 detail_type=["Glue Job State Change"],
                 detail={
-                    "jobName": [p.lister_job_name, p.processor_job_name],
+                    "jobName": list(p.job_names),
                     "state": list(p.failure_states),
                 },
             ),
@@ -360,7 +415,7 @@ class PipelineAlarms(Construct):
             comparison=gte,
             missing=miss.NOT_BREACHING,
             notify_ok=False,
-            description=f"A run of {p.lister_job_name} or {p.processor_job_name} ended in "
+            description=f"A run of {' or '.join(p.job_names)} ended in "
             f"{'/'.join(p.failure_states)} (details in the EventBridge notification on this topic)",
         )
         if p.lister_heartbeat_minutes is not None:
@@ -470,8 +525,9 @@ class PipelineAlarms(Construct):
         dashboard = cloudwatch.Dashboard(self, "Dashboard", dashboard_name=p.dashboard_name)
         dashboard.add_widgets(
             cloudwatch.TextWidget(
-                markdown=f"# ML data platform - {p.environment_name}\nJobs `{p.lister_job_name}` and "
-                f"`{p.processor_job_name}`; custom metrics in namespace `{p.metrics_namespace}`.",
+                markdown=f"# ML data platform - {p.environment_name}\nJobs "
+                f"{', '.join(f'`{name}`' for name in p.job_names)}; custom metrics in namespace "
+                f"`{p.metrics_namespace}`.",
                 width=24,
                 height=2,
             )

@@ -7,7 +7,13 @@ Overrides come from CDK context (``cdk.json`` or ``-c``), see :func:`apply_conte
 
     npx cdk synth -c alarm_emails=ops@example.com             # both environments
     npx cdk synth -c prod.alarm_emails=a@example.com,b@example.com -c dev.allow_destroy=true
+    npx cdk synth -c prod.alarm_topic_arn=arn:aws:sns:eu-west-1:123456789012:oncall
     # cdk.json: "context": {"dev": {"batch_size": 100}}
+
+An environment that requires an alarm subscriber (``require_alarm_subscriber``; production by default) refuses to
+synthesize without ``alarm_emails`` or ``alarm_topic_arn`` (:meth:`EnvironmentConfig.missing_alarm_subscriber`,
+reported by ``DataPlatformStack`` as a synth error). The checked-in ``PROD`` has neither on purpose: the
+recipients are given at deploy time.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from aws_cdk import RemovalPolicy
 from aws_cdk import aws_logs as logs
 
 from platform_constructs.glue_schedule import validate_glue_cron
+from platform_constructs.pipeline_alarms import sns_topic_arn_problem
 
 _EMAIL = re.compile(
     r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
@@ -40,6 +47,11 @@ SPARK_WORKER_TYPES = ("G.1X", "G.2X", "G.4X", "G.8X")
 SHARED_CONTEXT_FIELDS = ("alarm_emails",)
 #: Fields that context may not override: they define what the environment *is*.
 FIXED_FIELDS = ("environment_name", "production")
+#: Former fields: a context key naming one fails with what to use instead.
+RENAMED_FIELDS = {
+    "processor_max_concurrent_runs": "the scheduled processor now always runs one at a time; set "
+    "backfill_max_concurrent_runs for the parallel runs of the backfill job",
+}
 
 
 @dataclass(frozen=True)
@@ -50,6 +62,10 @@ class EnvironmentConfig:
         environment_name: ``dev``, ``prod``...; stack ``MlDataPlatform-<name>``, metric dimension, name suffix.
         production: production rules apply: Multi-AZ database, deletion protection, RETAIN, no DESTROY.
         alarm_emails: addresses subscribed to the alarm topic (each confirms by mail).
+        alarm_topic_arn: an existing SNS topic (e.g. an on-call topic) to publish the alarms to instead of
+            creating one; ``alarm_emails`` are then subscribed to it.
+        require_alarm_subscriber: refuse to synthesize without ``alarm_emails`` or ``alarm_topic_arn``;
+            ``None`` = required exactly in production.
         allow_destroy: non-production only: delete buckets (emptied) and database with the stack.
         bucket_name: physical bucket name; ``None`` lets CloudFormation generate a unique one.
         bucket_encryption: ``KMS`` (customer-managed key, bucket key on) or ``S3_MANAGED`` (SSE-S3).
@@ -62,8 +78,10 @@ class EnvironmentConfig:
         schedule / schedule_enabled: the workflow's start trigger (AWS cron) and whether it starts enabled.
         batch_size / max_attempts / lease_seconds: processor claim settings.
         drain_minutes / backfill_drain_minutes: time budgets of scheduled and backfill processor runs.
-        processor_worker_type / processor_number_of_workers / processor_timeout_minutes /
-        processor_max_concurrent_runs: the Spark processor job.
+        processor_worker_type / processor_number_of_workers / processor_timeout_minutes: the Spark processor
+            job (scheduled runs, one at a time).
+        backfill_max_concurrent_runs / backfill_number_of_workers: the backfill job (same script and worker
+            type): parallel runs, and workers per run (``None`` = ``processor_number_of_workers``).
         lister_max_capacity / lister_timeout_minutes: the Python-shell lister job.
         metrics_namespace: CloudWatch namespace of the runtime's custom metrics.
         transform_spec_uri: optional ``s3://`` URI of a transform spec for the processor.
@@ -73,6 +91,8 @@ class EnvironmentConfig:
     environment_name: str
     production: bool = False
     alarm_emails: tuple[str, ...] = ()
+    alarm_topic_arn: str | None = None
+    require_alarm_subscriber: bool | None = None
     allow_destroy: bool = False
     bucket_name: str | None = None
     bucket_encryption: str = "KMS"
@@ -98,7 +118,8 @@ class EnvironmentConfig:
     processor_worker_type: str = "G.1X"
     processor_number_of_workers: int = 2
     processor_timeout_minutes: int = 60
-    processor_max_concurrent_runs: int = 3
+    backfill_max_concurrent_runs: int = 2
+    backfill_number_of_workers: int | None = None
     lister_max_capacity: float = 0.0625
     lister_timeout_minutes: int = 30
     metrics_namespace: str = "MlDataPlatform"
@@ -136,6 +157,28 @@ class EnvironmentConfig:
     def log_retention(self) -> logs.RetentionDays:
         """``log_retention_days`` as the CDK enum."""
         return _RETENTION_BY_DAYS[self.log_retention_days]
+
+    @property
+    def alarm_subscriber_required(self) -> bool:
+        """``require_alarm_subscriber``, or ``production`` when that is ``None``."""
+        return self.production if self.require_alarm_subscriber is None else self.require_alarm_subscriber
+
+    def missing_alarm_subscriber(self) -> str | None:
+        """The synth error for an environment whose alarms would reach nobody, or ``None``.
+
+        Not checked in ``__post_init__``: the checked-in ``PROD`` has no recipients (they are deployment
+        settings), so ``DataPlatformStack`` reports this when it builds the environment's stack.
+        """
+        if not self.alarm_subscriber_required or self.alarm_emails or self.alarm_topic_arn is not None:
+            return None
+        env = self.environment_name
+        return (
+            f"{self._field('alarm_emails')} and alarm_topic_arn are both empty, but environment {env!r} requires an "
+            f"alarm subscriber (require_alarm_subscriber): its alarms would reach nobody. Set "
+            f"-c {env}.alarm_emails=a@example.com (comma-separated addresses, each confirms by mail) or "
+            f"-c {env}.alarm_topic_arn=arn:aws:sns:<region>:<account-id>:<topic> (an existing topic, e.g. your "
+            "on-call topic)"
+        )
 
     # ------------------------------------------------------------------------------------------
     # Validation
@@ -180,12 +223,17 @@ class EnvironmentConfig:
             raise ValueError(f"{self._field('processor_worker_type')} must be one of {SPARK_WORKER_TYPES}")
         if self.transform_spec_uri is not None and not self.transform_spec_uri.startswith("s3://"):
             raise ValueError(f"{self._field('transform_spec_uri')} must be an s3:// URI or None")
+        if self.alarm_topic_arn is not None and (problem := sns_topic_arn_problem(self.alarm_topic_arn)):
+            raise ValueError(
+                f"{self._field('alarm_topic_arn')} {problem}: give the ARN of an existing standard topic, or None to "
+                "create one"
+            )
 
     def _check_numbers(self) -> None:
         minimums = {
             "batch_size": 1, "max_attempts": 1, "lease_seconds": 60, "drain_minutes": 1,
             "backfill_drain_minutes": 1, "processor_number_of_workers": 2, "processor_timeout_minutes": 1,
-            "processor_max_concurrent_runs": 1, "lister_timeout_minutes": 1, "staging_expiry_days": 1,
+            "backfill_max_concurrent_runs": 1, "lister_timeout_minutes": 1, "staging_expiry_days": 1,
             "noncurrent_version_expiry_days": 1, "db_allocated_storage_gib": 20, "backlog_age_alarm_seconds": 60,
             "processed_to_intelligent_tiering_days": 0, "db_backup_retention_days": 1,
         }
@@ -193,6 +241,11 @@ class EnvironmentConfig:
             value = getattr(self, name)
             if value < minimum:
                 raise ValueError(f"{self._field(name)} must be >= {minimum}, got {value}")
+        if self.backfill_number_of_workers is not None and self.backfill_number_of_workers < 2:
+            raise ValueError(
+                f"{self._field('backfill_number_of_workers')} must be >= 2 (a Spark job's minimum) or None to use "
+                f"processor_number_of_workers, got {self.backfill_number_of_workers}"
+            )
         if self.db_backup_retention_days > 35:
             raise ValueError(f"{self._field('db_backup_retention_days')} must be at most 35 (RDS limit)")
         if self.db_max_allocated_storage_gib < self.db_allocated_storage_gib:
@@ -327,6 +380,8 @@ def apply_context_overrides(config: EnvironmentConfig, context: Mapping[str, Any
             raw[key[len(env) + 1:]] = (key, value)
     overrides: dict[str, Any] = {}
     for name, (key, value) in raw.items():
+        if name in RENAMED_FIELDS:
+            raise ValueError(f"context {key} is no longer an EnvironmentConfig field: {RENAMED_FIELDS[name]}")
         if name not in names:
             raise ValueError(f"context {key} is not an EnvironmentConfig field; fields: {sorted(names)}")
         if name in FIXED_FIELDS:
@@ -356,14 +411,16 @@ DEV = EnvironmentConfig(
     processor_worker_type="G.1X",
     processor_number_of_workers=2,
     processor_timeout_minutes=30,
-    processor_max_concurrent_runs=2,
+    backfill_max_concurrent_runs=2,
     lister_timeout_minutes=20,
 )
 
-#: Production: data retained, Multi-AZ database with deletion protection, KMS, larger workers.
+#: Production: data retained, Multi-AZ database with deletion protection, KMS, larger workers. Requires an alarm
+#: subscriber (``alarm_emails`` or ``alarm_topic_arn`` from context) to synthesize.
 PROD = EnvironmentConfig(
     environment_name="prod",
     production=True,
+    require_alarm_subscriber=True,
     bucket_encryption="KMS",
     processed_to_intelligent_tiering_days=30,
     processed_to_glacier_ir_days=90,
@@ -383,7 +440,7 @@ PROD = EnvironmentConfig(
     processor_worker_type="G.2X",
     processor_number_of_workers=10,
     processor_timeout_minutes=60,
-    processor_max_concurrent_runs=5,
+    backfill_max_concurrent_runs=4,
     lister_timeout_minutes=60,
 )
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import CfnOutput, Stack
+from aws_cdk import Annotations, CfnOutput, Stack
 from constructs import Construct
 
 from platform_constructs.json_to_parquet_workflow import JsonToParquetWorkflow, JsonToParquetWorkflowProps
@@ -32,6 +32,9 @@ class DataPlatformStack(Stack):
         super().__init__(scope, construct_id, **kwargs)
         self.config = config
         c = config
+        if (missing_subscriber := c.missing_alarm_subscriber()) is not None:
+            # a synth error of this stack only: `cdk synth/deploy` of another stack still works
+            Annotations.of(self).add_error(missing_subscriber)
         self.bucket = TrackedRawBucket(
             self,
             "DataLake",
@@ -71,7 +74,8 @@ class DataPlatformStack(Stack):
                 processor_worker_type=c.processor_worker_type,
                 processor_number_of_workers=c.processor_number_of_workers,
                 processor_timeout_minutes=c.processor_timeout_minutes,
-                processor_max_concurrent_runs=c.processor_max_concurrent_runs,
+                backfill_max_concurrent_runs=c.backfill_max_concurrent_runs,
+                backfill_number_of_workers=c.backfill_number_of_workers,
                 lister_max_capacity=c.lister_max_capacity,
                 lister_timeout_minutes=c.lister_timeout_minutes,
                 schedule=c.schedule,
@@ -93,7 +97,9 @@ class DataPlatformStack(Stack):
                 environment_name=c.environment_name,
                 lister_job_name=self.workflow.lister_job_name,
                 processor_job_name=self.workflow.processor_job_name,
+                backfill_job_name=self.workflow.backfill_job_name,
                 alarm_emails=c.alarm_emails,
+                existing_topic_arn=c.alarm_topic_arn,
                 metrics_namespace=c.metrics_namespace,
                 database_instance=self.database.instance,
                 lister_heartbeat_minutes=60 if c.schedule_enabled else None,

@@ -95,15 +95,23 @@ def cfn() -> type[CfnHelpers]:
 # Engineer B: the whole CDK app (both environment stacks), synthesized once per test session and
 # shared by test_stacks, test_snapshots, test_nag and test_cfn_lint.
 # ------------------------------------------------------------------------------------------------
+#: Context the shared app is built with on top of cdk.json's, as `make synth` passes it: production refuses to
+#: synthesize without an alarm subscriber.
+PLATFORM_CONTEXT = {"prod.alarm_emails": "prod-alarms@example.com"}
+
+
 @pytest.fixture(scope="session")
 def platform_app() -> Any:
-    """``app.build_app()``: MlDataPlatform-dev and -prod with cdk.json's context and the cdk-nag plugin."""
+    """``app.build_app()``: MlDataPlatform-dev and -prod with cdk.json's context plus :data:`PLATFORM_CONTEXT`, and
+    the cdk-nag plugin."""
+    from aws_cdk import App
+
     import app as cdk_app
 
     with pytest.MonkeyPatch.context() as patch:  # environment-agnostic, whatever the shell has set
         patch.delenv("CDK_DEFAULT_ACCOUNT", raising=False)
         patch.delenv("CDK_DEFAULT_REGION", raising=False)
-        return cdk_app.build_app()
+        return cdk_app.build_app(App(context={**cdk_app.cdk_json_context(), **PLATFORM_CONTEXT}))
 
 
 @pytest.fixture(scope="session")

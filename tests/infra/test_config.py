@@ -34,6 +34,42 @@ def test_prod_keeps_data_and_has_larger_workers() -> None:
     assert PROD.bucket_encryption == "KMS"
     assert PROD.processor_number_of_workers > DEV.processor_number_of_workers
     assert PROD.processor_worker_type == "G.2X"
+    assert PROD.backfill_max_concurrent_runs > DEV.backfill_max_concurrent_runs
+
+
+def test_backfill_job_settings_default_to_the_processor_workers() -> None:
+    assert (DEV.backfill_max_concurrent_runs, PROD.backfill_max_concurrent_runs) == (2, 4)
+    assert DEV.backfill_number_of_workers is None and PROD.backfill_number_of_workers is None
+    bigger = dataclasses.replace(PROD, backfill_number_of_workers=40, backfill_max_concurrent_runs=8)
+    assert (bigger.backfill_number_of_workers, bigger.backfill_max_concurrent_runs) == (40, 8)
+
+
+ONCALL = "arn:aws:sns:eu-west-1:123456789012:oncall"
+
+
+def test_prod_requires_an_alarm_subscriber_and_says_what_to_set() -> None:
+    assert PROD.alarm_subscriber_required and not DEV.alarm_subscriber_required
+    message = PROD.missing_alarm_subscriber()
+    assert message is not None
+    assert "EnvironmentConfig('prod').alarm_emails and alarm_topic_arn are both empty" in message
+    assert "-c prod.alarm_emails=a@example.com" in message
+    assert "-c prod.alarm_topic_arn=arn:aws:sns:<region>:<account-id>:<topic>" in message
+    assert dataclasses.replace(PROD, alarm_emails=("oncall@example.com",)).missing_alarm_subscriber() is None
+    assert dataclasses.replace(PROD, alarm_topic_arn=ONCALL).missing_alarm_subscriber() is None
+    assert dataclasses.replace(PROD, require_alarm_subscriber=False).missing_alarm_subscriber() is None
+    assert DEV.missing_alarm_subscriber() is None
+    strict_dev = dataclasses.replace(DEV, require_alarm_subscriber=True).missing_alarm_subscriber()
+    assert strict_dev is not None and "-c dev.alarm_emails=" in strict_dev
+    # None (the field default) follows `production`
+    other_prod = dataclasses.replace(PROD, environment_name="prod-eu", require_alarm_subscriber=None)
+    assert other_prod.missing_alarm_subscriber() is not None
+    assert "-c prod-eu.alarm_topic_arn=" in (other_prod.missing_alarm_subscriber() or "")
+
+
+def test_alarm_topic_arn_accepts_standard_topics_in_any_partition() -> None:
+    others = ("arn:aws-cn:sns:cn-north-1:123456789012:alarms", "arn:aws-us-gov:sns:us-gov-west-1:123456789012:a_b-c")
+    for arn in (ONCALL, *others):
+        assert dataclasses.replace(PROD, alarm_topic_arn=arn).alarm_topic_arn == arn
 
 
 @pytest.mark.parametrize(
@@ -55,6 +91,12 @@ def test_prod_keeps_data_and_has_larger_workers() -> None:
         (PROD, {"db_deletion_protection": False}, r"db_deletion_protection must be True in production"),
         (PROD, {"db_multi_az": False}, r"db_multi_az must be True in production"),
         (PROD, {"allow_destroy": True}, r"allow_destroy must be False in production"),
+        (PROD, {"alarm_topic_arn": "oncall"}, r"alarm_topic_arn 'oncall' is not an SNS topic ARN.*arn:<partition>:sns"),
+        (PROD, {"alarm_topic_arn": "arn:aws:sqs:eu-west-1:123456789012:q"}, r"alarm_topic_arn .* not an SNS topic"),
+        (PROD, {"alarm_topic_arn": ONCALL + ".fifo"}, r"alarm_topic_arn .* is a FIFO topic; CloudWatch alarms"),
+        (PROD, {"require_alarm_subscriber": "yes"}, r"require_alarm_subscriber must be of type"),
+        (DEV, {"backfill_max_concurrent_runs": 0}, r"backfill_max_concurrent_runs must be >= 1, got 0"),
+        (DEV, {"backfill_number_of_workers": 1}, r"backfill_number_of_workers must be >= 2 .* or None"),
     ],
 )
 def test_invalid_configuration_names_the_field_and_the_fix(
@@ -71,6 +113,10 @@ def test_context_overrides_are_typed_and_scoped_per_environment() -> None:
         "dev.allow_destroy": "true",
         "prod.processor_number_of_workers": "20",
         "prod.dead_letter_expiry_days": "none",
+        "prod.alarm_topic_arn": ONCALL,
+        "prod.backfill_max_concurrent_runs": "10",
+        "prod.backfill_number_of_workers": "40",
+        "dev.require_alarm_subscriber": "true",
         "@aws-cdk/core:someFeatureFlag": True,
     }
     dev = apply_context_overrides(DEV, context)
@@ -80,6 +126,10 @@ def test_context_overrides_are_typed_and_scoped_per_environment() -> None:
     assert prod.batch_size == PROD.batch_size and not prod.allow_destroy
     assert prod.processor_number_of_workers == 20
     assert prod.dead_letter_expiry_days is None
+    assert (prod.alarm_topic_arn, dev.alarm_topic_arn) == (ONCALL, None)
+    assert (prod.backfill_max_concurrent_runs, prod.backfill_number_of_workers) == (10, 40)
+    assert dev.require_alarm_subscriber is True and dev.missing_alarm_subscriber() is None  # it has addresses
+    assert apply_context_overrides(PROD, {"prod.require_alarm_subscriber": "none"}).require_alarm_subscriber is None
     assert apply_context_overrides(DEV, {}) is DEV
 
 
@@ -94,6 +144,11 @@ def test_context_overrides_are_typed_and_scoped_per_environment() -> None:
         ({"dev.allow_destroy": "maybe"}, r"context dev\.allow_destroy='maybe' must be true or false"),
         ({"dev.batchsize": "10"}, r"context dev\.batchsize is not an EnvironmentConfig field"),
         ({"prod.production": "false"}, r"context prod\.production cannot be overridden"),
+        ({"prod.alarm_topic_arn": "arn:aws:sns:eu-west-1:oncall"}, r"alarm_topic_arn .* is not an SNS topic ARN"),
+        (
+            {"prod.processor_max_concurrent_runs": "5"},
+            r"processor_max_concurrent_runs is no longer an EnvironmentConfig field: .*backfill_max_concurrent_runs",
+        ),
         ({"dev.schedule": "cron(0/15 * * * * *)"}, r"exactly one of day-of-month"),
     ],
 )

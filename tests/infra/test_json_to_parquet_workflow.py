@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import json
+import re
 import subprocess
 import sys
 import zipfile
@@ -63,7 +64,8 @@ def custom(cdk: Any) -> tuple[Any, Any, dict[str, Any]]:
         processor_worker_type="G.2X",
         processor_number_of_workers=10,
         processor_timeout_minutes=90,
-        processor_max_concurrent_runs=5,
+        backfill_max_concurrent_runs=5,
+        backfill_number_of_workers=20,
         lister_max_capacity=1.0,
         schedule="cron(0 * * * ? *)",
         schedule_enabled=False,
@@ -119,7 +121,8 @@ def test_lister_is_a_python_shell_39_job_with_contract_arguments(default: Any, c
     assert job["ExecutionProperty"] == {"MaxConcurrentRuns": 1}
     assert "WorkerType" not in job and "NumberOfWorkers" not in job
     assert job["Connections"] == {"Connections": ["mldp-glue-network-dev"]}
-    assert job["SecurityConfiguration"] == "mldp-glue-dev"
+    assert job["SecurityConfiguration"] == workflow.security_configuration.name
+    assert workflow.security_configuration.name.startswith("mldp-glue-dev-")
     args = cfn.render(_subs(job["DefaultArguments"]))
     bucket_id = cfn.logical_id(workflow.props.bucket.bucket)
     assert args["--store"] == "s3://${" + bucket_id + "}"
@@ -143,8 +146,8 @@ def test_processor_is_a_glue_5_spark_job_with_contract_arguments(default: Any, c
     assert job["GlueVersion"] == "5.0"
     assert (job["WorkerType"], job["NumberOfWorkers"], job["Timeout"]) == ("G.1X", 2, 60)
     assert job["MaxRetries"] == 0
-    assert job["ExecutionProperty"] == {"MaxConcurrentRuns": 3}
-    assert job["SecurityConfiguration"] == "mldp-glue-dev"
+    assert job["ExecutionProperty"] == {"MaxConcurrentRuns": 1}  # the workflow's runs only, one at a time
+    assert job["SecurityConfiguration"] == workflow.security_configuration.name
     args = cfn.render(_subs(job["DefaultArguments"]))
     expected = {
         "--environment": "dev", "--metrics-namespace": "MlDataPlatform", "--batch-size": "1000",
@@ -172,12 +175,36 @@ def test_overridden_job_settings(custom: Any, cfn: Any) -> None:
     )
     processor = _job(template, "JsonToParquetBatchProcessor")
     assert (processor["WorkerType"], processor["NumberOfWorkers"], processor["Timeout"]) == ("G.2X", 10, 90)
-    assert processor["ExecutionProperty"] == {"MaxConcurrentRuns": 5}
+    assert processor["ExecutionProperty"] == {"MaxConcurrentRuns": 1}
+    backfill = _job(template, "JsonToParquetBatchProcessorBackfill")
+    assert (backfill["WorkerType"], backfill["NumberOfWorkers"], backfill["Timeout"]) == ("G.2X", 20, 630)
+    assert backfill["ExecutionProperty"] == {"MaxConcurrentRuns": 5}
+    assert backfill["DefaultArguments"]["--max-minutes"] == "600"
+    assert backfill["DefaultArguments"]["--transform-spec"] == "s3://some-bucket/glue-scripts/spec.json"
     args = cfn.render(_subs(processor["DefaultArguments"]))
     assert (args["--batch-size"], args["--max-attempts"], args["--lease-seconds"]) == ("5000", "5", "7200")
     assert args["--transform-spec"] == "s3://some-bucket/glue-scripts/spec.json"
     assert args["--metrics-namespace"] == "OtherNamespace"
     assert args["--environment"] == "prod"
+
+
+def test_backfill_job_is_the_processor_with_its_own_concurrency(default: Any, cfn: Any) -> None:
+    _, workflow, template = default
+    processor = _job(template, "JsonToParquetBatchProcessor-dev")
+    backfill = _job(template, "JsonToParquetBatchProcessorBackfill-dev")
+    assert workflow.backfill_job_name == workflow.backfill_job.name == "JsonToParquetBatchProcessorBackfill-dev"
+    assert cfn.render(backfill["Role"]) == "${" + cfn.logical_id(workflow.processor_role.role) + ".Arn}"
+    # same script, role, network, security configuration, Glue version and workers
+    for key in ("Command", "Role", "Connections", "SecurityConfiguration", "GlueVersion", "WorkerType",
+                "NumberOfWorkers", "MaxRetries", "ExecutionClass"):
+        assert backfill[key] == processor[key], key
+    assert backfill["ExecutionProperty"] == {"MaxConcurrentRuns": 2}
+    assert backfill["Timeout"] == 480 + 30  # backfill_drain_minutes + margin
+    # same default arguments, except that a bare start-job-run drains with the backfill budget
+    scheduled_args, backfill_args = processor["DefaultArguments"], backfill["DefaultArguments"]
+    assert set(backfill_args) == set(scheduled_args)
+    assert {k for k in scheduled_args if backfill_args[k] != scheduled_args[k]} == {"--drain", "--max-minutes"}
+    assert (backfill["DefaultArguments"]["--drain"], backfill["DefaultArguments"]["--max-minutes"]) == ("true", "480")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -205,18 +232,23 @@ def test_workflow_has_one_scheduled_start_then_a_conditional_drain(default: Any)
     ]
 
 
-def test_backfill_is_an_on_demand_trigger_outside_the_workflow(default: Any) -> None:
+def test_backfill_is_an_on_demand_trigger_outside_the_workflow(default: Any, cfn: Any) -> None:
     _, _, template = default
     backfill = _one(template, "AWS::Glue::Trigger", Name="JsonToParquetBackfill-dev")["Properties"]
     assert backfill["Type"] == "ON_DEMAND"
     assert "WorkflowName" not in backfill
     assert backfill["Actions"] == [
         {
-            "JobName": "JsonToParquetBatchProcessor-dev",
+            "JobName": "JsonToParquetBatchProcessorBackfill-dev",
             "Arguments": {"--drain": "true", "--max-minutes": "480"},
             "Timeout": 510,
         }
     ]
+    # no trigger of the workflow starts the backfill job, and the backfill trigger starts nothing else
+    triggers = cfn.resources(template, "AWS::Glue::Trigger")
+    started = [a["JobName"] for _, t in triggers for a in t["Properties"]["Actions"]]
+    assert started.count("JsonToParquetBatchProcessorBackfill-dev") == 1
+    assert started.count("JsonToParquetBatchProcessor-dev") == 1
 
 
 def test_custom_schedule_can_start_paused(custom: Any) -> None:
@@ -294,6 +326,68 @@ def test_security_configuration_encrypts_logs_bookmarks_and_s3(default: Any, cus
     assert custom_config["EncryptionConfiguration"]["S3Encryptions"] == [{"S3EncryptionMode": "SSE-S3"}]
 
 
+def _security_configuration(app_context: dict[str, Any] | None = None, s3_key: str | None = "BucketKey",
+                            base: str = "mldp-glue", **stack: Any) -> tuple[Any, dict[str, Any]]:
+    """A bare stack with one GlueSecurityConfiguration; ``s3_key`` names the KMS key it uses for S3 (None: SSE-S3)."""
+    from aws_cdk import App, Stack
+    from aws_cdk import aws_kms as kms
+    from aws_cdk.assertions import Template
+
+    from platform_constructs.glue_security_configuration import (
+        GlueSecurityConfiguration,
+        GlueSecurityConfigurationProps,
+    )
+
+    scope = Stack(App(context=app_context), "Sec", **stack)
+    key = kms.Key(scope, s3_key) if s3_key else None
+    construct = GlueSecurityConfiguration(scope, "Config", GlueSecurityConfigurationProps(name=base, s3_key=key))
+    return construct, Template.from_stack(scope).to_json()
+
+
+def test_security_configuration_name_changes_with_its_encryption_settings() -> None:
+    """Glue replaces a changed configuration (create, then delete): only a new name avoids the collision."""
+    kms_bucket, template = _security_configuration()
+    assert _one(template, "AWS::Glue::SecurityConfiguration")["Properties"]["Name"] == kms_bucket.name
+    assert re.fullmatch(r"mldp-glue-[0-9a-f]{8}", kms_bucket.name)
+    same, _ = _security_configuration()
+    other_key, _ = _security_configuration(s3_key="OtherBucketKey")
+    sse_s3, _ = _security_configuration(s3_key=None)
+    assert same.name == kms_bucket.name  # identical content: same name, no replacement
+    assert len({kms_bucket.name, other_key.name, sse_s3.name}) == 3  # another key / another S3 mode: new name
+
+
+def test_security_configuration_name_stays_within_glue_limit() -> None:
+    from platform_constructs.glue_security_configuration import MAX_BASE_NAME_LENGTH, GlueSecurityConfigurationProps
+
+    longest, _ = _security_configuration(base="n" * MAX_BASE_NAME_LENGTH)
+    assert len(longest.name) == 255
+    with pytest.raises(ValueError, match=r"GlueSecurityConfigurationProps\.name must be 1-246 characters"):
+        GlueSecurityConfigurationProps(name="n" * (MAX_BASE_NAME_LENGTH + 1)).validate()
+
+
+def test_logs_principal_uses_the_partition_url_suffix(cfn: Any) -> None:
+    """In aws-cn the regional Logs principal is logs.cn-north-1.amazonaws.com.cn, not ...amazonaws.com."""
+    from aws_cdk import Environment
+    from aws_cdk.region_info import RegionInfo
+
+    construct, template = _security_configuration(
+        {"@aws-cdk/core:enablePartitionLiterals": True},
+        env=Environment(account="111122223333", region="cn-north-1"),
+    )
+    policy = template["Resources"][cfn.logical_id(construct.key)]["Properties"]["KeyPolicy"]
+    (statement,) = [s for s in policy["Statement"] if s.get("Sid") == "AllowCloudWatchLogsForGlueLogGroups"]
+    # the stack's URL suffix stays a pseudo parameter even with a concrete region
+    assert statement["Principal"] == {
+        "Service": {"Fn::Join": ["", ["logs.cn-north-1.", {"Ref": "AWS::URLSuffix"}]]}
+    }
+    suffix = RegionInfo.get("cn-north-1").domain_suffix
+    principal = cfn.render(statement["Principal"]["Service"]).replace("${AWS::URLSuffix}", suffix)
+    assert principal == "logs.cn-north-1.amazonaws.com.cn"
+    assert cfn.render(statement["Condition"]["ArnLike"]["kms:EncryptionContext:aws:logs:arn"]) == (
+        "arn:aws-cn:logs:cn-north-1:111122223333:log-group:/aws-glue/*"
+    )
+
+
 # --------------------------------------------------------------------------------------------------
 # Roles
 # --------------------------------------------------------------------------------------------------
@@ -310,7 +404,8 @@ def test_one_role_per_job_and_no_wildcard_actions(default: Any, cfn: Any) -> Non
         for _, r in cfn.resources(template, "AWS::Glue::Job")
     }
     assert jobs == {"FileListerAndDbPopulator-dev": "${" + lister + ".Arn}",
-                    "JsonToParquetBatchProcessor-dev": "${" + processor + ".Arn}"}
+                    "JsonToParquetBatchProcessor-dev": "${" + processor + ".Arn}",
+                    "JsonToParquetBatchProcessorBackfill-dev": "${" + processor + ".Arn}"}
     for role in (lister, processor):
         role_props = template["Resources"][role]["Properties"]
         assert "ManagedPolicyArns" not in role_props
@@ -427,6 +522,8 @@ def test_catalog_columns_match_the_runtime_default_transform_spec() -> None:
         ({"drain_minutes": 60}, "drain_minutes"),
         ({"processor_worker_type": "G.025X"}, "processor_worker_type"),
         ({"processor_number_of_workers": 1}, "processor_number_of_workers"),
+        ({"backfill_max_concurrent_runs": 0}, r"backfill_max_concurrent_runs must be an integer >= 1"),
+        ({"backfill_number_of_workers": 1}, r"backfill_number_of_workers must be an integer >= 2"),
         ({"lister_max_capacity": 2.0}, "lister_max_capacity"),
         ({"glue_version": "4.0"}, "glue_version"),
         ({"listing_prefixes": ("raw-json-data-processed/",)}, "listing_prefixes"),
@@ -586,6 +683,6 @@ def test_jobs_are_told_the_bucket_layout(cdk: Any) -> None:
                 "staging_prefix": "lake/_staging/", "dead_letter_prefix": "lake/errors/"}
     _, workflow, template = _build(cdk, cdk.BucketProps(**prefixes), environment_name="dev")
     expected = {f"--{name.replace('_prefix', '').replace('_', '-')}-prefix": value for name, value in prefixes.items()}
-    for job in (workflow.lister_job_name, workflow.processor_job_name):
+    for job in (workflow.lister_job_name, workflow.processor_job_name, workflow.backfill_job_name):
         arguments = _job(template, job)["DefaultArguments"]
         assert {k: arguments[k] for k in expected} == expected

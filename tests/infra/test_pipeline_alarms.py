@@ -19,6 +19,7 @@ pytestmark = pytest.mark.infra
 
 LISTER = "FileListerAndDbPopulator-dev"
 PROCESSOR = "JsonToParquetBatchProcessor-dev"
+BACKFILL = "JsonToParquetBatchProcessorBackfill-dev"
 EMAILS = ("data-oncall@example.com", "lead@example.org")
 DB_ID = "tracking-db-dev"
 
@@ -50,6 +51,7 @@ def default() -> Built:
             environment_name="dev",
             lister_job_name=LISTER,
             processor_job_name=PROCESSOR,
+            backfill_job_name=BACKFILL,
             alarm_emails=EMAILS,
             database_instance=instance,
         ),
@@ -79,6 +81,28 @@ def custom() -> Built:
             quarantined_files_threshold=5,
             lister_duration_seconds=300,
             dashboard_name="team-x-pipeline",
+        ),
+    )
+    return Built(stack, Template.from_stack(stack), construct)
+
+
+ONCALL_TOPIC = "arn:aws:sns:eu-west-1:123456789012:oncall"
+
+
+@pytest.fixture(scope="module")
+def by_arn() -> Built:
+    """An existing topic given by ARN (``existing_topic_arn``), with one e-mail subscribed to it."""
+    stack = Stack(App(), "ArnAlarmStack")
+    construct = PipelineAlarms(
+        stack,
+        "Alarms",
+        PipelineAlarmsProps(
+            environment_name="prod",
+            lister_job_name="lister",
+            processor_job_name="processor",
+            backfill_job_name="backfill",
+            existing_topic_arn=ONCALL_TOPIC,
+            alarm_emails=("oncall@example.com",),
         ),
     )
     return Built(stack, Template.from_stack(stack), construct)
@@ -187,10 +211,25 @@ def test_existing_topic_is_used_and_none_is_created(custom: Built) -> None:
         assert alarm["Properties"]["AlarmActions"] == [EXISTING_TOPIC]
 
 
+def test_existing_topic_by_arn_gets_every_notification_and_the_subscriptions(by_arn: Built, cfn: Any) -> None:
+    by_arn.template.resource_count_is("AWS::SNS::Topic", 0)
+    by_arn.template.resource_count_is("AWS::SNS::TopicPolicy", 0)
+    by_arn.template.resource_count_is("AWS::KMS::Key", 0)
+    assert by_arn.construct.topic_key is None and by_arn.construct.topic.topic_arn == ONCALL_TOPIC
+    alarms = by_arn.template.find_resources("AWS::CloudWatch::Alarm").values()
+    assert alarms and all(a["Properties"]["AlarmActions"] == [ONCALL_TOPIC] for a in alarms)
+    rule = by_arn.template.to_json()["Resources"][cfn.logical_id(by_arn.construct.job_state_rule)]["Properties"]
+    assert [t["Arn"] for t in rule["Targets"]] == [ONCALL_TOPIC]
+    (_, subscription), *rest = cfn.resources(by_arn.template, "AWS::SNS::Subscription")
+    assert rest == []
+    assert subscription["Properties"] == {"Protocol": "email", "Endpoint": "oncall@example.com",
+                                          "TopicArn": ONCALL_TOPIC}
+
+
 # --------------------------------------------------------------------------------------------
 # EventBridge rule
 # --------------------------------------------------------------------------------------------
-def test_job_state_rule_reports_failed_runs_of_both_jobs_to_the_topic(default: Built, cfn: Any) -> None:
+def test_job_state_rule_reports_failed_runs_of_every_job_to_the_topic(default: Built, cfn: Any) -> None:
     rule = default.template.to_json()["Resources"][cfn.logical_id(default.construct.job_state_rule)][
         "Properties"
     ]
@@ -198,7 +237,7 @@ def test_job_state_rule_reports_failed_runs_of_both_jobs_to_the_topic(default: B
     assert rule["EventPattern"] == {
         "source": ["aws.glue"],
         "detail-type": ["Glue Job State Change"],
-        "detail": {"jobName": [LISTER, PROCESSOR], "state": ["FAILED", "TIMEOUT", "ERROR"]},
+        "detail": {"jobName": [LISTER, PROCESSOR, BACKFILL], "state": ["FAILED", "TIMEOUT", "ERROR"]},
     }
     (target,) = rule["Targets"]
     assert cfn.render(target["Arn"]) == _topic_ref(default, cfn)
@@ -234,6 +273,16 @@ def test_job_failures_alarm_counts_the_rule_matches(default: Built, cfn: Any) ->
     assert (alarm["ComparisonOperator"], alarm["TreatMissingData"]) == (GTE, "notBreaching")
     assert cfn.render(alarm["AlarmActions"]) == [_topic_ref(default, cfn)]
     assert "OKActions" not in alarm
+    assert all(job in alarm["AlarmDescription"] for job in (LISTER, PROCESSOR, BACKFILL))
+
+
+def test_backfill_job_is_optional(custom: Built, by_arn: Built, cfn: Any) -> None:
+    def job_names(built: Built) -> list[str]:
+        rule = built.template.to_json()["Resources"][cfn.logical_id(built.construct.job_state_rule)]
+        return rule["Properties"]["EventPattern"]["detail"]["jobName"]
+
+    assert job_names(custom) == ["lister", "processor"]  # no backfill_job_name: the two jobs only
+    assert job_names(by_arn) == ["lister", "processor", "backfill"]
 
 
 # --------------------------------------------------------------------------------------------
@@ -340,6 +389,10 @@ def test_custom_metric_rejects_unknown_names(default: Built) -> None:
         ({"alarm_emails": "a@example.com"}, r"must be a tuple of addresses"),
         ({"environment_name": "dev env"}, r"environment_name 'dev env' must be 1-64 letters"),
         ({"lister_job_name": ""}, r"lister_job_name must name the Glue job"),
+        ({"backfill_job_name": ""}, r"backfill_job_name must name the Glue job to watch, or be None"),
+        ({"backfill_job_name": "p"}, r"job names must differ, got \('l', 'p', 'p'\)"),
+        ({"existing_topic_arn": "oncall"}, r"existing_topic_arn 'oncall' is not an SNS topic ARN"),
+        ({"existing_topic_arn": ONCALL_TOPIC + ".fifo"}, r"existing_topic_arn .* is a FIFO topic"),
         ({"metrics_namespace": "AWS/Glue"}, r"must not start with 'AWS/'"),
         ({"failure_states": ("FAILED", "BROKEN")}, r"failure_states must be a non-empty subset"),
         ({"failure_states": ()}, r"failure_states must be a non-empty subset"),
@@ -354,3 +407,12 @@ def test_invalid_props_raise_a_helpful_value_error(overrides: dict[str, Any], me
     stack = Stack(App(), "Invalid")
     with pytest.raises(ValueError, match=message):
         PipelineAlarms(stack, "Alarms", PipelineAlarmsProps(**{**base, **overrides}))
+
+
+def test_topic_given_twice_is_refused() -> None:
+    stack = Stack(App(), "Twice")
+    theirs = sns.Topic.from_topic_arn(stack, "Theirs", ONCALL_TOPIC)
+    props = PipelineAlarmsProps(environment_name="dev", lister_job_name="l", processor_job_name="p",
+                                existing_topic=theirs, existing_topic_arn=ONCALL_TOPIC)
+    with pytest.raises(ValueError, match=r"existing_topic and existing_topic_arn are both set"):
+        props.validate()

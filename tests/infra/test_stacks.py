@@ -9,6 +9,7 @@ import pytest
 pytestmark = pytest.mark.infra
 
 DEV, PROD = "MlDataPlatform-dev", "MlDataPlatform-prod"
+ONCALL_TOPIC = "arn:aws:sns:eu-west-1:123456789012:oncall"
 
 
 def _resources(template: dict[str, Any], resource_type: str) -> list[dict[str, Any]]:
@@ -26,16 +27,36 @@ def prod(platform_templates: dict[str, dict[str, Any]]) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def destroyable_dev() -> dict[str, Any]:
-    """app.py's dev stack with ``-c dev.allow_destroy=true -c alarm_emails=...`` (context as the CLI passes it)."""
+def variant_assembly() -> Any:
+    """app.py with ``-c dev.allow_destroy=true -c alarm_emails=... -c prod.alarm_topic_arn=...`` (context as the
+    CLI passes it)."""
     from aws_cdk import App
 
     import app as cdk_app
 
     context = {**cdk_app.cdk_json_context(), "dev.allow_destroy": "true",
-               "alarm_emails": "ops@example.com,oncall@example.com"}
-    application = cdk_app.build_app(App(context=context))
-    return application.synth().get_stack_by_name(DEV).template
+               "alarm_emails": "ops@example.com,oncall@example.com", "prod.alarm_topic_arn": ONCALL_TOPIC}
+    return cdk_app.build_app(App(context=context)).synth()
+
+
+@pytest.fixture(scope="module")
+def destroyable_dev(variant_assembly: Any) -> dict[str, Any]:
+    """The dev stack of ``variant_assembly``: ``allow_destroy`` and two alarm e-mails."""
+    return variant_assembly.get_stack_by_name(DEV).template
+
+
+@pytest.fixture(scope="module")
+def prod_with_oncall_topic(variant_assembly: Any) -> dict[str, Any]:
+    """The prod stack of ``variant_assembly``: alarms go to an existing on-call topic (plus the two e-mails)."""
+    return variant_assembly.get_stack_by_name(PROD).template
+
+
+@pytest.fixture(scope="module")
+def unsubscribed_app() -> Any:
+    """app.py with cdk.json's context only, as a bare ``cdk synth`` builds it (constructed, not synthesized)."""
+    import app as cdk_app
+
+    return cdk_app.build_app()
 
 
 def test_app_builds_both_environment_stacks(platform_templates: dict[str, dict[str, Any]]) -> None:
@@ -91,11 +112,15 @@ def test_database_availability_and_protection_per_environment(dev: dict[str, Any
     assert prod_db["Properties"]["BackupRetentionPeriod"] == 14
 
 
+def _job(template: dict[str, Any], name: str) -> dict[str, Any]:
+    (job,) = [j["Properties"] for j in _resources(template, "AWS::Glue::Job") if j["Properties"]["Name"] == name]
+    return job
+
+
 def test_glue_jobs_per_environment(dev: dict[str, Any], prod: dict[str, Any]) -> None:
     def processor(template: dict[str, Any]) -> dict[str, Any]:
-        (job,) = [j["Properties"] for j in _resources(template, "AWS::Glue::Job")
-                  if j["Properties"]["Command"]["Name"] == "glueetl"]
-        return job
+        env = "prod" if template is prod else "dev"
+        return _job(template, f"JsonToParquetBatchProcessor-{env}")
 
     assert processor(dev)["Name"] == "JsonToParquetBatchProcessor-dev"
     assert (processor(dev)["WorkerType"], processor(dev)["NumberOfWorkers"]) == ("G.1X", 2)
@@ -108,6 +133,37 @@ def test_glue_jobs_per_environment(dev: dict[str, Any], prod: dict[str, Any]) ->
         assert {j["Properties"]["GlueVersion"] for j in _resources(template, "AWS::Glue::Job")} == {"3.0", "5.0"}
 
 
+def test_backfill_runs_have_their_own_job_and_never_take_the_schedule_slot(
+    dev: dict[str, Any], prod: dict[str, Any]
+) -> None:
+    for template, env, backfill_runs, workers, budget in ((dev, "dev", 2, 2, 120), (prod, "prod", 4, 10, 480)):
+        scheduled = _job(template, f"JsonToParquetBatchProcessor-{env}")
+        backfill = _job(template, f"JsonToParquetBatchProcessorBackfill-{env}")
+        assert scheduled["ExecutionProperty"] == {"MaxConcurrentRuns": 1}
+        assert backfill["ExecutionProperty"] == {"MaxConcurrentRuns": backfill_runs}
+        assert backfill["NumberOfWorkers"] == workers and backfill["WorkerType"] == scheduled["WorkerType"]
+        assert (backfill["Timeout"], backfill["DefaultArguments"]["--max-minutes"]) == (budget + 30, str(budget))
+        for key in ("Role", "Command", "SecurityConfiguration", "Connections"):
+            assert backfill[key] == scheduled[key], key
+        triggers = {t["Properties"]["Name"]: t["Properties"] for t in _resources(template, "AWS::Glue::Trigger")}
+        assert [a["JobName"] for a in triggers[f"JsonToParquetBackfill-{env}"]["Actions"]] == [backfill["Name"]]
+        assert [a["JobName"] for a in triggers[f"JsonToParquetAfterListing-{env}"]["Actions"]] == [scheduled["Name"]]
+        (rule,) = _resources(template, "AWS::Events::Rule")
+        assert rule["Properties"]["EventPattern"]["detail"]["jobName"] == [
+            f"FileListerAndDbPopulator-{env}", scheduled["Name"], backfill["Name"]]
+
+
+def test_security_configuration_name_carries_a_content_hash(dev: dict[str, Any], prod: dict[str, Any]) -> None:
+    names = {}
+    for template, env in ((dev, "dev"), (prod, "prod")):
+        (config,) = _resources(template, "AWS::Glue::SecurityConfiguration")
+        name = config["Properties"]["Name"]
+        assert name.startswith(f"mldp-glue-{env}-") and len(name) == len(f"mldp-glue-{env}-") + 8
+        assert {j["Properties"]["SecurityConfiguration"] for j in _resources(template, "AWS::Glue::Job")} == {name}
+        names[env] = name
+    assert names["dev"][-8:] != names["prod"][-8:]  # SSE-S3 bucket in dev, SSE-KMS in prod
+
+
 def test_every_alarm_notifies_the_encrypted_topic(dev: dict[str, Any], prod: dict[str, Any]) -> None:
     for template in (dev, prod):
         ((topic_id, topic),) = [(k, v) for k, v in template["Resources"].items() if v["Type"] == "AWS::SNS::Topic"]
@@ -118,10 +174,49 @@ def test_every_alarm_notifies_the_encrypted_topic(dev: dict[str, Any], prod: dic
             assert {"Ref": topic_id} in alarm["Properties"]["AlarmActions"], alarm["Properties"].get("AlarmName")
 
 
-def test_alarm_emails_come_from_context(dev: dict[str, Any], destroyable_dev: dict[str, Any]) -> None:
+def test_alarm_emails_come_from_context(
+    dev: dict[str, Any], prod: dict[str, Any], destroyable_dev: dict[str, Any]
+) -> None:
     assert not _resources(dev, "AWS::SNS::Subscription")
     endpoints = sorted(s["Properties"]["Endpoint"] for s in _resources(destroyable_dev, "AWS::SNS::Subscription"))
     assert endpoints == ["oncall@example.com", "ops@example.com"]
+    # the shared test app passes a prod address, as `make synth` does
+    assert [s["Properties"]["Endpoint"] for s in _resources(prod, "AWS::SNS::Subscription")] == [
+        "prod-alarms@example.com"]
+
+
+def test_prod_can_publish_to_an_existing_oncall_topic(prod_with_oncall_topic: dict[str, Any]) -> None:
+    template = prod_with_oncall_topic
+    assert not _resources(template, "AWS::SNS::Topic")
+    alarms = _resources(template, "AWS::CloudWatch::Alarm")
+    assert alarms and all(a["Properties"]["AlarmActions"] == [ONCALL_TOPIC] for a in alarms)
+    (rule,) = _resources(template, "AWS::Events::Rule")
+    assert [t["Arn"] for t in rule["Properties"]["Targets"]] == [ONCALL_TOPIC]
+    subscriptions = _resources(template, "AWS::SNS::Subscription")
+    assert {s["Properties"]["TopicArn"] for s in subscriptions} == {ONCALL_TOPIC}
+    assert template["Outputs"]["AlarmTopicArn"]["Value"] == ONCALL_TOPIC
+
+
+def test_prod_without_an_alarm_subscriber_fails_synth_with_what_to_set(unsubscribed_app: Any) -> None:
+    """A bare ``cdk synth``: the prod stack carries an error (the CLI fails every command that selects it, and
+    ``python app.py`` exits 1); dev, which does not require a subscriber, has none and still deploys alone."""
+    from aws_cdk import Stack
+
+    def errors(stack_name: str) -> list[str]:
+        stack = next(c for c in unsubscribed_app.node.children if isinstance(c, Stack) and c.stack_name == stack_name)
+        return [str(e.data) for c in stack.node.find_all() for e in c.node.metadata if e.type == "aws:cdk:error"]
+
+    assert errors(DEV) == []
+    (message,) = errors(PROD)
+    assert "-c prod.alarm_emails=a@example.com" in message
+    assert "-c prod.alarm_topic_arn=arn:" in message
+
+
+def test_app_main_takes_cli_style_context_options() -> None:
+    import app as cdk_app
+
+    with pytest.raises(SystemExit):
+        cdk_app.main(["-c", "prod.alarm_emails"])  # not KEY=VALUE: argparse error before anything is built
 
 
 def test_stacks_export_what_operators_need(dev: dict[str, Any]) -> None:
