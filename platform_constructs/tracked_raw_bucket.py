@@ -346,6 +346,11 @@ class TrackedRawBucket(Construct):
             {"StringLike": {"s3:prefix": self._list_patterns(prefixes)}},
         )
 
+    def _grant_list_bucket(self, grantee: iam.IGrantable) -> iam.Grant:
+        # Unconditioned: S3 answers 404 (not 403) for a missing key only to a caller with s3:ListBucket on the
+        # bucket, and a GET/HEAD carries no s3:prefix, so a prefix-conditioned grant never counts for it.
+        return self._grant(grantee, ["s3:ListBucket"], [self.bucket.bucket_arn])
+
     def _grant_location(self, grantee: iam.IGrantable) -> iam.Grant:
         return self._grant(grantee, ["s3:GetBucketLocation"], [self.bucket.bucket_arn])
 
@@ -363,7 +368,10 @@ class TrackedRawBucket(Construct):
     def grant_lister(self, grantee: iam.IGrantable) -> iam.Grant:
         """Grant what the file lister needs: list the raw prefix and read the bucket location.
 
-        No object read or write at all (the lister records keys, sizes and ETags from listings).
+        No object read or write at all (the lister records keys, sizes and ETags from listings). Its only S3
+        requests are ``ListObjectsV2`` under the raw prefix, which carry ``s3:prefix``, and it never reads or
+        checks a key whose absence it must observe, so its ``s3:ListBucket`` stays conditioned on that prefix
+        (unlike the processor's, see :meth:`grant_processor`).
         """
         grant = self._grant_list(grantee, [self.props.raw_prefix])
         return grant.combine(self._grant_location(grantee))
@@ -371,21 +379,39 @@ class TrackedRawBucket(Construct):
     def grant_processor(self, grantee: iam.IGrantable) -> iam.Grant:
         """Grant what the batch processor needs, prefix by prefix.
 
-        * raw: list, get, delete (the raw file is removed once archived);
-        * processed: put (+ multipart), get and list (idempotency checks of the archive copy);
-        * staging: get, put, delete, list (+ multipart);
-        * curated and dead letter: put, get, delete (overwrite on re-publish), list (+ multipart);
-        * the bucket location, and encrypt/decrypt on the bucket key if there is one.
+        * the bucket: ``s3:ListBucket`` *without* an ``s3:prefix`` condition (see below) and the location;
+        * raw: get, delete (the raw file is removed once archived);
+        * processed: put (+ multipart), get (idempotency checks of the archive copy);
+        * staging: get, put, delete (+ multipart);
+        * curated and dead letter: put, get, delete (overwrite on re-publish) (+ multipart);
+        * encrypt/decrypt on the bucket key if there is one.
+
+        Why ``s3:ListBucket`` is unconditioned: the processor must observe absence. It reads the batch manifest
+        (absent = staging incomplete), retries publish and archive copies (a source already gone while its
+        destination exists = done), checks that claimed raw files still exist (absent = vanished), and on Glue
+        Spark's committers check output paths with HEAD requests. S3 answers a GET or HEAD of a missing key with
+        404 only when the caller has ``s3:ListBucket`` on the bucket, and 403 AccessDenied otherwise (GetObject
+        and HeadObject API reference, "Permissions"); a GET or HEAD carries no ``s3:prefix`` key, so a
+        prefix-conditioned grant does not count for it. Without this statement every "missing" would be a 403,
+        which the runtime (rightly) treats as a permission error that stops the run. The prefix-conditioned
+        statement the other grants use would add nothing next to this one, so the processor gets none.
+
+        What it exposes: listing reveals key names, sizes, ETags and dates (never contents) of this one bucket,
+        whose pipeline prefixes the role already reads or writes; the only other prefix of the layout is the
+        scripts prefix, which the workflow lets the processor read anyway. On an ``existing_bucket`` shared with
+        other data, the processor would also see the other key names (still not their contents).
+
+        Alternatives considered: ``StringLikeIfExists`` on ``s3:prefix`` (it lets a GET/HEAD count, but also
+        lets any listing without a prefix through, so it restricts nothing while relying on how S3 evaluates
+        the condition for its internal 404 decision, which AWS does not document); existence checks by
+        ``ListObjectsV2`` with the key as prefix instead of HEAD (works under the conditioned grant, but costs a
+        LIST per check and cannot change the HEADs that Glue's S3 committers and EMRFS make); mapping 403 to
+        "missing" in the runtime (then a real denial would silently become "vanished" files and skipped work).
         """
         p = self.props
         read_write_delete = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", *_MULTIPART_ACTIONS]
         grant = self._grant_location(grantee)
-        grant = grant.combine(
-            self._grant_list(
-                grantee,
-                [p.raw_prefix, p.processed_prefix, p.staging_prefix, p.curated_prefix, p.dead_letter_prefix],
-            )
-        )
+        grant = grant.combine(self._grant_list_bucket(grantee))
         grant = grant.combine(
             self._grant(grantee, ["s3:GetObject", "s3:DeleteObject"], [self._objects(p.raw_prefix)])
         )

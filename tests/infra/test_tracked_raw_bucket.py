@@ -101,6 +101,11 @@ def _list(arn: str, *prefixes: str) -> tuple[tuple[str, ...], tuple[str, ...], s
     return (("s3:ListBucket",), (arn,), repr({"StringLike": {"s3:prefix": patterns}}))
 
 
+def _list_bucket(arn: str) -> tuple[tuple[str, ...], tuple[str, ...], str]:
+    """``s3:ListBucket`` on the bucket without any condition (what makes S3 answer 404 for a missing key)."""
+    return (("s3:ListBucket",), (arn,), repr({}))
+
+
 def _objects(actions: list[str], arn: str, *prefixes: str) -> tuple[tuple[str, ...], tuple[str, ...], str]:
     return (tuple(sorted(actions)), tuple(sorted(f"{arn}/{p}*" for p in prefixes)), repr({}))
 
@@ -325,14 +330,7 @@ def test_processor_grants_are_scoped_per_prefix(default: Built, cfn: Any) -> Non
     arn = _bucket_arn(default, cfn)
     assert _s3_statements(default, cfn, "processor") == {
         (LOCATION, (arn,), repr({})),
-        _list(
-            arn,
-            "raw-json-data/",
-            "raw-json-data-processed/",
-            "curated-data-lake/_staging/",
-            "curated-data-lake/json_parsed_parquet/",
-            "error-data-lake/json_malformed_records/",
-        ),
+        _list_bucket(arn),
         _objects(["s3:GetObject", "s3:DeleteObject"], arn, "raw-json-data/"),
         _objects(["s3:GetObject", "s3:PutObject", *MULTIPART], arn, "raw-json-data-processed/"),
         _objects(
@@ -343,6 +341,31 @@ def test_processor_grants_are_scoped_per_prefix(default: Built, cfn: Any) -> Non
             "error-data-lake/json_malformed_records/",
         ),
     }
+
+
+@pytest.mark.parametrize("which", ["default", "custom"])
+def test_processor_lists_the_bucket_without_a_prefix_condition_so_missing_keys_are_404(
+    which: str, request: pytest.FixtureRequest, cfn: Any
+) -> None:
+    """S3 answers a GET/HEAD of a missing key 404 only to a caller with s3:ListBucket on the bucket (403 otherwise),
+    and a GET/HEAD has no s3:prefix: the processor's grant must be unconditioned, and no conditioned one remains."""
+    built: Built = request.getfixturevalue(which)
+    listing = [s for s in _statements(built, cfn, "processor") if "s3:ListBucket" in s["Action"]]
+    assert listing == [
+        {"Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": [_bucket_arn(built, cfn)], "Condition": {}}
+    ]
+
+
+def test_only_the_processor_lists_the_whole_bucket(default: Built, cfn: Any) -> None:
+    """The lister only lists the raw prefix (never reads a key), and the read-only grants keep their prefix
+    conditions: the unconditioned s3:ListBucket is the processor's alone."""
+    arn = _bucket_arn(default, cfn)
+    for role in default.roles:
+        for statement in _statements(default, cfn, role):
+            if "s3:ListBucket" in statement["Action"] and not statement["Condition"]:
+                assert role == "processor", f"{role} lists the whole bucket"
+                assert statement["Resource"] == [arn]
+    assert _list(arn, "raw-json-data/") in _s3_statements(default, cfn, "lister")
 
 
 def test_processor_may_use_the_bucket_key(default: Built, cfn: Any) -> None:
@@ -397,7 +420,7 @@ def test_no_grant_uses_wildcard_actions_or_writes_the_whole_bucket(
                 assert resource != "*" or not any(a.startswith("s3:") for a in statement["Action"])
                 if set(statement["Action"]) & WRITE_ACTIONS:
                     assert resource.startswith(f"{arn}/") and resource.endswith("/*")
-            if "s3:ListBucket" in statement["Action"]:
+            if "s3:ListBucket" in statement["Action"] and role != "processor":  # the processor's: see above
                 assert statement["Condition"]["StringLike"]["s3:prefix"], f"{role} lists the whole bucket"
     assert checked >= 15
 
