@@ -452,6 +452,19 @@ def test_processor_role_is_prefix_scoped(default: Any, cfn: Any) -> None:
         "PyYAML", "json_to_parquet_batch_processor", "psycopg2_binary", "runtime"]
 
 
+def test_only_the_processor_role_lists_the_bucket_without_a_prefix_condition(default: Any, cfn: Any) -> None:
+    """The processor observes missing keys (manifest, retried copies, vanished files, Spark's output checks): S3
+    answers it 404 rather than 403 only with an unconditioned s3:ListBucket on the bucket. The lister never reads
+    a key, so it keeps its raw-prefix condition."""
+    _, workflow, template = default
+    bucket_arn = "${" + cfn.logical_id(workflow.props.bucket.bucket) + ".Arn}"
+    processor = [s for s in cfn.role_statements(template, workflow.processor_role.role)
+                 if "s3:ListBucket" in s["Action"] and s["Resource"] == [bucket_arn]]
+    assert {"Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": [bucket_arn], "Condition": {}} in processor
+    lister = [s for s in cfn.role_statements(template, workflow.lister_role.role) if "s3:ListBucket" in s["Action"]]
+    assert lister and all(s["Condition"] for s in lister)
+
+
 def test_roles_share_scoped_metrics_logs_secret_and_network_statements(default: Any, cfn: Any) -> None:
     _, workflow, template = default
     secret = cfn.render({"Ref": cfn.logical_id(workflow.props.database.secret)})
