@@ -5,7 +5,8 @@ Per file, one ranged GET (metadata + the first bytes): vanished or changed since
 (the lister will register the new version); zero bytes -> quarantined; ``.gz`` -> the whole stream is
 decompressed once to prove it is intact (a broken gzip would otherwise fail the whole Spark job, or, worse, yield a
 truncated file's records as if complete) -> quarantined when broken. The first non-blank byte tells JSON Lines
-from a JSON array.
+from a JSON array. A refused read (:class:`StoragePermissionError`) is no file's fault and is raised: it stops the
+run (without ``s3:ListBucket`` S3 answers 403 for a vanished file, which must not pass for "vanished" either).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from runtime.storage.base import ObjectNotFound, ObjectStore
+from runtime.storage.base import ObjectNotFound, ObjectStore, StoragePermissionError
 
 STREAM_CHUNK = 1 << 20
 
@@ -116,6 +117,8 @@ def check_file(store: ObjectStore, claimed: ClaimedFile) -> PrecheckResult:
         info, head = store.read_head(claimed.key, 4096)
     except ObjectNotFound:
         return PrecheckResult(claimed, "FAILED", "object vanished after listing (deleted or moved)")
+    except StoragePermissionError:
+        raise
     except Exception as exc:  # a read error says nothing about the file: retry it later
         return PrecheckResult(claimed, "FAILED", f"could not read the object: {_one_line(exc)}")
     if claimed.etag and info.etag != claimed.etag:
@@ -132,6 +135,8 @@ def check_file(store: ObjectStore, claimed: ClaimedFile) -> PrecheckResult:
             return PrecheckResult(claimed, "FAILED", "object vanished while being read", size=info.size)
         except CorruptGzip as exc:
             return PrecheckResult(claimed, "QUARANTINED", f"unreadable gzip file: {exc}", size=info.size)
+        except StoragePermissionError:
+            raise
         except Exception as exc:  # timeouts, connection resets: transient, not poison
             return PrecheckResult(claimed, "FAILED", f"could not read the object: {_one_line(exc)}",
                                   size=info.size)

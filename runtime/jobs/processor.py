@@ -23,7 +23,7 @@ from runtime.jobs.outcomes import LeaseLost, RetryPolicy, record_batch_outcomes
 from runtime.jobs.precheck import ClaimedFile, check_files, verify_unchanged
 from runtime.jobs.spark_staging import spark_paths
 from runtime.layout import Layout
-from runtime.storage.base import ObjectStore
+from runtime.storage.base import ObjectStore, StoragePermissionError
 from runtime.storage.mover import Move, move_objects
 
 log = logging.getLogger(__name__)
@@ -222,6 +222,8 @@ class BatchProcessor:
                 if changed:  # overwritten between the pre-check and Spark's read: which version was read?
                     raise SourceChangedDuringRead(
                         f"{len(changed)} file(s) changed while being read, e.g. {changed[0].key}")
+            except StoragePermissionError:
+                raise  # no file's fault: stop the run (the batch is recovered once its lease expires)
             except Exception as exc:  # a Spark or storage failure fails the batch's readable files (retried)
                 log.exception("batch %s: conversion failed", batch_id)
                 pub.clean_staging(self.store, self.layout, batch_id)

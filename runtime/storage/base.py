@@ -25,6 +25,25 @@ class SourceChanged(ObjectStoreError):
     """A conditional copy found the source's ETag different from the one expected (it was overwritten)."""
 
 
+class StoragePermissionError(ObjectStoreError):
+    """The store refused a request for lack of permission (S3: ``AccessDenied`` / HTTP 403).
+
+    It says nothing about the object (it may or may not exist: without ``s3:ListBucket`` S3 answers 403 for a
+    missing key), so it is never taken for "missing" nor retried as transient: it belongs to no file and stops
+    the run. The message is one line naming the operation, the IAM action and the resource; the same facts are
+    kept as attributes.
+    """
+
+    def __init__(self, message: str, *, operation: str = "", action: str = "", resource: str = "") -> None:
+        super().__init__(message)
+        #: the API operation that was refused, e.g. ``GetObject``
+        self.operation = operation
+        #: the IAM action(s) it needs, e.g. ``s3:GetObject`` or ``kms:Decrypt``
+        self.action = action
+        #: the resource, e.g. ``arn:aws:s3:::bucket/key`` or ``arn:aws:s3:::bucket``
+        self.resource = resource
+
+
 @dataclass(frozen=True)
 class ObjectInfo:
     """What a listing says about one object."""
@@ -54,7 +73,11 @@ class ObjectStore(abc.ABC):
 
     @abc.abstractmethod
     def head(self, key: str) -> ObjectInfo:
-        """Metadata of one object; raises :class:`ObjectNotFound`."""
+        """Metadata of one object; raises :class:`ObjectNotFound`.
+
+        Every method raises :class:`StoragePermissionError` when the store refuses the request for lack of
+        permission (never :class:`ObjectNotFound`: S3 answers 403, not 404, for a missing key when the caller
+        lacks ``s3:ListBucket``)."""
 
     def exists(self, key: str) -> bool:
         """Whether ``key`` exists (one ``head``)."""
@@ -96,7 +119,8 @@ class ObjectStore(abc.ABC):
     @abc.abstractmethod
     def delete_many(self, keys: Iterable[str]) -> list[str]:
         """Delete keys (S3: ``delete_objects`` in batches of up to 1,000). Missing keys are not errors.
-        Returns the keys that could not be deleted."""
+        Returns the keys that could not be deleted; a delete the store refuses for lack of permission raises
+        :class:`StoragePermissionError` instead (retrying it cannot succeed)."""
 
     def delete(self, key: str) -> None:
         """Delete one key (missing is not an error); raises :class:`ObjectStoreError` if it could not be."""

@@ -7,6 +7,9 @@ Safety: a source is deleted only after every copy of it succeeded, and a batch t
 is about to delete (two sources onto one destination, a destination that is also a source) is refused for
 the moves involved, so a failure never loses a file. Re-running the same moves is harmless: a source that is
 already gone while its destination exists counts as moved.
+
+A refusal (:class:`StoragePermissionError`, S3's 403) belongs to no file: it is raised, never reported as one
+move's failure, so the run stops instead of retrying every file forever.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
-from runtime.storage.base import ObjectNotFound, ObjectStore, ObjectStoreError, SourceChanged
+from runtime.storage.base import ObjectNotFound, ObjectStore, ObjectStoreError, SourceChanged, StoragePermissionError
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +72,8 @@ def _plan(moves: Sequence[Move], failed: dict[str, str]) -> list[Move]:
 
 
 def _copy_one(store: ObjectStore, move: Move) -> str:
-    """Copy one move; returns ``_COPIED``, ``_ALREADY`` or an error message (never raises an Exception)."""
+    """Copy one move; returns ``_COPIED``, ``_ALREADY`` or an error message (raises only
+    :class:`StoragePermissionError`)."""
     try:
         store.copy(move.source, move.destination, size=move.size, if_match=move.expected_etag)
         return _COPIED
@@ -79,9 +83,13 @@ def _copy_one(store: ObjectStore, move: Move) -> str:
         try:
             if store.exists(move.destination):
                 return _ALREADY
+        except StoragePermissionError:
+            raise
         except Exception as err:
             return f"source {move.source} is missing and checking {move.destination} failed: {err}"
         return f"source {move.source} does not exist and neither does {move.destination}"
+    except StoragePermissionError:
+        raise  # belongs to no file: stops the run
     except Exception as err:
         return f"copy to {move.destination} failed: {err}"
 
@@ -108,6 +116,7 @@ def move_objects(store: ObjectStore, moves: Sequence[Move], max_workers: int = 1
 
     A move that fails is reported in ``failed`` (keyed by source) and its source is kept. A source that is
     gone while its destination exists counts as moved (idempotent re-runs). ``moved`` keeps input order.
+    A :class:`StoragePermissionError` is raised, not reported (see the module docstring).
     """
     if max_workers < 1:
         raise ValueError("max_workers must be at least 1")
@@ -126,6 +135,8 @@ def move_objects(store: ObjectStore, moves: Sequence[Move], max_workers: int = 1
     if to_delete:
         try:
             undeleted = store.delete_many(to_delete)
+        except StoragePermissionError:
+            raise
         except ObjectStoreError as err:
             undeleted = to_delete
             reason = str(err)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timezone
 from typing import Any, BinaryIO, cast
@@ -13,7 +14,14 @@ from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from runtime.storage.base import ObjectInfo, ObjectNotFound, ObjectStore, ObjectStoreError, SourceChanged
+from runtime.storage.base import (
+    ObjectInfo,
+    ObjectNotFound,
+    ObjectStore,
+    ObjectStoreError,
+    SourceChanged,
+    StoragePermissionError,
+)
 
 log = logging.getLogger(__name__)
 
@@ -27,10 +35,21 @@ DELETE_BATCH = 1000
 
 _NOT_FOUND_CODES = frozenset({"NoSuchKey", "404", "NotFound"})
 _BUCKET_CODES = frozenset({"NoSuchBucket", "AccessDenied", "403", "AllAccessDisabled", "InvalidBucketName"})
+#: A request S3 refused for lack of permission: ``AccessDenied`` (403 with an XML body) or ``403`` (a HEAD: no
+#: body). Never "missing", never transient: see :class:`StoragePermissionError`.
+_DENIED_CODES = frozenset({"AccessDenied", "403"})
+#: The IAM action each store verb needs (HeadObject is authorized by s3:GetObject).
+_IAM_ACTIONS = {"head": "s3:GetObject", "get": "s3:GetObject", "put": "s3:PutObject", "list": "s3:ListBucket",
+                "delete": "s3:DeleteObject"}
+_KMS_ACTION = re.compile(r"\bkms:[A-Za-z]+")
 
 
 def _code(err: ClientError) -> str:
     return str(err.response.get("Error", {}).get("Code", ""))
+
+
+def _is_denied(err: Exception) -> bool:
+    return isinstance(err, ClientError) and _code(err) in _DENIED_CODES
 
 
 def _utc(value: datetime) -> datetime:
@@ -103,6 +122,8 @@ class S3Store(ObjectStore):
 
     def _error(self, err: Exception, action: str, key: str | None = None) -> ObjectStoreError:
         """Translate a botocore error into the store's exceptions."""
+        if isinstance(err, ClientError) and action in _IAM_ACTIONS and _is_denied(err):
+            return self._denied_error(err, _IAM_ACTIONS[action], key)
         if isinstance(err, ClientError):
             code = _code(err)
             if key is not None and code in _NOT_FOUND_CODES:
@@ -111,6 +132,54 @@ class S3Store(ObjectStore):
                 return ObjectStoreError(f"bucket {self.bucket!r} does not exist or is not accessible: {err}")
         target = f" {key}" if key is not None else ""
         return ObjectStoreError(f"S3 {action}{target} in bucket {self.bucket!r} failed: {err}")
+
+    def _arn(self, key: str | None = None) -> str:
+        """``arn:aws:s3:::bucket`` or ``arn:aws:s3:::bucket/key`` (in the client's partition)."""
+        partition = getattr(getattr(self.client, "meta", None), "partition", None)
+        arn = f"arn:{partition if isinstance(partition, str) and partition else 'aws'}:s3:::{self.bucket}"
+        return arn if key is None else f"{arn}/{key}"
+
+    def _denied_error(self, err: ClientError, action: str, key: str | None = None, **kwargs: Any
+                      ) -> StoragePermissionError:
+        error = err.response.get("Error", {})
+        return self._denied(str(getattr(err, "operation_name", "") or "request"), str(error.get("Message", "")),
+                            action, key, **kwargs)
+
+    def _denied(self, operation: str, message: str, action: str, key: str | None = None, *,
+                prefix: str | None = None, destination: str | None = None, detail: str = ""
+                ) -> StoragePermissionError:
+        """The one-line :class:`StoragePermissionError` of a 403: operation, IAM action, resource, and why.
+
+        An ``AccessDenied`` whose message speaks of KMS names the KMS action (the one in the message, else
+        ``kms:Decrypt`` for reads and ``kms:GenerateDataKey`` for writes) instead of the S3 one."""
+        resource = self._arn(key)
+        if "kms" in message.lower():
+            found = _KMS_ACTION.search(message)
+            kms_action = found.group(0) if found else ("kms:Decrypt" if action == "s3:GetObject"
+                                                       else "kms:GenerateDataKey")
+            return StoragePermissionError(
+                f"access denied: {kms_action} on the bucket's KMS key, for {operation} of {resource} (the job role "
+                "lacks it, or the key policy does not let the role use the key)",
+                operation=operation, action=kms_action, resource=resource)
+        what = f"{action} on {resource}"
+        if destination is not None:  # a copy: read the source, write the destination
+            what = f"{what} and s3:PutObject on {self._arn(destination)}"
+            action, resource = f"{action} and s3:PutObject", f"{resource} and {self._arn(destination)}"
+            why = (f"{operation} needs both: the job role lacks one, or lacks s3:ListBucket on {self._arn()}, "
+                   "without which S3 answers 403 instead of 404 for a missing source")
+        elif action == "s3:ListBucket":
+            why = (f"{operation} of prefix {prefix!r}: the job role lacks this permission, or its s3:prefix "
+                   "condition does not cover that prefix")
+        elif action == "s3:GetObject" and operation == "HeadObject":
+            why = (f"HeadObject answered 403: the job role lacks this permission, or lacks s3:ListBucket on "
+                   f"{self._arn()}, without which S3 turns the 404 of a missing key into this 403")
+        elif action == "s3:GetObject":
+            why = (f"{operation}: the job role lacks this permission, or s3:ListBucket on {self._arn()} so that "
+                   "S3 could answer 404 for a missing key")
+        else:
+            why = f"{operation}: the job role lacks this permission"
+        return StoragePermissionError(f"access denied: {what} ({why}{detail})",
+                                      operation=operation, action=action, resource=resource)
 
     # -- paths -----------------------------------------------------------------------------------------
 
@@ -144,6 +213,8 @@ class S3Store(ObjectStore):
                 if page:
                     yield page
         except (ClientError, BotoCoreError) as err:
+            if isinstance(err, ClientError) and _is_denied(err):
+                raise self._denied_error(err, "s3:ListBucket", None, prefix=prefix) from err
             raise self._error(err, "list", None) from err
 
     # -- reads -----------------------------------------------------------------------------------------
@@ -209,7 +280,9 @@ class S3Store(ObjectStore):
              if_match: str | None = None) -> None:
         """One ``CopyObject`` when ``size`` is known and below ``single_copy_limit``; otherwise boto3's
         managed copy (``HeadObject``, then ``CopyObject``, or a multipart ``UploadPartCopy`` for large
-        objects). A missing source raises :class:`ObjectNotFound` (with the source key)."""
+        objects). A missing source raises :class:`ObjectNotFound` (with the source key); a 403 raises
+        :class:`StoragePermissionError` naming ``s3:GetObject`` on the source and ``s3:PutObject`` on the
+        destination (or only the source when the managed copy's ``HeadObject`` was refused)."""
         source = {"Bucket": self.bucket, "Key": source_key}
         condition = {"CopySourceIfMatch": f'"{if_match}"'} if if_match else {}
         try:
@@ -223,12 +296,17 @@ class S3Store(ObjectStore):
                 raise ObjectNotFound(source_key) from err
             if isinstance(err, ClientError) and _code(err) in ("PreconditionFailed", "412"):
                 raise SourceChanged(f"{source_key} changed since ETag {if_match}") from err
+            if isinstance(err, ClientError) and _is_denied(err):
+                if err.operation_name == "HeadObject":  # the managed copy's look at its source
+                    raise self._denied_error(err, "s3:GetObject", source_key) from err
+                raise self._denied_error(err, "s3:GetObject", source_key, destination=destination_key) from err
             raise self._error(err, f"copy to {destination_key} of", source_key) from err
 
     def delete_many(self, keys: Iterable[str]) -> list[str]:
         """``DeleteObjects`` (quiet mode) per 1,000 keys. Keys the response lists under ``Errors`` are
         returned; a batch whose request fails as a whole is returned entirely (and logged), except a
-        missing bucket, which raises :class:`ObjectStoreError`."""
+        missing bucket, which raises :class:`ObjectStoreError`, and a refusal (``AccessDenied`` for the request
+        or for any key), which raises :class:`StoragePermissionError`: retrying it cannot succeed."""
         failed: list[str] = []
         batch: list[str] = []
         for key in keys:
@@ -248,10 +326,18 @@ class S3Store(ObjectStore):
         except (ClientError, BotoCoreError) as err:
             if isinstance(err, ClientError) and _code(err) == "NoSuchBucket":
                 raise self._error(err, "delete", None) from err
+            if isinstance(err, ClientError) and _is_denied(err):
+                raise self._denied_error(err, "s3:DeleteObject", keys[0],
+                                         detail=f"; {len(keys)} keys in the request") from err
             log.warning("DeleteObjects of %d keys in %s failed: %s", len(keys), self.bucket, err)
             return list(keys)
         errors = response.get("Errors", [])
         for error in errors:
             log.warning("could not delete s3://%s/%s: %s %s", self.bucket, error.get("Key"),
                         error.get("Code"), error.get("Message"))
+        denied = [error for error in errors if error.get("Code") in _DENIED_CODES]
+        if denied:
+            first = denied[0]
+            raise self._denied("DeleteObjects", str(first.get("Message", "")), "s3:DeleteObject", first.get("Key"),
+                               detail=f"; {len(denied)} of {len(keys)} keys refused")
         return [error["Key"] for error in errors]

@@ -195,7 +195,8 @@ def test_a_source_that_cannot_be_deleted_is_reported(s3_store: S3Store, s3_clien
     stuck = moves[2].source
 
     def refuse_delete(parsed: dict[str, Any], **_: Any) -> None:
-        parsed["Errors"] = [{"Key": stuck, "Code": "AccessDenied", "Message": "Access Denied"}]
+        # a per-key error S3 asks to retry (a per-key AccessDenied raises StoragePermissionError instead)
+        parsed["Errors"] = [{"Key": stuck, "Code": "InternalError", "Message": "We encountered an internal error"}]
 
     s3_client.meta.events.register("after-call.s3.DeleteObjects", refuse_delete)
 

@@ -373,7 +373,8 @@ def test_s3_delete_many_returns_keys_reported_in_errors(s3_store: S3Store, s3_cl
         s3_store.put_bytes(key, b"x")
 
     def refuse_b(parsed: dict[str, Any], **_: Any) -> None:
-        parsed["Errors"] = [{"Key": "b", "Code": "AccessDenied", "Message": "Access Denied"}]
+        # a per-key error S3 asks to retry (a per-key AccessDenied raises StoragePermissionError instead)
+        parsed["Errors"] = [{"Key": "b", "Code": "InternalError", "Message": "We encountered an internal error"}]
 
     s3_client.meta.events.register("after-call.s3.DeleteObjects", refuse_b)
 
