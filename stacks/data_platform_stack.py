@@ -11,6 +11,7 @@ from platform_constructs.json_to_parquet_workflow import JsonToParquetWorkflow, 
 from platform_constructs.pipeline_alarms import PipelineAlarms, PipelineAlarmsProps
 from platform_constructs.tracked_raw_bucket import TrackedRawBucket, TrackedRawBucketProps
 from platform_constructs.tracking_database import TrackingDatabase, TrackingDatabaseProps
+from runtime import deployment as out
 from stacks.config import EnvironmentConfig
 from stacks.nag_acknowledgments import acknowledge_stack_findings
 
@@ -110,19 +111,27 @@ class DataPlatformStack(Stack):
         acknowledge_stack_findings(self)
 
     def _outputs(self) -> None:
+        """The stack's outputs, under the keys of :mod:`runtime.deployment` (``mldp smoke`` reads them back).
+
+        The stack imports that one constants module from the runtime (never the other way round: Glue has no CDK);
+        the constructs themselves still import nothing from the runtime. See the module's docstring.
+        """
+        layout = self.bucket.props
         outputs = {
-            "BucketName": (self.bucket.bucket.bucket_name, "Data-lake bucket (--store s3://<this>)"),
-            "WorkflowName": (self.workflow.workflow_name, "Glue workflow (aws glue start-workflow-run --name)"),
-            "ListerJobName": (self.workflow.lister_job_name, "Glue job that registers raw files"),
-            "ProcessorJobName": (self.workflow.processor_job_name, "Glue job that writes Parquet"),
-            "BackfillTriggerName": (self.workflow.backfill_trigger.name or "", "On-demand backfill trigger"),
-            "DatabaseEndpoint": (self.database.endpoint, "Tracking database host"),
-            "DatabaseSecretArn": (self.database.secret.secret_arn, "Tracking database credentials"),
-            "CatalogTable": (
-                f"{self.workflow.catalog.database_name}.{self.workflow.catalog.table_name}",
-                "Athena table over the curated Parquet",
-            ),
-            "AlarmTopicArn": (self.alarms.topic.topic_arn, "SNS topic of the pipeline alarms"),
+            out.BUCKET_NAME: self.bucket.bucket.bucket_name,
+            out.RAW_PREFIX: layout.raw_prefix,
+            out.PROCESSED_PREFIX: layout.processed_prefix,
+            out.CURATED_PREFIX: layout.curated_prefix,
+            out.STAGING_PREFIX: layout.staging_prefix,
+            out.DEAD_LETTER_PREFIX: layout.dead_letter_prefix,
+            out.WORKFLOW_NAME: self.workflow.workflow_name,
+            out.LISTER_JOB_NAME: self.workflow.lister_job_name,
+            out.PROCESSOR_JOB_NAME: self.workflow.processor_job_name,
+            out.BACKFILL_TRIGGER_NAME: self.workflow.backfill_trigger.name or "",
+            out.DATABASE_ENDPOINT: self.database.endpoint,
+            out.DATABASE_SECRET_ARN: self.database.secret.secret_arn,
+            out.CATALOG_TABLE: f"{self.workflow.catalog.database_name}.{self.workflow.catalog.table_name}",
+            out.ALARM_TOPIC_ARN: self.alarms.topic.topic_arn,
         }
-        for output_id, (value, description) in outputs.items():
-            CfnOutput(self, output_id, value=value, description=description)
+        for output_id, value in outputs.items():
+            CfnOutput(self, output_id, value=value, description=out.DESCRIPTIONS[output_id])

@@ -1,0 +1,59 @@
+"""The stack outputs ``mldp smoke`` reads after ``cdk deploy``: present in both environments, under the keys of
+``runtime.deployment``, and equal to what the Glue jobs are actually configured with."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from runtime import deployment as out
+from runtime.layout import Layout
+
+pytestmark = pytest.mark.infra
+
+STACKS = ("MlDataPlatform-dev", "MlDataPlatform-prod")
+
+
+def _glue_job(template: dict[str, Any], name: str) -> dict[str, Any]:
+    jobs = [r["Properties"] for r in template["Resources"].values()
+            if r["Type"] == "AWS::Glue::Job" and r["Properties"]["Name"] == name]
+    assert len(jobs) == 1, name
+    return jobs[0]
+
+
+@pytest.mark.parametrize("stack_name", STACKS)
+def test_every_output_smoke_needs_exists_with_its_description(
+    platform_templates: dict[str, dict[str, Any]], stack_name: str
+) -> None:
+    outputs = platform_templates[stack_name]["Outputs"]
+    assert set(out.SMOKE_OUTPUTS) <= set(outputs)
+    assert set(out.DESCRIPTIONS) <= set(outputs)
+    for key, description in out.DESCRIPTIONS.items():
+        assert outputs[key]["Description"] == description
+
+
+@pytest.mark.parametrize("stack_name", STACKS)
+def test_outputs_name_what_the_jobs_are_configured_with(
+    platform_templates: dict[str, dict[str, Any]], cfn: Any, stack_name: str
+) -> None:
+    template = platform_templates[stack_name]
+    env = stack_name.rsplit("-", 1)[1]
+    value = {key: cfn.render(o["Value"]) for key, o in template["Outputs"].items()}
+    assert value[out.LISTER_JOB_NAME] == f"FileListerAndDbPopulator-{env}"
+    assert value[out.PROCESSOR_JOB_NAME] == f"JsonToParquetBatchProcessor-{env}"
+    assert value[out.WORKFLOW_NAME] == f"JsonToParquetProcessingWorkflow-{env}"
+    reference = Layout()
+    assert value[out.RAW_PREFIX] == reference.raw_prefix
+    assert value[out.PROCESSED_PREFIX] == reference.processed_prefix
+    assert value[out.CURATED_PREFIX] == reference.curated_prefix
+    assert value[out.STAGING_PREFIX] == reference.staging_prefix
+    assert value[out.DEAD_LETTER_PREFIX] == reference.dead_letter_prefix
+    for job_name in (value[out.LISTER_JOB_NAME], value[out.PROCESSOR_JOB_NAME]):
+        arguments = cfn.render(_glue_job(template, job_name)["DefaultArguments"])
+        assert arguments["--store"] == f"s3://{value[out.BUCKET_NAME]}"
+        assert arguments["--raw-prefix"] == value[out.RAW_PREFIX]
+        assert arguments["--processed-prefix"] == value[out.PROCESSED_PREFIX]
+        assert arguments["--curated-prefix"] == value[out.CURATED_PREFIX]
+        assert arguments["--staging-prefix"] == value[out.STAGING_PREFIX]
+        assert arguments["--dead-letter-prefix"] == value[out.DEAD_LETTER_PREFIX]
