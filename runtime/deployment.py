@@ -24,6 +24,7 @@ DEAD_LETTER_PREFIX = "DeadLetterPrefix"
 WORKFLOW_NAME = "WorkflowName"
 LISTER_JOB_NAME = "ListerJobName"
 PROCESSOR_JOB_NAME = "ProcessorJobName"
+BACKFILL_JOB_NAME = "BackfillJobName"
 BACKFILL_TRIGGER_NAME = "BackfillTriggerName"
 #: The tracking database.
 DATABASE_ENDPOINT = "DatabaseEndpoint"
@@ -43,7 +44,8 @@ DESCRIPTIONS = {
     DEAD_LETTER_PREFIX: "Dead-letter prefix of malformed records (--dead-letter-prefix)",
     WORKFLOW_NAME: "Glue workflow (aws glue start-workflow-run --name)",
     LISTER_JOB_NAME: "Glue job that registers raw files",
-    PROCESSOR_JOB_NAME: "Glue job that writes Parquet",
+    PROCESSOR_JOB_NAME: "Glue job that writes Parquet (scheduled runs: one at a time)",
+    BACKFILL_JOB_NAME: "Glue job of backfill runs (same code; its own concurrency, never the schedule's slot)",
     BACKFILL_TRIGGER_NAME: "On-demand backfill trigger",
     DATABASE_ENDPOINT: "Tracking database host",
     DATABASE_SECRET_ARN: "Tracking database credentials",

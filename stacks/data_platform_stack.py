@@ -127,6 +127,7 @@ class DataPlatformStack(Stack):
             out.WORKFLOW_NAME: self.workflow.workflow_name,
             out.LISTER_JOB_NAME: self.workflow.lister_job_name,
             out.PROCESSOR_JOB_NAME: self.workflow.processor_job_name,
+            out.BACKFILL_JOB_NAME: self.workflow.backfill_job_name,
             out.BACKFILL_TRIGGER_NAME: self.workflow.backfill_trigger.name or "",
             out.DATABASE_ENDPOINT: self.database.endpoint,
             out.DATABASE_SECRET_ARN: self.database.secret.secret_arn,

@@ -42,6 +42,7 @@ def test_outputs_name_what_the_jobs_are_configured_with(
     value = {key: cfn.render(o["Value"]) for key, o in template["Outputs"].items()}
     assert value[out.LISTER_JOB_NAME] == f"FileListerAndDbPopulator-{env}"
     assert value[out.PROCESSOR_JOB_NAME] == f"JsonToParquetBatchProcessor-{env}"
+    assert value[out.BACKFILL_JOB_NAME] == f"JsonToParquetBatchProcessorBackfill-{env}"
     assert value[out.WORKFLOW_NAME] == f"JsonToParquetProcessingWorkflow-{env}"
     reference = Layout()
     assert value[out.RAW_PREFIX] == reference.raw_prefix
@@ -49,7 +50,7 @@ def test_outputs_name_what_the_jobs_are_configured_with(
     assert value[out.CURATED_PREFIX] == reference.curated_prefix
     assert value[out.STAGING_PREFIX] == reference.staging_prefix
     assert value[out.DEAD_LETTER_PREFIX] == reference.dead_letter_prefix
-    for job_name in (value[out.LISTER_JOB_NAME], value[out.PROCESSOR_JOB_NAME]):
+    for job_name in (value[out.LISTER_JOB_NAME], value[out.PROCESSOR_JOB_NAME], value[out.BACKFILL_JOB_NAME]):
         arguments = cfn.render(_glue_job(template, job_name)["DefaultArguments"])
         assert arguments["--store"] == f"s3://{value[out.BUCKET_NAME]}"
         assert arguments["--raw-prefix"] == value[out.RAW_PREFIX]
