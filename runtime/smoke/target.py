@@ -119,4 +119,8 @@ def target_from_stack(cloudformation: Any, stack_name: str) -> SmokeTarget:
         raise ValueError(f"stack {stack_name!r} has no output {', '.join(needed)}: is it an MlDataPlatform stack "
                          "deployed from this version? (or give --bucket, --lister-job, --processor-job)")
     values = {name: outputs[key] for name, key in OUTPUT_OF_FIELD.items() if outputs.get(key)}
+    if outputs.get(out.BACKFILL_JOB_NAME):
+        # the same code and arguments as the scheduled processor, with slots of its own: a smoke run never holds
+        # the schedule's only slot (docs/infrastructure.md, "The 9 TB backfill")
+        values["processor_job"] = outputs[out.BACKFILL_JOB_NAME]
     return SmokeTarget(stack=stack_name, **values)

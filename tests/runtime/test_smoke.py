@@ -377,6 +377,16 @@ def test_stack_without_the_outputs_is_a_one_line_error(deployment, s3_client, ca
         smoke_command.run(args, clients=clients)
 
 
+def test_a_stack_with_a_backfill_job_is_smoked_through_it_never_through_the_schedules_job(aws_credentials):
+    from runtime.smoke.target import target_from_stack
+
+    outputs = {out.BUCKET_NAME: BUCKET, out.LISTER_JOB_NAME: LISTER, out.PROCESSOR_JOB_NAME: PROCESSOR,
+               out.BACKFILL_JOB_NAME: "JsonToParquetBatchProcessorBackfill-dev"}
+    assert target_from_stack(stubbed_stack(outputs), STACK).processor_job == "JsonToParquetBatchProcessorBackfill-dev"
+    del outputs[out.BACKFILL_JOB_NAME]
+    assert target_from_stack(stubbed_stack(outputs), STACK).processor_job == PROCESSOR
+
+
 def test_missing_glue_job_is_an_error_before_any_upload(deployment, s3_client):
     clients = SmokeClients(s3_client, deployment.glue, None)
     target = SmokeTarget(bucket=BUCKET, lister_job=LISTER, processor_job=PROCESSOR)
