@@ -1,0 +1,32 @@
+"""Every default of the runtime, in one place: ``mldp`` options, :class:`ProcessorSettings`, the retry policy
+and the lister read them from here, and ``tests/infra/test_defaults.py`` proves that the constructs' props
+(``JsonToParquetWorkflowProps``, ``PipelineAlarmsProps``) deploy the same values. Change a default here and in
+the construct, never in one place only. Plain constants: Python 3.9-compatible, importable on Glue.
+"""
+
+from __future__ import annotations
+
+#: Files claimed per batch (``--batch-size``).
+BATCH_SIZE = 1000
+#: Attempts before a failing file is quarantined (``--max-attempts``).
+MAX_ATTEMPTS = 3
+#: How long a claimed batch is owned before another run may recover it (``--lease-seconds``).
+LEASE_SECONDS = 3600
+#: First retry delay of a failed file; doubled per attempt up to :data:`BACKOFF_MAX_SECONDS`.
+BACKOFF_BASE_SECONDS = 60
+#: Longest retry delay of a failed file.
+BACKOFF_MAX_SECONDS = 6 * 3600
+#: Parallel S3/file operations per batch (pre-check, publish, archive).
+IO_WORKERS = 16
+#: Time budget of a scheduled processor run (``--max-minutes`` with ``--drain``).
+DRAIN_MINUTES = 12
+#: Time budget of a backfill run.
+BACKFILL_DRAIN_MINUTES = 480
+#: Keys the lister registers per transaction (``--chunk-size``).
+LISTER_CHUNK_SIZE = 20_000
+#: CloudWatch namespace of the runtime's metrics (``--metrics-namespace``).
+METRICS_NAMESPACE = "MlDataPlatform"
+#: Value of the ``Environment`` metric dimension of a local run (``--environment``).
+LOCAL_ENVIRONMENT = "local"
+#: What an environment name may be (stack suffix, ``--environment``, metric dimension): the one rule.
+ENVIRONMENT_NAME_PATTERN = r"^[a-z][a-z0-9-]{0,19}$"
