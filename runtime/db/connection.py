@@ -10,10 +10,12 @@ from urllib.parse import quote, unquote, urlsplit
 import psycopg2
 import psycopg2.extensions
 
+from runtime.errors import MldpError
+
 log = logging.getLogger(__name__)
 
 
-class DatabaseUnavailable(RuntimeError):
+class DatabaseUnavailable(MldpError, RuntimeError):
     """The tracking database cannot be reached; the message names host, port and database (no password)."""
 
 

@@ -20,6 +20,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from runtime.errors import MldpError
+
 DEFAULT_DATABASE = "data_platform_db"
 DEFAULT_PORT = 54329
 #: Where the server remembers the port it was started on (so ``mldp db url`` and the jobs find it).
@@ -28,7 +30,7 @@ SUPERUSER = "postgres"
 UNPRIVILEGED_USER = "postgres"
 
 
-class EmbeddedPostgresError(RuntimeError):
+class EmbeddedPostgresError(MldpError, RuntimeError):
     """The embedded server could not be found, initialised or started; the message says what to do."""
 
 

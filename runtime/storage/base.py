@@ -12,8 +12,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import BinaryIO
 
+from runtime.errors import MldpError
 
-class ObjectStoreError(Exception):
+
+class ObjectStoreError(MldpError):
     """A store-level failure with a message fit for an operator (missing bucket, missing directory, ...)."""
 
 

@@ -1,0 +1,22 @@
+"""The root of the runtime's user-facing errors.
+
+An error of this family is the user's to fix (a bad option value, an unusable spec file, an unreachable database,
+a missing bucket): ``mldp`` prints it as one ``error: <message>`` line and exits with status 2 (``-v`` adds the
+traceback). Every other exception is a bug and ends the command with its traceback. Raise a subclass, with a
+message that names what to fix. Python 3.9-compatible: the Glue Python-shell lister imports it.
+"""
+
+from __future__ import annotations
+
+
+class MldpError(Exception):
+    """An error the person running ``mldp`` can act on: printed as one ``error:`` line, exit status 2."""
+
+
+class UsageError(MldpError, ValueError):
+    """A value the user gave is wrong: an option, a time, a setting, a name. Also a ``ValueError``, so callers
+    of the library that catch ``ValueError`` for bad arguments keep working."""
+
+
+class SpecError(UsageError):
+    """A transform spec (or its hook) that cannot be used; the message names the key or file to fix."""
