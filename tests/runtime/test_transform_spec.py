@@ -21,6 +21,9 @@ from pyspark.sql.types import (
     StructType,
 )
 
+from runtime.errors import MldpError, SpecError, UsageError
+from runtime.transforms import dates, loader, model, names, sql_types
+from runtime.transforms import spec as spec_module
 from runtime.transforms.spec import (
     SAFE_SEGMENT_PATTERN,
     compile_date_format,
@@ -180,7 +183,7 @@ INVALID = [
 def test_invalid_spec_says_what_to_fix(change, message: str) -> None:
     document = copy.deepcopy(minimal())
     change(document)
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(SpecError, match=message):
         spec_from_dict(document)
 
 
@@ -198,13 +201,28 @@ def test_a_column_may_be_its_own_value_partition() -> None:
 ])
 def test_spec_file_errors_name_the_file(tmp_path: Path, file_name: str, text: str, message: str) -> None:
     (tmp_path / file_name).write_text(text)
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(SpecError, match=message):
         load_spec(str(tmp_path / file_name))
 
 
 def test_missing_spec_file(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match=r"missing\.yaml' cannot be read"):
+    with pytest.raises(SpecError, match=r"missing\.yaml' cannot be read"):
         load_spec(str(tmp_path / "missing.yaml"))
+
+
+def test_spec_errors_are_user_facing_and_still_value_errors() -> None:
+    """``mldp`` prints a :class:`SpecError` as one ``error:`` line; library callers may keep catching ValueError."""
+    assert issubclass(SpecError, UsageError) and issubclass(SpecError, MldpError) and issubclass(SpecError, ValueError)
+
+
+def test_the_spec_module_reexports_the_parts() -> None:
+    parts = {"load_spec": loader, "spec_from_dict": loader, "TransformSpec": model, "ColumnSpec": model,
+             "PartitionSpec": model, "DATE_TYPE": model, "parse_type": sql_types, "compile_date_format": dates,
+             "DateFormat": dates, "DEFAULT_DATE_FORMATS": dates, "LINEAGE_COLUMN": names,
+             "CORRUPT_RECORD_COLUMN": names, "SAFE_SEGMENT_PATTERN": names}
+    for name, module in parts.items():
+        assert getattr(spec_module, name) is getattr(module, name), name
+    assert set(parts) <= set(spec_module.__all__)
 
 
 # ------------------------------------------------------------------------------------------ types and formats
@@ -228,9 +246,10 @@ def test_parse_type(text: str, canonical: str) -> None:
     ("array<string>>", "unexpected '>'"),
     ("struct<a string>", "expected ':' but found 'string'"),
     ("string!", "unexpected character '!'"),
+    ("decimal(ten,2)", "expected a number but found 'ten'"),
 ])
 def test_parse_type_errors(text: str, message: str) -> None:
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(SpecError, match=message):
         parse_type(text)
 
 
@@ -279,5 +298,5 @@ def test_hook_from_an_importable_module(tmp_path: Path, monkeypatch: pytest.Monk
 
 def test_hook_that_fails_to_import(tmp_path: Path) -> None:
     (tmp_path / "broken.py").write_text("raise RuntimeError('boom')\n")
-    with pytest.raises(ValueError, match=r"importing .*broken\.py' failed: RuntimeError: boom"):
+    with pytest.raises(SpecError, match=r"importing .*broken\.py' failed: RuntimeError: boom"):
         spec_from_dict(minimal(hook=str(tmp_path / "broken.py") + ":f"))
