@@ -85,7 +85,18 @@ def server_reachable_root(path: Path) -> Path:
 
 
 def _port_is_free(port: int) -> bool:
+    """Whether the server can listen on ``port``: nothing listens there and nothing holds it bound.
+
+    Connections in TIME-WAIT, left by the clients of a server that was just stopped, do not count: PostgreSQL
+    binds its socket with ``SO_REUSEADDR``, and so does this check (a plain ``bind`` fails on them, which used to
+    move a restarted server to a random port and break every URL shown before).
+    """
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.settimeout(1.0)
+        if probe.connect_ex(("127.0.0.1", port)) == 0:
+            return False
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1", port))
         except OSError:
