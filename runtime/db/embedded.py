@@ -87,9 +87,9 @@ def server_reachable_root(path: Path) -> Path:
 def _port_is_free(port: int) -> bool:
     """Whether the server can listen on ``port``: nothing listens there and nothing holds it bound.
 
-    Connections in TIME-WAIT, left by the clients of a server that was just stopped, do not count: PostgreSQL
-    binds its socket with ``SO_REUSEADDR``, and so does this check (a plain ``bind`` fails on them, which used to
-    move a restarted server to a random port and break every URL shown before).
+    The server's side of connections it closed on stop (FIN-WAIT-2 while a client still holds its end, then
+    TIME-WAIT) does not count: PostgreSQL binds its socket with ``SO_REUSEADDR``, and so does this check (a plain
+    ``bind`` fails on them, which used to move a restarted server to a random port and break every URL shown).
     """
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.settimeout(1.0)

@@ -1,5 +1,5 @@
 """The embedded server keeps its port across ``mldp db stop`` / ``start``, also when clients were connected
-(their connections linger in TIME-WAIT on that port after the server closes them)."""
+(the server's side of their connections lingers on that port after the server closes them)."""
 
 from __future__ import annotations
 
@@ -23,13 +23,15 @@ def test_a_restart_after_connected_clients_keeps_the_port(monkeypatch, capsys):
         for conn in clients:
             with conn.cursor() as cur:
                 cur.execute("SELECT 1")
-        assert main(["db", "stop"]) == 0  # the server closes the connections: TIME-WAIT on its port
-        for conn in clients:
-            conn.close()
+        # the server closes the connections, the clients (a psql in another terminal...) have not yet: the
+        # server's side of each lingers on its port (FIN-WAIT-2, then TIME-WAIT) while nothing listens there
+        assert main(["db", "stop"]) == 0
         capsys.readouterr()
         assert main(["db", "start"]) == 0
         assert capsys.readouterr().out.strip() == url
         assert main(["db", "url"]) == 0 and capsys.readouterr().out.strip() == url
+        for conn in clients:
+            conn.close()
     finally:
         main(["db", "stop"])
         shutil.rmtree(home, ignore_errors=True)
