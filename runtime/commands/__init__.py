@@ -1,18 +1,18 @@
-"""Subcommands beyond the core ones in :mod:`runtime.cli`; each module registers its own parser."""
+"""Every ``mldp`` subcommand, one module each, listed once in :data:`COMMANDS`.
+
+A command module has ``register(sub)``, which adds its parser(s) to the ``mldp`` subparsers and sets ``handler``
+(``handler(args) -> exit status``) with ``set_defaults``. Shared options live in :mod:`runtime.commands.options`,
+shared run-time helpers in :mod:`runtime.commands.common`. Every module here is imported by every ``mldp`` run,
+the Glue Python-shell lister included: module-level imports stay Python 3.9-compatible and free of
+pyspark/pyarrow; a handler imports what it alone needs inside its body.
+"""
 
 from __future__ import annotations
 
-import argparse
-from typing import Callable
+from types import ModuleType
 
+from runtime.commands import db, demo, inspect, migrate, process, requeue, smoke, status
+from runtime.commands import list as list_command
 
-def register_commands(sub: argparse._SubParsersAction, add_db_option: Callable, add_json_option: Callable) -> None:
-    """Add every optional subcommand module's parsers (each sets ``handler`` via ``set_defaults``)."""
-    import importlib
-    import pkgutil
-
-    for module_info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
-        module = importlib.import_module(f"{__name__}.{module_info.name}")
-        register = getattr(module, "register", None)
-        if register is not None:
-            register(sub, add_db_option, add_json_option)
+#: The command modules, in the order ``mldp --help`` lists them.
+COMMANDS: tuple[ModuleType, ...] = (db, migrate, list_command, demo, inspect, process, requeue, smoke, status)

@@ -10,14 +10,26 @@ import shutil
 import time
 from pathlib import Path
 
+from runtime.commands.common import open_database
+from runtime.commands.options import add_db_option, add_json_option, positive_int
+from runtime.commands.process import summarize
 
-def register(sub, add_db_option, add_json_option) -> None:
+#: Files per batch of the demo: small on purpose, so the sample run shows several batches (the processor's
+#: default, :data:`runtime.defaults.BATCH_SIZE`, would take the whole sample in one).
+DEMO_BATCH_SIZE = 25
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add ``mldp demo``."""
     parser = sub.add_parser("demo", help="generate sample data and run lister + processor locally, end to end")
     add_db_option(parser)
-    parser.add_argument("--workdir", default=None, help="where the local store goes (default .mldp/demo)")
-    parser.add_argument("--files", type=int, default=36, help="good sample files to generate")
-    parser.add_argument("--records-per-file", type=int, default=150)
-    parser.add_argument("--batch-size", type=int, default=25)
+    parser.add_argument("--workdir", default=".mldp/demo", help="where the local store goes (default %(default)s)")
+    parser.add_argument("--files", type=positive_int, default=36,
+                        help="good sample files to generate (default %(default)s)")
+    parser.add_argument("--records-per-file", type=positive_int, default=150,
+                        help="records per good file (default %(default)s)")
+    parser.add_argument("--batch-size", type=positive_int, default=DEMO_BATCH_SIZE,
+                        help="files per batch (default %(default)s)")
     add_json_option(parser)
     parser.set_defaults(handler=run)
 
@@ -59,8 +71,7 @@ def _problems(conn) -> list:
 
 
 def run(args: argparse.Namespace) -> int:
-    from runtime.cli import open_database
-    from runtime.commands.process import summarize
+    """Generate the sample, list it, process it, and check every record is accounted for (exit 1 if not)."""
     from runtime.jobs.lister import run_lister
     from runtime.jobs.processor import BatchProcessor, ProcessorSettings
     from runtime.layout import Layout
@@ -72,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
     started = time.monotonic()
     if not args.verbose:  # the demo prints its own story; job logs stay available with -v
         logging.getLogger("runtime").setLevel(logging.WARNING)
-    workdir = Path(args.workdir or ".mldp/demo").resolve()
+    workdir = Path(args.workdir).resolve()
     store_dir = workdir / "bucket"
     if store_dir.exists():
         shutil.rmtree(store_dir)

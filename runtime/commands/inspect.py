@@ -5,8 +5,11 @@ from __future__ import annotations
 import argparse
 import sys
 
+from runtime.commands.common import emit, open_database
+from runtime.commands.options import add_db_option, add_json_option
 
-def register(sub, add_db_option, add_json_option) -> None:
+
+def register(sub: argparse._SubParsersAction) -> None:
     """Add ``mldp inspect``."""
     parser = sub.add_parser("inspect", help="the whole history of one file: versions, attempts, batches, errors, "
                                             "dead letters, archive, curated Parquet")
@@ -22,7 +25,6 @@ def register(sub, add_db_option, add_json_option) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Print the file's history; exit status 1 when the key is not tracked."""
-    from runtime.cli import emit, open_database
     from runtime.operator.inspection import UnknownFile, inspect_file, render_inspection
     from runtime.storage.factory import open_store
 

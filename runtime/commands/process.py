@@ -4,21 +4,32 @@ from __future__ import annotations
 
 import argparse
 import time
+from typing import TYPE_CHECKING
 
+from runtime import defaults
 from runtime import metrics as m
+from runtime.commands.common import emit, open_database
+from runtime.commands.options import add_job_options, layout_from_args, non_negative_int, positive_int
+
+if TYPE_CHECKING:
+    from runtime.transforms.model import TransformSpec
 
 
-def register(sub, add_db_option, add_json_option) -> None:
-    from runtime.cli import add_job_options
-
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add ``mldp process``."""
     parser = sub.add_parser("process", help="JsonToParquetBatchProcessor: convert claimed batches to Parquet")
     add_job_options(parser)
-    parser.add_argument("--batch-size", type=int, default=500, help="files per batch (default 500)")
+    parser.add_argument("--batch-size", type=positive_int, default=defaults.BATCH_SIZE,
+                        help="files per batch (default %(default)s)")
     parser.add_argument("--drain", action="store_true", help="repeat until nothing is claimable")
-    parser.add_argument("--max-minutes", type=float, default=None, help="time budget of --drain")
-    parser.add_argument("--max-attempts", type=int, default=5, help="attempts before a file is quarantined")
-    parser.add_argument("--lease-seconds", type=int, default=7200, help="lease of a claimed batch")
-    parser.add_argument("--transform-spec", metavar="FILE", help="transform spec (JSON or YAML; s3:// on Glue)")
+    parser.add_argument("--max-minutes", type=float, default=None,
+                        help="time budget of --drain (default: none, drain until nothing is claimable)")
+    parser.add_argument("--max-attempts", type=positive_int, default=defaults.MAX_ATTEMPTS,
+                        help="attempts before a file is quarantined (default %(default)s)")
+    parser.add_argument("--lease-seconds", type=non_negative_int, default=defaults.LEASE_SECONDS,
+                        help="lease of a claimed batch (default %(default)s)")
+    parser.add_argument("--transform-spec", metavar="FILE", help="transform spec (JSON or YAML; s3:// on Glue; "
+                                                                "default: the packaged default spec)")
     parser.set_defaults(handler=run)
 
 
@@ -54,7 +65,7 @@ def batch_figures(report) -> dict[str, float]:
     }
 
 
-def load_spec_from(location: str | None, store=None):
+def load_spec_from(location: str | None) -> TransformSpec:
     """The transform spec: default, a local file, or an ``s3://bucket/key`` object (Glue)."""
     from runtime.transforms.spec import load_spec
 
@@ -74,7 +85,7 @@ def load_spec_from(location: str | None, store=None):
 
 
 def run(args: argparse.Namespace) -> int:
-    from runtime.cli import emit, layout_from_args, open_database
+    """Process one batch (after recovering expired ones), or every claimable batch with ``--drain``."""
     from runtime.db.connection import connect, resolve_database_url
     from runtime.jobs.processor import BatchProcessor, ProcessorSettings
     from runtime.progress import Progress

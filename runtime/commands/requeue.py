@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import argparse
 
+from runtime.commands.common import emit, open_database, user_input
+from runtime.commands.options import add_db_option, add_json_option
+from runtime.errors import UsageError
 
-def register(sub, add_db_option, add_json_option) -> None:
+
+def register(sub: argparse._SubParsersAction) -> None:
     """Add ``mldp requeue`` and ``mldp release``."""
     requeue = sub.add_parser("requeue", help="move FAILED or QUARANTINED files back to PENDING (filtered)")
     add_db_option(requeue)
@@ -18,17 +22,17 @@ def register(sub, add_db_option, add_json_option) -> None:
                          help="only files that got their state at or after WHEN (ISO-8601, or 24h / 7d ago)")
     requeue.add_argument("--until", metavar="WHEN", help="only files that got their state before WHEN")
     requeue.add_argument("--limit", type=int, help="change at most this many files (oldest registered first)")
-    _add_change_options(requeue, add_json_option)
+    _add_change_options(requeue)
     requeue.set_defaults(handler=run_requeue)
 
     release = sub.add_parser("release", help="move the given FAILED or QUARANTINED files back to PENDING")
     release.add_argument("keys", nargs="+", metavar="KEY", help="raw keys (relative to the bucket)")
     add_db_option(release)
-    _add_change_options(release, add_json_option)
+    _add_change_options(release)
     release.set_defaults(handler=run_release)
 
 
-def _add_change_options(parser: argparse.ArgumentParser, add_json_option) -> None:
+def _add_change_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--reason", required=True, help="why (recorded in each file's history)")
     parser.add_argument("--actor", help="who (recorded; default $MLDP_ACTOR, else the OS user)")
     parser.add_argument("--dry-run", action="store_true", help="show what would change; change nothing")
@@ -36,17 +40,24 @@ def _add_change_options(parser: argparse.ArgumentParser, add_json_option) -> Non
     add_json_option(parser)
 
 
+def _check_reason(reason: str) -> None:
+    """A blank ``--reason`` is refused before anything is opened (the history row must say why)."""
+    if not reason.strip():
+        raise UsageError("--reason is required: say why these files go back to PENDING")
+
+
 def run_requeue(args: argparse.Namespace) -> int:
     """Requeue the selected files (or show them with ``--dry-run``)."""
-    from runtime.cli import emit, open_database
     from runtime.operator.requeue import REQUEUABLE_STATES, Selection, render_result, requeue
     from runtime.operator.timewindow import parse_time
 
-    selection = Selection(
-        states=tuple(args.states or REQUEUABLE_STATES), prefix=args.prefix, error_contains=args.error_contains,
-        since=parse_time(args.since) if args.since else None, until=parse_time(args.until) if args.until else None,
-        limit=args.limit,
-    )
+    _check_reason(args.reason)
+    with user_input():
+        selection = Selection(
+            states=tuple(args.states or REQUEUABLE_STATES), prefix=args.prefix, error_contains=args.error_contains,
+            since=parse_time(args.since) if args.since else None,
+            until=parse_time(args.until) if args.until else None, limit=args.limit,
+        )
     conn = open_database(args.db, application_name="mldp-requeue")
     try:
         result = requeue(conn, selection, args.reason, args.actor, dry_run=args.dry_run, show=args.show)
@@ -58,10 +69,10 @@ def run_requeue(args: argparse.Namespace) -> int:
 
 def run_release(args: argparse.Namespace) -> int:
     """Release the given keys (all or none); exit status 1 when one cannot be released."""
-    from runtime.cli import emit, open_database
     from runtime.operator.inspection import normalize_key
     from runtime.operator.requeue import release, render_result
 
+    _check_reason(args.reason)
     conn = open_database(args.db, application_name="mldp-release")
     try:
         result = release(conn, [normalize_key(k) for k in args.keys], args.reason, args.actor,

@@ -8,9 +8,15 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import Any
+
+from runtime.commands.common import user_input
+from runtime.commands.options import add_json_option, add_layout_options
+from runtime.errors import UsageError
+from runtime.layout import PREFIX_OPTIONS
 
 
-def register(sub, add_db_option, add_json_option) -> None:
+def register(sub: argparse._SubParsersAction) -> None:
     """Add ``mldp smoke``."""
     parser = sub.add_parser(
         "smoke", help="after cdk deploy: run the deployed lister and processor on a few files, check, clean up",
@@ -27,9 +33,8 @@ def register(sub, add_db_option, add_json_option) -> None:
     given.add_argument("--lister-job", metavar="NAME", help="the FileListerAndDbPopulator Glue job")
     given.add_argument("--processor-job", metavar="NAME", help="the JsonToParquetBatchProcessor Glue job")
     given.add_argument("--workflow", metavar="NAME", help="the Glue workflow (reported only)")
-    for option in ("raw-prefix", "processed-prefix", "curated-prefix", "staging-prefix", "dead-letter-prefix"):
-        given.add_argument(f"--{option}", metavar="PREFIX", help="bucket layout (default: the stack output, else "
-                                                                 "the reference layout)")
+    add_layout_options(given, metavar="PREFIX",
+                       help_text="bucket layout (default: the stack output, else the reference layout)")
     parser.add_argument("--timeout-minutes", type=float, default=30.0,
                         help="how long to wait, in all, for both runs and their outcome (default 30)")
     parser.add_argument("--poll-seconds", type=float, default=15.0, help="polling interval (default 15)")
@@ -43,7 +48,7 @@ def register(sub, add_db_option, add_json_option) -> None:
     parser.set_defaults(handler=run)
 
 
-def run(args: argparse.Namespace, clients=None) -> int:
+def run(args: argparse.Namespace, clients: Any = None) -> int:
     """Run the smoke test; 0 when it passed, 1 when it failed. ``clients`` (a
     :class:`runtime.smoke.target.SmokeClients`) replaces the clients of ``--region`` / ``--profile`` (tests)."""
     from runtime.smoke.runner import SmokeOptions, run_smoke
@@ -51,24 +56,24 @@ def run(args: argparse.Namespace, clients=None) -> int:
 
     if clients is None:
         clients = _create_clients(SmokeClients, args.region, args.profile)
-    target = target_from_stack(clients.cloudformation, args.stack) if args.stack else SmokeTarget()
-    target = target.with_overrides(
-        bucket=args.bucket, lister_job=args.lister_job, processor_job=args.processor_job, workflow=args.workflow,
-        raw_prefix=args.raw_prefix, processed_prefix=args.processed_prefix, curated_prefix=args.curated_prefix,
-        staging_prefix=args.staging_prefix, dead_letter_prefix=args.dead_letter_prefix)
-    options = SmokeOptions(timeout_minutes=args.timeout_minutes, poll_seconds=args.poll_seconds,
-                           processor_max_minutes=args.processor_max_minutes, keep=args.keep,
-                           good_only=args.good_only)
+    with user_input():  # the stack --stack names, and the resources and options given: checked before any upload
+        target = target_from_stack(clients.cloudformation, args.stack) if args.stack else SmokeTarget()
+        target = target.with_overrides(
+            bucket=args.bucket, lister_job=args.lister_job, processor_job=args.processor_job,
+            workflow=args.workflow, **{name: getattr(args, name) for name in PREFIX_OPTIONS}).validate()
+        options = SmokeOptions(timeout_minutes=args.timeout_minutes, poll_seconds=args.poll_seconds,
+                               processor_max_minutes=args.processor_max_minutes, keep=args.keep,
+                               good_only=args.good_only).validate()
     result = run_smoke(target, clients, options)
     print(json.dumps(result.as_dict(), default=str) if args.json else result.render())
     return 0 if result.passed else 1
 
 
-def _create_clients(factory, region, profile):
+def _create_clients(factory: Any, region: str | None, profile: str | None) -> Any:
     """AWS clients, with a one-line error for missing credentials, region or profile."""
     from botocore.exceptions import BotoCoreError
 
     try:
         return factory.create(region=region, profile=profile)
     except BotoCoreError as exc:
-        raise ValueError(f"cannot create AWS clients: {exc}") from exc
+        raise UsageError(f"cannot create AWS clients: {exc}") from exc

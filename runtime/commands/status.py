@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import argparse
 
+from runtime.commands.common import emit, open_database
+from runtime.commands.options import add_db_option, add_json_option
+from runtime.errors import UsageError
 
-def register(sub, add_db_option, add_json_option) -> None:
+
+def register(sub: argparse._SubParsersAction) -> None:
     """Add ``mldp status``."""
     parser = sub.add_parser("status", help="what is left, how fast it goes, what failed and why, what is stuck")
     add_db_option(parser)
@@ -19,11 +23,10 @@ def register(sub, add_db_option, add_json_option) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Print the status report (text, or JSON with ``--json``)."""
-    from runtime.cli import emit, open_database
     from runtime.operator.status import build_status, render_status
 
     if args.batches < 0 or args.errors < 0:
-        raise ValueError("--batches and --errors must not be negative")
+        raise UsageError("--batches and --errors must not be negative")
     conn = open_database(args.db, application_name="mldp-status")
     try:
         report = build_status(conn, batches=args.batches, errors=args.errors)
