@@ -7,7 +7,7 @@ with ``/``.
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import BinaryIO
@@ -25,6 +25,11 @@ class ObjectNotFound(ObjectStoreError):
 
 class SourceChanged(ObjectStoreError):
     """A conditional copy found the source's ETag different from the one expected (it was overwritten)."""
+
+
+class UnsafeObject(ObjectStoreError):
+    """The object is there but the store refuses to read it: a symbolic link of a local store that leads outside
+    the store's root. It is that file's outcome (quarantined with this reason), not an error of the run."""
 
 
 class StoragePermissionError(ObjectStoreError):
@@ -119,10 +124,13 @@ class ObjectStore(abc.ABC):
         failure."""
 
     @abc.abstractmethod
-    def delete_many(self, keys: Iterable[str]) -> list[str]:
+    def delete_many(self, keys: Iterable[str], if_match: Mapping[str, str] | None = None) -> list[str]:
         """Delete keys (S3: ``delete_objects`` in batches of up to 1,000). Missing keys are not errors.
-        Returns the keys that could not be deleted; a delete the store refuses for lack of permission raises
-        :class:`StoragePermissionError` instead (retrying it cannot succeed)."""
+
+        A key given an ETag in ``if_match`` is deleted only while it still has that ETag (S3: a conditional
+        delete; locally: checked on the very file removed): a newer upload of it is never deleted, and the key
+        comes back among the kept ones. Returns the keys that were not deleted; a delete the store refuses for
+        lack of permission raises :class:`StoragePermissionError` instead (retrying it cannot succeed)."""
 
     def delete(self, key: str) -> None:
         """Delete one key (missing is not an error); raises :class:`ObjectStoreError` if it could not be."""

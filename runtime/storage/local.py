@@ -18,13 +18,20 @@ import os
 import shutil
 import stat
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import BinaryIO
 from urllib.parse import unquote, urlsplit
 
-from runtime.storage.base import ObjectInfo, ObjectNotFound, ObjectStore, ObjectStoreError, SourceChanged
+from runtime.storage.base import (
+    ObjectInfo,
+    ObjectNotFound,
+    ObjectStore,
+    ObjectStoreError,
+    SourceChanged,
+    UnsafeObject,
+)
 
 log = logging.getLogger(__name__)
 
@@ -193,8 +200,16 @@ class LocalStore(ObjectStore):
         return self._info(key, st)
 
     def _open(self, key: str) -> BinaryIO:
+        """Open the file of ``key`` for reading; a symbolic link is followed only to a file inside the root
+        (:class:`UnsafeObject` otherwise: the store never reads what lies outside its directory)."""
+        path = self._path(key)
         try:
-            return open(self._path(key), "rb")
+            real = os.path.realpath(path)
+            if not real.startswith(self.url.rstrip("/") + "/"):
+                raise UnsafeObject(f"{key} is a symbolic link to {real}, outside the store root {self.url}: "
+                                   "not read")
+            # the resolved path has no link left in its last component: O_NOFOLLOW refuses one swapped in since
+            return os.fdopen(os.open(real, os.O_RDONLY | os.O_NOFOLLOW), "rb")
         except _NOT_FOUND as err:
             raise ObjectNotFound(key) from err
         except OSError as err:
@@ -270,11 +285,14 @@ class LocalStore(ObjectStore):
     def copy(self, source_key: str, destination_key: str, size: int | None = None,
              if_match: str | None = None) -> None:
         """Copy the file's bytes through a temp file beside the destination, then ``os.replace`` it into
-        place; nothing else (mode, times) is preserved. ``size`` is not needed locally."""
-        if if_match is not None and self.head(source_key).etag != if_match:
-            raise SourceChanged(f"{source_key} changed since ETag {if_match}")
+        place; nothing else (mode, times) is preserved. ``size`` is not needed locally.
+
+        ``if_match`` is checked on the file actually copied (the open descriptor, before and after the copy), so
+        a file replaced or rewritten meanwhile is never archived under the old ETag: :class:`SourceChanged`."""
         destination = self._path(destination_key)
         with self._open(source_key) as source:
+            if if_match is not None and _fingerprint(os.fstat(source.fileno())) != if_match:
+                raise SourceChanged(f"{source_key} changed since ETag {if_match}")
             f, temp = self._create_temp(destination, destination_key)
             try:
                 with f:
@@ -282,11 +300,19 @@ class LocalStore(ObjectStore):
             except OSError as err:
                 _unlink_quietly(temp)
                 raise ObjectStoreError(f"cannot copy {source_key} to {destination_key}: {err}") from err
+            if if_match is not None and _fingerprint(os.fstat(source.fileno())) != if_match:
+                _unlink_quietly(temp)  # rewritten in place while being copied
+                raise SourceChanged(f"{source_key} changed while being copied (ETag {if_match})")
         self._commit(temp, destination, destination_key)
 
-    def delete_many(self, keys: Iterable[str]) -> list[str]:
+    def delete_many(self, keys: Iterable[str], if_match: Mapping[str, str] | None = None) -> list[str]:
         """Unlink each file (a key ending in ``/`` removes its directory if it is empty). Missing keys are
-        not errors; empty parent directories are left in place."""
+        not errors; empty parent directories are left in place.
+
+        A key with an ETag in ``if_match`` is first renamed aside (atomic), its ETag checked on the file renamed,
+        and only then unlinked; a newer file is put back (or, when yet another one took its place meanwhile,
+        kept aside under a hidden name and logged) and the key is returned as not deleted."""
+        etags = if_match or {}
         failed: list[str] = []
         for key in keys:
             try:
@@ -298,6 +324,10 @@ class LocalStore(ObjectStore):
                         if err.errno not in (errno.ENOENT, errno.ENOTDIR, errno.ENOTEMPTY, errno.EEXIST):
                             raise
                     continue
+                if etags.get(key):
+                    if not self._delete_if_unchanged(key, etags[key]):
+                        failed.append(key)
+                    continue
                 os.unlink(self._path(key))
             except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
                 continue  # not there (a directory is not an object)
@@ -305,6 +335,23 @@ class LocalStore(ObjectStore):
                 log.warning("could not delete %s under %s: %s", key, self.url, err)
                 failed.append(key)
         return failed
+
+    def _delete_if_unchanged(self, key: str, etag: str) -> bool:
+        """Delete ``key`` only if the file removed has ``etag``; False (file kept) otherwise."""
+        path = self._path(key)
+        aside = os.path.join(os.path.dirname(path), TEMP_PREFIX + uuid.uuid4().hex)
+        os.rename(path, aside)  # FileNotFoundError: already gone, counted as deleted by the caller
+        if _fingerprint(os.stat(aside)) == etag:
+            os.unlink(aside)
+            return True
+        try:
+            os.link(aside, path)  # put the newer file back, unless an even newer one is there already
+            os.unlink(aside)
+        except FileExistsError:
+            log.warning("kept %s aside as %s: it changed after the copy and a newer file took its place", key,
+                        aside)
+        log.info("kept %s: it changed after it was copied (a newer version)", key)
+        return False
 
 
 def _unlink_quietly(path: str) -> None:

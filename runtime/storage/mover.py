@@ -3,7 +3,8 @@
 Cost on S3 with sizes known: one ``CopyObject`` per file plus one ``DeleteObjects`` per 1,000 files. Only the
 recovery path (a source already gone) adds a ``HeadObject`` on the destination.
 
-Safety: a source is deleted only after every copy of it succeeded, and a batch that could overwrite what it
+Safety: a source is deleted only after every copy of it succeeded, and only while it is still the version that
+was copied (a conditional delete on the move's expected ETag), and a batch that could overwrite what it
 is about to delete (two sources onto one destination, a destination that is also a source) is refused for
 the moves involved, so a failure never loses a file. Re-running the same moves is harmless: a source that is
 already gone while its destination exists counts as moved.
@@ -94,6 +95,21 @@ def _copy_one(store: ObjectStore, move: Move) -> str:
         return f"copy to {move.destination} failed: {err}"
 
 
+def _changed_reason(store: ObjectStore, source: str, etag: str | None) -> str | None:
+    """Why a conditional delete kept ``source``, when it is because a newer version replaced it."""
+    if etag is None:
+        return None
+    try:
+        current = store.head(source).etag
+    except StoragePermissionError:
+        raise
+    except Exception:  # gone or unreadable: the generic reason stands
+        return None
+    if current == etag:
+        return None
+    return f"it changed after the copy (ETag {current}, copied {etag}): the newer version is kept"
+
+
 def _copy_all(store: ObjectStore, moves: list[Move], max_workers: int) -> Iterator[tuple[Move, str]]:
     """Run the copies with at most ``max_workers`` in flight, keeping a bounded number of futures queued."""
     window = max_workers * 4
@@ -132,9 +148,11 @@ def move_objects(store: ObjectStore, moves: Sequence[Move], max_workers: int = 1
     copied = (m.source for m in plan if outcomes[m] == _COPIED and m.source not in failed)
     to_delete = list(dict.fromkeys(copied))
     destination_of = {m.source: m.destination for m in plan}
+    # the delete is conditional on the ETag that was copied: an upload landing between copy and delete is kept
+    expected = {m.source: m.expected_etag for m in plan if m.expected_etag}
     if to_delete:
         try:
-            undeleted = store.delete_many(to_delete)
+            undeleted = store.delete_many(to_delete, if_match=expected)
         except StoragePermissionError:
             raise
         except ObjectStoreError as err:
@@ -143,7 +161,8 @@ def move_objects(store: ObjectStore, moves: Sequence[Move], max_workers: int = 1
         else:
             reason = "delete failed"
         for source in undeleted:
-            failed[source] = f"copied to {destination_of[source]} but the source was not deleted: {reason}"
+            failed[source] = f"copied to {destination_of[source]} but the source was not deleted: " + (
+                _changed_reason(store, source, expected.get(source)) or reason)
 
     moved = [m for m in plan if outcomes[m] in (_COPIED, _ALREADY) and m.source not in failed]
     if failed:

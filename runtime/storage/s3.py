@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime, timezone
 from typing import Any, BinaryIO, cast
 from urllib.parse import unquote, urlsplit
@@ -302,27 +302,30 @@ class S3Store(ObjectStore):
                 raise self._denied_error(err, "s3:GetObject", source_key, destination=destination_key) from err
             raise self._error(err, f"copy to {destination_key} of", source_key) from err
 
-    def delete_many(self, keys: Iterable[str]) -> list[str]:
-        """``DeleteObjects`` (quiet mode) per 1,000 keys. Keys the response lists under ``Errors`` are
-        returned; a batch whose request fails as a whole is returned entirely (and logged), except a
-        missing bucket, which raises :class:`ObjectStoreError`, and a refusal (``AccessDenied`` for the request
-        or for any key), which raises :class:`StoragePermissionError`: retrying it cannot succeed."""
+    def delete_many(self, keys: Iterable[str], if_match: Mapping[str, str] | None = None) -> list[str]:
+        """``DeleteObjects`` (quiet mode) per 1,000 keys; a key with an ETag in ``if_match`` is sent with it, which
+        makes its delete conditional (S3 deletes it only while that is its current ETag and answers
+        ``PreconditionFailed`` otherwise; on a versioned bucket no delete marker hides a newer upload). Keys the
+        response lists under ``Errors`` are returned (a conditional delete of a key already gone counts as done);
+        a batch whose request fails as a whole is returned entirely (and logged), except a missing bucket, which
+        raises :class:`ObjectStoreError`, and a refusal (``AccessDenied`` for the request or for any key), which
+        raises :class:`StoragePermissionError`: retrying it cannot succeed."""
+        etags = if_match or {}
         failed: list[str] = []
         batch: list[str] = []
         for key in keys:
             batch.append(key)
             if len(batch) == DELETE_BATCH:
-                failed.extend(self._delete_batch(batch))
+                failed.extend(self._delete_batch(batch, etags))
                 batch = []
         if batch:
-            failed.extend(self._delete_batch(batch))
+            failed.extend(self._delete_batch(batch, etags))
         return failed
 
-    def _delete_batch(self, keys: list[str]) -> list[str]:
+    def _delete_batch(self, keys: list[str], etags: Mapping[str, str]) -> list[str]:
+        objects = [{"Key": k, "ETag": f'"{etags[k]}"'} if etags.get(k) else {"Key": k} for k in keys]
         try:
-            response = self.client.delete_objects(
-                Bucket=self.bucket, Delete={"Objects": [{"Key": k} for k in keys], "Quiet": True}
-            )
+            response = self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": objects, "Quiet": True})
         except (ClientError, BotoCoreError) as err:
             if isinstance(err, ClientError) and _code(err) == "NoSuchBucket":
                 raise self._error(err, "delete", None) from err
@@ -331,10 +334,14 @@ class S3Store(ObjectStore):
                                          detail=f"; {len(keys)} keys in the request") from err
             log.warning("DeleteObjects of %d keys in %s failed: %s", len(keys), self.bucket, err)
             return list(keys)
-        errors = response.get("Errors", [])
+        errors = [e for e in response.get("Errors", []) if e.get("Code") not in _NOT_FOUND_CODES]
         for error in errors:
-            log.warning("could not delete s3://%s/%s: %s %s", self.bucket, error.get("Key"),
-                        error.get("Code"), error.get("Message"))
+            if error.get("Code") == "PreconditionFailed":
+                log.info("kept s3://%s/%s: it changed after it was copied (a newer upload)", self.bucket,
+                         error.get("Key"))
+            else:
+                log.warning("could not delete s3://%s/%s: %s %s", self.bucket, error.get("Key"),
+                            error.get("Code"), error.get("Message"))
         denied = [error for error in errors if error.get("Code") in _DENIED_CODES]
         if denied:
             first = denied[0]

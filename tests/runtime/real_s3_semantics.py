@@ -12,8 +12,10 @@ adds what the pipeline relies on, each answer following one page of AWS's docume
   under a prefix is answered 403 ``AccessDenied``; ``DeleteObjects`` answers 200 with a per-key ``AccessDenied``
   error for the denied keys and deletes the others (:meth:`_denied`).
 
-Conditional deletes (``DeleteObject`` with ``IfMatch``) are not emulated: moto already answers them 412, and the
-runtime does not send them (the archive deletes with ``DeleteObjects``, unconditionally).
+* **412 per key for a stale conditional delete** (``conditional_deletes``, on by default): ``DeleteObjects`` with an
+  ``ETag`` on an object that no longer has it answers that key ``PreconditionFailed`` and deletes the others
+  (:meth:`_delete_objects`); moto ignores the ETag and deletes. (``DeleteObject`` with ``IfMatch`` moto answers 412
+  itself.)
 
 Every emulated answer is a real S3 HTTP response (status, S3's headers, S3's XML error body; no body for a HEAD,
 as S3 sends none) run through the client's own botocore response parser, so the code under test receives exactly
@@ -106,14 +108,17 @@ class RealS3Semantics:
 
     ``list_bucket``: whether the caller holds an *unconditioned* ``s3:ListBucket`` on the bucket. ``False`` models
     the prefix-conditioned grant: listings still work, but S3 answers 403 instead of 404 for a missing key.
-    ``copy_source_if_match``: answer a stale ``CopySourceIfMatch`` 412, as S3 does. Settings may be changed
+    ``copy_source_if_match``: answer a stale ``CopySourceIfMatch`` 412, as S3 does. ``conditional_deletes``: honour
+    the ``ETag`` of each ``DeleteObjects`` object, as S3 does. Settings may be changed
     while installed (e.g. to "grant" ``s3:ListBucket`` mid-test).
     """
 
     def __init__(self, *, list_bucket: bool = True, copy_source_if_match: bool = True,
-                 principal: str = DEFAULT_PRINCIPAL, kms_key: str = DEFAULT_KMS_KEY) -> None:
+                 conditional_deletes: bool = True, principal: str = DEFAULT_PRINCIPAL,
+                 kms_key: str = DEFAULT_KMS_KEY) -> None:
         self.list_bucket = list_bucket
         self.copy_source_if_match = copy_source_if_match
+        self.conditional_deletes = conditional_deletes
         self.principal = principal
         self.kms_key = kms_key
         self.denied: list[tuple[str, str]] = []
@@ -158,6 +163,8 @@ class RealS3Semantics:
 
     def _answer(self, model: Any, context: dict[str, Any], **_: Any) -> Any:
         params = context.get(_PARAMS, {})
+        if model.name == "DeleteObjects":
+            return self._delete_objects(model, params)
         return (self._denied(model, params) or self._missing_key(model, params)
                 or self._copy_precondition(model, params))
 
@@ -172,8 +179,6 @@ class RealS3Semantics:
         ``<Error>`` per key that could not be deleted, the others deleted (and not listed in quiet mode)."""
         if not self.denied:
             return None
-        if model.name == "DeleteObjects":
-            return self._delete_objects(model, params)
         for action, bucket, key in _needs(model.name, params):
             if self._is_denied(action, key):
                 return self._error(model, 403, "AccessDenied", self._denial_message(action, bucket, key),
@@ -236,21 +241,35 @@ class RealS3Semantics:
             raise
 
     def _delete_objects(self, model: Any, params: dict[str, Any]) -> Any:
+        """``DeleteObjects``: 200, one ``<Error>`` per key that was not deleted, the others deleted (and not listed
+        in quiet mode), per "DeleteObjects" (Amazon S3 API Reference). A key denied ``s3:DeleteObject`` gets
+        ``AccessDenied``; a key sent with an ``ETag`` that is not its current one gets ``PreconditionFailed`` and
+        is kept (conditional deletes: the ``ETag`` member of ``ObjectIdentifier``, "Conditional requests" in the
+        Amazon S3 User Guide; moto ignores it and deletes). On a versioned bucket the delete (a delete marker)
+        happens only when the ETag matches, so a newer upload stays current."""
+        bucket = params["Bucket"]
         objects = params["Delete"]["Objects"]
-        refused = [o for o in objects if self._is_denied("s3:DeleteObject", o["Key"])]
-        if not refused:
+        errors: dict[str, tuple[str, str]] = {}
+        for o in objects:
+            if self._is_denied("s3:DeleteObject", o["Key"]):
+                errors[o["Key"]] = ("AccessDenied", ACCESS_DENIED)
+            elif self.conditional_deletes and o.get("ETag"):
+                current = self._etag(bucket, o["Key"])
+                if current is not None and current != o["ETag"].strip('"'):
+                    errors[o["Key"]] = ("PreconditionFailed", PRECONDITION_FAILED)
+        if not errors and not any(o.get("ETag") for o in objects):
             return None
-        allowed = [o for o in objects if o not in refused]
+        allowed = [{"Key": o["Key"]} for o in objects if o["Key"] not in errors]
         if allowed:
-            self._probe.delete_objects(Bucket=params["Bucket"], Delete={"Objects": allowed, "Quiet": True})
+            self._probe.delete_objects(Bucket=bucket, Delete={"Objects": allowed, "Quiet": True})
         quiet = params["Delete"].get("Quiet", False)
         parts = [] if quiet else [f"<Deleted><Key>{escape(o['Key'])}</Key></Deleted>" for o in allowed]
-        parts += [f"<Error><Key>{escape(o['Key'])}</Key><Code>AccessDenied</Code>"
-                  f"<Message>{ACCESS_DENIED}</Message></Error>" for o in refused]
+        parts += [f"<Error><Key>{escape(key)}</Key><Code>{code}</Code><Message>{message}</Message></Error>"
+                  for key, (code, message) in errors.items()]
         body = ('<?xml version="1.0" encoding="UTF-8"?>\n<DeleteResult '
                 'xmlns="http://s3.amazonaws.com/doc/2006-03-01/">' + "".join(parts) + "</DeleteResult>")
         with self._lock:
-            self.answers.extend(Answer(model.name, 200, "AccessDenied", o["Key"]) for o in refused)
+            self.answers.extend(Answer(model.name, 200, code, key) for key, (code, _) in errors.items())
         return self._response(model, 200, body.encode())
 
     def _error(self, model: Any, status: int, code: str, message: str, key: str | None,
