@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from runtime import defaults
 from runtime import metrics as m
@@ -52,12 +52,14 @@ def summarize(reports: list, seconds: float) -> dict:
     }
 
 
-def batch_figures(report) -> dict[str, float]:
-    """Metric values of one batch."""
+def batch_figures(report: Any) -> dict[str, float]:
+    """Metric values of one batch (a :class:`BatchReport` of the processor)."""
+    from runtime.db.states import FileState
+
     return {
-        m.FILES_SUCCEEDED: report.files.get("SUCCEEDED", 0),
-        m.FILES_FAILED: report.files.get("FAILED", 0),
-        m.FILES_QUARANTINED: report.files.get("QUARANTINED", 0),
+        m.FILES_SUCCEEDED: report.files.get(FileState.SUCCEEDED, 0),
+        m.FILES_FAILED: report.files.get(FileState.FAILED, 0),
+        m.FILES_QUARANTINED: report.files.get(FileState.QUARANTINED, 0),
         m.RECORDS_GOOD: report.records_good,
         m.RECORDS_DEAD_LETTERED: report.records_bad,
         m.BYTES_PROCESSED: report.bytes,
@@ -103,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
     conn = open_database(url, application_name="mldp-processor")
     started = time.monotonic()
     try:
-        def spark():
+        def spark() -> Any:
             from runtime.spark.session import get_spark
 
             return get_spark("JsonToParquetBatchProcessor")
@@ -112,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
                                    heartbeat_connect=lambda: connect(url, application_name="mldp-lease"))
         progress = Progress("processing", unit="files", total=_backlog(conn) if args.drain else None)
 
-        def on_batch(report) -> None:
+        def on_batch(report: Any) -> None:
             publisher.publish({**batch_figures(report), **m.backlog_gauges(conn)})
             progress.advance(sum(report.files.values()), good=report.records_good, bad=report.records_bad)
 
@@ -134,5 +136,5 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _backlog(conn) -> int:
+def _backlog(conn: Any) -> int:
     return int(m.backlog_gauges(conn)[m.BACKLOG_FILES])
