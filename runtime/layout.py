@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from runtime.errors import UsageError
+
 RAW_PREFIX = "raw-json-data/"
 HISTORICAL_PREFIX = "raw-json-data/all_historical_files/"
 PROCESSED_PREFIX = "raw-json-data-processed/"
@@ -56,7 +58,7 @@ class Layout:
         for name in PREFIX_OPTIONS:
             value = getattr(self, name)
             if not value.endswith("/") or value.startswith("/"):
-                raise ValueError(f"--{PREFIX_OPTIONS[name]} {value!r} must be a key prefix ending in '/'")
+                raise UsageError(f"--{PREFIX_OPTIONS[name]} {value!r} must be a key prefix ending in '/'")
 
     def archived_key(self, raw_key: str, version: int = 1) -> str:
         """The key a raw file is moved to once processed: the same relative key under the processed prefix, and

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from importlib import resources
 from importlib.abc import Traversable
 
+from runtime.errors import MldpError
+
 log = logging.getLogger(__name__)
 
 #: The migrations folder inside the ``runtime.db`` package (a directory, or a folder of a zip).
@@ -24,12 +26,15 @@ _NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 
 @dataclass(frozen=True)
 class Migration:
+    """One migration file: its version, name and SQL."""
+
     version: int
     name: str
     sql: str
 
     @property
     def checksum(self) -> str:
+        """SHA-256 of the SQL: a migration changed after it was applied is reported, not re-applied."""
         return hashlib.sha256(self.sql.encode()).hexdigest()
 
 
@@ -45,7 +50,7 @@ def available_migrations(directory: Traversable = MIGRATIONS_DIR) -> list[Migrat
             raise ValueError(f"migration file {entry.name} must be named NNNN_snake_case.sql")
         migrations.append(Migration(int(match.group(1)), match.group(2), entry.read_text(encoding="utf-8")))
     if not migrations:
-        raise ValueError(f"no migration found in {directory}: the runtime package was bundled without its SQL files")
+        raise MldpError(f"no migration found in {directory}: the runtime package was bundled without its SQL files")
     versions = [m.version for m in migrations]
     if len(set(versions)) != len(versions):
         raise ValueError(f"duplicate migration versions in {directory}")

@@ -10,6 +10,8 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from runtime.errors import UsageError
+
 #: States after which a run never changes again.
 TERMINAL_STATES = frozenset({"SUCCEEDED", "FAILED", "STOPPED", "TIMEOUT", "ERROR", "EXPIRED"})
 #: The state smoke reports for a job it never started (an earlier step failed).
@@ -107,10 +109,10 @@ class GlueJobRunner:
         except ClientError as err:
             error = err.response.get("Error", {})
             if error.get("Code") == "EntityNotFoundException":
-                raise ValueError(f"Glue job {job_name!r} not found (wrong --region, or not deployed?)") from err
-            raise ValueError(f"cannot read Glue job {job_name!r}: {error.get('Message') or err}") from err
+                raise UsageError(f"Glue job {job_name!r} not found (wrong --region, or not deployed?)") from err
+            raise UsageError(f"cannot read Glue job {job_name!r}: {error.get('Message') or err}") from err
         except BotoCoreError as err:  # no credentials, no network
-            raise ValueError(f"cannot read Glue job {job_name!r}: {err}") from err
+            raise UsageError(f"cannot read Glue job {job_name!r}: {err}") from err
 
     def run(self, role: str, job_name: str, arguments: dict[str, str], deadline: float,
             job: dict[str, Any] | None = None) -> JobRunReport:

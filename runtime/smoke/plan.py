@@ -19,6 +19,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from runtime.errors import UsageError
 from runtime.sample_data import jsonl, record
 
 #: The ``MODE`` of every smoke record, and so its curated partition value.
@@ -107,9 +108,9 @@ def build_plan(raw_prefix: str, *, now: datetime | None = None, token: str | Non
     truncated gzip and a zero-byte file). ``now`` and ``token`` make the run id deterministic (tests).
     """
     if not raw_prefix.endswith("/") or raw_prefix.startswith("/"):
-        raise ValueError(f"raw prefix {raw_prefix!r} must be a key prefix ending in '/'")
+        raise UsageError(f"raw prefix {raw_prefix!r} must be a key prefix ending in '/'")
     if records_per_file < 1:
-        raise ValueError("records_per_file must be at least 1")
+        raise UsageError("records_per_file must be at least 1")
     started = (now or datetime.now(UTC)).astimezone(UTC)
     run_id = f"{started:%Y%m%dT%H%M%SZ}-{token or secrets.token_hex(3)}"
     prefix = f"{raw_prefix}{SMOKE_FOLDER}{run_id}/"
@@ -141,5 +142,5 @@ def build_plan(raw_prefix: str, *, now: datetime | None = None, token: str | Non
     for smoke_file in files:
         hidden = hidden_segments(smoke_file.key[len(raw_prefix):])
         if hidden:  # cannot happen with the names above; guards later edits
-            raise ValueError(f"smoke key {smoke_file.key!r} has segments Hadoop skips: {hidden}")
+            raise UsageError(f"smoke key {smoke_file.key!r} has segments Hadoop skips: {hidden}")
     return SmokePlan(run_id, prefix, started, tuple(files))

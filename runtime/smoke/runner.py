@@ -11,6 +11,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from runtime.errors import UsageError
 from runtime.smoke.glue_runs import GlueJobRunner, JobRunReport
 from runtime.smoke.plan import POISON, SmokePlan, build_plan
 from runtime.smoke.target import SmokeClients, SmokeTarget
@@ -44,9 +45,9 @@ class SmokeOptions:
 
     def validate(self) -> SmokeOptions:
         if self.timeout_minutes <= 0 or self.processor_max_minutes <= 0:
-            raise ValueError("--timeout-minutes and --processor-max-minutes must be positive")
+            raise UsageError("--timeout-minutes and --processor-max-minutes must be positive")
         if self.poll_seconds < 0:
-            raise ValueError("--poll-seconds must not be negative")
+            raise UsageError("--poll-seconds must not be negative")
         return self
 
 

@@ -9,6 +9,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from runtime import deployment as out
+from runtime.errors import UsageError
 from runtime.layout import CURATED_PREFIX, DEAD_LETTER_PREFIX, PROCESSED_PREFIX, RAW_PREFIX, STAGING_PREFIX, Layout
 
 #: SmokeTarget field -> the stack output it is read from.
@@ -60,7 +61,7 @@ class SmokeTarget:
         missing = [f"--{name.replace('_', '-')}" for name in ("bucket", "lister_job", "processor_job")
                    if not getattr(self, name)]
         if missing:
-            raise ValueError(f"smoke needs {', '.join(missing)}: pass --stack NAME (its outputs name them) or give "
+            raise UsageError(f"smoke needs {', '.join(missing)}: pass --stack NAME (its outputs name them) or give "
                              "them explicitly")
         self.layout  # noqa: B018 - validates the prefixes
         return self
@@ -98,16 +99,16 @@ def stack_outputs(cloudformation: Any, stack_name: str) -> dict[str, str]:
         stacks = cloudformation.describe_stacks(StackName=stack_name)["Stacks"]
     except ClientError as err:
         message = err.response.get("Error", {}).get("Message", str(err))
-        raise ValueError(f"cannot read stack {stack_name!r}: {message} (deployed in another region? pass "
+        raise UsageError(f"cannot read stack {stack_name!r}: {message} (deployed in another region? pass "
                          "--region)") from err
     except BotoCoreError as err:
-        raise ValueError(f"cannot read stack {stack_name!r}: {err}") from err
+        raise UsageError(f"cannot read stack {stack_name!r}: {err}") from err
     if not stacks:
-        raise ValueError(f"stack {stack_name!r} not found")
+        raise UsageError(f"stack {stack_name!r} not found")
     stack = stacks[0]
     status = stack.get("StackStatus", "")
     if status.endswith("_IN_PROGRESS") or status.endswith("_FAILED") or status.startswith("ROLLBACK"):
-        raise ValueError(f"stack {stack_name!r} is {status}: smoke runs against a completed deployment")
+        raise UsageError(f"stack {stack_name!r} is {status}: smoke runs against a completed deployment")
     return {o["OutputKey"]: o.get("OutputValue", "") for o in stack.get("Outputs", [])}
 
 
@@ -116,7 +117,7 @@ def target_from_stack(cloudformation: Any, stack_name: str) -> SmokeTarget:
     outputs = stack_outputs(cloudformation, stack_name)
     needed = [key for key in (out.BUCKET_NAME, out.LISTER_JOB_NAME, out.PROCESSOR_JOB_NAME) if not outputs.get(key)]
     if needed:
-        raise ValueError(f"stack {stack_name!r} has no output {', '.join(needed)}: is it an MlDataPlatform stack "
+        raise UsageError(f"stack {stack_name!r} has no output {', '.join(needed)}: is it an MlDataPlatform stack "
                          "deployed from this version? (or give --bucket, --lister-job, --processor-job)")
     values = {name: outputs[key] for name, key in OUTPUT_OF_FIELD.items() if outputs.get(key)}
     if outputs.get(out.BACKFILL_JOB_NAME):
