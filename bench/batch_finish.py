@@ -14,8 +14,10 @@ import uuid
 import psycopg2
 
 from bench.pg import bench_server, fresh_database
-from runtime.jobs.outcomes import RetryPolicy, record_batch_outcomes
-from runtime.jobs.publish import FileOutcome
+from runtime.db.records import FileOutcome
+from runtime.db.states import BatchState, FileState
+from runtime.db.tracking import TrackingStore
+from runtime.jobs.retry import RetryPolicy
 
 REFERENCE_UPDATE_ONE = (
     "UPDATE file_processing_status SET processing_status = %s, processed_at = NOW(), glue_job_run_id = %s, "
@@ -43,13 +45,15 @@ def claimed_batch(conn, files: int) -> tuple:
 
 
 def outcome_for(index: int, file_id: int, key: str) -> FileOutcome:
+    """A typical outcome: every 50th file QUARANTINED, the others SUCCEEDED with a dead letter."""
     if index % 50 == 0:
-        return FileOutcome(file_id, key, "QUARANTINED", "no good record", 0, 3)
-    return FileOutcome(file_id, key, "SUCCEEDED", None, 100, 1,
+        return FileOutcome(file_id, key, FileState.QUARANTINED, "no good record", 0, 3)
+    return FileOutcome(file_id, key, FileState.SUCCEEDED, None, 100, 1,
                        f"error-data-lake/json_malformed_records/batch_id=x/file_id={file_id}/")
 
 
 def run(files: int = 10_000) -> dict:
+    """Finish a ``files``-file batch both ways on fresh databases; seconds of each and their ratio."""
     with bench_server() as admin:
         with fresh_database(admin) as url:
             conn = psycopg2.connect(url)
@@ -67,7 +71,8 @@ def run(files: int = 10_000) -> dict:
             batch_id, rows = claimed_batch(conn, files)
             outcomes = [outcome_for(index, file_id, key) for index, (file_id, key) in enumerate(rows)]
             started = time.perf_counter()
-            final = record_batch_outcomes(conn, batch_id, "bench", outcomes, "COMMITTED", RetryPolicy())
+            final = TrackingStore(conn).record_outcomes(batch_id, "bench", outcomes, BatchState.COMMITTED,
+                                                        RetryPolicy())
             ours_seconds = time.perf_counter() - started
             conn.close()
     assert sum(final.values()) == files
@@ -82,6 +87,7 @@ def run(files: int = 10_000) -> dict:
 
 
 def main() -> None:
+    """Command line: ``--files N``; prints one JSON line."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--files", type=int, default=10_000)
     args = parser.parse_args()

@@ -41,21 +41,27 @@ def populate(conn, rows: int, pending_fraction: float) -> None:
     conn.commit()
 
 
+def claim_params(batch_size: int) -> dict:
+    """Parameters of the runtime's claim statement (``runtime.db.queries.CLAIM_BATCH``) for one new batch."""
+    return {"batch_id": str(uuid.uuid4()), "batch_size": batch_size, "job_run_id": "bench", "lease_seconds": 60}
+
+
 def plan_of_claim(conn, batch_size: int) -> str:
+    """The plan of the runtime's own claim statement (EXPLAIN without ANALYZE: nothing is claimed)."""
     with conn.cursor() as cur:
-        cur.execute("EXPLAIN " + queries.CLAIMABLE_SELECTION, {"batch_size": batch_size})
+        cur.execute("EXPLAIN " + queries.CLAIM_BATCH, claim_params(batch_size))
         plan = "\n".join(r[0] for r in cur.fetchall())
     conn.rollback()
     return plan
 
 
 def time_ours(conn, batch_size: int, repeats: int) -> float:
+    """Median seconds of the runtime's claim statement (rolled back after each run)."""
     samples = []
     for _ in range(repeats):
         started = time.perf_counter()
         with conn.cursor() as cur:
-            cur.execute(queries.CLAIM_BATCH, {"batch_id": str(uuid.uuid4()), "batch_size": batch_size,
-                                              "job_run_id": "bench", "lease_seconds": 60})
+            cur.execute(queries.CLAIM_BATCH, claim_params(batch_size))
             assert len(cur.fetchall()) == batch_size
         samples.append(time.perf_counter() - started)
         conn.rollback()
@@ -63,6 +69,7 @@ def time_ours(conn, batch_size: int, repeats: int) -> float:
 
 
 def time_reference(conn, batch_size: int, repeats: int) -> float:
+    """Median seconds of the reference's SELECT ... FOR UPDATE then UPDATE ... WHERE s3_key IN (...)."""
     samples = []
     for _ in range(repeats):
         started = time.perf_counter()
@@ -78,6 +85,8 @@ def time_reference(conn, batch_size: int, repeats: int) -> float:
 
 def run(row_counts=(100_000, 1_000_000), batch_size: int = 1000, pending_fraction: float = 0.1,
         repeats: int = 5) -> dict:
+    """For each table size: the plan of the runtime's claim statement and the median time of it and of the
+    reference claim."""
     results = []
     with bench_server() as admin:
         for rows in row_counts:
@@ -101,6 +110,7 @@ def run(row_counts=(100_000, 1_000_000), batch_size: int = 1000, pending_fractio
 
 
 def main() -> None:
+    """Command line: ``--rows N ...``, ``--batch-size N``; prints the JSON result."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--batch-size", type=int, default=1000)

@@ -53,6 +53,7 @@ def reference_list_megabytes(root: Path, count: int) -> float:
 
 
 def run(files: int = 1_000_000, keep: bool = True) -> dict:
+    """Register ``files`` generated local files with ``mldp list`` in a child process; its peak RSS and rate."""
     data = ROOT / ".mldp" / f"bench-lister-{files}"
     started = time.perf_counter()
     make_files(data, files)
@@ -81,6 +82,7 @@ def run(files: int = 1_000_000, keep: bool = True) -> dict:
 
 
 def main() -> None:
+    """Command line: ``--files N``, ``--discard``; prints one JSON line."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--files", type=int, default=1_000_000)
     parser.add_argument("--discard", action="store_true", help="delete the generated files afterwards")

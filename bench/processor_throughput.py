@@ -67,6 +67,7 @@ def bare_spark(spark, spec, input_dir: Path, output_dir: Path) -> float:
 
 
 def ours(spark, spec, store_dir: Path, admin_url: str, files: int) -> tuple:
+    """List and drain ``store_dir`` with the processor on a fresh database: (seconds, batch reports)."""
     store = LocalStore(store_dir)
     with fresh_database(admin_url) as url:
         conn = psycopg2.connect(url)
@@ -80,6 +81,7 @@ def ours(spark, spec, store_dir: Path, admin_url: str, files: int) -> tuple:
 
 
 def files_per_partition(curated: Path) -> int:
+    """The most Parquet files any one partition folder under ``curated`` holds."""
     counts = Counter(p.parent for p in curated.rglob("*.parquet"))
     return max(counts.values()) if counts else 0
 
@@ -128,6 +130,7 @@ def run(megabytes: int = 200, files: int = 40, rounds: int = 2) -> dict:
 
 
 def main() -> None:
+    """Command line: ``--megabytes N``, ``--files N``; prints one JSON line."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--megabytes", type=int, default=200)
     parser.add_argument("--files", type=int, default=40)

@@ -11,17 +11,37 @@ import argparse
 import json
 import statistics
 import time
+from collections.abc import Iterable
 from datetime import UTC, datetime
 
 import psycopg2
 
 from bench.pg import bench_server, fresh_database
-from runtime.db.registration import register_pages, register_reference_row_by_row
+from runtime.db.registration import register_pages
 from runtime.jobs.lister import DEFAULT_CHUNK_SIZE, chunked
 from runtime.storage.base import ObjectInfo
 
+#: The reference design's registration: one INSERT per key.
+REFERENCE_INSERT_ONE = (
+    "INSERT INTO file_processing_status (s3_key, processing_status, created_at, updated_at) "
+    "VALUES (%s, 'PENDING', NOW(), NOW()) ON CONFLICT (s3_key) DO NOTHING"
+)
+
+
+def register_reference_row_by_row(conn, keys: Iterable[str]) -> int:
+    """The reference design's method (one INSERT ... ON CONFLICT DO NOTHING per key, one commit at the end);
+    returns how many keys were new."""
+    new = 0
+    with conn.cursor() as cur:
+        for key in keys:
+            cur.execute(REFERENCE_INSERT_ONE, (key,))
+            new += cur.rowcount
+    conn.commit()
+    return new
+
 
 def synthetic_objects(count: int) -> list:
+    """``count`` listed objects with distinct keys under the historical prefix."""
     now = datetime.now(UTC)
     return [ObjectInfo(f"raw-json-data/all_historical_files/{i // 1000:05d}/part-{i:08d}.json", 1024 + i % 997,
                        now, f"{i:032x}") for i in range(count)]
@@ -81,6 +101,7 @@ def run(keys: int = 200_000, chunk_size: int = DEFAULT_CHUNK_SIZE, rounds: int =
 
 
 def main() -> None:
+    """Command line: ``--keys N``, ``--chunk-size N``; prints one JSON line."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--keys", type=int, default=200_000)
     parser.add_argument("--chunk-size", type=int, default=DEFAULT_CHUNK_SIZE)

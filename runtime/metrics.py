@@ -104,14 +104,11 @@ def _chunks(items: list[dict], size: int) -> list[list[dict]]:
 
 def backlog_gauges(conn) -> dict[str, float]:
     """The backlog gauges both jobs publish at the end of a run."""
-    from runtime.db import queries
+    from runtime.db.tracking import TrackingStore
 
-    with conn.cursor() as cur:
-        cur.execute(queries.BACKLOG)
-        backlog, oldest_age, quarantined = cur.fetchone()
-    conn.commit()
-    return {BACKLOG_FILES: int(backlog), OLDEST_PENDING_AGE_SECONDS: float(oldest_age),
-            QUARANTINED_FILES_TOTAL: int(quarantined)}
+    gauges = TrackingStore(conn).backlog_gauges()
+    return {BACKLOG_FILES: gauges.backlog_files, OLDEST_PENDING_AGE_SECONDS: gauges.oldest_pending_age_seconds,
+            QUARANTINED_FILES_TOTAL: gauges.quarantined_files}
 
 
 def publisher_from_args(args) -> MetricsPublisher:

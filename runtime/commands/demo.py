@@ -54,20 +54,15 @@ def _fresh_database(db_url: str | None) -> str:
 
 
 def _states(conn) -> dict:
-    with conn.cursor() as cur:
-        cur.execute("SELECT processing_status, count(*) FROM file_processing_status GROUP BY 1 ORDER BY 1")
-        rows = dict(cur.fetchall())
-    conn.commit()
-    return rows
+    from runtime.db.tracking import TrackingStore
+
+    return TrackingStore(conn).files_by_state()
 
 
 def _problems(conn) -> list:
-    with conn.cursor() as cur:
-        cur.execute("SELECT s3_key, processing_status, error_message FROM file_processing_status "
-                    "WHERE processing_status IN ('FAILED', 'QUARANTINED') ORDER BY s3_key")
-        rows = cur.fetchall()
-    conn.commit()
-    return rows
+    from runtime.db.tracking import TrackingStore
+
+    return [(p.key, p.state.value, p.error) for p in TrackingStore(conn).files_needing_attention()]
 
 
 def run(args: argparse.Namespace) -> int:

@@ -8,6 +8,12 @@ from __future__ import annotations
 
 # --- status ---------------------------------------------------------------------------------------------------
 
+#: The report's queries read one snapshot of the database, so its figures agree with each other.
+SNAPSHOT = "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"
+
+#: The time of the snapshot (the report's ``generated_at``).
+NOW = "SELECT now()"
+
 FILES_BY_STATE = """
 SELECT processing_status, count(*), coalesce(sum(file_size_bytes), 0)
 FROM file_processing_status

@@ -1,4 +1,10 @@
-"""Every SQL statement of the runtime, by name. Keep SQL here, not scattered through the code."""
+"""Every SQL statement of the jobs, by name: the lister's registration and the processor's batch protocol. Keep
+SQL here, not scattered through the code. The processor and the demo reach these through
+:class:`runtime.db.tracking.TrackingStore` (named methods, typed rows); the lister through
+:mod:`runtime.db.registration`. The operator commands' read-mostly SQL is in :mod:`runtime.db.operator_queries`.
+
+State literals here are the values of :class:`runtime.db.states.FileState` / ``BatchState`` (the partial index
+``idx_fps_claimable`` is only used by a query that spells its predicate literally)."""
 
 from __future__ import annotations
 
@@ -51,13 +57,6 @@ WITH upserted AS (
 SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM upserted
 """
 
-# --- the reference method, kept for the registration benchmark --------------------------------------------------
-
-REFERENCE_INSERT_ONE = (
-    "INSERT INTO file_processing_status (s3_key, processing_status, created_at, updated_at) "
-    "VALUES (%s, 'PENDING', NOW(), NOW()) ON CONFLICT (s3_key) DO NOTHING"
-)
-
 # --- backlog gauges ---------------------------------------------------------------------------------------------
 
 BACKLOG = """
@@ -94,31 +93,30 @@ WHERE f.file_id = picked.file_id
 RETURNING f.file_id, f.s3_key, f.etag, f.file_size_bytes, f.retry_count, f.version
 """
 
-#: The same selection as CLAIM_BATCH, for EXPLAIN in the benchmark.
-CLAIMABLE_SELECTION = """
-SELECT file_id FROM file_processing_status
-WHERE processing_status IN ('PENDING', 'FAILED') AND next_attempt_at <= now()
-ORDER BY next_attempt_at, file_id
-LIMIT %(batch_size)s
-FOR UPDATE SKIP LOCKED
-"""
-
 INSERT_BATCH = """
 INSERT INTO processing_batches (batch_id, glue_job_run_id, file_count, bytes, lease_expires_at)
 VALUES (%(batch_id)s, %(job_run_id)s, %(file_count)s, %(bytes)s, now() + make_interval(secs => %(lease_seconds)s))
 """
 
-#: Extend the lease of a batch this run still owns; zero rows means the batch was taken over (do not publish).
+#: Renew-or-lose, one statement: extend the lease of the batch (and of its PROCESSING files) only if it is still
+#: CLAIMED by this run, and say which: ``renewed`` is true when it was; otherwise ``state`` and ``owner`` tell what
+#: became of it (no row: no such batch). The SELECT reads the batch row as it was before the renewal (unchanged
+#: but for its lease).
 RENEW_BATCH_LEASE = """
 WITH renewed AS (
     UPDATE processing_batches SET lease_expires_at = now() + make_interval(secs => %(lease_seconds)s)
     WHERE batch_id = %(batch_id)s AND state = 'CLAIMED' AND glue_job_run_id = %(job_run_id)s
     RETURNING batch_id, lease_expires_at
+), renewed_files AS (
+    UPDATE file_processing_status AS f SET lease_expires_at = r.lease_expires_at
+    FROM renewed AS r
+    WHERE f.batch_id = r.batch_id AND f.processing_status = 'PROCESSING'
+    RETURNING f.file_id
 )
-UPDATE file_processing_status AS f SET lease_expires_at = r.lease_expires_at
-FROM renewed AS r
-WHERE f.batch_id = r.batch_id AND f.processing_status = 'PROCESSING'
-RETURNING f.file_id
+SELECT EXISTS (SELECT 1 FROM renewed) AS renewed, b.state, b.glue_job_run_id,
+    (SELECT count(*) FROM renewed_files) AS files
+FROM processing_batches AS b
+WHERE b.batch_id = %(batch_id)s
 """
 
 #: Take over one batch whose lease expired (a dead run's): the caller rolls it forward or abandons it.
@@ -151,28 +149,31 @@ WHERE batch_id = %(batch_id)s AND state = 'CLAIMED' AND glue_job_run_id = %(job_
 RETURNING batch_id
 """
 
-#: Record every file's outcome of a batch in one statement. FAILED past max_attempts becomes QUARANTINED.
+#: The attempts of each file still PROCESSING in the batch: what the retry rule (Python,
+#: :class:`runtime.jobs.retry.RetryPolicy`) decides the final state and the backoff from.
+BATCH_ATTEMPTS = """
+SELECT file_id, retry_count
+FROM file_processing_status
+WHERE batch_id = %(batch_id)s AND processing_status = 'PROCESSING'
+"""
+
+#: Record every file's outcome of a batch in one statement, as resolved by the retry rule: the state, the error
+#: and the retry delay (NULL: the next attempt time stays) are stored as given; one history row per file.
 FINISH_FILES = """
 WITH outcome AS (
-    SELECT * FROM unnest(%(file_ids)s::bigint[], %(statuses)s::text[], %(errors)s::text[],
-                         %(records_good)s::bigint[], %(records_bad)s::bigint[], %(dead_letter_paths)s::text[])
-        AS u(file_id, status, error, good, bad, dead_letter_path)
+    SELECT * FROM unnest(%(file_ids)s::bigint[], %(states)s::text[], %(errors)s::text[],
+                         %(records_good)s::bigint[], %(records_bad)s::bigint[], %(dead_letter_paths)s::text[],
+                         %(retry_in_seconds)s::float8[])
+        AS u(file_id, state, error, good, bad, dead_letter_path, retry_in_seconds)
 ), updated AS (
     UPDATE file_processing_status AS f SET
-        processing_status = CASE
-            WHEN o.status = 'FAILED' AND f.retry_count >= %(max_attempts)s THEN 'QUARANTINED'
-            ELSE o.status END,
-        error_message = CASE
-            WHEN o.status = 'FAILED' AND f.retry_count >= %(max_attempts)s
-                THEN 'gave up after ' || f.retry_count || ' attempts: ' || o.error
-            ELSE o.error END,
+        processing_status = o.state,
+        error_message = o.error,
         records_good = o.good,
         records_bad = o.bad,
         dead_letter_path = o.dead_letter_path,
-        next_attempt_at = CASE WHEN o.status = 'FAILED'
-            THEN now() + make_interval(secs => least(%(backoff_max)s,
-                                                    %(backoff_base)s * power(2, greatest(f.retry_count - 1, 0))))
-            ELSE f.next_attempt_at END,
+        next_attempt_at = CASE WHEN o.retry_in_seconds IS NULL THEN f.next_attempt_at
+            ELSE now() + make_interval(secs => o.retry_in_seconds) END,
         lease_expires_at = NULL,
         processed_at = now(),
         updated_at = now()
@@ -208,4 +209,13 @@ LIMIT %(limit)s
 OPEN_BATCHES_AMONG = """
 SELECT batch_id FROM processing_batches
 WHERE state = 'CLAIMED' AND batch_id = ANY(%(batch_ids)s::uuid[])
+"""
+
+# --- what needs attention (the demo's summary) -------------------------------------------------------------------
+
+FILES_NEEDING_ATTENTION = """
+SELECT s3_key, processing_status, error_message
+FROM file_processing_status
+WHERE processing_status IN ('FAILED', 'QUARANTINED')
+ORDER BY s3_key
 """

@@ -23,9 +23,11 @@ class RegistrationCounts:
 
     @property
     def unchanged(self) -> int:
+        """Listed keys that were already registered with the same ETag."""
         return self.listed - self.new - self.changed
 
     def add(self, other: RegistrationCounts) -> None:
+        """Add ``other``'s counts to these."""
         self.listed += other.listed
         self.new += other.new
         self.changed += other.changed
@@ -119,15 +121,3 @@ def register_pages(conn, pages: Iterable[list[ObjectInfo]], ahead: int = 2) -> I
     finally:
         stop.set()
         producer.join()
-
-
-def register_reference_row_by_row(conn, keys: Iterable[str]) -> int:
-    """The reference design's method (one INSERT ... ON CONFLICT DO NOTHING per key, one commit at the end).
-    Kept only so the benchmark can compare against it in the same run."""
-    new = 0
-    with conn.cursor() as cur:
-        for key in keys:
-            cur.execute(queries.REFERENCE_INSERT_ONE, (key,))
-            new += cur.rowcount
-    conn.commit()
-    return new

@@ -7,7 +7,7 @@ import threading
 from collections.abc import Callable
 from types import TracebackType
 
-from runtime.db import queries
+from runtime.db.tracking import TrackingStore
 
 log = logging.getLogger(__name__)
 
@@ -19,7 +19,9 @@ class LeaseHeartbeat:
 
     def __init__(self, connect: Callable[[], object], batch_id: str, job_run_id: str, lease_seconds: int) -> None:
         self.connect = connect
-        self.params = {"batch_id": batch_id, "job_run_id": job_run_id, "lease_seconds": lease_seconds}
+        self.batch_id = batch_id
+        self.job_run_id = job_run_id
+        self.lease_seconds = lease_seconds
         self.interval = max(lease_seconds / 3, 0.5)
         self.renewals = 0
         self._stop = threading.Event()
@@ -40,15 +42,10 @@ class LeaseHeartbeat:
             log.warning("lease heartbeat disabled: %s", exc)
             return
         try:
+            tracking = TrackingStore(conn)
             while not self._stop.wait(self.interval):
-                with conn.cursor() as cur:
-                    cur.execute(queries.RENEW_BATCH_LEASE, self.params)
-                    cur.execute("SELECT 1 FROM processing_batches WHERE batch_id = %(batch_id)s "
-                                "AND state = 'CLAIMED' AND glue_job_run_id = %(job_run_id)s", self.params)
-                    still_ours = cur.fetchone() is not None
-                conn.commit()
-                if not still_ours:
-                    log.warning("batch %s was taken over: lease heartbeat stops", self.params["batch_id"])
+                if not tracking.renew_lease(self.batch_id, self.job_run_id, self.lease_seconds).renewed:
+                    log.warning("batch %s was taken over: lease heartbeat stops", self.batch_id)
                     return
                 self.renewals += 1
         except Exception as exc:

@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
+from runtime import defaults
 from runtime.db.registration import RegistrationCounts, register_pages
 from runtime.layout import Layout
 from runtime.progress import Progress
@@ -19,7 +20,8 @@ from runtime.storage.base import ObjectInfo, ObjectStore
 
 log = logging.getLogger(__name__)
 
-DEFAULT_CHUNK_SIZE = 20_000
+#: Keys registered per transaction (``--chunk-size``).
+DEFAULT_CHUNK_SIZE = defaults.LISTER_CHUNK_SIZE
 
 
 @dataclass
@@ -31,6 +33,7 @@ class ListingSummary:
     prefixes: Sequence[str]
 
     def as_dict(self) -> dict:
+        """The summary as a JSON-ready dict."""
         return {
             "listed": self.counts.listed,
             "new": self.counts.new,

@@ -16,32 +16,38 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+from runtime.db.records import ClaimedFile, FileOutcome
+from runtime.db.states import FileState
 from runtime.storage.base import ObjectNotFound, ObjectStore, StoragePermissionError, UnsafeObject
 
 STREAM_CHUNK = 1 << 20
 
 
-@dataclass(frozen=True)
-class ClaimedFile:
-    """A row the batch claimed."""
-
-    file_id: int
-    key: str
-    etag: str | None
-    size: int | None
-    attempt: int
-    version: int = 1
+__all__ = ["ClaimedFile", "PrecheckResult", "check_file", "check_files", "verify_unchanged"]
 
 
 @dataclass(frozen=True)
 class PrecheckResult:
-    """``status`` is ``READABLE``, ``FAILED`` (transient: retried later) or ``QUARANTINED`` (poison)."""
+    """``status`` is ``None`` when Spark may read the file (``json_layout`` says how), else the outcome it gets
+    without being read: ``FAILED`` (transient: retried later) or ``QUARANTINED`` (poison), with ``reason``."""
 
     file: ClaimedFile
-    status: str
+    status: FileState | None = None
     reason: str | None = None
     json_layout: str = "lines"
     size: int = 0
+
+    @property
+    def readable(self) -> bool:
+        """Spark reads this file."""
+        return self.status is None
+
+    def outcome(self) -> FileOutcome:
+        """The outcome of a file that is not read (``status`` set)."""
+        if self.status is None:
+            raise ValueError(f"{self.file.key} is readable: its outcome comes from the conversion")
+        return FileOutcome(self.file.file_id, self.file.key, self.status, self.reason, size=self.size,
+                           etag=self.file.etag)
 
 
 def _is_gzip(key: str) -> bool:
@@ -116,34 +122,34 @@ def check_file(store: ObjectStore, claimed: ClaimedFile) -> PrecheckResult:
     try:
         info, head = store.read_head(claimed.key, 4096)
     except ObjectNotFound:
-        return PrecheckResult(claimed, "FAILED", "object vanished after listing (deleted or moved)")
+        return PrecheckResult(claimed, FileState.FAILED, "object vanished after listing (deleted or moved)")
     except StoragePermissionError:
         raise
     except UnsafeObject as exc:  # e.g. a local symbolic link leading outside the store: never read
-        return PrecheckResult(claimed, "QUARANTINED", str(exc))
+        return PrecheckResult(claimed, FileState.QUARANTINED, str(exc))
     except Exception as exc:  # a read error says nothing about the file: retry it later
-        return PrecheckResult(claimed, "FAILED", f"could not read the object: {_one_line(exc)}")
+        return PrecheckResult(claimed, FileState.FAILED, f"could not read the object: {_one_line(exc)}")
     if claimed.etag and info.etag != claimed.etag:
         return PrecheckResult(
-            claimed, "FAILED",
+            claimed, FileState.FAILED,
             f"object changed after listing (ETag {claimed.etag} -> {info.etag}); the lister registers the new "
             "version", size=info.size)
     if info.size == 0:
-        return PrecheckResult(claimed, "QUARANTINED", "zero-byte file", size=0)
+        return PrecheckResult(claimed, FileState.QUARANTINED, "zero-byte file", size=0)
     if _is_gzip(claimed.key):
         try:
             head = _gzip_head_and_check(store, claimed.key)
         except ObjectNotFound:
-            return PrecheckResult(claimed, "FAILED", "object vanished while being read", size=info.size)
+            return PrecheckResult(claimed, FileState.FAILED, "object vanished while being read", size=info.size)
         except CorruptGzip as exc:
-            return PrecheckResult(claimed, "QUARANTINED", f"unreadable gzip file: {exc}", size=info.size)
+            return PrecheckResult(claimed, FileState.QUARANTINED, f"unreadable gzip file: {exc}", size=info.size)
         except StoragePermissionError:
             raise
         except Exception as exc:  # timeouts, connection resets: transient, not poison
-            return PrecheckResult(claimed, "FAILED", f"could not read the object: {_one_line(exc)}",
+            return PrecheckResult(claimed, FileState.FAILED, f"could not read the object: {_one_line(exc)}",
                                   size=info.size)
     layout = "array" if _first_meaningful_byte(head) == b"[" else "lines"
-    return PrecheckResult(claimed, "READABLE", json_layout=layout, size=info.size)
+    return PrecheckResult(claimed, json_layout=layout, size=info.size)
 
 
 def check_files(store: ObjectStore, files: Sequence[ClaimedFile], workers: int = 16) -> list[PrecheckResult]:

@@ -17,59 +17,84 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 
+from runtime.db.records import FileOutcome
 from runtime.layout import Layout
 from runtime.storage.base import ObjectNotFound, ObjectStore
 
 MANIFEST_NAME = "_MANIFEST.json"
 
 
-@dataclass
-class FileOutcome:
-    """What happened to one claimed file in a batch."""
+@dataclass(frozen=True)
+class PublishEntry:
+    """One object to publish: the staged key, its final key, its size (stored in the manifest as the JSON list
+    ``[staged, final, size]``)."""
 
-    file_id: int
-    key: str
-    status: str  # SUCCEEDED | FAILED | QUARANTINED
-    error: str | None = None
-    records_good: int | None = None
-    records_bad: int | None = None
-    dead_letter_path: str | None = None
-    size: int = 0
-    #: the ETag that was processed: archiving moves only this version
-    etag: str | None = None
-    #: the tracking version of the file (a new ETag of the same key is a new version)
-    version: int = 1
+    staged: str
+    final: str
+    size: int | None
+
+    @property
+    def is_curated(self) -> bool:
+        """Curated Parquet (published first), not dead-letter JSON."""
+        return self.final.endswith(".parquet")
 
 
-@dataclass
+@dataclass(frozen=True)
 class Manifest:
-    """The completion marker of a staged batch."""
+    """The completion marker of a staged batch: every file's outcome and the exact publish plan.
+
+    The JSON on disk is ``{"batch_id", "outcomes": [FileOutcome fields], "publish_plan": [[staged, final, size]],
+    "partitions"}``; a manifest written by any earlier version of the runtime reads back the same way.
+    """
 
     batch_id: str
     outcomes: list[FileOutcome]
-    #: [staged key, final key, size], curated Parquet first, then dead-letter JSON
-    publish_plan: list[list] = field(default_factory=list)
+    #: curated Parquet first, then dead-letter JSON
+    publish_plan: list[PublishEntry] = field(default_factory=list)
     partitions: list[str] = field(default_factory=list)
 
     def to_json(self) -> bytes:
-        return json.dumps(asdict(self), sort_keys=True).encode()
+        """The manifest as stored (sorted keys)."""
+        return json.dumps({
+            "batch_id": self.batch_id,
+            "outcomes": [asdict(o) for o in self.outcomes],
+            "publish_plan": [[e.staged, e.final, e.size] for e in self.publish_plan],
+            "partitions": list(self.partitions),
+        }, sort_keys=True).encode()
 
     @classmethod
     def from_json(cls, data: bytes) -> Manifest:
+        """Read a stored manifest; raises ``ValueError`` (or ``KeyError``/``TypeError``) when it is not one."""
         raw = json.loads(data)
-        return cls(raw["batch_id"], [FileOutcome(**o) for o in raw["outcomes"]], raw["publish_plan"],
-                   raw.get("partitions", []))
+        return cls(raw["batch_id"], [FileOutcome(**o) for o in raw["outcomes"]],
+                   [PublishEntry(*entry) for entry in raw["publish_plan"]], raw.get("partitions", []))
+
+
+@dataclass(frozen=True)
+class ManifestProbe:
+    """What the staging of a batch holds: no manifest, a readable one, or one that cannot be read (``error``)."""
+
+    manifest: Manifest | None = None
+    error: str | None = None
+
+    @property
+    def found(self) -> bool:
+        """A manifest object exists (readable or not)."""
+        return self.manifest is not None or self.error is not None
 
 
 def staging_root(layout: Layout, batch_id: str) -> str:
+    """Where everything of a batch is staged."""
     return f"{layout.staging_prefix}{batch_id}/"
 
 
 def curated_staging(layout: Layout, batch_id: str) -> str:
+    """Where Spark writes a batch's curated Parquet."""
     return staging_root(layout, batch_id) + "curated/"
 
 
 def dead_letter_staging(layout: Layout, batch_id: str) -> str:
+    """Where Spark writes a batch's dead-letter JSON."""
     return staging_root(layout, batch_id) + "dead_letter/"
 
 
@@ -83,9 +108,19 @@ def _is_data_file(key: str, suffix: str) -> bool:
     return not name.startswith(("_", ".")) and name.endswith(suffix)
 
 
-def plan_publish(store: ObjectStore, layout: Layout, batch_id: str) -> tuple:
-    """The publish plan from what Spark staged: (plan, partitions, dead-letter folder by file id)."""
-    plan: list[list] = []
+@dataclass(frozen=True)
+class PublishPlan:
+    """What :func:`plan_publish` found staged: the entries, the curated partitions, and the dead-letter folder
+    of each file that has dead letters."""
+
+    entries: list[PublishEntry]
+    partitions: list[str]
+    dead_letters: dict[int, str]
+
+
+def plan_publish(store: ObjectStore, layout: Layout, batch_id: str) -> PublishPlan:
+    """The publish plan from what Spark staged."""
+    plan: list[PublishEntry] = []
     by_partition: dict[str, list] = defaultdict(list)
     root = curated_staging(layout, batch_id)
     for obj in store.list(root):
@@ -94,7 +129,7 @@ def plan_publish(store: ObjectStore, layout: Layout, batch_id: str) -> tuple:
     for partition in sorted(by_partition):
         for index, obj in enumerate(sorted(by_partition[partition], key=lambda o: o.key)):
             final = f"{layout.curated_prefix}{partition}/batch-{batch_id}-{index:04d}.snappy.parquet"
-            plan.append([obj.key, final.replace("//", "/"), obj.size])
+            plan.append(PublishEntry(obj.key, final.replace("//", "/"), obj.size))
     dead_letters: dict[int, str] = {}
     by_file: dict[int, list] = defaultdict(list)
     dl_root = dead_letter_staging(layout, batch_id)
@@ -106,19 +141,29 @@ def plan_publish(store: ObjectStore, layout: Layout, batch_id: str) -> tuple:
         target = dead_letter_folder(layout, batch_id, file_id)
         dead_letters[file_id] = target
         for index, obj in enumerate(sorted(by_file[file_id], key=lambda o: o.key)):
-            plan.append([obj.key, f"{target}part-{index:04d}.json", obj.size])
-    return plan, sorted(by_partition), dead_letters
+            plan.append(PublishEntry(obj.key, f"{target}part-{index:04d}.json", obj.size))
+    return PublishPlan(plan, sorted(by_partition), dead_letters)
 
 
 def write_manifest(store: ObjectStore, layout: Layout, manifest: Manifest) -> None:
+    """Store ``manifest`` in its batch's staging: the batch is complete from now on."""
     store.put_bytes(staging_root(layout, manifest.batch_id) + MANIFEST_NAME, manifest.to_json())
 
 
 def read_manifest(store: ObjectStore, layout: Layout, batch_id: str) -> Manifest | None:
+    """The manifest of ``batch_id``, or ``None`` when its staging has none (it was never completed)."""
     try:
         return Manifest.from_json(store.get_bytes(staging_root(layout, batch_id) + MANIFEST_NAME))
     except ObjectNotFound:
         return None
+
+
+def probe_manifest(store: ObjectStore, layout: Layout, batch_id: str) -> ManifestProbe:
+    """Like :func:`read_manifest`, but a manifest that exists and cannot be read is reported, not raised."""
+    try:
+        return ManifestProbe(manifest=read_manifest(store, layout, batch_id))
+    except (ValueError, KeyError, TypeError) as exc:
+        return ManifestProbe(error=f"{type(exc).__name__}: {exc}")
 
 
 def publish(store: ObjectStore, manifest: Manifest, workers: int = 16,
@@ -127,18 +172,17 @@ def publish(store: ObjectStore, manifest: Manifest, workers: int = 16,
     publish of this batch completed that copy). Returns the number of objects copied."""
     copied = 0
 
-    def copy(entry: list) -> int:
-        staged, final, size = entry
+    def copy(entry: PublishEntry) -> int:
         try:
-            store.copy(staged, final, size=size)
+            store.copy(entry.staged, entry.final, size=entry.size)
         except ObjectNotFound:
-            if not store.exists(final):
+            if not store.exists(entry.final):
                 raise
             return 0
         return 1
 
-    curated = [p for p in manifest.publish_plan if p[1].endswith(".parquet")]
-    dead = [p for p in manifest.publish_plan if not p[1].endswith(".parquet")]
+    curated = [e for e in manifest.publish_plan if e.is_curated]
+    dead = [e for e in manifest.publish_plan if not e.is_curated]
     with ThreadPoolExecutor(max_workers=workers) as pool:
         for group, point in ((curated, "mid_publish"), (dead, "mid_dead_letter_write")):
             if not group:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from runtime.db import operator_queries as q
+from runtime.db.states import FileState
 from runtime.layout import Layout
 from runtime.operator.formatting import human_bytes, jsonable, render_table, rows_as_dicts, shorten, when
 
@@ -95,7 +96,7 @@ def _attempts(history: list[dict]) -> list[dict]:
 
 def _succeeded_batches(history: list[dict]) -> list[str]:
     return _unique([h["batch_id"] for h in history
-                    if h["event"] == "OUTCOME" and h["processing_status"] == "SUCCEEDED"])
+                    if h["event"] == "OUTCOME" and h["processing_status"] == FileState.SUCCEEDED])
 
 
 def _unique(values: list) -> list:
@@ -142,7 +143,7 @@ def render_inspection(report: dict, max_curated: int = 10) -> str:
         f"  archived as   {f['archived_key'] or '-'}",
         f"  registered    {when(f['created_at'])}, updated {when(f['updated_at'])}",
     ]
-    if f["processing_status"] == "FAILED":
+    if f["processing_status"] == FileState.FAILED:
         lines.append(f"  next attempt  {when(f['next_attempt_at'])}")
     sections = ["\n".join(lines), _render_versions(report["versions"]), _render_history(report["history"]),
                 _render_batches(report["batches"]), _render_curated(report["curated"], max_curated)]

@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from runtime.db import operator_queries as q
+from runtime.db.states import REQUEUABLE_STATES
 from runtime.operator.formatting import count_of
 
-#: The only states an operator moves back to PENDING (SUCCEEDED, PROCESSING and PENDING never are).
-REQUEUABLE_STATES = ("FAILED", "QUARANTINED")
+__all__ = ["REQUEUABLE_STATES", "RequeueResult", "Selection", "default_actor", "release", "render_result", "requeue"]
 
 
 def default_actor() -> str:
@@ -39,7 +39,7 @@ class Selection:
     limit: int | None = None
 
     def __post_init__(self) -> None:
-        states = [s.upper() for s in self.states]
+        states = [str(s).upper() for s in self.states]
         bad = sorted(set(states) - set(REQUEUABLE_STATES))
         if bad or not states:
             raise ValueError(f"only FAILED or QUARANTINED files can be moved back to PENDING, not {bad or 'none'}")
@@ -72,6 +72,7 @@ class RequeueResult:
     preview: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
+        """The result as a JSON-ready dict (``--json``)."""
         return {"event": self.event, "dry_run": self.dry_run, "count": self.count, "keys": self.keys,
                 "actor": self.actor, "reason": self.reason, "refused": self.refused, "preview": self.preview}
 

@@ -8,6 +8,7 @@ from typing import Any
 from psycopg2.extensions import TRANSACTION_STATUS_IDLE
 
 from runtime.db import operator_queries as q
+from runtime.db.states import BatchState, FileState
 from runtime.operator.formatting import (
     count_of,
     format_duration,
@@ -19,7 +20,8 @@ from runtime.operator.formatting import (
     when,
 )
 
-STATES = ("PENDING", "PROCESSING", "SUCCEEDED", "FAILED", "QUARANTINED")
+#: Every file state, in the order the report lists them.
+STATES = tuple(state.value for state in FileState)
 #: The throughput windows of the report: name -> seconds.
 WINDOWS = {"last_hour": 3600, "last_day": 86400}
 
@@ -31,8 +33,8 @@ def build_status(conn, batches: int = 10, errors: int = 10) -> dict[str, Any]:
     snapshot of the database, so they agree with each other."""
     with conn.cursor() as cur:
         if conn.info.transaction_status == TRANSACTION_STATUS_IDLE and not conn.autocommit:
-            cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-        cur.execute("SELECT now()")
+            cur.execute(q.SNAPSHOT)
+        cur.execute(q.NOW)
         now = cur.fetchone()[0]
         by_state = _files_by_state(cur)
         backlog = _backlog(cur)
@@ -109,11 +111,11 @@ def _batch_row(row: dict[str, Any]) -> dict[str, Any]:
 def batch_outcome(state: str, outcomes: dict[str, int]) -> str:
     """One word per batch: ``running`` (still claimed), ``abandoned`` (its run died before staging was complete),
     ``ok`` (every file SUCCEEDED), else the non-succeeded counts, e.g. ``2 QUARANTINED, 1 FAILED``."""
-    if state == "CLAIMED":
+    if state == BatchState.CLAIMED:
         return "running"
-    if state == "ABANDONED":
+    if state == BatchState.ABANDONED:
         return "abandoned"
-    problems = {k: v for k, v in outcomes.items() if k != "SUCCEEDED" and v}
+    problems = {k: v for k, v in outcomes.items() if k != FileState.SUCCEEDED and v}
     if not problems:
         return "ok"
     return ", ".join(f"{n} {k}" for k, n in sorted(problems.items(), key=lambda item: (-item[1], item[0])))

@@ -1,8 +1,8 @@
 """The operator commands (``mldp status``, ``inspect``, ``requeue``, ``release``) against a real PostgreSQL.
 
-Outcomes are recorded with the runtime's own claim statement and :func:`runtime.jobs.outcomes.record_batch_outcomes`,
-so the tracking tables look exactly as the processor leaves them; the end-to-end test at the bottom runs the real
-pipeline.
+Batches are claimed and their outcomes recorded with the runtime's own tracking store
+(:class:`runtime.db.tracking.TrackingStore`), so the tracking tables look exactly as the processor leaves them;
+the end-to-end test at the bottom runs the real pipeline.
 """
 
 from __future__ import annotations
@@ -20,9 +20,11 @@ import pytest
 
 from runtime.cli import main
 from runtime.db import queries
+from runtime.db.records import FileOutcome
+from runtime.db.states import BatchState
+from runtime.db.tracking import TrackingStore
 from runtime.jobs.lister import run_lister
-from runtime.jobs.outcomes import RetryPolicy, record_batch_outcomes
-from runtime.jobs.publish import FileOutcome
+from runtime.jobs.retry import RetryPolicy
 from runtime.layout import Layout
 from runtime.operator.requeue import Selection
 from runtime.operator.timewindow import parse_time
@@ -45,15 +47,11 @@ def finish_batch(conn, outcomes: dict[str, tuple], job_run_id: str = "run-1", le
     """Claim every claimable file and record ``outcomes`` (key -> (status, error, good, bad[, dead letter])) as
     the processor does; returns the batch id. Failed files are retried after an hour."""
     batch_id = str(uuid.uuid4())
-    params = {"batch_id": batch_id, "job_run_id": job_run_id, "batch_size": 10_000, "lease_seconds": lease_seconds}
-    with conn.cursor() as cur:
-        cur.execute(queries.CLAIM_BATCH, params)
-        claimed = {row[1]: row[0] for row in cur.fetchall()}
-        assert set(claimed) == set(outcomes), "the test must give an outcome to every claimable file"
-        cur.execute(queries.INSERT_BATCH, {**params, "file_count": len(claimed), "bytes": 0})
-    conn.commit()
-    record_batch_outcomes(conn, batch_id, job_run_id, [FileOutcome(claimed[k], k, *v) for k, v in outcomes.items()],
-                          "COMMITTED", RetryPolicy(backoff_base_seconds=3600))
+    tracking = TrackingStore(conn)
+    claimed = {f.key: f.file_id for f in tracking.claim(batch_id, job_run_id, 10_000, lease_seconds)}
+    assert set(claimed) == set(outcomes), "the test must give an outcome to every claimable file"
+    tracking.record_outcomes(batch_id, job_run_id, [FileOutcome(claimed[k], k, *v) for k, v in outcomes.items()],
+                             BatchState.COMMITTED, RetryPolicy(backoff_base_seconds=3600))
     return batch_id
 
 
@@ -188,11 +186,8 @@ def test_status_shows_what_is_stuck(tmp_path, db_conn, db_url, capsys):
     put(store, "b.jsonl", 10)
     run_lister(store, db_conn, show_progress=False)
     batch_id = str(uuid.uuid4())
-    params = {"batch_id": batch_id, "job_run_id": "dead-run", "batch_size": 10, "lease_seconds": 0}
-    with db_conn.cursor() as cur:  # a run that claimed a batch and died: its lease is already over
-        cur.execute(queries.CLAIM_BATCH, params)
-        cur.execute(queries.INSERT_BATCH, {**params, "file_count": 2, "bytes": 20})
-    db_conn.commit()
+    # a run that claimed a batch and died: its lease is already over
+    assert len(TrackingStore(db_conn).claim(batch_id, "dead-run", batch_size=10, lease_seconds=0)) == 2
 
     report = run_json(capsys, "status", "--db", db_url)
     assert (report["in_progress"]["files"], report["in_progress"]["stuck_files"]) == (2, 2)
@@ -241,9 +236,7 @@ def test_inspect_shows_the_whole_history_of_a_file(tmp_path, db_conn, db_url, ca
     run_lister(store, db_conn, show_progress=False)
     dead_letter = "error-data-lake/json_malformed_records/batch_id=b/file_id=1/"
     second = finish_batch(db_conn, {key: ("SUCCEEDED", None, 5, 1, dead_letter)}, job_run_id="run-2")
-    with db_conn.cursor() as cur:
-        cur.execute(queries.SET_ARCHIVED_KEYS, {"file_ids": [1], "archived_keys": ["raw-json-data-processed/x"]})
-    db_conn.commit()
+    TrackingStore(db_conn).record_archived({1: "raw-json-data-processed/x"})
     # the curated files of the second batch (named as publishing names them), and others that must not match
     curated = Layout().curated_prefix + "year=2024/month=1/day=2/mode=train/"
     mine = [f"{curated}batch-{second}-0000.snappy.parquet", f"{curated}batch-{second}-0001.snappy.parquet"]

@@ -1,0 +1,104 @@
+"""The typed rows and records the tracking store (:mod:`runtime.db.tracking`) takes and returns.
+
+Frozen dataclasses (Python 3.9-compatible: no ``slots``, no ``X | Y`` at runtime): a batch's files, their
+outcomes, the files to archive, the lease answer, the backlog gauges, and the retry rule's resolution of an
+outcome into what is stored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from runtime.db.states import BatchState, FileState
+
+
+@dataclass(frozen=True)
+class ClaimedFile:
+    """A file of a batch, as the claim returned it (``attempt`` counts this claim)."""
+
+    file_id: int
+    key: str
+    etag: str | None
+    size: int | None
+    attempt: int
+    version: int = 1
+
+
+@dataclass(frozen=True)
+class FileOutcome:
+    """What happened to one claimed file in a batch (the manifest stores a list of these as JSON objects)."""
+
+    file_id: int
+    key: str
+    status: FileState
+    error: str | None = None
+    records_good: int | None = None
+    records_bad: int | None = None
+    dead_letter_path: str | None = None
+    size: int = 0
+    #: the ETag that was processed: archiving moves only this version
+    etag: str | None = None
+    #: the tracking version of the file (a new ETag of the same key is a new version)
+    version: int = 1
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "status", FileState(self.status))
+
+
+@dataclass(frozen=True)
+class ArchiveItem:
+    """A SUCCEEDED raw file to move to the processed prefix: only while it still has ``etag``."""
+
+    file_id: int
+    key: str
+    size: int | None
+    etag: str | None
+    version: int = 1
+
+
+@dataclass(frozen=True)
+class LeaseStatus:
+    """The answer of a lease renewal: ``renewed`` when the batch is still this run's (its lease now extended);
+    otherwise ``state`` and ``owner`` say what became of it (``None``: no such batch)."""
+
+    renewed: bool
+    state: BatchState | None
+    owner: str | None
+
+
+@dataclass(frozen=True)
+class BacklogGauges:
+    """The tracking table's gauges both jobs publish at the end of a run."""
+
+    backlog_files: int
+    oldest_pending_age_seconds: float
+    quarantined_files: int
+
+
+@dataclass(frozen=True)
+class FileProblem:
+    """A file FAILED or QUARANTINED, with why."""
+
+    key: str
+    state: FileState
+    error: str | None
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """What the store records for one outcome: the final state, its error message, and, for a file to retry,
+    in how many seconds it becomes claimable again (``None``: its next attempt time is left as it is)."""
+
+    state: FileState
+    error: str | None
+    retry_in_seconds: float | None = None
+
+
+class RetryRule(Protocol):
+    """Turns a run's outcome of a file into what is recorded, given the attempts the file has had (the rule
+    lives in :class:`runtime.jobs.retry.RetryPolicy`; the store only stores its answer)."""
+
+    def resolve(self, outcome: FileOutcome, attempts: int) -> Resolution:
+        """The state, error and retry delay to record for ``outcome`` after ``attempts`` attempts."""
+        ...

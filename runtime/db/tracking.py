@@ -1,0 +1,171 @@
+"""The tracking store: every statement the processor (and the demo) runs against the tracking database, behind
+named methods that return typed rows (:mod:`runtime.db.records`). Callers never hold a cursor.
+
+Each method is one transaction: it commits what it did, or rolls back and re-raises. The SQL text is in
+:mod:`runtime.db.queries`. Python 3.9-compatible (the lister's metrics import it).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from runtime.db import operator_queries, queries
+from runtime.db.records import (
+    ArchiveItem,
+    BacklogGauges,
+    ClaimedFile,
+    FileOutcome,
+    FileProblem,
+    LeaseStatus,
+    RetryRule,
+)
+from runtime.db.states import BatchState, FileState
+
+
+class LeaseLost(RuntimeError):
+    """Another run took this batch over (our lease expired): stop without publishing or recording."""
+
+
+class TrackingStore:
+    """The tracking database of one run, on one psycopg2 connection (autocommit off)."""
+
+    def __init__(self, conn: Any) -> None:
+        self.conn = conn
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Any]:
+        """A cursor whose work is committed when the block ends, rolled back when it raises."""
+        try:
+            with self.conn.cursor() as cur:
+                yield cur
+            self.conn.commit()
+        except BaseException:
+            self.conn.rollback()
+            raise
+
+    # -- the batch protocol ------------------------------------------------------------------------------------
+
+    def claim(self, batch_id: str, job_run_id: str, batch_size: int, lease_seconds: int) -> list[ClaimedFile]:
+        """Claim up to ``batch_size`` claimable files for a new batch (one statement, ``SKIP LOCKED``) and insert
+        its batch row, in one transaction. An empty list: nothing is claimable (no batch row is written)."""
+        params = {"batch_id": batch_id, "job_run_id": job_run_id, "batch_size": batch_size,
+                  "lease_seconds": lease_seconds}
+        with self._transaction() as cur:
+            cur.execute(queries.CLAIM_BATCH, params)
+            rows = cur.fetchall()
+            if rows:
+                cur.execute(queries.INSERT_BATCH, {**params, "file_count": len(rows),
+                                                   "bytes": sum(row[3] or 0 for row in rows)})
+        return [ClaimedFile(*row) for row in rows]
+
+    def renew_lease(self, batch_id: str, job_run_id: str, lease_seconds: int) -> LeaseStatus:
+        """Extend the lease of ``batch_id`` if it is still this run's, in one statement; the answer says whether it
+        was, and if not, what became of it."""
+        with self._transaction() as cur:
+            cur.execute(queries.RENEW_BATCH_LEASE, {"batch_id": batch_id, "job_run_id": job_run_id,
+                                                    "lease_seconds": lease_seconds})
+            row = cur.fetchone()
+        if row is None:
+            return LeaseStatus(renewed=False, state=None, owner=None)
+        renewed, state, owner, _files = row
+        return LeaseStatus(renewed=bool(renewed), state=BatchState(state), owner=owner)
+
+    def ensure_lease(self, batch_id: str, job_run_id: str, lease_seconds: int) -> None:
+        """:meth:`renew_lease`, raising :class:`LeaseLost` when the batch is no longer this run's."""
+        lease = self.renew_lease(batch_id, job_run_id, lease_seconds)
+        if not lease.renewed:
+            raise LeaseLost(f"batch {batch_id} was taken over by {lease.owner} ({lease.state}); not publishing")
+
+    def take_over_expired_batch(self, job_run_id: str, lease_seconds: int) -> str | None:
+        """Make one batch whose lease expired (a dead run's) this run's, with a fresh lease; its id, or ``None``
+        when no batch is expired. The caller rolls it forward or abandons it."""
+        with self._transaction() as cur:
+            cur.execute(queries.TAKE_OVER_EXPIRED_BATCH, {"job_run_id": job_run_id, "lease_seconds": lease_seconds})
+            row = cur.fetchone()
+        return str(row[0]) if row else None
+
+    def batch_files(self, batch_id: str) -> list[ClaimedFile]:
+        """The files still PROCESSING in ``batch_id``, by file id."""
+        with self._transaction() as cur:
+            cur.execute(queries.BATCH_FILES, {"batch_id": batch_id})
+            rows = cur.fetchall()
+        return [ClaimedFile(*row) for row in rows]
+
+    def record_outcomes(self, batch_id: str, job_run_id: str, outcomes: Sequence[FileOutcome],
+                        state: BatchState, policy: RetryRule, error: str | None = None) -> dict[str, int]:
+        """Close batch ``batch_id`` (``COMMITTED`` or ``ABANDONED``) and record each file's outcome, as ``policy``
+        resolves it from the file's attempts, with one bulk statement (plus its history rows), all in one
+        transaction. The batch row is the fence: raises :class:`LeaseLost` when the batch is no longer this
+        run's, or when any of its files is no longer PROCESSING in it. Returns the count of files by final state."""
+        closing = {
+            "job_run_id": job_run_id, "batch_id": batch_id, "state": BatchState(state), "error": error,
+            "records_good": sum(o.records_good or 0 for o in outcomes),
+            "records_bad": sum(o.records_bad or 0 for o in outcomes),
+        }
+        with self._transaction() as cur:
+            cur.execute(queries.CLOSE_BATCH, closing)
+            if cur.fetchone() is None:
+                raise LeaseLost(f"batch {batch_id} is no longer ours to finish")
+            cur.execute(queries.BATCH_ATTEMPTS, {"batch_id": batch_id})
+            attempts = dict(cur.fetchall())
+            resolved = [policy.resolve(o, attempts.get(o.file_id, 0)) for o in outcomes]
+            cur.execute(queries.FINISH_FILES, {
+                "job_run_id": job_run_id, "batch_id": batch_id,
+                "file_ids": [o.file_id for o in outcomes], "states": [r.state.value for r in resolved],
+                "errors": [r.error for r in resolved], "dead_letter_paths": [o.dead_letter_path for o in outcomes],
+                "records_good": [o.records_good for o in outcomes], "records_bad": [o.records_bad for o in outcomes],
+                "retry_in_seconds": [r.retry_in_seconds for r in resolved],
+            })
+            final = Counter(row[0] for row in cur.fetchall())
+            if sum(final.values()) != len(outcomes):  # never close a batch with files left PROCESSING
+                raise LeaseLost(f"batch {batch_id}: {len(outcomes) - sum(final.values())} of its files are no "
+                                "longer PROCESSING in it; outcome not recorded")
+        return dict(final)
+
+    def open_batches_among(self, batch_ids: Sequence[str]) -> set[str]:
+        """Which of ``batch_ids`` are still CLAIMED (their staging belongs to a run)."""
+        with self._transaction() as cur:
+            cur.execute(queries.OPEN_BATCHES_AMONG, {"batch_ids": list(batch_ids)})
+            rows = cur.fetchall()
+        return {str(row[0]) for row in rows}
+
+    # -- archive bookkeeping -------------------------------------------------------------------------------------
+
+    def unarchived(self, limit: int) -> list[ArchiveItem]:
+        """SUCCEEDED files whose archive move has not happened yet (a crash or a failed move), by file id."""
+        with self._transaction() as cur:
+            cur.execute(queries.UNARCHIVED, {"limit": limit})
+            rows = cur.fetchall()
+        return [ArchiveItem(*row) for row in rows]
+
+    def record_archived(self, archived: dict[int, str]) -> None:
+        """Record the archived key of each moved file (file id -> key), in bulk."""
+        with self._transaction() as cur:
+            cur.execute(queries.SET_ARCHIVED_KEYS, {"file_ids": list(archived),
+                                                    "archived_keys": list(archived.values())})
+
+    # -- gauges and summaries ------------------------------------------------------------------------------------
+
+    def backlog_gauges(self) -> BacklogGauges:
+        """Files still to process (PENDING, PROCESSING, FAILED), the age of the oldest, and files QUARANTINED."""
+        with self._transaction() as cur:
+            cur.execute(queries.BACKLOG)
+            backlog, oldest_age, quarantined = cur.fetchone()
+        return BacklogGauges(int(backlog), float(oldest_age), int(quarantined))
+
+    def files_by_state(self) -> dict[str, int]:
+        """How many files are in each state (only the states that have files), by state name."""
+        with self._transaction() as cur:
+            cur.execute(operator_queries.FILES_BY_STATE)
+            rows = cur.fetchall()
+        return {state: int(files) for state, files, _bytes in sorted(rows)}
+
+    def files_needing_attention(self) -> list[FileProblem]:
+        """The files FAILED or QUARANTINED, by key, with their error."""
+        with self._transaction() as cur:
+            cur.execute(queries.FILES_NEEDING_ATTENTION)
+            rows = cur.fetchall()
+        return [FileProblem(key, FileState(state), error) for key, state, error in rows]

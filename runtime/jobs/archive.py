@@ -1,0 +1,72 @@
+"""Archiving: moving SUCCEEDED raw files to the processed prefix (``raw-json-data-processed/``), after a batch's
+outcome is committed and, at the start of every run, for files an earlier run left unarchived (a crash between
+commit and archive, or a move that failed).
+
+A move copies only the processed version (``CopySourceIfMatch`` on its ETag) and deletes the source after the copy;
+the archived key of each moved file is recorded in bulk, in two halves, so an interrupted archive has recorded what
+it moved. A file overwritten since it was processed is not moved (the lister registers its new version).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from runtime.db.records import ArchiveItem, FileOutcome
+from runtime.db.states import FileState
+from runtime.db.tracking import TrackingStore
+from runtime.layout import Layout
+from runtime.storage.base import ObjectStore
+from runtime.storage.mover import Move, move_objects
+
+log = logging.getLogger(__name__)
+
+#: How many leftover files one run archives before it claims new work.
+LEFTOVER_LIMIT = 10_000
+
+
+def succeeded_items(outcomes: Sequence[FileOutcome]) -> list[ArchiveItem]:
+    """The files of ``outcomes`` to archive: the SUCCEEDED ones, as processed (key, size, ETag, version)."""
+    return [ArchiveItem(o.file_id, o.key, o.size, o.etag, o.version)
+            for o in outcomes if o.status is FileState.SUCCEEDED]
+
+
+@dataclass
+class Archiver:
+    """Moves raw files to their archived key and records it. ``enabled=False`` (``ProcessorSettings.archive``)
+    leaves raw files in place."""
+
+    store: ObjectStore
+    tracking: TrackingStore
+    layout: Layout
+    io_workers: int
+    checkpoint: Callable[[str], None] = lambda name: None
+    enabled: bool = True
+
+    def archive(self, items: Sequence[ArchiveItem]) -> int:
+        """Move ``items`` in parallel, then record their archived keys in bulk, in two halves (the checkpoint
+        ``mid_archive`` between them). Returns how many files were archived."""
+        if not items or not self.enabled:
+            return 0
+        half = (len(items) + 1) // 2
+        archived = self._archive_group(items[:half])
+        self.checkpoint("mid_archive")
+        return archived + self._archive_group(items[half:])
+
+    def archive_leftovers(self, limit: int = LEFTOVER_LIMIT) -> int:
+        """Archive SUCCEEDED files a crash or a failed move left in the raw prefix (up to ``limit``)."""
+        return self.archive(self.tracking.unarchived(limit))
+
+    def _archive_group(self, items: Sequence[ArchiveItem]) -> int:
+        if not items:
+            return 0
+        destination = {item.file_id: self.layout.archived_key(item.key, item.version) for item in items}
+        moves = [Move(item.key, destination[item.file_id], item.size, item.etag) for item in items]
+        report = move_objects(self.store, moves, max_workers=self.io_workers)
+        for source, error in report.failed.items():
+            log.error("could not archive %s (kept in place, retried next run): %s", source, error)
+        moved = {move.source for move in report.moved}
+        archived = {item.file_id: destination[item.file_id] for item in items if item.key in moved}
+        self.tracking.record_archived(archived)
+        return len(archived)

@@ -1,0 +1,254 @@
+"""The batch protocol: the steps of one batch, each a named method of :class:`BatchProtocol`, in the order they
+run (README, "Exactly once, under any crash"):
+
+1. :meth:`~BatchProtocol.claim` the files and insert the batch row (one transaction);
+2. :meth:`~BatchProtocol.precheck` each file (vanished, changed, zero bytes, broken gzip; JSON Lines or array);
+3. :meth:`~BatchProtocol.convert` the readable ones with Spark into the batch's staging (lease heartbeat on);
+4. :meth:`~BatchProtocol.write_manifest`: every outcome and the publish plan, the completion marker;
+5. :meth:`~BatchProtocol.finish`: renew the lease (stop if the batch was taken over), publish, commit every
+   outcome in one transaction, archive the succeeded raw files, clean the staging.
+
+Recovery (:mod:`runtime.jobs.recovery`) rolls a batch with a manifest forward through :meth:`~BatchProtocol.finish`.
+``checkpoint(name)`` is called between steps (:data:`CHECKPOINTS`) so tests can inject a crash anywhere.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from runtime.db.records import ClaimedFile, FileOutcome
+from runtime.db.states import BatchState, FileState
+from runtime.db.tracking import TrackingStore
+from runtime.jobs import publish as pub
+from runtime.jobs.archive import Archiver, succeeded_items
+from runtime.jobs.heartbeat import LeaseHeartbeat
+from runtime.jobs.precheck import PrecheckResult, check_files, verify_unchanged
+from runtime.jobs.settings import ProcessorSettings
+from runtime.jobs.spark_staging import spark_paths
+from runtime.layout import Layout
+from runtime.storage.base import ObjectStore, StoragePermissionError
+
+log = logging.getLogger(__name__)
+
+#: The protocol steps a crash can be injected after (see ``checkpoint``).
+CHECKPOINTS = (
+    "after_claim", "after_staging_write", "after_completion_marker", "mid_publish", "mid_dead_letter_write",
+    "after_publish", "after_commit", "mid_archive",
+)
+
+
+@dataclass
+class BatchReport:
+    """What one batch did."""
+
+    batch_id: str
+    files: dict[str, int]
+    records_good: int
+    records_bad: int
+    bytes: int
+    seconds: float
+    partitions: list[str]
+    recovered: bool = False
+    #: seconds spent per protocol phase (claim, precheck, convert, publish, commit, archive, clean)
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+class SourceChangedDuringRead(RuntimeError):
+    """A raw file got a new ETag while the batch read it: the batch's output cannot be trusted."""
+
+
+class PhaseTimer:
+    """Seconds spent in each named phase, measured lap by lap."""
+
+    def __init__(self) -> None:
+        self.laps: dict[str, float] = {}
+        self._last = time.monotonic()
+
+    def lap(self, name: str) -> None:
+        """Charge the time since the previous lap to ``name``."""
+        now = time.monotonic()
+        self.laps[name] = self.laps.get(name, 0.0) + now - self._last
+        self._last = now
+
+
+def classify(check: PrecheckResult, good: int, bad: int, unreadable: str | None = None) -> FileOutcome:
+    """The outcome of a file Spark read: SUCCEEDED with at least one good record; QUARANTINED when it cannot
+    yield one (unreadable, every record bad, or no record at all). Retrying is :mod:`runtime.jobs.retry`'s."""
+    file = check.file
+    if unreadable:
+        return FileOutcome(file.file_id, file.key, FileState.QUARANTINED, unreadable, 0, 0, size=check.size)
+    if good > 0:
+        return FileOutcome(file.file_id, file.key, FileState.SUCCEEDED, None, good, bad, size=check.size,
+                           etag=file.etag, version=file.version)
+    if bad > 0:
+        reason = f"no good record: all {bad} records malformed or invalid (see the dead-letter prefix)"
+    else:
+        reason = "no JSON record in the file (empty or whitespace-only)"
+    return FileOutcome(file.file_id, file.key, FileState.QUARANTINED, reason, good, bad, size=check.size)
+
+
+def conversion_failure(exc: BaseException) -> str:
+    """The error recorded for every readable file of a batch whose conversion failed."""
+    first_line = (str(exc).splitlines() or [""])[0][:500]
+    return f"batch conversion failed: {type(exc).__name__}: {first_line}"
+
+
+def lineage_uri(store: ObjectStore, key: str) -> str:
+    """The ``source_s3_path`` of a raw file: ``s3://bucket/key`` on S3, the absolute file path locally."""
+    return store.url.rstrip("/") + "/" + key
+
+
+@dataclass
+class BatchProtocol:
+    """The steps of one batch against one store and one tracking store (see the module docstring)."""
+
+    store: ObjectStore
+    tracking: TrackingStore
+    spark_factory: Callable[[], Any]
+    #: the transform spec (:class:`runtime.transforms.spec.TransformSpec`)
+    spec: Any
+    settings: ProcessorSettings
+    layout: Layout
+    archiver: Archiver
+    checkpoint: Callable[[str], None] = lambda name: None
+    #: opens a second connection for the lease heartbeat during conversion (None: no heartbeat)
+    heartbeat_connect: Callable[[], Any] | None = None
+
+    def run(self) -> BatchReport | None:
+        """Claim and process one new batch, every step; ``None`` when nothing is claimable."""
+        started = time.monotonic()
+        timer = PhaseTimer()
+        batch_id = str(uuid.uuid4())
+        claimed = self.claim(batch_id)
+        if not claimed:
+            return None
+        timer.lap("claim")
+        self.checkpoint("after_claim")
+        log.info("batch %s: claimed %d files", batch_id, len(claimed))
+        checks = self.precheck(claimed)
+        timer.lap("precheck")
+        outcomes = {c.file.file_id: c.outcome() for c in checks if not c.readable}
+        readable = [c for c in checks if c.readable]
+        if readable:
+            try:
+                outcomes.update(self.convert(batch_id, readable))
+            except StoragePermissionError:
+                raise  # no file's fault: stop the run (the batch is recovered once its lease expires)
+            except Exception as exc:  # a Spark or storage failure fails the batch's readable files (retried)
+                log.exception("batch %s: conversion failed", batch_id)
+                return self.fail_conversion(batch_id, readable, outcomes, conversion_failure(exc), started)
+        timer.lap("convert")
+        self.checkpoint("after_staging_write")
+        manifest = self.write_manifest(batch_id, [outcomes[f.file_id] for f in claimed])
+        timer.lap("manifest")
+        self.checkpoint("after_completion_marker")
+        return self.finish(manifest, started, timer)
+
+    # -- the steps, in order -------------------------------------------------------------------------------------
+
+    def claim(self, batch_id: str) -> list[ClaimedFile]:
+        """Step 1: claim up to ``batch_size`` files for ``batch_id`` (with the batch row, one transaction)."""
+        return self.tracking.claim(batch_id, self.settings.job_run_id, self.settings.batch_size,
+                                   self.settings.lease_seconds)
+
+    def precheck(self, claimed: Sequence[ClaimedFile]) -> list[PrecheckResult]:
+        """Step 2: one ranged GET per file (in parallel): which files Spark may read, and why not the others."""
+        return check_files(self.store, claimed, self.settings.io_workers)
+
+    def convert(self, batch_id: str, readable: Sequence[PrecheckResult]) -> dict[int, FileOutcome]:
+        """Step 3: Spark converts the readable files into the batch's staging (the lease kept alive meanwhile);
+        each file classified by its record counts. Raises :class:`SourceChangedDuringRead` when a file got a new
+        ETag while Spark read it."""
+        from runtime.spark.convert import SourceFile, convert_batch
+
+        keys = [c.file.key for c in readable]
+        with self._heartbeat(batch_id), spark_paths(
+                self.store, keys, pub.curated_staging(self.layout, batch_id),
+                pub.dead_letter_staging(self.layout, batch_id), self.settings.io_workers) as paths:
+            sources = [
+                SourceFile(file_id=c.file.file_id, key=c.file.key, spark_path=paths.source_path(c.file.key),
+                           lineage_path=lineage_uri(self.store, c.file.key), json_layout=c.json_layout,
+                           source_version=c.file.version)
+                for c in readable
+            ]
+            result = convert_batch(self.spark_factory(), sources, self.spec, curated_path=paths.curated_path,
+                                   dead_letter_path=paths.dead_letter_path)
+        changed = verify_unchanged(self.store, [c.file for c in readable], self.settings.io_workers)
+        if changed:  # overwritten between the pre-check and Spark's read: which version was read?
+            raise SourceChangedDuringRead(f"{len(changed)} file(s) changed while being read, e.g. {changed[0].key}")
+        unreadable = getattr(result, "unreadable", {})
+        return {c.file.file_id: classify(c, result.counts[c.file.file_id].records_good,
+                                         result.counts[c.file.file_id].records_bad, unreadable.get(c.file.file_id))
+                for c in readable}
+
+    def write_manifest(self, batch_id: str, outcomes: Sequence[FileOutcome]) -> pub.Manifest:
+        """Step 4: plan the publish from what is staged and write the manifest, the completion marker."""
+        plan = pub.plan_publish(self.store, self.layout, batch_id)
+        outcomes = [replace(o, dead_letter_path=plan.dead_letters.get(o.file_id)) for o in outcomes]
+        manifest = pub.Manifest(batch_id, outcomes, plan.entries, plan.partitions)
+        pub.write_manifest(self.store, self.layout, manifest)
+        return manifest
+
+    def finish(self, manifest: pub.Manifest, started: float, timer: PhaseTimer | None = None) -> BatchReport:
+        """Step 5 (also the roll-forward of a recovered batch): renew the lease (:class:`LeaseLost` if the batch
+        was taken over), publish, commit every outcome, archive the succeeded raw files, clean the staging."""
+        timer = timer or PhaseTimer()
+        self.renew_lease(manifest.batch_id)
+        pub.publish(self.store, manifest, self.settings.io_workers, self.checkpoint)
+        timer.lap("publish")
+        self.checkpoint("after_publish")
+        statuses = self.commit(manifest.batch_id, manifest.outcomes, BatchState.COMMITTED)
+        timer.lap("commit")
+        self.checkpoint("after_commit")
+        self.archiver.archive(succeeded_items(manifest.outcomes))
+        timer.lap("archive")
+        pub.clean_staging(self.store, self.layout, manifest.batch_id)
+        timer.lap("clean")
+        log.info("batch %s: %s in %s", manifest.batch_id, statuses,
+                 ", ".join(f"{k} {v:.2f}s" for k, v in timer.laps.items()))
+        return BatchReport(
+            batch_id=manifest.batch_id, files=statuses,
+            records_good=sum(o.records_good or 0 for o in manifest.outcomes),
+            records_bad=sum(o.records_bad or 0 for o in manifest.outcomes),
+            bytes=sum(o.size for o in manifest.outcomes), seconds=time.monotonic() - started,
+            partitions=manifest.partitions, timings=dict(timer.laps),
+        )
+
+    # -- the steps' database work --------------------------------------------------------------------------------
+
+    def renew_lease(self, batch_id: str) -> None:
+        """Extend the batch's lease; raises :class:`LeaseLost` when another run took it over."""
+        self.tracking.ensure_lease(batch_id, self.settings.job_run_id, self.settings.lease_seconds)
+
+    def commit(self, batch_id: str, outcomes: Sequence[FileOutcome], state: BatchState,
+               error: str | None = None) -> dict[str, int]:
+        """Close the batch as ``state`` and record every outcome (through the retry rule), one transaction."""
+        return self.tracking.record_outcomes(batch_id, self.settings.job_run_id, outcomes, state,
+                                             self.settings.retry_policy, error)
+
+    # -- the failure path ------------------------------------------------------------------------------------------
+
+    def fail_conversion(self, batch_id: str, readable: Sequence[PrecheckResult], outcomes: dict[int, FileOutcome],
+                        message: str, started: float) -> BatchReport:
+        """The conversion failed: clean the staging, fail every readable file (retried later), commit the batch
+        with no output."""
+        pub.clean_staging(self.store, self.layout, batch_id)
+        for check in readable:
+            outcomes[check.file.file_id] = FileOutcome(check.file.file_id, check.file.key, FileState.FAILED,
+                                                       message, size=check.size)
+        self.renew_lease(batch_id)
+        statuses = self.commit(batch_id, list(outcomes.values()), BatchState.COMMITTED, error=message)
+        return BatchReport(batch_id, statuses, 0, 0, sum(o.size for o in outcomes.values()),
+                           time.monotonic() - started, [])
+
+    def _heartbeat(self, batch_id: str) -> contextlib.AbstractContextManager:
+        if self.heartbeat_connect is None:
+            return contextlib.nullcontext()
+        return LeaseHeartbeat(self.heartbeat_connect, batch_id, self.settings.job_run_id,
+                              self.settings.lease_seconds)

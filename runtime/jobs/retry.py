@@ -1,0 +1,39 @@
+"""The retry rule, in one place: what a run's outcome of a file becomes once recorded.
+
+A file a run FAILED (a transient failure: vanished, changed, unreadable for now, conversion failed) is retried
+after an exponential backoff, ``backoff_base_seconds * 2 ** (attempts - 1)`` capped at ``backoff_max_seconds``;
+once it has had ``max_attempts`` attempts it is QUARANTINED instead, its error prefixed with ``gave up after N
+attempts``. SUCCEEDED and QUARANTINED outcomes are recorded as they are. The tracking store asks this rule and
+stores its answer (:meth:`runtime.db.tracking.TrackingStore.record_outcomes`); SQL holds no part of it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from runtime import defaults
+from runtime.db.records import FileOutcome, Resolution
+from runtime.db.states import FileState
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How failed files are retried: exponential backoff from ``backoff_base_seconds``, capped at
+    ``backoff_max_seconds``, and quarantined once ``max_attempts`` attempts have failed."""
+
+    max_attempts: int = defaults.MAX_ATTEMPTS
+    backoff_base_seconds: int = defaults.BACKOFF_BASE_SECONDS
+    backoff_max_seconds: int = defaults.BACKOFF_MAX_SECONDS
+
+    def backoff_seconds(self, attempts: int) -> float:
+        """Seconds before a file that failed its ``attempts``-th attempt may be claimed again."""
+        return float(min(self.backoff_max_seconds, self.backoff_base_seconds * 2 ** max(attempts - 1, 0)))
+
+    def resolve(self, outcome: FileOutcome, attempts: int) -> Resolution:
+        """What to record for ``outcome`` of a file that has had ``attempts`` attempts (this one included)."""
+        if outcome.status is not FileState.FAILED:
+            return Resolution(outcome.status, outcome.error)
+        if attempts >= self.max_attempts:
+            error = None if outcome.error is None else f"gave up after {attempts} attempts: {outcome.error}"
+            return Resolution(FileState.QUARANTINED, error)
+        return Resolution(FileState.FAILED, outcome.error, self.backoff_seconds(attempts))

@@ -1,0 +1,40 @@
+"""The knobs of one processor run (CLI options / Glue job arguments), their defaults from :mod:`runtime.defaults`."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+
+from runtime import defaults
+from runtime.jobs.retry import RetryPolicy
+
+
+def local_job_run_id() -> str:
+    """The run id of a run not started by Glue: ``local-`` and 12 hex digits."""
+    return f"local-{uuid.uuid4().hex[:12]}"
+
+
+@dataclass
+class ProcessorSettings:
+    """Knobs of one processor run (CLI options / Glue job arguments)."""
+
+    batch_size: int = defaults.BATCH_SIZE
+    max_attempts: int = defaults.MAX_ATTEMPTS
+    lease_seconds: int = defaults.LEASE_SECONDS
+    job_run_id: str = field(default_factory=local_job_run_id)
+    backoff_base_seconds: int = defaults.BACKOFF_BASE_SECONDS
+    backoff_max_seconds: int = defaults.BACKOFF_MAX_SECONDS
+    io_workers: int = defaults.IO_WORKERS
+    archive: bool = True
+
+    def __post_init__(self) -> None:
+        for name in ("batch_size", "max_attempts", "io_workers"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name.replace('_', '-')} must be a positive integer, got {getattr(self, name)}")
+        if self.lease_seconds < 0:
+            raise ValueError("lease-seconds must be >= 0")
+
+    @property
+    def retry_policy(self) -> RetryPolicy:
+        """The retry rule these settings describe."""
+        return RetryPolicy(self.max_attempts, self.backoff_base_seconds, self.backoff_max_seconds)
