@@ -64,7 +64,7 @@ def convert_batch(
         return ConversionResult(counts, 0, 0, unreadable)
     hook = spec.resolve_hook()
     schema = spec.read_schema()
-    validated = validate(read_batch(spark, readable, schema), spec).cache()
+    validated = validate(read_batch(spark, readable, schema, spec.json_reader_options()), spec).cache()
     try:
         totals = (
             validated.groupBy(FILE_ID)

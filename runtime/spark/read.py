@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from urllib.parse import unquote
 
@@ -76,13 +76,28 @@ def uri_to_path(uri: str) -> str:
     return normalise_path(unquote(uri))
 
 
-def _reader(spark: SparkSession, schema: StructType, multi_line: bool) -> DataFrameReader:
-    return (
+#: Spark's JSON reader options that make it accept more than RFC 8259; all off unless a spec allows one (two of
+#: them, single quotes and NaN/Infinity tokens, are *on* in Spark by default).
+STRICT_JSON_OPTIONS: dict[str, str] = {
+    "allowSingleQuotes": "false",
+    "allowNonNumericNumbers": "false",
+    "allowComments": "false",
+    "allowUnquotedFieldNames": "false",
+    "allowNumericLeadingZeros": "false",
+}
+
+
+def _reader(spark: SparkSession, schema: StructType, multi_line: bool,
+            json_options: Mapping[str, str] | None = None) -> DataFrameReader:
+    reader = (
         spark.read.schema(schema)
         .option("mode", "PERMISSIVE")
         .option("columnNameOfCorruptRecord", CORRUPT_RECORD_COLUMN)
         .option("multiLine", "true" if multi_line else "false")
     )
+    for option, value in {**STRICT_JSON_OPTIONS, **(json_options or {})}.items():
+        reader = reader.option(option, value)
+    return reader
 
 
 def _check(files: Sequence[SourceFile]) -> dict[str, SourceFile]:
@@ -97,8 +112,10 @@ def _check(files: Sequence[SourceFile]) -> dict[str, SourceFile]:
     return by_path
 
 
-def read_batch(spark: SparkSession, files: Sequence[SourceFile], schema: StructType) -> DataFrame:
-    """All records of ``files`` read with ``schema`` (PERMISSIVE: unparseable records keep their raw text in
+def read_batch(spark: SparkSession, files: Sequence[SourceFile], schema: StructType,
+               json_options: Mapping[str, str] | None = None) -> DataFrame:
+    """All records of ``files`` read with ``schema`` and strict JSON (:data:`STRICT_JSON_OPTIONS`, overridden by
+    ``json_options``: a spec's opt-in leniencies) (PERMISSIVE: unparseable records keep their raw text in
     ``_corrupt_record``), each row tagged with :data:`FILE_ID` (see :func:`attach_lineage` for the rest of its lineage).
 
     ``lines`` files are read as JSON Lines, ``array`` files with ``multiLine`` (one document per file: a
@@ -114,7 +131,7 @@ def read_batch(spark: SparkSession, files: Sequence[SourceFile], schema: StructT
         paths = [escape_glob(item.spark_path) for item in files if item.json_layout == layout]
         if not paths:
             continue
-        frame = _reader(spark, schema, layout == "array").json(paths)
+        frame = _reader(spark, schema, layout == "array", json_options).json(paths)
         for uri in frame.inputFiles():
             item = by_path.get(uri_to_path(uri))
             if item is None:

@@ -18,7 +18,15 @@ from pyspark.sql.types import ArrayType, MapType, StructType
 from runtime.errors import SpecError
 from runtime.transforms.dates import DEFAULT_DATE_FORMATS, compile_date_format
 from runtime.transforms.hooks import HOOK_FORMS
-from runtime.transforms.model import DATE_PARTS, DATE_TYPE, PARTITION_PARTS, ColumnSpec, PartitionSpec, TransformSpec
+from runtime.transforms.model import (
+    DATE_PARTS,
+    DATE_TYPE,
+    JSON_LENIENCIES,
+    PARTITION_PARTS,
+    ColumnSpec,
+    PartitionSpec,
+    TransformSpec,
+)
 from runtime.transforms.names import (
     CORRUPT_RECORD_COLUMN,
     INTERNAL_PREFIX,
@@ -28,7 +36,8 @@ from runtime.transforms.names import (
 )
 from runtime.transforms.sql_types import TYPE_HELP, parse_type
 
-_SPEC_KEYS = frozenset({"version", "description", "columns", "partitions", "hook"})
+_SPEC_KEYS = frozenset({"version", "description", "columns", "partitions", "hook", "json"})
+_JSON_KEYS = frozenset({"allow"})
 _COLUMN_KEYS = frozenset({"name", "source", "type", "required", "cast", "formats", "iso_timestamps",
                           "description"})
 _PARTITION_KEYS = frozenset({"name", "from", "part", "pattern", "description"})
@@ -93,9 +102,26 @@ def spec_from_dict(data: Any, base_dir: Path | None = None) -> TransformSpec:
                             "can only be its own partition with part 'value')")
     hook = _hook_reference(data.get("hook"), base_dir)
     spec = TransformSpec(columns=columns, partitions=partitions, hook=hook, version=1,
-                         description=str(data.get("description", "")))
+                         description=str(data.get("description", "")), json_allow=_json_allow(data.get("json")))
     spec.resolve_hook()
     return spec
+
+
+def _json_allow(item: Any) -> frozenset[str]:
+    """``json: {allow: [single_quotes, ...]}``: the JSON leniencies the spec opts into (none by default)."""
+    if item is None:
+        return frozenset()
+    if not isinstance(item, Mapping):
+        raise SpecError(f"json: expected a mapping such as {{allow: [single_quotes]}}, found {item!r}")
+    _check_keys(item, _JSON_KEYS, "json")
+    allow = item.get("allow", [])
+    if not isinstance(allow, list) or not all(isinstance(name, str) for name in allow):
+        raise SpecError(f"json.allow: expected a list of names, found {allow!r}")
+    unknown = sorted(set(allow) - set(JSON_LENIENCIES))
+    if unknown:
+        raise SpecError(f"json.allow: unknown leniency {', '.join(map(repr, unknown))}; "
+                        f"known ones are {', '.join(JSON_LENIENCIES)}")
+    return frozenset(allow)
 
 
 def _check_keys(item: Mapping[str, Any], allowed: frozenset[str], where: str) -> None:

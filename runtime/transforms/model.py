@@ -72,6 +72,18 @@ class PartitionSpec:
         return self.part in DATE_PARTS
 
 
+#: Leniencies a spec may opt into (``json: {allow: [...]}``), each a Spark JSON reader option that is otherwise
+#: off. Without them a record with single-quoted strings, ``NaN``/``Infinity`` tokens, comments, unquoted field
+#: names or numbers with leading zeros is malformed (dead-lettered), as RFC 8259 says.
+JSON_LENIENCIES: dict[str, str] = {
+    "single_quotes": "allowSingleQuotes",
+    "non_numeric_numbers": "allowNonNumericNumbers",
+    "comments": "allowComments",
+    "unquoted_field_names": "allowUnquotedFieldNames",
+    "numeric_leading_zeros": "allowNumericLeadingZeros",
+}
+
+
 @dataclass(frozen=True)
 class TransformSpec:
     """A validated transform spec; build it with :func:`load_spec` or :func:`spec_from_dict`."""
@@ -81,6 +93,8 @@ class TransformSpec:
     hook: str | None = None
     version: int = 1
     description: str = field(default="", compare=False)
+    #: JSON leniencies the reader accepts (names of :data:`JSON_LENIENCIES`); none by default: RFC 8259 only
+    json_allow: frozenset[str] = frozenset()
 
     @property
     def partition_names(self) -> tuple[str, ...]:
@@ -97,6 +111,10 @@ class TransformSpec:
     def effectively_required(self, column: ColumnSpec) -> bool:
         """Whether a null value of ``column`` is a record-level error (required, or a partition source)."""
         return column.required or any(item.source_column == column.name for item in self.partitions)
+
+    def json_reader_options(self) -> dict[str, str]:
+        """The Spark JSON reader options of this spec: every leniency off unless the spec allows it."""
+        return {option: "true" if name in self.json_allow else "false" for name, option in JSON_LENIENCIES.items()}
 
     def read_schema(self) -> StructType:
         """The explicit read schema: every source path as (nested) struct fields, plus ``_corrupt_record``."""

@@ -175,11 +175,30 @@ def duplicate_keys() -> bytes:
 
 
 def nan_infinity() -> bytes:
-    """``NaN``, ``Infinity`` and ``-Infinity`` tokens as feature values (accepted: 1 good record)."""
+    """``NaN``, ``Infinity`` and ``-Infinity`` tokens as feature values: not RFC 8259 JSON, so the record is
+    malformed unless the spec allows ``non_numeric_numbers`` (then 1 good record)."""
     values = ", ".join(f'{{"name": "f{k}", "value": {token}}}' for k, token in
                        enumerate(("NaN", "Infinity", "-Infinity")))
     text = json.dumps(without(record(220), "some_list_of_structs"))[:-1] + f', "some_list_of_structs": [{values}]}}'
     return lines(text)
+
+
+def lenient_json() -> bytes:
+    """One record per leniency RFC 8259 forbids (single quotes, unquoted name, leading zero, comment), then 1 good:
+    each lenient record is malformed (Spark accepts single quotes unless told not to)."""
+    good = json.dumps(record(240))
+    return lines(good.replace('"', "'"), good.replace('"id"', "id", 1), good[:-1] + ', "n": 007}',
+                 good[:-1] + ', /* why */ "n": 1}', record(241))
+
+
+def bom_lines() -> bytes:
+    """JSON Lines starting with a UTF-8 byte-order mark: the BOM costs no record (2 good)."""
+    return b"\xef\xbb\xbf" + lines(record(250), record(251))
+
+
+def bom_array() -> bytes:
+    """A JSON array starting with a UTF-8 byte-order mark (2 good)."""
+    return b"\xef\xbb\xbf" + json.dumps([record(252), record(253)]).encode()
 
 
 def list_value_not_a_number() -> bytes:
@@ -247,7 +266,10 @@ CASES: tuple[InputCase, ...] = (
     InputCase("ten_megabyte_line", ten_megabyte_line, "ten-mb.jsonl", "lines", 1, 0),
     InputCase("deeply_nested", deeply_nested, "deep.jsonl", "lines", 1, 1, ("malformed_json",)),
     InputCase("duplicate_keys", duplicate_keys, "duplicates.jsonl", "lines", 1, 0),
-    InputCase("nan_infinity", nan_infinity, "nan.jsonl", "lines", 1, 0),
+    InputCase("nan_infinity", nan_infinity, "nan.jsonl", "lines", 0, 1, ("malformed_json",)),
+    InputCase("lenient_json", lenient_json, "lenient.jsonl", "lines", 1, 4, ("malformed_json",) * 4),
+    InputCase("bom_lines", bom_lines, "bom.jsonl", "lines", 2, 0),
+    InputCase("bom_array", bom_array, "bom-array.json", "array", 2, 0),
     InputCase("list_value_not_a_number", list_value_not_a_number, "feature-text.jsonl", "lines", 1, 1,
               ("malformed_json",)),
     InputCase("date_formats", date_formats, "date-formats.jsonl", "lines", len(DATE_FORMAT_EXPECTATIONS), 0),

@@ -174,10 +174,26 @@ def test_duplicate_keys_last_value_wins(case_batch: Batch) -> None:
     assert (row["event_mode"], row["mode"]) == ("eval", "eval")
 
 
-def test_nan_and_infinity_tokens_are_accepted_as_numbers(case_batch: Batch) -> None:
-    (row,) = rows_of(case_batch.curated_rows(), case_batch.files["nan_infinity"])
+def test_nan_and_infinity_tokens_are_numbers_when_the_spec_allows_them(spark, tmp_path: Path) -> None:
+    from runtime.transforms.spec import spec_from_dict
+
+    document = json.loads((Path(__file__).parents[2] / "runtime/transforms/default_spec.json").read_text())
+    lenient = spec_from_dict({**document, "json": {"allow": ["non_numeric_numbers"]}})
+    files = write_sources(tmp_path / "raw", {"nan": ("nan.jsonl", inputs.nan_infinity(), "lines")})
+    batch = convert(spark, tmp_path, files, lenient)
+    (row,) = rows_of(batch.curated_rows(), files["nan"])
     values = [item["value"] for item in row["original_complex_list"]]
     assert math.isnan(values[0]) and values[1:] == [math.inf, -math.inf]
+
+
+def test_a_spec_names_only_known_json_leniencies() -> None:
+    from runtime.errors import SpecError
+    from runtime.transforms.spec import load_spec, spec_from_dict
+
+    document = json.loads((Path(__file__).parents[2] / "runtime/transforms/default_spec.json").read_text())
+    with pytest.raises(SpecError, match="unknown leniency 'trailing_commas'"):
+        spec_from_dict({**document, "json": {"allow": ["trailing_commas"]}})
+    assert set(load_spec(None).json_reader_options().values()) == {"false"}
 
 
 def test_ten_megabyte_line_is_processed(case_batch: Batch) -> None:
@@ -333,6 +349,8 @@ def custom_spec(tmp_path: Path, hook: str | None = None):
         "partitions": [{"name": "team", "from": "team", "part": "value"},
                        {"name": "year", "from": "day", "part": "year"}],
         "hook": hook,
+        # a "NaN" *string* read as a double is also a leniency of Spark's parser (allowNonNumericNumbers)
+        "json": {"allow": ["non_numeric_numbers"]},
     }
     return spec_from_dict(document, base_dir=tmp_path)
 
