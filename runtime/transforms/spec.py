@@ -11,6 +11,7 @@ A spec is a JSON or YAML file (see ``default_spec.json`` for the reference mappi
       - {name: year, from: event_date, part: year}
       - {name: mode, from: event_mode, part: value, pattern: "^[A-Za-z0-9_.-]{1,64}$"}
     hook: my_pkg.my_module:my_function    # or /path/to/file.py:function (relative to the spec file); optional
+    json: {allow: [non_numeric_numbers]}  # optional JSON leniencies; none by default (RFC 8259 records only)
 
 Rules the loader enforces (each violation is a :class:`~runtime.errors.SpecError`, a ``ValueError``, naming
 the offending key):
@@ -32,6 +33,11 @@ the offending key):
   values cannot be derived is a record-level error: it is dead-lettered, never written to a
   ``__HIVE_DEFAULT_PARTITION__`` folder.
 * ``source_s3_path`` (lineage) is added to every output row automatically; it is not a spec column.
+* Records must be RFC 8259 JSON: single-quoted strings, ``NaN``/``Infinity`` tokens (and such strings read as
+  numbers), comments, unquoted field names and numbers with leading zeros make a record malformed
+  (dead-lettered) unless ``json.allow`` lists ``single_quotes``, ``non_numeric_numbers``, ``comments``,
+  ``unquoted_field_names`` or ``numeric_leading_zeros``. A UTF-8 byte-order mark at the start of a file is fine.
+  Content after a complete record on the same line is ignored by Spark's parser (not detected).
 
 Where each part lives (this module re-exports their public names):
 
