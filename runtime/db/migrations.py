@@ -12,8 +12,12 @@ import re
 from dataclasses import dataclass
 from importlib import resources
 from importlib.abc import Traversable
+from typing import TYPE_CHECKING
 
 from runtime.errors import MldpError
+
+if TYPE_CHECKING:
+    from psycopg2.extensions import connection as Connection
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +61,7 @@ def available_migrations(directory: Traversable = MIGRATIONS_DIR) -> list[Migrat
     return migrations
 
 
-def apply_migrations(conn, directory: Traversable = MIGRATIONS_DIR) -> list[int]:
+def apply_migrations(conn: Connection, directory: Traversable = MIGRATIONS_DIR) -> list[int]:
     """Apply the migrations not yet recorded in ``schema_migrations``; return the versions applied now.
 
     Concurrent callers serialise on an advisory lock, so two jobs starting together apply each migration once.

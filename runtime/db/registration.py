@@ -8,9 +8,13 @@ import queue
 import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from runtime.db import queries
 from runtime.storage.base import ObjectInfo
+
+if TYPE_CHECKING:
+    from psycopg2.extensions import connection as Connection
 
 
 @dataclass
@@ -62,7 +66,7 @@ def prepare_page(objects: list[ObjectInfo]) -> PreparedPage:
     return PreparedPage(len(unique), _csv_rows(unique))
 
 
-def register_page(conn, objects: list[ObjectInfo] | PreparedPage) -> RegistrationCounts:
+def register_page(conn: Connection, objects: list[ObjectInfo] | PreparedPage) -> RegistrationCounts:
     """Register one page of listed objects in one transaction and return what was new or changed."""
     page = objects if isinstance(objects, PreparedPage) else prepare_page(objects)
     if not page.count:
@@ -83,7 +87,7 @@ def register_page(conn, objects: list[ObjectInfo] | PreparedPage) -> Registratio
 _DONE = object()
 
 
-def register_pages(conn, pages: Iterable[list[ObjectInfo]], ahead: int = 2) -> Iterator[RegistrationCounts]:
+def register_pages(conn: Connection, pages: Iterable[list[ObjectInfo]], ahead: int = 2) -> Iterator[RegistrationCounts]:
     """Register ``pages`` one transaction each, yielding each page's counts. A background thread lists and
     prepares up to ``ahead`` pages while the database registers the current one (listing S3 and building the CSV
     overlap the SQL; memory stays bounded by ``ahead + 1`` pages). An error on either side stops both."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING
 
 from runtime.db import operator_queries, queries
 from runtime.db.records import (
@@ -24,6 +24,10 @@ from runtime.db.records import (
 )
 from runtime.db.states import BatchState, FileState
 
+if TYPE_CHECKING:
+    from psycopg2.extensions import connection as Connection
+    from psycopg2.extensions import cursor as Cursor
+
 
 class LeaseLost(RuntimeError):
     """Another run took this batch over (our lease expired): stop without publishing or recording."""
@@ -32,11 +36,11 @@ class LeaseLost(RuntimeError):
 class TrackingStore:
     """The tracking database of one run, on one psycopg2 connection (autocommit off)."""
 
-    def __init__(self, conn: Any) -> None:
+    def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
     @contextmanager
-    def _transaction(self) -> Iterator[Any]:
+    def _transaction(self) -> Iterator[Cursor]:
         """A cursor whose work is committed when the block ends, rolled back when it raises."""
         try:
             with self.conn.cursor() as cur:

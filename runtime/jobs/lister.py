@@ -11,12 +11,16 @@ import logging
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from runtime import defaults
 from runtime.db.registration import RegistrationCounts, register_pages
 from runtime.layout import Layout
 from runtime.progress import Progress
 from runtime.storage.base import ObjectInfo, ObjectStore
+
+if TYPE_CHECKING:
+    from psycopg2.extensions import connection as Connection
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +80,7 @@ def chunked(pages: Iterable[list[ObjectInfo]], chunk_size: int) -> Iterator[list
         yield buffer
 
 
-def run_lister(store: ObjectStore, conn, prefixes: Sequence[str] | None = None,
+def run_lister(store: ObjectStore, conn: Connection, prefixes: Sequence[str] | None = None,
                chunk_size: int = DEFAULT_CHUNK_SIZE, show_progress: bool = True,
                layout: Layout | None = None) -> ListingSummary:
     """List the raw prefixes of ``store`` and register every object in the tracking database ``conn``."""

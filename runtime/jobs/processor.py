@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from runtime.db.tracking import LeaseLost, TrackingStore
 from runtime.jobs.archive import LEFTOVER_LIMIT, Archiver
@@ -23,6 +23,9 @@ from runtime.jobs.retry import RetryPolicy
 from runtime.jobs.settings import ProcessorSettings
 from runtime.layout import Layout
 from runtime.storage.base import ObjectStore
+
+if TYPE_CHECKING:
+    from psycopg2.extensions import connection as Connection
 
 __all__ = [
     "CHECKPOINTS", "BatchProcessor", "BatchReport", "LeaseLost", "ProcessorSettings", "RetryPolicy",
@@ -39,7 +42,7 @@ class BatchProcessor:
     conversion; ``None``: no heartbeat) are read at each batch, so they may be replaced between batches.
     """
 
-    def __init__(self, store: ObjectStore, conn: Any, spark_factory: Callable[[], Any], spec: Any,
+    def __init__(self, store: ObjectStore, conn: Connection, spark_factory: Callable[[], Any], spec: Any,
                  settings: ProcessorSettings | None = None, layout: Layout | None = None,
                  checkpoint: Callable[[str], None] = lambda name: None,
                  heartbeat_connect: Callable[[], Any] | None = None) -> None:

@@ -6,9 +6,12 @@ import datetime as dt
 import decimal
 import uuid
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from runtime.progress import format_duration
+
+if TYPE_CHECKING:
+    from psycopg2.extensions import cursor as Cursor
 
 __all__ = ["count_of", "format_duration", "human_bytes", "jsonable", "render_table", "rows_as_dicts", "shorten", "when"]
 
@@ -65,7 +68,7 @@ def jsonable(value: Any) -> Any:
     return value
 
 
-def rows_as_dicts(cursor) -> list[dict[str, Any]]:
+def rows_as_dicts(cursor: Cursor) -> list[dict[str, Any]]:
     """The rows of the last query of ``cursor`` as dicts keyed by column name."""
     names = [column[0] for column in cursor.description]
     return [{name: row[i] for i, name in enumerate(names)} for row in cursor.fetchall()]

@@ -4,12 +4,17 @@ letters, archive, and the curated Parquet files that hold its rows), as data (:f
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from runtime.db import operator_queries as q
 from runtime.db.states import FileState
 from runtime.layout import Layout
 from runtime.operator.formatting import human_bytes, jsonable, render_table, rows_as_dicts, shorten, when
+
+if TYPE_CHECKING:
+    from psycopg2.extensions import connection as Connection
+
+    from runtime.storage.base import ObjectStore
 
 
 class UnknownFile(LookupError):
@@ -28,7 +33,8 @@ def curated_name_pattern(layout: Layout, batch_id: str) -> str:
     return f"{layout.curated_prefix}year=*/month=*/day=*/mode=*/batch-{batch_id}-*.snappy.parquet"
 
 
-def inspect_file(conn, key: str, store=None, layout: Layout | None = None, curated_under: str = "") -> dict:
+def inspect_file(conn: Connection, key: str, store: ObjectStore | None = None, layout: Layout | None = None,
+                 curated_under: str = "") -> dict:
     """Everything the tracking database knows about the file ``key`` (its raw key, ``s3://`` URL or archived key).
 
     The curated Parquet files are those of the batches that recorded the file SUCCEEDED (they hold its rows,
@@ -107,7 +113,7 @@ def _unique(values: list) -> list:
     return seen
 
 
-def _curated(store, layout: Layout, batch_ids: list[str], curated_under: str) -> dict:
+def _curated(store: ObjectStore | None, layout: Layout, batch_ids: list[str], curated_under: str) -> dict:
     result: dict[str, Any] = {"batch_ids": batch_ids,
                               "patterns": [curated_name_pattern(layout, b) for b in batch_ids], "files": None}
     if store is None or not batch_ids:

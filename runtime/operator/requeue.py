@@ -8,11 +8,14 @@ import getpass
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from runtime.db import operator_queries as q
 from runtime.db.states import REQUEUABLE_STATES
 from runtime.operator.formatting import count_of
+
+if TYPE_CHECKING:
+    from psycopg2.extensions import connection as Connection
 
 __all__ = ["REQUEUABLE_STATES", "RequeueResult", "Selection", "default_actor", "release", "render_result", "requeue"]
 
@@ -77,7 +80,7 @@ class RequeueResult:
                 "actor": self.actor, "reason": self.reason, "refused": self.refused, "preview": self.preview}
 
 
-def requeue(conn, selection: Selection, reason: str, actor: str | None = None, dry_run: bool = False,
+def requeue(conn: Connection, selection: Selection, reason: str, actor: str | None = None, dry_run: bool = False,
             show: int = 20) -> RequeueResult:
     """Move the files of ``selection`` to PENDING in one transaction and record a ``REQUEUED`` history row for each
     (their state and error before the change, ``actor``, ``reason``). With ``dry_run`` nothing changes: the
@@ -85,7 +88,7 @@ def requeue(conn, selection: Selection, reason: str, actor: str | None = None, d
     return _move(conn, selection, "REQUEUED", reason, actor, dry_run, show)
 
 
-def release(conn, keys: Sequence[str], reason: str, actor: str | None = None,
+def release(conn: Connection, keys: Sequence[str], reason: str, actor: str | None = None,
             dry_run: bool = False) -> RequeueResult:
     """Move the given files (each FAILED or QUARANTINED) to PENDING, recorded as ``RELEASED``. All or nothing: if
     a key is unknown or in another state, nothing changes and ``refused`` says why."""
@@ -109,7 +112,7 @@ def _check_reason(reason: str | None) -> None:
         raise ValueError("--reason is required: say why these files go back to PENDING")
 
 
-def _move(conn, selection: Selection, event: str, reason: str, actor: str | None, dry_run: bool, show: int,
+def _move(conn: Connection, selection: Selection, event: str, reason: str, actor: str | None, dry_run: bool, show: int,
           expected: int | None = None) -> RequeueResult:
     """Run the selection's dry run or change. With ``expected``, the change is committed only if exactly that many
     files moved (a processor may take one between a check and the change); otherwise nothing is changed."""

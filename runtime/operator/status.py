@@ -3,7 +3,7 @@ what is stuck), as data (:func:`build_status`) and as text (:func:`render_status
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from psycopg2.extensions import TRANSACTION_STATUS_IDLE
 
@@ -20,13 +20,17 @@ from runtime.operator.formatting import (
     when,
 )
 
+if TYPE_CHECKING:
+    from psycopg2.extensions import connection as Connection
+    from psycopg2.extensions import cursor as Cursor
+
 #: Every file state, in the order the report lists them.
 STATES = tuple(state.value for state in FileState)
 #: The throughput windows of the report: name -> seconds.
 WINDOWS = {"last_hour": 3600, "last_day": 86400}
 
 
-def build_status(conn, batches: int = 10, errors: int = 10) -> dict[str, Any]:
+def build_status(conn: Connection, batches: int = 10, errors: int = 10) -> dict[str, Any]:
     """The status report of the tracking database ``conn`` as a JSON-ready dict (see the README for its keys):
     ``files_by_state``, ``total``, ``backlog``, ``in_progress``, ``throughput``, ``eta``, ``recent_batches``
     (the last ``batches``) and ``top_errors`` (the ``errors`` most frequent). All figures come from one
@@ -77,14 +81,14 @@ def drain_estimate(backlog_files: int, throughput: dict[str, dict[str, Any]]) ->
     return {"seconds": None, "files_per_hour": 0, "basis": "no file finished in the last day"}
 
 
-def _files_by_state(cur) -> dict[str, dict[str, int]]:
+def _files_by_state(cur: Cursor) -> dict[str, dict[str, int]]:
     cur.execute(q.FILES_BY_STATE)
     found = {state: (files, size) for state, files, size in cur.fetchall()}
     return {state: {"files": int(found.get(state, (0, 0))[0]), "bytes": int(found.get(state, (0, 0))[1])}
             for state in STATES}
 
 
-def _backlog(cur) -> dict[str, Any]:
+def _backlog(cur: Cursor) -> dict[str, Any]:
     cur.execute(q.BACKLOG)
     backlog = rows_as_dicts(cur)[0]
     backlog["files"] = backlog["pending"] + backlog["failed"]
@@ -95,7 +99,7 @@ def _backlog(cur) -> dict[str, Any]:
     return backlog
 
 
-def _in_progress(cur) -> dict[str, Any]:
+def _in_progress(cur: Cursor) -> dict[str, Any]:
     cur.execute(q.IN_PROGRESS)
     files, stuck = cur.fetchone()
     cur.execute(q.STUCK_BATCHES, {"limit": 20})
