@@ -25,7 +25,7 @@ REFERENCE_UPDATE_ONE = (
 )
 
 
-def claimed_batch(conn, files: int) -> tuple:
+def claimed_batch(conn: psycopg2.extensions.connection, files: int) -> tuple:
     """A batch of ``files`` PROCESSING rows (and its batch row), as a claim leaves them."""
     batch_id = str(uuid.uuid4())
     with conn.cursor() as cur:

@@ -12,6 +12,7 @@ import json
 import statistics
 import time
 import uuid
+from collections.abc import Sequence
 
 import psycopg2
 
@@ -25,7 +26,7 @@ REFERENCE_UPDATE = ("UPDATE file_processing_status SET processing_status = 'PROC
                     "retry_count = retry_count + 1 WHERE s3_key IN %s")
 
 
-def populate(conn, rows: int, pending_fraction: float) -> None:
+def populate(conn: psycopg2.extensions.connection, rows: int, pending_fraction: float) -> None:
     """``rows`` tracked files, the last ``pending_fraction`` of them still PENDING."""
     done = int(rows * (1 - pending_fraction))
     with conn.cursor() as cur:
@@ -46,7 +47,7 @@ def claim_params(batch_size: int) -> dict:
     return {"batch_id": str(uuid.uuid4()), "batch_size": batch_size, "job_run_id": "bench", "lease_seconds": 60}
 
 
-def plan_of_claim(conn, batch_size: int) -> str:
+def plan_of_claim(conn: psycopg2.extensions.connection, batch_size: int) -> str:
     """The plan of the runtime's own claim statement (EXPLAIN without ANALYZE: nothing is claimed)."""
     with conn.cursor() as cur:
         cur.execute("EXPLAIN " + queries.CLAIM_BATCH, claim_params(batch_size))
@@ -55,7 +56,7 @@ def plan_of_claim(conn, batch_size: int) -> str:
     return plan
 
 
-def time_ours(conn, batch_size: int, repeats: int) -> float:
+def time_ours(conn: psycopg2.extensions.connection, batch_size: int, repeats: int) -> float:
     """Median seconds of the runtime's claim statement (rolled back after each run)."""
     samples = []
     for _ in range(repeats):
@@ -68,7 +69,7 @@ def time_ours(conn, batch_size: int, repeats: int) -> float:
     return statistics.median(samples)
 
 
-def time_reference(conn, batch_size: int, repeats: int) -> float:
+def time_reference(conn: psycopg2.extensions.connection, batch_size: int, repeats: int) -> float:
     """Median seconds of the reference's SELECT ... FOR UPDATE then UPDATE ... WHERE s3_key IN (...)."""
     samples = []
     for _ in range(repeats):
@@ -83,7 +84,7 @@ def time_reference(conn, batch_size: int, repeats: int) -> float:
     return statistics.median(samples)
 
 
-def run(row_counts=(100_000, 1_000_000), batch_size: int = 1000, pending_fraction: float = 0.1,
+def run(row_counts: Sequence[int] = (100_000, 1_000_000), batch_size: int = 1000, pending_fraction: float = 0.1,
         repeats: int = 5) -> dict:
     """For each table size: the plan of the runtime's claim statement and the median time of it and of the
     reference claim."""

@@ -17,6 +17,7 @@ from collections import Counter
 from pathlib import Path
 
 import psycopg2
+from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from bench.pg import bench_server, fresh_database
@@ -25,7 +26,7 @@ from runtime.jobs.processor import BatchProcessor, ProcessorSettings
 from runtime.sample_data import record
 from runtime.spark.session import get_spark
 from runtime.storage.local import LocalStore
-from runtime.transforms.spec import load_spec
+from runtime.transforms.spec import TransformSpec, load_spec
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -50,7 +51,7 @@ def generate(store_dir: Path, megabytes: int, files: int) -> int:
     return total
 
 
-def bare_spark(spark, spec, input_dir: Path, output_dir: Path) -> float:
+def bare_spark(spark: SparkSession, spec: TransformSpec, input_dir: Path, output_dir: Path) -> float:
     """The naive conversion: explicit schema, the reference select, partitionBy, no tracking."""
     started = time.perf_counter()
     schema = spec.read_schema()
@@ -66,7 +67,7 @@ def bare_spark(spark, spec, input_dir: Path, output_dir: Path) -> float:
     return time.perf_counter() - started
 
 
-def ours(spark, spec, store_dir: Path, admin_url: str, files: int) -> tuple:
+def ours(spark: SparkSession, spec: TransformSpec, store_dir: Path, admin_url: str, files: int) -> tuple:
     """List and drain ``store_dir`` with the processor on a fresh database: (seconds, batch reports)."""
     store = LocalStore(store_dir)
     with fresh_database(admin_url) as url:

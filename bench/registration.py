@@ -28,7 +28,7 @@ REFERENCE_INSERT_ONE = (
 )
 
 
-def register_reference_row_by_row(conn, keys: Iterable[str]) -> int:
+def register_reference_row_by_row(conn: psycopg2.extensions.connection, keys: Iterable[str]) -> int:
     """The reference design's method (one INSERT ... ON CONFLICT DO NOTHING per key, one commit at the end);
     returns how many keys were new."""
     new = 0
