@@ -20,7 +20,7 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING
 
 from runtime.db.records import ClaimedFile, FileOutcome
 from runtime.db.states import BatchState, FileState
@@ -33,6 +33,12 @@ from runtime.jobs.settings import ProcessorSettings
 from runtime.jobs.spark_staging import spark_paths
 from runtime.layout import Layout
 from runtime.storage.base import ObjectStore, StoragePermissionError
+
+if TYPE_CHECKING:
+    from psycopg2.extensions import connection as Connection
+    from pyspark.sql import SparkSession
+
+    from runtime.transforms.spec import TransformSpec
 
 log = logging.getLogger(__name__)
 
@@ -110,15 +116,14 @@ class BatchProtocol:
 
     store: ObjectStore
     tracking: TrackingStore
-    spark_factory: Callable[[], Any]
-    #: the transform spec (:class:`runtime.transforms.spec.TransformSpec`)
-    spec: Any
+    spark_factory: Callable[[], SparkSession]
+    spec: TransformSpec
     settings: ProcessorSettings
     layout: Layout
     archiver: Archiver
     checkpoint: Callable[[str], None] = lambda name: None
     #: opens a second connection for the lease heartbeat during conversion (None: no heartbeat)
-    heartbeat_connect: Callable[[], Any] | None = None
+    heartbeat_connect: Callable[[], Connection] | None = None
 
     def run(self) -> BatchReport | None:
         """Claim and process one new batch, every step; ``None`` when nothing is claimable."""

@@ -6,8 +6,12 @@ import logging
 import threading
 from collections.abc import Callable
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 from runtime.db.tracking import TrackingStore
+
+if TYPE_CHECKING:
+    from psycopg2.extensions import connection as Connection
 
 log = logging.getLogger(__name__)
 
@@ -17,7 +21,7 @@ class LeaseHeartbeat:
     connection of its own (the main connection stays the caller's). A renewal that finds the batch no longer
     ours stops the heartbeat; the caller's lease check before publishing then stops the batch."""
 
-    def __init__(self, connect: Callable[[], object], batch_id: str, job_run_id: str, lease_seconds: int) -> None:
+    def __init__(self, connect: Callable[[], Connection], batch_id: str, job_run_id: str, lease_seconds: int) -> None:
         self.connect = connect
         self.batch_id = batch_id
         self.job_run_id = job_run_id

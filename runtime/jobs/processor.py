@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from runtime.db.tracking import LeaseLost, TrackingStore
 from runtime.jobs.archive import LEFTOVER_LIMIT, Archiver
@@ -26,6 +26,9 @@ from runtime.storage.base import ObjectStore
 
 if TYPE_CHECKING:
     from psycopg2.extensions import connection as Connection
+    from pyspark.sql import SparkSession
+
+    from runtime.transforms.spec import TransformSpec
 
 __all__ = [
     "CHECKPOINTS", "BatchProcessor", "BatchReport", "LeaseLost", "ProcessorSettings", "RetryPolicy",
@@ -42,10 +45,10 @@ class BatchProcessor:
     conversion; ``None``: no heartbeat) are read at each batch, so they may be replaced between batches.
     """
 
-    def __init__(self, store: ObjectStore, conn: Connection, spark_factory: Callable[[], Any], spec: Any,
-                 settings: ProcessorSettings | None = None, layout: Layout | None = None,
+    def __init__(self, store: ObjectStore, conn: Connection, spark_factory: Callable[[], SparkSession],
+                 spec: TransformSpec, settings: ProcessorSettings | None = None, layout: Layout | None = None,
                  checkpoint: Callable[[str], None] = lambda name: None,
-                 heartbeat_connect: Callable[[], Any] | None = None) -> None:
+                 heartbeat_connect: Callable[[], Connection] | None = None) -> None:
         self.store = store
         self.conn = conn
         self.tracking = TrackingStore(conn)
