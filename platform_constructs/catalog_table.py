@@ -15,6 +15,8 @@ from aws_cdk import Stack
 from aws_cdk import aws_glue as glue
 from constructs import Construct
 
+from platform_constructs.validation import check_prefix
+
 #: Data columns of the runtime's default transform (``runtime/transforms/default_spec.json``, the reference
 #: mapping) plus the ``source_s3_path`` lineage column; a test keeps the two in line.
 DEFAULT_COLUMNS: tuple[tuple[str, str], ...] = (
@@ -38,26 +40,23 @@ _GLUE_NAME = re.compile(r"^[a-z0-9_]{1,255}$")
 
 @dataclass(frozen=True)
 class CuratedCatalogTableProps:
-    """Props of :class:`CuratedCatalogTable`.
+    """Props of :class:`CuratedCatalogTable`; see each field's comment."""
 
-    Attributes:
-        bucket_name: the data bucket (may be a token).
-        curated_prefix: the Parquet prefix (``curated-data-lake/json_parsed_parquet/``).
-        database_name: Glue database name (lowercase letters, digits, ``_``).
-        table_name: Glue table name.
-        columns: ``(name, Hive type)`` data columns; keep them in line with the processor's transform spec.
-        year_range: first and last year that partition projection enumerates.
-        mode_values: the ``mode`` partition values when they are a known, small set (projection type
-            ``enum``: ``SELECT *`` works); ``None`` uses projection type ``injected``, where every query must
-            filter on ``mode`` with ``=`` or ``IN``.
-    """
-
+    #: Required. The data bucket (may be a token).
     bucket_name: str
+    #: The Parquet prefix.
     curated_prefix: str = "curated-data-lake/json_parsed_parquet/"
+    #: Glue database name (lowercase letters, digits, ``_``).
     database_name: str = "ml_data_platform"
+    #: Glue table name.
     table_name: str = "json_parsed_parquet"
+    #: ``(name, Hive type)`` data columns; keep them in line with the processor's transform spec.
     columns: tuple[tuple[str, str], ...] = DEFAULT_COLUMNS
+    #: First and last year that partition projection enumerates.
     year_range: tuple[int, int] = (2000, 2099)
+    #: The ``mode`` partition values when they are a known, small set (projection type ``enum``: ``SELECT *``
+    #: works); ``None`` uses projection type ``injected``, where every query must filter on ``mode`` with ``=`` or
+    #: ``IN``.
     mode_values: tuple[str, ...] | None = None
 
     def validate(self) -> None:
@@ -68,11 +67,7 @@ class CuratedCatalogTableProps:
                     f"CuratedCatalogTableProps.{field_name} {value!r} must use lowercase letters, digits and '_' "
                     "only (Athena-compatible Glue names)"
                 )
-        if not self.curated_prefix.endswith("/") or self.curated_prefix.startswith("/"):
-            raise ValueError(
-                f"CuratedCatalogTableProps.curated_prefix {self.curated_prefix!r} must end with '/' and not "
-                "start with '/'"
-            )
+        check_prefix(type(self).__name__, "curated_prefix", self.curated_prefix)
         first, last = self.year_range
         if not 1900 <= first <= last <= 9999:
             raise ValueError(

@@ -236,16 +236,13 @@ def add_named_file_asset(scope: Construct, path: Path, key_stem: str) -> Bundled
 
 @dataclass(frozen=True)
 class GlueCodeAssetsProps:
-    """Props of :class:`GlueCodeAssets`.
+    """Props of :class:`GlueCodeAssets`; see each field's comment."""
 
-    Attributes:
-        runtime_dir: the ``runtime`` package folder (its ``glue/`` sub-folder holds the entry scripts).
-        wheels_dir: folder of the vendored dependency wheels.
-        required_wheels: normalized distribution names that must be present for both Python versions.
-    """
-
+    #: The ``runtime`` package folder (its ``glue/`` sub-folder holds the entry scripts).
     runtime_dir: Path = DEFAULT_RUNTIME_DIR
+    #: Folder of the vendored dependency wheels.
     wheels_dir: Path = DEFAULT_WHEELS_DIR
+    #: Normalized distribution names that must be present for both Python versions.
     required_wheels: tuple[str, ...] = REQUIRED_WHEELS
 
 

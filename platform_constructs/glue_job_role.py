@@ -42,20 +42,17 @@ GLUE_ENI_TAG = "aws-glue-service-resource"
 
 @dataclass(frozen=True)
 class GlueJobRoleProps:
-    """Props of :class:`GlueJobRole`.
+    """Props of :class:`GlueJobRole`; see each field's comment."""
 
-    Attributes:
-        description: what the role is for.
-        metrics_namespaces: CloudWatch namespaces the job may publish to (condition ``cloudwatch:namespace``).
-        connection_arn: the job's Glue connection; ``None`` for a job without a VPC connection.
-        subnets: subnets the connection places network interfaces in.
-        security_groups: security groups of those network interfaces.
-    """
-
+    #: Required. What the role is for.
     description: str
+    #: Required. CloudWatch namespaces the job may publish to (condition ``cloudwatch:namespace``).
     metrics_namespaces: tuple[str, ...]
+    #: The job's Glue connection; ``None`` for a job without a VPC connection.
     connection_arn: str | None = None
+    #: Subnets the connection places network interfaces in.
     subnets: Sequence[ec2.ISubnet] = ()
+    #: Security groups of those network interfaces.
     security_groups: Sequence[ec2.ISecurityGroup] = ()
 
     def validate(self) -> None:

@@ -16,12 +16,14 @@ VPC) a path to the internet, which nothing in this pipeline needs: dependencies 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from aws_cdk import Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_glue as glue
 from constructs import Construct
+
+from platform_constructs.vpc_endpoints import closed_interface_endpoint
 
 #: Interface endpoints the jobs call (besides Secrets Manager, see ``secrets_manager_endpoint``).
 DEFAULT_INTERFACE_ENDPOINTS: tuple[str, ...] = ("logs", "monitoring", "glue")
@@ -37,27 +39,24 @@ _SERVICES = {
 
 @dataclass(frozen=True)
 class GlueNetworkProps:
-    """Props of :class:`GlueNetwork`.
+    """Props of :class:`GlueNetwork`; see each field's comment."""
 
-    Attributes:
-        vpc: the VPC of the database.
-        subnets: candidate private subnets (normally the database's); the connection uses the first.
-        connection_name: physical name of the Glue connection.
-        secrets_manager_endpoint: an existing Secrets Manager endpoint to reuse (the jobs' security group
-            is admitted on 443); ``None`` creates one here unless ``create_secrets_manager_endpoint`` is False.
-        create_secrets_manager_endpoint: create a Secrets Manager endpoint when none is given (set False when
-            the VPC already has one with private DNS, or a NAT).
-        interface_endpoints: short names of the other interface endpoints to create
-            (``logs``, ``monitoring``, ``glue``, ``kms``, ``sts``); empty for a VPC that already has them.
-        create_s3_gateway_endpoint: add the S3 gateway endpoint (free) to the subnets' route tables.
-    """
-
+    #: Required. The VPC of the database.
     vpc: ec2.IVpc
+    #: Required. Candidate private subnets (normally the database's); the connection uses the first.
     subnets: Sequence[ec2.ISubnet]
+    #: Required. Physical name of the Glue connection.
     connection_name: str
+    #: An existing Secrets Manager endpoint to reuse (the jobs' security group is admitted on 443); ``None``
+    #: creates one here unless ``create_secrets_manager_endpoint`` is False.
     secrets_manager_endpoint: ec2.InterfaceVpcEndpoint | None = None
+    #: Create a Secrets Manager endpoint when none is given (set False when the VPC already has one with private
+    #: DNS, or a NAT).
     create_secrets_manager_endpoint: bool = True
-    interface_endpoints: tuple[str, ...] = field(default=DEFAULT_INTERFACE_ENDPOINTS)
+    #: Short names of the other interface endpoints to create (``logs``, ``monitoring``, ``glue``, ``kms``,
+    #: ``sts``); empty for a VPC that already has them.
+    interface_endpoints: tuple[str, ...] = DEFAULT_INTERFACE_ENDPOINTS
+    #: Add the S3 gateway endpoint (free) to the subnets' route tables.
     create_s3_gateway_endpoint: bool = True
 
     def validate(self) -> None:
@@ -140,15 +139,9 @@ class GlueNetwork(Construct):
             self.interface_endpoints[name] = self._interface_endpoint(name)
 
     def _interface_endpoint(self, name: str) -> ec2.InterfaceVpcEndpoint:
-        endpoint = ec2.InterfaceVpcEndpoint(
-            self,
-            f"{name.title()}Endpoint",
-            vpc=self.props.vpc,
-            service=_SERVICES[name],
-            # Only the connection's subnet: every job ENI lives there, so more AZs would add cost, not reach.
-            subnets=ec2.SubnetSelection(subnets=[self.subnet]),
-            private_dns_enabled=True,
-            open=False,
+        # Only the connection's subnet: every job ENI lives there, so more AZs would add cost, not reach.
+        endpoint = closed_interface_endpoint(
+            self, f"{name.title()}Endpoint", vpc=self.props.vpc, service=_SERVICES[name], subnets=[self.subnet]
         )
         endpoint.connections.allow_default_port_from(self.security_group, f"{name} API from the Glue jobs")
         return endpoint

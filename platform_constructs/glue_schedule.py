@@ -2,7 +2,8 @@
 
 Glue (like EventBridge) uses ``cron(Minutes Hours Day-of-month Month Day-of-week Year)``; one of
 day-of-month and day-of-week must be ``?``. A bad expression would only fail at deploy time, in
-CloudFormation; :func:`validate_glue_cron` makes it fail at synth with a message that says what to fix.
+CloudFormation; :func:`glue_cron_problem` (and :func:`validate_glue_cron`) make it fail at synth with a message
+that says what to fix.
 """
 
 from __future__ import annotations
@@ -45,29 +46,38 @@ def _field_ok(field: str, low: int, high: int, extra: str) -> bool:
     return True
 
 
-def validate_glue_cron(expression: str, field_name: str = "schedule") -> str:
-    """Return ``expression`` if it is a valid Glue ``cron(...)`` schedule, else raise ``ValueError``.
-
-    The message names ``field_name`` and the part to fix.
-    """
+def glue_cron_problem(expression: str) -> str | None:
+    """Why ``expression`` is not a valid Glue ``cron(...)`` schedule (``None`` if it is); the text starts with the
+    expression and names the part to fix."""
     match = re.fullmatch(r"cron\((.*)\)", expression.strip()) if isinstance(expression, str) else None
     if match is None:
-        raise ValueError(f"{field_name} {expression!r} must be an AWS cron expression like {_EXAMPLE}")
+        return f"{expression!r} must be an AWS cron expression like {_EXAMPLE}"
     fields = match.group(1).split()
     if len(fields) != len(_FIELDS):
-        raise ValueError(
-            f"{field_name} {expression!r} has {len(fields)} fields; AWS cron needs 6 "
+        return (
+            f"{expression!r} has {len(fields)} fields; AWS cron needs 6 "
             f"(minutes hours day-of-month month day-of-week year), e.g. {_EXAMPLE}"
         )
     for value, (name, low, high, extra) in zip(fields, _FIELDS, strict=True):
         if name in ("day-of-month", "day-of-week") and value == "?":
             continue
         if not _field_ok(value, low, high, extra):
-            raise ValueError(f"{field_name} {expression!r}: the {name} field {value!r} is invalid ({low}-{high})")
+            return f"{expression!r}: the {name} field {value!r} is invalid ({low}-{high})"
     day_of_month, day_of_week = fields[2], fields[4]
     if (day_of_month == "?") == (day_of_week == "?"):
-        raise ValueError(
-            f"{field_name} {expression!r}: exactly one of day-of-month ({day_of_month!r}) and day-of-week "
+        return (
+            f"{expression!r}: exactly one of day-of-month ({day_of_month!r}) and day-of-week "
             f"({day_of_week!r}) must be '?', e.g. {_EXAMPLE}"
         )
+    return None
+
+
+def validate_glue_cron(expression: str, field_name: str = "schedule") -> str:
+    """Return ``expression`` if it is a valid Glue ``cron(...)`` schedule, else raise ``ValueError``.
+
+    The message names ``field_name`` and the part to fix (:func:`glue_cron_problem`).
+    """
+    problem = glue_cron_problem(expression)
+    if problem is not None:
+        raise ValueError(f"{field_name} {problem}")
     return expression.strip()

@@ -30,6 +30,9 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
+from platform_constructs.removal_policy import guard_removal_policy
+from platform_constructs.validation import PropsError, check_not_destroyed_in_production
+
 _COLON_RESOURCE_NAME = ArnFormat.COLON_RESOURCE_NAME
 #: Hex digits of the content hash appended to the physical name.
 NAME_HASH_LENGTH = 8
@@ -48,27 +51,29 @@ def content_name(base: str, resolved_encryption_configuration: object) -> str:
 
 @dataclass(frozen=True)
 class GlueSecurityConfigurationProps:
-    """Props of :class:`GlueSecurityConfiguration`.
+    """Props of :class:`GlueSecurityConfiguration`; see each field's comment."""
 
-    Attributes:
-        name: base of the physical name (unique per account and region, at most
-            :data:`MAX_BASE_NAME_LENGTH` characters); the configuration is named ``<name>-<content hash>``.
-        s3_key: the data bucket's KMS key; ``None`` means the bucket uses SSE-S3.
-        removal_policy: what happens to the logs key when the stack is deleted.
-    """
-
+    #: Required. Base of the physical name (unique per account and region, at most :data:`MAX_BASE_NAME_LENGTH`
+    #: characters); the configuration is named ``<name>-<content hash>``.
     name: str
+    #: The data bucket's KMS key; ``None`` means the bucket uses SSE-S3.
     s3_key: kms.IKey | None = None
+    #: What happens to the logs key when the stack is deleted; ``DESTROY`` is reverted to ``RETAIN`` unless the
+    #: context allows it, and refused with ``production`` (:mod:`platform_constructs.removal_policy`).
     removal_policy: RemovalPolicy = RemovalPolicy.RETAIN
+    #: The key encrypts production logs: ``RemovalPolicy.DESTROY`` is an error, not a reverted warning.
+    production: bool = False
 
     def validate(self) -> None:
-        """Raise ``ValueError`` naming the field to fix."""
+        """Raise :class:`~platform_constructs.validation.PropsError` (a ``ValueError``) naming the field to fix."""
+        owner = type(self).__name__
         if not self.name or len(self.name) > MAX_BASE_NAME_LENGTH:
-            raise ValueError(
-                f"GlueSecurityConfigurationProps.name must be 1-{MAX_BASE_NAME_LENGTH} characters (Glue allows "
-                f"{MAX_NAME_LENGTH} and a '-<{NAME_HASH_LENGTH}-digit content hash>' is appended), got "
-                f"{len(self.name)}: shorten it"
+            raise PropsError(
+                owner, "name",
+                f"must be 1-{MAX_BASE_NAME_LENGTH} characters (Glue allows {MAX_NAME_LENGTH} and a "
+                f"'-<{NAME_HASH_LENGTH}-digit content hash>' is appended), got {len(self.name)}: shorten it",
             )
+        check_not_destroyed_in_production(owner, "removal_policy", self.removal_policy, self.production)
 
 
 class GlueSecurityConfiguration(Construct):
@@ -76,6 +81,7 @@ class GlueSecurityConfiguration(Construct):
 
     Attributes:
         key: the logs/bookmarks key.
+        removal_policy: the key's removal policy actually applied (after :mod:`platform_constructs.removal_policy`).
         configuration: the ``glue.CfnSecurityConfiguration``.
         name: its physical name, ``<props.name>-<hash of the encryption configuration>``; jobs that run with
             this configuration refer to it by this name.
@@ -86,12 +92,15 @@ class GlueSecurityConfiguration(Construct):
         props.validate()
         self.props = props
         stack = Stack.of(self)
+        self.removal_policy = guard_removal_policy(
+            self, props.removal_policy, setting=f"{type(props).__name__}.removal_policy"
+        )
         self.key = kms.Key(
             self,
             "LogsKey",
             description=f"Glue security configuration {props.name}: job logs and bookmarks",
             enable_key_rotation=True,
-            removal_policy=props.removal_policy,
+            removal_policy=self.removal_policy,
         )
         self.key.add_to_resource_policy(
             iam.PolicyStatement(

@@ -37,201 +37,66 @@ Spark. 1/16 DPU for about a minute every 15 minutes costs about $0.05 a day; the
 (2 G.1X workers, 1-minute minimum) would cost about $1.40 a day for the same work. The price is that every
 ``runtime`` module the lister imports must stay Python 3.9-compatible (``tests/infra`` checks it with vermin).
 
+Where things are: the props and their rules in :mod:`.json_to_parquet_workflow_props`, the jobs' argument maps
+(and the extra-argument / Spark ``--conf`` escape hatch) in :mod:`.json_to_parquet_job_arguments`, the triggers in
+:mod:`.json_to_parquet_triggers`; this module builds the jobs and wires code, network, roles and grants.
+
 This module imports nothing from the ``runtime`` package; it only bundles its files (see ``glue_assets``).
 """
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass, field
-from pathlib import Path
-
-from aws_cdk import RemovalPolicy
 from aws_cdk import aws_glue as glue
 from constructs import Construct
 
-from platform_constructs.catalog_table import DEFAULT_COLUMNS, CuratedCatalogTable, CuratedCatalogTableProps
-from platform_constructs.glue_assets import (
-    DEFAULT_RUNTIME_DIR,
-    DEFAULT_WHEELS_DIR,
-    GlueCodeAssets,
-    GlueCodeAssetsProps,
-)
+from platform_constructs.catalog_table import CuratedCatalogTable, CuratedCatalogTableProps
+from platform_constructs.glue_assets import GlueCodeAssets, GlueCodeAssetsProps
 from platform_constructs.glue_job_role import GlueJobRole, GlueJobRoleProps
-from platform_constructs.glue_network import DEFAULT_INTERFACE_ENDPOINTS, GlueNetwork, GlueNetworkProps
-from platform_constructs.glue_schedule import validate_glue_cron
+from platform_constructs.glue_network import GlueNetwork, GlueNetworkProps
 from platform_constructs.glue_security_configuration import (
     GlueSecurityConfiguration,
     GlueSecurityConfigurationProps,
 )
+from platform_constructs.json_to_parquet_job_arguments import (
+    backfill_arguments,
+    lister_arguments,
+    processor_arguments,
+)
+from platform_constructs.json_to_parquet_triggers import (
+    BACKFILL_TIMEOUT_MARGIN_MINUTES,
+    backfill_timeout_minutes,
+    create_triggers,
+)
+from platform_constructs.json_to_parquet_workflow_props import (
+    DEFAULT_SCHEDULE,
+    PYTHON_SHELL_CAPACITIES,
+    SPARK_WORKER_TYPES,
+    JsonToParquetWorkflowProps,
+    JsonToParquetWorkflowSettings,
+)
 from platform_constructs.nag import acknowledge, finding_value
-from platform_constructs.tracked_raw_bucket import TrackedRawBucket
-from platform_constructs.tracking_database import TrackingDatabase
+
+__all__ = [
+    "BACKFILL_JOB_NAME",
+    "BACKFILL_TIMEOUT_MARGIN_MINUTES",
+    "DEFAULT_SCHEDULE",
+    "LISTER_JOB_NAME",
+    "PROCESSOR_JOB_NAME",
+    "PYTHON_SHELL_CAPACITIES",
+    "PYTHON_SHELL_GLUE_VERSION",
+    "SPARK_WORKER_TYPES",
+    "WORKFLOW_NAME",
+    "JsonToParquetWorkflow",
+    "JsonToParquetWorkflowProps",
+    "JsonToParquetWorkflowSettings",
+]
 
 WORKFLOW_NAME = "JsonToParquetProcessingWorkflow"
 LISTER_JOB_NAME = "FileListerAndDbPopulator"
 PROCESSOR_JOB_NAME = "JsonToParquetBatchProcessor"
 BACKFILL_JOB_NAME = "JsonToParquetBatchProcessorBackfill"
-#: A backfill run's Glue timeout: its drain budget plus this margin to finish the last batch and archive.
-BACKFILL_TIMEOUT_MARGIN_MINUTES = 30
-DEFAULT_SCHEDULE = "cron(0/15 * * * ? *)"
-#: Worker types a Glue 5.x Spark ETL job accepts.
-SPARK_WORKER_TYPES = ("G.1X", "G.2X", "G.4X", "G.8X")
-#: DPU settings a Python shell job accepts.
-PYTHON_SHELL_CAPACITIES = (0.0625, 1.0)
 #: Glue version of Python-shell jobs that run Python 3.9.
 PYTHON_SHELL_GLUE_VERSION = "3.0"
-_ENV_NAME = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
-_NAMESPACE = re.compile(r"^[A-Za-z0-9_./#:-]{1,255}$")
-_GLUE_VERSION = re.compile(r"^5\.\d+$")
-
-
-@dataclass(frozen=True)
-class JsonToParquetWorkflowProps:
-    """Props of :class:`JsonToParquetWorkflow`; defaults suit a small production pipeline.
-
-    Attributes:
-        bucket: the data-lake bucket (layout, grants, key).
-        database: the tracking database (secret, network, ``allow_from``).
-        environment_name: ``dev``, ``prod``, ...; the ``--environment`` argument and metric dimension.
-        name_suffix: appended to every physical name (workflow, jobs, triggers, connection, security
-            configuration); default ``-<environment_name>`` so that environments can share an account.
-            ``""`` gives the reference names exactly.
-        runtime_dir: folder of the ``runtime`` package whose ``glue/`` scripts become the jobs.
-        wheels_dir: folder of the vendored dependency wheels (``scripts/fetch-glue-wheels.sh``).
-        glue_version: Glue version of the Spark processor (``5.0`` = Spark 3.5, Python 3.11).
-        processor_worker_type / processor_number_of_workers: the processor's workers (``G.1X``... , >= 2);
-            with auto scaling on, the number is the maximum.
-        processor_timeout_minutes: Glue kills a scheduled processor run after this long; must exceed
-            ``drain_minutes``. (The scheduled processor allows one run at a time: the workflow never runs two.)
-        backfill_max_concurrent_runs: parallel runs of the backfill job (trigger starts and manual
-            ``start-job-run``); they never count against the scheduled processor.
-        backfill_number_of_workers: maximum workers of a backfill run; ``None`` = ``processor_number_of_workers``
-            (same worker type). ``start-job-run --number-of-workers`` overrides it per run.
-        lister_max_capacity: DPU of the Python-shell lister (0.0625 or 1.0).
-        lister_timeout_minutes: Glue kills a lister run after this long.
-        schedule: AWS cron of the workflow's start trigger.
-        schedule_enabled: start the scheduled trigger on creation (False: deploy paused).
-        batch_size: files claimed per batch (``--batch-size``).
-        max_attempts: attempts before a file is quarantined (``--max-attempts``).
-        lease_seconds: how long a claimed batch is owned before another run may recover it.
-        drain_minutes: time budget of a scheduled processor run (``--max-minutes`` with ``--drain true``);
-            keep it below the schedule interval.
-        backfill_drain_minutes: time budget of a backfill run (``--max-minutes`` of the backfill job and
-            trigger); the backfill job's timeout is this plus :data:`BACKFILL_TIMEOUT_MARGIN_MINUTES`.
-        metrics_namespace: CloudWatch namespace of the runtime's custom metrics.
-        transform_spec_uri: optional ``s3://`` URI of a transform spec (``--transform-spec``); the processor
-            can read it when it lies under the bucket's scripts prefix.
-        listing_prefixes: prefixes the lister lists (``--prefixes``); ``None`` = the runtime's default
-            (historical and weekly folders under the raw prefix). Each must lie under the raw prefix.
-        catalog_database_name: Glue database of the curated table; default ``ml_data_platform_<env>``.
-        catalog_table_name: the curated table's name.
-        catalog_columns: data columns of the curated table (keep in line with the transform spec).
-        mode_values: known ``mode`` partition values (enum projection); ``None`` = injected projection.
-        vpc_endpoints: create the jobs' VPC endpoints (S3 gateway; Logs, Monitoring, Glue and, if the
-            database has none, Secrets Manager interface endpoints). ``None`` = only when the database
-            construct created its VPC (it then also created a Secrets Manager endpoint).
-        interface_endpoints: short names of the interface endpoints to create when ``vpc_endpoints``.
-        key_removal_policy: removal policy of the logs/bookmarks KMS key.
-    """
-
-    bucket: TrackedRawBucket
-    database: TrackingDatabase
-    environment_name: str
-    name_suffix: str | None = None
-    runtime_dir: Path = DEFAULT_RUNTIME_DIR
-    wheels_dir: Path = DEFAULT_WHEELS_DIR
-    glue_version: str = "5.0"
-    processor_worker_type: str = "G.1X"
-    processor_number_of_workers: int = 2
-    processor_timeout_minutes: int = 60
-    backfill_max_concurrent_runs: int = 2
-    backfill_number_of_workers: int | None = None
-    lister_max_capacity: float = 0.0625
-    lister_timeout_minutes: int = 30
-    schedule: str = DEFAULT_SCHEDULE
-    schedule_enabled: bool = True
-    batch_size: int = 1000
-    max_attempts: int = 3
-    lease_seconds: int = 3600
-    drain_minutes: int = 12
-    backfill_drain_minutes: int = 480
-    metrics_namespace: str = "MlDataPlatform"
-    transform_spec_uri: str | None = None
-    listing_prefixes: tuple[str, ...] | None = None
-    catalog_database_name: str | None = None
-    catalog_table_name: str = "json_parsed_parquet"
-    catalog_columns: tuple[tuple[str, str], ...] = DEFAULT_COLUMNS
-    mode_values: tuple[str, ...] | None = None
-    vpc_endpoints: bool | None = None
-    interface_endpoints: tuple[str, ...] = field(default=DEFAULT_INTERFACE_ENDPOINTS)
-    key_removal_policy: RemovalPolicy = RemovalPolicy.RETAIN
-
-    @property
-    def suffix(self) -> str:
-        """The suffix actually appended to physical names."""
-        return f"-{self.environment_name}" if self.name_suffix is None else self.name_suffix
-
-    def validate(self) -> None:
-        """Raise ``ValueError`` naming the field to fix when the props are inconsistent."""
-        name = "JsonToParquetWorkflowProps"
-        if not _ENV_NAME.match(self.environment_name):
-            raise ValueError(
-                f"{name}.environment_name {self.environment_name!r} must be 1-20 lowercase letters, digits or '-', "
-                "starting with a letter (e.g. 'dev', 'prod')"
-            )
-        if not re.fullmatch(r"[A-Za-z0-9_-]{0,40}", self.suffix):
-            raise ValueError(f"{name}.name_suffix {self.suffix!r} may only use letters, digits, '-' and '_' (<= 40)")
-        if not _GLUE_VERSION.match(self.glue_version):
-            raise ValueError(f"{name}.glue_version {self.glue_version!r} must be a Glue 5.x version such as '5.0'")
-        if self.processor_worker_type not in SPARK_WORKER_TYPES:
-            raise ValueError(
-                f"{name}.processor_worker_type {self.processor_worker_type!r} must be one of {SPARK_WORKER_TYPES}"
-            )
-        if self.lister_max_capacity not in PYTHON_SHELL_CAPACITIES:
-            raise ValueError(
-                f"{name}.lister_max_capacity {self.lister_max_capacity} must be one of {PYTHON_SHELL_CAPACITIES} "
-                "(the DPU settings of a Python shell job)"
-            )
-        self._validate_numbers(name)
-        validate_glue_cron(self.schedule, f"{name}.schedule")
-        if not _NAMESPACE.match(self.metrics_namespace) or self.metrics_namespace.startswith("AWS/"):
-            raise ValueError(
-                f"{name}.metrics_namespace {self.metrics_namespace!r} must be 1-255 characters of letters, digits "
-                "or ._-/#: and must not start with 'AWS/'"
-            )
-        if self.transform_spec_uri is not None and not self.transform_spec_uri.startswith("s3://"):
-            raise ValueError(f"{name}.transform_spec_uri {self.transform_spec_uri!r} must be an s3:// URI")
-        raw_prefix = self.bucket.props.raw_prefix
-        for prefix in self.listing_prefixes or ():
-            if not prefix.startswith(raw_prefix) or "," in prefix:
-                raise ValueError(
-                    f"{name}.listing_prefixes entry {prefix!r} must lie under the bucket's raw prefix {raw_prefix!r} "
-                    "(the lister may only list there) and contain no comma"
-                )
-
-    def _validate_numbers(self, name: str) -> None:
-        minimums = {
-            "processor_number_of_workers": (self.processor_number_of_workers, 2),
-            "processor_timeout_minutes": (self.processor_timeout_minutes, 1),
-            "backfill_max_concurrent_runs": (self.backfill_max_concurrent_runs, 1),
-            "lister_timeout_minutes": (self.lister_timeout_minutes, 1),
-            "batch_size": (self.batch_size, 1),
-            "max_attempts": (self.max_attempts, 1),
-            "lease_seconds": (self.lease_seconds, 60),
-            "drain_minutes": (self.drain_minutes, 1),
-            "backfill_drain_minutes": (self.backfill_drain_minutes, 1),
-        }
-        if self.backfill_number_of_workers is not None:
-            minimums["backfill_number_of_workers"] = (self.backfill_number_of_workers, 2)
-        for field_name, (value, minimum) in minimums.items():
-            if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-                raise ValueError(f"{name}.{field_name} must be an integer >= {minimum}, got {value!r}")
-        if self.drain_minutes >= self.processor_timeout_minutes:
-            raise ValueError(
-                f"{name}.drain_minutes ({self.drain_minutes}) must be less than processor_timeout_minutes "
-                f"({self.processor_timeout_minutes}): the drain budget has to end before Glue kills the run"
-            )
 
 
 class JsonToParquetWorkflow(Construct):
@@ -273,6 +138,7 @@ class JsonToParquetWorkflow(Construct):
                 name=f"mldp-glue{suffix}",
                 s3_key=props.bucket.encryption_key,
                 removal_policy=props.key_removal_policy,
+                production=props.production,
             ),
         )
         self.lister_role = self._role("ListerRole", "FileListerAndDbPopulator", (props.metrics_namespace,))
@@ -296,7 +162,17 @@ class JsonToParquetWorkflow(Construct):
             description="Every schedule: register new raw JSON files, then convert them to Parquet until drained",
             max_concurrent_runs=1,
         )
-        self._triggers()
+        triggers = create_triggers(
+            self,
+            props,
+            workflow=self.workflow,
+            lister_job=self.lister_job,
+            processor_job=self.processor_job,
+            backfill_job=self.backfill_job,
+        )
+        self.schedule_trigger = triggers.schedule
+        self.processor_trigger = triggers.processor
+        self.backfill_trigger = triggers.backfill
         self.catalog = CuratedCatalogTable(
             self,
             "Catalog",
@@ -399,31 +275,8 @@ class JsonToParquetWorkflow(Construct):
     # ----------------------------------------------------------------------------------------
     # Jobs
     # ----------------------------------------------------------------------------------------
-    def _common_arguments(self) -> dict[str, str]:
-        p = self.props
-        return {
-            "--store": p.bucket.uri,
-            "--db-secret-arn": p.database.secret.secret_arn,
-            "--environment": p.environment_name,
-            "--metrics-namespace": p.metrics_namespace,
-            "--job-language": "python",
-            # the bucket's layout, so a bucket with its own prefixes is processed where IAM lets the jobs act
-            "--raw-prefix": p.bucket.props.raw_prefix,
-            "--processed-prefix": p.bucket.props.processed_prefix,
-            "--curated-prefix": p.bucket.props.curated_prefix,
-            "--staging-prefix": p.bucket.props.staging_prefix,
-            "--dead-letter-prefix": p.bucket.props.dead_letter_prefix,
-        }
-
     def _lister_job(self) -> glue.CfnJob:
         p = self.props
-        arguments = {
-            **self._common_arguments(),
-            "--extra-py-files": ",".join(f.s3_url for f in (self.code.runtime_wheel, *self.code.python_shell_wheels)),
-            "library-set": "analytics",
-        }
-        if p.listing_prefixes:
-            arguments["--prefixes"] = ",".join(p.listing_prefixes)
         return glue.CfnJob(
             self,
             "ListerJob",
@@ -440,31 +293,8 @@ class JsonToParquetWorkflow(Construct):
             execution_property=glue.CfnJob.ExecutionPropertyProperty(max_concurrent_runs=1),
             connections=glue.CfnJob.ConnectionsListProperty(connections=[self.network.connection_name]),
             security_configuration=self.security_configuration.name,
-            default_arguments=arguments,
+            default_arguments=lister_arguments(p, self.code),
         )
-
-    def _processor_arguments(self) -> dict[str, str]:
-        p = self.props
-        arguments = {
-            **self._common_arguments(),
-            "--batch-size": str(p.batch_size),
-            "--max-attempts": str(p.max_attempts),
-            "--lease-seconds": str(p.lease_seconds),
-            "--max-minutes": str(p.drain_minutes),
-            "--drain": "false",
-            "--extra-py-files": self.code.runtime_zip.s3_url,
-            "--additional-python-modules": ",".join(f.s3_url for f in self.code.spark_wheels),
-            "--python-modules-installer-option": "--no-index",
-            "--TempDir": p.bucket.uri_for(f"{p.bucket.props.staging_prefix}_glue_temporary/"),
-            "--job-bookmark-option": "job-bookmark-disable",
-            "--enable-metrics": "true",
-            "--enable-observability-metrics": "true",
-            "--enable-continuous-cloudwatch-log": "true",
-            "--enable-auto-scaling": "true",
-        }
-        if p.transform_spec_uri is not None:
-            arguments["--transform-spec"] = p.transform_spec_uri
-        return arguments
 
     def _spark_job(
         self,
@@ -510,87 +340,18 @@ class JsonToParquetWorkflow(Construct):
             timeout_minutes=p.processor_timeout_minutes,
             # the workflow runs one at a time; on-demand runs use the backfill job and never take this slot
             max_concurrent_runs=1,
-            arguments=self._processor_arguments(),
+            arguments=processor_arguments(p, self.code),
         )
 
     def _backfill_job(self) -> glue.CfnJob:
         p = self.props
-        # Same arguments as the processor, except that a bare start-job-run drains with the backfill budget
-        # (the trigger passes the same two values explicitly).
-        arguments = {
-            **self._processor_arguments(),
-            "--drain": "true",
-            "--max-minutes": str(p.backfill_drain_minutes),
-        }
         return self._spark_job(
             "BackfillJob",
             name=self.backfill_job_name,
             description="JsonToParquetBatchProcessor for on-demand and backfill runs (backfill trigger, "
             "start-job-run); runs in parallel without taking the scheduled processor's slot",
             number_of_workers=p.backfill_number_of_workers or p.processor_number_of_workers,
-            timeout_minutes=p.backfill_drain_minutes + BACKFILL_TIMEOUT_MARGIN_MINUTES,
+            timeout_minutes=backfill_timeout_minutes(p),
             max_concurrent_runs=p.backfill_max_concurrent_runs,
-            arguments=arguments,
+            arguments=backfill_arguments(p, self.code),
         )
-
-    # ----------------------------------------------------------------------------------------
-    # Triggers
-    # ----------------------------------------------------------------------------------------
-    def _triggers(self) -> None:
-        p = self.props
-        self.schedule_trigger = glue.CfnTrigger(
-            self,
-            "ScheduleTrigger",
-            name=f"JsonToParquetSchedule{p.suffix}",
-            description="Start of the workflow: run the lister on a schedule",
-            type="SCHEDULED",
-            schedule=p.schedule,
-            start_on_creation=p.schedule_enabled,
-            workflow_name=self.workflow_name,
-            actions=[glue.CfnTrigger.ActionProperty(job_name=self.lister_job_name)],
-        )
-        self.processor_trigger = glue.CfnTrigger(
-            self,
-            "ProcessorTrigger",
-            name=f"JsonToParquetAfterListing{p.suffix}",
-            description="When the lister succeeded: drain the backlog within the time budget",
-            type="CONDITIONAL",
-            start_on_creation=True,
-            workflow_name=self.workflow_name,
-            predicate=glue.CfnTrigger.PredicateProperty(
-                logical="ANY",
-                conditions=[
-                    glue.CfnTrigger.ConditionProperty(
-                        job_name=self.lister_job_name, logical_operator="EQUALS", state="SUCCEEDED"
-                    )
-                ],
-            ),
-            actions=[
-                glue.CfnTrigger.ActionProperty(
-                    job_name=self.processor_job_name,
-                    arguments={"--drain": "true", "--max-minutes": str(p.drain_minutes)},
-                )
-            ],
-        )
-        self.backfill_trigger = glue.CfnTrigger(
-            self,
-            "BackfillTrigger",
-            name=f"JsonToParquetBackfill{p.suffix}",
-            description="On demand (backfill): drain the backlog with a long budget on the backfill job; start it "
-            "once per parallel run",
-            type="ON_DEMAND",
-            actions=[
-                glue.CfnTrigger.ActionProperty(
-                    job_name=self.backfill_job_name,
-                    arguments={"--drain": "true", "--max-minutes": str(p.backfill_drain_minutes)},
-                    timeout=p.backfill_drain_minutes + BACKFILL_TIMEOUT_MARGIN_MINUTES,
-                )
-            ],
-        )
-        # Jobs are referenced by name, not by token: make CloudFormation create them first.
-        for trigger in (self.schedule_trigger, self.processor_trigger):
-            trigger.add_resource_dependency(self.lister_job)
-            trigger.add_resource_dependency(self.processor_job)
-        self.backfill_trigger.add_resource_dependency(self.backfill_job)
-        self.schedule_trigger.add_resource_dependency(self.workflow)
-        self.processor_trigger.add_resource_dependency(self.workflow)

@@ -38,8 +38,9 @@ Both jobs, at the end of every run (gauges of the tracking table):
 
 from __future__ import annotations
 
-DEFAULT_NAMESPACE = "MlDataPlatform"
-"""Default CloudWatch namespace of all custom metrics."""
+from platform_constructs.defaults import METRICS_NAMESPACE as DEFAULT_NAMESPACE
+
+# DEFAULT_NAMESPACE: default CloudWatch namespace of all custom metrics (defined in platform_constructs.defaults).
 
 ENVIRONMENT_DIMENSION = "Environment"
 """The single dimension on every custom metric; its value is the environment name."""

@@ -1,4 +1,9 @@
-"""``DataPlatformStack``: the four platform constructs composed from one :class:`EnvironmentConfig`."""
+"""``DataPlatformStack``: the four platform constructs composed from one :class:`EnvironmentConfig`.
+
+The configuration holds the constructs' own props (with the production rules applied by
+``EnvironmentConfig.bucket_props`` and its siblings); the stack only wires them to each other: the bucket and
+database into the workflow, the workflow's job names and namespace and the database instance into the alarms.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +14,9 @@ from constructs import Construct
 
 from platform_constructs.json_to_parquet_workflow import JsonToParquetWorkflow, JsonToParquetWorkflowProps
 from platform_constructs.pipeline_alarms import PipelineAlarms, PipelineAlarmsProps
-from platform_constructs.tracked_raw_bucket import TrackedRawBucket, TrackedRawBucketProps
-from platform_constructs.tracking_database import TrackingDatabase, TrackingDatabaseProps
+from platform_constructs.removal_policy import DESTROY_CONTEXT_KEY
+from platform_constructs.tracked_raw_bucket import TrackedRawBucket
+from platform_constructs.tracking_database import TrackingDatabase
 from runtime import deployment as out
 from stacks.config import EnvironmentConfig
 from stacks.nag_acknowledgments import acknowledge_stack_findings
@@ -33,78 +39,35 @@ class DataPlatformStack(Stack):
         super().__init__(scope, construct_id, **kwargs)
         self.config = config
         c = config
+        if c.allow_destroy:
+            # the constructs' removal-policy guard lets DESTROY through only where the context allows it
+            self.node.set_context(DESTROY_CONTEXT_KEY, True)
         if (missing_subscriber := c.missing_alarm_subscriber()) is not None:
             # a synth error of this stack only: `cdk synth/deploy` of another stack still works
             Annotations.of(self).add_error(missing_subscriber)
-        self.bucket = TrackedRawBucket(
-            self,
-            "DataLake",
-            TrackedRawBucketProps(
-                bucket_name=c.bucket_name,
-                encryption=c.bucket_encryption,
-                processed_to_intelligent_tiering_days=c.processed_to_intelligent_tiering_days,
-                processed_to_glacier_ir_days=c.processed_to_glacier_ir_days,
-                staging_expiry_days=c.staging_expiry_days,
-                dead_letter_expiry_days=c.dead_letter_expiry_days,
-                noncurrent_version_expiry_days=c.noncurrent_version_expiry_days,
-                removal_policy=c.data_removal_policy,
-                auto_delete_objects=c.allow_destroy,
-            ),
-        )
-        self.database = TrackingDatabase(
-            self,
-            "TrackingDatabase",
-            TrackingDatabaseProps(
-                instance_type=c.db_instance_type,
-                allocated_storage_gib=c.db_allocated_storage_gib,
-                max_allocated_storage_gib=c.db_max_allocated_storage_gib,
-                multi_az=c.db_multi_az,
-                deletion_protection=c.db_deletion_protection,
-                removal_policy=c.database_removal_policy,
-                backup_retention_days=c.db_backup_retention_days,
-                cloudwatch_logs_retention=c.log_retention,
-            ),
-        )
+        self.bucket = TrackedRawBucket(self, "DataLake", c.bucket_props())
+        self.database = TrackingDatabase(self, "TrackingDatabase", c.database_props())
         self.workflow = JsonToParquetWorkflow(
             self,
             "Workflow",
-            JsonToParquetWorkflowProps(
+            JsonToParquetWorkflowProps.of(
+                c.workflow_settings(),
                 bucket=self.bucket,
                 database=self.database,
                 environment_name=c.environment_name,
-                processor_worker_type=c.processor_worker_type,
-                processor_number_of_workers=c.processor_number_of_workers,
-                processor_timeout_minutes=c.processor_timeout_minutes,
-                backfill_max_concurrent_runs=c.backfill_max_concurrent_runs,
-                backfill_number_of_workers=c.backfill_number_of_workers,
-                lister_max_capacity=c.lister_max_capacity,
-                lister_timeout_minutes=c.lister_timeout_minutes,
-                schedule=c.schedule,
-                schedule_enabled=c.schedule_enabled,
-                batch_size=c.batch_size,
-                max_attempts=c.max_attempts,
-                lease_seconds=c.lease_seconds,
-                drain_minutes=c.drain_minutes,
-                backfill_drain_minutes=c.backfill_drain_minutes,
-                metrics_namespace=c.metrics_namespace,
-                transform_spec_uri=c.transform_spec_uri,
-                key_removal_policy=c.data_removal_policy,
             ),
         )
         self.alarms = PipelineAlarms(
             self,
             "Alarms",
-            PipelineAlarmsProps(
+            PipelineAlarmsProps.of(
+                c.alarms_settings(),
                 environment_name=c.environment_name,
                 lister_job_name=self.workflow.lister_job_name,
                 processor_job_name=self.workflow.processor_job_name,
                 backfill_job_name=self.workflow.backfill_job_name,
-                alarm_emails=c.alarm_emails,
-                existing_topic_arn=c.alarm_topic_arn,
-                metrics_namespace=c.metrics_namespace,
+                metrics_namespace=c.workflow.metrics_namespace,
                 database_instance=self.database.instance,
-                lister_heartbeat_minutes=60 if c.schedule_enabled else None,
-                backlog_age_seconds=c.backlog_age_alarm_seconds,
             ),
         )
         self._outputs()

@@ -16,10 +16,11 @@ def test_dev_is_small_single_az_and_not_destroyable_by_default() -> None:
     from aws_cdk import RemovalPolicy
 
     assert (DEV.environment_name, DEV.stack_name) == ("dev", "MlDataPlatform-dev")
-    assert DEV.db_instance_type == "t4g.micro" and not DEV.db_multi_az and not DEV.db_deletion_protection
+    assert DEV.database.instance_type == "t4g.micro" and not DEV.database.multi_az
+    assert not DEV.database.deletion_protection
     assert DEV.data_removal_policy == RemovalPolicy.RETAIN
     assert DEV.database_removal_policy == RemovalPolicy.SNAPSHOT
-    assert DEV.log_retention_days < PROD.log_retention_days
+    assert DEV.setting("log_retention_days") < PROD.setting("log_retention_days")
     destroyable = dataclasses.replace(DEV, allow_destroy=True)
     assert destroyable.data_removal_policy == RemovalPolicy.DESTROY
     assert destroyable.database_removal_policy == RemovalPolicy.DESTROY
@@ -28,20 +29,20 @@ def test_dev_is_small_single_az_and_not_destroyable_by_default() -> None:
 def test_prod_keeps_data_and_has_larger_workers() -> None:
     from aws_cdk import RemovalPolicy
 
-    assert PROD.production and PROD.db_multi_az and PROD.db_deletion_protection
+    assert PROD.production and PROD.database.multi_az and PROD.database.deletion_protection
     assert PROD.data_removal_policy == RemovalPolicy.RETAIN
     assert PROD.database_removal_policy == RemovalPolicy.RETAIN
-    assert PROD.bucket_encryption == "KMS"
-    assert PROD.processor_number_of_workers > DEV.processor_number_of_workers
-    assert PROD.processor_worker_type == "G.2X"
-    assert PROD.backfill_max_concurrent_runs > DEV.backfill_max_concurrent_runs
+    assert PROD.bucket.encryption == "KMS"
+    assert PROD.workflow.processor_number_of_workers > DEV.workflow.processor_number_of_workers
+    assert PROD.workflow.processor_worker_type == "G.2X"
+    assert PROD.workflow.backfill_max_concurrent_runs > DEV.workflow.backfill_max_concurrent_runs
 
 
 def test_backfill_job_settings_default_to_the_processor_workers() -> None:
-    assert (DEV.backfill_max_concurrent_runs, PROD.backfill_max_concurrent_runs) == (2, 4)
-    assert DEV.backfill_number_of_workers is None and PROD.backfill_number_of_workers is None
-    bigger = dataclasses.replace(PROD, backfill_number_of_workers=40, backfill_max_concurrent_runs=8)
-    assert (bigger.backfill_number_of_workers, bigger.backfill_max_concurrent_runs) == (40, 8)
+    assert (DEV.workflow.backfill_max_concurrent_runs, PROD.workflow.backfill_max_concurrent_runs) == (2, 4)
+    assert DEV.workflow.backfill_number_of_workers is None and PROD.workflow.backfill_number_of_workers is None
+    bigger = PROD.override(backfill_number_of_workers=40, backfill_max_concurrent_runs=8)
+    assert (bigger.workflow.backfill_number_of_workers, bigger.workflow.backfill_max_concurrent_runs) == (40, 8)
 
 
 ONCALL = "arn:aws:sns:eu-west-1:123456789012:oncall"
@@ -54,8 +55,8 @@ def test_prod_requires_an_alarm_subscriber_and_says_what_to_set() -> None:
     assert "EnvironmentConfig('prod').alarm_emails and alarm_topic_arn are both empty" in message
     assert "-c prod.alarm_emails=a@example.com" in message
     assert "-c prod.alarm_topic_arn=arn:aws:sns:<region>:<account-id>:<topic>" in message
-    assert dataclasses.replace(PROD, alarm_emails=("oncall@example.com",)).missing_alarm_subscriber() is None
-    assert dataclasses.replace(PROD, alarm_topic_arn=ONCALL).missing_alarm_subscriber() is None
+    assert PROD.override(alarm_emails=("oncall@example.com",)).missing_alarm_subscriber() is None
+    assert PROD.override(alarm_topic_arn=ONCALL).missing_alarm_subscriber() is None
     assert dataclasses.replace(PROD, require_alarm_subscriber=False).missing_alarm_subscriber() is None
     assert DEV.missing_alarm_subscriber() is None
     strict_dev = dataclasses.replace(DEV, require_alarm_subscriber=True).missing_alarm_subscriber()
@@ -69,7 +70,7 @@ def test_prod_requires_an_alarm_subscriber_and_says_what_to_set() -> None:
 def test_alarm_topic_arn_accepts_standard_topics_in_any_partition() -> None:
     others = ("arn:aws-cn:sns:cn-north-1:123456789012:alarms", "arn:aws-us-gov:sns:us-gov-west-1:123456789012:a_b-c")
     for arn in (ONCALL, *others):
-        assert dataclasses.replace(PROD, alarm_topic_arn=arn).alarm_topic_arn == arn
+        assert PROD.override(alarm_topic_arn=arn).alarms.existing_topic_arn == arn
 
 
 @pytest.mark.parametrize(
@@ -103,7 +104,7 @@ def test_invalid_configuration_names_the_field_and_the_fix(
     base: EnvironmentConfig, changes: dict[str, Any], message: str
 ) -> None:
     with pytest.raises(ValueError, match=message):
-        dataclasses.replace(base, **changes)
+        base.override(**changes)
 
 
 def test_context_overrides_are_typed_and_scoped_per_environment() -> None:
@@ -121,13 +122,13 @@ def test_context_overrides_are_typed_and_scoped_per_environment() -> None:
     }
     dev = apply_context_overrides(DEV, context)
     prod = apply_context_overrides(PROD, context)
-    assert dev.alarm_emails == prod.alarm_emails == ("ops@example.com", "oncall@example.com")
-    assert (dev.batch_size, dev.allow_destroy) == (50, True)
-    assert prod.batch_size == PROD.batch_size and not prod.allow_destroy
-    assert prod.processor_number_of_workers == 20
-    assert prod.dead_letter_expiry_days is None
-    assert (prod.alarm_topic_arn, dev.alarm_topic_arn) == (ONCALL, None)
-    assert (prod.backfill_max_concurrent_runs, prod.backfill_number_of_workers) == (10, 40)
+    assert dev.alarms.alarm_emails == prod.alarms.alarm_emails == ("ops@example.com", "oncall@example.com")
+    assert (dev.workflow.batch_size, dev.allow_destroy) == (50, True)
+    assert prod.workflow.batch_size == PROD.workflow.batch_size and not prod.allow_destroy
+    assert prod.workflow.processor_number_of_workers == 20
+    assert prod.bucket.dead_letter_expiry_days is None
+    assert (prod.alarms.existing_topic_arn, dev.alarms.existing_topic_arn) == (ONCALL, None)
+    assert (prod.workflow.backfill_max_concurrent_runs, prod.workflow.backfill_number_of_workers) == (10, 40)
     assert dev.require_alarm_subscriber is True and dev.missing_alarm_subscriber() is None  # it has addresses
     assert apply_context_overrides(PROD, {"prod.require_alarm_subscriber": "none"}).require_alarm_subscriber is None
     assert apply_context_overrides(DEV, {}) is DEV
@@ -156,3 +157,104 @@ def test_invalid_context_fails_at_synth_with_a_message(context: dict[str, Any], 
     base = PROD if any(key.startswith("prod") for key in context) else DEV
     with pytest.raises(ValueError, match=message):
         apply_context_overrides(base, context)
+
+
+# ------------------------------------------------------------------------------------------------
+# Composition: the configuration holds the constructs' own props types plus the production rules
+# ------------------------------------------------------------------------------------------------
+def test_configuration_is_composed_of_the_constructs_props_types() -> None:
+    from platform_constructs.json_to_parquet_workflow_props import JsonToParquetWorkflowSettings
+    from platform_constructs.pipeline_alarms_props import PipelineAlarmsSettings
+    from platform_constructs.tracked_raw_bucket_props import TrackedRawBucketProps
+    from platform_constructs.tracking_database_props import TrackingDatabaseProps
+    from stacks.config_keys import OWN_FIELDS, SECTIONS
+
+    expected = {"bucket": TrackedRawBucketProps, "database": TrackingDatabaseProps,
+                "workflow": JsonToParquetWorkflowSettings, "alarms": PipelineAlarmsSettings}
+    assert expected == SECTIONS
+    fields = {f.name for f in dataclasses.fields(EnvironmentConfig)}
+    assert fields == set(OWN_FIELDS) | set(SECTIONS)  # no props field is redeclared
+    for config in (DEV, PROD):
+        for section, props_type in SECTIONS.items():
+            assert type(getattr(config, section)) is props_type
+
+
+def test_production_rules_are_applied_to_the_props() -> None:
+    from aws_cdk import RemovalPolicy
+
+    destroyable = DEV.override(allow_destroy=True)
+    assert (destroyable.bucket_props().removal_policy, destroyable.bucket_props().auto_delete_objects) == (
+        RemovalPolicy.DESTROY, True)
+    assert destroyable.database_props().removal_policy == RemovalPolicy.DESTROY
+    assert destroyable.workflow_settings().key_removal_policy == RemovalPolicy.DESTROY
+    assert not DEV.bucket_props().auto_delete_objects and DEV.database_props().removal_policy == RemovalPolicy.SNAPSHOT
+    for props in (PROD.bucket_props(), PROD.database_props(), PROD.workflow_settings()):
+        assert props.production
+    assert PROD.bucket_props().removal_policy == PROD.database_props().removal_policy == RemovalPolicy.RETAIN
+    assert DEV.alarms_settings().lister_heartbeat_minutes == 60
+    assert DEV.override(schedule_enabled=False).alarms_settings().lister_heartbeat_minutes is None
+
+
+def test_fields_the_rules_own_stay_at_their_defaults() -> None:
+    from aws_cdk import RemovalPolicy
+
+    from platform_constructs.tracked_raw_bucket_props import TrackedRawBucketProps
+
+    with pytest.raises(ValueError, match=r"EnvironmentConfig\('dev'\)\.bucket\.removal_policy is set by the "
+                                         r"production rules"):
+        dataclasses.replace(DEV, bucket=TrackedRawBucketProps(removal_policy=RemovalPolicy.DESTROY))
+    with pytest.raises(ValueError, match=r"database\.production is set by the production rules"):
+        DEV.override(**{"database.production": True})
+
+
+def test_any_props_field_is_a_key_as_section_dot_field() -> None:
+    assert DEV.override(**{"database.rotation_days": 7}).database.rotation_days == 7
+    context = {"dev.database.rotation_days": "14", "dev.workflow.glue_version": "5.1",
+               "dev.alarms.rds_cpu_percent": "90"}
+    dev = apply_context_overrides(DEV, context)
+    assert (dev.database.rotation_days, dev.workflow.glue_version, dev.alarms.rds_cpu_percent) == (14, "5.1", 90.0)
+    assert dev.setting("database.rotation_days") == 14
+    with pytest.raises(ValueError, match=r"EnvironmentConfig\('dev'\)\.database\.rotation_days must be between 1 and "
+                                         r"365, got 400"):
+        apply_context_overrides(DEV, {"dev.database.rotation_days": "400"})
+    with pytest.raises(ValueError, match=r"context dev\.database\.no_such_field is not an EnvironmentConfig field"):
+        apply_context_overrides(DEV, {"dev.database.no_such_field": "1"})
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"db_instance_type": "micro"}, r"EnvironmentConfig\('dev'\)\.db_instance_type 'micro' is not an instance"),
+        ({"db_allocated_storage_gib": 10}, r"EnvironmentConfig\('dev'\)\.db_allocated_storage_gib must be at least 20"),
+        ({"bucket_encryption": "AES"}, r"EnvironmentConfig\('dev'\)\.bucket_encryption must be one of"),
+        ({"backlog_age_alarm_seconds": 0}, r"EnvironmentConfig\('dev'\)\.backlog_age_alarm_seconds must be > 0"),
+        ({"metrics_namespace": "AWS/Glue"}, r"EnvironmentConfig\('dev'\)\.metrics_namespace .* 'AWS/'"),
+        ({"db_backup_retention_days": 36}, r"EnvironmentConfig\('dev'\)\.db_backup_retention_days must be between"),
+        ({"log_retention_days": "7"}, r"EnvironmentConfig\('dev'\)\.log_retention_days '7' is not a CloudWatch"),
+    ],
+)
+def test_errors_of_the_props_name_the_key_the_user_set(changes: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        DEV.override(**changes)
+
+
+def test_every_documented_key_reads_back_what_it_sets() -> None:
+    from stacks.config_keys import DOCUMENTED_KEYS
+
+    for config in (DEV, PROD):
+        for name in DOCUMENTED_KEYS:
+            assert config.override(**{name: config.setting(name)}) == config, name
+    assert PROD.setting("db_instance_type") == "m7g.large" and PROD.setting("log_retention_days") == 90
+
+
+def test_the_keys_documented_in_the_guide_are_the_keys_of_the_configuration() -> None:
+    import re
+    from pathlib import Path
+
+    from stacks.config_keys import DOCUMENTED_KEYS
+
+    guide = (Path(__file__).resolve().parents[2] / "docs" / "infrastructure.md").read_text()
+    table = guide[guide.index("| field | props field | dev | prod |"):]
+    table = table[:table.index("\n\n")]
+    documented = {name for row in table.splitlines()[2:] for name in re.findall(r"`([a-z_]+)`", row.split("|")[1])}
+    assert documented == set(DOCUMENTED_KEYS)

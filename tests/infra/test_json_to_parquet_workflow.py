@@ -207,6 +207,34 @@ def test_backfill_job_is_the_processor_with_its_own_concurrency(default: Any, cf
     assert (backfill["DefaultArguments"]["--drain"], backfill["DefaultArguments"]["--max-minutes"]) == ("true", "480")
 
 
+def test_extra_job_arguments_and_spark_conf_reach_their_jobs(cdk: Any, default: Any) -> None:
+    """The escape hatch: extra DefaultArguments per job, Spark properties as Glue's ``--conf``; the construct's own
+    arguments stay as they are (overriding one of them is refused, see the validation cases)."""
+    _, _, template = _build(
+        cdk,
+        environment_name="dev",
+        extra_lister_arguments={"--enable-job-insights": "true"},
+        extra_processor_arguments={"--enable-spark-ui": "true", "--spark-event-logs-path": "s3://logs/spark/"},
+        spark_conf={"spark.sql.shuffle.partitions": "64", "spark.sql.adaptive.enabled": "true"},
+    )
+    lister = _job(template, "FileListerAndDbPopulator-dev")["DefaultArguments"]
+    assert lister["--enable-job-insights"] == "true"
+    assert "--conf" not in lister and "--enable-spark-ui" not in lister
+    defaults = _job(default[2], "JsonToParquetBatchProcessor-dev")["DefaultArguments"]
+    assert "--conf" not in defaults
+    for name in ("JsonToParquetBatchProcessor-dev", "JsonToParquetBatchProcessorBackfill-dev"):
+        arguments = _job(template, name)["DefaultArguments"]
+        assert arguments["--conf"] == "spark.sql.shuffle.partitions=64 --conf spark.sql.adaptive.enabled=true"
+        assert (arguments["--enable-spark-ui"], arguments["--spark-event-logs-path"]) == ("true", "s3://logs/spark/")
+        assert "--enable-job-insights" not in arguments
+        added = {"--conf", "--enable-spark-ui", "--spark-event-logs-path"}
+        # --extra-py-files names the runtime by a digest of its files: leave it out, the runtime may change between
+        # the two builds (the bundling tests cover it)
+        unchanged = {k: v for k, v in arguments.items() if k not in added | {"--extra-py-files"}}
+        expected = _job(default[2], name)["DefaultArguments"]
+        assert unchanged == {k: v for k, v in expected.items() if k != "--extra-py-files"}
+
+
 # --------------------------------------------------------------------------------------------------
 # Workflow and triggers
 # --------------------------------------------------------------------------------------------------
@@ -535,13 +563,28 @@ def test_catalog_columns_match_the_runtime_default_transform_spec() -> None:
         ({"drain_minutes": 60}, "drain_minutes"),
         ({"processor_worker_type": "G.025X"}, "processor_worker_type"),
         ({"processor_number_of_workers": 1}, "processor_number_of_workers"),
-        ({"backfill_max_concurrent_runs": 0}, r"backfill_max_concurrent_runs must be an integer >= 1"),
-        ({"backfill_number_of_workers": 1}, r"backfill_number_of_workers must be an integer >= 2"),
+        ({"backfill_max_concurrent_runs": 0}, r"backfill_max_concurrent_runs must be >= 1, got 0"),
+        ({"backfill_number_of_workers": 1}, r"backfill_number_of_workers must be >= 2 .* or None .*, got 1"),
         ({"lister_max_capacity": 2.0}, "lister_max_capacity"),
         ({"glue_version": "4.0"}, "glue_version"),
         ({"listing_prefixes": ("raw-json-data-processed/",)}, "listing_prefixes"),
         ({"environment_name": "Prod!"}, "environment_name"),
         ({"metrics_namespace": "AWS/Glue"}, "metrics_namespace"),
+        ({"vpc_endpoints": False, "interface_endpoints": ("logs",)},
+         r"vpc_endpoints and interface_endpoints are both set: vpc_endpoints=False creates no endpoint"),
+        ({"extra_processor_arguments": {"--store": "s3://elsewhere"}},
+         r"extra_processor_arguments sets '--store', which the construct sets itself from bucket"),
+        ({"extra_processor_arguments": {"--batch-size": "10"}}, r"sets '--batch-size', .* from batch_size"),
+        ({"extra_processor_arguments": {"--conf": "spark.a=b"}}, r"sets '--conf', .* from spark_conf"),
+        ({"extra_processor_arguments": {"--extra-py-files": "s3://x/y.zip"}}, r"sets '--extra-py-files'"),
+        ({"extra_processor_arguments": {"--raw-prefix": "x/"}}, r"sets '--raw-prefix', .*raw_prefix"),
+        ({"extra_processor_arguments": {"enable-things": "true"}}, r"key 'enable-things' must be a Glue job argument"),
+        ({"extra_processor_arguments": {"--workers": 3}}, r"extra_processor_arguments must be of type"),
+        ({"extra_lister_arguments": {"--prefixes": "raw-json-data/"}}, r"sets '--prefixes', .* listing_prefixes"),
+        ({"extra_lister_arguments": {"--db-secret-arn": "arn:x"}}, r"sets '--db-secret-arn', .* from database"),
+        ({"spark_conf": {"spark.sql.shuffle.partitions": ""}}, r"spark_conf value of 'spark.sql.shuffle.partitions'"),
+        ({"spark_conf": {"spark a": "1"}}, r"spark_conf key 'spark a' must be a Spark property name"),
+        ({"spark_conf": {"spark.a": "1 --conf spark.b=2"}}, r"must not contain '--conf'"),
     ],
 )
 def test_invalid_props_fail_with_a_message_naming_the_field(cdk: Any, overrides: dict[str, Any], message: str) -> None:

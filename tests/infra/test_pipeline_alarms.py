@@ -349,6 +349,51 @@ def test_dashboard_shows_every_custom_metric_and_the_database(default: Built, cf
     assert len(status["properties"]["alarms"]) == len(default.construct.alarms)
 
 
+def _graphs(built: Built, cfn: Any) -> list[dict[str, Any]]:
+    (_, dashboard), *_ = cfn.resources(built.template, "AWS::CloudWatch::Dashboard")
+    widgets = json.loads(cfn.render(dashboard["Properties"]["DashboardBody"]))["widgets"]
+    return [w["properties"] for w in widgets if w["type"] == "metric"]
+
+
+@pytest.mark.parametrize("which", ["default", "custom"])
+def test_every_alarm_is_drawn_with_its_threshold_on_a_graph_of_its_own_metric(
+    which: str, request: pytest.FixtureRequest, cfn: Any
+) -> None:
+    """Each metric is built once: the alarm and its dashboard graph share the object, so the graph shows what the
+    alarm judges (statistic and period), with the alarm's threshold as a horizontal annotation."""
+    built: Built = request.getfixturevalue(which)
+    graphs = _graphs(built, cfn)
+    for key, alarm in built.construct.alarms.items():
+        factory_metric = getattr(built.construct.metrics, _METRIC_ATTRIBUTES[key])
+        resolve = built.stack.resolve
+        assert resolve(alarm.metric.to_metric_config()) == resolve(factory_metric.to_metric_config()), key
+        props = _alarm(built, cfn, key)
+        options = {"period": props["Period"]} if props["Period"] != 300 else {}
+        if props["Statistic"] != "Average":
+            options["stat"] = props["Statistic"]
+        row = [props["Namespace"], props["MetricName"]]
+        row += [part for d in cfn.render(props["Dimensions"]) for part in (d["Name"], d["Value"])]
+        row += [options] if options else []
+        drawn = [g for g in graphs if row in g["metrics"]]
+        assert len(drawn) == 1, (key, row)
+        thresholds = [a["value"] for a in drawn[0].get("annotations", {}).get("horizontal", [])]
+        assert thresholds == [props["Threshold"]], key
+
+
+_METRIC_ATTRIBUTES = {
+    "JobFailures": "job_failures", "ListerHeartbeat": "lister_heartbeat", "ListerDuration": "lister_duration",
+    "DeadLetterRecords": "dead_letter_records", "BacklogAge": "backlog_age", "QuarantinedFiles": "quarantined_files",
+    "RdsCpu": "rds_cpu", "RdsFreeableMemory": "rds_freeable_memory", "RdsDiskQueueDepth": "rds_disk_queue_depth",
+    "RdsFreeStorage": "rds_free_storage",
+}
+
+
+def test_free_storage_graph_plots_the_minimum_its_alarm_watches(default: Built, cfn: Any) -> None:
+    (graph,) = [g for g in _graphs(default, cfn) if g["title"] == "RDS free storage"]
+    assert graph["metrics"] == [["AWS/RDS", "FreeStorageSpace", "DBInstanceIdentifier", DB_ID, {"stat": "Minimum"}]]
+    assert graph["annotations"]["horizontal"][0]["value"] == 2 * 1024**3
+
+
 def test_custom_dashboard_name(custom: Built, cfn: Any) -> None:
     (_, dashboard), *_ = cfn.resources(custom.template, "AWS::CloudWatch::Dashboard")
     assert dashboard["Properties"]["DashboardName"] == "team-x-pipeline"
@@ -383,11 +428,12 @@ def test_custom_metric_rejects_unknown_names(default: Built) -> None:
     [
         (
             {"alarm_emails": ("not-an-email",)},
-            r"alarm_emails contains 'not-an-email', which is not an e-mail",
+            r"alarm_emails has 'not-an-email', which is not an e-mail",
         ),
         ({"alarm_emails": ("a@example.com", "a@example.com")}, r"lists an address twice"),
         ({"alarm_emails": "a@example.com"}, r"must be a tuple of addresses"),
-        ({"environment_name": "dev env"}, r"environment_name 'dev env' must be 1-64 letters"),
+        ({"environment_name": "dev env"}, r"environment_name 'dev env' must be 1-20 lowercase letters"),
+        ({"environment_name": "Dev_1"}, r"environment_name 'Dev_1' must be 1-20 lowercase letters"),
         ({"lister_job_name": ""}, r"lister_job_name must name the Glue job"),
         ({"backfill_job_name": ""}, r"backfill_job_name must name the Glue job to watch, or be None"),
         ({"backfill_job_name": "p"}, r"job names must differ, got \('l', 'p', 'p'\)"),

@@ -12,6 +12,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk.assertions import Template
 
 from platform_constructs import TrackedRawBucket, TrackedRawBucketProps
+from platform_constructs.removal_policy import DESTROY_CONTEXT_KEY
 
 pytestmark = pytest.mark.infra
 
@@ -28,8 +29,8 @@ class Built:
     roles: dict[str, iam.Role]
 
 
-def _build(props: TrackedRawBucketProps | None) -> Built:
-    stack = Stack(App(), "BucketStack")
+def _build(props: TrackedRawBucketProps | None, context: dict[str, Any] | None = None) -> Built:
+    stack = Stack(App(context=context), "BucketStack")
     construct = TrackedRawBucket(stack, "Lake", props)
     roles: dict[str, iam.Role] = {}
     for name in ("lister", "processor", "read_curated", "read_scripts", "read_dead_letter", "write_raw"):
@@ -65,7 +66,8 @@ CUSTOM_PROPS = TrackedRawBucketProps(
 
 @pytest.fixture(scope="module")
 def custom() -> Built:
-    return _build(CUSTOM_PROPS)
+    """``CUSTOM_PROPS`` in an app that allows DESTROY (the removal-policy guard's context key)."""
+    return _build(CUSTOM_PROPS, {DESTROY_CONTEXT_KEY: True})
 
 
 def _data_bucket(built: Built, cfn: Any) -> dict[str, Any]:
@@ -470,7 +472,7 @@ def test_existing_bucket_gets_grants_only(cfn: Any) -> None:
         ),
         ({"curated_prefix": "/lake/"}, r"curated_prefix '/lake/' must be"),
         ({"staging_prefix": "curated-data-lake/json_parsed_parquet/_tmp/"}, r"overlap"),
-        ({"processed_to_glacier_ir_days": 45}, r"processed_to_glacier_ir_days must be between 60 and 90"),
+        ({"processed_to_glacier_ir_days": 45}, r"processed_to_glacier_ir_days must be 60-90 days .*got 45"),
         (
             {"processed_to_intelligent_tiering_days": 80, "processed_to_glacier_ir_days": 70},
             r"must be greater than processed_to_intelligent_tiering_days",
@@ -491,3 +493,45 @@ def test_invalid_props_raise_a_helpful_value_error(overrides: dict[str, Any], me
     stack = Stack(App(), "Invalid")
     with pytest.raises(ValueError, match=message):
         TrackedRawBucket(stack, "Lake", TrackedRawBucketProps(**overrides))
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"encryption": "S3_MANAGED"}, "encryption"),
+        ({"processed_to_glacier_ir_days": 75}, "processed_to_glacier_ir_days"),
+        ({"staging_expiry_days": 1}, "staging_expiry_days"),
+        ({"removal_policy": RemovalPolicy.DESTROY}, "removal_policy"),
+        ({"bucket_name": "another-lake"}, "bucket_name"),
+    ],
+)
+def test_existing_bucket_refuses_the_props_it_would_ignore(overrides: dict[str, Any], field: str) -> None:
+    """Encryption, lifecycle, naming and removal shape a bucket the construct creates: with ``existing_bucket`` they
+    would be silently ignored, so they are refused with both names (the prefixes still scope the grants)."""
+    stack = Stack(App(), "ExistingAndMore")
+    existing = s3.Bucket.from_bucket_name(stack, "Existing", "their-lake")
+    message = rf"existing_bucket and {field} are both set: an existing bucket keeps its own"
+    with pytest.raises(ValueError, match=message):
+        TrackedRawBucket(stack, "Lake", TrackedRawBucketProps(existing_bucket=existing, **overrides))
+    TrackedRawBucket(stack, "Prefixed", TrackedRawBucketProps(existing_bucket=existing, raw_prefix="landing/"))
+
+
+@pytest.mark.parametrize("encryption", ["KMS", "S3_MANAGED"])
+def test_returned_grants_cover_every_statement_including_the_bucket_key(encryption: str, cfn: Any) -> None:
+    """Each ``grant_*`` returns one ``iam.Grant`` whose statements are all it added to the role: the KMS statement
+    on the bucket key included (read grants decrypt, writing grants also generate data keys)."""
+    stack = Stack(App(), "GrantStack")
+    construct = TrackedRawBucket(stack, "Lake", TrackedRawBucketProps(encryption=encryption))
+    decrypt, write = {"kms:Decrypt"}, {"kms:Decrypt", "kms:GenerateDataKey"}
+    key_actions = {"lister": set(), "processor": write, "read_curated": decrypt, "read_scripts": decrypt,
+                   "read_dead_letter": decrypt, "write_raw": write}
+    grants: dict[str, tuple[iam.Role, iam.Grant]] = {}
+    for name in key_actions:
+        role = iam.Role(stack, f"{name}Role", assumed_by=iam.ServicePrincipal("glue.amazonaws.com"))
+        grants[name] = (role, getattr(construct, f"grant_{name}")(role))
+    template = Template.from_stack(stack)
+    for name, (role, grant) in grants.items():
+        assert grant.success
+        actions = {a for statement in grant.principal_statements for a in statement.actions}
+        assert {a for a in actions if a.startswith("kms:")} == (key_actions[name] if encryption == "KMS" else set())
+        assert len(grant.principal_statements) == len(cfn.role_statements(template, role)), name

@@ -381,3 +381,23 @@ def test_invalid_props_raise_a_helpful_value_error(overrides: dict[str, Any], me
     stack = Stack(App(), "Invalid")
     with pytest.raises(ValueError, match=message):
         TrackingDatabase(stack, "Tracking", TrackingDatabaseProps(**overrides))
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"vpc_cidr": "10.9.0.0/16"}, "vpc_cidr"),
+        ({"availability_zones": ("eu-west-1a", "eu-west-1b")}, "availability_zones"),
+        ({"subnet_cidr_mask": 24}, "subnet_cidr_mask"),
+        ({"vpc_flow_logs": False}, "vpc_flow_logs"),
+    ],
+)
+def test_given_vpc_refuses_the_props_of_a_created_vpc(overrides: dict[str, Any], field: str) -> None:
+    """The CIDR, AZs, subnet size and flow logs shape the VPC the construct creates: with ``vpc`` they would be
+    silently ignored, so they are refused with both names."""
+    stack = Stack(App(), "GivenVpc")
+    isolated = ec2.SubnetConfiguration(name="Db", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)
+    vpc = ec2.Vpc(stack, "Theirs", max_azs=2, nat_gateways=0, subnet_configuration=[isolated])
+    message = rf"TrackingDatabaseProps\.vpc and {field} are both set: .*drop {field} or vpc"
+    with pytest.raises(ValueError, match=message):
+        TrackingDatabaseProps(vpc=vpc, **overrides).validate()

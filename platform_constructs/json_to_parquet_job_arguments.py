@@ -1,0 +1,182 @@
+"""The Glue job arguments of :class:`platform_constructs.json_to_parquet_workflow.JsonToParquetWorkflow`.
+
+Which job gets which argument, built from the props as plain dicts (the jobs and triggers only pass them on):
+
+* both jobs: the runtime contract (``--store``, ``--db-secret-arn``, ``--environment``, ``--metrics-namespace``)
+  and the bucket's layout (``--raw-prefix`` ... ``--dead-letter-prefix``), so a bucket with its own prefixes is
+  processed where IAM lets the jobs act;
+* the lister: its bundled code (``--extra-py-files``: runtime wheel and cp39 wheels) and ``--prefixes``;
+* the processor: the claim settings (``--batch-size``, ``--max-attempts``, ``--lease-seconds``), a *non-draining*
+  default (``--drain false``; the workflow's trigger passes :func:`drain_arguments`), its bundled code, Glue's
+  scratch ``--TempDir`` under the staging prefix, and the Glue features it relies on;
+* the backfill job: the processor's arguments, draining with the backfill budget by default.
+
+**Escape hatch.** ``extra_lister_arguments`` / ``extra_processor_arguments`` add ``DefaultArguments`` and
+``spark_conf`` becomes Glue's ``--conf`` (``k1=v1 --conf k2=v2``). An argument the construct sets itself
+(:data:`LISTER_RESERVED`, :data:`PROCESSOR_RESERVED`) is refused with the prop that sets it, so an override can
+never silently break the runtime contract or the bundling.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+from platform_constructs.validation import PropsError, check_string_map
+
+if TYPE_CHECKING:
+    from platform_constructs.glue_assets import GlueCodeAssets
+    from platform_constructs.json_to_parquet_workflow_props import JsonToParquetWorkflowProps
+
+#: Arguments both jobs get, and the prop that sets each.
+COMMON_RESERVED: dict[str, str] = {
+    "--store": "bucket",
+    "--db-secret-arn": "database",
+    "--environment": "environment_name",
+    "--metrics-namespace": "metrics_namespace",
+    "--job-language": "the construct (Python jobs)",
+    "--raw-prefix": "the bucket's TrackedRawBucketProps.raw_prefix",
+    "--processed-prefix": "the bucket's TrackedRawBucketProps.processed_prefix",
+    "--curated-prefix": "the bucket's TrackedRawBucketProps.curated_prefix",
+    "--staging-prefix": "the bucket's TrackedRawBucketProps.staging_prefix",
+    "--dead-letter-prefix": "the bucket's TrackedRawBucketProps.dead_letter_prefix",
+    # set by Glue itself
+    "--JOB_NAME": "Glue",
+    "--JOB_ID": "Glue",
+    "--JOB_RUN_ID": "Glue",
+    "--debug": "Glue",
+    "--mode": "Glue",
+}
+#: Arguments of the lister job, and the prop that sets each.
+LISTER_RESERVED: dict[str, str] = {
+    **COMMON_RESERVED,
+    "--extra-py-files": "runtime_dir and wheels_dir (the bundled runtime wheel and dependencies)",
+    "library-set": "the construct (Python shell analytics libraries)",
+    "--prefixes": "listing_prefixes",
+}
+#: Arguments of the processor and backfill jobs, and the prop that sets each.
+PROCESSOR_RESERVED: dict[str, str] = {
+    **COMMON_RESERVED,
+    "--batch-size": "batch_size",
+    "--max-attempts": "max_attempts",
+    "--lease-seconds": "lease_seconds",
+    "--max-minutes": "drain_minutes / backfill_drain_minutes",
+    "--drain": "the construct (the triggers drain, a bare start-job-run of the processor does not)",
+    "--extra-py-files": "runtime_dir (the bundled runtime.zip)",
+    "--additional-python-modules": "wheels_dir (the bundled dependency wheels)",
+    "--python-modules-installer-option": "the construct (offline installation of the bundled wheels)",
+    "--TempDir": "the bucket's staging prefix",
+    "--job-bookmark-option": "the construct (the tracking table, not bookmarks, says what is done)",
+    "--enable-metrics": "the construct (Glue job metrics)",
+    "--enable-observability-metrics": "the construct (Glue observability metrics)",
+    "--enable-continuous-cloudwatch-log": "the construct (continuous logging)",
+    "--enable-auto-scaling": "the construct (processor_number_of_workers is the maximum)",
+    "--transform-spec": "transform_spec_uri",
+    "--conf": "spark_conf",
+}
+_SPARK_KEY = re.compile(r"^[A-Za-z0-9_.-]+$")
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Rules of the escape hatch (applied by JsonToParquetWorkflowSettings.validate)
+# ------------------------------------------------------------------------------------------------------------
+def check_extra_arguments(owner: str, field: str, arguments: Mapping[str, str], *, job: str) -> None:
+    """``arguments`` must be ``--name: value`` strings that the construct does not set itself for ``job``."""
+    check_string_map(owner, field, arguments)
+    reserved = LISTER_RESERVED if job == "lister" else PROCESSOR_RESERVED
+    for key in arguments:
+        if key in reserved:
+            raise PropsError(
+                owner, field,
+                f"sets {key!r}, which the construct sets itself from {reserved[key]}: change that instead",
+            )
+        if not key.startswith("--") or len(key) < 3 or any(c.isspace() for c in key):
+            raise PropsError(owner, field, f"key {key!r} must be a Glue job argument like '--enable-job-insights'")
+
+
+def check_spark_conf(owner: str, field: str, conf: Mapping[str, str]) -> None:
+    """``conf`` must map Spark property names (``spark.sql.shuffle.partitions``) to values without ``--conf``."""
+    check_string_map(owner, field, conf)
+    for key, value in conf.items():
+        if not _SPARK_KEY.match(key):
+            raise PropsError(
+                owner, field, f"key {key!r} must be a Spark property name like 'spark.sql.adaptive.enabled'"
+            )
+        if not value or "--conf" in value:
+            raise PropsError(owner, field, f"value of {key!r} must be non-empty and must not contain '--conf'")
+
+
+def spark_conf_argument(conf: Mapping[str, str]) -> str:
+    """Glue's ``--conf`` value for ``conf``: ``k1=v1 --conf k2=v2`` (in ``conf``'s order)."""
+    return " --conf ".join(f"{key}={value}" for key, value in conf.items())
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Argument maps
+# ------------------------------------------------------------------------------------------------------------
+def drain_arguments(max_minutes: int) -> dict[str, str]:
+    """Drain the backlog within ``max_minutes`` (the triggers' arguments, and the backfill job's defaults)."""
+    return {"--drain": "true", "--max-minutes": str(max_minutes)}
+
+
+def common_arguments(p: JsonToParquetWorkflowProps) -> dict[str, str]:
+    """The runtime contract and the bucket's layout, for both jobs."""
+    layout = p.bucket.props
+    return {
+        "--store": p.bucket.uri,
+        "--db-secret-arn": p.database.secret.secret_arn,
+        "--environment": p.environment_name,
+        "--metrics-namespace": p.metrics_namespace,
+        "--job-language": "python",
+        # the bucket's layout, so a bucket with its own prefixes is processed where IAM lets the jobs act
+        "--raw-prefix": layout.raw_prefix,
+        "--processed-prefix": layout.processed_prefix,
+        "--curated-prefix": layout.curated_prefix,
+        "--staging-prefix": layout.staging_prefix,
+        "--dead-letter-prefix": layout.dead_letter_prefix,
+    }
+
+
+def lister_arguments(p: JsonToParquetWorkflowProps, code: GlueCodeAssets) -> dict[str, str]:
+    """``DefaultArguments`` of the Python-shell lister."""
+    arguments = {
+        **common_arguments(p),
+        "--extra-py-files": ",".join(f.s3_url for f in (code.runtime_wheel, *code.python_shell_wheels)),
+        "library-set": "analytics",
+    }
+    if p.listing_prefixes:
+        arguments["--prefixes"] = ",".join(p.listing_prefixes)
+    return {**arguments, **p.extra_lister_arguments}
+
+
+def processor_arguments(p: JsonToParquetWorkflowProps, code: GlueCodeAssets) -> dict[str, str]:
+    """``DefaultArguments`` of the scheduled Spark processor (no drain: the workflow's trigger passes it)."""
+    arguments = {
+        **common_arguments(p),
+        "--batch-size": str(p.batch_size),
+        "--max-attempts": str(p.max_attempts),
+        "--lease-seconds": str(p.lease_seconds),
+        "--max-minutes": str(p.drain_minutes),
+        "--drain": "false",
+        "--extra-py-files": code.runtime_zip.s3_url,
+        "--additional-python-modules": ",".join(f.s3_url for f in code.spark_wheels),
+        "--python-modules-installer-option": "--no-index",
+        "--TempDir": p.bucket.uri_for(f"{p.bucket.props.staging_prefix}_glue_temporary/"),
+        "--job-bookmark-option": "job-bookmark-disable",
+        "--enable-metrics": "true",
+        "--enable-observability-metrics": "true",
+        "--enable-continuous-cloudwatch-log": "true",
+        "--enable-auto-scaling": "true",
+    }
+    if p.transform_spec_uri is not None:
+        arguments["--transform-spec"] = p.transform_spec_uri
+    if p.spark_conf:
+        arguments["--conf"] = spark_conf_argument(p.spark_conf)
+    return {**arguments, **p.extra_processor_arguments}
+
+
+def backfill_arguments(p: JsonToParquetWorkflowProps, code: GlueCodeAssets) -> dict[str, str]:
+    """The processor's arguments, except that a bare ``start-job-run`` drains with the backfill budget (the
+    backfill trigger passes the same two values explicitly)."""
+    return {**processor_arguments(p, code), **drain_arguments(p.backfill_drain_minutes)}

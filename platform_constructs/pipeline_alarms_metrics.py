@@ -1,0 +1,88 @@
+"""Every CloudWatch metric of :class:`platform_constructs.pipeline_alarms.PipelineAlarms`, each built once.
+
+:class:`PipelineMetrics` builds each metric one time, with the statistic and period it is judged by; the alarm
+table (:mod:`.pipeline_alarms_table`) and the dashboard (:mod:`.pipeline_alarms_dashboard`) use the *same
+objects*, so a graph always shows what its alarm watches (e.g. the Minimum of free storage, not its Average), and
+the alarm's threshold is drawn on that graph.
+
+Custom metrics carry no unit: an alarm with a unit ignores datapoints published with another unit (or none).
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Duration
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_events as events
+
+from platform_constructs import metric_names as m
+from platform_constructs.pipeline_alarms_props import PipelineAlarmsProps
+
+#: Period of the RDS metrics and of the dashboard-only custom metrics.
+FIVE_MINUTES = Duration.minutes(5)
+
+
+class PipelineMetrics:
+    """The metrics of one pipeline environment (see the module docstring).
+
+    Attributes watched by alarms: ``job_failures`` (EventBridge matches of the failure rule), ``lister_heartbeat``
+    (``None`` without a heartbeat), ``lister_duration``, ``dead_letter_records``, ``backlog_age``,
+    ``quarantined_files`` and, with a database, ``rds_cpu``, ``rds_freeable_memory``, ``rds_disk_queue_depth``,
+    ``rds_free_storage`` (else ``None``).
+
+    Dashboard-only attributes (5-minute sums or maxima): ``files_succeeded``, ``files_failed``,
+    ``files_quarantined``, ``records_good``, ``bytes_processed``, ``batch_duration``, ``files_listed``,
+    ``files_registered``, ``backlog_files``.
+    """
+
+    def __init__(self, props: PipelineAlarmsProps, job_state_rule: events.Rule) -> None:
+        p = self.props = props
+        self.job_failures = cloudwatch.Metric(
+            namespace="AWS/Events",
+            metric_name="TriggeredRules",
+            dimensions_map={"RuleName": job_state_rule.rule_name},
+            statistic="Sum",
+            period=p.period,
+        )
+        self.lister_heartbeat = (
+            None
+            if p.lister_heartbeat_minutes is None
+            else self.custom(m.LISTER_DURATION_SECONDS, "SampleCount", Duration.minutes(p.lister_heartbeat_minutes))
+        )
+        self.lister_duration = self.custom(m.LISTER_DURATION_SECONDS, "Maximum")
+        self.dead_letter_records = self.custom(m.RECORDS_DEAD_LETTERED, "Sum")
+        self.backlog_age = self.custom(m.OLDEST_PENDING_AGE_SECONDS, "Maximum", p.gauge_period)
+        self.quarantined_files = self.custom(m.QUARANTINED_FILES_TOTAL, "Maximum", p.gauge_period)
+
+        self.files_succeeded = self.custom(m.FILES_SUCCEEDED, "Sum", FIVE_MINUTES)
+        self.files_failed = self.custom(m.FILES_FAILED, "Sum", FIVE_MINUTES)
+        self.files_quarantined = self.custom(m.FILES_QUARANTINED, "Sum", FIVE_MINUTES)
+        self.records_good = self.custom(m.RECORDS_GOOD, "Sum", FIVE_MINUTES)
+        self.bytes_processed = self.custom(m.BYTES_PROCESSED, "Sum", FIVE_MINUTES)
+        self.batch_duration = self.custom(m.BATCH_DURATION_SECONDS, "Maximum", FIVE_MINUTES)
+        self.files_listed = self.custom(m.FILES_LISTED, "Sum", FIVE_MINUTES)
+        self.files_registered = self.custom(m.FILES_REGISTERED, "Sum", FIVE_MINUTES)
+        self.backlog_files = self.custom(m.BACKLOG_FILES, "Maximum", FIVE_MINUTES)
+
+        instance = p.database_instance
+        self.rds_cpu: cloudwatch.Metric | None = None
+        self.rds_freeable_memory: cloudwatch.Metric | None = None
+        self.rds_disk_queue_depth: cloudwatch.Metric | None = None
+        self.rds_free_storage: cloudwatch.Metric | None = None
+        if instance is not None:
+            self.rds_cpu = instance.metric_cpu_utilization(period=FIVE_MINUTES, statistic="Average")
+            self.rds_freeable_memory = instance.metric_freeable_memory(period=FIVE_MINUTES, statistic="Average")
+            self.rds_disk_queue_depth = instance.metric("DiskQueueDepth", period=FIVE_MINUTES, statistic="Average")
+            self.rds_free_storage = instance.metric_free_storage_space(period=FIVE_MINUTES, statistic="Minimum")
+
+    def custom(self, metric_name: str, statistic: str, period: Duration | None = None) -> cloudwatch.Metric:
+        """A custom metric of the runtime (:mod:`platform_constructs.metric_names`) in this environment; ``period``
+        defaults to the props' ``period``."""
+        if metric_name not in m.ALL_METRICS:
+            raise ValueError(f"{metric_name!r} is not a metric of platform_constructs.metric_names")
+        return cloudwatch.Metric(
+            namespace=self.props.metrics_namespace,
+            metric_name=metric_name,
+            dimensions_map={m.ENVIRONMENT_DIMENSION: self.props.environment_name},
+            statistic=statistic,
+            period=period or self.props.period,
+        )  # no unit: an alarm with a unit ignores datapoints published with another (or none)

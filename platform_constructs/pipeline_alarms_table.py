@@ -1,0 +1,105 @@
+"""The alarms of :class:`platform_constructs.pipeline_alarms.PipelineAlarms`, as data: one row per alarm.
+
+What is watched, and why each alarm treats missing data the way it does:
+
+* **Job failures** - the EventBridge failure rule's matches (``AWS/Events TriggeredRules``), so that failures
+  also show as an alarm state on the dashboard; missing data is *not breaching* (no event = no failure).
+* **Lister heartbeat** - a stuck pipeline publishes nothing, so silence is itself a failure. The lister publishes
+  ``ListerDurationSeconds`` on every run; the alarm fires when no run reported it within the heartbeat window and
+  treats missing data as *breaching*. (The processor has no heartbeat of its own: with an empty backlog it
+  rightly does nothing. When it stops running while files wait, the lister's backlog gauges trip ``BacklogAge``.)
+* **Lister duration**, **dead-letter records** - per-run values, missing data *not breaching*.
+* **Backlog age**, **quarantined files** - gauges published at the end of every run; missing data is *ignored*
+  (the alarm keeps its state between runs; the heartbeat covers silence).
+* **RDS** CPU, freeable memory, disk queue depth, free storage (with a database) - basic RDS metrics, missing
+  data *missing* (an instance being modified or rebooted yields gaps).
+
+State-like alarms (heartbeat, duration, backlog, quarantine, RDS) also notify when they return to OK; event-like
+ones (job failures, dead-letter records) do not: they return to OK on their own one period later, and an "OK"
+mail would carry no information.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aws_cdk import aws_cloudwatch as cloudwatch
+
+from platform_constructs.pipeline_alarms_metrics import PipelineMetrics
+from platform_constructs.pipeline_alarms_props import PipelineAlarmsProps
+
+# Alarm keys (the keys of ``PipelineAlarms.alarms`` and the alarms' construct ids).
+JOB_FAILURES = "JobFailures"
+LISTER_HEARTBEAT = "ListerHeartbeat"
+LISTER_DURATION = "ListerDuration"
+DEAD_LETTER_RECORDS = "DeadLetterRecords"
+BACKLOG_AGE = "BacklogAge"
+QUARANTINED_FILES = "QuarantinedFiles"
+RDS_CPU = "RdsCpu"
+RDS_FREEABLE_MEMORY = "RdsFreeableMemory"
+RDS_DISK_QUEUE_DEPTH = "RdsDiskQueueDepth"
+RDS_FREE_STORAGE = "RdsFreeStorage"
+
+_GT = cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD
+_GTE = cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD
+_LT = cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD
+_NOT_BREACHING = cloudwatch.TreatMissingData.NOT_BREACHING
+_BREACHING = cloudwatch.TreatMissingData.BREACHING
+_IGNORE = cloudwatch.TreatMissingData.IGNORE
+_MISSING = cloudwatch.TreatMissingData.MISSING
+
+
+@dataclass(frozen=True)
+class AlarmRow:
+    """One alarm: what it watches, when it fires, and what it says (prefixed ``[<environment>]``)."""
+
+    key: str
+    metric: cloudwatch.Metric
+    threshold: float
+    comparison: cloudwatch.ComparisonOperator
+    missing: cloudwatch.TreatMissingData
+    evaluation_periods: int
+    notify_ok: bool
+    description: str
+
+
+def alarm_rows(p: PipelineAlarmsProps, m: PipelineMetrics) -> list[AlarmRow]:
+    """The alarms of one environment, in creation order (the heartbeat only with ``lister_heartbeat_minutes``, the
+    RDS rows only with a database)."""
+    jobs, n = p.job_names, p.rds_evaluation_periods
+    rows = [
+        # key, metric, threshold, comparison, missing data, evaluation periods, notify OK, description
+        AlarmRow(JOB_FAILURES, m.job_failures, 1, _GTE, _NOT_BREACHING, 1, False,
+                 f"A run of {' or '.join(jobs)} ended in {'/'.join(p.failure_states)} (details in the EventBridge "
+                 "notification on this topic)"),
+    ]
+    if m.lister_heartbeat is not None:
+        rows.append(
+            AlarmRow(LISTER_HEARTBEAT, m.lister_heartbeat, 1, _LT, _BREACHING, 1, True,
+                     f"No {p.lister_job_name} run reported in {p.lister_heartbeat_minutes} minutes: the schedule or "
+                     "the workflow is stuck")
+        )
+    rows += [
+        AlarmRow(LISTER_DURATION, m.lister_duration, p.lister_duration_seconds, _GT, _NOT_BREACHING, 1, True,
+                 f"A {p.lister_job_name} run took longer than {p.lister_duration_seconds} s"),
+        AlarmRow(DEAD_LETTER_RECORDS, m.dead_letter_records, p.dead_letter_records_threshold, _GTE, _NOT_BREACHING,
+                 1, False, f"At least {p.dead_letter_records_threshold} record(s) went to the dead-letter prefix"),
+        AlarmRow(BACKLOG_AGE, m.backlog_age, p.backlog_age_seconds, _GT, _IGNORE, 1, True,
+                 f"The oldest file waiting for processing is older than {p.backlog_age_seconds} s"),
+        AlarmRow(QUARANTINED_FILES, m.quarantined_files, p.quarantined_files_threshold, _GTE, _IGNORE, 1, True,
+                 f"At least {p.quarantined_files_threshold} file(s) are QUARANTINED and wait for an operator "
+                 "(mldp CLI: inspect, re-queue or release)"),
+    ]
+    if m.rds_cpu and m.rds_freeable_memory and m.rds_disk_queue_depth and m.rds_free_storage:
+        rows += [
+            AlarmRow(RDS_CPU, m.rds_cpu, p.rds_cpu_percent, _GT, _MISSING, n, True,
+                     f"Tracking database CPU above {p.rds_cpu_percent} %"),
+            AlarmRow(RDS_FREEABLE_MEMORY, m.rds_freeable_memory, p.rds_freeable_memory_bytes, _LT, _MISSING, n, True,
+                     f"Tracking database freeable memory below {p.rds_freeable_memory_bytes} bytes"),
+            AlarmRow(RDS_DISK_QUEUE_DEPTH, m.rds_disk_queue_depth, p.rds_disk_queue_depth, _GT, _MISSING, n, True,
+                     f"Tracking database disk queue depth above {p.rds_disk_queue_depth}"),
+            AlarmRow(RDS_FREE_STORAGE, m.rds_free_storage, p.rds_free_storage_bytes, _LT, _MISSING, 1, True,
+                     f"Tracking database free storage below {p.rds_free_storage_bytes} bytes (storage autoscaling "
+                     "reached max_allocated_storage?)"),
+        ]
+    return rows
