@@ -20,7 +20,7 @@ def test_demo_runs_the_whole_pipeline_and_accounts_for_every_record(tmp_path, db
     processing = result["processing"]
     assert (processing["records_good"], processing["records_bad"]) == (result["expected_good_records"],
                                                                        result["expected_bad_records"])
-    assert result["files_by_state"] == {"FAILED": 1, "QUARANTINED": 6, "SUCCEEDED": 14}
+    assert result["files_by_state"] == {"FAILED": 1, "QUARANTINED": 7, "SUCCEEDED": 13}
     assert result["relisting"]["changed"] == 1
     assert (tmp_path / "bucket" / "curated-data-lake" / "json_parsed_parquet").is_dir()
     assert {p["state"] for p in result["problems"]} == {"FAILED", "QUARANTINED"}
