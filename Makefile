@@ -2,7 +2,7 @@
 # `make test` (set up, run every test). Both are safe to re-run.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 1
 
-.PHONY: setup demo test lint synth bench clean-local
+.PHONY: setup demo test test-fast lint synth bench clean-local
 
 setup:
 	@scripts/setup.sh
@@ -14,6 +14,11 @@ test: setup
 	scripts/setup-glue-envs.sh
 	.venv/bin/ruff check .
 	.venv/bin/python -m pytest
+
+# The fast tier: no Spark, no CDK synthesis (a test that starts Spark there fails, naming the marker it lacks).
+test-fast: setup
+	.venv/bin/ruff check .
+	MLDP_TEST_TIER=fast .venv/bin/python -m pytest -m "not spark and not infra and not deployed" -q
 
 lint: setup
 	.venv/bin/ruff check .

@@ -91,3 +91,34 @@ def spark():
     session = get_spark("mldp-tests")
     yield session
     session.stop()
+
+
+# ------------------------------------------------------------------------------------------------ test tiers
+#: The fast tier (``make test-fast``): no Spark, no CDK synthesis; it sets MLDP_TEST_TIER=fast.
+FAST_TIER = os.environ.get("MLDP_TEST_TIER") == "fast"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark tests by what they start, so tiers can select them: ``infra`` (tests/infra: CDK synthesis),
+    ``deployed`` (tests/deployed: synthesis, Spark and Python 3.9 subprocesses), ``spark`` (uses the ``spark``
+    fixture, directly or through another fixture; tests that start Spark otherwise carry the marker by hand)."""
+    tests_root = PROJECT_ROOT / "tests"
+    for item in items:
+        top = Path(str(item.path)).relative_to(tests_root).parts[0]
+        if top in ("infra", "deployed"):
+            item.add_marker(getattr(pytest.mark, top))
+        if "spark" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.spark)
+
+
+@pytest.fixture(autouse=True)
+def _fast_tier_runs_no_spark(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """In the fast tier a test that starts Spark fails at once, naming the marker it lacks."""
+    if not FAST_TIER:
+        return
+
+    def refuse(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError(f"{request.node.nodeid} starts Spark: mark it @pytest.mark.spark (the fast tier runs "
+                           "no Spark)")
+
+    monkeypatch.setattr("runtime.spark.session.get_spark", refuse)
