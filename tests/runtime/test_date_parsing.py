@@ -1,0 +1,27 @@
+"""Each compiled date format parses its example in Spark (the SQL the conversion uses), and a value in another
+shape or an impossible date gives null, never a wrong date."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from runtime.spark.dates import parse_date_sql
+from runtime.transforms.dates import compile_date_format
+from runtime.transforms.model import ColumnSpec
+
+EXAMPLES = [("yyyy-MM-dd", "2024-01-05"), ("dd.MM.yyyy", "05.01.2024"), ("MM/dd/yyyy", "01/05/2024"),
+            ("yyyy, dd_MM", "2024, 05_01")]
+
+
+@pytest.mark.parametrize(("pattern", "example"), EXAMPLES)
+def test_a_compiled_format_parses_its_example_and_nothing_else(spark, pattern: str, example: str) -> None:
+    column = ColumnSpec("d", "d", "date", formats=(compile_date_format(pattern),), iso_timestamps=False)
+    expression = parse_date_sql("v", column)
+    others = [other for _, other in EXAMPLES if other != example]
+    values = [example, *others, example.replace("05", "32").replace("01", "13")]
+    rows = spark.createDataFrame([(v,) for v in values], "v string").selectExpr("v", f"{expression} AS d").collect()
+    parsed = {row.v: row.d for row in rows}
+    assert parsed[example] == date(2024, 1, 5)
+    assert all(parsed[other] is None for other in values[1:])
