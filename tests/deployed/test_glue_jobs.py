@@ -122,9 +122,12 @@ def test_both_jobs_run_from_the_synthesized_assets_with_glues_argv(target, dev_j
     curated = store.objects(LAYOUT.curated_prefix)
     rows = sum(pq.read_table(io.BytesIO(data)).num_rows for key, data in curated.items() if key.endswith(".parquet"))
     assert rows == expected.good_records
-    dead = [json.loads(line) for data in store.objects(LAYOUT.dead_letter_prefix).values()
-            for line in data.decode().splitlines() if line.strip()]
+    dead_objects = {k: v for k, v in store.objects(LAYOUT.dead_letter_prefix).items() if k.endswith(".json")}
+    dead = [json.loads(line) for data in dead_objects.values() for line in data.decode().splitlines() if line.strip()]
     assert len(dead) == expected.bad_records
+    # what the README says a dead letter carries: these fields, and the batch and file in the path
+    assert all(set(record) == {"source_s3_path", "reason", "line", "raw_record"} for record in dead)
+    assert all("/batch_id=" in key and "/file_id=" in key for key in dead_objects)
     archived = set(store.objects(LAYOUT.processed_prefix))
     succeeded = {k for k, s in expected.files.items() if s == "SUCCEEDED"}
     assert {LAYOUT.processed_prefix + k[len(LAYOUT.raw_prefix):] for k in succeeded} <= archived
