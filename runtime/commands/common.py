@@ -13,16 +13,68 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from runtime.db.connection import connect, resolve_database_url
+import psycopg2
+
+from runtime.db.connection import connect, describe_url, redact, resolve_database_url
 from runtime.db.migrations import apply_migrations
 from runtime.errors import UsageError
+
+#: The database URL this process connected to last (see :func:`database_error_message`).
+_database_url: str | None = None
+
+
+def connect_database(db_url: str | None, secret_arn: str | None = None, application_name: str = "mldp") -> Any:
+    """Resolve and connect (``--db``, else ``$DATABASE_URL``, the secret, the embedded server), remembering the
+    URL so that a failure later in the command names the server. Returns the psycopg2 connection."""
+    global _database_url
+    url = resolve_database_url(db_url, secret_arn)
+    _database_url = url
+    return connect(url, application_name=application_name)
 
 
 def open_database(db_url: str | None, secret_arn: str | None = None, application_name: str = "mldp") -> Any:
     """Resolve, connect and migrate: every job and command starts here. Returns the psycopg2 connection."""
-    conn = connect(resolve_database_url(db_url, secret_arn), application_name=application_name)
+    conn = connect_database(db_url, secret_arn, application_name)
     apply_migrations(conn)
     return conn
+
+
+def current_database() -> str:
+    """``user@host:port/database`` of the database this process connected to last (no password), for messages."""
+    return describe_url(_database_url) if _database_url else "the tracking database"
+
+
+def database_error_message(error: psycopg2.Error) -> str:
+    """One line for a database that failed under a running command (``psycopg2.OperationalError`` or
+    ``InterfaceError`` after the connection was opened): what happened, on which server, what to do. Never the
+    password.
+
+    The root cause is reported: a rollback on a connection the server closed raises "connection already closed"
+    over the error that says why it closed.
+    """
+    cause = _root_database_error(error)
+    diag = getattr(cause, "diag", None)  # a server error's own message, without its CONTEXT and HINT lines
+    reason = " ".join(str(getattr(diag, "message_primary", None) or cause).split()).rstrip(".")
+    reason = reason or type(cause).__name__
+    if _database_url:
+        reason = redact(reason, _database_url)
+    code = getattr(cause, "pgcode", None)
+    if isinstance(cause, psycopg2.InterfaceError) or not code or code.startswith(("08", "57P")):
+        return (f"lost the connection to PostgreSQL at {current_database()}: {reason}; check that the server is "
+                "running (mldp db status, for the embedded one) and run the command again")
+    return f"PostgreSQL at {current_database()} failed: {reason} (SQLSTATE {code})"
+
+
+def _root_database_error(error: BaseException) -> BaseException:
+    """The earliest ``psycopg2.OperationalError`` in the chain of ``error`` (its context, its context's ...)."""
+    found, seen = error, set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, psycopg2.OperationalError):
+            found = current
+        current = current.__cause__ or current.__context__
+    return found
 
 
 def emit(data: dict, as_json: bool, human: Callable[[dict], str]) -> None:

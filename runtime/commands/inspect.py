@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from runtime.commands.common import emit, open_database
+from runtime.commands.common import current_database, emit, open_database
 from runtime.commands.options import add_db_option, add_json_option
 
 
@@ -16,9 +16,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("key", help="the raw key (relative to the bucket), its s3:// URL or its archived key")
     add_db_option(parser)
     parser.add_argument("--store", help="s3://bucket or a local directory: list the curated Parquet files that hold "
-                                        "the file's rows (without it, their batch ids and name pattern are shown)")
+                                        "the file's rows (default: none; their batch ids and name pattern are shown)")
     parser.add_argument("--curated-under", default="", metavar="PARTITION",
-                        help="only list curated files under this partition prefix, e.g. year=2024/month=01/")
+                        help="with --store, only list curated files under this partition prefix, written as the "
+                             "partitions are (numbers without leading zeros), e.g. year=2024/month=1/ "
+                             "(default: the whole curated prefix)")
     add_json_option(parser)
     parser.set_defaults(handler=run)
 
@@ -33,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         report = inspect_file(conn, args.key, store=store, curated_under=args.curated_under)
     except UnknownFile as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {exc}; searched {current_database()}", file=sys.stderr)
         return 1
     finally:
         conn.close()

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from runtime.commands.common import connect_database
 from runtime.commands.options import add_db_option
-from runtime.db.connection import connect, resolve_database_url
 from runtime.db.migrations import apply_migrations
 
 
@@ -18,7 +18,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Apply the pending migrations and say which."""
-    conn = connect(resolve_database_url(args.db))
+    conn = connect_database(args.db, application_name="mldp-migrate")
     try:
         applied = apply_migrations(conn)
     finally:

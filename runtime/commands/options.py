@@ -11,6 +11,10 @@ from runtime import defaults
 from runtime.commands.common import user_input
 from runtime.layout import PREFIX_OPTIONS, Layout
 
+#: The largest value a counting option takes (rows to show, files per batch, a limit, lease seconds):
+#: PostgreSQL's INTEGER, so no value a user types overflows a query parameter (it is refused in one line).
+MAX_COUNT = 2_147_483_647
+
 
 def add_db_option(parser: argparse.ArgumentParser) -> None:
     """``--db URL``: the tracking database (else ``$DATABASE_URL``, else the embedded server)."""
@@ -19,7 +23,7 @@ def add_db_option(parser: argparse.ArgumentParser) -> None:
 
 def add_json_option(parser: argparse.ArgumentParser) -> None:
     """``--json``: print the command's result as one JSON document."""
-    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    parser.add_argument("--json", action="store_true", help="print the result as one JSON document")
 
 
 def add_layout_options(parser: argparse._ActionsContainer, *, defaults_from: Layout | None = None,
@@ -35,8 +39,11 @@ def add_job_options(parser: argparse.ArgumentParser) -> None:
     """Options every job (lister, processor) takes, locally and on Glue."""
     parser.add_argument("--store", required=True, help="s3://bucket or a local directory")
     add_db_option(parser)
-    parser.add_argument("--db-secret-arn", help="Secrets Manager secret of the database (Glue)")
-    parser.add_argument("--job-run-id", help="run id recorded with each outcome (Glue passes JOB_RUN_ID)")
+    parser.add_argument("--db-secret-arn", metavar="ARN",
+                        help="Secrets Manager secret of the database, used when --db and $DATABASE_URL are not "
+                             "given (default: none; the Glue jobs pass it)")
+    parser.add_argument("--job-run-id", help="run id recorded with each outcome (default: local-<12 hex digits>; "
+                                             "Glue passes JOB_RUN_ID)")
     parser.add_argument("--environment", default=defaults.LOCAL_ENVIRONMENT,
                         help="metrics dimension value (default %(default)s)")
     parser.add_argument("--metrics-namespace", default=defaults.METRICS_NAMESPACE,
@@ -54,20 +61,95 @@ def layout_from_args(args: argparse.Namespace) -> Layout:
 
 
 def positive_int(text: str) -> int:
-    """``type=`` of an option that counts something (batch size, attempts, ...): an integer of at least 1."""
-    return _int_at_least(text, 1, "a positive integer")
+    """``type=`` of an option that counts something (batch size, attempts, ...): an integer from 1 to
+    :data:`MAX_COUNT`."""
+    return _int_in_range(text, 1)
 
 
 def non_negative_int(text: str) -> int:
-    """``type=`` of an option that may be 0 (a lease of 0 seconds, 0 rows to show): an integer of at least 0."""
-    return _int_at_least(text, 0, "an integer >= 0")
+    """``type=`` of an option that may be 0 (a lease of 0 seconds, 0 rows to show): an integer from 0 to
+    :data:`MAX_COUNT`."""
+    return _int_in_range(text, 0)
 
 
-def _int_at_least(text: str, minimum: int, what: str) -> int:
+def _int_in_range(text: str, minimum: int) -> int:
     try:
         value = int(text)
     except ValueError:
         value = minimum - 1
-    if value < minimum:
-        raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}")
+    if not minimum <= value <= MAX_COUNT:
+        raise argparse.ArgumentTypeError(f"must be an integer from {minimum} to {MAX_COUNT:,}, got {text!r}")
     return value
+
+
+def add_examples(sub: argparse._SubParsersAction) -> None:
+    """Give every command of ``sub`` with an entry in :data:`EXAMPLES` an ``examples:`` section at the end of its
+    ``--help`` (a command that sets its own epilog keeps it). Descriptions and epilogs are shown as written."""
+    for name, parser in sub.choices.items():
+        examples = EXAMPLES.get(name)
+        if examples and parser.epilog is None:
+            lines = [f"  {command}\n      {what}" for command, what in examples]
+            parser.epilog = "examples:\n" + "\n".join(lines)
+            parser.formatter_class = argparse.RawDescriptionHelpFormatter
+
+
+#: ``mldp COMMAND --help`` examples, (command line, what it does) per command; the tests parse every one with the
+#: real parser, so an example never shows an option or value the command refuses.
+EXAMPLES: dict[str, tuple[tuple[str, str], ...]] = {
+    "db": (
+        ("mldp db start", "create (first time) and start the embedded server, print its URL"),
+        ("mldp db status", "running or stopped, its URL and data folder (exit status 3 when stopped)"),
+        ("mldp db url", "the URL commands use without --db, e.g. psql \"$(mldp db url)\""),
+        ("mldp db stop", "stop it; its data stays in .mldp/postgres"),
+    ),
+    "migrate": (
+        ("mldp migrate", "migrate the embedded server's database (every job also does it at start)"),
+        ("mldp migrate --db postgresql://admin@db.example.com:5432/data_platform_db", "migrate another database"),
+    ),
+    "list": (
+        ("mldp list --store .mldp/demo/bucket", "register the raw files of a local directory"),
+        ("mldp list --store s3://my-raw-bucket --prefix raw-json-data/2024/week05/ --json",
+         "register one weekly drop of a bucket, print the counts as JSON"),
+    ),
+    "process": (
+        ("mldp process --store .mldp/demo/bucket --drain", "convert batches until nothing is claimable"),
+        ("mldp process --store s3://my-raw-bucket --drain --max-minutes 12 --batch-size 500",
+         "a scheduled run: at most 12 minutes, 500 files per batch"),
+        ("mldp process --store .mldp/demo/bucket --transform-spec my_spec.yaml",
+         "one batch with your own columns and partitions"),
+    ),
+    "demo": (
+        ("mldp demo", "the whole pipeline on generated data (make demo), into the embedded server's database"),
+        ("mldp demo --files 200 --records-per-file 1000 --batch-size 50", "a bigger sample, more batches"),
+        ("mldp demo --workdir /tmp/mldp-demo --db postgresql://postgres@127.0.0.1:54329/mldp_demo",
+         "its own folder and database (a database on the embedded server is created if missing)"),
+    ),
+    "inspect": (
+        ("mldp inspect raw-json-data/2024/week02/part-0002.jsonl", "the file's versions, attempts, batches, errors"),
+        ("mldp inspect raw-json-data/2024/week02/part-0002.jsonl --store .mldp/demo/bucket "
+         "--curated-under year=2024/month=1/day=1/",
+         "also list its curated Parquet files under one partition (numbers unpadded: month=1)"),
+        ("mldp inspect s3://my-raw-bucket/raw-json-data/2024/week05/part-0001.jsonl --json",
+         "a key given as its s3:// URL, as JSON"),
+    ),
+    "status": (
+        ("mldp status", "files by state, backlog, throughput, time to drain, last batches, top errors"),
+        ("mldp status --batches 3 --errors 5", "fewer rows (--errors 0 leaves the error list out)"),
+        ("mldp status --json", "the same report as one JSON document"),
+        ("mldp status --db postgresql://ops@db.example.com:5432/data_platform_db", "the report of another database"),
+    ),
+    "requeue": (
+        ("mldp requeue --error-contains \"no good record\" --reason \"parser fixed in v1.3\" --dry-run",
+         "show which files a requeue would move, change nothing"),
+        ("mldp requeue --state FAILED --since 24h --reason \"S3 outage over\"",
+         "files that FAILED in the last 24 hours back to PENDING"),
+        ("mldp requeue --state QUARANTINED --prefix raw-json-data/2024/week05/ --limit 100 --reason \"re-uploaded\"",
+         "at most 100 QUARANTINED files of one drop"),
+    ),
+    "release": (
+        ("mldp release raw-json-data/2024/week01/part-0001.jsonl --reason \"re-uploaded\" --dry-run",
+         "show what releasing the file would change"),
+        ("mldp release raw-json-data/2024/week01/part-0001.jsonl raw-json-data/2024/week03/part-0003.jsonl "
+         "--reason \"checked by hand\"", "both files back to PENDING, or neither"),
+    ),
+}

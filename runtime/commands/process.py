@@ -17,17 +17,23 @@ if TYPE_CHECKING:
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``mldp process``."""
-    parser = sub.add_parser("process", help="JsonToParquetBatchProcessor: convert claimed batches to Parquet")
+    parser = sub.add_parser("process", help="JsonToParquetBatchProcessor: convert claimed batches to Parquet",
+                            description="JsonToParquetBatchProcessor: finish or recover what earlier runs left, then "
+                                        "claim a batch of PENDING\n(and due FAILED) files, convert it to Parquet, "
+                                        "publish, record the outcomes and archive the raw files;\none batch, or "
+                                        "with --drain until nothing is claimable.")
     add_job_options(parser)
     parser.add_argument("--batch-size", type=positive_int, default=defaults.BATCH_SIZE,
                         help="files per batch (default %(default)s)")
-    parser.add_argument("--drain", action="store_true", help="repeat until nothing is claimable")
-    parser.add_argument("--max-minutes", type=float, default=None,
+    parser.add_argument("--drain", action="store_true",
+                        help="repeat until nothing is claimable (default: process one batch)")
+    parser.add_argument("--max-minutes", type=float, default=None, metavar="M",
                         help="time budget of --drain (default: none, drain until nothing is claimable)")
     parser.add_argument("--max-attempts", type=positive_int, default=defaults.MAX_ATTEMPTS,
                         help="attempts before a file is quarantined (default %(default)s)")
     parser.add_argument("--lease-seconds", type=non_negative_int, default=defaults.LEASE_SECONDS,
-                        help="lease of a claimed batch (default %(default)s)")
+                        help="seconds a claimed batch is owned before another run may recover it "
+                             "(default %(default)s)")
     parser.add_argument("--transform-spec", metavar="FILE", help="transform spec (JSON or YAML; s3:// on Glue; "
                                                                 "default: the packaged default spec)")
     parser.set_defaults(handler=run)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 
 from runtime.commands.common import emit, open_database, user_input
-from runtime.commands.options import add_db_option, add_json_option
+from runtime.commands.options import add_db_option, add_json_option, non_negative_int, positive_int
 from runtime.errors import UsageError
 
 
@@ -15,13 +15,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     requeue = sub.add_parser("requeue", help="move FAILED or QUARANTINED files back to PENDING (filtered)")
     add_db_option(requeue)
     requeue.add_argument("--state", action="append", dest="states", choices=["FAILED", "QUARANTINED"],
-                         type=str.upper, help="only files in this state (repeatable; default both)")
-    requeue.add_argument("--prefix", help="only keys starting with this prefix")
-    requeue.add_argument("--error-contains", metavar="TEXT", help="only files whose error contains TEXT (any case)")
+                         type=str.upper, help="only files in this state (repeatable; default: both)")
+    requeue.add_argument("--prefix", help="only keys starting with this prefix (default: any key)")
+    requeue.add_argument("--error-contains", metavar="TEXT",
+                         help="only files whose error contains TEXT, in any case (default: any error)")
     requeue.add_argument("--since", metavar="WHEN",
-                         help="only files that got their state at or after WHEN (ISO-8601, or 24h / 7d ago)")
-    requeue.add_argument("--until", metavar="WHEN", help="only files that got their state before WHEN")
-    requeue.add_argument("--limit", type=int, help="change at most this many files (oldest registered first)")
+                         help="only files that got their state at or after WHEN: ISO-8601 (2024-05-01, "
+                              "2024-05-01T10:00:00Z) or a duration ago (90m, 24h, 7d, 2w) (default: no bound)")
+    requeue.add_argument("--until", metavar="WHEN",
+                         help="only files that got their state before WHEN, written as for --since (default: no bound)")
+    requeue.add_argument("--limit", type=positive_int, metavar="N",
+                         help="change at most N files, oldest registered first (default: no limit)")
     _add_change_options(requeue)
     requeue.set_defaults(handler=run_requeue)
 
@@ -34,9 +38,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _add_change_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--reason", required=True, help="why (recorded in each file's history)")
-    parser.add_argument("--actor", help="who (recorded; default $MLDP_ACTOR, else the OS user)")
+    parser.add_argument("--actor", help="who (recorded; default: $MLDP_ACTOR, else the OS user)")
     parser.add_argument("--dry-run", action="store_true", help="show what would change; change nothing")
-    parser.add_argument("--show", type=int, default=20, metavar="N", help="keys to print (default 20)")
+    parser.add_argument("--show", type=non_negative_int, default=20, metavar="N",
+                        help="keys to print (default %(default)s)")
     add_json_option(parser)
 
 

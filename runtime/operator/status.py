@@ -136,7 +136,7 @@ def render_status(report: dict[str, Any]) -> str:
         _render_backlog(report),
         _render_throughput(report),
         _render_batches(report["recent_batches"]),
-        _render_errors(report["top_errors"]),
+        _render_errors(report["top_errors"], _needing_attention(report)),
     ]
     return "\n\n".join(sections)
 
@@ -199,7 +199,15 @@ def _render_batches(batches: list[dict[str, Any]]) -> str:
                            right=(3, 4, 5, 6)))
 
 
-def _render_errors(errors: list[dict[str, Any]]) -> str:
+def _needing_attention(report: dict[str, Any]) -> int:
+    """Files FAILED or QUARANTINED now (the files the error list groups)."""
+    return sum(report["files_by_state"][state.value]["files"] for state in (FileState.FAILED, FileState.QUARANTINED))
+
+
+def _render_errors(errors: list[dict[str, Any]], needing_attention: int) -> str:
+    if not errors and needing_attention:  # the list groups every such file: it is empty only with --errors 0
+        return (f"Errors: not shown (--errors 0); {count_of(needing_attention, 'file')} FAILED or QUARANTINED "
+                "(mldp status --errors 10 lists the most frequent errors)")
     if not errors:
         return "Errors: no file is FAILED or QUARANTINED"
     rows = [(e["files"], "/".join(e["states"]), shorten(e["pattern"], 90)) for e in errors]
