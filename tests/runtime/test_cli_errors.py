@@ -182,7 +182,7 @@ def test_a_database_error_that_is_not_a_lost_connection_names_its_sqlstate(db_ur
 
 def test_the_server_stopped_under_mldp_status_is_one_line(tmp_path: Path) -> None:
     """The real thing: the server shuts down between the command's connect and its queries."""
-    root = PROJECT_ROOT / ".mldp" / "test-lost-server" / str(os.getpid())
+    root = PROJECT_ROOT / ".mldp" / f"test-lost-server-{os.getpid()}"
     server = EmbeddedPostgres(root, port=free_port(), durable=False)
     server.start()
     try:
