@@ -4,16 +4,25 @@ Python-shell job).
 Its implementation is imported at module level on purpose: the Glue lister runs this command on Python 3.9, and
 the tests check the module-level import closure of the command modules with ``vermin``. Keep every import here
 Python 3.9-compatible and free of pyspark/pyarrow.
+
+A prefix outside the raw prefix (``''``, an unset variable, ``raw-json-data`` without its slash) is a usage error
+(exit 2, nothing registered). While another lister runs, this one waits up to ``--wait-seconds``, then says so in
+one line and exits 0 without listing: the running lister is doing the work, and on Glue a non-zero exit would
+mark the run FAILED, mail the failure and make the workflow skip the processor, which can drain what the running
+lister registers. The skipped run publishes no lister figures, so a lister that holds the lock too long still
+trips the lister heartbeat alarm.
 """
 
 from __future__ import annotations
 
 import argparse
+import time
 
 from runtime import defaults
 from runtime.commands.common import emit, open_database
-from runtime.commands.options import add_job_options, layout_from_args, positive_int
-from runtime.jobs.lister import run_lister
+from runtime.commands.options import add_job_options, layout_from_args, non_negative_int, positive_int
+from runtime.errors import UsageError
+from runtime.jobs.lister import ListerBusy, ListingSummary, RegistrationCounts, check_prefixes, run_lister
 from runtime.metrics import backlog_gauges, lister_figures, publisher_from_args
 from runtime.storage.factory import open_store
 
@@ -28,21 +37,54 @@ def register(sub: argparse._SubParsersAction) -> None:
                         help="comma-separated prefixes (the Glue job argument form)")
     parser.add_argument("--chunk-size", type=positive_int, default=defaults.LISTER_CHUNK_SIZE,
                         help="keys registered per transaction (default %(default)s)")
+    parser.add_argument("--wait-seconds", type=non_negative_int, default=0, metavar="S",
+                        help="while another lister runs, wait up to S seconds for it, then exit 0 without listing "
+                        "(default %(default)s)")
     parser.set_defaults(handler=run)
 
 
+def requested_prefixes(args: argparse.Namespace) -> list[str] | None:
+    """The prefixes of ``--prefix`` and ``--prefixes``, or ``None`` when neither is given (the reference prefixes).
+    An empty one (an unset variable) is kept, so that it is refused like any prefix outside the raw prefix."""
+    if args.prefixes is None and args.prefix_list is None:
+        return None
+    prefixes = list(args.prefixes or [])
+    if args.prefix_list is not None:
+        entries = [entry.strip() for entry in args.prefix_list.split(",")]
+        if not all(entries):
+            raise UsageError(f"--prefixes {args.prefix_list!r} has an empty entry (an unset variable?): each entry "
+                             "must lie under the raw prefix; nothing was registered")
+        prefixes += entries
+    return prefixes
+
+
 def run(args: argparse.Namespace) -> int:
-    """List the prefixes, register what is new or changed, publish the lister's metrics."""
-    prefixes = list(args.prefixes or []) + [p for p in (args.prefix_list or "").split(",") if p.strip()]
+    """List the prefixes, register what is new or changed, publish the lister's metrics. Another lister running:
+    one line, exit 0, nothing listed (see the module docstring)."""
     layout = layout_from_args(args)
+    prefixes = check_prefixes(requested_prefixes(args), layout)  # refused before any connection is opened
     store = open_store(args.store)
     conn = open_database(args.db, args.db_secret_arn, application_name="mldp-lister")
+    started = time.monotonic()
     try:
-        summary = run_lister(store, conn, prefixes or None, chunk_size=args.chunk_size, layout=layout)
-        publisher_from_args(args).publish({**lister_figures(summary), **backlog_gauges(conn)})
+        try:
+            summary = run_lister(store, conn, prefixes or None, chunk_size=args.chunk_size, layout=layout,
+                                 wait_seconds=args.wait_seconds)
+            figures = lister_figures(summary)
+        except ListerBusy as busy:
+            summary = ListingSummary(RegistrationCounts(), time.monotonic() - started, prefixes, skipped=str(busy))
+            figures = {}  # no lister heartbeat: a lister that holds the lock for too long is still alarmed on
+        publisher_from_args(args).publish({**figures, **backlog_gauges(conn)})
     finally:
         conn.close()
-    emit(summary.as_dict(), args.json, lambda d: (
-        f"listed {d['listed']:,} files: {d['new']:,} new, {d['changed']:,} changed, "
-        f"{d['unchanged']:,} unchanged ({d['seconds']}s)"))
+    emit(summary.as_dict(), args.json, _human)
     return 0
+
+
+def _human(d: dict) -> str:
+    """The one-line report of a listing (or of a skipped one)."""
+    if d["skipped"]:
+        return f"skipped: {d['skipped']}"
+    extra = "".join(f", {d[key]:,} {key}" for key in ("stale", "deferred") if d[key])
+    return (f"listed {d['listed']:,} files: {d['new']:,} new, {d['changed']:,} changed, "
+            f"{d['unchanged']:,} unchanged{extra} ({d['seconds']}s)")

@@ -24,19 +24,46 @@ COPY_INCOMING = (
 )
 
 #: (incoming_objects holds each key once: the caller de-duplicates a chunk.)
-#: Insert new keys as PENDING; a known key with a different ETag (and not being processed right now) becomes a
-#: new version: back to PENDING with attempts reset. The same ETag is never touched. The trigger of migration 0003
-#: writes the replaced version's outcome to the history, for exactly the rows this statement changes.
-UPSERT_INCOMING = """
-WITH upserted AS (
-    INSERT INTO file_processing_status AS f
-        (s3_key, file_size_bytes, last_modified_timestamp, etag, processing_status, next_attempt_at)
-    SELECT s3_key, file_size_bytes, to_timestamp(last_modified_epoch), etag, 'PENDING', now()
-    FROM incoming_objects
-    ON CONFLICT (s3_key) DO UPDATE SET
-        file_size_bytes = EXCLUDED.file_size_bytes,
-        last_modified_timestamp = EXCLUDED.last_modified_timestamp,
-        etag = EXCLUDED.etag,
+#: Register one staged page. ``classified`` sorts each key without taking any lock: ``new`` (not registered),
+#: ``unchanged`` (same ETag), ``newer`` (a new version), ``stale`` (an older listing: its last-modified time is
+#: before the registered one's, or equal to it with an ETag this key already had: never go back in version).
+#: Only ``newer`` rows are locked, in file_id order, with SKIP LOCKED: the lister never waits for a row lock, so
+#: it can never be part of a deadlock, and it never locks an unchanged row (a plain ON CONFLICT DO UPDATE ... WHERE
+#: locks every conflicting row, even those it does not update). A locked row is re-checked: a row being processed
+#: (PROCESSING) or locked by a batch right now keeps its version; the new one is ``deferred`` to the next listing.
+#: New keys are inserted (ON CONFLICT DO NOTHING locks nothing). A new version goes back to PENDING
+#: with attempts reset; the trigger of migration 0003 writes the replaced version's outcome to the history.
+#: Returns (new, changed, newer, stale): deferred = newer - changed. Run it after :data:`REGISTRATION_PLAN`.
+REGISTER_INCOMING = """
+WITH classified AS (
+    SELECT i.s3_key, i.file_size_bytes, to_timestamp(i.last_modified_epoch) AS last_modified, i.etag, f.file_id,
+        CASE
+            WHEN f.file_id IS NULL THEN 'new'
+            WHEN f.etag IS NOT DISTINCT FROM i.etag THEN 'unchanged'
+            WHEN f.last_modified_timestamp IS NULL
+                OR to_timestamp(i.last_modified_epoch) > f.last_modified_timestamp THEN 'newer'
+            WHEN to_timestamp(i.last_modified_epoch) = f.last_modified_timestamp AND NOT EXISTS (
+                SELECT 1 FROM file_processing_history AS h WHERE h.file_id = f.file_id AND h.etag = i.etag)
+                THEN 'newer'
+            ELSE 'stale'
+        END AS kind
+    FROM incoming_objects AS i
+    LEFT JOIN file_processing_status AS f ON f.s3_key = i.s3_key
+), locked AS (
+    SELECT f.file_id, c.file_size_bytes, c.last_modified, c.etag
+    FROM classified AS c
+    JOIN file_processing_status AS f ON f.file_id = c.file_id
+    WHERE c.kind = 'newer'
+        AND f.processing_status <> 'PROCESSING'
+        AND f.etag IS DISTINCT FROM c.etag
+        AND (f.last_modified_timestamp IS NULL OR c.last_modified >= f.last_modified_timestamp)
+    ORDER BY f.file_id
+    FOR UPDATE OF f SKIP LOCKED
+), updated AS (
+    UPDATE file_processing_status AS f SET
+        file_size_bytes = l.file_size_bytes,
+        last_modified_timestamp = l.last_modified,
+        etag = l.etag,
         version = f.version + 1,
         processing_status = 'PENDING',
         retry_count = 0,
@@ -51,10 +78,42 @@ WITH upserted AS (
         dead_letter_path = NULL,
         archived_key = NULL,
         updated_at = now()
-    WHERE f.etag IS DISTINCT FROM EXCLUDED.etag AND f.processing_status <> 'PROCESSING'
-    RETURNING (xmax = 0) AS inserted
+    FROM locked AS l
+    WHERE f.file_id = l.file_id
+    RETURNING f.file_id
+), inserted AS (
+    INSERT INTO file_processing_status AS f
+        (s3_key, file_size_bytes, last_modified_timestamp, etag, processing_status, next_attempt_at)
+    SELECT s3_key, file_size_bytes, last_modified, etag, 'PENDING', now()
+    FROM classified
+    WHERE kind = 'new'
+    ON CONFLICT (s3_key) DO NOTHING
+    RETURNING f.file_id
 )
-SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM upserted
+SELECT (SELECT count(*) FROM inserted), (SELECT count(*) FROM updated),
+    count(*) FILTER (WHERE kind = 'newer'), count(*) FILTER (WHERE kind = 'stale')
+FROM classified
+"""
+
+#: Each staged key is one index probe of the tracking table (as ON CONFLICT would do), whatever the planner makes
+#: of a temporary table without statistics: a hash or merge join reads the whole table for every page, which makes
+#: a full listing quadratic in the number of files (0.5 s a page of 20,000 against 1,000,000 rows, 0.1 s probed).
+REGISTRATION_PLAN = "SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off"
+
+#: Listers are serialized on this session-level advisory lock (the migrations take 7_345_120_011).
+LISTER_LOCK_KEY = 7_345_120_012
+TRY_LISTER_LOCK = "SELECT pg_try_advisory_lock(%(key)s)"
+RELEASE_LISTER_LOCK = "SELECT pg_advisory_unlock(%(key)s)"
+#: Who holds the lister lock (pid, application name, connection start), for the message of a second lister. A
+#: bigint advisory key is stored as classid (high 32 bits), objid (low 32 bits), objsubid 1.
+LISTER_LOCK_HOLDER = """
+SELECT l.pid, a.application_name, a.backend_start
+FROM pg_locks AS l
+LEFT JOIN pg_stat_activity AS a ON a.pid = l.pid
+WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
+    AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+    AND ((l.classid::bigint << 32) | l.objid::bigint) = %(key)s
+LIMIT 1
 """
 
 # --- backlog gauges ---------------------------------------------------------------------------------------------

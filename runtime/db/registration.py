@@ -1,20 +1,34 @@
 """Bulk registration of listed objects in the tracking table: COPY into a session-temporary staging table, then
-one set-based upsert per page. Each page is one transaction, so a failure never leaves half a page registered."""
+one set-based statement per page that sorts the keys (new, unchanged, newer version, stale listing) without
+locking, inserts the new ones and locks and updates only the newer versions (:data:`runtime.db.queries.
+REGISTER_INCOMING`). Each page is one transaction, so a failure never leaves half a page registered.
+
+Listers are serialized: :func:`lister_lock` holds a session-level advisory lock for a whole listing; a second
+lister gets :class:`ListerBusy` (at once or after a bounded wait)."""
 
 from __future__ import annotations
 
 import io
+import logging
 import queue
 import threading
+import time
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import timezone
 from typing import TYPE_CHECKING
 
+import psycopg2
+
 from runtime.db import queries
+from runtime.errors import MldpError
 from runtime.storage.base import ObjectInfo
 
 if TYPE_CHECKING:
     from psycopg2.extensions import connection as Connection
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -24,17 +38,24 @@ class RegistrationCounts:
     listed: int = 0
     new: int = 0
     changed: int = 0
+    #: Listed with an older last-modified time than the registered version (or the same time and an ETag the key
+    #: already had): an out-of-date listing, ignored (a version is never rolled back).
+    stale: int = 0
+    #: A newer version of a file being processed (or locked by a batch) right now: left for the next listing.
+    deferred: int = 0
 
     @property
     def unchanged(self) -> int:
         """Listed keys that were already registered with the same ETag."""
-        return self.listed - self.new - self.changed
+        return self.listed - self.new - self.changed - self.stale - self.deferred
 
     def add(self, other: RegistrationCounts) -> None:
         """Add ``other``'s counts to these."""
         self.listed += other.listed
         self.new += other.new
         self.changed += other.changed
+        self.stale += other.stale
+        self.deferred += other.deferred
 
 
 def _csv_field(text: str) -> str:
@@ -67,7 +88,8 @@ def prepare_page(objects: list[ObjectInfo]) -> PreparedPage:
 
 
 def register_page(conn: Connection, objects: list[ObjectInfo] | PreparedPage) -> RegistrationCounts:
-    """Register one page of listed objects in one transaction and return what was new or changed."""
+    """Register one page of listed objects in one transaction and return what was new, changed, stale or
+    deferred (see :data:`runtime.db.queries.REGISTER_INCOMING`)."""
     page = objects if isinstance(objects, PreparedPage) else prepare_page(objects)
     if not page.count:
         return RegistrationCounts()
@@ -75,13 +97,68 @@ def register_page(conn: Connection, objects: list[ObjectInfo] | PreparedPage) ->
         with conn.cursor() as cur:
             cur.execute(queries.CREATE_INCOMING)
             cur.copy_expert(queries.COPY_INCOMING, page.csv)
-            cur.execute(queries.UPSERT_INCOMING)
-            new, changed = cur.fetchone()
+            cur.execute(queries.REGISTRATION_PLAN)
+            cur.execute(queries.REGISTER_INCOMING)
+            new, changed, newer, stale = (int(n) for n in cur.fetchone())
         conn.commit()
     except BaseException:
         conn.rollback()
         raise
-    return RegistrationCounts(listed=page.count, new=int(new), changed=int(changed))
+    return RegistrationCounts(listed=page.count, new=new, changed=changed, stale=stale, deferred=newer - changed)
+
+
+class ListerBusy(MldpError):
+    """Another lister holds the lister lock (the message says which session); nothing was listed."""
+
+
+def _lock_holder(conn: Connection) -> str:
+    """A short description of the session holding the lister lock (it may have just released it)."""
+    with conn.cursor() as cur:
+        cur.execute(queries.LISTER_LOCK_HOLDER, {"key": queries.LISTER_LOCK_KEY})
+        row = cur.fetchone()
+    conn.commit()
+    if row is None:
+        return "another session"
+    pid, application, since = row
+    described = f"pid {pid}" + (f" {application!r}" if application else "")
+    return described + (f", connected since {since.astimezone(timezone.utc):%Y-%m-%d %H:%M:%SZ}" if since else "")
+
+
+def try_lister_lock(conn: Connection) -> bool:
+    """Take the lister lock if it is free (session-level: it outlives the page transactions)."""
+    with conn.cursor() as cur:
+        cur.execute(queries.TRY_LISTER_LOCK, {"key": queries.LISTER_LOCK_KEY})
+        taken = bool(cur.fetchone()[0])
+    conn.commit()
+    return taken
+
+
+def release_lister_lock(conn: Connection) -> None:
+    """Release the lister lock; a lost connection has released it already."""
+    try:
+        conn.rollback()
+        with conn.cursor() as cur:
+            cur.execute(queries.RELEASE_LISTER_LOCK, {"key": queries.LISTER_LOCK_KEY})
+        conn.commit()
+    except psycopg2.Error as error:  # the session is gone, and its locks with it
+        log.debug("lister lock not released explicitly: %s", error)
+
+
+@contextmanager
+def lister_lock(conn: Connection, wait_seconds: float = 0.0, poll_seconds: float = 0.5) -> Iterator[None]:
+    """Hold the lister lock for the block. Another lister holding it: wait up to ``wait_seconds`` (polling), then
+    raise :class:`ListerBusy` naming the holder."""
+    deadline = time.monotonic() + max(wait_seconds, 0.0)
+    while not try_lister_lock(conn):
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            waited = f" (waited {wait_seconds:g}s)" if wait_seconds > 0 else ""
+            raise ListerBusy(f"another lister is running ({_lock_holder(conn)}){waited}: nothing listed")
+        time.sleep(min(poll_seconds, remaining))
+    try:
+        yield
+    finally:
+        release_lister_lock(conn)
 
 
 _DONE = object()
