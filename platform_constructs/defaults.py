@@ -17,8 +17,9 @@ METRICS_NAMESPACE = "MlDataPlatform"
 BATCH_SIZE = 1000
 #: Attempts before a failing file is quarantined (``--max-attempts``).
 MAX_ATTEMPTS = 3
-#: How long a claimed batch is owned before another run may recover it (``--lease-seconds``).
-LEASE_SECONDS = 3600
+#: How long a claimed batch is owned before another run may recover it (``--lease-seconds``); the run renews it
+#: every fifth of it while it lives, so a crashed run's batch is back within minutes.
+LEASE_SECONDS = 300
 #: Time budget of a scheduled processor run (``--max-minutes`` with ``--drain true``); below the schedule interval.
 DRAIN_MINUTES = 12
 #: Time budget of a backfill run (``--max-minutes`` of the backfill job and trigger).

@@ -10,8 +10,12 @@ from __future__ import annotations
 BATCH_SIZE = 1000
 #: Attempts before a failing file is quarantined (``--max-attempts``).
 MAX_ATTEMPTS = 3
-#: How long a claimed batch is owned before another run may recover it (``--lease-seconds``).
-LEASE_SECONDS = 3600
+#: The largest ``--max-attempts`` accepted (a file failing this often needs a person, not another retry).
+MAX_ATTEMPTS_LIMIT = 100
+#: How long a claimed batch is owned before another run may recover it (``--lease-seconds``). The run's heartbeat
+#: renews it every fifth of it (60 s) from the claim to the clean-up, so a live run never loses it, and a run that
+#: died without a trace is recovered within this time (one whose process or Glue job run has ended: at once).
+LEASE_SECONDS = 300
 #: First retry delay of a failed file; doubled per attempt up to :data:`BACKOFF_MAX_SECONDS`.
 BACKOFF_BASE_SECONDS = 60
 #: Longest retry delay of a failed file.

@@ -138,6 +138,14 @@ EXAMPLES: dict[str, tuple[tuple[str, str], ...]] = {
         ("mldp status --json", "the same report as one JSON document"),
         ("mldp status --db postgresql://ops@db.example.com:5432/data_platform_db", "the report of another database"),
     ),
+    "recover": (
+        ("mldp recover 9a1a7e29 --reason \"run killed by OOM\"",
+         "hand the batch of a gone run to the next processor run (refused while its owner may be running)"),
+        ("mldp recover 9a1a7e29 --reason \"manifest fixed by hand\" --store s3://my-raw-bucket",
+         "recover a batch held after failed recoveries right here: roll it forward or abandon it"),
+        ("mldp recover 9a1a7e29 --reason \"host lost, its process cannot be checked\" --force --actor alice",
+         "take over a batch whose owner cannot be proved gone"),
+    ),
     "requeue": (
         ("mldp requeue --error-contains \"no good record\" --reason \"parser fixed in v1.3\" --dry-run",
          "show which files a requeue would move, change nothing"),

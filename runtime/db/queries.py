@@ -152,9 +152,12 @@ WHERE f.file_id = picked.file_id
 RETURNING f.file_id, f.s3_key, f.etag, f.file_size_bytes, f.retry_count, f.version
 """
 
+#: The batch row, with the facts about the run that owns it (migration 0004): what tells a dead owner at once.
 INSERT_BATCH = """
-INSERT INTO processing_batches (batch_id, glue_job_run_id, file_count, bytes, lease_expires_at)
-VALUES (%(batch_id)s, %(job_run_id)s, %(file_count)s, %(bytes)s, now() + make_interval(secs => %(lease_seconds)s))
+INSERT INTO processing_batches (batch_id, glue_job_run_id, file_count, bytes, lease_expires_at, owner_host, owner_pid,
+    owner_node, owner_glue_job, heartbeat_at)
+VALUES (%(batch_id)s, %(job_run_id)s, %(file_count)s, %(bytes)s, now() + make_interval(secs => %(lease_seconds)s),
+    %(owner_host)s, %(owner_pid)s, %(owner_node)s, %(owner_glue_job)s, now())
 """
 
 #: Renew-or-lose, one statement: extend the lease of the batch (and of its PROCESSING files) only if it is still
@@ -163,8 +166,10 @@ VALUES (%(batch_id)s, %(job_run_id)s, %(file_count)s, %(bytes)s, now() + make_in
 #: but for its lease).
 RENEW_BATCH_LEASE = """
 WITH renewed AS (
-    UPDATE processing_batches SET lease_expires_at = now() + make_interval(secs => %(lease_seconds)s)
+    UPDATE processing_batches SET lease_expires_at = now() + make_interval(secs => %(lease_seconds)s),
+        heartbeat_at = now()
     WHERE batch_id = %(batch_id)s AND state = 'CLAIMED' AND glue_job_run_id = %(job_run_id)s
+        AND released_at IS NULL AND held_at IS NULL
     RETURNING batch_id, lease_expires_at
 ), renewed_files AS (
     UPDATE file_processing_status AS f SET lease_expires_at = r.lease_expires_at
@@ -176,21 +181,6 @@ SELECT EXISTS (SELECT 1 FROM renewed) AS renewed, b.state, b.glue_job_run_id,
     (SELECT count(*) FROM renewed_files) AS files
 FROM processing_batches AS b
 WHERE b.batch_id = %(batch_id)s
-"""
-
-#: Take over one batch whose lease expired (a dead run's): the caller rolls it forward or abandons it.
-TAKE_OVER_EXPIRED_BATCH = """
-UPDATE processing_batches SET
-    glue_job_run_id = %(job_run_id)s,
-    lease_expires_at = now() + make_interval(secs => %(lease_seconds)s)
-WHERE batch_id = (
-    SELECT batch_id FROM processing_batches
-    WHERE state = 'CLAIMED' AND lease_expires_at < now()
-    ORDER BY lease_expires_at
-    LIMIT 1
-    FOR UPDATE SKIP LOCKED
-)
-RETURNING batch_id
 """
 
 BATCH_FILES = """

@@ -68,6 +68,42 @@ class LeaseStatus:
 
 
 @dataclass(frozen=True)
+class Owner:
+    """The facts recorded about the run that owns a batch (each may be ``None`` where it is not known)."""
+
+    job_run_id: str | None
+    host: str | None = None
+    pid: int | None = None
+    #: ``<boot id>/<pid namespace>/<start time>`` of ``pid`` (see :func:`process_identity`)
+    node: str | None = None
+    #: the Glue job of ``job_run_id``; ``None`` outside Glue
+    glue_job: str | None = None
+
+    def describe(self) -> str:
+        """How status and errors name the owner: ``run R (Glue job J)`` or ``run R on HOST pid P``."""
+        if self.glue_job:
+            return f"run {self.job_run_id} (Glue job {self.glue_job})"
+        where = f" on {self.host} pid {self.pid}" if self.host and self.pid else ""
+        return f"run {self.job_run_id}{where}"
+
+
+@dataclass(frozen=True)
+class OpenBatch:
+    """A CLAIMED batch, as recovery and ``mldp recover`` see it: its owner and what makes it recoverable."""
+
+    batch_id: str
+    owner: Owner
+    file_count: int
+    lease_expired: bool
+    #: handed back by its run or an operator: recoverable now
+    released: bool
+    #: held for the operator after ``recovery_attempts`` failed recoveries
+    held: bool
+    recovery_attempts: int = 0
+    recovery_error: str | None = None
+
+
+@dataclass(frozen=True)
 class BacklogGauges:
     """The tracking table's gauges both jobs publish at the end of a run."""
 

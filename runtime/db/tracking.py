@@ -12,7 +12,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-from runtime.db import operator_queries, queries
+from runtime.db import lease_queries, operator_queries, queries
 from runtime.db.records import (
     ArchiveItem,
     BacklogGauges,
@@ -20,6 +20,8 @@ from runtime.db.records import (
     FileOutcome,
     FileProblem,
     LeaseStatus,
+    OpenBatch,
+    Owner,
     RetryRule,
 )
 from runtime.db.states import BatchState, FileState
@@ -33,11 +35,21 @@ class LeaseLost(RuntimeError):
     """Another run took this batch over (our lease expired): stop without publishing or recording."""
 
 
-class TrackingStore:
-    """The tracking database of one run, on one psycopg2 connection (autocommit off)."""
+def _owner_params(owner: Owner | None) -> dict[str, object]:
+    owner = owner or Owner(None)
+    return {"owner_host": owner.host, "owner_pid": owner.pid, "owner_node": owner.node,
+            "owner_glue_job": owner.glue_job}
 
-    def __init__(self, conn: Connection) -> None:
+
+class TrackingStore:
+    """The tracking database of one run, on one psycopg2 connection (autocommit off).
+
+    ``owner``: the facts about this process recorded on every batch it claims or takes over (host, pid, node,
+    Glue job; :func:`runtime.jobs.owner.current_owner`), so that another run can tell when it is gone."""
+
+    def __init__(self, conn: Connection, owner: Owner | None = None) -> None:
         self.conn = conn
+        self.owner = owner
 
     @contextmanager
     def _transaction(self) -> Iterator[Cursor]:
@@ -56,7 +68,7 @@ class TrackingStore:
         """Claim up to ``batch_size`` claimable files for a new batch (one statement, ``SKIP LOCKED``) and insert
         its batch row, in one transaction. An empty list: nothing is claimable (no batch row is written)."""
         params = {"batch_id": batch_id, "job_run_id": job_run_id, "batch_size": batch_size,
-                  "lease_seconds": lease_seconds}
+                  "lease_seconds": lease_seconds, **_owner_params(self.owner)}
         with self._transaction() as cur:
             cur.execute(queries.CLAIM_BATCH, params)
             rows = cur.fetchall()
@@ -84,12 +96,88 @@ class TrackingStore:
             raise LeaseLost(f"batch {batch_id} was taken over by {lease.owner} ({lease.state}); not publishing")
 
     def take_over_expired_batch(self, job_run_id: str, lease_seconds: int) -> str | None:
-        """Make one batch whose lease expired (a dead run's) this run's, with a fresh lease; its id, or ``None``
-        when no batch is expired. The caller rolls it forward or abandons it."""
+        """Make one batch whose lease expired (a dead run's) or that its run handed back this run's, with a fresh
+        lease; its id, or ``None`` when there is none. The caller rolls it forward or abandons it."""
         with self._transaction() as cur:
-            cur.execute(queries.TAKE_OVER_EXPIRED_BATCH, {"job_run_id": job_run_id, "lease_seconds": lease_seconds})
+            cur.execute(lease_queries.TAKE_OVER_EXPIRED_BATCH, {"job_run_id": job_run_id,
+                                                                "lease_seconds": lease_seconds,
+                                                                **_owner_params(self.owner)})
             row = cur.fetchone()
         return str(row[0]) if row else None
+
+    # -- owners, the run-wide heartbeat, hand-backs ----------------------------------------------------------------
+
+    def open_batches(self, batch_id: str | None = None, limit: int = 1000) -> list[OpenBatch]:
+        """The CLAIMED batches (or only ``batch_id``), those recoverable by their lease first."""
+        with self._transaction() as cur:
+            cur.execute(lease_queries.OPEN_BATCHES, {"batch_id": batch_id, "limit": limit})
+            rows = cur.fetchall()
+        return [OpenBatch(str(r[0]), Owner(r[1], r[2], r[3], r[4], r[5]), r[6], r[7], r[8], r[9], r[10], r[11])
+                for r in rows]
+
+    def take_over(self, batch: OpenBatch, job_run_id: str, lease_seconds: int, owner_gone: bool,
+                  allow_held: bool = False) -> bool:
+        """Make ``batch`` this run's if it is still as the caller saw it (same owner, still CLAIMED) and its lease
+        expired, it was handed back, or ``owner_gone`` (the caller proved its owner gone). ``allow_held``: also a
+        batch held for the operator (``mldp recover``). False: someone changed it first."""
+        with self._transaction() as cur:
+            cur.execute(lease_queries.TAKE_OVER_BATCH, {
+                "batch_id": batch.batch_id, "expected_run_id": batch.owner.job_run_id, "job_run_id": job_run_id,
+                "lease_seconds": lease_seconds, "owner_gone": owner_gone, "allow_held": allow_held,
+                **_owner_params(self.owner)})
+            return cur.fetchone() is not None
+
+    def renew_run_leases(self, job_run_id: str, lease_seconds: int) -> list[str]:
+        """Extend the lease of every batch run ``job_run_id`` holds (the run-wide heartbeat); the batches renewed."""
+        with self._transaction() as cur:
+            cur.execute(lease_queries.RENEW_RUN_LEASES, {"job_run_id": job_run_id, "lease_seconds": lease_seconds})
+            rows = cur.fetchall()
+        return [str(row[0]) for row in rows]
+
+    def record_recovery_failure(self, batch_id: str, job_run_id: str, error: str, max_tries: int) -> tuple[int, bool]:
+        """Count a failed recovery of ``batch_id`` (this run's, taken over): its error kept, recoverable again at
+        once by another run, held for the operator once it failed ``max_tries`` times. Returns (failures so far,
+        held); (0, False) when the batch is no longer this run's."""
+        with self._transaction() as cur:
+            cur.execute(lease_queries.RECORD_RECOVERY_FAILURE, {"batch_id": batch_id, "job_run_id": job_run_id,
+                                                                "error": error, "max_tries": max_tries})
+            row = cur.fetchone()
+        return (int(row[0]), bool(row[1])) if row else (0, False)
+
+    def hand_back(self, batch_id: str, job_run_id: str, reason: str, released_by: str | None = None) -> bool:
+        """A batch past its manifest that this run will not finish: still CLAIMED, recoverable at once by the next
+        run (which rolls it forward). False when it is no longer this run's."""
+        with self._transaction() as cur:
+            cur.execute(lease_queries.HAND_BACK_BATCH, {"batch_id": batch_id, "job_run_id": job_run_id,
+                                                        "reason": reason, "released_by": released_by or job_run_id})
+            return cur.fetchone() is not None
+
+    def release(self, batch_id: str, job_run_id: str, reason: str) -> int | None:
+        """A batch before its manifest that this run gives back without it being its files' fault: the batch
+        ABANDONED (``reason``), its files back to PENDING (FAILED if they had failed before) with the attempt not
+        counted, claimable at once, one UNCLAIMED history row each; one transaction. The number of files returned,
+        ``None`` when the batch is no longer this run's."""
+        params = {"batch_id": batch_id, "job_run_id": job_run_id, "reason": reason, "released_by": job_run_id}
+        with self._transaction() as cur:
+            cur.execute(lease_queries.RELEASE_BATCH, params)
+            if cur.fetchone() is None:
+                return None
+            cur.execute(lease_queries.UNCLAIM_FILES, params)
+            return len(cur.fetchall())
+
+    def record_operator_recovery(self, batch_id: str, actor: str, reason: str) -> int:
+        """One RECOVER history row per PROCESSING file of ``batch_id`` (who and why); the number of files."""
+        with self._transaction() as cur:
+            cur.execute(lease_queries.RECORD_OPERATOR_RECOVERY, {"batch_id": batch_id, "actor": actor,
+                                                                 "reason": reason})
+            return len(cur.fetchall())
+
+    def batch_ids_like(self, prefix: str) -> list[str]:
+        """Up to two batch ids starting with ``prefix`` (one: the prefix names a batch)."""
+        with self._transaction() as cur:
+            cur.execute(lease_queries.BATCH_IDS_LIKE, {"prefix": prefix})
+            rows = cur.fetchall()
+        return [str(row[0]) for row in rows]
 
     def batch_files(self, batch_id: str) -> list[ClaimedFile]:
         """The files still PROCESSING in ``batch_id``, by file id."""

@@ -6,21 +6,35 @@ then process one batch through the steps of :mod:`runtime.jobs.batch` (claim -> 
 staging -> write the manifest -> renew the lease, abort if lost -> publish -> commit all outcomes in one
 transaction -> archive raw files -> clean staging). :class:`BatchProcessor` is the drain loop and the public API
 the commands and tests use; every SQL statement goes through :class:`runtime.db.tracking.TrackingStore`.
+
+A run's life: it records itself as the owner of each batch it claims (:mod:`runtime.jobs.owner`), a
+:class:`~runtime.jobs.heartbeat.RunHeartbeat` renews its leases from the claim to the clean-up, and it never
+leaves a batch PROCESSING on its way out: a batch it cannot finish (a clean stop, :mod:`runtime.jobs.stopping`,
+or an error that escapes the batch protocol, which records every file's own failure itself) is given back
+without charging its files an attempt when it has no manifest yet, or handed back for the next run to roll
+forward when it has one. Only a killed process leaves a batch behind, and the next run recovers it at once.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING
 
+from runtime.db.records import ClaimedFile, FileOutcome, Owner, RetryRule
+from runtime.db.states import BatchState
 from runtime.db.tracking import LeaseLost, TrackingStore
+from runtime.jobs import publish as pub
 from runtime.jobs.archive import LEFTOVER_LIMIT, Archiver
 from runtime.jobs.batch import CHECKPOINTS, BatchProtocol, BatchReport, SourceChangedDuringRead, lineage_uri
+from runtime.jobs.heartbeat import RunHeartbeat
+from runtime.jobs.owner import OwnerProbe, current_owner
 from runtime.jobs.recovery import Recovery, UnrecoverableBatch
 from runtime.jobs.retry import RetryPolicy
 from runtime.jobs.settings import ProcessorSettings
+from runtime.jobs.stopping import StopRequested, StopSignal, cancel_spark_jobs, signal_name
 from runtime.layout import Layout
 from runtime.storage.base import ObjectStore
 
@@ -32,61 +46,101 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CHECKPOINTS", "BatchProcessor", "BatchReport", "LeaseLost", "ProcessorSettings", "RetryPolicy",
-    "SourceChangedDuringRead", "UnrecoverableBatch", "lineage_uri",
+    "SourceChangedDuringRead", "StopRequested", "UnrecoverableBatch", "lineage_uri",
 ]
 
 log = logging.getLogger(__name__)
 
 
+class _RunTracking(TrackingStore):
+    """The run's tracking store, which knows the batch in flight: the outcomes of a batch claimed by this run
+    that has no manifest yet are not recorded once a stop was requested (the batch is given back instead)."""
+
+    def __init__(self, conn: Connection, owner: Owner, stop: StopSignal) -> None:
+        super().__init__(conn, owner)
+        self.stop = stop
+        self.in_flight: str | None = None
+        self.past_manifest = False
+
+    def claim(self, batch_id: str, job_run_id: str, batch_size: int, lease_seconds: int) -> list[ClaimedFile]:
+        """Claim as the store does, and remember the batch as this run's in flight."""
+        claimed = super().claim(batch_id, job_run_id, batch_size, lease_seconds)
+        if claimed:
+            self.in_flight, self.past_manifest = batch_id, False
+        return claimed
+
+    def record_outcomes(self, batch_id: str, job_run_id: str, outcomes: Sequence[FileOutcome], state: BatchState,
+                        policy: RetryRule, error: str | None = None) -> dict[str, int]:
+        """A safe point for the batch in flight before its manifest (a conversion a stop cancelled is no file's
+        failure); else record as the store does."""
+        if batch_id == self.in_flight and not self.past_manifest:
+            self.stop.check()
+        return super().record_outcomes(batch_id, job_run_id, outcomes, state, policy, error)
+
+
 class BatchProcessor:
     """Runs the batch protocol against one store and one tracking database connection.
 
-    ``spark_factory`` and ``heartbeat_connect`` (opens a second connection for the lease heartbeat during the
-    conversion; ``None``: no heartbeat) are read at each batch, so they may be replaced between batches.
+    ``spark_factory`` and ``heartbeat_connect`` (opens a second connection for the run's lease heartbeat;
+    ``None``: no heartbeat) are read at each batch, so they may be replaced between batches. ``owner_probe`` tells
+    whether the owner of another run's batch is provably gone (injectable: its Glue client). ``handle_signals``:
+    SIGINT and SIGTERM stop :meth:`drain` and :meth:`run_once` cleanly (main thread only); :attr:`exit_status`
+    is then ``128 + signal``.
     """
 
     def __init__(self, store: ObjectStore, conn: Connection, spark_factory: Callable[[], SparkSession],
                  spec: TransformSpec, settings: ProcessorSettings | None = None, layout: Layout | None = None,
                  checkpoint: Callable[[str], None] = lambda name: None,
-                 heartbeat_connect: Callable[[], Connection] | None = None) -> None:
+                 heartbeat_connect: Callable[[], Connection] | None = None, owner_probe: OwnerProbe | None = None,
+                 handle_signals: bool = False) -> None:
         self.store = store
         self.conn = conn
-        self.tracking = TrackingStore(conn)
+        self.settings = settings or ProcessorSettings()
+        self.stop = StopSignal()
+        self.owner = current_owner(self.settings.job_run_id)
+        self.tracking = _RunTracking(conn, self.owner, self.stop)
         self.spark_factory = spark_factory
         self.spec = spec
-        self.settings = settings or ProcessorSettings()
         self.layout = layout or Layout()
         self.checkpoint = checkpoint
         self.heartbeat_connect = heartbeat_connect
+        self.owner_probe = owner_probe or OwnerProbe()
+        self.handle_signals = handle_signals
+        #: batches whose recovery failed in this run: not tried again by it
+        self.failed_recoveries: set[str] = set()
 
     # -- public ------------------------------------------------------------------------------------------------
 
+    @property
+    def exit_status(self) -> int:
+        """0, or ``128 + signal`` when a stop signal ended the run (130 SIGINT, 143 SIGTERM)."""
+        return self.stop.exit_status
+
     def run_once(self) -> list[BatchReport]:
         """Recover expired batches, then claim and process one batch. Returns the batches finished."""
-        reports = self.recover_expired()
-        report = self.process_next_batch()
-        if report:
-            reports.append(report)
-        return reports
+        with self._signals():
+            return self._run_once()
 
     def drain(self, max_minutes: float | None = None,
               on_batch: Callable[[BatchReport], None] = lambda report: None) -> list[BatchReport]:
-        """Repeat :meth:`run_once` until nothing is claimable or the time budget would be exceeded."""
+        """Repeat :meth:`run_once` until nothing is claimable, the time budget would be exceeded or a stop
+        signal arrived."""
         started = time.monotonic()
         budget = max_minutes * 60 if max_minutes else None
         reports: list[BatchReport] = []
         longest = 0.0
-        while True:
-            if budget is not None and time.monotonic() - started + longest > budget:
-                log.info("time budget of %s minutes reached: stopping the drain", max_minutes)
-                break
-            batch = self.run_once()
-            if not batch:
-                break
-            for report in batch:
-                longest = max(longest, report.seconds)
-                on_batch(report)
-            reports.extend(batch)
+        with self._signals():
+            while not self.stop.requested:
+                if budget is not None and time.monotonic() - started + longest > budget:
+                    log.info("time budget of %s minutes reached: stopping the drain", max_minutes)
+                    break
+                batch = self._run_once()
+                for report in batch:
+                    longest = max(longest, report.seconds)
+                    on_batch(report)
+                reports.extend(batch)
+                if not batch:
+                    break
         return reports
 
     def process_next_batch(self) -> BatchReport | None:
@@ -95,9 +149,10 @@ class BatchProcessor:
 
     def recover_expired(self) -> list[BatchReport]:
         """Archive leftovers, clean the staging of finished batches, then roll forward or abandon every batch
-        whose lease expired (a crashed run's). Returns the batches rolled forward."""
+        whose lease expired, that its run handed back, or whose owner is provably gone (a crashed run's), each on
+        its own. Returns the batches rolled forward."""
         self.archive_leftovers()
-        recovery = Recovery(self.protocol())
+        recovery = self.recovery()
         recovery.clean_finished_staging()
         return recovery.recover_expired()
 
@@ -107,16 +162,93 @@ class BatchProcessor:
 
     def clean_finished_staging(self) -> int:
         """Delete staging left by batches that are no longer open (a crash after commit, before clean-up)."""
-        return Recovery(self.protocol()).clean_finished_staging()
+        return self.recovery().clean_finished_staging()
+
+    # -- the run's life ------------------------------------------------------------------------------------------
+
+    def _run_once(self) -> list[BatchReport]:
+        reports: list[BatchReport] = []
+        try:
+            with self._heartbeat():
+                reports.extend(self.recover_expired())
+                self.stop.check()
+                report = self.process_next_batch()
+                if report:
+                    reports.append(report)
+        except StopRequested as stop:
+            self._give_back(f"run stopped by {signal_name(stop.signum)} before finishing the batch")
+        except Exception as exc:
+            self._give_back(f"run stopped by {type(exc).__name__}: {(str(exc).splitlines() or [''])[0][:300]}")
+            if not self.stop.requested:
+                raise
+            log.info("stopped by %s: %s: %s", signal_name(self.stop.signum or 0), type(exc).__name__, exc)
+        return reports
+
+    def _give_back(self, reason: str) -> None:
+        """Leave no batch of this run PROCESSING: the batch claimed by this run without a manifest goes back
+        without charging its files an attempt; any other (past its manifest, or taken over) is handed back to be
+        recovered at once by the next run."""
+        job_run_id = self.settings.job_run_id
+        try:
+            for batch in self.tracking.open_batches():
+                if batch.owner.job_run_id != job_run_id:
+                    continue
+                if batch.batch_id == self.tracking.in_flight and not self.tracking.past_manifest \
+                        and not pub.probe_manifest(self.store, self.layout, batch.batch_id).found:
+                    files = self.tracking.release(batch.batch_id, job_run_id, f"released: {reason}")
+                    pub.clean_staging(self.store, self.layout, batch.batch_id)
+                    log.warning("batch %s released, %s files back without an attempt counted: %s",
+                                batch.batch_id, files, reason)
+                elif self.tracking.hand_back(batch.batch_id, job_run_id, reason):
+                    log.warning("batch %s handed back to the next run (past its manifest): %s", batch.batch_id,
+                                reason)
+        except Exception as exc:  # e.g. the database is gone: the next run finds this process ended
+            log.warning("could not give this run's batches back (%s); the next run recovers them", exc)
+        finally:
+            self.tracking.in_flight = None
+
+    @contextlib.contextmanager
+    def _signals(self) -> Iterator[None]:
+        if not self.handle_signals:
+            yield
+            return
+        with self.stop.installed(on_stop=cancel_spark_jobs):
+            yield
+
+    def _heartbeat(self) -> contextlib.AbstractContextManager:
+        if self.heartbeat_connect is None:
+            return contextlib.nullcontext()
+        return RunHeartbeat(self.heartbeat_connect, self.settings.job_run_id, self.settings.lease_seconds)
+
+    def _checkpoint(self, name: str) -> None:
+        """The caller's checkpoint, plus the safe points of a clean stop."""
+        self.checkpoint(name)
+        if name == "after_completion_marker":
+            self.tracking.past_manifest = True
+        elif name in ("after_claim", "after_staging_write"):
+            self.stop.check()
+
+    def _spark(self) -> SparkSession:
+        """The Spark session, never started for a run asked to stop; taking the signals back from PySpark."""
+        self.stop.check()
+        session = self.spark_factory()
+        self.stop.reinstall()
+        return session
 
     # -- wiring --------------------------------------------------------------------------------------------------
 
     def archiver(self) -> Archiver:
         """The archiver of this processor's store, layout and settings."""
-        return Archiver(self.store, self.tracking, self.layout, self.settings.io_workers, self.checkpoint,
+        return Archiver(self.store, self.tracking, self.layout, self.settings.io_workers, self._checkpoint,
                         enabled=self.settings.archive)
 
     def protocol(self) -> BatchProtocol:
-        """The batch steps with this processor's current store, Spark, spec, settings and hooks."""
-        return BatchProtocol(self.store, self.tracking, self.spark_factory, self.spec, self.settings, self.layout,
-                             self.archiver(), self.checkpoint, self.heartbeat_connect)
+        """The batch steps with this processor's current store, Spark, spec, settings and hooks (the lease is
+        renewed by the run's heartbeat, not the protocol's)."""
+        return BatchProtocol(self.store, self.tracking, self._spark, self.spec, self.settings, self.layout,
+                             self.archiver(), self._checkpoint, None)
+
+    def recovery(self) -> Recovery:
+        """Recovery of other runs' batches, with this processor's protocol, owner probe and stop flag."""
+        return Recovery(self.protocol(), self.owner_probe, self.failed_recoveries,
+                        should_stop=lambda: self.stop.requested)

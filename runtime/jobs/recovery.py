@@ -1,13 +1,21 @@
-"""Recovery of batches whose run died: each batch whose lease expired is taken over, then rolled forward or
-abandoned, as :func:`decide` says from the facts found (pure, tested on its own):
+"""Recovery of batches whose run died: each batch whose lease expired, that its run handed back, or whose owner is
+provably gone (:class:`runtime.jobs.owner.OwnerProbe`: its process on this node ended, its Glue job run is over)
+is taken over at once, then rolled forward or abandoned, as :func:`decide` says from the facts found (pure,
+tested on its own):
 
 * a readable manifest: the staging is complete, and part of it may already be published -> **roll forward**
   (replay the protocol from the lease check: publish, commit, archive, clean);
 * no manifest: the run stopped before the staging was complete, nothing was published -> **abandon** (record
   the batch ABANDONED and its files FAILED, retried with backoff; then delete the staging);
 * a manifest that cannot be read: neither is safe (a partial publish must not be repeated under a new batch
-  id, nor left half done) -> **refuse**: the run stops with :class:`UnrecoverableBatch` naming the object;
+  id, nor left half done) -> **refuse** (:class:`UnrecoverableBatch` naming the object);
 * a batch no longer CLAIMED: nothing to do.
+
+Each batch is recovered on its own: one whose recovery fails (refused, or any error of its own) is counted on the
+batch, left recoverable by another run, skipped by this one, and held for the operator once it failed
+:data:`MAX_RECOVERY_TRIES` times (``mldp status`` shows it with its error; ``mldp recover`` takes it back); the
+other batches are recovered all the same. An error of the environment (storage refused, database lost) hands the
+batch back and stops the run: it is no batch's fault.
 
 Staging left by batches that are no longer open (a crash after commit, before clean-up) is deleted first.
 """
@@ -16,18 +24,29 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 
-from runtime.db.records import FileOutcome
+import psycopg2
+
+from runtime.db.records import FileOutcome, OpenBatch
 from runtime.db.states import BatchState, FileState
+from runtime.db.tracking import LeaseLost
 from runtime.jobs import publish as pub
 from runtime.jobs.batch import BatchProtocol, BatchReport
+from runtime.jobs.owner import OwnerProbe, Verdict
+from runtime.storage.base import StoragePermissionError
 
 log = logging.getLogger(__name__)
 
 #: The error recorded for the files of an abandoned batch.
-ABANDONED_REASON = "batch abandoned: its run stopped before finishing (lease expired)"
+ABANDONED_REASON = "batch abandoned: its run stopped before finishing (lease expired or run gone)"
+#: Failed recoveries of one batch before it is held for the operator.
+MAX_RECOVERY_TRIES = 3
+#: Errors that belong to no batch: the batch is handed back and the run stops.
+ENVIRONMENT_ERRORS: tuple[type[BaseException], ...] = (StoragePermissionError, psycopg2.OperationalError,
+                                                       psycopg2.InterfaceError)
 
 
 class UnrecoverableBatch(RuntimeError):
@@ -73,11 +92,19 @@ def decide(batch: ExpiredBatch) -> Decision:
 
 
 class Recovery:
-    """Recovers the expired batches of dead runs, with the steps of :class:`BatchProtocol`."""
+    """Recovers the batches of dead runs, with the steps of :class:`BatchProtocol`.
 
-    def __init__(self, protocol: BatchProtocol) -> None:
+    ``probe`` tells whether a live-leased batch's owner is provably gone; ``skip`` holds the batches whose
+    recovery failed in this run (not tried again by it; the caller may share the set across runs of a drain);
+    ``should_stop`` is checked between batches (a clean stop)."""
+
+    def __init__(self, protocol: BatchProtocol, probe: OwnerProbe | None = None, skip: set[str] | None = None,
+                 should_stop: Callable[[], bool] = lambda: False) -> None:
         self.protocol = protocol
         self.tracking, self.store, self.layout = protocol.tracking, protocol.store, protocol.layout
+        self.probe = probe or OwnerProbe()
+        self.skip = skip if skip is not None else set()
+        self.should_stop = should_stop
 
     def clean_finished_staging(self) -> int:
         """Delete staging left by batches that are no longer open (a crash after commit, before clean-up)."""
@@ -89,28 +116,91 @@ class Recovery:
             pub.clean_staging(self.store, self.layout, batch_id)
         return len(finished)
 
+    def recoverable(self, batch: OpenBatch) -> Verdict:
+        """Whether ``batch`` may be taken over now, and why: its lease expired, its run handed it back, or its
+        owner is provably gone; never a batch held for the operator or one of this run's."""
+        if batch.held:
+            return Verdict(False, f"held for the operator after {batch.recovery_attempts} failed recoveries")
+        if batch.owner.job_run_id == self.protocol.settings.job_run_id:
+            return Verdict(False, "this run's own batch")
+        if batch.released:
+            return Verdict(True, "its run handed it back")
+        if batch.lease_expired:
+            return Verdict(True, "its lease expired")
+        return self.probe.check(batch.owner)
+
     def recover_expired(self) -> list[BatchReport]:
-        """Take over every batch whose lease expired, one at a time, and roll it forward or abandon it."""
-        reports = []
-        while True:
-            settings = self.protocol.settings
-            batch_id = self.tracking.take_over_expired_batch(settings.job_run_id, settings.lease_seconds)
-            if batch_id is None:
+        """Take over every recoverable batch, one at a time, and roll it forward or abandon it, each on its own.
+        Returns the batches rolled forward."""
+        reports: list[BatchReport] = []
+        settings = self.protocol.settings
+        passed: set[str] = set()
+        while not self.should_stop():
+            found = self._next(passed)
+            if found is None:
                 return reports
-            probe = pub.probe_manifest(self.store, self.layout, batch_id)
-            decision = decide(ExpiredBatch(batch_id, BatchState.CLAIMED, probe.found, probe.manifest is not None))
-            log.warning("recovering batch %s: %s", batch_id, decision.reason)
-            if decision.action is Action.ROLL_FORWARD and probe.manifest is not None:
-                report = self.protocol.finish(probe.manifest, time.monotonic())
-                report.recovered = True
+            batch, verdict = found
+            passed.add(batch.batch_id)
+            if not self.tracking.take_over(batch, settings.job_run_id, settings.lease_seconds, verdict.gone):
+                continue  # another run was faster, or the owner renewed meanwhile
+            log.warning("recovering batch %s of %s: %s", batch.batch_id, batch.owner.describe(), verdict.why)
+            report = self._recover_isolated(batch.batch_id)
+            if report is not None:
                 reports.append(report)
-            elif decision.action is Action.ABANDON:
-                self.abandon(batch_id, ABANDONED_REASON)
-            elif decision.action is Action.REFUSE:
-                raise UnrecoverableBatch(
-                    f"batch {batch_id}: {pub.staging_root(self.layout, batch_id)}{pub.MANIFEST_NAME} cannot be "
-                    f"read ({probe.error}); its staging may be partly published, so it is neither rolled forward "
-                    "nor abandoned: inspect it")
+        return reports
+
+    def _next(self, passed: set[str]) -> tuple[OpenBatch, Verdict] | None:
+        for batch in self.tracking.open_batches():
+            if batch.batch_id in passed or batch.batch_id in self.skip:
+                continue
+            verdict = self.recoverable(batch)
+            if verdict.gone:
+                return batch, verdict
+        return None
+
+    def _recover_isolated(self, batch_id: str) -> BatchReport | None:
+        """:meth:`recover_batch`, with a failure counted on the batch instead of stopping the run."""
+        job_run_id = self.protocol.settings.job_run_id
+        try:
+            return self.recover_batch(batch_id)
+        except ENVIRONMENT_ERRORS as exc:
+            self._hand_back(batch_id, f"recovery stopped by {type(exc).__name__}: {exc}")
+            raise
+        except LeaseLost as exc:  # taken over meanwhile: its new owner finishes it
+            log.warning("recovery of batch %s stopped: %s", batch_id, exc)
+            return None
+        except Exception as exc:
+            error = f"{type(exc).__name__}: {(str(exc).splitlines() or [''])[0][:500]}"
+            tries, held = self.tracking.record_recovery_failure(batch_id, job_run_id, error, MAX_RECOVERY_TRIES)
+            self.skip.add(batch_id)
+            log.error("recovery of batch %s failed (%d of %d tries%s): %s", batch_id, tries, MAX_RECOVERY_TRIES,
+                      "; held for the operator: mldp recover" if held else "", error)
+            return None
+
+    def _hand_back(self, batch_id: str, reason: str) -> None:
+        try:
+            self.tracking.hand_back(batch_id, self.protocol.settings.job_run_id, reason)
+        except Exception as exc:  # the database may be the cause: the lease or the owner check recovers it
+            log.warning("could not hand batch %s back: %s", batch_id, exc)
+
+    def recover_batch(self, batch_id: str) -> BatchReport | None:
+        """Roll forward or abandon ``batch_id``, already this run's (taken over). Returns the report of a roll
+        forward; raises :class:`UnrecoverableBatch` when its manifest cannot be read."""
+        probe = pub.probe_manifest(self.store, self.layout, batch_id)
+        decision = decide(ExpiredBatch(batch_id, BatchState.CLAIMED, probe.found, probe.manifest is not None))
+        log.warning("batch %s: %s", batch_id, decision.reason)
+        if decision.action is Action.ROLL_FORWARD and probe.manifest is not None:
+            report = self.protocol.finish(probe.manifest, time.monotonic())
+            report.recovered = True
+            return report
+        if decision.action is Action.ABANDON:
+            self.abandon(batch_id, ABANDONED_REASON)
+        elif decision.action is Action.REFUSE:
+            raise UnrecoverableBatch(
+                f"batch {batch_id}: {pub.staging_root(self.layout, batch_id)}{pub.MANIFEST_NAME} cannot be "
+                f"read ({probe.error}); its staging may be partly published, so it is neither rolled forward "
+                "nor abandoned: inspect it")
+        return None
 
     def abandon(self, batch_id: str, reason: str) -> None:
         """Record the batch ABANDONED (its files FAILED, retried later) first, then delete its staging: a crash in

@@ -31,6 +31,8 @@ class ProcessorSettings:
         for name in ("batch_size", "max_attempts", "io_workers"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name.replace('_', '-')} must be a positive integer, got {getattr(self, name)}")
+        if self.max_attempts > defaults.MAX_ATTEMPTS_LIMIT:
+            raise ValueError(f"max-attempts must be at most {defaults.MAX_ATTEMPTS_LIMIT}, got {self.max_attempts}")
         if self.lease_seconds < 0:
             raise ValueError("lease-seconds must be >= 0")
 

@@ -1,5 +1,10 @@
 """``mldp status``: the morning questions of a backfill in one report (what is left, how fast, what failed and why,
-what is stuck), as data (:func:`build_status`) and as text (:func:`render_status`)."""
+what is stuck), as data (:func:`build_status`) and as text (:func:`render_status`).
+
+Work in progress is shown batch by batch with its owner (run, host and pid, or Glue job) and lease: *running*,
+*recoverable now* (its lease expired, its run handed it back, or its owner is provably gone:
+:class:`runtime.jobs.owner.OwnerProbe`), or *held* for the operator after failed recoveries. The files of
+recoverable batches wait like the backlog's and are counted in it; the time to drain counts every file left."""
 
 from __future__ import annotations
 
@@ -7,8 +12,11 @@ from typing import TYPE_CHECKING, Any
 
 from psycopg2.extensions import TRANSACTION_STATUS_IDLE
 
+from runtime.db import lease_queries
 from runtime.db import operator_queries as q
+from runtime.db.records import Owner
 from runtime.db.states import BatchState, FileState
+from runtime.jobs.owner import OwnerProbe
 from runtime.operator.formatting import (
     count_of,
     format_duration,
@@ -28,13 +36,16 @@ if TYPE_CHECKING:
 STATES = tuple(state.value for state in FileState)
 #: The throughput windows of the report: name -> seconds.
 WINDOWS = {"last_hour": 3600, "last_day": 86400}
+#: Open batches listed one by one (all are counted).
+SHOWN_BATCHES = 20
 
 
-def build_status(conn: Connection, batches: int = 10, errors: int = 10) -> dict[str, Any]:
+def build_status(conn: Connection, batches: int = 10, errors: int = 10,
+                 probe: OwnerProbe | None = None) -> dict[str, Any]:
     """The status report of the tracking database ``conn`` as a JSON-ready dict (see the README for its keys):
     ``files_by_state``, ``total``, ``backlog``, ``in_progress``, ``throughput``, ``eta``, ``recent_batches``
     (the last ``batches``) and ``top_errors`` (the ``errors`` most frequent). All figures come from one
-    snapshot of the database, so they agree with each other."""
+    snapshot of the database, so they agree with each other. ``probe`` judges the owners of open batches."""
     with conn.cursor() as cur:
         if conn.info.transaction_status == TRANSACTION_STATUS_IDLE and not conn.autocommit:
             cur.execute(q.SNAPSHOT)
@@ -42,7 +53,10 @@ def build_status(conn: Connection, batches: int = 10, errors: int = 10) -> dict[
         now = cur.fetchone()[0]
         by_state = _files_by_state(cur)
         backlog = _backlog(cur)
-        in_progress = _in_progress(cur)
+        in_progress = _in_progress(cur, probe or OwnerProbe())
+        backlog["recoverable"] = in_progress["recoverable_files"]
+        backlog["files"] += in_progress["recoverable_files"]
+        backlog["bytes"] += in_progress.pop("recoverable_bytes")
         throughput = {}
         for name, seconds in WINDOWS.items():
             cur.execute(q.THROUGHPUT, {"seconds": seconds})
@@ -60,7 +74,8 @@ def build_status(conn: Connection, batches: int = 10, errors: int = 10) -> dict[
         "backlog": backlog,
         "in_progress": in_progress,
         "throughput": throughput,
-        "eta": drain_estimate(backlog["files"], throughput),
+        "eta": drain_estimate(backlog["files"] + in_progress["running_files"] + in_progress["held_files"],
+                              throughput),
         "recent_batches": recent,
         "top_errors": top_errors,
     }
@@ -68,8 +83,9 @@ def build_status(conn: Connection, batches: int = 10, errors: int = 10) -> dict[
 
 
 def drain_estimate(backlog_files: int, throughput: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """Time to drain the backlog at the rate files left it (SUCCEEDED or QUARANTINED) in the last hour, else in
-    the last day; ``seconds`` is None when nothing finished in the last day (or 0 when nothing is left)."""
+    """Time to finish ``backlog_files`` (every file left: the backlog and the files in progress) at the rate files
+    left the backlog (SUCCEEDED or QUARANTINED) in the last hour, else in the last day; ``seconds`` is None when
+    nothing finished in the last day (or 0 when nothing is left)."""
     if backlog_files == 0:
         return {"seconds": 0, "files_per_hour": None, "basis": "backlog empty"}
     for name, hours in (("last_hour", 1), ("last_day", 24)):
@@ -99,11 +115,45 @@ def _backlog(cur: Cursor) -> dict[str, Any]:
     return backlog
 
 
-def _in_progress(cur: Cursor) -> dict[str, Any]:
+def _in_progress(cur: Cursor, probe: OwnerProbe) -> dict[str, Any]:
     cur.execute(q.IN_PROGRESS)
-    files, stuck = cur.fetchone()
-    cur.execute(q.STUCK_BATCHES, {"limit": 20})
-    return {"files": files, "stuck_files": stuck, "stuck_batches": rows_as_dicts(cur)}
+    files, _lease_expired = cur.fetchone()
+    cur.execute(lease_queries.STATUS_OPEN_BATCHES, {"limit": 10_000})
+    batches = [_open_batch(row, probe) for row in rows_as_dicts(cur)]
+    by_status = {status: [b for b in batches if b["status"] == status] for status in ("running", "recoverable", "held")}
+    recoverable = by_status["recoverable"]
+    return {
+        "files": files,
+        **{f"{status}_files": sum(b["files"] for b in group) for status, group in by_status.items()},
+        **{f"{status}_batches": len(group) for status, group in by_status.items()},
+        "recoverable_bytes": sum(b["bytes"] for b in recoverable),
+        "batches": batches[:SHOWN_BATCHES],
+        # the names of earlier reports: what the next processor run takes over
+        "stuck_files": sum(b["files"] for b in recoverable),
+        "stuck_batches": recoverable[:SHOWN_BATCHES],
+    }
+
+
+def _open_batch(row: dict[str, Any], probe: OwnerProbe) -> dict[str, Any]:
+    """One open batch of the report: its owner, lease, and ``status`` (running, recoverable, held) with ``why``."""
+    owner = Owner(row["glue_job_run_id"], row["owner_host"], row["owner_pid"], row["owner_node"],
+                  row["owner_glue_job"])
+    if row["held"]:
+        status, why = "held", f"held for the operator after {row['recovery_attempts']} failed recoveries"
+    elif row["released"]:
+        status, why = "recoverable", f"handed back by its run: {row['release_reason']}"
+    elif row["lease_expired"]:
+        status, why = "recoverable", "its lease expired"
+    else:
+        verdict = probe.check(owner)
+        status, why = ("recoverable" if verdict.gone else "running"), verdict.why
+    return {
+        "batch_id": row["batch_id"], "glue_job_run_id": row["glue_job_run_id"], "owner": owner.describe(),
+        "owner_host": row["owner_host"], "owner_pid": row["owner_pid"], "owner_glue_job": row["owner_glue_job"],
+        "files": row["files"], "bytes": row["bytes"], "file_count": row["files"], "claimed_at": row["claimed_at"],
+        "lease_expires_at": row["lease_expires_at"], "heartbeat_at": row["heartbeat_at"], "status": status,
+        "why": why, "recovery_attempts": row["recovery_attempts"], "recovery_error": row["recovery_error"],
+    }
 
 
 def _batch_row(row: dict[str, Any]) -> dict[str, Any]:
@@ -152,18 +202,34 @@ def _render_backlog(report: dict[str, Any]) -> str:
     lines = [
         f"Backlog: {count_of(b['files'], 'file')} ({human_bytes(b['bytes'])}): {b['pending']:,} pending, "
         f"{b['failed']:,} failed awaiting retry ({b['failed_due_now']:,} due now"
-        + (f", next retry {when(b['next_retry_at'])}" if b["next_retry_at"] else "") + ")",
+        + (f", next retry {when(b['next_retry_at'])}" if b["next_retry_at"] else "") + ")"
+        + (f", {b['recoverable']:,} in batches recoverable now" if b.get("recoverable") else ""),
     ]
     if b["files"]:
         lines.append(f"  oldest waiting {format_duration(b['oldest_age_seconds'])}: {b['oldest_key']}")
-    stuck_batches = count_of(len(p["stuck_batches"]), "batch", "batches")
-    lines.append(f"In progress: {count_of(p['files'], 'file')}; stuck (lease expired, recovered by the next "
-                 f"processor run): {count_of(p['stuck_files'], 'file')} in {stuck_batches}")
-    for batch in p["stuck_batches"]:
-        lines.append(f"  batch {batch['batch_id']} of run {batch['glue_job_run_id']}: "
-                     f"{count_of(batch['file_count'], 'file')}, "
-                     f"claimed {when(batch['claimed_at'])}, lease expired {when(batch['lease_expires_at'])}")
+    lines.extend(_render_in_progress(p))
     return "\n".join(lines)
+
+
+def _render_in_progress(p: dict[str, Any]) -> list[str]:
+    """The in-progress line and one line per open batch (owner, lease, status and why)."""
+    if not p["files"] and not p["batches"]:
+        return ["In progress: 0 files"]
+    open_batches = p["running_batches"] + p["recoverable_batches"] + p["held_batches"]
+    lines = [f"In progress: {count_of(p['files'], 'file')} in {count_of(open_batches, 'batch', 'batches')}: "
+             f"{p['running_files']:,} running, {p['recoverable_files']:,} recoverable now (taken over by the next "
+             f"processor run), {p['held_files']:,} held for the operator"]
+    for batch in p["batches"]:
+        lease = f"lease until {when(batch['lease_expires_at'])}"
+        if batch["status"] == "held":
+            state = f"HELD: {shorten(batch['recovery_error'], 100)} (mldp recover {batch['batch_id'][:8]} --reason WHY)"
+        else:
+            state = f"{'recoverable now' if batch['status'] == 'recoverable' else 'running'}: {batch['why']}"
+        lines.append(f"  batch {batch['batch_id']} of {batch['owner']}: {count_of(batch['files'], 'file')}, "
+                     f"claimed {when(batch['claimed_at'])}, {lease}; {state}")
+    if len(p["batches"]) < open_batches:
+        lines.append(f"  ... and {open_batches - len(p['batches']):,} more")
+    return lines
 
 
 def _render_throughput(report: dict[str, Any]) -> str:

@@ -26,7 +26,7 @@ def test_every_constructs_default_equals_the_runtimes() -> None:
     assert defaults.__all__, "nothing to compare"
     for name in defaults.__all__:
         assert getattr(defaults, name) == getattr(runtime_defaults, name), name
-    assert (defaults.BATCH_SIZE, defaults.MAX_ATTEMPTS, defaults.LEASE_SECONDS) == (1000, 3, 3600)
+    assert (defaults.BATCH_SIZE, defaults.MAX_ATTEMPTS, defaults.LEASE_SECONDS) == (1000, 3, 300)
 
 
 def test_workflow_props_default_to_the_shared_values() -> None:

@@ -151,7 +151,7 @@ def test_processor_is_a_glue_5_spark_job_with_contract_arguments(default: Any, c
     args = cfn.render(_subs(job["DefaultArguments"]))
     expected = {
         "--environment": "dev", "--metrics-namespace": "MlDataPlatform", "--batch-size": "1000",
-        "--max-attempts": "3", "--lease-seconds": "3600", "--max-minutes": "12", "--drain": "false",
+        "--max-attempts": "3", "--lease-seconds": "300", "--max-minutes": "12", "--drain": "false",
         "--python-modules-installer-option": "--no-index", "--job-bookmark-option": "job-bookmark-disable",
         "--enable-metrics": "true", "--enable-continuous-cloudwatch-log": "true",
     }

@@ -153,7 +153,9 @@ def test_status_reports_states_backlog_throughput_batches_and_errors(backfill, d
         ("no good record: all N records malformed", 2, ["QUARANTINED"]),
         ("object vanished after listing (deleted or moved)", 1, ["FAILED"]),
     ]
-    assert report["in_progress"] == {"files": 0, "stuck_files": 0, "stuck_batches": []}
+    progress = report["in_progress"]
+    assert (progress["files"], progress["recoverable_files"], progress["stuck_files"], progress["batches"]) == (
+        0, 0, 0, [])
 
 
 def test_status_text_is_a_readable_table(backfill, db_url, capsys):
@@ -193,13 +195,18 @@ def test_status_shows_what_is_stuck(tmp_path, db_conn, db_url, capsys):
     assert (report["in_progress"]["files"], report["in_progress"]["stuck_files"]) == (2, 2)
     [stuck] = report["in_progress"]["stuck_batches"]
     assert (stuck["batch_id"], stuck["glue_job_run_id"], stuck["file_count"]) == (batch_id, "dead-run", 2)
+    assert (stuck["status"], stuck["why"]) == ("recoverable", "its lease expired")
     assert report["recent_batches"][0]["outcome"] == "running"
-    assert report["backlog"]["files"] == 0
+    # the files of a dead run's batch wait like the backlog's: counted in it, and in the time to drain
+    assert (report["backlog"]["files"], report["backlog"]["recoverable"], report["backlog"]["bytes"]) == (2, 2, 20)
+    assert report["eta"]["seconds"] is None  # nothing finished yet: unknown, not 0
     _code, out, _err = run_cli(capsys, "status", "--db", db_url)
     assert f"batch {batch_id} of run dead-run: 2 files" in out
-    assert "In progress: 2 files; stuck (lease expired, recovered by the next processor run): 2 files in 1 batch\n" \
-        in out
-    assert "Backlog: 0 files (0 B)" in out
+    assert "In progress: 2 files in 1 batch: 0 running, 2 recoverable now (taken over by the next processor " \
+        "run), 0 held for the operator\n" in out
+    assert "recoverable now: its lease expired" in out
+    assert "Backlog: 2 files (20 B)" in out and "2 in batches recoverable now" in out
+    assert "Time to drain: 0s" not in out
 
 
 def test_status_eta_falls_back_to_the_day_then_to_unknown(backfill, db_conn, db_url, capsys):

@@ -1,0 +1,162 @@
+"""The SQL of leases and owners (migration 0004), by name: the run-wide heartbeat, taking over a batch whose lease
+expired or whose owner is provably gone, handing a batch back (a clean stop, a run-stopping error, ``mldp
+recover``), and counting failed recoveries. Reached through :class:`runtime.db.tracking.TrackingStore`; the claim
+(which records the owner) and the per-batch lease renewal are in :mod:`runtime.db.queries`."""
+
+from __future__ import annotations
+
+#: The run-wide heartbeat (:class:`runtime.jobs.heartbeat.RunHeartbeat`): extend the lease of every batch this run
+#: holds (and of their PROCESSING files), from its claim to the clean-up of its staging. Returns the batches renewed.
+RENEW_RUN_LEASES = """
+WITH renewed AS (
+    UPDATE processing_batches SET lease_expires_at = now() + make_interval(secs => %(lease_seconds)s),
+        heartbeat_at = now()
+    WHERE state = 'CLAIMED' AND glue_job_run_id = %(job_run_id)s AND released_at IS NULL AND held_at IS NULL
+    RETURNING batch_id, lease_expires_at
+), renewed_files AS (
+    UPDATE file_processing_status AS f SET lease_expires_at = r.lease_expires_at
+    FROM renewed AS r
+    WHERE f.batch_id = r.batch_id AND f.processing_status = 'PROCESSING'
+    RETURNING f.file_id
+)
+SELECT batch_id FROM renewed
+"""
+
+#: The owner columns a claim or a take-over writes (parameters ``owner_*``, ``job_run_id``, ``lease_seconds``).
+_TAKE_OWNERSHIP = """
+    glue_job_run_id = %(job_run_id)s,
+    owner_host = %(owner_host)s, owner_pid = %(owner_pid)s, owner_node = %(owner_node)s,
+    owner_glue_job = %(owner_glue_job)s,
+    lease_expires_at = now() + make_interval(secs => %(lease_seconds)s),
+    heartbeat_at = now(),
+    released_at = NULL"""
+
+#: Take over one batch whose lease expired or that its run handed back (never one held for the operator): the
+#: caller rolls it forward or abandons it.
+TAKE_OVER_EXPIRED_BATCH = f"""
+UPDATE processing_batches SET {_TAKE_OWNERSHIP}
+WHERE batch_id = (
+    SELECT batch_id FROM processing_batches
+    WHERE state = 'CLAIMED' AND held_at IS NULL AND (lease_expires_at < now() OR released_at IS NOT NULL)
+    ORDER BY lease_expires_at
+    LIMIT 1
+    FOR UPDATE SKIP LOCKED
+)
+RETURNING batch_id
+"""
+
+#: Every open (CLAIMED) batch with its owner and what makes it recoverable, those recoverable by the lease first.
+OPEN_BATCHES = """
+SELECT batch_id, glue_job_run_id, owner_host, owner_pid, owner_node, owner_glue_job, file_count,
+    lease_expires_at < now() AS lease_expired, released_at IS NOT NULL AS released, held_at IS NOT NULL AS held,
+    recovery_attempts, recovery_error
+FROM processing_batches
+WHERE state = 'CLAIMED' AND (%(batch_id)s::uuid IS NULL OR batch_id = %(batch_id)s::uuid)
+ORDER BY (lease_expires_at < now() OR released_at IS NOT NULL) DESC, lease_expires_at, batch_id
+LIMIT %(limit)s
+"""
+
+#: Take over the batch ``batch_id`` from the owner the caller judged (compare-and-set on ``expected_run_id``): only
+#: while it is CLAIMED, not held (unless ``allow_held``), and its lease expired, it was handed back, or the caller
+#: proved its owner gone (``owner_gone``). ``allow_held`` (``mldp recover``) also takes a held batch and gives it
+#: a fresh count of recovery attempts. No row: someone else changed it first.
+TAKE_OVER_BATCH = f"""
+UPDATE processing_batches SET {_TAKE_OWNERSHIP},
+    held_at = CASE WHEN %(allow_held)s THEN NULL ELSE held_at END,
+    recovery_attempts = CASE WHEN %(allow_held)s THEN 0 ELSE recovery_attempts END
+WHERE batch_id = %(batch_id)s AND state = 'CLAIMED'
+    AND glue_job_run_id IS NOT DISTINCT FROM %(expected_run_id)s
+    AND (held_at IS NULL OR %(allow_held)s)
+    AND (%(owner_gone)s OR lease_expires_at < now() OR released_at IS NOT NULL)
+RETURNING batch_id
+"""
+
+#: A recovery of the batch failed: count it, keep its error, make it recoverable again (by another run) and hold
+#: it for the operator once it failed ``max_tries`` times. Returns the attempts so far and whether it is held.
+RECORD_RECOVERY_FAILURE = """
+UPDATE processing_batches SET
+    recovery_attempts = recovery_attempts + 1,
+    recovery_error = %(error)s,
+    lease_expires_at = now(),
+    held_at = CASE WHEN recovery_attempts + 1 >= %(max_tries)s THEN now() END
+WHERE batch_id = %(batch_id)s AND state = 'CLAIMED' AND glue_job_run_id = %(job_run_id)s
+RETURNING recovery_attempts, held_at IS NOT NULL
+"""
+
+#: A batch past its manifest that its run cannot finish (a clean stop during publish, a run-stopping error): hand
+#: it back, still CLAIMED, recoverable at once by the next run (which rolls it forward).
+HAND_BACK_BATCH = """
+WITH handed AS (
+    UPDATE processing_batches SET released_at = now(), released_by = %(released_by)s,
+        release_reason = %(reason)s, lease_expires_at = now()
+    WHERE batch_id = %(batch_id)s AND state = 'CLAIMED' AND glue_job_run_id = %(job_run_id)s
+    RETURNING batch_id
+), files AS (
+    UPDATE file_processing_status AS f SET lease_expires_at = now()
+    FROM handed AS h
+    WHERE f.batch_id = h.batch_id AND f.processing_status = 'PROCESSING'
+    RETURNING f.file_id
+)
+SELECT batch_id FROM handed
+"""
+
+#: A batch its run gives back before its manifest (a clean stop, or an error that belongs to no file): close it
+#: ABANDONED, fenced like every close. :data:`UNCLAIM_FILES` then returns its files.
+RELEASE_BATCH = """
+UPDATE processing_batches SET state = 'ABANDONED', error_message = %(reason)s, finished_at = now(),
+    released_at = now(), released_by = %(released_by)s, release_reason = %(reason)s
+WHERE batch_id = %(batch_id)s AND state = 'CLAIMED' AND glue_job_run_id = %(job_run_id)s
+RETURNING batch_id
+"""
+
+#: The files of a released batch back to where they were before the claim, without counting the attempt: PENDING
+#: (or FAILED if they had failed before), claimable at once; one UNCLAIMED history row each.
+UNCLAIM_FILES = """
+WITH returned AS (
+    UPDATE file_processing_status AS f SET
+        processing_status = CASE WHEN f.retry_count > 1 THEN 'FAILED' ELSE 'PENDING' END,
+        retry_count = greatest(f.retry_count - 1, 0),
+        next_attempt_at = now(),
+        lease_expires_at = NULL,
+        updated_at = now()
+    WHERE f.batch_id = %(batch_id)s AND f.processing_status = 'PROCESSING'
+    RETURNING f.*
+)
+INSERT INTO file_processing_history (file_id, event, etag, version, processing_status, batch_id, glue_job_run_id,
+    retry_count, error_message, actor, reason)
+SELECT file_id, 'UNCLAIMED', etag, version, processing_status, batch_id, glue_job_run_id, retry_count,
+    error_message, %(released_by)s, %(reason)s
+FROM returned
+RETURNING file_id
+"""
+
+#: ``mldp recover``: one history row per file of the batch (event RECOVER), with the operator and the reason.
+RECORD_OPERATOR_RECOVERY = """
+INSERT INTO file_processing_history (file_id, event, etag, version, processing_status, batch_id, glue_job_run_id,
+    retry_count, error_message, actor, reason)
+SELECT file_id, 'RECOVER', etag, version, processing_status, batch_id, glue_job_run_id, retry_count,
+    error_message, %(actor)s, %(reason)s
+FROM file_processing_status
+WHERE batch_id = %(batch_id)s AND processing_status = 'PROCESSING'
+RETURNING file_id
+"""
+
+#: The batch ids that start with ``prefix`` (``mldp recover`` accepts the 8-character ids ``status`` shows).
+BATCH_IDS_LIKE = """
+SELECT batch_id FROM processing_batches WHERE batch_id::text LIKE %(prefix)s || '%%' ORDER BY batch_id LIMIT 2
+"""
+
+#: ``mldp status``: every open batch with its owner, lease, heartbeat, hand-back and hold, and the files and bytes
+#: it still holds PROCESSING (served by idx_batches_open and idx_fps_processing_batch).
+STATUS_OPEN_BATCHES = """
+SELECT b.batch_id, b.glue_job_run_id, b.owner_host, b.owner_pid, b.owner_node, b.owner_glue_job, b.claimed_at,
+    b.lease_expires_at, b.heartbeat_at, b.lease_expires_at < now() AS lease_expired,
+    b.released_at IS NOT NULL AS released, b.release_reason, b.held_at IS NOT NULL AS held, b.recovery_attempts,
+    b.recovery_error, count(f.file_id) AS files, coalesce(sum(f.file_size_bytes), 0) AS bytes
+FROM processing_batches AS b
+LEFT JOIN file_processing_status AS f ON f.batch_id = b.batch_id AND f.processing_status = 'PROCESSING'
+WHERE b.state = 'CLAIMED'
+GROUP BY b.batch_id
+ORDER BY b.claimed_at, b.batch_id
+LIMIT %(limit)s
+"""

@@ -1,0 +1,286 @@
+"""Leases and owners against the real PostgreSQL: a batch records the process that owns it, a batch whose owner is
+provably gone (its process ended; its Glue job run is over) is recovered at once, a live one never is; the run-wide
+heartbeat renews every batch of a run; a run that stops on an error gives its batch back without charging an
+attempt; each batch is recovered on its own and one whose recovery keeps failing is held for the operator;
+``mldp status`` shows it (``test_operator_recover.py``: status and ``mldp recover``). No Spark."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+
+import psycopg2
+import pytest
+
+from runtime.cli import main
+from runtime.db.records import FileOutcome, Owner
+from runtime.db.states import BatchState, FileState
+from runtime.db.tracking import LeaseLost, TrackingStore
+from runtime.jobs.heartbeat import RunHeartbeat, heartbeat_interval
+from runtime.jobs.owner import OwnerProbe, current_owner, glue_job_name, process_identity
+from runtime.jobs.recovery import MAX_RECOVERY_TRIES
+from runtime.jobs.retry import RetryPolicy
+from runtime.jobs.settings import ProcessorSettings
+from runtime.layout import Layout
+from runtime.storage.local import LocalStore
+from tests.runtime.lease_helpers import (
+    GLUE_OWNER,
+    claim,
+    dead_owner,
+    files,
+    glue_client,
+    one,
+    processor,
+    register,
+    run_json,
+)
+
+# --- the owner ------------------------------------------------------------------------------------------------
+
+
+def test_a_claim_records_the_process_that_owns_the_batch(db_conn):
+    register(db_conn, "a.json")
+    owner = current_owner("run-1", argv=["script.py", "--JOB_NAME", "JsonToParquetBatchProcessor-dev"])
+    batch = claim(db_conn, owner)
+    row = one(db_conn, "SELECT glue_job_run_id, owner_host, owner_pid, owner_node, owner_glue_job, "
+                       "heartbeat_at IS NOT NULL FROM processing_batches WHERE batch_id = %(b)s", {"b": batch})
+    assert row == ("run-1", socket.gethostname(), owner.pid, process_identity(owner.pid),
+                   "JsonToParquetBatchProcessor-dev", True)
+    assert glue_job_name(["x.py", "--JOB_NAME=j"]) == "j" and glue_job_name(["x.py"]) is None
+
+
+def test_a_local_owner_is_gone_once_its_process_ended_and_never_while_it_runs():
+    probe = OwnerProbe()
+    me = current_owner("live")
+    assert not probe.check(me).gone
+    dead = dead_owner()
+    verdict = probe.check(dead)
+    assert verdict.gone and f"pid {dead.pid}" in verdict.why
+    # the same pid started at another time is another process: the owner is gone
+    reused = Owner("old", me.host, me.pid, me.node.rsplit("/", 1)[0] + "/1", None)
+    assert probe.check(reused).gone
+    # a process of another node (boot or pid namespace) cannot be judged from here: the lease decides
+    elsewhere = Owner("far", "other-host", me.pid, "another-boot/pid:[1]/5", None)
+    assert not probe.check(elsewhere).gone and "lease decides" in probe.check(elsewhere).why
+    assert not probe.check(Owner("legacy")).gone  # a batch claimed before owners were recorded
+
+
+def test_a_killed_but_unreaped_process_is_gone():
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    owner = Owner("zombie-run", socket.gethostname(), child.pid, process_identity(child.pid), None)
+    probe = OwnerProbe(cache_seconds=0)
+    assert not probe.check(owner).gone
+    child.kill()
+    deadline = time.monotonic() + 10  # bounded poll: the kernel makes it a zombie, nobody has reaped it yet
+    while process_identity(child.pid) is not None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert probe.check(owner).gone
+    child.wait()
+
+
+@pytest.mark.parametrize("state", ["SUCCEEDED", "FAILED", "STOPPED", "TIMEOUT", "ERROR"])
+def test_a_glue_owner_is_gone_once_its_job_run_ended(state):
+    verdict = OwnerProbe(glue_client=lambda: glue_client([state])).check(GLUE_OWNER)
+    assert verdict == type(verdict)(True, f"its Glue job run is {state}")
+
+
+def test_a_running_or_uncheckable_glue_owner_is_not_gone_and_alive_verdicts_are_rechecked():
+    now = [0.0]
+    probe = OwnerProbe(glue_client=lambda: glue_client(["RUNNING", "STOPPED"]), cache_seconds=30,
+                       clock=lambda: now[0])
+    assert probe.check(GLUE_OWNER).why == "its Glue job run is RUNNING"
+    now[0] = 29.0
+    assert not probe.check(GLUE_OWNER).gone  # cached: no second call
+    now[0] = 31.0
+    assert probe.check(GLUE_OWNER).gone  # asked again: STOPPED
+    denied = OwnerProbe(glue_client=lambda: glue_client(error="AccessDeniedException")).check(GLUE_OWNER)
+    assert not denied.gone and "AccessDeniedException" in denied.why
+
+
+# --- recovery of gone owners -----------------------------------------------------------------------------------
+
+
+def test_the_batch_of_a_dead_process_is_recovered_at_once_a_live_ones_never(tmp_path, db_conn):
+    keys = register(db_conn, "dead.json", "live.json")
+    dead_batch = claim(db_conn, dead_owner(), batch_size=1)  # lease of an hour, owner gone
+    live_batch = claim(db_conn, current_owner("live-run"), batch_size=1)  # this process: alive
+    rescuer = processor(LocalStore(tmp_path), db_conn)
+    assert rescuer.recover_expired() == []  # abandoned (no manifest): no report
+    states = dict(one(db_conn, "SELECT json_object_agg(batch_id, state) FROM processing_batches")[0])
+    assert states == {dead_batch: "ABANDONED", live_batch: "CLAIMED"}
+    assert files(db_conn) == {keys[0]: ("FAILED", 1, False), keys[1]: ("PROCESSING", 1, True)}
+
+
+def test_the_batch_of_an_ended_glue_run_is_recovered_at_once(tmp_path, db_conn):
+    register(db_conn, "a.json")
+    batch = claim(db_conn, GLUE_OWNER)
+    running = OwnerProbe(glue_client=lambda: glue_client(["RUNNING"]))
+    processor(LocalStore(tmp_path), db_conn, running).recover_expired()
+    assert one(db_conn, "SELECT state FROM processing_batches")[0] == "CLAIMED"
+    failed = OwnerProbe(glue_client=lambda: glue_client(["FAILED"]))
+    processor(LocalStore(tmp_path), db_conn, failed).recover_expired()
+    assert one(db_conn, "SELECT state, error_message FROM processing_batches WHERE batch_id = %(b)s",
+               {"b": batch})[0] == "ABANDONED"
+
+
+def test_a_taken_over_batch_is_fenced_from_its_old_owner(db_conn):
+    register(db_conn, "a.json")
+    owner = dead_owner("old-run")
+    batch = claim(db_conn, owner)
+    store = TrackingStore(db_conn, current_owner("new-run"))
+    [open_batch] = store.open_batches()
+    assert not store.take_over(open_batch, "new-run", 600, owner_gone=False)  # lease valid, owner not proved gone
+    assert store.take_over(open_batch, "new-run", 600, owner_gone=True)
+    assert not store.take_over(open_batch, "third-run", 600, owner_gone=True)  # it changed: compare-and-set
+    with pytest.raises(LeaseLost):
+        store.ensure_lease(batch, "old-run", 600)
+
+
+# --- the run-wide heartbeat ---------------------------------------------------------------------------------------
+
+
+def test_the_heartbeat_renews_every_batch_of_its_run_and_nothing_else(db_conn, db_url):
+    register(db_conn, "a.json", "b.json", "c.json")
+    mine = [claim(db_conn, Owner("run-1"), lease_seconds=0, batch_size=1) for _ in range(2)]
+    other = claim(db_conn, Owner("run-2"), lease_seconds=0, batch_size=1)
+    TrackingStore(db_conn).hand_back(mine[1], "run-1", "stopping")
+    heartbeat = RunHeartbeat(lambda: psycopg2.connect(db_url), "run-1", lease_seconds=600, interval=0.05)
+    assert heartbeat_interval(300) == 60 and heartbeat.beat(TrackingStore(db_conn)) == [mine[0]]
+    with heartbeat:  # the thread, on its own connection: bounded wait for its first renewal
+        deadline = time.monotonic() + 30
+        while heartbeat.renewals < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+    assert heartbeat.renewals >= 2
+    leases = dict(one(db_conn, "SELECT json_object_agg(batch_id, lease_expires_at > now() + interval '5 min') "
+                               "FROM processing_batches")[0])
+    assert leases == {mine[0]: True, mine[1]: False, other: False}
+    assert one(db_conn, "SELECT count(*) FROM file_processing_status WHERE lease_expires_at > now() + "
+                        "interval '5 min'")[0] == 1
+
+
+def test_the_run_renews_its_lease_from_the_claim_on_not_only_during_the_conversion(tmp_path, db_conn, db_url):
+    register(db_conn, "a.json")
+    renewed_before_conversion = []
+
+    def after_claim(name: str) -> None:
+        if name != "after_claim":
+            return
+        deadline = time.monotonic() + 30  # bounded wait for a heartbeat renewal before any Spark work
+        while time.monotonic() < deadline:
+            row = one(db_conn, "SELECT heartbeat_at > claimed_at FROM processing_batches")
+            if row[0]:
+                renewed_before_conversion.append(True)
+                break
+            time.sleep(0.01)
+        raise RuntimeError("stop here")
+
+    run = processor(LocalStore(tmp_path), db_conn, lease_seconds=1, checkpoint=after_claim)
+    run.heartbeat_connect = lambda: psycopg2.connect(db_url)
+    with pytest.raises(RuntimeError, match="stop here"):
+        run.run_once()
+    assert renewed_before_conversion == [True]
+
+
+# --- a run that stops on its own error ------------------------------------------------------------------------
+
+
+def test_a_run_stopping_on_an_error_gives_its_batch_back_without_charging_an_attempt(tmp_path, db_conn):
+    keys = register(db_conn, "a.json", "b.json")
+    with db_conn.cursor() as cur:  # b had failed once before: it goes back to FAILED, its one attempt kept
+        cur.execute("UPDATE file_processing_status SET processing_status = 'FAILED', retry_count = 1, "
+                    "error_message = 'vanished' WHERE s3_key = %s", (keys[1],))
+    db_conn.commit()
+
+    def unwritable(name: str) -> None:
+        if name == "after_claim":
+            raise PermissionError("staging is not writable")
+
+    with pytest.raises(PermissionError):
+        processor(LocalStore(tmp_path), db_conn, checkpoint=unwritable).run_once()
+    assert files(db_conn) == {keys[0]: ("PENDING", 0, True), keys[1]: ("FAILED", 1, True)}
+    state, error = one(db_conn, "SELECT state, error_message FROM processing_batches")
+    assert state == "ABANDONED" and error == "released: run stopped by PermissionError: staging is not writable"
+    assert one(db_conn, "SELECT array_agg(event ORDER BY file_id) FROM file_processing_history")[0] == [
+        "UNCLAIMED", "UNCLAIMED"]
+    assert one(db_conn, "SELECT count(*) FROM file_processing_history WHERE event = 'OUTCOME'")[0] == 0
+
+
+def test_the_store_releases_only_its_own_batch(db_conn):
+    register(db_conn, "a.json")
+    batch = claim(db_conn, Owner("run-1"))
+    store = TrackingStore(db_conn)
+    assert store.release(batch, "run-2", "not mine") is None and not store.hand_back(batch, "run-2", "no")
+    assert store.release(batch, "run-1", "stop") == 1
+
+
+# --- recovery isolation -----------------------------------------------------------------------------------------
+
+
+def stage_unreadable_manifest(store: LocalStore, batch_id: str) -> None:
+    store.put_bytes(f"{Layout().staging_prefix}{batch_id}/_MANIFEST.json", b'{"batch_id": "trunc')
+
+
+def test_each_batch_is_recovered_on_its_own_and_a_failing_one_is_held_after_bounded_tries(tmp_path, db_conn,
+                                                                                      db_url, capsys):
+    store = LocalStore(tmp_path)
+    keys = register(db_conn, "bad.json", "good.json")
+    bad = claim(db_conn, Owner("dead-1"), lease_seconds=0, batch_size=1)
+    good = claim(db_conn, Owner("dead-2"), lease_seconds=0, batch_size=1)
+    stage_unreadable_manifest(store, bad)
+
+    first = processor(store, db_conn)
+    first.recover_expired()  # the bad batch does not stop the good one
+    assert files(db_conn)[keys[1]][0] == "FAILED"
+    assert one(db_conn, "SELECT state FROM processing_batches WHERE batch_id = %(b)s", {"b": good}) == ("ABANDONED",)
+    first.recover_expired()  # not tried again by the same run
+    assert one(db_conn, "SELECT recovery_attempts, held_at IS NULL FROM processing_batches WHERE batch_id = %(b)s",
+               {"b": bad}) == (1, True)
+    for _ in range(MAX_RECOVERY_TRIES):  # each new run tries once, until it is held
+        processor(store, db_conn).recover_expired()
+    attempts, held, error = one(db_conn, "SELECT recovery_attempts, held_at IS NOT NULL, recovery_error "
+                                         "FROM processing_batches WHERE batch_id = %(b)s", {"b": bad})
+    assert (attempts, held) == (MAX_RECOVERY_TRIES, True) and "JSONDecodeError" in error
+    assert files(db_conn)[keys[0]] == ("PROCESSING", 1, True)
+
+    _code, report = run_json(capsys, "status", "--db", db_url)
+    [shown] = report["in_progress"]["batches"]
+    assert (shown["batch_id"], shown["status"], shown["recovery_attempts"]) == (bad, "held", MAX_RECOVERY_TRIES)
+    assert "cannot be read" in shown["recovery_error"] and report["in_progress"]["held_files"] == 1
+    assert main(["status", "--db", db_url]) == 0
+    assert f"HELD: UnrecoverableBatch: batch {bad}" in capsys.readouterr().out
+
+    # the operator fixes it (the staging was never published: remove the broken manifest) and recovers it
+    store.delete(f"{Layout().staging_prefix}{bad}/_MANIFEST.json")
+    code, result = run_json(capsys, "recover", bad[:8], "--reason", "broken manifest removed", "--actor", "alice",
+                            "--db", db_url, "--store", str(tmp_path))
+    assert code == 0 and (result["batch_id"], result["action"], result["files"]) == (bad, "abandoned", 1)
+    assert files(db_conn)[keys[0]] == ("FAILED", 1, False)
+    assert one(db_conn, "SELECT actor, reason FROM file_processing_history WHERE event = 'RECOVER'") == (
+        "alice", "broken manifest removed")
+
+
+def test_the_retry_backoff_stays_bounded_for_any_attempt_count(db_conn):
+    [key] = register(db_conn, "flaky.json")
+    with db_conn.cursor() as cur:
+        cur.execute("UPDATE file_processing_status SET retry_count = 1499")
+    db_conn.commit()
+    batch = claim(db_conn, Owner("run"))
+    policy = RetryPolicy(max_attempts=10**6, backoff_base_seconds=60, backoff_max_seconds=3600)
+    assert policy.backoff_seconds(1500) == policy.backoff_seconds(10**6) == 3600
+    [file_id] = one(db_conn, "SELECT file_id FROM file_processing_status")
+    TrackingStore(db_conn).record_outcomes(batch, "run", [FileOutcome(file_id, key, FileState.FAILED, "flaky")],
+                                           BatchState.COMMITTED, policy)
+    state, retries, delay = one(db_conn, "SELECT processing_status, retry_count, round(extract(epoch FROM "
+                                         "next_attempt_at - processed_at)) FROM file_processing_status")
+    assert (state, retries, delay) == ("FAILED", 1500, 3600)
+
+
+def test_max_attempts_is_bounded(db_url, capsys):
+    with pytest.raises(ValueError, match="at most 100"):
+        ProcessorSettings(max_attempts=101)
+    assert ProcessorSettings(max_attempts=100).max_attempts == 100
+    with pytest.raises(SystemExit) as exited:
+        main(["process", "--store", "/nonexistent", "--db", db_url, "--max-attempts", "101"])
+    assert exited.value.code == 2 and "must be at most 100" in capsys.readouterr().err
