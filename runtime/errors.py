@@ -20,3 +20,16 @@ class UsageError(MldpError, ValueError):
 
 class SpecError(UsageError):
     """A transform spec (or its hook) that cannot be used; the message names the key or file to fix."""
+
+
+class RunStopped(MldpError):
+    """A failure that belongs to no file (a broken spec or hook, unwritable staging, missing permissions, Spark
+    itself failing): the run stops before any file is charged an attempt. ``mldp process`` prints it as one
+    ``error:`` line and exits with :attr:`exit_status`; ``cause`` is the root cause (for Spark, the innermost Java
+    exception)."""
+
+    exit_status = 3
+
+    def __init__(self, message: str, cause: str = "") -> None:
+        super().__init__(message)
+        self.cause = cause or message

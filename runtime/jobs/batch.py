@@ -2,8 +2,11 @@
 run (README, "Exactly once, under any crash"):
 
 1. :meth:`~BatchProtocol.claim` the files and insert the batch row (one transaction);
-2. :meth:`~BatchProtocol.precheck` each file (vanished, changed, zero bytes, broken gzip; JSON Lines or array);
-3. :meth:`~BatchProtocol.convert` the readable ones with Spark into the batch's staging (lease heartbeat on);
+2. :meth:`~BatchProtocol.precheck` each file (vanished, changed, zero bytes, broken compression; JSON Lines or
+   array);
+3. :meth:`~BatchProtocol.convert` the readable ones with Spark into the batch's staging (lease heartbeat on); a
+   failure is narrowed to the files that cause it (:mod:`runtime.jobs.conversion`), and one that belongs to no
+   file stops the run (:class:`~runtime.errors.RunStopped`) before any file is charged an attempt;
 4. :meth:`~BatchProtocol.write_manifest`: every outcome and the publish plan, the completion marker;
 5. :meth:`~BatchProtocol.finish`: renew the lease (stop if the batch was taken over), publish, commit every
    outcome in one transaction, archive the succeeded raw files, clean the staging.
@@ -25,12 +28,13 @@ from typing import TYPE_CHECKING
 from runtime.db.records import ClaimedFile, FileOutcome
 from runtime.db.states import BatchState, FileState
 from runtime.db.tracking import TrackingStore
+from runtime.errors import RunStopped
 from runtime.jobs import publish as pub
 from runtime.jobs.archive import Archiver, succeeded_items
+from runtime.jobs.conversion import BatchConversion, classify, conversion_failure, lineage_uri
 from runtime.jobs.heartbeat import LeaseHeartbeat
-from runtime.jobs.precheck import PrecheckResult, check_files, verify_unchanged
+from runtime.jobs.precheck import PrecheckResult, check_files
 from runtime.jobs.settings import ProcessorSettings
-from runtime.jobs.spark_staging import spark_paths
 from runtime.layout import Layout
 from runtime.storage.base import ObjectStore, StoragePermissionError
 
@@ -39,6 +43,11 @@ if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
     from runtime.transforms.spec import TransformSpec
+
+__all__ = [
+    "CHECKPOINTS", "BatchProtocol", "BatchReport", "PhaseTimer", "SourceChangedDuringRead", "classify",
+    "conversion_failure", "lineage_uri",
+]
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +75,8 @@ class BatchReport:
 
 
 class SourceChangedDuringRead(RuntimeError):
-    """A raw file got a new ETag while the batch read it: the batch's output cannot be trusted."""
+    """A raw file got a new ETag while the batch read it (kept for callers; the conversion now fails only that
+    file, FAILED with "object changed while being read", and converts the others without it)."""
 
 
 class PhaseTimer:
@@ -81,33 +91,6 @@ class PhaseTimer:
         now = time.monotonic()
         self.laps[name] = self.laps.get(name, 0.0) + now - self._last
         self._last = now
-
-
-def classify(check: PrecheckResult, good: int, bad: int, unreadable: str | None = None) -> FileOutcome:
-    """The outcome of a file Spark read: SUCCEEDED with at least one good record; QUARANTINED when it cannot
-    yield one (unreadable, every record bad, or no record at all). Retrying is :mod:`runtime.jobs.retry`'s."""
-    file = check.file
-    if unreadable:
-        return FileOutcome(file.file_id, file.key, FileState.QUARANTINED, unreadable, 0, 0, size=check.size)
-    if good > 0:
-        return FileOutcome(file.file_id, file.key, FileState.SUCCEEDED, None, good, bad, size=check.size,
-                           etag=file.etag, version=file.version)
-    if bad > 0:
-        reason = f"no good record: all {bad} records malformed or invalid (see the dead-letter prefix)"
-    else:
-        reason = "no JSON record in the file (empty or whitespace-only)"
-    return FileOutcome(file.file_id, file.key, FileState.QUARANTINED, reason, good, bad, size=check.size)
-
-
-def conversion_failure(exc: BaseException) -> str:
-    """The error recorded for every readable file of a batch whose conversion failed."""
-    first_line = (str(exc).splitlines() or [""])[0][:500]
-    return f"batch conversion failed: {type(exc).__name__}: {first_line}"
-
-
-def lineage_uri(store: ObjectStore, key: str) -> str:
-    """The ``source_s3_path`` of a raw file: ``s3://bucket/key`` on S3, the absolute file path locally."""
-    return store.url.rstrip("/") + "/" + key
 
 
 @dataclass
@@ -136,16 +119,17 @@ class BatchProtocol:
         timer.lap("claim")
         self.checkpoint("after_claim")
         log.info("batch %s: claimed %d files", batch_id, len(claimed))
-        checks = self.precheck(claimed)
+        checks = self.precheck(claimed)  # a refused read (StoragePermissionError) stops the run, blaming no file
         timer.lap("precheck")
         outcomes = {c.file.file_id: c.outcome() for c in checks if not c.readable}
         readable = [c for c in checks if c.readable]
         if readable:
             try:
                 outcomes.update(self.convert(batch_id, readable))
-            except StoragePermissionError:
-                raise  # no file's fault: stop the run (the batch is recovered once its lease expires)
-            except Exception as exc:  # a Spark or storage failure fails the batch's readable files (retried)
+            except (RunStopped, StoragePermissionError):
+                self.clean_after_stop(batch_id)
+                raise
+            except Exception as exc:  # nothing narrowed it (e.g. the mirror's download failed): retried later
                 log.exception("batch %s: conversion failed", batch_id)
                 return self.fail_conversion(batch_id, readable, outcomes, conversion_failure(exc), started)
         timer.lap("convert")
@@ -168,29 +152,13 @@ class BatchProtocol:
 
     def convert(self, batch_id: str, readable: Sequence[PrecheckResult]) -> dict[int, FileOutcome]:
         """Step 3: Spark converts the readable files into the batch's staging (the lease kept alive meanwhile);
-        each file classified by its record counts. Raises :class:`SourceChangedDuringRead` when a file got a new
-        ETag while Spark read it."""
-        from runtime.spark.convert import SourceFile, convert_batch
-
-        keys = [c.file.key for c in readable]
-        with self._heartbeat(batch_id), spark_paths(
-                self.store, keys, pub.curated_staging(self.layout, batch_id),
-                pub.dead_letter_staging(self.layout, batch_id), self.settings.io_workers) as paths:
-            sources = [
-                SourceFile(file_id=c.file.file_id, key=c.file.key, spark_path=paths.source_path(c.file.key),
-                           lineage_path=lineage_uri(self.store, c.file.key), json_layout=c.json_layout,
-                           source_version=c.file.version)
-                for c in readable
-            ]
-            result = convert_batch(self.spark_factory(), sources, self.spec, curated_path=paths.curated_path,
-                                   dead_letter_path=paths.dead_letter_path)
-        changed = verify_unchanged(self.store, [c.file for c in readable], self.settings.io_workers)
-        if changed:  # overwritten between the pre-check and Spark's read: which version was read?
-            raise SourceChangedDuringRead(f"{len(changed)} file(s) changed while being read, e.g. {changed[0].key}")
-        unreadable = getattr(result, "unreadable", {})
-        return {c.file.file_id: classify(c, result.counts[c.file.file_id].records_good,
-                                         result.counts[c.file.file_id].records_bad, unreadable.get(c.file.file_id))
-                for c in readable}
+        each file classified by its record counts, a failure narrowed to the files that cause it, a file that
+        changed while Spark read it FAILED (:class:`~runtime.jobs.conversion.BatchConversion`). Raises
+        :class:`~runtime.errors.RunStopped` for a failure that belongs to no file."""
+        conversion = BatchConversion(self.store, self.spark_factory, self.spec, self.layout, batch_id,
+                                     self.settings.io_workers)
+        with self._heartbeat(batch_id):
+            return conversion.run(readable)
 
     def write_manifest(self, batch_id: str, outcomes: Sequence[FileOutcome]) -> pub.Manifest:
         """Step 4: plan the publish from what is staged and write the manifest, the completion marker."""
@@ -237,7 +205,16 @@ class BatchProtocol:
         return self.tracking.record_outcomes(batch_id, self.settings.job_run_id, outcomes, state,
                                              self.settings.retry_policy, error)
 
-    # -- the failure path ------------------------------------------------------------------------------------------
+    # -- the failure paths -----------------------------------------------------------------------------------------
+
+    def clean_after_stop(self, batch_id: str) -> None:
+        """A failure that belongs to no file (:class:`RunStopped`, or a refused storage request,
+        :class:`StoragePermissionError`, raised as it is) stops the run: delete the batch's staging; no outcome is
+        recorded (the run gives the batch back without charging its files)."""
+        try:
+            pub.clean_staging(self.store, self.layout, batch_id)
+        except Exception as cleaning:  # e.g. no permission to delete either: recovery cleans it later
+            log.warning("batch %s: staging not cleaned (%s)", batch_id, cleaning)
 
     def fail_conversion(self, batch_id: str, readable: Sequence[PrecheckResult], outcomes: dict[int, FileOutcome],
                         message: str, started: float) -> BatchReport:

@@ -5,15 +5,32 @@ after an exponential backoff, ``backoff_base_seconds * 2 ** (attempts - 1)`` cap
 once it has had ``max_attempts`` attempts it is QUARANTINED instead, its error prefixed with ``gave up after N
 attempts``. SUCCEEDED and QUARANTINED outcomes are recorded as they are. The tracking store asks this rule and
 stores its answer (:meth:`runtime.db.tracking.TrackingStore.record_outcomes`); SQL holds no part of it.
+
+A batch abandoned without a manifest (its run died: a file may have killed the process) is narrowed across runs
+as a failed conversion is within one (:mod:`runtime.jobs.narrowing`): :meth:`RetryPolicy.after_abandon` says
+its files are not charged while the batch held other files (the culprit is unknown) and may next be claimed only
+in a batch of at most half as many files; a file abandoned alone is the culprit, charged like any failure and
+kept alone. ``tests/runtime/test_retry_isolation.py`` walks a process-killing file through it.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from runtime import defaults
 from runtime.db.records import FileOutcome, Resolution
 from runtime.db.states import FileState
+
+
+@dataclass(frozen=True)
+class AfterAbandon:
+    """What recovery records for each file of a batch abandoned without a manifest: whether the attempt is
+    charged (FAILED through :meth:`RetryPolicy.resolve`) or not (given back, the attempt not counted), and the
+    largest batch the file may next be claimed in."""
+
+    charged: bool
+    claim_limit: int
 
 
 @dataclass(frozen=True)
@@ -37,3 +54,12 @@ class RetryPolicy:
             error = None if outcome.error is None else f"gave up after {attempts} attempts: {outcome.error}"
             return Resolution(FileState.QUARANTINED, error)
         return Resolution(FileState.FAILED, outcome.error, self.backoff_seconds(attempts))
+
+    def after_abandon(self, batch_files: int, claim_limit: int | None = None) -> AfterAbandon:
+        """The rule for the files of an abandoned batch of ``batch_files`` files, each claimed with ``claim_limit``
+        (``None``: no limit): a batch of several files halves (no charge); a file alone is the culprit (charged,
+        kept alone until it succeeds or is quarantined)."""
+        size = max(1, min(batch_files, claim_limit or batch_files))
+        if size == 1:
+            return AfterAbandon(charged=True, claim_limit=1)
+        return AfterAbandon(charged=False, claim_limit=math.ceil(size / 2))

@@ -2,32 +2,50 @@
 
 Spark work per batch: one aggregation (which also fills the cache: the only full read of the input), one
 write of the good records (a shuffle by the partition columns, then Parquet), and, only when there are
-bad records, one write of the dead letters.
+bad records, one write of the dead letters. With a hook, the written rows are counted per file from the staged
+Parquet (one column read back): the hook may drop or add rows, and the counts recorded are what was written.
+
+A dry run (no output paths) computes everything, the hook and the partition checks included, and writes nothing:
+the narrowing of a failed batch (:mod:`runtime.jobs.narrowing`) uses it to find the file that fails it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from runtime.spark.read import FILE_ID, SourceFile, attach_lineage, read_batch, unreadable_reason
-from runtime.spark.transform import apply_hook, map_columns
+from runtime.spark.read import (
+    FILE_ID,
+    SourceFile,
+    attach_lineage,
+    codec_unavailable,
+    read_batch,
+    unreadable_reason,
+)
+from runtime.spark.transform import HookFailed, apply_hook, map_columns
 from runtime.spark.validate import BAD, reason_text, validate
-from runtime.spark.write import dead_letter_frame, write_curated, write_dead_letters
+from runtime.spark.write import dead_letter_frame, rows_by_source, write_curated, write_dead_letters
 from runtime.transforms.spec import CORRUPT_RECORD_COLUMN, TransformSpec
 
-__all__ = ["ConversionResult", "FileCounts", "SourceFile", "convert_batch"]
+__all__ = ["ConversionResult", "FileCounts", "HookFailed", "SourceFile", "convert_batch"]
 
 
 @dataclass(frozen=True)
 class FileCounts:
-    """Records of one source file that passed validation (good) and that were dead-lettered (bad)."""
+    """Records of one source file that passed validation (good) and that were dead-lettered (bad); with a hook,
+    also the rows written for it after the hook (``None``: no hook ran, every good record was written)."""
 
     records_good: int
     records_bad: int
+    records_written: int | None = None
+
+    @property
+    def written(self) -> int:
+        """Rows of this file in the curated output."""
+        return self.records_good if self.records_written is None else self.records_written
 
 
 @dataclass(frozen=True)
@@ -45,8 +63,8 @@ def convert_batch(
     spark: SparkSession,
     files: Sequence[SourceFile],
     spec: TransformSpec,
-    curated_path: str,
-    dead_letter_path: str,
+    curated_path: str | None,
+    dead_letter_path: str | None,
 ) -> ConversionResult:
     """Read ``files``, validate and transform them with ``spec``, and write the batch.
 
@@ -54,15 +72,23 @@ def convert_batch(
     file per partition); bad records (unparseable or failing validation) go to ``dead_letter_path`` as JSON
     Lines partitioned by ``file_id``. Both paths are overwritten and belong to this batch; nothing is written
     to a path that would be empty. A file Spark cannot open by its path (see ``unreadable_reason``) is not
-    read: it is listed in ``unreadable`` with zero counts. Raises if a read row cannot be traced back to its
-    file.
+    read: it is listed in ``unreadable`` with zero counts; so is a file whose codec this Spark cannot decompress.
+    Both paths ``None``: a dry run (nothing written). Raises if a read row cannot be traced back to its file;
+    :class:`HookFailed` (a :class:`~runtime.errors.SpecError`) when the hook cannot be loaded or breaks its
+    contract before any record goes through it.
     """
     counts = {item.file_id: FileCounts(0, 0) for item in files}
     unreadable = {item.file_id: reason for item in files if (reason := unreadable_reason(item.spark_path))}
+    if any(item.file_id not in unreadable for item in files):
+        by_path = codec_unavailable(spark, [item.spark_path for item in files if item.file_id not in unreadable])
+        unreadable.update({item.file_id: by_path[item.spark_path] for item in files if item.spark_path in by_path})
     readable = [item for item in files if item.file_id not in unreadable]
     if not readable:
         return ConversionResult(counts, 0, 0, unreadable)
-    hook = spec.resolve_hook()
+    try:
+        hook = spec.resolve_hook()
+    except Exception as exc:
+        raise HookFailed(f"the transform hook {spec.hook} cannot be loaded: {exc}") from exc
     schema = spec.read_schema()
     validated = validate(read_batch(spark, readable, schema, spec.json_reader_options()), spec).cache()
     try:
@@ -84,6 +110,11 @@ def convert_batch(
             if hook is not None:
                 curated = apply_hook(curated, spec, hook)
             curated_rows = write_curated(curated, spec.partition_names, curated_path)
+            if hook is not None and curated_path is not None:
+                written = rows_by_source(spark, curated_path) if curated_rows else {}
+                for item in readable:
+                    counts[item.file_id] = replace(counts[item.file_id],
+                                                   records_written=written.get(item.lineage_path, 0))
         if bad_total:
             read_fields = [name for name in schema.fieldNames() if name != CORRUPT_RECORD_COLUMN]
             dead_letters = dead_letter_frame(attach_lineage(validated.filter(F.col(BAD)), spark, readable),

@@ -11,6 +11,8 @@ from pyspark.sql import DataFrame, DataFrameReader, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import IntegerType, LongType, StringType, StructField, StructType
 
+from runtime.spark.failures import root_cause
+from runtime.spark.names import hadoop_codec_suffix
 from runtime.transforms.spec import CORRUPT_RECORD_COLUMN, INTERNAL_PREFIX
 
 FILE_ID = INTERNAL_PREFIX + "file_id"
@@ -60,6 +62,28 @@ def unreadable_reason(spark_path: str) -> str | None:
         return ("Spark cannot read this key: Hadoop rewrites '//', '.' and '..' in paths, so it would read "
                 "another object (rename the object)")
     return None
+
+
+def codec_unavailable(spark: SparkSession, paths: Sequence[str]) -> dict[str, str]:
+    """Why Spark cannot decompress each of ``paths`` here (by path; absent: it can): Hadoop picks the codec by
+    the name, and a codec whose decompressor cannot be made in this JVM (``.zst`` needs a libhadoop built with
+    zstd, which the pip-installed Spark lacks) would fail the read of every file of the batch."""
+    suffixes = {suffix for path in paths if (suffix := hadoop_codec_suffix(path))}
+    if not suffixes:
+        return {}
+    jvm = spark.sparkContext._jvm
+    factory = jvm.org.apache.hadoop.io.compress.CompressionCodecFactory(spark.sparkContext._jsc.hadoopConfiguration())
+    missing: dict[str, str] = {}
+    for suffix in sorted(suffixes):
+        try:
+            codec = factory.getCodec(jvm.org.apache.hadoop.fs.Path("probe" + suffix))
+            if codec is None:
+                raise LookupError(f"no Hadoop codec is registered for {suffix}")
+            codec.createDecompressor()
+        except Exception as exc:
+            missing[suffix] = (f"unsupported compression codec {suffix}: this Spark cannot decompress it "
+                               f"({root_cause(exc)})")
+    return {path: missing[suffix] for path in paths if (suffix := hadoop_codec_suffix(path)) in missing}
 
 
 def normalise_path(path: str) -> str:

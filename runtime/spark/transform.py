@@ -8,6 +8,7 @@ from typing import Any
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from runtime.errors import SpecError
 from runtime.spark.read import LINEAGE, SOURCE_VERSION
 from runtime.spark.validate import output_value, partition_value, unsafe_segment
 from runtime.transforms.spec import LINEAGE_COLUMN, SOURCE_VERSION_COLUMN, TransformSpec
@@ -24,18 +25,37 @@ def map_columns(good: DataFrame, spec: TransformSpec) -> DataFrame:
     return good.select(*selected)
 
 
+class HookFailed(SpecError):
+    """The transform hook raised when called, or broke the output contract, before a record went through it: the
+    same for every file (the read schema is fixed), so no file's fault."""
+
+
+def _spark_job_failure(exc: BaseException) -> bool:
+    """Whether ``exc`` is a failed Spark job (data-dependent: the narrowing's to judge), not a planning error."""
+    if getattr(exc, "java_exception", None) is None and getattr(exc, "_origin", None) is None:
+        return False
+    return type(exc).__name__ != "AnalysisException"
+
+
 def apply_hook(mapped: DataFrame, spec: TransformSpec, hook: Callable[[Any], Any]) -> DataFrame:
     """Run the hook and fail loudly if it broke the output contract.
 
-    Missing ``source_s3_path`` or partition columns raise ``ValueError`` at once; a null or unsafe partition
-    value produced by the hook fails the write (``raise_error``) instead of creating a default partition.
+    A hook that raises when called (other than a Spark job it ran failing), returns something else than a
+    DataFrame or drops ``source_s3_path`` or a partition column raises :class:`HookFailed` at once; a null or
+    unsafe partition value produced by the hook fails the write (``raise_error``) instead of creating a default
+    partition.
     """
-    result = hook(mapped)
+    try:
+        result = hook(mapped)
+    except Exception as exc:
+        if _spark_job_failure(exc):
+            raise
+        raise HookFailed(f"the transform hook {spec.hook} raised {type(exc).__name__}: {exc}") from exc
     if not isinstance(result, DataFrame):
-        raise TypeError(f"the transform hook {spec.hook} returned {type(result).__name__}, not a DataFrame")
+        raise HookFailed(f"the transform hook {spec.hook} returned {type(result).__name__}, not a DataFrame")
     missing = [name for name in (LINEAGE_COLUMN, *spec.partition_names) if name not in result.columns]
     if missing:
-        raise ValueError(f"the transform hook {spec.hook} dropped required column(s) {missing}")
+        raise HookFailed(f"the transform hook {spec.hook} dropped required column(s) {missing}")
     for item in spec.partitions:
         value = F.col(item.name)
         bad = value.isNull()

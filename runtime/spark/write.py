@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from pyspark.sql import Column, DataFrame, Observation
+from pyspark.sql import Column, DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 
 from runtime.spark.read import FILE_ID, LINEAGE
@@ -16,18 +16,28 @@ from runtime.transforms.spec import CORRUPT_RECORD_COLUMN, LINEAGE_COLUMN
 DEAD_LETTER_COLUMNS = ("source_s3_path", "file_id", "reason", "line", "raw_record")
 
 
-def write_curated(curated: DataFrame, partition_names: Sequence[str], path: str) -> int:
+def write_curated(curated: DataFrame, partition_names: Sequence[str], path: str | None) -> int:
     """Overwrite ``path`` with ``curated`` as Parquet partitioned by ``partition_names``; returns rows written.
 
     Repartitioning by the partition columns first sends each partition to one task, so the batch writes at
-    most one file per partition directory.
+    most one file per partition directory. ``path=None`` is a dry run: every row is computed (the hook, the
+    partition checks) and nothing is written (Spark's ``noop`` sink).
     """
     observation = Observation(f"curated_{uuid.uuid4().hex}")  # unique: batches may share a session
     observed = curated.observe(observation, F.count(F.lit(1)).alias("rows"))
     shuffled = observed.repartition(*partition_names) if partition_names else observed.coalesce(1)
-    (shuffled.write.mode("overwrite").option("partitionOverwriteMode", "static")
-     .partitionBy(*partition_names).parquet(path))
+    if path is None:
+        shuffled.write.format("noop").mode("overwrite").save()
+    else:
+        (shuffled.write.mode("overwrite").option("partitionOverwriteMode", "static")
+         .partitionBy(*partition_names).parquet(path))
     return int(observation.get["rows"])
+
+
+def rows_by_source(spark: SparkSession, path: str) -> dict[str, int]:
+    """Rows of the curated Parquet at ``path`` by ``source_s3_path``: what was written, read back (one column)."""
+    frame = spark.read.parquet(path).groupBy(LINEAGE_COLUMN).count()
+    return {row[LINEAGE_COLUMN]: int(row["count"]) for row in frame.collect()}
 
 
 def dead_letter_frame(bad: DataFrame, read_fields: Sequence[str], reason: Column) -> DataFrame:
@@ -46,7 +56,17 @@ def dead_letter_frame(bad: DataFrame, read_fields: Sequence[str], reason: Column
     )
 
 
-def write_dead_letters(dead_letters: DataFrame, path: str) -> None:
-    """Overwrite ``path`` with JSON Lines partitioned by ``file_id`` (one file per source file)."""
+def write_dead_letters(dead_letters: DataFrame, path: str | None) -> None:
+    """Overwrite ``path`` with JSON Lines partitioned by ``file_id`` (one file per source file); ``path=None``: a
+    dry run (computed, not written)."""
+    if path is None:
+        dead_letters.write.format("noop").mode("overwrite").save()
+        return
     (dead_letters.repartition("file_id").write.mode("overwrite").option("partitionOverwriteMode", "static")
      .option("ignoreNullFields", "false").partitionBy("file_id").json(path))
+
+
+def probe_output(spark: SparkSession, path: str) -> None:
+    """Write an empty frame as Parquet to ``path``: a conversion that needs no file, to tell a failure of Spark
+    or of the staging location (unwritable, no permission) from a failure caused by a file."""
+    spark.createDataFrame([], "probe string").write.mode("overwrite").parquet(path)

@@ -274,3 +274,44 @@ CASES: tuple[InputCase, ...] = (
               ("malformed_json",)),
     InputCase("date_formats", date_formats, "date-formats.jsonl", "lines", len(DATE_FORMAT_EXPECTATIONS), 0),
 )
+
+
+# ------------------------------------------------------------------------------------------ compressed files
+def hadoop_blocks(data: bytes, codec: str, block: int = 64 * 1024) -> bytes:
+    """``data`` in Hadoop's block format (``BlockCompressorStream``), as Spark's ``.lz4`` / ``.snappy`` writers
+    produce it: per block, the 4-byte big-endian raw length, then one 4-byte length-prefixed compressed chunk.
+    ``codec``: ``lz4_raw`` or ``snappy`` (pyarrow's raw codecs)."""
+    import pyarrow as pa
+
+    compressor = pa.Codec(codec)
+    out = bytearray()
+    for start in range(0, len(data), block):
+        raw = data[start:start + block]
+        chunk = compressor.compress(raw, asbytes=True)
+        out += len(raw).to_bytes(4, "big") + len(chunk).to_bytes(4, "big") + chunk
+    return bytes(out)
+
+
+def compressed(data: bytes, suffix: str) -> bytes:
+    """``data`` compressed as a file ending ``suffix`` (any case) is read by Spark: gzip, bz2, zlib (``.deflate``),
+    Hadoop-block lz4 / snappy, zstd frames."""
+    import bz2
+    import zlib
+
+    import pyarrow as pa
+
+    builders: dict[str, Callable[[bytes], bytes]] = {
+        ".gz": gzip.compress, ".bz2": bz2.compress, ".deflate": zlib.compress,
+        ".lz4": lambda raw: hadoop_blocks(raw, "lz4_raw"), ".snappy": lambda raw: hadoop_blocks(raw, "snappy"),
+        ".zst": lambda raw: pa.Codec("zstd").compress(raw, asbytes=True),
+    }
+    return builders[suffix.lower()](data)
+
+
+#: Garbage that is no compressed data of any codec (for ``.bz2``, ``.deflate``, ``.lz4``, ``.snappy``, ``.zst``).
+GARBAGE = b"this is not compressed data at all\n" * 3
+
+
+def truncated(data: bytes, cut: int = 10) -> bytes:
+    """``data`` without its last ``cut`` bytes (a transfer cut short)."""
+    return data[:-cut]

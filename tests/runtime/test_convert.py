@@ -18,6 +18,7 @@ import pytest
 from runtime.spark.convert import ConversionResult, FileCounts, SourceFile, convert_batch
 from runtime.spark.read import read_batch, unreadable_reason
 from runtime.spark.session import get_spark
+from runtime.spark.transform import HookFailed
 from runtime.spark.validate import validate
 from runtime.transforms.spec import load_spec, spec_from_dict
 from tests.runtime import spark_inputs as inputs
@@ -408,15 +409,17 @@ def hook_batch(tmp_path: Path):
 def test_hook_adds_columns_and_may_drop_rows(spark, hook_batch) -> None:
     folder, files = hook_batch
     batch = convert(spark, folder, files, custom_spec(folder, "hooks.py:add_column"))
-    assert batch.result == ConversionResult({1: FileCounts(2, 0)}, 1, 0)
+    # 2 records passed validation; the hook dropped one: the file's count is what was written
+    assert batch.result == ConversionResult({1: FileCounts(2, 0, records_written=1)}, 1, 0)
+    assert batch.result.counts[1].written == 1
     (row,) = batch.curated_rows()
     assert (row["id"], row["id_length"], row["team"]) == ("keep", 4, "red")
 
 
 @pytest.mark.parametrize(("hook", "error", "message"), [
-    ("drop_partition", ValueError, "dropped required column"),
-    ("not_a_frame", TypeError, "not a DataFrame"),
-    ("null_partition", Exception, "null or unsafe 'team' partition value"),
+    ("drop_partition", HookFailed, "dropped required column"),  # the same for every file: no file's fault
+    ("not_a_frame", HookFailed, "not a DataFrame"),
+    ("null_partition", Exception, "null or unsafe 'team' partition value"),  # data-dependent: a Spark job fails
 ])
 def test_hook_that_breaks_the_output_contract_fails_the_batch(spark, hook_batch, hook, error, message) -> None:
     folder, files = hook_batch

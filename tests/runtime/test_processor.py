@@ -8,6 +8,7 @@ from collections import Counter
 
 import pytest
 
+from runtime.errors import RunStopped
 from runtime.jobs.lister import run_lister
 from runtime.jobs.processor import CHECKPOINTS, LeaseLost
 from runtime.sample_data import generate_sample
@@ -107,18 +108,20 @@ def test_transient_failures_are_quarantined_after_max_attempts(tmp_path, db_conn
     assert retries == 3 and error.startswith("gave up after 3 attempts: object vanished")
 
 
-def test_a_conversion_failure_fails_the_batch_and_publishes_nothing(tmp_path, db_conn, spark):
+def test_spark_failing_for_every_file_stops_the_run_charges_no_file_and_publishes_nothing(tmp_path, db_conn,
+                                                                                          spark):
     store = LocalStore(tmp_path)
     generate_sample(store, files=3, records_per_file=5, include_bad_inputs=False)
     run_lister(store, db_conn)
     broken = processor(store, db_conn, spark)
     broken.spark_factory = lambda: (_ for _ in ()).throw(RuntimeError("executor lost"))
-    (report,) = broken.run_once()
-    assert report.files == {"FAILED": 3}
+    with pytest.raises(RunStopped) as stopped:  # no file's fault: the probe without any file fails too
+        broken.run_once()
+    assert stopped.value.cause == "RuntimeError: executor lost"
     assert curated_rows(tmp_path) == [] and not list(tmp_path.rglob("*.parquet"))
     with db_conn.cursor() as cur:
-        cur.execute("SELECT DISTINCT error_message FROM file_processing_status")
-        assert cur.fetchall() == [("batch conversion failed: RuntimeError: executor lost",)]
+        cur.execute("SELECT count(*) FROM file_processing_status WHERE processing_status IN ('FAILED', 'QUARANTINED')")
+        assert cur.fetchone()[0] == 0
 
 
 @pytest.mark.parametrize("point", CHECKPOINTS)
@@ -211,10 +214,11 @@ def test_a_file_overwritten_after_processing_is_not_archived_but_processed_as_a_
     assert ("v2-1", f"{tmp_path}/{keys[0]}", "train") in curated_rows(tmp_path)
 
 
-def test_a_file_overwritten_while_spark_reads_it_fails_the_batch_without_publishing(tmp_path, db_conn, spark):
+def test_a_file_overwritten_while_spark_reads_it_fails_alone_and_its_batch_mate_is_published(tmp_path, db_conn,
+                                                                                              spark):
     store = LocalStore(tmp_path)
     expected = generate_sample(store, files=2, records_per_file=5, include_bad_inputs=False)
-    key = sorted(expected.files)[0]
+    key, other = sorted(expected.files)
     run_lister(store, db_conn)
 
     def overwrite_then_spark():  # lands after the pre-check, before Spark reads
@@ -224,11 +228,12 @@ def test_a_file_overwritten_while_spark_reads_it_fails_the_batch_without_publish
     late = processor(store, db_conn, spark)
     late.spark_factory = overwrite_then_spark
     (report,) = late.run_once()
-    assert report.files == {"FAILED": 2} and curated_rows(tmp_path) == []
+    assert report.files == {"FAILED": 1, "SUCCEEDED": 1}
+    assert dict(per_source(curated_rows(tmp_path), tmp_path)) == {other: expected.good_by_file[other]}
     with db_conn.cursor() as cur:
-        cur.execute("SELECT DISTINCT error_message FROM file_processing_status")
+        cur.execute("SELECT error_message FROM file_processing_status WHERE s3_key = %s", (key,))
         (message,) = cur.fetchone()
-    assert "changed while being read" in message and key in message
+    assert message == "object changed while being read; the lister registers the new version"
 
 
 def test_read_errors_during_the_gzip_check_are_transient_not_poison(tmp_path, db_conn, spark):
@@ -248,14 +253,15 @@ def test_read_errors_during_the_gzip_check_are_transient_not_poison(tmp_path, db
         assert cur.fetchone()[0] == "could not read the object: TimeoutError: read timed out"
 
 
-def test_an_exception_without_a_message_still_fails_the_batch_cleanly(tmp_path, db_conn, spark):
+def test_an_exception_without_a_message_still_stops_the_run_cleanly(tmp_path, db_conn, spark):
     store = LocalStore(tmp_path)
     generate_sample(store, files=1, records_per_file=3, include_bad_inputs=False)
     run_lister(store, db_conn)
     broken = processor(store, db_conn, spark)
     broken.spark_factory = lambda: (_ for _ in ()).throw(RuntimeError())
-    (report,) = broken.run_once()
-    assert report.files == {"FAILED": 1}
+    with pytest.raises(RunStopped) as stopped:
+        broken.run_once()
+    assert stopped.value.cause == "RuntimeError"
 
 
 def test_a_new_version_is_archived_beside_the_archive_of_the_previous_one(tmp_path, db_conn, spark):
