@@ -31,14 +31,23 @@ def register(sub: argparse._SubParsersAction) -> None:
                         help="repeat until nothing is claimable (default: process one batch)")
     parser.add_argument("--max-minutes", type=float, default=None, metavar="M",
                         help="time budget of --drain (default: none, drain until nothing is claimable)")
-    parser.add_argument("--max-attempts", type=positive_int, default=defaults.MAX_ATTEMPTS,
-                        help="attempts before a file is quarantined (default %(default)s)")
+    parser.add_argument("--max-attempts", type=attempts, default=defaults.MAX_ATTEMPTS,
+                        help=f"attempts before a file is quarantined, 1 to {defaults.MAX_ATTEMPTS_LIMIT} "
+                             "(default %(default)s)")
     parser.add_argument("--lease-seconds", type=non_negative_int, default=defaults.LEASE_SECONDS,
                         help="seconds a claimed batch is owned before another run may recover it "
                              "(default %(default)s)")
     parser.add_argument("--transform-spec", metavar="FILE", help="transform spec (JSON or YAML; s3:// on Glue; "
                                                                 "default: the packaged default spec)")
     parser.set_defaults(handler=run)
+
+
+def attempts(text: str) -> int:
+    """``type=`` of ``--max-attempts``: an integer from 1 to :data:`runtime.defaults.MAX_ATTEMPTS_LIMIT`."""
+    value = positive_int(text)
+    if value > defaults.MAX_ATTEMPTS_LIMIT:
+        raise argparse.ArgumentTypeError(f"must be at most {defaults.MAX_ATTEMPTS_LIMIT}, got {text!r}")
+    return value
 
 
 def summarize(reports: list, seconds: float) -> dict:
@@ -119,7 +128,8 @@ def run(args: argparse.Namespace) -> int:
             return get_spark("JsonToParquetBatchProcessor")
 
         processor = BatchProcessor(store, conn, spark, spec, settings, layout_from_args(args),
-                                   heartbeat_connect=lambda: connect(url, application_name="mldp-lease"))
+                                   heartbeat_connect=lambda: connect(url, application_name="mldp-lease"),
+                                   handle_signals=True)
         progress = Progress("processing", unit="files", total=_backlog(conn) if args.drain else None)
 
         def on_batch(report: Any) -> None:
@@ -144,7 +154,7 @@ def run(args: argparse.Namespace) -> int:
     emit(summary, args.json, lambda d: (
         f"{d['batches']} batches: files {d['files']}, {d['records_good']:,} records written, "
         f"{d['records_bad']:,} dead-lettered, {d['partitions_written']} partitions ({d['seconds']}s)"))
-    return 0
+    return processor.exit_status  # 130 / 143 after a clean stop on SIGINT / SIGTERM
 
 
 def _backlog(conn: Any) -> int:
