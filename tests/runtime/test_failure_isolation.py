@@ -146,12 +146,16 @@ def test_a_file_spark_fails_to_read_is_narrowed_to_itself_with_the_java_root_cau
     assert_good_files_untouched(tmp_path, db_conn, expected)
 
 
-def assert_no_file_charged(conn, keys) -> None:
+def assert_no_file_charged(conn, keys, cause: str) -> None:
+    """No file has an outcome or an attempt counted: the run gave its batch back, recording the root cause."""
     rows = file_rows(conn)
     assert set(rows) == set(keys)
-    assert {state for state, *_ in rows.values()} <= {"PENDING", "PROCESSING"}, "a file got an outcome"
-    assert not any(state == "PENDING" and attempts for state, _e, attempts, _g in rows.values()), \
-        "a file given back was charged an attempt"
+    assert {(state, attempts) for state, _e, attempts, _g in rows.values()} == {("PENDING", 0)}
+    with conn.cursor() as cur:
+        cur.execute("SELECT state, error_message FROM processing_batches")
+        ((state, error),) = cur.fetchall()
+    conn.commit()
+    assert state == "ABANDONED" and cause in error
 
 
 def test_a_hook_that_raises_for_every_record_stops_the_run_with_exit_3(tmp_path, db_url, db_conn, spark, capsys):
@@ -167,7 +171,7 @@ def test_a_hook_that_raises_for_every_record_stops_the_run_with_exit_3(tmp_path,
     lines = capsys.readouterr().err.strip().splitlines()
     assert lines[-1].startswith("error: run stopped: every file tried fails the same way")
     assert "PythonException: ValueError: the feature service is down" in lines[-1]
-    assert_no_file_charged(db_conn, expected.files)
+    assert_no_file_charged(db_conn, expected.files, "PythonException: ValueError: the feature service is down")
     assert curated_rows(tmp_path / "bucket") == []
 
 
@@ -180,7 +184,7 @@ def test_unwritable_staging_stops_the_run_with_the_java_root_cause(tmp_path, db_
         make_processor(store, db_conn, spark, batch_size=100).drain()
     assert stopped.value.cause.startswith("org.apache.hadoop.fs.ParentNotDirectoryException: ")
     assert "the conversion fails without any file" in str(stopped.value)
-    assert_no_file_charged(db_conn, expected.files)
+    assert_no_file_charged(db_conn, expected.files, "org.apache.hadoop.fs.ParentNotDirectoryException: ")
 
 
 ODD_NAMES = {
