@@ -46,7 +46,9 @@ This module imports nothing from the ``runtime`` package; it only bundles its fi
 
 from __future__ import annotations
 
+from aws_cdk import Stack
 from aws_cdk import aws_glue as glue
+from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from platform_constructs.catalog_table import CuratedCatalogTable, CuratedCatalogTableProps
@@ -237,6 +239,14 @@ class JsonToParquetWorkflow(Construct):
         self.props.database.grant_connect(role)
         self.security_configuration.grant_use(role)
         self.code.grant_read(self.code.processor_files, role)
+        # a run recovers at once a batch whose owner's Glue run has ended (runtime/jobs/owner.py): it reads the
+        # state of runs of the two jobs that own batches, nothing else
+        stack = Stack.of(self)
+        role.add_to_principal_policy(iam.PolicyStatement(
+            actions=["glue:GetJobRun"],
+            resources=[stack.format_arn(service="glue", resource="job", resource_name=name)
+                       for name in (self.processor_job_name, self.backfill_job_name)],
+        ))
         self._acknowledge_processor_grants()
 
     def _acknowledge_processor_grants(self) -> None:

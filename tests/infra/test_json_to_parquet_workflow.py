@@ -493,6 +493,18 @@ def test_only_the_processor_role_lists_the_bucket_without_a_prefix_condition(def
     assert lister and all(s["Condition"] for s in lister)
 
 
+def test_the_processor_role_reads_the_state_of_its_own_job_runs_only(default: Any, cfn: Any) -> None:
+    """A run recovers at once a batch whose owner's Glue run ended (glue:GetJobRun); nothing wider."""
+    _, workflow, template = default
+    statements = [s for s in cfn.role_statements(template, workflow.processor_role.role)
+                  if "glue:GetJobRun" in s["Action"]]
+    assert [s["Action"] for s in statements] == [["glue:GetJobRun"]]
+    names = sorted(r.rsplit(":job/", 1)[1] for r in statements[0]["Resource"])
+    assert names == sorted([workflow.processor_job_name, workflow.backfill_job_name])
+    lister = cfn.role_statements(template, workflow.lister_role.role)
+    assert not any("glue:GetJobRun" in s["Action"] for s in lister)
+
+
 def test_roles_share_scoped_metrics_logs_secret_and_network_statements(default: Any, cfn: Any) -> None:
     _, workflow, template = default
     secret = cfn.render({"Ref": cfn.logical_id(workflow.props.database.secret)})
