@@ -253,8 +253,15 @@ def test_a_403_ends_mldp_process_with_one_error_line_and_exit_status_2(
     assert "s3:ListBucket" in line  # a 403 on a read may be a missing key without s3:ListBucket
     assert emulation.answers and all(a.status == 403 for a in emulation.answers)
     rows = _rows(db_conn)
-    assert {state for state, _error, _archived in rows.values()} == {"PROCESSING"}  # claimed, then the run stopped
+    # claimed, then the run stopped: it gives its batch back (files PENDING, no attempt counted) when it can tell
+    # there is no manifest; without s3:ListBucket even that probe is a 403, and the next run recovers the batch
+    expected = {"PENDING"} if scenario == "denied read" else {"PROCESSING"}
+    assert {state for state, _error, _archived in rows.values()} == expected
     assert not [key for key, (_s, error, _a) in rows.items() if error]  # no file blamed, none "vanished"
+    with db_conn.cursor() as cur:
+        cur.execute("SELECT DISTINCT retry_count FROM file_processing_status WHERE processing_status = 'PENDING'")
+        assert cur.fetchall() in ([(0,)], [])  # a given-back file is not charged
+    db_conn.commit()
 
 
 def test_a_403_on_listing_ends_mldp_list_with_one_error_line_and_exit_status_2(
@@ -290,7 +297,12 @@ def test_without_list_bucket_a_vanished_file_stops_the_processor_and_with_it_the
     with pytest.raises(StoragePermissionError) as stopped:
         processor(s3_store, db_conn, spark, lease_seconds=0).run_once()
     assert str(stopped.value).startswith(f"access denied: s3:GetObject on {BUCKET_ARN}/{vanished} (GetObject: ")
-    assert [(a.operation, a.status, a.key) for a in emulation.answers] == [("GetObject", 403, vanished)]
+    answers = [(a.operation, a.status, a.key) for a in emulation.answers]
+    assert answers[0] == ("GetObject", 403, vanished)
+    # then the run tries to give its batch back and probes for a manifest: without s3:ListBucket that is a 403
+    # too, so it cannot tell and leaves the batch to the next run's recovery
+    assert [(op, status) for op, status, _ in answers[1:]] == [("GetObject", 403)]
+    assert answers[1][2].startswith(LAYOUT.staging_prefix) and answers[1][2].endswith("/_MANIFEST.json")
     assert states(db_conn) == {vanished: "PROCESSING", kept: "PROCESSING"}
     assert _keys(s3_client, LAYOUT.curated_prefix) == []
 
@@ -302,4 +314,4 @@ def test_without_list_bucket_a_vanished_file_stops_the_processor_and_with_it_the
     assert rows[vanished][:2] == ("FAILED", "object vanished after listing (deleted or moved)")
     assert rows[kept] == ("SUCCEEDED", None, LAYOUT.archived_key(kept))
     assert _keys(s3_client, LAYOUT.curated_prefix)
-    assert len(emulation.answers) == 1  # no 403 since the grant
+    assert len(emulation.answers) == len(answers)  # no 403 since the grant
