@@ -102,7 +102,7 @@ SELECT pattern, count(*) AS files, array_agg(DISTINCT processing_status ORDER BY
 FROM (
     SELECT processing_status, s3_key,
         regexp_replace(regexp_replace(coalesce(error_message, '(no message)'),
-                                      '[0-9a-f]{16,}', 'N', 'g'), '[0-9]+', 'N', 'g') AS pattern
+                                      '[0-9a-f]{16,}', 'N', 'g'), '\\m[0-9]+', 'N', 'g') AS pattern
     FROM file_processing_status
     WHERE processing_status IN ('FAILED', 'QUARANTINED')
 ) AS e

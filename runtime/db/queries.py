@@ -77,6 +77,7 @@ WITH classified AS (
         records_bad = NULL,
         dead_letter_path = NULL,
         archived_key = NULL,
+        claim_limit = NULL,
         updated_at = now()
     FROM locked AS l
     WHERE f.file_id = l.file_id
@@ -132,13 +133,21 @@ FROM file_processing_status
 
 #: One statement: pick claimable rows in claim order (served by idx_fps_claimable), skip rows other runs hold.
 CLAIM_BATCH = """
-WITH picked AS (
-    SELECT file_id
+WITH candidates AS (
+    SELECT file_id, next_attempt_at, claim_limit
     FROM file_processing_status
     WHERE processing_status IN ('PENDING', 'FAILED') AND next_attempt_at <= now()
     ORDER BY next_attempt_at, file_id
     LIMIT %(batch_size)s
     FOR UPDATE SKIP LOCKED
+), capped AS (
+    -- the longest prefix of the candidates no longer than the smallest claim limit within it (migration 0005)
+    SELECT file_id, row_number() OVER prefix AS position,
+        min(coalesce(claim_limit, %(batch_size)s)) OVER prefix AS cap
+    FROM candidates
+    WINDOW prefix AS (ORDER BY next_attempt_at, file_id ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
+), picked AS (
+    SELECT file_id FROM capped WHERE position <= cap
 )
 UPDATE file_processing_status AS f SET
     processing_status = 'PROCESSING',
@@ -223,6 +232,7 @@ WITH outcome AS (
         dead_letter_path = o.dead_letter_path,
         next_attempt_at = CASE WHEN o.retry_in_seconds IS NULL THEN f.next_attempt_at
             ELSE now() + make_interval(secs => o.retry_in_seconds) END,
+        claim_limit = CASE WHEN o.state = 'SUCCEEDED' THEN NULL ELSE f.claim_limit END,
         lease_expires_at = NULL,
         processed_at = now(),
         updated_at = now()
@@ -236,6 +246,12 @@ SELECT file_id, 'OUTCOME', etag, version, processing_status, batch_id, glue_job_
     error_message, records_good, records_bad, dead_letter_path, %(job_run_id)s
 FROM updated
 RETURNING processing_status
+"""
+
+#: The largest batch each of these files may next be claimed in (the files of an abandoned batch, migration 0005).
+SET_CLAIM_LIMIT = """
+UPDATE file_processing_status SET claim_limit = %(claim_limit)s, updated_at = now()
+WHERE file_id = ANY(%(file_ids)s::bigint[])
 """
 
 #: Archive bookkeeping: the archived key of each moved file (bulk).

@@ -179,6 +179,11 @@ class TrackingStore:
             rows = cur.fetchall()
         return [str(row[0]) for row in rows]
 
+    def limit_claims(self, file_ids: Sequence[int], claim_limit: int) -> None:
+        """The largest batch the files ``file_ids`` may next be claimed in (cleared when one succeeds)."""
+        with self._transaction() as cur:
+            cur.execute(queries.SET_CLAIM_LIMIT, {"file_ids": list(file_ids), "claim_limit": claim_limit})
+
     def batch_files(self, batch_id: str) -> list[ClaimedFile]:
         """The files still PROCESSING in ``batch_id``, by file id."""
         with self._transaction() as cur:

@@ -203,9 +203,21 @@ class Recovery:
         return None
 
     def abandon(self, batch_id: str, reason: str) -> None:
-        """Record the batch ABANDONED (its files FAILED, retried later) first, then delete its staging: a crash in
-        between leaves staging of a closed batch, which :meth:`clean_finished_staging` removes."""
+        """Close the batch ABANDONED, narrowed as :meth:`runtime.jobs.retry.RetryPolicy.after_abandon` says (one of
+        its files may have killed its run): a batch of several files is given back without charging them, each to
+        be claimed next in a batch of at most half as many files; a file abandoned alone is charged (FAILED, retried
+        alone, quarantined after ``--max-attempts``). The limit is recorded first, then the batch closed, then its
+        staging deleted: a crash in between recovers the batch again, or leaves staging of a closed batch, which
+        :meth:`clean_finished_staging` removes."""
+        settings = self.protocol.settings
         files = self.tracking.batch_files(batch_id)
-        outcomes = [FileOutcome(f.file_id, f.key, FileState.FAILED, reason) for f in files]
-        self.protocol.commit(batch_id, outcomes, BatchState.ABANDONED, error=reason)
+        rule = settings.retry_policy.after_abandon(len(files))
+        self.tracking.limit_claims([f.file_id for f in files], rule.claim_limit)
+        if rule.charged:
+            outcomes = [FileOutcome(f.file_id, f.key, FileState.FAILED, reason) for f in files]
+            self.protocol.commit(batch_id, outcomes, BatchState.ABANDONED, error=reason)
+        else:
+            self.tracking.release(batch_id, settings.job_run_id,
+                                  f"{reason}; its {len(files)} files are not charged and are claimed next in batches "
+                                  f"of at most {rule.claim_limit}")
         pub.clean_staging(self.store, self.layout, batch_id)
