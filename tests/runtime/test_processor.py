@@ -165,11 +165,21 @@ def test_three_processors_at_once_claim_each_file_once(tmp_path, db_url, db_conn
     expected = generate_sample(store, files=12, records_per_file=10, include_bad_inputs=["unsafe-modes.jsonl"])
     run_lister(store, db_conn)
     errors = []
+    # each processor holds its first claimed batch until all three hold one: the work is shared by construction,
+    # not by how the threads happen to be scheduled (bounded: a processor that never claims fails the barrier)
+    all_claimed = threading.Barrier(3, timeout=120)
 
     def worker() -> None:
         conn = psycopg2.connect(db_url)
+        first_claim = threading.Event()
+
+        def checkpoint(name: str) -> None:
+            if name == "after_claim" and not first_claim.is_set():
+                first_claim.set()
+                all_claimed.wait()
+
         try:
-            processor(store, conn, spark, batch_size=2).drain()
+            processor(store, conn, spark, batch_size=2, checkpoint=checkpoint).drain()
         except Exception as exc:  # surfaced by the assertion below
             errors.append(exc)
         finally:
@@ -188,7 +198,7 @@ def test_three_processors_at_once_claim_each_file_once(tmp_path, db_url, db_conn
         runs = cur.fetchone()[0]
     db_conn.commit()
     assert set(outcomes.values()) == {1} and len(outcomes) == len(expected.files)
-    assert runs >= 2, "the work was not shared between processors"
+    assert runs == 3, "every processor claimed and finished batches of its own"
     assert_exactly_once(tmp_path, db_conn, expected)
 
 
@@ -301,7 +311,19 @@ def test_the_lease_heartbeat_keeps_a_long_conversion_from_being_taken_over(tmp_p
     taken_over = []
 
     def slow_spark():  # the conversion outlives the 2 s lease; another run looks for dead batches meanwhile
-        time.sleep(3.5)
+        # wait (bounded, polling the database's own clock) until the lease the claim set has lapsed: only the
+        # heartbeat's renewals keep the batch this run's
+        with psycopg2.connect(db_url) as probe, probe.cursor() as cur:
+            cur.execute("SELECT max(lease_expires_at) FROM processing_batches")
+            (claimed_until,) = cur.fetchone()
+            deadline = time.monotonic() + 60
+            while True:
+                cur.execute("SELECT clock_timestamp() > %s", (claimed_until,))
+                if cur.fetchone()[0]:
+                    break
+                assert time.monotonic() < deadline, "the database clock never passed the first lease"
+                time.sleep(0.05)
+        probe.close()
         taken_over.extend(rescuer.recover_expired())
         return spark
 
