@@ -136,7 +136,14 @@ def test_status_reports_states_backlog_throughput_batches_and_errors(backfill, d
     backlog = report["backlog"]
     assert (backlog["files"], backlog["pending"], backlog["failed"], backlog["bytes"]) == (2, 1, 1, 1000)
     assert backlog["failed_due_now"] == 0 and backlog["next_retry_at"] is not None  # backoff not over yet
-    assert backlog["oldest_key"] == keys["c"] and backlog["oldest_age_seconds"] >= 0
+    assert backlog["oldest_key"] == keys["c"]
+    with psycopg2.connect(db_url) as conn, conn.cursor() as cur:  # the age is measured from the state change
+        cur.execute("SELECT updated_at FROM file_processing_status WHERE s3_key = %s", (keys["c"],))
+        (changed_at,) = cur.fetchone()
+    conn.close()
+    generated_at = dt.datetime.fromisoformat(str(report["generated_at"]).replace("Z", "+00:00"))
+    # reported to a tenth of a second
+    assert backlog["oldest_age_seconds"] == pytest.approx((generated_at - changed_at).total_seconds(), abs=0.051)
     assert report["throughput"]["last_hour"] == {"files": 5, "succeeded": 2, "failed": 1, "quarantined": 2,
                                                  "bytes": 2000, "records_good": 50, "records_bad": 14}
     assert report["throughput"]["last_day"] == {"files": 6, "succeeded": 3, "failed": 1, "quarantined": 2,
