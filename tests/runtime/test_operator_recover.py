@@ -56,9 +56,10 @@ def test_recover_refuses_a_live_owner_unless_forced_and_records_who_and_why(tmp_
     rows = one(db_conn, "SELECT array_agg(DISTINCT actor), array_agg(DISTINCT reason), count(*) "
                         "FROM file_processing_history WHERE event = 'RECOVER'")
     assert rows[0] == ["bob"] and rows[1][0].startswith("host lost (forced: its process") and rows[2] == 2
-    # handed back: the next processor run recovers it at once (abandons it: no manifest)
+    # handed back: the next processor run recovers it at once (abandons it: no manifest; two files, so neither is
+    # charged: both back to PENDING, next claimed one at a time)
     processor(LocalStore(tmp_path), db_conn).recover_expired()
-    assert {k: v[0] for k, v in files(db_conn).items()} == dict.fromkeys(keys, "FAILED")
+    assert {k: v[0] for k, v in files(db_conn).items()} == dict.fromkeys(keys, "PENDING")
 
 
 def test_recover_of_a_dead_owners_batch_and_of_unknown_or_closed_batches(db_conn, db_url, capsys):
