@@ -303,9 +303,11 @@ def run(args: argparse.Namespace) -> int:
         "next_commands": _next_commands(args, url, store_dir, overwritten, problems),
     }
     conn.close()
+    result["check_ok"] = (summary["records_good"], summary["records_bad"]) == (result["expected_good_records"],
+                                                                             result["expected_bad_records"])
     if args.json:
         print(json.dumps(result, indent=2, default=str))
-        return 0
+        return 0 if result["check_ok"] else 1
     return _print_result(result, summary)
 
 
@@ -324,8 +326,7 @@ def _print_result(result: dict, summary: dict) -> int:
     print(f"files needing attention ({_program()} inspect KEY / {_program()} requeue):")
     for problem in result["problems"]:
         print(f"  {problem['state']:<11} {problem['key']}\n              {problem['reason']}")
-    matches = (summary["records_good"], summary["records_bad"]) == (result["expected_good_records"],
-                                                                    result["expected_bad_records"])
+    matches = result["check_ok"]
     print(f"check:              {'OK' if matches else 'MISMATCH'}: expected {result['expected_good_records']:,} "
           f"written and {result['expected_bad_records']:,} dead-lettered")
     print(f"total time:         {summary['seconds']:.1f}s")
