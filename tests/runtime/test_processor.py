@@ -271,7 +271,17 @@ def test_an_exception_without_a_message_still_stops_the_run_cleanly(tmp_path, db
     broken.spark_factory = lambda: (_ for _ in ()).throw(RuntimeError())
     with pytest.raises(RunStopped) as stopped:
         broken.run_once()
-    assert stopped.value.cause == "RuntimeError"
+    assert stopped.value.cause == "RuntimeError"  # a message-less exception is still named
+    # cleanly: the file is back, claimable and uncharged; the batch is closed with the cause; no staging is left
+    with db_conn.cursor() as cur:
+        cur.execute("SELECT processing_status, retry_count, error_message FROM file_processing_status")
+        assert cur.fetchall() == [("PENDING", 0, None)]
+        cur.execute("SELECT state, error_message FROM processing_batches")
+        [(state, error)] = cur.fetchall()
+    db_conn.commit()
+    assert state == "ABANDONED" and "RuntimeError" in error
+    staging = tmp_path / LAYOUT.staging_prefix
+    assert not staging.exists() or not any(staging.iterdir())
 
 
 def test_a_new_version_is_archived_beside_the_archive_of_the_previous_one(tmp_path, db_conn, spark):
