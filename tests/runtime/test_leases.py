@@ -125,6 +125,31 @@ def test_the_batch_of_an_ended_glue_run_is_recovered_at_once(tmp_path, db_conn):
                {"b": batch})[0] == "ABANDONED"
 
 
+def test_the_commit_is_fenced_a_run_whose_batch_was_taken_over_records_nothing(db_conn):
+    """The commit-time fence (README, step 7): recording outcomes for a batch that is no longer this run's raises
+    LeaseLost and changes nothing, even when the old run got past its own lease checks."""
+    from runtime.db.records import FileOutcome
+    from runtime.db.states import BatchState, FileState
+    from runtime.jobs.retry import RetryPolicy
+
+    register(db_conn, "a.json", "b.json")
+    owner = dead_owner("old-run")
+    batch = claim(db_conn, owner)
+    files = TrackingStore(db_conn, owner).batch_files(batch)
+    taker = TrackingStore(db_conn, current_owner("new-run"))
+    [open_batch] = taker.open_batches()
+    assert taker.take_over(open_batch, "new-run", 600, owner_gone=True)
+    before = one(db_conn, "SELECT array_agg(processing_status || ':' || retry_count ORDER BY file_id) "
+                          "FROM file_processing_status")
+    outcomes = [FileOutcome(f.file_id, f.key, FileState.SUCCEEDED, None, 1, 0) for f in files]
+    with pytest.raises(LeaseLost):
+        TrackingStore(db_conn, owner).record_outcomes(batch, "old-run", outcomes, BatchState.COMMITTED,
+                                                      RetryPolicy())
+    assert one(db_conn, "SELECT array_agg(processing_status || ':' || retry_count ORDER BY file_id) "
+                        "FROM file_processing_status") == before
+    assert one(db_conn, "SELECT state FROM processing_batches")[0] == "CLAIMED"
+
+
 def test_a_taken_over_batch_is_fenced_from_its_old_owner(db_conn):
     register(db_conn, "a.json")
     owner = dead_owner("old-run")
