@@ -65,6 +65,7 @@ def summarize(reports: list, seconds: float) -> dict:
         "bytes": sum(r.bytes for r in reports),
         "partitions_written": len(partitions),
         "recovered_batches": sum(1 for r in reports if r.recovered),
+        "abandoned_batches": sum(1 for r in reports if r.abandoned),
         "seconds": round(seconds, 3),
     }
 
@@ -134,7 +135,8 @@ def run(args: argparse.Namespace) -> int:
 
         def on_batch(report: Any) -> None:
             publisher.publish({**batch_figures(report), **m.backlog_gauges(conn)})
-            progress.advance(sum(report.files.values()), good=report.records_good, bad=report.records_bad)
+            finished = sum(n for state, n in report.files.items() if state != "PENDING")  # given-back files wait
+            progress.advance(finished, good=report.records_good, bad=report.records_bad)
 
         if args.drain:
             reports = processor.drain(args.max_minutes, on_batch=on_batch)

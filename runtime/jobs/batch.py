@@ -70,6 +70,8 @@ class BatchReport:
     seconds: float
     partitions: list[str]
     recovered: bool = False
+    #: a dead run's batch closed without a manifest: its files were given back (``PENDING``) or charged (``FAILED``)
+    abandoned: bool = False
     #: seconds spent per protocol phase (claim, precheck, convert, publish, commit, archive, clean)
     timings: dict[str, float] = field(default_factory=dict)
 

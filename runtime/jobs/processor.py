@@ -150,7 +150,7 @@ class BatchProcessor:
     def recover_expired(self) -> list[BatchReport]:
         """Archive leftovers, clean the staging of finished batches, then roll forward or abandon every batch
         whose lease expired, that its run handed back, or whose owner is provably gone (a crashed run's), each on
-        its own. Returns the batches rolled forward."""
+        its own. Returns the reports of the batches rolled forward and abandoned (``abandoned``)."""
         self.archive_leftovers()
         recovery = self.recovery()
         recovery.clean_finished_staging()

@@ -131,7 +131,7 @@ class Recovery:
 
     def recover_expired(self) -> list[BatchReport]:
         """Take over every recoverable batch, one at a time, and roll it forward or abandon it, each on its own.
-        Returns the batches rolled forward."""
+        Returns the reports of the batches rolled forward and abandoned (``abandoned``)."""
         reports: list[BatchReport] = []
         settings = self.protocol.settings
         passed: set[str] = set()
@@ -194,21 +194,22 @@ class Recovery:
             report.recovered = True
             return report
         if decision.action is Action.ABANDON:
-            self.abandon(batch_id, ABANDONED_REASON)
-        elif decision.action is Action.REFUSE:
+            return self.abandon(batch_id, ABANDONED_REASON)
+        if decision.action is Action.REFUSE:
             raise UnrecoverableBatch(
                 f"batch {batch_id}: {pub.staging_root(self.layout, batch_id)}{pub.MANIFEST_NAME} cannot be "
                 f"read ({probe.error}); its staging may be partly published, so it is neither rolled forward "
                 "nor abandoned: inspect it")
         return None
 
-    def abandon(self, batch_id: str, reason: str) -> None:
+    def abandon(self, batch_id: str, reason: str) -> BatchReport:
         """Close the batch ABANDONED, narrowed as :meth:`runtime.jobs.retry.RetryPolicy.after_abandon` says (one of
         its files may have killed its run): a batch of several files is given back without charging them, each to
         be claimed next in a batch of at most half as many files; a file abandoned alone is charged (FAILED, retried
         alone, quarantined after ``--max-attempts``). The limit is recorded first, then the batch closed, then its
         staging deleted: a crash in between recovers the batch again, or leaves staging of a closed batch, which
-        :meth:`clean_finished_staging` removes."""
+        :meth:`clean_finished_staging` removes. Returns the batch's report (``abandoned``: its files by the state
+        they got), so abandoned batches reach the run's summary and metrics."""
         settings = self.protocol.settings
         files = self.tracking.batch_files(batch_id)
         rule = settings.retry_policy.after_abandon(len(files))
@@ -221,3 +222,6 @@ class Recovery:
                                   f"{reason}; its {len(files)} files are not charged and are claimed next in batches "
                                   f"of at most {rule.claim_limit}")
         pub.clean_staging(self.store, self.layout, batch_id)
+        state = FileState.FAILED if rule.charged else FileState.PENDING
+        return BatchReport(batch_id, {state: len(files)} if files else {}, 0, 0, sum(f.size or 0 for f in files), 0.0,
+                           [], recovered=True, abandoned=True)

@@ -136,7 +136,7 @@ def _recover_here(conn: Connection, tracking: TrackingStore, store: ObjectStore,
         result.error = f"{type(exc).__name__}: {(str(exc).splitlines() or [''])[0][:500]}"
         tracking.record_recovery_failure(batch_id, run_id, result.error, MAX_RECOVERY_TRIES)
         return
-    result.action = "rolled forward" if report is not None else "abandoned"
+    result.action = "abandoned" if report is None or report.abandoned else "rolled forward"
 
 
 def render_result(result: RecoverResult) -> str:

@@ -107,7 +107,8 @@ def test_the_batch_of_a_dead_process_is_recovered_at_once_a_live_ones_never(tmp_
     dead_batch = claim(db_conn, dead_owner(), batch_size=1)  # lease of an hour, owner gone
     live_batch = claim(db_conn, current_owner("live-run"), batch_size=1)  # this process: alive
     rescuer = processor(LocalStore(tmp_path), db_conn)
-    assert rescuer.recover_expired() == []  # abandoned (no manifest): no report
+    reports = rescuer.recover_expired()  # abandoned (no manifest): reported as such, its one file charged
+    assert [(r.batch_id, r.abandoned, r.files) for r in reports] == [(dead_batch, True, {"FAILED": 1})]
     states = dict(one(db_conn, "SELECT json_object_agg(batch_id, state) FROM processing_batches")[0])
     assert states == {dead_batch: "ABANDONED", live_batch: "CLAIMED"}
     assert files(db_conn) == {keys[0]: ("FAILED", 1, False), keys[1]: ("PROCESSING", 1, True)}

@@ -140,6 +140,8 @@ def test_a_processor_killed_mid_batch_is_recovered_by_an_immediate_rerun_with_th
                            check=False, env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)})
     recovered_in = time.monotonic() - killed_at
     assert rerun.returncode == 0, rerun.stderr[-3000:]
+    summary = json.loads(rerun.stdout.strip().splitlines()[-1])
+    assert (summary["abandoned_batches"], summary["batches"]) == (1, 2)  # the abandoned batch reported, a new one run
     [(state, error)] = rows(db_url, f"SELECT state, error_message FROM processing_batches WHERE batch_id = "
                                     f"'{batch_id}'")
     assert state == "ABANDONED" and "its run stopped before finishing" in error
