@@ -15,10 +15,11 @@ test: setup
 	.venv/bin/ruff check .
 	.venv/bin/python -m pytest
 
-# The fast tier: no Spark, no CDK synthesis (a test that starts Spark there fails, naming the marker it lacks).
+# The fast tier: no Spark, no CDK synthesis (a test that starts Spark there fails, naming the marker it lacks),
+# spread over every core (pytest-xdist; each worker starts its own PostgreSQL server).
 test-fast: setup
 	.venv/bin/ruff check .
-	MLDP_TEST_TIER=fast .venv/bin/python -m pytest -m "not spark and not infra and not deployed" -q
+	MLDP_TEST_TIER=fast .venv/bin/python -m pytest -m "not spark and not infra and not deployed" -q -n auto
 
 lint: setup
 	.venv/bin/ruff check .

@@ -1,31 +1,32 @@
-"""Session-wide real services for the tests: one PostgreSQL server (a fresh database per test, cloned from a
-migrated template) and one local SparkSession."""
+"""Session-wide real services for the tests: one PostgreSQL server (for each test a migrated database in the state
+of a fresh clone of the template, see :mod:`tests.reusable_database`) and one local SparkSession."""
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import botocore.session
 import psycopg2
 import pytest
 from psycopg2 import sql
 
 from runtime.db.embedded import EmbeddedPostgres, free_port
 from runtime.db.migrations import apply_migrations
+from tests.reusable_database import ReusableDatabase, with_database
 
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "1")
+# moto gives every mock a new boto3 default session, and each new botocore session reads the service models from
+# disk again (60-200 ms per client). The models are read-only data: one loader for the whole test process.
+botocore.session.create_loader = functools.cache(botocore.session.create_loader)
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 #: moto S3 fixtures (s3_client, s3_bucket, s3_store, ...) for every test module
 pytest_plugins = ("tests.runtime.storage_fixtures",)
-TEMPLATE_DB = "mldp_test_template"
-
-
-def _with_database(url: str, database: str) -> str:
-    base, _, _ = url.rpartition("/")
-    return f"{base}/{database}"
+#: one template per pytest-xdist worker, so parallel workers sharing $TEST_DATABASE_SERVER_URL never drop each other's
+TEMPLATE_DB = "mldp_test_template" + os.environ.get("PYTEST_XDIST_WORKER", "")
 
 
 @pytest.fixture(scope="session")
@@ -55,25 +56,24 @@ def template_database(pg_server_url: str) -> str:
         cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(TEMPLATE_DB)))
         cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(TEMPLATE_DB)))
     admin.close()
-    conn = psycopg2.connect(_with_database(pg_server_url, TEMPLATE_DB))
+    conn = psycopg2.connect(with_database(pg_server_url, TEMPLATE_DB))
     apply_migrations(conn)
     conn.close()
     return TEMPLATE_DB
 
 
+@pytest.fixture(scope="session")
+def _reusable_database(pg_server_url: str, template_database: str) -> Iterator[ReusableDatabase]:
+    database = ReusableDatabase(pg_server_url, template_database)
+    yield database
+    database.drop()
+
+
 @pytest.fixture
-def db_url(pg_server_url: str, template_database: str) -> Iterator[str]:
-    """A fresh, migrated database for one test; dropped afterwards."""
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    admin = psycopg2.connect(pg_server_url)
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(name),
-                                                                     sql.Identifier(template_database)))
-    yield _with_database(pg_server_url, name)
-    with admin.cursor() as cur:
-        cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-    admin.close()
+def db_url(_reusable_database: ReusableDatabase) -> Iterator[str]:
+    """A migrated database with empty tables, as a fresh clone of the template would be, for one test."""
+    yield _reusable_database.acquire()
+    _reusable_database.release()
 
 
 @pytest.fixture

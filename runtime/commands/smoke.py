@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Callable
 from typing import Any
 
 from runtime.commands.common import user_input
@@ -48,9 +49,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=run)
 
 
-def run(args: argparse.Namespace, clients: Any = None) -> int:
+def run(args: argparse.Namespace, clients: Any = None, **timing: Callable[..., Any]) -> int:
     """Run the smoke test; 0 when it passed, 1 when it failed. ``clients`` (a
-    :class:`runtime.smoke.target.SmokeClients`) replaces the clients of ``--region`` / ``--profile`` (tests)."""
+    :class:`runtime.smoke.target.SmokeClients`) replaces the clients of ``--region`` / ``--profile``, and
+    ``timing`` (``clock``, ``sleep``) the real clock, for tests."""
     from runtime.smoke.runner import SmokeOptions, run_smoke
     from runtime.smoke.target import SmokeClients, SmokeTarget, target_from_stack
 
@@ -64,7 +66,7 @@ def run(args: argparse.Namespace, clients: Any = None) -> int:
         options = SmokeOptions(timeout_minutes=args.timeout_minutes, poll_seconds=args.poll_seconds,
                                processor_max_minutes=args.processor_max_minutes, keep=args.keep,
                                good_only=args.good_only).validate()
-    result = run_smoke(target, clients, options)
+    result = run_smoke(target, clients, options, **timing)
     print(json.dumps(result.as_dict(), default=str) if args.json else result.render())
     return 0 if result.passed else 1
 

@@ -10,22 +10,23 @@ from runtime.db.embedded import free_port
 SECRET = "Sup3r-S3cret"
 
 
-def _urls() -> list[str]:
-    port = free_port()  # nothing listens there: every attempt fails
-    return [
-        f"postgresql:/alice:{SECRET}@127.0.0.1/db",           # one slash: not a URL to libpq
-        f"postgresql://alice:{SECRET}@127.0.0.1:notaport/db",  # bad port
-        f"postgresql://alice:{SECRET}@127.0.0.1:{port}/db",    # well formed, nothing listening
-        f"postgres://alice:{SECRET}@127.0.0.1:99999/db",       # port out of range
-        f"alice:{SECRET}@127.0.0.1/db",                        # no scheme
-        f"host=127.0.0.1 port={port} user=alice password={SECRET} connect_timeout=2",
-        f"host=127.0.0.1 port={port} password='{SECRET} x' user=alice",
-        "not-a-url",
-    ]
+#: ``{port}`` is replaced at run time by a port where nothing listens (every attempt fails); the test ids stay the
+#: same in every process, as pytest-xdist requires
+URLS = [
+    f"postgresql:/alice:{SECRET}@127.0.0.1/db",           # one slash: not a URL to libpq
+    f"postgresql://alice:{SECRET}@127.0.0.1:notaport/db",  # bad port
+    f"postgresql://alice:{SECRET}@127.0.0.1:{{port}}/db",  # well formed, nothing listening
+    f"postgres://alice:{SECRET}@127.0.0.1:99999/db",       # port out of range
+    f"alice:{SECRET}@127.0.0.1/db",                        # no scheme
+    f"host=127.0.0.1 port={{port}} user=alice password={SECRET} connect_timeout=2",
+    f"host=127.0.0.1 port={{port}} password='{SECRET} x' user=alice",
+    "not-a-url",
+]
 
 
-@pytest.mark.parametrize("url", _urls())
-def test_a_connection_error_is_one_line_without_the_password(url):
+@pytest.mark.parametrize("url_template", URLS)
+def test_a_connection_error_is_one_line_without_the_password(url_template):
+    url = url_template.replace("{port}", str(free_port()))
     with pytest.raises(DatabaseUnavailable) as raised:
         connect(url, connect_timeout=2)
     message = str(raised.value)

@@ -204,14 +204,29 @@ def deployment(s3_client: Any) -> Any:
     return emulator
 
 
+class SimulatedClock:
+    """Smoke's clock in tests: a sleep moves simulated time on at once, so waiting out a poll interval or
+    ``--timeout-minutes`` costs no wall-clock time and does not depend on the machine's load."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+
+    def now(self) -> float:
+        return self.seconds
+
+    def sleep(self, seconds: float) -> None:
+        self.seconds += seconds
+
+
 def smoke(argv: list[str], emulator: GlueEmulator, s3_client: Any, cloudformation: Any = None,
           capsys: pytest.CaptureFixture | None = None) -> tuple[int, Any, str]:
     """``mldp smoke ARGV`` with the emulated clients: the exit status, the parsed ``--json`` output and the
     progress lines (stderr)."""
-    args = build_parser().parse_args(["smoke", *argv, "--json", "--poll-seconds", "0"])
+    args = build_parser().parse_args(["smoke", *argv, "--json"])
     clients = SmokeClients(s3=s3_client, glue=emulator.glue,
                            cloudformation=cloudformation or boto3.client("cloudformation", region_name=REGION))
-    code = smoke_command.run(args, clients=clients)
+    clock = SimulatedClock()
+    code = smoke_command.run(args, clients=clients, clock=clock.now, sleep=clock.sleep)
     assert capsys is not None
     captured = capsys.readouterr()
     return code, json.loads(captured.out), captured.err
@@ -340,7 +355,7 @@ def test_smoke_fails_when_a_successful_run_processed_nothing(deployment, s3_clie
     timeout, then fails on what is missing in S3."""
     create_jobs(deployment.glue, {"--db": db_url}, {"--db": db_url})
     deployment.idle_jobs.add(PROCESSOR)
-    code, result, _ = smoke(["--stack", STACK, "--timeout-minutes", "0.1"], deployment, s3_client,
+    code, result, _ = smoke(["--stack", STACK, "--timeout-minutes", "1"], deployment, s3_client,
                          stubbed_stack(), capsys)
 
     assert code == 1
@@ -356,7 +371,7 @@ def test_smoke_waits_while_another_run_holds_the_concurrency_limit(deployment, s
     The processor stays busy until smoke's timeout: smoke gives up and says why."""
     create_jobs(deployment.glue, {"--db": db_url}, {"--db": db_url})
     deployment.busy.update({LISTER: 1, PROCESSOR: float("inf")})
-    code, result, progress = smoke(["--stack", STACK, "--timeout-minutes", "0.05"], deployment, s3_client,
+    code, result, progress = smoke(["--stack", STACK, "--timeout-minutes", "1"], deployment, s3_client,
                                    stubbed_stack(), capsys)
 
     assert code == 1

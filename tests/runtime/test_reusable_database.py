@@ -1,0 +1,104 @@
+"""The per-test database is reused between tests (tests/reusable_database.py): nothing a test leaves behind may
+reach the next one. Each case leaves something behind, releases, and checks the next test's view."""
+
+from __future__ import annotations
+
+import psycopg2
+import pytest
+
+from tests.reusable_database import ReusableDatabase
+
+pytestmark = pytest.mark.usefixtures("template_database")
+
+
+@pytest.fixture
+def reusable(pg_server_url: str, template_database: str):
+    database = ReusableDatabase(pg_server_url, template_database)
+    yield database
+    database.drop()
+
+
+def _query(url: str, statement: str) -> list[tuple]:
+    conn = psycopg2.connect(url)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(statement)
+            return cur.fetchall()
+    finally:
+        conn.close()
+
+
+def _register(url: str, key: str) -> int:
+    conn = psycopg2.connect(url)
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute("INSERT INTO file_processing_status (s3_key) VALUES (%s) RETURNING file_id", (key,))
+            return cur.fetchone()[0]
+    finally:
+        conn.close()
+
+
+def test_rows_are_gone_and_ids_start_again_at_1(reusable: ReusableDatabase) -> None:
+    url = reusable.acquire()
+    assert [_register(url, key) for key in ("a", "b")] == [1, 2]
+    reusable.release()
+
+    again = reusable.acquire()
+    assert again == url  # the same database, emptied
+    assert _query(again, "SELECT count(*) FROM file_processing_history") == [(0,)]
+    assert _register(again, "c") == 1
+    assert _query(again, "SELECT count(*) FROM schema_migrations")[0][0] >= 5  # the ledger is kept
+
+
+def test_an_open_session_with_locks_is_ended(reusable: ReusableDatabase) -> None:
+    url = reusable.acquire()
+    leftover = psycopg2.connect(url)
+    with leftover.cursor() as cur:  # an advisory lock and a row lock, in a transaction never ended
+        cur.execute("SELECT pg_advisory_lock(4242)")
+        cur.execute("LOCK TABLE file_processing_status IN ACCESS EXCLUSIVE MODE")
+    reusable.release()
+
+    again = reusable.acquire()
+    assert _query(again, "SELECT pg_try_advisory_lock(4242)") == [(True,)]
+    assert _register(again, "x") == 1
+    with pytest.raises(psycopg2.OperationalError), leftover.cursor() as cur:  # its server process was ended
+        cur.execute("SELECT 1")
+    leftover.close()
+
+
+def test_a_changed_schema_gives_a_new_clone(reusable: ReusableDatabase) -> None:
+    url = reusable.acquire()
+    conn = psycopg2.connect(url)
+    with conn, conn.cursor() as cur:
+        cur.execute("DROP INDEX idx_fps_claimable")
+        cur.execute("CREATE TABLE scratch (id int)")
+    conn.close()
+    reusable.release()
+
+    again = reusable.acquire()
+    assert again != url
+    assert _query(again, "SELECT to_regclass('idx_fps_claimable') IS NOT NULL, to_regclass('scratch')") == [
+        (True, None)]
+    assert _query(url.rsplit("/", 1)[0] + "/postgres",
+                  f"SELECT count(*) FROM pg_database WHERE datname = '{url.rsplit('/', 1)[1]}'") == [(0,)]
+
+
+def test_a_dropped_ledger_gives_a_new_clone(reusable: ReusableDatabase) -> None:
+    url = reusable.acquire()
+    conn = psycopg2.connect(url)
+    with conn, conn.cursor() as cur:
+        cur.execute("DROP TABLE schema_migrations")
+    conn.close()
+    reusable.release()
+
+    assert _query(reusable.acquire(), "SELECT count(*) >= 5 FROM schema_migrations") == [(True,)]
+
+
+def test_statistics_counters_are_reset(reusable: ReusableDatabase) -> None:
+    url = reusable.acquire()
+    ((before,),) = _query(url, "SELECT clock_timestamp()")
+    reusable.release()
+
+    again = reusable.acquire()
+    assert _query(again, "SELECT stats_reset >= %s FROM pg_stat_database WHERE datname = current_database()"
+                  .replace("%s", f"'{before.isoformat()}'")) == [(True,)]
