@@ -5,20 +5,30 @@ recover``), and counting failed recoveries. Reached through :class:`runtime.db.t
 
 from __future__ import annotations
 
-#: The run-wide heartbeat (:class:`runtime.jobs.heartbeat.RunHeartbeat`): extend the lease of every batch this run
-#: holds (and of their PROCESSING files), from its claim to the clean-up of its staging. Returns the batches renewed.
-RENEW_RUN_LEASES = """
+
+def renew_leases_of(which_batches: str) -> str:
+    """The two CTEs of every lease renewal: ``renewed`` extends the lease of this run's CLAIMED batches (those not
+    handed back or held) that also match ``which_batches`` (an SQL condition, ``TRUE`` for all of them) and returns
+    ``batch_id, lease_expires_at``; ``renewed_files`` gives their PROCESSING files the same lease and returns
+    ``file_id``. Parameters: ``lease_seconds``, ``job_run_id`` and those of ``which_batches``."""
+    return f"""
 WITH renewed AS (
     UPDATE processing_batches SET lease_expires_at = now() + make_interval(secs => %(lease_seconds)s),
         heartbeat_at = now()
-    WHERE state = 'CLAIMED' AND glue_job_run_id = %(job_run_id)s AND released_at IS NULL AND held_at IS NULL
+    WHERE ({which_batches}) AND state = 'CLAIMED' AND glue_job_run_id = %(job_run_id)s
+        AND released_at IS NULL AND held_at IS NULL
     RETURNING batch_id, lease_expires_at
 ), renewed_files AS (
     UPDATE file_processing_status AS f SET lease_expires_at = r.lease_expires_at
     FROM renewed AS r
     WHERE f.batch_id = r.batch_id AND f.processing_status = 'PROCESSING'
     RETURNING f.file_id
-)
+)"""
+
+
+#: The run-wide heartbeat (:class:`runtime.jobs.heartbeat.RunHeartbeat`): extend the lease of every batch this run
+#: holds (and of their PROCESSING files), from its claim to the clean-up of its staging. Returns the batches renewed.
+RENEW_RUN_LEASES = renew_leases_of("TRUE") + """
 SELECT batch_id FROM renewed
 """
 

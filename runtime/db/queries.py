@@ -8,6 +8,8 @@ State literals here are the values of :class:`runtime.db.states.FileState` / ``B
 
 from __future__ import annotations
 
+from runtime.db.lease_queries import renew_leases_of
+
 # --- registration (lister) -------------------------------------------------------------------------------------
 
 CREATE_INCOMING = """
@@ -173,19 +175,7 @@ VALUES (%(batch_id)s, %(job_run_id)s, %(file_count)s, %(bytes)s, now() + make_in
 #: CLAIMED by this run, and say which: ``renewed`` is true when it was; otherwise ``state`` and ``owner`` tell what
 #: became of it (no row: no such batch). The SELECT reads the batch row as it was before the renewal (unchanged
 #: but for its lease).
-RENEW_BATCH_LEASE = """
-WITH renewed AS (
-    UPDATE processing_batches SET lease_expires_at = now() + make_interval(secs => %(lease_seconds)s),
-        heartbeat_at = now()
-    WHERE batch_id = %(batch_id)s AND state = 'CLAIMED' AND glue_job_run_id = %(job_run_id)s
-        AND released_at IS NULL AND held_at IS NULL
-    RETURNING batch_id, lease_expires_at
-), renewed_files AS (
-    UPDATE file_processing_status AS f SET lease_expires_at = r.lease_expires_at
-    FROM renewed AS r
-    WHERE f.batch_id = r.batch_id AND f.processing_status = 'PROCESSING'
-    RETURNING f.file_id
-)
+RENEW_BATCH_LEASE = renew_leases_of("batch_id = %(batch_id)s") + """
 SELECT EXISTS (SELECT 1 FROM renewed) AS renewed, b.state, b.glue_job_run_id,
     (SELECT count(*) FROM renewed_files) AS files
 FROM processing_batches AS b
