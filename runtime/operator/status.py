@@ -44,8 +44,9 @@ def build_status(conn: Connection, batches: int = 10, errors: int = 10,
                  probe: OwnerProbe | None = None) -> dict[str, Any]:
     """The status report of the tracking database ``conn`` as a JSON-ready dict (see the README for its keys):
     ``files_by_state``, ``total``, ``backlog``, ``in_progress``, ``throughput``, ``eta``, ``recent_batches``
-    (the last ``batches``) and ``top_errors`` (the ``errors`` most frequent). All figures come from one
-    snapshot of the database, so they agree with each other. ``probe`` judges the owners of open batches."""
+    (the last ``batches``), ``top_errors`` (the ``errors`` most frequent) and ``limits`` (those two numbers). All
+    figures come from one snapshot of the database, so they agree with each other. ``probe`` judges the
+    owners of open batches."""
     with conn.cursor() as cur:
         if conn.info.transaction_status == TRANSACTION_STATUS_IDLE and not conn.autocommit:
             cur.execute(q.SNAPSHOT)
@@ -78,6 +79,7 @@ def build_status(conn: Connection, batches: int = 10, errors: int = 10,
                               throughput),
         "recent_batches": recent,
         "top_errors": top_errors,
+        "limits": {"recent_batches": batches, "top_errors": errors},
     }
     return jsonable(report)
 
@@ -185,7 +187,7 @@ def render_status(report: dict[str, Any]) -> str:
         _render_states(report),
         _render_backlog(report),
         _render_throughput(report),
-        _render_batches(report["recent_batches"]),
+        _render_batches(report["recent_batches"], report["limits"]["recent_batches"]),
         _render_errors(report["top_errors"], _needing_attention(report)),
     ]
     return "\n\n".join(sections)
@@ -251,9 +253,9 @@ def _render_throughput(report: dict[str, Any]) -> str:
     return "Throughput (outcomes recorded)\n" + table + "\n" + drain
 
 
-def _render_batches(batches: list[dict[str, Any]]) -> str:
+def _render_batches(batches: list[dict[str, Any]], limit: int) -> str:
     if not batches:
-        return "Last batches: none yet"
+        return "Last batches: not shown (--batches 0)" if limit == 0 else "Last batches: none yet"
     rows = [
         (b["batch_id"][:8], shorten(b["glue_job_run_id"], 24), when(b["claimed_at"]), b["file_count"],
          "-" if b["records_good"] is None else f"{b['records_good']:,}",

@@ -259,3 +259,17 @@ def test_status_errors_0_says_the_errors_are_not_shown(db_url: str, db_conn, cap
     assert "no file is FAILED" not in out
     _code, out, _err = run_cli(capsys, "status", "--db", db_url, "--errors", "1")
     assert "Most frequent errors" in out and "zero-byte file" in out
+
+
+def test_status_batches_0_says_the_batches_are_not_shown(db_url: str, db_conn, capsys) -> None:
+    _code, out, _err = run_cli(capsys, "status", "--db", db_url)
+    assert "Last batches: none yet" in out  # true: there is none
+    with db_conn.cursor() as cur:
+        cur.execute("INSERT INTO processing_batches (batch_id, state, file_count, lease_expires_at, finished_at) "
+                    "VALUES (gen_random_uuid(), 'COMMITTED', 1, now(), now())")
+    db_conn.commit()
+    code, out, _err = run_cli(capsys, "status", "--db", db_url, "--batches", "0")
+    assert code == 0
+    assert "Last batches: not shown (--batches 0)" in out and "none yet" not in out
+    _code, out, _err = run_cli(capsys, "status", "--db", db_url, "--batches", "1")
+    assert "Last 1 batches" in out
