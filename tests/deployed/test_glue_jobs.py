@@ -12,7 +12,6 @@ import json
 from pathlib import Path
 
 import boto3
-import psycopg2
 import pyarrow.parquet as pq
 import pytest
 
@@ -22,20 +21,11 @@ from runtime.storage.local import LocalStore
 from runtime.storage.s3 import S3Store
 from tests.deployed.conftest import job_named
 from tests.deployed.glue_emulator import run_glue_job
+from tests.sql_helpers import fetch_all
 
 LAYOUT = Layout()
 BAD_INPUTS = ["malformed-line-among-good.jsonl", "broken.jsonl.gz", "zero-byte.jsonl"]
 MIGRATION_FILES = sorted(p.name for p in (Path(__file__).parents[2] / "runtime/db/migrations").glob("*.sql"))
-
-
-def _query(db_url: str, statement: str) -> list[tuple]:
-    conn = psycopg2.connect(db_url)
-    try:
-        with conn.cursor() as cur:
-            cur.execute(statement)
-            return cur.fetchall()
-    finally:
-        conn.close()
 
 
 def _processor_triggers(jobs) -> dict[str, tuple]:
@@ -96,7 +86,7 @@ def test_both_jobs_run_from_the_synthesized_assets_with_glues_argv(target, dev_j
     first = run_glue_job(job, spark_env, tmp_path / "run-backfill", arguments, replace=swap, extra_env=store.env,
                          shuffle_seed=1)
     assert first.result["batches"] == 0
-    applied = _query(empty_db_url, "SELECT version FROM schema_migrations ORDER BY version")
+    applied = fetch_all(empty_db_url, "SELECT version FROM schema_migrations ORDER BY version")
     assert [v for (v,) in applied] == [int(name[:4]) for name in MIGRATION_FILES]
 
     # 2. the lister (Python 3.9 shell job, bundled wheels installed offline) registers the sample
@@ -104,7 +94,7 @@ def test_both_jobs_run_from_the_synthesized_assets_with_glues_argv(target, dev_j
     listed = run_glue_job(lister, shell_env, tmp_path / "run-lister", replace=swap, extra_env=store.env,
                           shuffle_seed=2)
     assert listed.result["new"] == len(expected.files)
-    run_ids = _query(empty_db_url, "SELECT DISTINCT processing_status FROM file_processing_status")
+    run_ids = fetch_all(empty_db_url, "SELECT DISTINCT processing_status FROM file_processing_status")
     assert run_ids == [("PENDING",)]
 
     # 3. the scheduled processor run (the workflow's trigger Arguments: --drain true) converts everything
@@ -114,9 +104,9 @@ def test_both_jobs_run_from_the_synthesized_assets_with_glues_argv(target, dev_j
     glue_run_id = next(converted.argv[i + 1] for i, a in enumerate(converted.argv) if a == "--JOB_RUN_ID")
     assert converted.result["records_good"] == expected.good_records
     assert converted.result["records_bad"] == expected.bad_records
-    states = dict(_query(empty_db_url, "SELECT s3_key, processing_status FROM file_processing_status"))
+    states = dict(fetch_all(empty_db_url, "SELECT s3_key, processing_status FROM file_processing_status"))
     assert states == expected.files
-    recorded_runs = _query(empty_db_url, "SELECT DISTINCT glue_job_run_id FROM processing_batches")
+    recorded_runs = fetch_all(empty_db_url, "SELECT DISTINCT glue_job_run_id FROM processing_batches")
     assert recorded_runs == [(glue_run_id,)]
 
     curated = store.objects(LAYOUT.curated_prefix)

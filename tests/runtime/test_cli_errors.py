@@ -5,6 +5,7 @@ command, ``mldp status | head -1``; and ``status --errors 0`` says that the erro
 from __future__ import annotations
 
 import importlib
+import json
 import os
 import shutil
 import subprocess
@@ -259,6 +260,8 @@ def test_status_errors_0_says_the_errors_are_not_shown(db_url: str, db_conn, cap
     assert "no file is FAILED" not in out
     _code, out, _err = run_cli(capsys, "status", "--db", db_url, "--errors", "1")
     assert "Most frequent errors" in out and "zero-byte file" in out
+    _code, out, _err = run_cli(capsys, "status", "--db", db_url, "--errors", "1", "--json")
+    assert [e["pattern"] for e in json.loads(out)["top_errors"]] == ["zero-byte file"]  # the more frequent of two
 
 
 def test_status_batches_0_says_the_batches_are_not_shown(db_url: str, db_conn, capsys) -> None:
@@ -266,10 +269,13 @@ def test_status_batches_0_says_the_batches_are_not_shown(db_url: str, db_conn, c
     assert "Last batches: none yet" in out  # true: there is none
     with db_conn.cursor() as cur:
         cur.execute("INSERT INTO processing_batches (batch_id, state, file_count, lease_expires_at, finished_at) "
-                    "VALUES (gen_random_uuid(), 'COMMITTED', 1, now(), now())")
+                    "SELECT gen_random_uuid(), 'COMMITTED', n, now(), now() FROM generate_series(1, 3) AS n")
     db_conn.commit()
     code, out, _err = run_cli(capsys, "status", "--db", db_url, "--batches", "0")
     assert code == 0
     assert "Last batches: not shown (--batches 0)" in out and "none yet" not in out
-    _code, out, _err = run_cli(capsys, "status", "--db", db_url, "--batches", "1")
-    assert "Last 1 batches" in out
+    _code, out, _err = run_cli(capsys, "status", "--db", db_url, "--batches", "2")
+    assert "Last 2 batches" in out
+    _code, out, _err = run_cli(capsys, "status", "--db", db_url, "--batches", "2", "--errors", "4", "--json")
+    report = json.loads(out)
+    assert len(report["recent_batches"]) == 2 and report["limits"] == {"recent_batches": 2, "top_errors": 4}

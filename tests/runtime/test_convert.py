@@ -146,6 +146,17 @@ def test_dead_letters_are_partitioned_by_source_file(case_batch: Batch) -> None:
     assert all(len(list((case_batch.dead_letter / name).glob("*.json"))) == 1 for name in folders)
 
 
+def test_a_reader_gets_the_source_file_of_each_dead_letter_as_a_column(case_batch: Batch) -> None:
+    """README: the ``file_id=`` folders are read back as a column. pyarrow's hive partitioning (as Spark's and
+    Athena's) gives each record its ``file_id``, and it agrees with the record's own ``source_s3_path``."""
+    table = ds.dataset(case_batch.dead_letter, format="json", partitioning="hive").to_table()
+    assert {"file_id", "source_s3_path", "reason", "raw_record"} <= set(table.column_names)
+    path_of = {source.file_id: source.lineage_path for source in case_batch.files.values()}
+    rows = table.to_pylist()
+    assert len(rows) == len(case_batch.dead_letters()) > 0
+    assert all(path_of[row["file_id"]] == row["source_s3_path"] for row in rows)
+
+
 def test_reasons_quote_the_offending_value(case_batch: Batch) -> None:
     by_file = {}
     for row in case_batch.dead_letters():

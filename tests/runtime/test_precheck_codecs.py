@@ -38,13 +38,14 @@ def test_a_valid_compressed_file_is_readable_whatever_the_case_of_its_suffix(tmp
     assert (array.status, array.json_layout) == (None, "array")
 
 
-@pytest.mark.parametrize("suffix", SUFFIXES)
+@pytest.mark.parametrize("suffix", [*SUFFIXES, ".GZ", ".Bz2", ".DEFLATE", ".LZ4", ".Snappy", ".ZST"])
 def test_garbage_and_truncated_compressed_files_are_unreadable_not_empty(tmp_path, suffix):
+    label = LABELS[suffix.lower()]
     _store, garbage = check(tmp_path, f"g.jsonl{suffix}", inputs.GARBAGE)
     assert garbage.status is FileState.QUARANTINED
-    assert garbage.reason.startswith(f"unreadable {LABELS[suffix]} file: ")
-    _store, cut = check(tmp_path, f"t.jsonl{suffix}", inputs.truncated(inputs.compressed(LINES, suffix)))
-    assert cut.status is FileState.QUARANTINED and cut.reason.startswith(f"unreadable {LABELS[suffix]} file: ")
+    assert garbage.reason.startswith(f"unreadable {label} file: ")
+    _store, cut = check(tmp_path, f"t.jsonl{suffix}", inputs.truncated(inputs.compressed(LINES, suffix.lower())))
+    assert cut.status is FileState.QUARANTINED and cut.reason.startswith(f"unreadable {label} file: ")
     assert "truncated" in cut.reason or "corrupt" in cut.reason
 
 

@@ -7,6 +7,7 @@ import psycopg2
 import pytest
 
 from tests.reusable_database import ReusableDatabase
+from tests.sql_helpers import fetch_all
 
 pytestmark = pytest.mark.usefixtures("template_database")
 
@@ -16,16 +17,6 @@ def reusable(pg_server_url: str, template_database: str):
     database = ReusableDatabase(pg_server_url, template_database)
     yield database
     database.drop()
-
-
-def _query(url: str, statement: str) -> list[tuple]:
-    conn = psycopg2.connect(url)
-    try:
-        with conn.cursor() as cur:
-            cur.execute(statement)
-            return cur.fetchall()
-    finally:
-        conn.close()
 
 
 def _register(url: str, key: str) -> int:
@@ -45,9 +36,9 @@ def test_rows_are_gone_and_ids_start_again_at_1(reusable: ReusableDatabase) -> N
 
     again = reusable.acquire()
     assert again == url  # the same database, emptied
-    assert _query(again, "SELECT count(*) FROM file_processing_history") == [(0,)]
+    assert fetch_all(again, "SELECT count(*) FROM file_processing_history") == [(0,)]
     assert _register(again, "c") == 1
-    assert _query(again, "SELECT count(*) FROM schema_migrations")[0][0] >= 5  # the ledger is kept
+    assert fetch_all(again, "SELECT count(*) FROM schema_migrations")[0][0] >= 5  # the ledger is kept
 
 
 def test_an_open_session_with_locks_is_ended(reusable: ReusableDatabase) -> None:
@@ -59,7 +50,7 @@ def test_an_open_session_with_locks_is_ended(reusable: ReusableDatabase) -> None
     reusable.release()
 
     again = reusable.acquire()
-    assert _query(again, "SELECT pg_try_advisory_lock(4242)") == [(True,)]
+    assert fetch_all(again, "SELECT pg_try_advisory_lock(4242)") == [(True,)]
     assert _register(again, "x") == 1
     with pytest.raises(psycopg2.OperationalError), leftover.cursor() as cur:  # its server process was ended
         cur.execute("SELECT 1")
@@ -77,9 +68,9 @@ def test_a_changed_schema_gives_a_new_clone(reusable: ReusableDatabase) -> None:
 
     again = reusable.acquire()
     assert again != url
-    assert _query(again, "SELECT to_regclass('idx_fps_claimable') IS NOT NULL, to_regclass('scratch')") == [
+    assert fetch_all(again, "SELECT to_regclass('idx_fps_claimable') IS NOT NULL, to_regclass('scratch')") == [
         (True, None)]
-    assert _query(url.rsplit("/", 1)[0] + "/postgres",
+    assert fetch_all(url.rsplit("/", 1)[0] + "/postgres",
                   f"SELECT count(*) FROM pg_database WHERE datname = '{url.rsplit('/', 1)[1]}'") == [(0,)]
 
 
@@ -91,14 +82,14 @@ def test_a_dropped_ledger_gives_a_new_clone(reusable: ReusableDatabase) -> None:
     conn.close()
     reusable.release()
 
-    assert _query(reusable.acquire(), "SELECT count(*) >= 5 FROM schema_migrations") == [(True,)]
+    assert fetch_all(reusable.acquire(), "SELECT count(*) >= 5 FROM schema_migrations") == [(True,)]
 
 
 def test_statistics_counters_are_reset(reusable: ReusableDatabase) -> None:
     url = reusable.acquire()
-    ((before,),) = _query(url, "SELECT clock_timestamp()")
+    ((before,),) = fetch_all(url, "SELECT clock_timestamp()")
     reusable.release()
 
     again = reusable.acquire()
-    assert _query(again, "SELECT stats_reset >= %s FROM pg_stat_database WHERE datname = current_database()"
+    assert fetch_all(again, "SELECT stats_reset >= %s FROM pg_stat_database WHERE datname = current_database()"
                   .replace("%s", f"'{before.isoformat()}'")) == [(True,)]

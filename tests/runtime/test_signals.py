@@ -21,7 +21,6 @@ import sys
 import time
 from pathlib import Path
 
-import psycopg2
 import pytest
 
 from runtime.jobs.processor import BatchProcessor, ProcessorSettings
@@ -29,6 +28,7 @@ from runtime.jobs.stopping import StopRequested, StopSignal
 from runtime.layout import Layout
 from runtime.sample_data import generate_sample
 from runtime.storage.local import LocalStore
+from tests.sql_helpers import fetch_all
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_SPEC = PROJECT_ROOT / "runtime" / "transforms" / "default_spec.json"
@@ -75,16 +75,6 @@ def wait_for(path: Path, child: subprocess.Popen, timeout: float = 300) -> None:
         time.sleep(0.02)
 
 
-def rows(db_url: str, sql: str) -> list[tuple]:
-    conn = psycopg2.connect(db_url)
-    try:
-        with conn.cursor() as cur:
-            cur.execute(sql)
-            return cur.fetchall()
-    finally:
-        conn.close()
-
-
 def prepare(tmp_path: Path, db_url: str, files: int) -> tuple[Path, Path, Path]:
     store_root, hold_dir = tmp_path / "bucket", tmp_path / "hold"
     hold_dir.mkdir()
@@ -113,12 +103,12 @@ def test_a_stop_signal_mid_drain_gives_the_batch_back_and_exits_128_plus_the_sig
 
     assert child.returncode == status, err[-3000:]
     assert "Py4J" not in err
-    files = rows(db_url, "SELECT processing_status, retry_count, next_attempt_at <= now(), lease_expires_at "
+    files = fetch_all(db_url, "SELECT processing_status, retry_count, next_attempt_at <= now(), lease_expires_at "
                          "FROM file_processing_status")
     assert len(files) == 4 and set(files) == {("PENDING", 0, True, None)}  # no attempt charged, claimable now
-    [(state, error)] = rows(db_url, "SELECT state, error_message FROM processing_batches")  # no second batch
+    [(state, error)] = fetch_all(db_url, "SELECT state, error_message FROM processing_batches")  # no second batch
     assert state == "ABANDONED" and error.startswith(f"released: run stopped by {signal.Signals(signum).name}")
-    assert rows(db_url, "SELECT count(*) FROM file_processing_history WHERE event = 'OUTCOME'") == [(0,)]
+    assert fetch_all(db_url, "SELECT count(*) FROM file_processing_history WHERE event = 'OUTCOME'") == [(0,)]
     assert not [p for p in (store_root / "curated-data-lake").rglob("*") if p.is_file()]
     assert json.loads(out.splitlines()[-1])["batches"] == 0
 
@@ -128,7 +118,7 @@ def test_a_processor_killed_mid_batch_is_recovered_by_an_immediate_rerun_with_th
     store_root, hold_dir, spec = prepare(tmp_path, db_url, files=2)
     child = start_processor(store_root, db_url, hold_dir, "--drain", "--transform-spec", str(spec))
     wait_for(hold_dir / "converting", child)
-    [(batch_id, lease_seconds)] = rows(db_url, "SELECT batch_id, extract(epoch FROM lease_expires_at - now()) "
+    [(batch_id, lease_seconds)] = fetch_all(db_url, "SELECT batch_id, extract(epoch FROM lease_expires_at - now()) "
                                                "FROM processing_batches WHERE state = 'CLAIMED'")
     assert lease_seconds > 60  # the default lease (300 s) is far from over
     os.killpg(child.pid, signal.SIGKILL)
@@ -142,10 +132,10 @@ def test_a_processor_killed_mid_batch_is_recovered_by_an_immediate_rerun_with_th
     assert rerun.returncode == 0, rerun.stderr[-3000:]
     summary = json.loads(rerun.stdout.strip().splitlines()[-1])
     assert (summary["abandoned_batches"], summary["batches"]) == (1, 2)  # the abandoned batch reported, a new one run
-    [(state, error)] = rows(db_url, f"SELECT state, error_message FROM processing_batches WHERE batch_id = "
+    [(state, error)] = fetch_all(db_url, f"SELECT state, error_message FROM processing_batches WHERE batch_id = "
                                     f"'{batch_id}'")
     assert state == "ABANDONED" and "its run stopped before finishing" in error
-    files = rows(db_url, "SELECT processing_status, retry_count FROM file_processing_status")
+    files = fetch_all(db_url, "SELECT processing_status, retry_count FROM file_processing_status")
     # abandoned with two files, neither is charged: they are next claimed one at a time (the re-run took one and
     # converted it), so a file that kills runs is then charged alone and quarantined after --max-attempts
     assert set(files) == {("SUCCEEDED", 1), ("PENDING", 0)}

@@ -1,0 +1,18 @@
+"""Reading a test database in one call."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg2
+
+
+def fetch_all(db_url: str, statement: str, params: Any = None) -> list[tuple]:
+    """The rows of ``statement`` run on a connection of its own (closed afterwards, so it holds no lock)."""
+    conn = psycopg2.connect(db_url)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(statement, params)
+            return cur.fetchall()
+    finally:
+        conn.close()
