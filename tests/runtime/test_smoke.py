@@ -219,17 +219,17 @@ class SimulatedClock:
 
 
 def smoke(argv: list[str], emulator: GlueEmulator, s3_client: Any, cloudformation: Any = None,
-          capsys: pytest.CaptureFixture | None = None) -> tuple[int, Any, str]:
-    """``mldp smoke ARGV`` with the emulated clients: the exit status, the parsed ``--json`` output and the
-    progress lines (stderr)."""
-    args = build_parser().parse_args(["smoke", *argv, "--json"])
+          capsys: pytest.CaptureFixture | None = None, as_json: bool = True) -> tuple[int, Any, str]:
+    """``mldp smoke ARGV`` with the emulated clients: the exit status, the parsed ``--json`` output (the text
+    printed when ``as_json`` is false) and the progress lines (stderr)."""
+    args = build_parser().parse_args(["smoke", *argv, *(["--json"] if as_json else [])])
     clients = SmokeClients(s3=s3_client, glue=emulator.glue,
                            cloudformation=cloudformation or boto3.client("cloudformation", region_name=REGION))
     clock = SimulatedClock()
     code = smoke_command.run(args, clients=clients, clock=clock.now, sleep=clock.sleep)
     assert capsys is not None
     captured = capsys.readouterr()
-    return code, json.loads(captured.out), captured.err
+    return code, json.loads(captured.out) if as_json else captured.out, captured.err
 
 
 def all_keys(s3_client: Any) -> list[str]:
@@ -364,6 +364,21 @@ def test_smoke_fails_when_a_successful_run_processed_nothing(deployment, s3_clie
     assert checks["curated Parquet holds the good records"]["ok"] is False
     assert checks["poison files quarantined"]["ok"] is True  # still under raw, not archived
     assert all_keys(s3_client) == []
+
+
+def test_smoke_keep_leaves_the_run_s_objects_and_the_text_report_ends_with_the_verdict(deployment, s3_client,
+                                                                                        db_url, capsys):
+    """``--keep`` leaves every object of the run in the bucket; without ``--json`` the report is text whose last
+    line is the verdict with its reason."""
+    create_jobs(deployment.glue, {"--db": db_url}, {"--db": db_url})
+    deployment.idle_jobs.update({LISTER, PROCESSOR})
+    code, out, _ = smoke(["--stack", STACK, "--timeout-minutes", "1", "--keep"], deployment, s3_client,
+                         stubbed_stack(), capsys, as_json=False)
+
+    assert code == 1
+    assert out.strip().splitlines()[-1].startswith("SMOKE FAILED: good and malformed files archived: ")
+    kept = all_keys(s3_client)
+    assert len(kept) == 6 and all(key.startswith(f"{LAYOUT.raw_prefix}smoke/") for key in kept)
 
 
 def test_smoke_waits_while_another_run_holds_the_concurrency_limit(deployment, s3_client, db_url, capsys):
