@@ -47,9 +47,12 @@ def _fingerprint(st: os.stat_result) -> str:
     return f"{st.st_size:x}-{st.st_mtime_ns:x}-{st.st_ino:x}"
 
 
-def _mtime(st: os.stat_result) -> datetime:
-    """The modification time of ``st`` as a UTC datetime (microsecond precision)."""
-    seconds, nanos = divmod(st.st_mtime_ns, 1_000_000_000)
+def _last_modified(st: os.stat_result) -> datetime:
+    """When the file at this path last changed, as a UTC datetime (microsecond precision): the later of its
+    modification time and its inode change time. A copy that keeps its source's old mtime (``cp -p``, ``rsync -t``,
+    ``tar x``) still changes the ctime now, so a replaced file is never older than the one it replaced (S3's
+    LastModified is likewise the time of the write, whatever the object's history)."""
+    seconds, nanos = divmod(max(st.st_mtime_ns, st.st_ctime_ns), 1_000_000_000)
     return datetime.fromtimestamp(seconds, timezone.utc).replace(microsecond=nanos // 1000)
 
 
@@ -182,12 +185,12 @@ class LocalStore(ObjectStore):
                 st = os.stat(path)
             except FileNotFoundError:  # deleted while listing
                 continue
-            yield ObjectInfo(key_prefix + name, st.st_size, _mtime(st), _fingerprint(st))
+            yield ObjectInfo(key_prefix + name, st.st_size, _last_modified(st), _fingerprint(st))
 
     # -- reads -----------------------------------------------------------------------------------------
 
     def _info(self, key: str, st: os.stat_result) -> ObjectInfo:
-        return ObjectInfo(key, st.st_size, _mtime(st), _fingerprint(st))
+        return ObjectInfo(key, st.st_size, _last_modified(st), _fingerprint(st))
 
     def head(self, key: str) -> ObjectInfo:
         """Metadata of ``key``; raises :class:`ObjectNotFound` (also for directories)."""

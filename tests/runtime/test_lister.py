@@ -101,6 +101,35 @@ def test_file_being_processed_is_not_requeued_by_a_new_version(tmp_path, db_conn
     assert _rows(db_conn)[HIST + "a.json"][0] == "PROCESSING"
 
 
+@pytest.mark.parametrize("how", ["replaced", "rewritten in place"])
+def test_a_local_file_replaced_by_one_with_an_older_mtime_is_a_new_version(tmp_path, db_conn, how):
+    """``cp -p``, ``rsync -t`` and ``tar x`` keep the source's old modification time. The file at the key still
+    changed now (its ctime says so, as S3's LastModified would): a new version, never "stale"."""
+    key = HIST + "a.json"
+    _write(tmp_path, key)
+    store = open_store(str(tmp_path))
+    run_lister(store, db_conn)
+    with db_conn.cursor() as cur:
+        cur.execute("UPDATE file_processing_status SET processing_status = 'SUCCEEDED'")
+    db_conn.commit()
+    path, body = tmp_path / key, b'{"id": "2"}\n{"id": "3"}\n'
+    if how == "replaced":  # a new file renamed over the old one (a new inode)
+        (tmp_path / "incoming.json").write_bytes(body)
+        os.replace(tmp_path / "incoming.json", path)
+    else:  # truncated and written again (the same inode, as cp -p over an existing file)
+        with open(path, "r+b") as handle:
+            handle.truncate(0)
+            handle.write(body)
+    day_ago = time.time() - 86_400
+    os.utime(path, (day_ago, day_ago))
+
+    counts = run_lister(store, db_conn).as_dict()
+
+    assert (counts["changed"], counts["stale"]) == (1, 0)
+    state, _etag, _retries, version, size = _rows(db_conn)[key]
+    assert (state, version, size) == ("PENDING", 2, len(body))
+
+
 def test_database_error_mid_listing_leaves_no_half_chunk_and_rerun_completes(tmp_path, db_conn):
     keys = [f"{HIST}f{i:03d}.json" for i in range(25)]
     for key in keys:
