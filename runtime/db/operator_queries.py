@@ -147,11 +147,12 @@ ORDER BY claimed_at, batch_id
 
 # --- requeue / release ----------------------------------------------------------------------------------------
 
-#: The files an operator may move back to PENDING. The literal state list guarantees that no other state is ever
-#: touched whatever ``states`` says; every other filter is optional (NULL = no filter). The time window applies to
-#: the moment the file got its current state (``processed_at``, set with every outcome).
+#: The files an operator may move (back to PENDING, or to RETIRED). The literal state list guarantees that no other
+#: state is ever touched whatever ``states`` says (and matches idx_fps_needs_operator); every other filter is
+#: optional (NULL = no filter). The time window applies to the moment the file got its current state
+#: (``processed_at``, set with every outcome).
 OPERATOR_SELECTION = """
-processing_status IN ('FAILED', 'QUARANTINED')
+processing_status IN ('FAILED', 'QUARANTINED', 'RETIRED')
 AND processing_status = ANY(%(states)s::text[])
 AND (%(keys)s::text[] IS NULL OR s3_key = ANY(%(keys)s::text[]))
 AND (%(prefix)s::text IS NULL OR starts_with(s3_key, %(prefix)s::text))
@@ -178,8 +179,9 @@ LIMIT least(%(limit)s, %(show)s)
 """
 
 #: One statement: lock the selected files (a file a processor holds is skipped once it is no longer FAILED), record
-#: their state before the change in the history (event REQUEUED or RELEASED, with actor and reason), and move them
-#: to PENDING with a fresh attempt budget, claimable at once. Returns the count and the first ``show`` keys.
+#: their state before the change in the history (event REQUEUED, RELEASED or RETIRED, with actor and reason), and
+#: move them to ``target``: PENDING with a fresh attempt budget, claimable at once, or RETIRED keeping their error
+#: and attempt count. Returns the count and the first ``show`` keys.
 REQUEUE = f"""
 WITH picked AS (
     SELECT file_id, s3_key, etag, version, processing_status, batch_id, glue_job_run_id, retry_count,
@@ -198,10 +200,10 @@ WITH picked AS (
     FROM picked
 ), updated AS (
     UPDATE file_processing_status AS f SET
-        processing_status = 'PENDING',
-        retry_count = 0,
+        processing_status = %(target)s,
+        retry_count = CASE WHEN %(target)s = 'PENDING' THEN 0 ELSE f.retry_count END,
         next_attempt_at = now(),
-        error_message = NULL,
+        error_message = CASE WHEN %(target)s = 'PENDING' THEN NULL ELSE f.error_message END,
         lease_expires_at = NULL,
         updated_at = now()
     FROM picked

@@ -23,13 +23,15 @@ class _TextState(str, Enum):
 
 class FileState(_TextState):
     """``file_processing_status.processing_status``: ``PENDING -> PROCESSING -> SUCCEEDED | FAILED |
-    QUARANTINED``; ``FAILED`` is claimed again after its backoff."""
+    QUARANTINED``; ``FAILED`` is claimed again after its backoff; ``RETIRED``: an operator gave up on a FAILED or
+    QUARANTINED file (migration 0006)."""
 
     PENDING = "PENDING"
     PROCESSING = "PROCESSING"
     SUCCEEDED = "SUCCEEDED"
     FAILED = "FAILED"
     QUARANTINED = "QUARANTINED"
+    RETIRED = "RETIRED"
 
 
 class BatchState(_TextState):
@@ -45,5 +47,8 @@ class BatchState(_TextState):
 CLAIMABLE_STATES = (FileState.PENDING, FileState.FAILED)
 #: The states a run leaves a processed file in.
 OUTCOME_STATES = (FileState.SUCCEEDED, FileState.FAILED, FileState.QUARANTINED)
-#: The only states an operator moves back to PENDING (``mldp requeue`` / ``release``).
+#: The states an operator moves back to PENDING by default (``mldp requeue`` / ``release``) and the only ones
+#: ``mldp retire`` retires.
 REQUEUABLE_STATES = (FileState.FAILED, FileState.QUARANTINED)
+#: Every state an operator command may select (``mldp requeue --state RETIRED`` undoes a retirement).
+OPERATOR_STATES = (*REQUEUABLE_STATES, FileState.RETIRED)

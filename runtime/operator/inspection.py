@@ -176,7 +176,7 @@ def _render_history(history: list[dict]) -> str:
          shorten(h["actor"], 16), shorten(h["reason"] or h["error_message"], 60))
         for h in history
     ]
-    return ("History (REQUEUED/RELEASED/NEW_VERSION rows show the state before the change)\n"
+    return ("History (REQUEUED/RELEASED/RETIRED/NEW_VERSION rows show the state before the change)\n"
             + render_table(("when", "event", "ver", "state", "attempt", "batch", "job run", "good/bad", "actor",
                             "reason / error"), rows, right=(2, 4)))
 

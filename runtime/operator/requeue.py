@@ -1,5 +1,7 @@
 """``mldp requeue`` / ``mldp release``: move FAILED or QUARANTINED files back to PENDING (attempts reset,
-claimable at once), in one transaction, each change recorded in the file's history with who, when and why."""
+claimable at once); ``mldp retire``: give up on FAILED or QUARANTINED files (RETIRED: never claimed, out of the
+backlog and of the quarantine alarm). Each in one transaction, each change recorded in the file's history with who,
+when and why."""
 
 from __future__ import annotations
 
@@ -11,13 +13,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from runtime.db import operator_queries as q
-from runtime.db.states import REQUEUABLE_STATES
+from runtime.db.states import OPERATOR_STATES, REQUEUABLE_STATES, FileState
 from runtime.operator.formatting import count_of
 
 if TYPE_CHECKING:
     from psycopg2.extensions import connection as Connection
 
-__all__ = ["REQUEUABLE_STATES", "RequeueResult", "Selection", "default_actor", "release", "render_result", "requeue"]
+__all__ = ["OPERATOR_STATES", "REQUEUABLE_STATES", "RequeueResult", "Selection", "default_actor", "release",
+           "render_result", "requeue", "retire"]
 
 
 def default_actor() -> str:
@@ -27,7 +30,8 @@ def default_actor() -> str:
 
 @dataclass(frozen=True)
 class Selection:
-    """Which FAILED / QUARANTINED files to move; every filter left ``None`` selects everything.
+    """Which files to move: FAILED / QUARANTINED by default (RETIRED ones only when ``states`` names them); every
+    filter left ``None`` selects everything.
 
     ``since`` / ``until`` bound the time the file got its current state (its last outcome), ``until`` exclusive.
     ``limit`` caps how many files change (in ``file_id`` order, i.e. registration order).
@@ -43,9 +47,9 @@ class Selection:
 
     def __post_init__(self) -> None:
         states = [str(s).upper() for s in self.states]
-        bad = sorted(set(states) - set(REQUEUABLE_STATES))
+        bad = sorted(set(states) - set(OPERATOR_STATES))
         if bad or not states:
-            raise ValueError(f"only FAILED or QUARANTINED files can be moved back to PENDING, not {bad or 'none'}")
+            raise ValueError(f"only FAILED, QUARANTINED or RETIRED files can be moved, not {bad or 'none'}")
         object.__setattr__(self, "states", tuple(states))
         if self.limit is not None and self.limit <= 0:
             raise ValueError("--limit must be a positive number")
@@ -88,6 +92,17 @@ def requeue(conn: Connection, selection: Selection, reason: str, actor: str | No
     return _move(conn, selection, "REQUEUED", reason, actor, dry_run, show)
 
 
+def retire(conn: Connection, selection: Selection, reason: str, actor: str | None = None, dry_run: bool = False,
+           show: int = 20) -> RequeueResult:
+    """Retire the FAILED / QUARANTINED files of ``selection`` in one transaction: RETIRED, never claimed, out of the
+    backlog and of ``QuarantinedFilesTotal``, their error and attempts kept. A ``RETIRED`` history row records the
+    state and error each had, ``actor`` and ``reason``. A new version of a retired key is registered as PENDING;
+    ``requeue`` with ``states=("RETIRED",)`` undoes it. ``dry_run`` as for :func:`requeue`."""
+    if set(selection.states) - set(REQUEUABLE_STATES):
+        raise ValueError("only FAILED or QUARANTINED files can be retired")
+    return _move(conn, selection, "RETIRED", reason, actor, dry_run, show, target=FileState.RETIRED)
+
+
 def release(conn: Connection, keys: Sequence[str], reason: str, actor: str | None = None,
             dry_run: bool = False) -> RequeueResult:
     """Move the given files (each FAILED or QUARANTINED) to PENDING, recorded as ``RELEASED``. All or nothing: if
@@ -109,16 +124,18 @@ def release(conn: Connection, keys: Sequence[str], reason: str, actor: str | Non
 
 def _check_reason(reason: str | None) -> None:
     if not reason or not reason.strip():
-        raise ValueError("--reason is required: say why these files go back to PENDING")
+        raise ValueError("--reason is required: say why these files change state")
 
 
 def _move(conn: Connection, selection: Selection, event: str, reason: str, actor: str | None, dry_run: bool, show: int,
-          expected: int | None = None) -> RequeueResult:
-    """Run the selection's dry run or change. With ``expected``, the change is committed only if exactly that many
-    files moved (a processor may take one between a check and the change); otherwise nothing is changed."""
+          expected: int | None = None, target: FileState = FileState.PENDING) -> RequeueResult:
+    """Run the selection's dry run or change (to ``target``). With ``expected``, the change is committed only if
+    exactly that many files moved (a processor may take one between a check and the change); otherwise nothing is
+    changed."""
     _check_reason(reason)
     actor = actor or default_actor()
-    params = {**selection.params(), "show": show, "event": event, "actor": actor, "reason": reason.strip()}
+    params = {**selection.params(), "show": show, "event": event, "actor": actor, "reason": reason.strip(),
+              "target": str(target)}
     try:
         with conn.cursor() as cur:
             if dry_run:
@@ -146,17 +163,19 @@ def _move(conn: Connection, selection: Selection, event: str, reason: str, actor
 def render_result(result: RequeueResult, show: int = 20) -> str:
     """The text a terminal shows for ``result``."""
     verb = {"REQUEUED": "requeued", "RELEASED": "released"}.get(result.event, result.event.lower())
+    retiring = result.event == "RETIRED"
     if result.refused and not result.count:
         lines = [f"nothing {verb}: only FAILED or QUARANTINED files can be {verb}, all or none"]
         lines += [f"  {key}: {why}" for key, why in result.refused.items()]
         return "\n".join(lines)
     if result.dry_run:
-        head = (f"dry run: {count_of(result.count, 'file')} would be {verb} (FAILED/QUARANTINED -> PENDING); "
-                "nothing was changed")
+        head = (f"dry run: {count_of(result.count, 'file')} would be {verb} (-> {'RETIRED' if retiring else 'PENDING'})"
+                "; nothing was changed")
         body = [f"  {p['state']:<11} {p['key']}\n              {p['error'] or '-'}" for p in result.preview[:show]]
     else:
-        head = (f"{verb} {count_of(result.count, 'file')} -> PENDING (attempts reset; recorded as {result.event} by "
-                f"{result.actor}: {result.reason})")
+        change = "-> RETIRED (never claimed; error kept" if retiring else "-> PENDING (attempts reset"
+        head = (f"{verb} {count_of(result.count, 'file')} {change}; recorded as {result.event} by {result.actor}: "
+                f"{result.reason})")
         body = [f"  {key}" for key in result.keys[:show]]
     more = result.count - min(len(result.keys), show)
     if more > 0:

@@ -21,8 +21,8 @@ from runtime.errors import MldpError, SpecError, UsageError
 from runtime.storage.base import ObjectNotFound, ObjectStoreError
 
 REPO = Path(__file__).resolve().parents[2]
-COMMAND_NAMES = ["db", "migrate", "list", "demo", "inspect", "process", "recover", "requeue", "release", "smoke",
-                 "status"]
+COMMAND_NAMES = ["db", "migrate", "list", "demo", "inspect", "process", "recover", "requeue", "release", "retire",
+                 "smoke", "status"]
 
 
 def _subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:

@@ -130,7 +130,7 @@ def test_status_reports_states_backlog_throughput_batches_and_errors(backfill, d
     assert report["files_by_state"] == {
         "PENDING": {"files": 1, "bytes": 700}, "PROCESSING": {"files": 0, "bytes": 0},
         "SUCCEEDED": {"files": 3, "bytes": 900}, "FAILED": {"files": 1, "bytes": 300},
-        "QUARANTINED": {"files": 2, "bytes": 900},
+        "QUARANTINED": {"files": 2, "bytes": 900}, "RETIRED": {"files": 0, "bytes": 0},
     }
     assert report["total"] == {"files": 7, "bytes": 2800}
     backlog = report["backlog"]
@@ -373,7 +373,7 @@ def test_requeue_refuses_without_reason_or_for_other_states(db_url, capsys):
     with pytest.raises(SystemExit) as bad_state:
         main(["requeue", "--db", db_url, "--reason", "r", "--state", "SUCCEEDED"])
     assert bad_state.value.code == 2
-    with pytest.raises(ValueError, match="only FAILED or QUARANTINED"):
+    with pytest.raises(ValueError, match="only FAILED, QUARANTINED or RETIRED"):
         Selection(states=("SUCCEEDED",))
     code, _out, err = run_cli(capsys, "requeue", "--db", db_url, "--reason", " ", "--dry-run")
     assert code == 2 and "--reason is required" in err
