@@ -180,17 +180,27 @@ class TrackedRawBucket(Construct):
         """
         return self._grants.processor(grantee)
 
-    def grant_read_curated(self, grantee: iam.IGrantable) -> iam.Grant:
-        """Grant read-only access to the curated Parquet (list + get), e.g. for Athena or ML jobs."""
-        return self._grants.read_curated(grantee)
+    def grant_read_curated(self, grantee: iam.IGrantable, *, list_whole_bucket: bool = False) -> iam.Grant:
+        """Grant read-only access to the curated Parquet (list + get, and decrypt), e.g. for Athena or ML jobs.
+
+        By default ``s3:ListBucket`` is conditioned on the curated prefix: the grantee cannot even see the names of
+        other keys. That suits readers that only list and get (Athena, ``aws s3 cp``). Readers that look up keys
+        which may not exist (Spark's S3A and EMRFS check "directories" with HEAD requests; pyarrow's and fsspec's
+        file systems do the same) need a 404 for a missing key, and S3 answers 404 only to a caller with
+        ``s3:ListBucket`` on the bucket, 403 AccessDenied otherwise (a HEAD carries no ``s3:prefix``, so the
+        conditioned grant does not count). Pass ``list_whole_bucket=True`` for them: the listing is unconditioned,
+        which reveals the names and sizes of every key in the bucket (raw ones included), never their content.
+        """
+        return self._grants.read_curated(grantee, list_whole_bucket=list_whole_bucket)
 
     def grant_read_scripts(self, grantee: iam.IGrantable) -> iam.Grant:
         """Grant read-only access to the Glue scripts prefix (list + get)."""
         return self._grants.read_prefix(grantee, self.props.scripts_prefix)
 
-    def grant_read_dead_letter(self, grantee: iam.IGrantable) -> iam.Grant:
-        """Grant read-only access to the dead-letter records (list + get), e.g. for an operator role."""
-        return self._grants.read_prefix(grantee, self.props.dead_letter_prefix)
+    def grant_read_dead_letter(self, grantee: iam.IGrantable, *, list_whole_bucket: bool = False) -> iam.Grant:
+        """Grant read-only access to the dead-letter records (list + get), e.g. for an operator role;
+        ``list_whole_bucket`` as for :meth:`grant_read_curated` (Spark or pyarrow readers need it)."""
+        return self._grants.read_prefix(grantee, self.props.dead_letter_prefix, list_whole_bucket=list_whole_bucket)
 
     def grant_write_raw(self, grantee: iam.IGrantable) -> iam.Grant:
         """Grant an uploader (weekly sync, DataSync, a producer) put access to the raw prefix only."""

@@ -92,9 +92,10 @@ class BucketGrants:
         actions = KEY_WRITE_ACTIONS if write else KEY_READ_ACTIONS
         return grant.combine(self.statement(grantee, actions, [self.key.key_arn]))
 
-    def read_prefix(self, grantee: iam.IGrantable, prefix: str) -> iam.Grant:
-        """List and get under ``prefix``, and decrypt with the bucket key."""
-        grant = self.list_prefixes(grantee, [prefix])
+    def read_prefix(self, grantee: iam.IGrantable, prefix: str, *, list_whole_bucket: bool = False) -> iam.Grant:
+        """List and get under ``prefix``, and decrypt with the bucket key. ``list_whole_bucket``: the listing is
+        unconditioned, so a missing key is a 404, not a 403 (see ``TrackedRawBucket.grant_read_curated``)."""
+        grant = self.list_bucket(grantee) if list_whole_bucket else self.list_prefixes(grantee, [prefix])
         grant = grant.combine(self.statement(grantee, ["s3:GetObject"], [self.objects(prefix)]))
         return self.with_key(grant, grantee, write=False)
 
@@ -129,9 +130,10 @@ class BucketGrants:
         )
         return self.with_key(grant, grantee, write=True)
 
-    def read_curated(self, grantee: iam.IGrantable) -> iam.Grant:
+    def read_curated(self, grantee: iam.IGrantable, *, list_whole_bucket: bool = False) -> iam.Grant:
         """The bucket location, then list and get the curated prefix (and decrypt)."""
-        return self.location(grantee).combine(self.read_prefix(grantee, self.layout.curated_prefix))
+        return self.location(grantee).combine(
+            self.read_prefix(grantee, self.layout.curated_prefix, list_whole_bucket=list_whole_bucket))
 
     def write_raw(self, grantee: iam.IGrantable) -> iam.Grant:
         """Put (and multipart) under the raw prefix, and encrypt with the key."""

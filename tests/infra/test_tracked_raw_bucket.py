@@ -399,6 +399,28 @@ def test_read_grants_are_read_only_and_prefix_scoped(default: Built, cfn: Any) -
         assert [s["Action"] for s in kms] == [["kms:Decrypt"]]
 
 
+def test_readers_that_look_up_missing_keys_may_list_the_whole_bucket(cfn: Any) -> None:
+    """``list_whole_bucket=True`` (Spark, pyarrow: a missing key must be a 404, not a 403) makes the listing
+    unconditioned and changes nothing else: objects are still read under their prefix only."""
+    stack = Stack(App(), "SparkReaders")
+    lake = TrackedRawBucket(stack, "Lake", None)
+    roles = {}
+    for name in ("read_curated", "read_dead_letter"):
+        roles[name] = iam.Role(stack, f"{name}Role", assumed_by=iam.ServicePrincipal("glue.amazonaws.com"))
+        getattr(lake, f"grant_{name}")(roles[name], list_whole_bucket=True)
+    built = Built(stack, Template.from_stack(stack), lake, roles)
+    arn = _bucket_arn(built, cfn)
+    assert _s3_statements(built, cfn, "read_curated") == {
+        (LOCATION, (arn,), repr({})),
+        _list_bucket(arn),
+        _objects(["s3:GetObject"], arn, "curated-data-lake/json_parsed_parquet/"),
+    }
+    assert _s3_statements(built, cfn, "read_dead_letter") == {
+        _list_bucket(arn),
+        _objects(["s3:GetObject"], arn, "error-data-lake/json_malformed_records/"),
+    }
+
+
 def test_raw_writer_may_only_put_under_the_raw_prefix(default: Built, cfn: Any) -> None:
     arn = _bucket_arn(default, cfn)
     assert _s3_statements(default, cfn, "write_raw") == {
