@@ -10,6 +10,7 @@ import math
 from collections import Counter
 
 import boto3
+import psycopg2
 import pytest
 from moto import mock_aws
 
@@ -17,6 +18,7 @@ from platform_constructs import metric_names
 from runtime import metrics
 from runtime.cli import main
 from runtime.commands.process import batch_figures
+from runtime.db.registration import try_lister_lock
 from runtime.jobs.lister import ListingSummary
 from runtime.jobs.processor import BatchReport
 from runtime.sample_data import generate_sample
@@ -112,6 +114,21 @@ def test_lister_run_publishes_its_figures_and_the_backlog_gauges(cloudwatch, tmp
     assert total(cloudwatch, metric_names.QUARANTINED_FILES_TOTAL) == 0
     assert datapoints(cloudwatch, metric_names.LISTER_DURATION_SECONDS)[0]["SampleCount"] == 1  # the heartbeat
     assert datapoints(cloudwatch, metric_names.FILES_LISTED, environment="prod") == []
+
+
+def test_a_skipped_lister_publishes_no_heartbeat_so_its_alarm_still_fires(cloudwatch, tmp_path, db_url):
+    """Another lister holds the lock: this run exits 0 (the workflow goes on) but publishes only the backlog
+    gauges, never ``ListerDurationSeconds``, so a lister stuck holding the lock still trips ListerHeartbeat."""
+    LocalStore(tmp_path).put_bytes("raw-json-data/2024/week01/part-0.jsonl", b'{"id": 1}\n')
+    holder = psycopg2.connect(db_url)
+    try:
+        assert try_lister_lock(holder)
+        assert main(["list", "--store", str(tmp_path), "--db", db_url, "--environment", "test"]) == 0
+    finally:
+        holder.close()
+
+    assert set(published(cloudwatch)) == set(metric_names.BACKLOG_METRICS)
+    assert datapoints(cloudwatch, metric_names.LISTER_DURATION_SECONDS) == []
 
 
 @pytest.mark.spark
