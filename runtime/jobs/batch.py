@@ -53,8 +53,8 @@ log = logging.getLogger(__name__)
 
 #: The protocol steps a crash can be injected after (see ``checkpoint``).
 CHECKPOINTS = (
-    "after_claim", "after_staging_write", "after_completion_marker", "mid_publish", "mid_dead_letter_write",
-    "after_publish", "after_commit", "mid_archive",
+    "after_claim", "after_precheck", "after_staging_write", "after_completion_marker", "mid_publish",
+    "mid_dead_letter_write", "after_publish", "after_commit", "mid_archive", "after_archive",
 )
 
 
@@ -123,6 +123,7 @@ class BatchProtocol:
         log.info("batch %s: claimed %d files", batch_id, len(claimed))
         checks = self.precheck(claimed)  # a refused read (StoragePermissionError) stops the run, blaming no file
         timer.lap("precheck")
+        self.checkpoint("after_precheck")
         outcomes = {c.file.file_id: c.outcome() for c in checks if not c.readable}
         readable = [c for c in checks if c.readable]
         if readable:
@@ -183,6 +184,7 @@ class BatchProtocol:
         self.checkpoint("after_commit")
         self.archiver.archive(succeeded_items(manifest.outcomes))
         timer.lap("archive")
+        self.checkpoint("after_archive")
         pub.clean_staging(self.store, self.layout, manifest.batch_id)
         timer.lap("clean")
         log.info("batch %s: %s in %s", manifest.batch_id, statuses,
