@@ -1,7 +1,7 @@
 """Shared fixtures for the object-store tests: a moto S3 bucket, a local store root, both stores, and an S3
 API call counter built on botocore events.
 
-Import the fixtures you use into a test module (``from tests.runtime.storage_fixtures import store, ...``).
+``tests/conftest.py`` registers this module as a pytest plugin: every test may request its fixtures by name.
 """
 
 from __future__ import annotations

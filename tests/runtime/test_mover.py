@@ -1,7 +1,5 @@
 """Parallel moves (archiving processed raw files) on both stores, and their S3 request cost."""
 
-# ruff: noqa: F811 - the pytest fixtures are imported by name and then requested as parameters
-
 from __future__ import annotations
 
 import importlib.util
@@ -16,17 +14,7 @@ from runtime.layout import Layout
 from runtime.storage.base import ObjectStore
 from runtime.storage.mover import Move, MoveReport, move_objects
 from runtime.storage.s3 import S3Store
-from tests.runtime.storage_fixtures import (  # noqa: F401 - pytest fixtures
-    CallCounter,
-    aws_credentials,
-    local_root,
-    local_store,
-    s3_bucket,
-    s3_calls,
-    s3_client,
-    s3_store,
-    store,
-)
+from tests.runtime.storage_fixtures import CallCounter
 
 LAYOUT = Layout()
 BENCH = Path(__file__).resolve().parents[2] / "bench" / "s3_calls_per_archive.py"

@@ -1,7 +1,5 @@
 """The object-store contract, run against both implementations (local directory and moto S3)."""
 
-# ruff: noqa: F811 - the pytest fixtures are imported by name and then requested as parameters
-
 from __future__ import annotations
 
 import gzip
@@ -18,18 +16,7 @@ from runtime.storage.base import ObjectInfo, ObjectNotFound, ObjectStore, Object
 from runtime.storage.factory import open_store
 from runtime.storage.local import TEMP_PREFIX, LocalStore
 from runtime.storage.s3 import S3Store
-from tests.runtime.storage_fixtures import (  # noqa: F401 - pytest fixtures
-    BUCKET,
-    CallCounter,
-    aws_credentials,
-    local_root,
-    local_store,
-    s3_bucket,
-    s3_calls,
-    s3_client,
-    s3_store,
-    store,
-)
+from tests.runtime.storage_fixtures import BUCKET, CallCounter
 
 ODD_KEYS = [
     "raw-json-data/2024/week01/with space.json",
