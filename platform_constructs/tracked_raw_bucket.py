@@ -161,8 +161,10 @@ class TrackedRawBucket(Construct):
         destination exists = done), checks that claimed raw files still exist (absent = vanished), and on Glue
         Spark's committers check output paths with HEAD requests. S3 answers a GET or HEAD of a missing key with
         404 only when the caller has ``s3:ListBucket`` on the bucket, and 403 AccessDenied otherwise (GetObject
-        and HeadObject API reference, "Permissions"); a GET or HEAD carries no ``s3:prefix`` key, so a
-        prefix-conditioned grant does not count for it. Without this statement every "missing" would be a 403,
+        and HeadObject API reference, "Permissions"). Whether a prefix-conditioned ``s3:ListBucket`` counts for
+        that decision is not documented (Ceph's RGW treats the requested key as ``s3:prefix`` there, "to match
+        aws behavior", ceph/ceph#68577); the processor also looks up keys in several prefixes, so it does not rely
+        on it. Without a listing grant that counts, every "missing" would be a 403,
         which the runtime (rightly) treats as a permission error that stops the run. The prefix-conditioned
         statement the other grants use would add nothing next to this one, so the processor gets none.
 
@@ -186,10 +188,13 @@ class TrackedRawBucket(Construct):
         By default ``s3:ListBucket`` is conditioned on the curated prefix: the grantee cannot even see the names of
         other keys. That suits readers that only list and get (Athena, ``aws s3 cp``). Readers that look up keys
         which may not exist (Spark's S3A and EMRFS check "directories" with HEAD requests; pyarrow's and fsspec's
-        file systems do the same) need a 404 for a missing key, and S3 answers 404 only to a caller with
-        ``s3:ListBucket`` on the bucket, 403 AccessDenied otherwise (a HEAD carries no ``s3:prefix``, so the
-        conditioned grant does not count). Pass ``list_whole_bucket=True`` for them: the listing is unconditioned,
-        which reveals the names and sizes of every key in the bucket (raw ones included), never their content.
+        file systems do the same) need a 404 for a missing key, and S3 answers 404 only to a caller allowed
+        ``s3:ListBucket`` on the bucket, 403 AccessDenied otherwise. Whether the prefix-conditioned grant counts
+        for a key under its prefix is not documented by AWS and not verified here (Ceph's RGW, which follows AWS,
+        treats the requested key as ``s3:prefix``: then it does); a key outside the prefix (a parent "directory",
+        a ``_SUCCESS`` marker elsewhere) never gets a 404 from it. If a reader meets 403s on missing keys, grant it
+        with ``list_whole_bucket=True``: the listing is unconditioned, which reveals the names and sizes of every
+        key in the bucket (raw ones included), never their content.
         """
         return self._grants.read_curated(grantee, list_whole_bucket=list_whole_bucket)
 

@@ -149,8 +149,9 @@ ORDER BY claimed_at, batch_id
 
 #: The files an operator may move (back to PENDING, or to RETIRED). The literal state list guarantees that no other
 #: state is ever touched whatever ``states`` says (and matches idx_fps_needs_operator); every other filter is
-#: optional (NULL = no filter). The time window applies to the moment the file got its current state
-#: (``processed_at``, set with every outcome).
+#: optional (NULL = no filter). The time window applies to the moment the file got its current state: its last
+#: outcome (``processed_at``) for FAILED and QUARANTINED, its retirement (``updated_at``, which nothing else
+#: changes on a RETIRED row) for RETIRED.
 OPERATOR_SELECTION = """
 processing_status IN ('FAILED', 'QUARANTINED', 'RETIRED')
 AND processing_status = ANY(%(states)s::text[])
@@ -158,8 +159,10 @@ AND (%(keys)s::text[] IS NULL OR s3_key = ANY(%(keys)s::text[]))
 AND (%(prefix)s::text IS NULL OR starts_with(s3_key, %(prefix)s::text))
 AND (%(error_contains)s::text IS NULL
      OR strpos(lower(coalesce(error_message, '')), lower(%(error_contains)s::text)) > 0)
-AND (%(since)s::timestamptz IS NULL OR processed_at >= %(since)s::timestamptz)
-AND (%(until)s::timestamptz IS NULL OR processed_at < %(until)s::timestamptz)
+AND (%(since)s::timestamptz IS NULL
+     OR CASE WHEN processing_status = 'RETIRED' THEN updated_at ELSE processed_at END >= %(since)s::timestamptz)
+AND (%(until)s::timestamptz IS NULL
+     OR CASE WHEN processing_status = 'RETIRED' THEN updated_at ELSE processed_at END < %(until)s::timestamptz)
 """
 
 #: How many files the selection matches (up to ``limit``; NULL = no limit).

@@ -115,7 +115,9 @@ def release(conn: Connection, keys: Sequence[str], reason: str, actor: str | Non
         cur.execute(q.KEY_STATES, {"keys": wanted})
         states = cur.fetchall()
     conn.commit()
-    refused = {key: "not tracked" if state is None else f"is {state}"
+    refused = {key: "not tracked" if state is None else
+               "is RETIRED (mldp requeue --state RETIRED --prefix KEY brings it back)" if state == FileState.RETIRED
+               else f"is {state}"
                for key, state in states if state not in REQUEUABLE_STATES}
     if refused:
         return RequeueResult("RELEASED", dry_run, 0, [], actor or default_actor(), reason.strip(), refused=refused)

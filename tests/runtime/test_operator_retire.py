@@ -74,6 +74,8 @@ def test_requeue_leaves_retired_files_alone_unless_asked_then_brings_them_back(t
     run_json(capsys, "retire", "--db", db_url, "--reason", "gave up")
     assert run_json(capsys, "requeue", "--db", db_url, "--reason", "retry")["count"] == 0
     assert run_json(capsys, "retire", "--db", db_url, "--reason", "again")["count"] == 0  # already retired
+    code, out, _err = run_cli(capsys, "release", troubled["a"], "--db", db_url, "--reason", "r")
+    assert code == 1 and "is RETIRED (mldp requeue --state RETIRED" in out  # release says how to undo instead
 
     result = run_json(capsys, "requeue", "--db", db_url, "--state", "RETIRED", "--reason", "fixed the reader")
     assert sorted(result["keys"]) == sorted(troubled[n] for n in "abc")
@@ -105,3 +107,16 @@ def test_a_new_version_of_a_retired_file_is_registered_as_pending(troubled, db_c
     assert (state, retries, error, due) == ("PENDING", 0, None, True)
     assert troubled["c"] in _claimable(db_conn)
     assert file_rows(db_conn)[troubled["b"]][0] == "RETIRED"  # unchanged keys stay retired
+
+
+def test_since_and_until_select_retired_files_by_when_they_were_retired(troubled, db_conn, db_url, capsys):
+    """a.jsonl failed two days ago, b and c now; all three retired now: ``--since 1h`` finds all three (the time a
+    retired file got its state is its retirement), ``--until 1h`` none."""
+    run_json(capsys, "retire", "--db", db_url, "--reason", "gave up")
+
+    recent = run_json(capsys, "requeue", "--db", db_url, "--state", "RETIRED", "--since", "1h", "--reason", "r",
+                      "--dry-run")
+    assert sorted(recent["keys"]) == sorted(troubled[n] for n in "abc")
+    older = run_json(capsys, "requeue", "--db", db_url, "--state", "RETIRED", "--until", "1h", "--reason", "r",
+                     "--dry-run")
+    assert older["count"] == 0
