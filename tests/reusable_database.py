@@ -7,8 +7,9 @@ the tables costs about 30 ms. A test still starts from what a fresh clone would 
   also releases its locks and advisory locks;
 - every table except the migration ledger is truncated and its identity sequences restart at 1;
 - the database's statistics counters (``pg_stat_database``: deadlocks, ...) are reset;
-- and if the test changed the schema itself (a dropped index, a new table, a database setting), the database is
-  dropped and cloned again from the template, so no test ever sees another test's schema.
+- and if the test changed the schema itself (a dropped index, a new table, a disabled trigger, a policy, another
+  schema, a large object, a database setting), the database is dropped and cloned again from the template, so no
+  test ever sees another test's schema.
 """
 
 from __future__ import annotations
@@ -18,12 +19,13 @@ import uuid
 import psycopg2
 from psycopg2 import sql
 
-#: a digest of everything a migration (or a test) can change in the schema of the ``public`` namespace, and of the
-#: database's own settings
+#: a digest of everything a migration (or a test) can change in the schema of the ``public`` namespace (relations
+#: with their options, row security and grants, columns, indexes, constraints, triggers and whether they are
+#: enabled, functions, policies, rules), of the other namespaces and large objects, and of the database's settings
 SCHEMA_FINGERPRINT = """
 SELECT md5(string_agg(part, E'\\n' ORDER BY part)) FROM (
-  SELECT format('rel %s %s', c.relname, c.relkind) AS part FROM pg_class c
-   WHERE c.relnamespace = 'public'::regnamespace
+  SELECT format('rel %s %s rls=%s %s %s', c.relname, c.relkind, c.relrowsecurity, c.reloptions, c.relacl) AS part
+    FROM pg_class c WHERE c.relnamespace = 'public'::regnamespace
   UNION ALL
   SELECT format('col %s.%s %s %s %s', a.attrelid::regclass, a.attname, format_type(a.atttypid, a.atttypmod),
                 pg_get_expr(ad.adbin, ad.adrelid), a.attnotnull)
@@ -36,10 +38,19 @@ SELECT md5(string_agg(part, E'\\n' ORDER BY part)) FROM (
   SELECT format('con %s %s %s', conrelid::regclass, conname, pg_get_constraintdef(oid)) FROM pg_constraint
    WHERE connamespace = 'public'::regnamespace
   UNION ALL
-  SELECT format('trg %s', pg_get_triggerdef(oid)) FROM pg_trigger WHERE NOT tgisinternal
+  SELECT format('trg %s enabled=%s', pg_get_triggerdef(oid), tgenabled) FROM pg_trigger WHERE NOT tgisinternal
   UNION ALL
   SELECT format('fn %s %s', p.oid::regprocedure, md5(p.prosrc)) FROM pg_proc p
    WHERE p.pronamespace = 'public'::regnamespace
+  UNION ALL
+  SELECT format('pol %s %s %s', polrelid::regclass, polname, polcmd) FROM pg_policy
+  UNION ALL
+  SELECT format('rule %s', definition) FROM pg_rules WHERE schemaname <> 'pg_catalog'
+  UNION ALL
+  SELECT format('ns %s', nspname) FROM pg_namespace
+   WHERE nspname !~ '^pg_' AND nspname <> 'information_schema'
+  UNION ALL
+  SELECT format('large objects %s', count(*)) FROM pg_largeobject_metadata
   UNION ALL
   SELECT format('set %s', s.setconfig) FROM pg_db_role_setting s
     JOIN pg_database d ON d.oid = s.setdatabase WHERE d.datname = current_database()

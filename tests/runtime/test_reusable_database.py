@@ -74,6 +74,29 @@ def test_a_changed_schema_gives_a_new_clone(reusable: ReusableDatabase) -> None:
                   f"SELECT count(*) FROM pg_database WHERE datname = '{url.rsplit('/', 1)[1]}'") == [(0,)]
 
 
+@pytest.mark.parametrize("change", [
+    "ALTER TABLE file_processing_status DISABLE TRIGGER USER",
+    "CREATE SCHEMA other; CREATE TABLE other.t (id int)",
+    "SELECT lo_create(0)",
+    "ALTER TABLE file_processing_status ENABLE ROW LEVEL SECURITY",
+    "CREATE POLICY p ON file_processing_status USING (true)",
+    "CREATE RULE r AS ON INSERT TO processing_batches DO INSTEAD NOTHING",
+    "ALTER TABLE file_processing_status SET (fillfactor = 50)",
+    "REVOKE ALL ON file_processing_status FROM PUBLIC; GRANT SELECT ON file_processing_status TO PUBLIC",
+    "DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET work_mem = 1024', current_database()); END $$",
+])
+def test_any_other_schema_change_gives_a_new_clone(reusable: ReusableDatabase, change: str) -> None:
+    url = reusable.acquire()
+    conn = psycopg2.connect(url)
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute(change)
+    conn.close()
+    reusable.release()
+
+    assert reusable.acquire() != url
+
+
 def test_a_dropped_ledger_gives_a_new_clone(reusable: ReusableDatabase) -> None:
     url = reusable.acquire()
     conn = psycopg2.connect(url)
