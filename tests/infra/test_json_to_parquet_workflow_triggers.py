@@ -1,0 +1,60 @@
+"""JsonToParquetWorkflow's Glue workflow and triggers: scheduled start, conditional drain, on-demand backfill."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.infra.workflow_helpers import _one
+
+pytestmark = pytest.mark.infra
+pytest_plugins = ("tests.infra.workflow_helpers",)
+
+
+def test_workflow_has_one_scheduled_start_then_a_conditional_drain(default: Any) -> None:
+    _, _, template = default
+    workflow = _one(template, "AWS::Glue::Workflow")["Properties"]
+    assert workflow["Name"] == "JsonToParquetProcessingWorkflow-dev"
+    assert workflow["MaxConcurrentRuns"] == 1
+    triggers = [r["Properties"] for r in template["Resources"].values() if r["Type"] == "AWS::Glue::Trigger"]
+    in_workflow = [t for t in triggers if t.get("WorkflowName") == workflow["Name"]]
+    starts = [t for t in in_workflow if t["Type"] in ("SCHEDULED", "ON_DEMAND", "EVENT")]
+    assert len(starts) == 1
+    start = starts[0]
+    assert (start["Type"], start["Schedule"], start["StartOnCreation"]) == ("SCHEDULED", "cron(0/15 * * * ? *)", True)
+    assert start["Actions"] == [{"JobName": "FileListerAndDbPopulator-dev"}]
+    (conditional,) = [t for t in in_workflow if t["Type"] == "CONDITIONAL"]
+    assert conditional["StartOnCreation"] is True
+    assert conditional["Predicate"]["Conditions"] == [
+        {"JobName": "FileListerAndDbPopulator-dev", "LogicalOperator": "EQUALS", "State": "SUCCEEDED"}
+    ]
+    assert conditional["Actions"] == [
+        {"JobName": "JsonToParquetBatchProcessor-dev", "Arguments": {"--drain": "true", "--max-minutes": "12"}}
+    ]
+
+
+def test_backfill_is_an_on_demand_trigger_outside_the_workflow(default: Any, cfn: Any) -> None:
+    _, _, template = default
+    backfill = _one(template, "AWS::Glue::Trigger", Name="JsonToParquetBackfill-dev")["Properties"]
+    assert backfill["Type"] == "ON_DEMAND"
+    assert "WorkflowName" not in backfill
+    assert backfill["Actions"] == [
+        {
+            "JobName": "JsonToParquetBatchProcessorBackfill-dev",
+            "Arguments": {"--drain": "true", "--max-minutes": "480"},
+            "Timeout": 510,
+        }
+    ]
+    # no trigger of the workflow starts the backfill job, and the backfill trigger starts nothing else
+    triggers = cfn.resources(template, "AWS::Glue::Trigger")
+    started = [a["JobName"] for _, t in triggers for a in t["Properties"]["Actions"]]
+    assert started.count("JsonToParquetBatchProcessorBackfill-dev") == 1
+    assert started.count("JsonToParquetBatchProcessor-dev") == 1
+
+
+def test_custom_schedule_can_start_paused(custom: Any) -> None:
+    _, _, template = custom
+    start = _one(template, "AWS::Glue::Trigger", Type="SCHEDULED")["Properties"]
+    assert (start["Schedule"], start["StartOnCreation"]) == ("cron(0 * * * ? *)", False)
+    assert start["WorkflowName"] == "JsonToParquetProcessingWorkflow"
