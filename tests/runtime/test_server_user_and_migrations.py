@@ -22,15 +22,19 @@ def _owner_of(pid: int) -> str:
 
 
 def test_the_server_process_runs_as_postgres_when_invoked_as_root_else_as_the_caller(pg_server_url):
-    with psycopg2.connect(pg_server_url) as conn, conn.cursor() as cur:
-        cur.execute("SELECT pg_backend_pid()")
-        (backend,) = cur.fetchone()
-    conn.close()
-    with open(f"/proc/{backend}/status") as status:
-        postmaster = next(int(line.split()[1]) for line in status if line.startswith("PPid:"))
+    conn = psycopg2.connect(pg_server_url)
+    try:  # the backend process lives as long as its connection: read /proc while it is open
+        with conn.cursor() as cur:
+            cur.execute("SELECT pg_backend_pid()")
+            (backend,) = cur.fetchone()
+        with open(f"/proc/{backend}/status") as status:
+            postmaster = next(int(line.split()[1]) for line in status if line.startswith("PPid:"))
+        backend_owner = _owner_of(backend)
+    finally:
+        conn.close()
     expected = "postgres" if os.geteuid() == 0 else pwd.getpwuid(os.geteuid()).pw_name
     assert _owner_of(postmaster) == expected
-    assert _owner_of(backend) == expected
+    assert backend_owner == expected
 
 
 def test_jobs_starting_together_apply_each_migration_once(pg_server_url):
