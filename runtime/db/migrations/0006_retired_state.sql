@@ -1,9 +1,12 @@
 -- RETIRED: an operator gave up on a FAILED or QUARANTINED file (mldp retire, with a reason). It is never claimed,
 -- is not in the backlog and is not counted by QuarantinedFilesTotal, so its alarm can clear; its row and history
 -- stay. A new version of its key is registered as PENDING like any other; mldp requeue --state RETIRED undoes it.
+-- NOT VALID: every existing row passed the stricter check it replaces, so the table is not scanned under this
+-- migration's exclusive lock (new and updated rows are checked as usual).
 ALTER TABLE file_processing_status DROP CONSTRAINT file_processing_status_processing_status_check;
 ALTER TABLE file_processing_status ADD CONSTRAINT file_processing_status_processing_status_check
-    CHECK (processing_status IN ('PENDING', 'PROCESSING', 'SUCCEEDED', 'FAILED', 'QUARANTINED', 'RETIRED'));
+    CHECK (processing_status IN ('PENDING', 'PROCESSING', 'SUCCEEDED', 'FAILED', 'QUARANTINED', 'RETIRED'))
+    NOT VALID;
 
 -- requeue and retire select among these states; the error summary of status among the first two (implied).
 DROP INDEX idx_fps_needs_operator;
