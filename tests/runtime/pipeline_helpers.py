@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 
 import pyarrow.dataset as ds
@@ -13,6 +14,22 @@ from runtime.layout import Layout
 from runtime.transforms.spec import load_spec
 
 LAYOUT = Layout()
+DEFAULT_SPEC = Path(__file__).resolve().parents[2] / "runtime" / "transforms" / "default_spec.json"
+
+
+def write_spec(folder: Path, hook_source: str | None = None, hook_function: str | None = None,
+               extra_columns: Sequence[dict] = ()) -> Path:
+    """The default transform spec, with ``hook_source`` as ``folder/hooks.py`` and its ``hook_function`` as the
+    hook, and ``extra_columns`` added, written to ``folder/spec.json``; its path."""
+    folder.mkdir(parents=True, exist_ok=True)
+    document = json.loads(DEFAULT_SPEC.read_text())
+    if hook_source is not None:
+        (folder / "hooks.py").write_text(hook_source)
+        document["hook"] = f"hooks.py:{hook_function}"
+    document["columns"].extend(extra_columns)
+    path = folder / "spec.json"
+    path.write_text(json.dumps(document))
+    return path
 
 
 class SimulatedCrash(BaseException):

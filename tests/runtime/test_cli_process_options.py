@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
@@ -13,10 +12,9 @@ from runtime.cli import main
 from runtime.jobs.lister import run_lister
 from runtime.sample_data import generate_sample
 from runtime.storage.local import LocalStore
-from tests.runtime.pipeline_helpers import LAYOUT, states
+from tests.runtime.pipeline_helpers import LAYOUT, states, write_spec
 
 pytestmark = pytest.mark.spark
-DEFAULT_SPEC = Path(__file__).parents[2] / "runtime/transforms/default_spec.json"
 
 
 def test_process_options_through_the_cli(tmp_path, db_url, db_conn, spark, capsys):
@@ -27,10 +25,7 @@ def test_process_options_through_the_cli(tmp_path, db_url, db_conn, spark, capsy
     run_lister(store, db_conn, show_progress=False)
     vanished = sorted(expected.files)[0]
     store.delete(vanished)  # fails its first attempt: with --max-attempts 1 it is quarantined at once
-    spec = json.loads(DEFAULT_SPEC.read_text())
-    spec["columns"].append({"name": "score", "source": "score", "type": "double"})
-    spec_file = tmp_path / "spec.json"
-    spec_file.write_text(json.dumps(spec))
+    spec_file = write_spec(tmp_path / "config", extra_columns=[{"name": "score", "source": "score", "type": "double"}])
     capsys.readouterr()
 
     code = main(["process", "--store", str(root), "--db", db_url, "--no-metrics", "--json", "--max-attempts", "1",

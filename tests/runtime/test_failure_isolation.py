@@ -5,7 +5,6 @@ no file. Real PostgreSQL, local Spark, local store."""
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from pathlib import Path
 
@@ -19,11 +18,10 @@ from runtime.sample_data import generate_sample
 from runtime.storage.local import LocalStore
 from runtime.transforms.spec import load_spec
 from tests.runtime import spark_inputs as inputs
-from tests.runtime.pipeline_helpers import LAYOUT, curated_rows, per_source, states
+from tests.runtime.pipeline_helpers import LAYOUT, curated_rows, per_source, states, write_spec
 
 pytestmark = pytest.mark.spark
 POISON_KEY = "raw-json-data/2024/week02/poison"
-DEFAULT_SPEC = Path(__file__).resolve().parents[2] / "runtime" / "transforms" / "default_spec.json"
 POISON_LINES = inputs.lines(*(inputs.record(900 + i, id=f"poison-{i}") for i in range(4)))
 
 HOOKS = """
@@ -46,17 +44,6 @@ def model_service_down(df):
 def drop_eval(df):
     return df.filter(F.col("mode") != "eval")
 """
-
-
-def hooked_spec(folder: Path, function: str) -> Path:
-    """The default spec with ``hooks.py:<function>`` as its hook, written under ``folder``; its path."""
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "hooks.py").write_text(HOOKS)
-    document = json.loads(DEFAULT_SPEC.read_text())
-    document["hook"] = f"hooks.py:{function}"
-    path = folder / "spec.json"
-    path.write_text(json.dumps(document))
-    return path
 
 
 def bucket(tmp_path: Path) -> LocalStore:
@@ -122,7 +109,7 @@ def test_a_poison_file_ends_alone_and_its_batch_mates_succeed(tmp_path, db_conn,
 def test_a_hook_failing_on_one_files_records_is_narrowed_to_that_file(tmp_path, db_conn, spark):
     store = bucket(tmp_path)
     expected = four_good_and(store, db_conn, ".jsonl", POISON_LINES)
-    spec = hooked_spec(tmp_path / "config", "null_mode_for_poison")
+    spec = write_spec(tmp_path / "config", HOOKS, "null_mode_for_poison")
     (report,) = make_processor(store, db_conn, spark, spec, batch_size=100, max_attempts=1).run_once()
     assert report.files == {"SUCCEEDED": 4, "QUARANTINED": 1}
     state, error, attempts, _good = file_rows(db_conn)[POISON_KEY + ".jsonl"]
@@ -164,7 +151,7 @@ def test_a_hook_that_raises_for_every_record_stops_the_run_with_exit_3(tmp_path,
     store = bucket(tmp_path)
     expected = generate_sample(store, files=5, records_per_file=4, include_bad_inputs=False)
     run_lister(store, db_conn)
-    spec = hooked_spec(tmp_path / "config", "model_service_down")
+    spec = write_spec(tmp_path / "config", HOOKS, "model_service_down")
     status = main(["process", "--store", str(tmp_path / "bucket"), "--db", db_url, "--no-metrics", "--drain",
                    "--transform-spec", str(spec)])
     assert status == 3
@@ -237,7 +224,7 @@ def test_records_good_counts_what_the_hook_wrote(tmp_path, db_conn, spark):
     store = bucket(tmp_path)
     generate_sample(store, files=3, records_per_file=9, include_bad_inputs=False)
     run_lister(store, db_conn)
-    spec = hooked_spec(tmp_path / "config", "drop_eval")
+    spec = write_spec(tmp_path / "config", HOOKS, "drop_eval")
     (report,) = make_processor(store, db_conn, spark, spec, batch_size=100).run_once()
     written = Counter(per_source(curated_rows(tmp_path / "bucket"), tmp_path / "bucket"))
     assert 0 < sum(written.values()) < 27  # the hook dropped the eval records

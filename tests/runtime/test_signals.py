@@ -28,10 +28,10 @@ from runtime.jobs.stopping import StopRequested, StopSignal
 from runtime.layout import Layout
 from runtime.sample_data import generate_sample
 from runtime.storage.local import LocalStore
+from tests.runtime.pipeline_helpers import write_spec
 from tests.sql_helpers import fetch_all
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_SPEC = PROJECT_ROOT / "runtime" / "transforms" / "default_spec.json"
 #: The hook: says it is converting (``converting`` file), then waits for ``go`` (bounded).
 HOOK = '''
 import os, pathlib, time
@@ -44,16 +44,6 @@ def hold(frame):
         time.sleep(0.02)
     return frame
 '''
-
-
-def held_spec(folder: Path) -> Path:
-    """The default transform spec with the holding hook."""
-    (folder / "hold_hook.py").write_text(HOOK)
-    spec = json.loads(DEFAULT_SPEC.read_text())
-    spec["hook"] = f"{folder / 'hold_hook.py'}:hold"
-    path = folder / "held_spec.json"
-    path.write_text(json.dumps(spec))
-    return path
 
 
 def start_processor(store_root: Path, db_url: str, hold_dir: Path, *extra: str) -> subprocess.Popen:
@@ -83,7 +73,7 @@ def prepare(tmp_path: Path, db_url: str, files: int) -> tuple[Path, Path, Path]:
     listed = subprocess.run([sys.executable, "-m", "runtime.cli", "list", "--store", str(store_root), "--db", db_url,
                              "--no-metrics"], cwd=PROJECT_ROOT, capture_output=True, text=True, check=False)
     assert listed.returncode == 0, listed.stderr
-    return store_root, hold_dir, held_spec(tmp_path)
+    return store_root, hold_dir, write_spec(tmp_path / "config", HOOK, "hold")
 
 
 @pytest.mark.spark
