@@ -16,3 +16,13 @@ def fetch_all(db_url: str, statement: str, params: Any = None) -> list[tuple]:
             return cur.fetchall()
     finally:
         conn.close()
+
+
+def files_by_key(conn: Any, columns: str) -> dict[str, tuple]:
+    """``s3_key -> (columns...)`` of every tracked file, read on ``conn`` (its transaction ended afterwards, so
+    the next read sees later commits)."""
+    with conn.cursor() as cur:
+        cur.execute(f"SELECT s3_key, {columns} FROM file_processing_status")
+        rows = {row[0]: row[1:] for row in cur.fetchall()}
+    conn.commit()
+    return rows

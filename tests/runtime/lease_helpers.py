@@ -19,6 +19,7 @@ from runtime.jobs.owner import OwnerProbe, process_identity
 from runtime.jobs.processor import BatchProcessor
 from runtime.jobs.settings import ProcessorSettings
 from runtime.layout import Layout
+from tests.sql_helpers import files_by_key
 
 WEEK = "raw-json-data/2024/week01/"
 
@@ -59,12 +60,7 @@ def one(conn, sql: str, params: dict | None = None):
 
 def files(conn) -> dict[str, tuple]:
     """key -> (state, retry_count, next attempt due now)."""
-    with conn.cursor() as cur:
-        cur.execute("SELECT s3_key, processing_status, retry_count, next_attempt_at <= now() "
-                    "FROM file_processing_status")
-        rows = {r[0]: r[1:] for r in cur.fetchall()}
-    conn.commit()
-    return rows
+    return files_by_key(conn, "processing_status, retry_count, next_attempt_at <= now()")
 
 
 def no_spark():

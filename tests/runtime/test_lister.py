@@ -14,6 +14,7 @@ from runtime.cli import main
 from runtime.db.migrations import apply_migrations
 from runtime.jobs.lister import is_default_raw_key, run_lister
 from runtime.storage.factory import open_store
+from tests.sql_helpers import files_by_key
 
 HIST = "raw-json-data/all_historical_files/"
 WEEK = "raw-json-data/2024/week07/"
@@ -32,12 +33,7 @@ def _write(root: Path, key: str, body: bytes = b'{"id": "1"}\n') -> None:
 
 
 def _rows(conn) -> dict:
-    with conn.cursor() as cur:
-        cur.execute("SELECT s3_key, processing_status, etag, retry_count, version, file_size_bytes "
-                    "FROM file_processing_status")
-        rows = {r[0]: r[1:] for r in cur.fetchall()}
-    conn.commit()
-    return rows
+    return files_by_key(conn, "processing_status, etag, retry_count, version, file_size_bytes")
 
 
 def test_default_prefixes_are_the_reference_ones():

@@ -30,6 +30,7 @@ from runtime.operator.requeue import Selection
 from runtime.operator.timewindow import parse_time
 from runtime.sample_data import generate_sample
 from runtime.storage.local import LocalStore
+from tests.sql_helpers import files_by_key
 
 WEEK = "raw-json-data/2024/week01/"
 
@@ -69,12 +70,7 @@ def run_json(capsys, *argv: str) -> dict:
 
 def file_rows(conn) -> dict[str, tuple]:
     """key -> (state, retry_count, error, next attempt is due now)."""
-    with conn.cursor() as cur:
-        cur.execute("SELECT s3_key, processing_status, retry_count, error_message, next_attempt_at <= now() "
-                    "FROM file_processing_status")
-        rows = {r[0]: r[1:] for r in cur.fetchall()}
-    conn.commit()
-    return rows
+    return files_by_key(conn, "processing_status, retry_count, error_message, next_attempt_at <= now()")
 
 
 def history(conn, event: str | None = None) -> list[tuple]:
