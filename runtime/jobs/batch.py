@@ -4,7 +4,8 @@ run (README, "Exactly once, under any crash"):
 1. :meth:`~BatchProtocol.claim` the files and insert the batch row (one transaction);
 2. :meth:`~BatchProtocol.precheck` each file (vanished, changed, zero bytes, broken compression; JSON Lines or
    array);
-3. :meth:`~BatchProtocol.convert` the readable ones with Spark into the batch's staging (lease heartbeat on); a
+3. :meth:`~BatchProtocol.convert` the readable ones with Spark into the batch's staging (the run's heartbeat
+   keeps the lease alive, :class:`~runtime.jobs.heartbeat.RunHeartbeat`); a
    failure is narrowed to the files that cause it (:mod:`runtime.jobs.conversion`), and one that belongs to no
    file stops the run (:class:`~runtime.errors.RunStopped`) before any file is charged an attempt;
 4. :meth:`~BatchProtocol.write_manifest`: every outcome and the publish plan, the completion marker;
@@ -17,7 +18,6 @@ Recovery (:mod:`runtime.jobs.recovery`) rolls a batch with a manifest forward th
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import time
 import uuid
@@ -32,14 +32,12 @@ from runtime.errors import RunStopped
 from runtime.jobs import publish as pub
 from runtime.jobs.archive import Archiver, succeeded_items
 from runtime.jobs.conversion import BatchConversion, classify, conversion_failure, lineage_uri
-from runtime.jobs.heartbeat import LeaseHeartbeat
 from runtime.jobs.precheck import PrecheckResult, check_files
 from runtime.jobs.settings import ProcessorSettings
 from runtime.layout import Layout
 from runtime.storage.base import ObjectStore, StoragePermissionError
 
 if TYPE_CHECKING:
-    from psycopg2.extensions import connection as Connection
     from pyspark.sql import SparkSession
 
     from runtime.transforms.spec import TransformSpec
@@ -107,8 +105,6 @@ class BatchProtocol:
     layout: Layout
     archiver: Archiver
     checkpoint: Callable[[str], None] = lambda name: None
-    #: opens a second connection for the lease heartbeat during conversion (None: no heartbeat)
-    heartbeat_connect: Callable[[], Connection] | None = None
 
     def run(self) -> BatchReport | None:
         """Claim and process one new batch, every step; ``None`` when nothing is claimable."""
@@ -154,14 +150,13 @@ class BatchProtocol:
         return check_files(self.store, claimed, self.settings.io_workers)
 
     def convert(self, batch_id: str, readable: Sequence[PrecheckResult]) -> dict[int, FileOutcome]:
-        """Step 3: Spark converts the readable files into the batch's staging (the lease kept alive meanwhile);
-        each file classified by its record counts, a failure narrowed to the files that cause it, a file that
+        """Step 3: Spark converts the readable files into the batch's staging (the run's heartbeat keeps the lease
+        alive); each file classified by its record counts, a failure narrowed to the files that cause it, a file that
         changed while Spark read it FAILED (:class:`~runtime.jobs.conversion.BatchConversion`). Raises
         :class:`~runtime.errors.RunStopped` for a failure that belongs to no file."""
         conversion = BatchConversion(self.store, self.spark_factory, self.spec, self.layout, batch_id,
                                      self.settings.io_workers)
-        with self._heartbeat(batch_id):
-            return conversion.run(readable)
+        return conversion.run(readable)
 
     def write_manifest(self, batch_id: str, outcomes: Sequence[FileOutcome]) -> pub.Manifest:
         """Step 4: plan the publish from what is staged and write the manifest, the completion marker."""
@@ -232,9 +227,3 @@ class BatchProtocol:
         statuses = self.commit(batch_id, list(outcomes.values()), BatchState.COMMITTED, error=message)
         return BatchReport(batch_id, statuses, 0, 0, sum(o.size for o in outcomes.values()),
                            time.monotonic() - started, [])
-
-    def _heartbeat(self, batch_id: str) -> contextlib.AbstractContextManager:
-        if self.heartbeat_connect is None:
-            return contextlib.nullcontext()
-        return LeaseHeartbeat(self.heartbeat_connect, batch_id, self.settings.job_run_id,
-                              self.settings.lease_seconds)

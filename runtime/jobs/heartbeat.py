@@ -2,8 +2,7 @@
 
 :class:`RunHeartbeat` renews every batch a run holds, for the run's whole life (from the claim to the clean-up of
 the staging, and the roll-forward of a batch it took over), every :func:`heartbeat_interval` (a fifth of the
-lease: with the default lease of 300 s, every 60 s), on a connection of its own. :class:`LeaseHeartbeat` renews
-one batch during its conversion (the batch protocol's own, kept for callers that use it alone)."""
+lease: with the default lease of 300 s, every 60 s), on a connection of its own."""
 
 from __future__ import annotations
 
@@ -77,46 +76,4 @@ class RunHeartbeat:
 def _close(conn: Connection | None) -> None:
     if conn is not None:
         with contextlib.suppress(Exception):  # already broken
-            conn.close()
-
-
-class LeaseHeartbeat:
-    """While the ``with`` block runs, renew the lease of ``batch_id`` every ``lease_seconds / 3`` seconds on a
-    connection of its own (the main connection stays the caller's). A renewal that finds the batch no longer
-    ours stops the heartbeat; the caller's lease check before publishing then stops the batch."""
-
-    def __init__(self, connect: Callable[[], Connection], batch_id: str, job_run_id: str, lease_seconds: int) -> None:
-        self.connect = connect
-        self.batch_id = batch_id
-        self.job_run_id = job_run_id
-        self.lease_seconds = lease_seconds
-        self.interval = max(lease_seconds / 3, 0.5)
-        self.renewals = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"lease-{batch_id[:8]}", daemon=True)
-
-    def __enter__(self) -> LeaseHeartbeat:
-        self._thread.start()
-        return self
-
-    def __exit__(self, exc_type: type | None, exc: BaseException | None, tb: TracebackType | None) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    def _run(self) -> None:
-        try:
-            conn = self.connect()
-        except Exception as exc:  # the lease check before publishing still protects the batch
-            log.warning("lease heartbeat disabled: %s", exc)
-            return
-        try:
-            tracking = TrackingStore(conn)
-            while not self._stop.wait(self.interval):
-                if not tracking.renew_lease(self.batch_id, self.job_run_id, self.lease_seconds).renewed:
-                    log.warning("batch %s was taken over: lease heartbeat stops", self.batch_id)
-                    return
-                self.renewals += 1
-        except Exception as exc:
-            log.warning("lease heartbeat stopped: %s", exc)
-        finally:
             conn.close()

@@ -246,7 +246,7 @@ class BatchProcessor:
         """The batch steps with this processor's current store, Spark, spec, settings and hooks (the lease is
         renewed by the run's heartbeat, not the protocol's)."""
         return BatchProtocol(self.store, self.tracking, self._spark, self.spec, self.settings, self.layout,
-                             self.archiver(), self._checkpoint, None)
+                             self.archiver(), self._checkpoint)
 
     def recovery(self) -> Recovery:
         """Recovery of other runs' batches, with this processor's protocol, owner probe and stop flag."""
