@@ -87,7 +87,9 @@ class ReusableDatabase:
         self._server_url = server_url
         self._template = template
         self._name: str | None = None
-        self._template_fingerprint = self._fingerprint(with_database(server_url, template))
+        # read once from the template: a database whose schema still matches it has the same tables
+        self._template_fingerprint, tables = self._read_template(with_database(server_url, template))
+        self._empty_tables = f"TRUNCATE {tables} RESTART IDENTITY CASCADE" if tables else None
 
     def acquire(self) -> str:
         """The URL of a database equal to a fresh clone of the template."""
@@ -117,10 +119,8 @@ class ReusableDatabase:
                 cur.execute(SCHEMA_FINGERPRINT)
                 if cur.fetchone()[0] != self._template_fingerprint:
                     return False
-                cur.execute(TABLES_TO_EMPTY)
-                tables = cur.fetchone()[0]
-                if tables:
-                    cur.execute(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+                if self._empty_tables:
+                    cur.execute(self._empty_tables)
                 cur.execute("SELECT pg_stat_reset()")
                 return True
         except psycopg2.Error:
@@ -144,11 +144,14 @@ class ReusableDatabase:
             admin.close()
 
     @staticmethod
-    def _fingerprint(url: str) -> str:
+    def _read_template(url: str) -> tuple[str, str | None]:
+        """The template's schema fingerprint and the tables to empty (``a, b, c``; None if there is none)."""
         conn = psycopg2.connect(url)
         try:
             with conn.cursor() as cur:
                 cur.execute(SCHEMA_FINGERPRINT)
-                return cur.fetchone()[0]
+                fingerprint = cur.fetchone()[0]
+                cur.execute(TABLES_TO_EMPTY)
+                return fingerprint, cur.fetchone()[0]
         finally:
             conn.close()
