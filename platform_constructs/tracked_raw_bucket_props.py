@@ -3,6 +3,10 @@
 Every default is the reference layout and a safe setting. ``existing_bucket`` and the props that shape a bucket
 the construct creates (encryption, lifecycle, logging, removal) are mutually exclusive: the construct only grants
 on a bucket it does not own, so it refuses those props instead of silently ignoring them.
+
+``staging_expiry_days`` is a former prop: it expired everything under the staging prefix, batch staging included
+(see :mod:`.tracked_raw_bucket_lifecycle` for why batch staging no longer expires). Setting it fails with what to use
+instead (``glue_temp_expiry_days``, which expires Glue's ``--TempDir`` only).
 """
 
 from __future__ import annotations
@@ -29,13 +33,17 @@ ENCRYPTION_KMS = "KMS"
 ENCRYPTION_S3_MANAGED = "S3_MANAGED"
 """SSE-S3 (no key cost)."""
 ENCRYPTIONS = (ENCRYPTION_KMS, ENCRYPTION_S3_MANAGED)
+#: The folder of the staging prefix that Glue gets as its scratch space (``--TempDir``); no batch reads it, and
+#: it can never be a batch's folder (those are named by the batch's UUID). See
+#: :attr:`TrackedRawBucketProps.glue_temp_prefix`.
+GLUE_TEMP_FOLDER = "_glue_temporary/"
 #: The props that shape a bucket the construct creates; refused together with ``existing_bucket``.
 CREATED_BUCKET_FIELDS = (
     "bucket_name",
     "encryption",
     "processed_to_intelligent_tiering_days",
     "processed_to_glacier_ir_days",
-    "staging_expiry_days",
+    "glue_temp_expiry_days",
     "dead_letter_expiry_days",
     "noncurrent_version_expiry_days",
     "incomplete_multipart_upload_days",
@@ -61,7 +69,8 @@ class TrackedRawBucketProps:
     processed_prefix: str = "raw-json-data-processed/"
     #: The Parquet data lake that readers scan.
     curated_prefix: str = "curated-data-lake/json_parsed_parquet/"
-    #: Batch scratch space; readers never scan it; objects expire.
+    #: Batch scratch space (``<staging_prefix><batch id>/``) and Glue's ``--TempDir`` (:attr:`glue_temp_prefix`);
+    #: readers never scan it. A batch's staging never expires: the processor deletes it once the batch is closed.
     staging_prefix: str = "curated-data-lake/_staging/"
     #: Records that failed parsing or validation.
     dead_letter_prefix: str = "error-data-lake/json_malformed_records/"
@@ -72,8 +81,11 @@ class TrackedRawBucketProps:
     #: Optional age (60-90 days) at which archived raw JSON moves on to Glacier Instant Retrieval; ``None`` keeps
     #: it in Intelligent-Tiering.
     processed_to_glacier_ir_days: int | None = None
-    #: Age at which staging objects (left behind by a crashed batch) expire.
-    staging_expiry_days: int = 3
+    #: Age at which objects in Glue's scratch space (``--TempDir``, :attr:`glue_temp_prefix`) expire. Nothing else
+    #: under the staging prefix expires: a batch's staged Parquet and ``_MANIFEST.json`` stay as long as the batch
+    #: is open (held for the operator, or the pipeline paused), and every processor run deletes the staging of the
+    #: batches that are closed (:mod:`.tracked_raw_bucket_lifecycle`).
+    glue_temp_expiry_days: int = 3
     #: Optional age at which dead-letter records expire; ``None`` keeps them.
     dead_letter_expiry_days: int | None = None
     #: Age at which non-current object versions are deleted (deleted raw files and overwritten Parquet stay
@@ -94,15 +106,31 @@ class TrackedRawBucketProps:
     #: ``access_log_bucket`` is ``None``. Refused together with any of :data:`CREATED_BUCKET_FIELDS` (they would
     #: shape a bucket the construct does not create).
     existing_bucket: s3.IBucket | None = None
+    #: Former prop, refused: it expired the whole staging prefix, the staging of open batches included. Use
+    #: ``glue_temp_expiry_days`` for Glue's scratch space; batch staging no longer expires.
+    staging_expiry_days: int | None = None
 
     @property
     def prefixes(self) -> dict[str, str]:
         """The configured prefixes by role (``raw``, ``processed``, ``curated``, ...)."""
         return {role: getattr(self, f"{role}_prefix") for role in PREFIX_FIELDS}
 
+    @property
+    def glue_temp_prefix(self) -> str:
+        """Glue's scratch space, ``<staging_prefix>_glue_temporary/``: the processor's ``--TempDir`` and the only
+        part of the staging prefix whose current objects expire (after ``glue_temp_expiry_days``)."""
+        return f"{self.staging_prefix}{GLUE_TEMP_FOLDER}"
+
     def validate(self) -> None:
         """Raise :class:`~platform_constructs.validation.PropsError` (a ``ValueError``) naming the field to fix."""
         owner = type(self).__name__
+        if self.staging_expiry_days is not None:
+            raise PropsError(
+                owner, "staging_expiry_days",
+                "is no longer a prop: batch staging never expires (each processor run deletes the staging of "
+                "closed batches; an open batch needs its own); set glue_temp_expiry_days for the expiry of "
+                f"Glue's scratch space <staging_prefix>{GLUE_TEMP_FOLDER}",
+            )
         check_field_types(self)
         check_exclusive(
             self, "existing_bucket", CREATED_BUCKET_FIELDS,
@@ -125,7 +153,7 @@ class TrackedRawBucketProps:
 
     def _validate_days(self, owner: str) -> None:
         days = {
-            "staging_expiry_days": (self.staging_expiry_days, 1),
+            "glue_temp_expiry_days": (self.glue_temp_expiry_days, 1),
             "noncurrent_version_expiry_days": (self.noncurrent_version_expiry_days, 1),
             "incomplete_multipart_upload_days": (self.incomplete_multipart_upload_days, 1),
             "access_log_expiry_days": (self.access_log_expiry_days, 1),

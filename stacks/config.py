@@ -255,7 +255,7 @@ DEV = EnvironmentConfig(
     production=False,
     bucket=TrackedRawBucketProps(
         encryption="S3_MANAGED",
-        staging_expiry_days=2,
+        glue_temp_expiry_days=2,
         dead_letter_expiry_days=30,
         noncurrent_version_expiry_days=7,
     ),
@@ -290,7 +290,7 @@ PROD = EnvironmentConfig(
         encryption="KMS",
         processed_to_intelligent_tiering_days=30,
         processed_to_glacier_ir_days=90,
-        staging_expiry_days=3,
+        glue_temp_expiry_days=3,
         dead_letter_expiry_days=None,
         noncurrent_version_expiry_days=30,
     ),

@@ -54,6 +54,9 @@ FIXED_FIELDS = ("environment_name", "production")
 RENAMED_FIELDS = {
     "processor_max_concurrent_runs": "the scheduled processor now always runs one at a time; set "
     "backfill_max_concurrent_runs for the parallel runs of the backfill job",
+    "staging_expiry_days": "batch staging no longer expires (each processor run deletes the staging of closed "
+    "batches; an open batch needs its own); set glue_temp_expiry_days for the expiry of Glue's scratch space "
+    "(<staging_prefix>_glue_temporary/)",
 }
 #: Retention periods CloudWatch Logs accepts, in days, and their ``logs.RetentionDays`` members.
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557,
@@ -122,7 +125,7 @@ DOCUMENTED_KEYS: dict[str, Key] = {
     "bucket_name": Key("bucket_name", "bucket", "bucket_name"),
     "bucket_encryption": Key("bucket_encryption", "bucket", "encryption"),
     **_keys("bucket", "processed_to_intelligent_tiering_days", "processed_to_glacier_ir_days",
-            "staging_expiry_days", "dead_letter_expiry_days", "noncurrent_version_expiry_days"),
+            "glue_temp_expiry_days", "dead_letter_expiry_days", "noncurrent_version_expiry_days"),
     **_keys("database", "instance_type", "multi_az", "deletion_protection", "allocated_storage_gib",
             "max_allocated_storage_gib", "backup_retention_days", prefix="db_"),
     "log_retention_days": Key("log_retention_days", "database", "cloudwatch_logs_retention",

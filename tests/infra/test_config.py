@@ -150,6 +150,15 @@ def test_context_overrides_are_typed_and_scoped_per_environment() -> None:
             {"prod.processor_max_concurrent_runs": "5"},
             r"processor_max_concurrent_runs is no longer an EnvironmentConfig field: .*backfill_max_concurrent_runs",
         ),
+        (
+            {"prod.staging_expiry_days": "3"},
+            r"staging_expiry_days is no longer an EnvironmentConfig field: batch staging no longer expires .*"
+            r"set glue_temp_expiry_days",
+        ),
+        (
+            {"prod.bucket.staging_expiry_days": "3"},
+            r"bucket\.staging_expiry_days is no longer a prop: batch staging never expires .*set glue_temp_expiry_days",
+        ),
         ({"dev.schedule": "cron(0/15 * * * * *)"}, r"exactly one of day-of-month"),
     ],
 )

@@ -6,6 +6,8 @@ from typing import Any
 
 import pytest
 
+from tests.infra.lifecycle_helpers import expires_current_objects, rule_prefix, rules_expiring_staging
+
 pytestmark = pytest.mark.infra
 
 DEV, PROD = "MlDataPlatform-dev", "MlDataPlatform-prod"
@@ -151,6 +153,40 @@ def test_backfill_runs_have_their_own_job_and_never_take_the_schedule_slot(
         (rule,) = _resources(template, "AWS::Events::Rule")
         assert rule["Properties"]["EventPattern"]["detail"]["jobName"] == [
             f"FileListerAndDbPopulator-{env}", scheduled["Name"], backfill["Name"]]
+
+
+@pytest.mark.parametrize(("env", "glue_temp_days"), [("dev", 2), ("prod", 3)])
+def test_lifecycle_expires_the_processors_temp_dir_and_never_batch_staging(
+    env: str, glue_temp_days: int, platform_templates: dict[str, dict[str, Any]], cfn: Any
+) -> None:
+    """Batch staging (``<staging-prefix><batch uuid>/``, with ``_MANIFEST.json``) is needed while the batch is open,
+    held or paused for days: no rule of the data bucket expires current objects under the staging prefix except
+    Glue's scratch space, which is exactly the processor's (and backfill job's) ``--TempDir``, and expires after the
+    configured days. Non-current staging versions still expire after a day; multipart uploads are still aborted."""
+    from stacks.config import DEV as DEV_CONFIG
+    from stacks.config import PROD as PROD_CONFIG
+
+    template = platform_templates[f"MlDataPlatform-{env}"]
+    temp_dirs, stores, stagings = set(), set(), set()
+    for name in (f"JsonToParquetBatchProcessor-{env}", f"JsonToParquetBatchProcessorBackfill-{env}"):
+        arguments = cfn.render(_job(template, name)["DefaultArguments"])
+        stores.add(arguments["--store"])
+        stagings.add(arguments["--staging-prefix"])
+        temp_dirs.add(arguments["--TempDir"])
+    ((store,), (staging,), (temp_dir,)) = (stores, stagings, temp_dirs)
+    assert store.startswith("s3://${") and temp_dir.startswith(f"{store}/")
+    glue_temp_prefix = temp_dir[len(store) + 1:]
+    assert glue_temp_prefix == f"{staging}_glue_temporary/"
+    bucket = template["Resources"][store[len("s3://${"):-1]]
+    rules = bucket["Properties"]["LifecycleConfiguration"]["Rules"]
+
+    assert rules_expiring_staging(rules, staging, glue_temp_prefix) == []
+    (glue_temp,) = [r for r in rules if expires_current_objects(r) and rule_prefix(r) == glue_temp_prefix]
+    config = DEV_CONFIG if env == "dev" else PROD_CONFIG
+    assert glue_temp["ExpirationInDays"] == glue_temp_days == config.setting("glue_temp_expiry_days")
+    assert [r["NoncurrentVersionExpiration"] for r in rules
+            if rule_prefix(r) == staging and "NoncurrentVersionExpiration" in r] == [{"NoncurrentDays": 1}]
+    assert [rule_prefix(r) for r in rules if "AbortIncompleteMultipartUpload" in r] == [""]
 
 
 def test_security_configuration_name_carries_a_content_hash(dev: dict[str, Any], prod: dict[str, Any]) -> None:

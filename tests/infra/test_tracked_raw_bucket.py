@@ -13,6 +13,7 @@ from aws_cdk.assertions import Template
 
 from platform_constructs import TrackedRawBucket, TrackedRawBucketProps
 from platform_constructs.removal_policy import DESTROY_CONTEXT_KEY
+from tests.infra.lifecycle_helpers import reaches, rule_prefix, rules_expiring_staging
 
 pytestmark = pytest.mark.infra
 
@@ -56,7 +57,7 @@ CUSTOM_PROPS = TrackedRawBucketProps(
     scripts_prefix="code/",
     processed_to_intelligent_tiering_days=0,
     processed_to_glacier_ir_days=75,
-    staging_expiry_days=2,
+    glue_temp_expiry_days=2,
     dead_letter_expiry_days=90,
     noncurrent_version_expiry_days=10,
     removal_policy=RemovalPolicy.DESTROY,
@@ -247,10 +248,15 @@ def test_default_lifecycle_rules(default: Built, cfn: Any) -> None:
             "Transitions": [{"StorageClass": "INTELLIGENT_TIERING", "TransitionInDays": 30}],
         },
         {
-            "Id": "ExpireStaging",
-            "Prefix": "curated-data-lake/_staging/",
+            "Id": "ExpireGlueTemporary",
+            "Prefix": "curated-data-lake/_staging/_glue_temporary/",
             "Status": "Enabled",
             "ExpirationInDays": 3,
+        },
+        {
+            "Id": "ExpireStagingNoncurrentVersions",
+            "Prefix": "curated-data-lake/_staging/",
+            "Status": "Enabled",
             "NoncurrentVersionExpiration": {"NoncurrentDays": 1},
         },
         {
@@ -274,10 +280,11 @@ def test_overridden_lifecycle_rules(custom: Built, cfn: Any) -> None:
         {"StorageClass": "INTELLIGENT_TIERING", "TransitionInDays": 0},
         {"StorageClass": "GLACIER_IR", "TransitionInDays": 75},
     ]
-    assert (rules["ExpireStaging"]["Prefix"], rules["ExpireStaging"]["ExpirationInDays"]) == (
-        "lake-staging/",
+    assert (rules["ExpireGlueTemporary"]["Prefix"], rules["ExpireGlueTemporary"]["ExpirationInDays"]) == (
+        "lake-staging/_glue_temporary/",
         2,
     )
+    assert rules["ExpireStagingNoncurrentVersions"]["Prefix"] == "lake-staging/"
     assert rules["ExpireDeadLetters"] == {
         "Id": "ExpireDeadLetters",
         "Prefix": "dlq/",
@@ -286,6 +293,67 @@ def test_overridden_lifecycle_rules(custom: Built, cfn: Any) -> None:
     }
     assert rules["ExpireNoncurrentVersions"]["NoncurrentVersionExpiration"] == {"NoncurrentDays": 10}
     assert "AbortIncompleteMultipartUploads" in rules
+
+
+@pytest.mark.parametrize("which", ["default", "custom"])
+def test_no_lifecycle_rule_expires_current_staging_objects_but_glue_temporary(
+    which: str, request: pytest.FixtureRequest, cfn: Any
+) -> None:
+    """A batch's staging (``<staging_prefix><batch uuid>/``: staged Parquet and ``_MANIFEST.json``) is needed for as
+    long as the batch is open, which no lifecycle rule can know: no rule of the data bucket may expire current objects
+    under the staging prefix, except in Glue's scratch space. Every rule is checked by its prefix (a rule without one,
+    or on a parent folder, covers the staging too). Non-current versions still expire after a day there."""
+    built: Built = request.getfixturevalue(which)
+    props = built.construct.props
+    rules = _data_bucket(built, cfn)["Properties"]["LifecycleConfiguration"]["Rules"]
+    glue_temp_prefix = f"{props.staging_prefix}_glue_temporary/"
+    assert rules_expiring_staging(rules, props.staging_prefix, glue_temp_prefix) == []
+    assert props.glue_temp_prefix == glue_temp_prefix
+    (glue_temp,) = [r for r in rules if r.get("Prefix") == glue_temp_prefix]
+    assert glue_temp == {
+        "Id": "ExpireGlueTemporary",
+        "Prefix": glue_temp_prefix,
+        "Status": "Enabled",
+        "ExpirationInDays": props.glue_temp_expiry_days,
+    }
+    assert {
+        "Id": "ExpireStagingNoncurrentVersions",
+        "Prefix": props.staging_prefix,
+        "Status": "Enabled",
+        "NoncurrentVersionExpiration": {"NoncurrentDays": 1},
+    } in rules
+    assert [(rule_prefix(r), r["AbortIncompleteMultipartUpload"]) for r in rules
+            if "AbortIncompleteMultipartUpload" in r] == [
+        ("", {"DaysAfterInitiation": props.incomplete_multipart_upload_days})
+    ]
+
+
+@pytest.mark.parametrize(
+    ("prefix", "reaches_batch_staging"),
+    [
+        ("", True),  # a whole-bucket rule
+        ("curated-data-lake/", True),  # a parent folder
+        ("curated-data-lake/_staging/", True),  # the former ExpireStaging rule
+        ("curated-data-lake/_staging/0b5c6a52-7f36-4d0c-9a4e-2b1f3c9d8e7a/", True),
+        ("curated-data-lake/_staging/_glue", True),  # also covers "_glueX/"
+        ("curated-data-lake/_staging/_glue_temporary/", False),
+        ("curated-data-lake/_staging/_glue_temporary/spark/", False),
+        ("curated-data-lake/json_parsed_parquet/", False),
+        ("curated-data-lake/_stag", True),
+    ],
+)
+def test_staging_check_covers_rules_without_a_prefix_and_on_parent_folders(
+    prefix: str, reaches_batch_staging: bool
+) -> None:
+    staging = "curated-data-lake/_staging/"
+    assert reaches(prefix, staging, exempt=f"{staging}_glue_temporary/") is reaches_batch_staging
+    rule = {"Id": "R", "Status": "Enabled", "ExpirationInDays": 1, **({"Prefix": prefix} if prefix else {})}
+    expected = ["R"] if reaches_batch_staging else []
+    assert rules_expiring_staging([rule], staging, f"{staging}_glue_temporary/") == expected
+    as_filter = {"Id": "R", "Status": "Enabled", "ExpirationInDays": 1, "Filter": {"Prefix": prefix}}
+    assert rules_expiring_staging([as_filter], staging, f"{staging}_glue_temporary/") == expected
+    noncurrent_only = {"Id": "R", "Status": "Enabled", "NoncurrentVersionExpiration": {"NoncurrentDays": 1}}
+    assert rules_expiring_staging([noncurrent_only], staging, f"{staging}_glue_temporary/") == []
 
 
 def test_eventbridge_notifications_are_enabled(default: Built, cfn: Any) -> None:
@@ -503,7 +571,11 @@ def test_existing_bucket_gets_grants_only(cfn: Any) -> None:
             {"processed_to_intelligent_tiering_days": -1},
             r"processed_to_intelligent_tiering_days must be >= 0",
         ),
-        ({"staging_expiry_days": 0}, r"staging_expiry_days must be at least 1 day"),
+        ({"glue_temp_expiry_days": 0}, r"glue_temp_expiry_days must be at least 1 day"),
+        (
+            {"staging_expiry_days": 3},
+            r"staging_expiry_days is no longer a prop: batch staging never expires .* set glue_temp_expiry_days",
+        ),
         ({"dead_letter_expiry_days": 0}, r"dead_letter_expiry_days must be at least 1 day"),
         (
             {"auto_delete_objects": True},
@@ -522,7 +594,7 @@ def test_invalid_props_raise_a_helpful_value_error(overrides: dict[str, Any], me
     [
         ({"encryption": "S3_MANAGED"}, "encryption"),
         ({"processed_to_glacier_ir_days": 75}, "processed_to_glacier_ir_days"),
-        ({"staging_expiry_days": 1}, "staging_expiry_days"),
+        ({"glue_temp_expiry_days": 1}, "glue_temp_expiry_days"),
         ({"removal_policy": RemovalPolicy.DESTROY}, "removal_policy"),
         ({"bucket_name": "another-lake"}, "bucket_name"),
     ],
