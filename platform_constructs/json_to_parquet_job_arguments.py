@@ -162,7 +162,7 @@ def processor_arguments(p: JsonToParquetWorkflowProps, code: GlueCodeAssets) -> 
         "--extra-py-files": code.runtime_zip.s3_url,
         "--additional-python-modules": ",".join(f.s3_url for f in code.spark_wheels),
         "--python-modules-installer-option": "--no-index",
-        "--TempDir": p.bucket.uri_for(f"{p.bucket.props.staging_prefix}_glue_temporary/"),
+        "--TempDir": p.bucket.uri_for(p.bucket.props.glue_temp_prefix),
         "--job-bookmark-option": "job-bookmark-disable",
         "--enable-metrics": "true",
         "--enable-observability-metrics": "true",
