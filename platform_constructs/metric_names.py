@@ -25,6 +25,9 @@ Lister (``FileListerAndDbPopulator``), once per run:
 
 * :data:`FILES_LISTED` (Count): objects seen under the raw prefixes.
 * :data:`FILES_REGISTERED` (Count): objects (or new versions) newly inserted as ``PENDING``.
+* :data:`FILES_IGNORED` (Count): listed keys not registered (outside the default listing folders, the pipeline's
+  own output, a name that is not UTF-8, longer than 1,024 bytes or holding a NUL character); the run's log and
+  summary name them by reason.
 * :data:`LISTER_DURATION_SECONDS` (Seconds): wall time of the run. Also the lister's heartbeat:
   the ``ListerHeartbeat`` alarm fires when no run reports it.
 
@@ -66,6 +69,8 @@ FILES_LISTED = "FilesListed"
 """Count: objects seen under the raw prefixes in one lister run."""
 FILES_REGISTERED = "FilesRegistered"
 """Count: objects (or new object versions) newly registered as PENDING."""
+FILES_IGNORED = "FilesIgnored"
+"""Count: listed keys the lister did not register (any reason) in one run."""
 LISTER_DURATION_SECONDS = "ListerDurationSeconds"
 """Seconds: wall time of one lister run (also its heartbeat)."""
 
@@ -88,7 +93,7 @@ PROCESSOR_METRICS: tuple[str, ...] = (
 )
 """Metrics the processor publishes per batch."""
 
-LISTER_METRICS: tuple[str, ...] = (FILES_LISTED, FILES_REGISTERED, LISTER_DURATION_SECONDS)
+LISTER_METRICS: tuple[str, ...] = (FILES_LISTED, FILES_REGISTERED, FILES_IGNORED, LISTER_DURATION_SECONDS)
 """Metrics the lister publishes per run."""
 
 BACKLOG_METRICS: tuple[str, ...] = (BACKLOG_FILES, OLDEST_PENDING_AGE_SECONDS, QUARANTINED_FILES_TOTAL)
@@ -107,6 +112,7 @@ UNITS: dict[str, str] = {
     BATCH_DURATION_SECONDS: "Seconds",
     FILES_LISTED: "Count",
     FILES_REGISTERED: "Count",
+    FILES_IGNORED: "Count",
     LISTER_DURATION_SECONDS: "Seconds",
     BACKLOG_FILES: "Count",
     OLDEST_PENDING_AGE_SECONDS: "Seconds",
@@ -123,6 +129,7 @@ __all__ = [
     "DEFAULT_NAMESPACE",
     "ENVIRONMENT_DIMENSION",
     "FILES_FAILED",
+    "FILES_IGNORED",
     "FILES_LISTED",
     "FILES_QUARANTINED",
     "FILES_REGISTERED",

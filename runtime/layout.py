@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 
@@ -15,8 +16,17 @@ DEAD_LETTER_PREFIX = "error-data-lake/json_malformed_records/"
 STAGING_PREFIX = "curated-data-lake/_staging/"
 SCRIPTS_PREFIX = "glue-scripts/"
 
-#: Weekly drops under the raw prefix: ``YYYY/weekXX/``.
-WEEKLY_FOLDER = re.compile(r"^(\d{4})/week(\d{2})/$")
+#: Weekly drops under the raw prefix: ``YYYY/weekN/`` with one or two digits and any case of ``week`` (``week1``,
+#: ``Week02``, ``WEEK3``). A file ``YYYY/week02.jsonl`` is not a weekly folder.
+WEEKLY_FOLDER = re.compile(r"^([0-9]{4})/week([0-9]{1,2})/$", re.IGNORECASE)
+#: S3's limit on the length of a key, in UTF-8 bytes: no archived key is longer, and the lister registers no
+#: longer key (PostgreSQL's btree index on ``s3_key`` cannot hold much longer ones either).
+MAX_KEY_BYTES = 1024
+#: Folder under the processed prefix of the archived keys too long to keep their natural form
+#: (see :meth:`Layout.archived_key`).
+LONG_ARCHIVE_FOLDER = "_long/"
+#: Longest processed prefix, in UTF-8 bytes: a shortened archived key keeps room for the end of the file name.
+MAX_PROCESSED_PREFIX_BYTES = 512
 #: The historical dump under the raw prefix.
 HISTORICAL_FOLDER = "all_historical_files/"
 #: Prefix options every job takes (``--raw-prefix`` ...): Layout field -> CLI option.
@@ -74,14 +84,14 @@ class Layout:
 
     def is_default_raw_key(self, key: str) -> bool:
         """True for keys under the reference listing folders: ``<raw>/all_historical_files/`` and every
-        ``<raw>/YYYY/weekXX/``."""
+        ``<raw>/YYYY/weekN/`` (see :data:`WEEKLY_FOLDER`)."""
         if not key.startswith(self.raw_prefix):
             return False
         relative = key[len(self.raw_prefix):]
         if relative.startswith(HISTORICAL_FOLDER):
             return True
-        parts = relative.split("/")
-        return len(parts) >= 3 and WEEKLY_FOLDER.match("/".join(parts[:2]) + "/") is not None
+        parts = relative.split("/", 2)
+        return len(parts) == 3 and WEEKLY_FOLDER.match(parts[0] + "/" + parts[1] + "/") is not None
 
     def __post_init__(self) -> None:
         for name in PREFIX_OPTIONS:
@@ -92,12 +102,51 @@ class Layout:
             if self.raw_prefix.startswith(prefix):
                 raise UsageError(f"--raw-prefix {self.raw_prefix!r} lies under the {option} {prefix!r}: raw files "
                                  "and the pipeline's output need separate prefixes")
+        if _utf8_size(self.processed_prefix) > MAX_PROCESSED_PREFIX_BYTES:
+            raise UsageError(f"--processed-prefix is longer than {MAX_PROCESSED_PREFIX_BYTES} bytes: archived keys "
+                             f"must fit in S3's {MAX_KEY_BYTES:,} bytes")
 
     def archived_key(self, raw_key: str, version: int = 1) -> str:
         """The key a raw file is moved to once processed: the same relative key under the processed prefix, and
         for a later version of the same key (a new ETag) under ``_versions/vN/``, so that archiving it never
-        overwrites the archive of an earlier version."""
+        overwrites the archive of an earlier version.
+
+        Never longer than :data:`MAX_KEY_BYTES` (S3's limit) in UTF-8: when that natural key would be longer, the
+        key is ``<processed>_long/<sha256 of the raw key>/v<version>/<end of the file name>``, the name cut at
+        the front on a character boundary so the key fits (its suffix, such as ``.jsonl.gz``, is kept). The same
+        raw key and version always give the same key (a re-run of an interrupted archive copies to the same
+        place); different raw keys give different ones. The tracking row records the raw key (``s3_key``) next to
+        this ``archived_key``, so ``mldp inspect`` finds the file by either."""
         relative = raw_key[len(self.raw_prefix):] if raw_key.startswith(self.raw_prefix) else raw_key
         if version > 1:
-            return f"{self.processed_prefix}_versions/v{version}/{relative}"
-        return self.processed_prefix + relative
+            natural = f"{self.processed_prefix}_versions/v{version}/{relative}"
+        else:
+            natural = self.processed_prefix + relative
+        if _utf8_size(natural) <= MAX_KEY_BYTES:
+            return natural
+        return self._shortened_archived_key(raw_key, version)
+
+    def _shortened_archived_key(self, raw_key: str, version: int) -> str:
+        """``<processed>_long/<sha256 hex of raw_key>/v<version>/<end of the file name>``, at most
+        :data:`MAX_KEY_BYTES` long."""
+        digest = hashlib.sha256(raw_key.encode("utf-8", "surrogateescape")).hexdigest()
+        folder = f"{self.processed_prefix}{LONG_ARCHIVE_FOLDER}{digest}/v{version}/"
+        name = raw_key.rpartition("/")[2] or digest
+        return folder + utf8_tail(name, MAX_KEY_BYTES - _utf8_size(folder))
+
+
+def _utf8_size(text: str) -> int:
+    """The length of ``text`` in UTF-8 bytes (a name that is not UTF-8 counts its original bytes)."""
+    return len(text) if text.isascii() else len(text.encode("utf-8", "surrogateescape"))
+
+
+def utf8_tail(text: str, max_bytes: int) -> str:
+    """The longest end of ``text`` whose UTF-8 encoding fits in ``max_bytes``, never splitting a character."""
+    encoded = text.encode("utf-8", "surrogateescape")
+    if len(encoded) <= max_bytes:
+        return text
+    tail = encoded[len(encoded) - max_bytes:] if max_bytes > 0 else b""
+    start = 0
+    while start < len(tail) and tail[start] & 0xC0 == 0x80:  # a continuation byte: inside a character
+        start += 1
+    return tail[start:].decode("utf-8", "surrogateescape")

@@ -29,6 +29,7 @@ BATCH_DURATION_SECONDS = "BatchDurationSeconds"
 # Lister
 FILES_LISTED = "FilesListed"
 FILES_REGISTERED = "FilesRegistered"
+FILES_IGNORED = "FilesIgnored"
 LISTER_DURATION_SECONDS = "ListerDurationSeconds"
 # Both (gauges of the tracking table)
 BACKLOG_FILES = "BacklogFiles"
@@ -38,7 +39,7 @@ QUARANTINED_FILES_TOTAL = "QuarantinedFilesTotal"
 UNITS: dict[str, str] = {
     FILES_SUCCEEDED: "Count", FILES_FAILED: "Count", FILES_QUARANTINED: "Count", RECORDS_GOOD: "Count",
     RECORDS_DEAD_LETTERED: "Count", BYTES_PROCESSED: "Bytes", BATCH_DURATION_SECONDS: "Seconds",
-    FILES_LISTED: "Count", FILES_REGISTERED: "Count", LISTER_DURATION_SECONDS: "Seconds",
+    FILES_LISTED: "Count", FILES_REGISTERED: "Count", FILES_IGNORED: "Count", LISTER_DURATION_SECONDS: "Seconds",
     BACKLOG_FILES: "Count", OLDEST_PENDING_AGE_SECONDS: "Seconds", QUARANTINED_FILES_TOTAL: "Count",
 }
 
@@ -125,5 +126,6 @@ def lister_figures(summary) -> dict[str, float]:
     return {
         FILES_LISTED: summary.counts.listed,
         FILES_REGISTERED: summary.counts.new + summary.counts.changed,
+        FILES_IGNORED: summary.ignored_total,
         LISTER_DURATION_SECONDS: summary.seconds,
     }

@@ -22,7 +22,14 @@ from runtime import defaults
 from runtime.commands.common import emit, open_database
 from runtime.commands.options import add_job_options, layout_from_args, non_negative_int, positive_int
 from runtime.errors import UsageError
-from runtime.jobs.lister import ListerBusy, ListingSummary, RegistrationCounts, check_prefixes, run_lister
+from runtime.jobs.lister import (
+    ListerBusy,
+    ListingSummary,
+    RegistrationCounts,
+    check_prefixes,
+    ignored_lines,
+    run_lister,
+)
 from runtime.metrics import backlog_gauges, lister_figures, publisher_from_args
 from runtime.storage.factory import open_store
 
@@ -77,14 +84,17 @@ def run(args: argparse.Namespace) -> int:
         publisher_from_args(args).publish({**figures, **backlog_gauges(conn)})
     finally:
         conn.close()
-    emit(summary.as_dict(), args.json, _human)
+    emit(summary.as_dict(), args.json, lambda d: _human(d, layout.raw_prefix))
     return 0
 
 
-def _human(d: dict) -> str:
-    """The one-line report of a listing (or of a skipped one)."""
+def _human(d: dict, raw_prefix: str) -> str:
+    """The report of a listing (or of a skipped one): one line, then one line per reason keys were ignored."""
     if d["skipped"]:
         return f"skipped: {d['skipped']}"
     extra = "".join(f", {d[key]:,} {key}" for key in ("stale", "deferred") if d[key])
-    return (f"listed {d['listed']:,} files: {d['new']:,} new, {d['changed']:,} changed, "
+    ignored = sum(d["ignored"].values())
+    extra += f", {ignored:,} ignored" if ignored else ""
+    line = (f"listed {d['listed']:,} files: {d['new']:,} new, {d['changed']:,} changed, "
             f"{d['unchanged']:,} unchanged{extra} ({d['seconds']}s)")
+    return "\n".join([line, *ignored_lines(d["ignored"], d["ignored_examples"], raw_prefix)])

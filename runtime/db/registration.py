@@ -23,6 +23,7 @@ import psycopg2
 
 from runtime.db import queries
 from runtime.errors import MldpError
+from runtime.layout import MAX_KEY_BYTES
 from runtime.storage.base import ObjectInfo
 
 if TYPE_CHECKING:
@@ -56,6 +57,32 @@ class RegistrationCounts:
         self.changed += other.changed
         self.stale += other.stale
         self.deferred += other.deferred
+
+
+#: Why a key cannot be registered at all (:func:`unregistrable_reason`): its name is not valid UTF-8 (a local file
+#: name the file system gave as bytes), it is longer than :data:`~runtime.layout.MAX_KEY_BYTES`, or it holds a NUL
+#: character (a PostgreSQL ``text`` value cannot).
+NOT_UTF8 = "not_utf8"
+KEY_TOO_LONG = "key_too_long"
+NUL_CHARACTER = "nul_character"
+
+
+def unregistrable_reason(key: str) -> str | None:
+    """Why the tracking table cannot hold ``key`` (:data:`NOT_UTF8`, :data:`KEY_TOO_LONG`, :data:`NUL_CHARACTER`),
+    or ``None`` when it can. A local name that is not UTF-8 arrives from ``os.scandir`` with its bad bytes as lone
+    surrogates (``surrogateescape``): such a key would fail the whole page's ``COPY``."""
+    if key.isascii():
+        size = len(key)
+    else:
+        try:
+            size = len(key.encode("utf-8"))
+        except UnicodeEncodeError:
+            return NOT_UTF8
+    if "\x00" in key:
+        return NUL_CHARACTER
+    if size > MAX_KEY_BYTES:
+        return KEY_TOO_LONG
+    return None
 
 
 def _csv_field(text: str) -> str:

@@ -10,32 +10,98 @@ processed, curated, staging or dead-letter prefix is dropped whatever the prefix
 under the raw prefix). Listers are serialized on an advisory lock (:func:`runtime.db.registration.lister_lock`);
 a listing never rolls a file back to an older version and never locks an unchanged row
 (:data:`runtime.db.queries.REGISTER_INCOMING`).
+
+Every listed key that is not registered is counted by reason (:data:`IGNORED_REASONS`) and a few of each are kept by
+name (memory stays flat): outside the default listing folders, the pipeline's own output, a name that is not UTF-8,
+longer than S3's 1,024 bytes, or holding a NUL character. Such a key never stops the rest of the listing: it is
+dropped before the ``COPY``. The run logs one warning per reason and the summary reports them.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import time
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from runtime import defaults
-from runtime.db.registration import ListerBusy, RegistrationCounts, lister_lock, register_pages
-from runtime.layout import Layout
+from runtime.db.registration import (
+    KEY_TOO_LONG,
+    NOT_UTF8,
+    NUL_CHARACTER,
+    ListerBusy,
+    RegistrationCounts,
+    lister_lock,
+    register_pages,
+    unregistrable_reason,
+)
+from runtime.layout import MAX_KEY_BYTES, Layout
 from runtime.progress import Progress
 from runtime.storage.base import ObjectInfo, ObjectStore
 
 if TYPE_CHECKING:
     from psycopg2.extensions import connection as Connection
 
-__all__ = ["DEFAULT_CHUNK_SIZE", "KeyFilter", "ListerBusy", "ListingSummary", "RegistrationCounts",
-           "check_prefixes", "chunked", "is_default_raw_key", "listed_pages", "run_lister"]
+__all__ = ["DEFAULT_CHUNK_SIZE", "EXAMPLES_PER_REASON", "IGNORED_REASONS", "KEY_TOO_LONG", "NOT_UTF8", "NUL_CHARACTER",
+           "OUTSIDE_LAYOUT_FOLDERS", "PIPELINE_OUTPUT", "KeyFilter", "ListerBusy", "ListingSummary",
+           "RegistrationCounts", "check_prefixes", "chunked", "ignored_lines", "is_default_raw_key", "listed_pages",
+           "run_lister", "shown_key"]
 
 log = logging.getLogger(__name__)
 
 #: Keys registered per transaction (``--chunk-size``).
 DEFAULT_CHUNK_SIZE = defaults.LISTER_CHUNK_SIZE
+
+#: With the default prefixes: a key under the raw prefix but outside ``all_historical_files/`` and ``YYYY/weekN/``.
+OUTSIDE_LAYOUT_FOLDERS = "outside_layout_folders"
+#: A key under the processed, curated, staging or dead-letter prefix (a layout may nest them under the raw prefix).
+PIPELINE_OUTPUT = "pipeline_output"
+#: Every reason a listed key is not registered, in the order the reports give them.
+IGNORED_REASONS = (OUTSIDE_LAYOUT_FOLDERS, PIPELINE_OUTPUT, NOT_UTF8, KEY_TOO_LONG, NUL_CHARACTER)
+#: Ignored keys kept by name per reason (the others are only counted).
+EXAMPLES_PER_REASON = 5
+
+_CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def shown_key(key: str) -> str:
+    """``key`` fit to print and paste: bytes that are not UTF-8 (a local name, escaped by ``os.scandir``) and
+    control characters (NUL, newline, ...) as ``\\xNN``; anything else as it is."""
+    text = key if key.isascii() else key.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return _CONTROL_CHARACTER.sub(lambda match: f"\\x{ord(match.group()):02x}", text)
+
+
+def _explanation(reason: str, raw_prefix: str) -> tuple[str, str]:
+    """What the keys ignored for ``reason`` are, and what to do about them."""
+    return {
+        OUTSIDE_LAYOUT_FOLDERS: (
+            f"outside the default listing folders ({raw_prefix}all_historical_files/, {raw_prefix}YYYY/weekN/)",
+            f"`mldp list --prefix {raw_prefix}` registers every key under the raw prefix (on Glue: the lister job's "
+            f"--prefixes argument, set by JsonToParquetWorkflowProps.listing_prefixes, e.g. --prefixes {raw_prefix})"),
+        PIPELINE_OUTPUT: ("under the pipeline's own prefixes (processed, curated, staging, dead-letter)",
+                          "never registered as raw files"),
+        NOT_UTF8: ("whose name is not valid UTF-8 (bad bytes shown as \\xNN)",
+                   "rename them: the tracking table holds UTF-8 keys only"),
+        KEY_TOO_LONG: (f"longer than {MAX_KEY_BYTES:,} bytes", "S3's limit on a key: shorten their names"),
+        NUL_CHARACTER: ("containing a NUL character (shown as \\x00)",
+                        "rename them: the tracking table cannot hold one"),
+    }[reason]
+
+
+def ignored_lines(ignored: Mapping[str, int], examples: Mapping[str, Sequence[str]], raw_prefix: str) -> list[str]:
+    """One line per reason that ignored keys: how many, which (up to :data:`EXAMPLES_PER_REASON`), what to do."""
+    lines = []
+    for reason in IGNORED_REASONS:
+        count = ignored.get(reason, 0)
+        if not count:
+            continue
+        what, hint = _explanation(reason, raw_prefix)
+        named = list(examples.get(reason, ()))
+        more = ", …" if count > len(named) else ""
+        lines.append(f"ignored {count:,} key{'s' if count != 1 else ''} {what}: {', '.join(named)}{more}; {hint}")
+    return lines
 
 
 @dataclass
@@ -47,9 +113,19 @@ class ListingSummary:
     prefixes: Sequence[str]
     #: Why nothing was listed (another lister was running), or ``None``.
     skipped: str | None = None
+    #: Listed keys not registered, by reason (:data:`IGNORED_REASONS`).
+    ignored: dict[str, int] = field(default_factory=dict)
+    #: Up to :data:`EXAMPLES_PER_REASON` of them by reason, as :func:`shown_key` prints them.
+    ignored_examples: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def ignored_total(self) -> int:
+        """How many listed keys were not registered, whatever the reason."""
+        return sum(self.ignored.values())
 
     def as_dict(self) -> dict:
-        """The summary as a JSON-ready dict."""
+        """The summary as a JSON-ready dict. ``ignored`` has every reason (0 when none); ``ignored_examples`` only
+        the reasons that ignored keys."""
         return {
             "listed": self.counts.listed,
             "new": self.counts.new,
@@ -57,6 +133,9 @@ class ListingSummary:
             "unchanged": self.counts.unchanged,
             "stale": self.counts.stale,
             "deferred": self.counts.deferred,
+            "ignored": {reason: self.ignored.get(reason, 0) for reason in IGNORED_REASONS},
+            "ignored_examples": {reason: list(self.ignored_examples.get(reason, ()))
+                                 for reason in IGNORED_REASONS if self.ignored.get(reason)},
             "seconds": round(self.seconds, 3),
             "skipped": self.skipped,
         }
@@ -80,28 +159,46 @@ def check_prefixes(prefixes: Sequence[str] | None, layout: Layout | None = None)
 @dataclass
 class KeyFilter:
     """Which listed keys are registered: raw files only (and with the reference prefixes, only the historical and
-    weekly folders). Counts the pipeline keys it drops, for the run's log."""
+    weekly folders), whose key the tracking table can hold. Counts every key it drops by reason and keeps the first
+    :data:`EXAMPLES_PER_REASON` of each."""
 
     layout: Layout
     default_folders_only: bool
-    dropped: int = 0
-    example: str | None = None
+    #: Keys dropped, by reason.
+    ignored: dict[str, int] = field(default_factory=dict)
+    #: The first keys dropped for each reason, as :func:`shown_key` prints them.
+    examples: dict[str, list[str]] = field(default_factory=dict)
 
     def __call__(self, key: str) -> bool:
-        """True if ``key`` is to be registered."""
+        """True if ``key`` is to be registered; otherwise it is counted under its reason."""
+        reason = self.reason(key)
+        if reason is None:
+            return True
+        self.ignored[reason] = self.ignored.get(reason, 0) + 1
+        named = self.examples.setdefault(reason, [])
+        if len(named) < EXAMPLES_PER_REASON:
+            named.append(shown_key(key))
+        return False
+
+    def reason(self, key: str) -> str | None:
+        """Why ``key`` is not registered (one of :data:`IGNORED_REASONS`), or ``None`` if it is. A key outside the
+        raw prefix (no listing yields one: every listed prefix lies under it) is outside the layout's folders."""
+        unfit = unregistrable_reason(key)
+        if unfit is not None:
+            return unfit
         if not self.layout.is_registrable_key(key):
-            if key.startswith(self.layout.raw_prefix):  # the pipeline's output nested under the raw prefix
-                self.dropped += 1
-                self.example = self.example or key
-            return False
-        return not self.default_folders_only or self.layout.is_default_raw_key(key)
+            return PIPELINE_OUTPUT if self.layout.is_pipeline_key(key) else OUTSIDE_LAYOUT_FOLDERS
+        if self.default_folders_only and not self.layout.is_default_raw_key(key):
+            return OUTSIDE_LAYOUT_FOLDERS
+        return None
 
 
 def listed_pages(store: ObjectStore, prefixes: Sequence[str] | None, layout: Layout | None = None,
                  keep: KeyFilter | None = None) -> Iterator[list[ObjectInfo]]:
     """Listing pages of the given prefixes (each checked by :func:`check_prefixes`), or of the reference prefixes
     when none are given (one listing of the raw prefix filtered to the historical folder and the weekly folders).
-    Every key passes ``keep`` (by default a :class:`KeyFilter`): the pipeline's own output is never yielded."""
+    Every key passes ``keep`` (by default a :class:`KeyFilter`): the pipeline's own output, and keys the tracking
+    table cannot hold, are never yielded."""
     layout = layout or Layout()
     checked = check_prefixes(prefixes, layout)
     keep = keep or KeyFilter(layout, default_folders_only=not checked)
@@ -145,9 +242,9 @@ def run_lister(store: ObjectStore, conn: Connection, prefixes: Sequence[str] | N
             total.add(counts)
             progress.advance(counts.listed, new=total.new, changed=total.changed)
         progress.finish()
-    if keep.dropped:
-        log.warning("ignored %d keys under the pipeline's own prefixes (e.g. %s): never registered as raw files",
-                    keep.dropped, keep.example)
-    summary = ListingSummary(total, time.monotonic() - started, checked)
+    for line in ignored_lines(keep.ignored, keep.examples, layout.raw_prefix):
+        log.warning("%s", line)
+    summary = ListingSummary(total, time.monotonic() - started, checked, ignored=dict(keep.ignored),
+                             ignored_examples={reason: list(named) for reason, named in keep.examples.items()})
     log.info("listing done: %s", summary.as_dict())
     return summary

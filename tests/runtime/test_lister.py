@@ -40,7 +40,8 @@ def test_default_prefixes_are_the_reference_ones():
     assert is_default_raw_key(HIST + "a.json")
     assert is_default_raw_key(WEEK + "a.json")
     assert is_default_raw_key(WEEK + "nested/a.json")
-    assert not is_default_raw_key("raw-json-data/2024/week7/a.json")
+    assert is_default_raw_key("raw-json-data/2024/week7/a.json")  # one digit: a weekly folder too
+    assert not is_default_raw_key("raw-json-data/2024/week7.json")  # a file, not a folder
     assert not is_default_raw_key("raw-json-data/scratch/a.json")
     assert not is_default_raw_key("raw-json-data-processed/2024/week07/a.json")
 
