@@ -409,9 +409,9 @@ def test_metric_names_contract() -> None:
         "BytesProcessed",
         "BatchDurationSeconds",
     )
-    assert m.LISTER_METRICS == ("FilesListed", "FilesRegistered", "ListerDurationSeconds")
+    assert m.LISTER_METRICS == ("FilesListed", "FilesRegistered", "FilesIgnored", "ListerDurationSeconds")
     assert m.BACKLOG_METRICS == ("BacklogFiles", "OldestPendingAgeSeconds", "QuarantinedFilesTotal")
-    assert set(m.UNITS) == m.ALL_METRICS and len(m.ALL_METRICS) == 13
+    assert set(m.UNITS) == m.ALL_METRICS and len(m.ALL_METRICS) == 14
     assert {m.UNITS[n] for n in m.ALL_METRICS} == {"Count", "Bytes", "Seconds"}
 
 
