@@ -61,7 +61,8 @@ class Layout:
 
     def is_pipeline_key(self, key: str) -> bool:
         """True for a key under one of the :attr:`pipeline_prefixes` (the pipeline's own output)."""
-        return any(key.startswith(prefix) for prefix in self.pipeline_prefixes.values())
+        return key.startswith((self.processed_prefix, self.curated_prefix, self.staging_prefix,
+                               self.dead_letter_prefix))
 
     def is_registrable_key(self, key: str) -> bool:
         """True for a key the lister may register: under the raw prefix and under no pipeline prefix."""
