@@ -1,6 +1,6 @@
 """``mldp requeue`` (FAILED / QUARANTINED files matching filters) and ``mldp release`` (given keys): back to
-PENDING, attempts reset; ``mldp retire`` (FAILED / QUARANTINED files matching filters): RETIRED, given up on. Each
-change is recorded in the file's history with who, when and why."""
+PENDING, attempts reset; ``mldp retire`` (FAILED / QUARANTINED files matching filters, PENDING ones with ``--state
+PENDING``): RETIRED, given up on. Each change is recorded in the file's history with who, when and why."""
 
 from __future__ import annotations
 
@@ -26,9 +26,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     _add_change_options(release)
     release.set_defaults(handler=run_release)
 
-    retire = sub.add_parser("retire", help="give up on FAILED or QUARANTINED files (filtered): never claimed again, "
-                                           "out of the backlog and of the quarantine alarm")
-    _add_selection_options(retire, ["FAILED", "QUARANTINED"], "default: both")
+    retire = sub.add_parser("retire", help="give up on FAILED or QUARANTINED files, or PENDING ones with --state "
+                                           "PENDING (filtered): never claimed again, out of the backlog and of the "
+                                           "quarantine alarm; never a file being processed")
+    _add_selection_options(retire, ["PENDING", "FAILED", "QUARANTINED"],
+                           "default: FAILED and QUARANTINED; PENDING only when named, e.g. a file the processor may "
+                           "not read")
     retire.set_defaults(handler=run_retire)
 
 

@@ -1,7 +1,7 @@
-"""The SQL of the operator commands (``mldp status``, ``inspect``, ``requeue``, ``release``), by name.
+"""The SQL of the operator commands (``mldp status``, ``inspect``, ``requeue``, ``release``, ``retire``), by name.
 
 The runtime's own statements live in :mod:`runtime.db.queries`; these only read the tracking tables, except
-:data:`REQUEUE`, the one statement that moves files back to ``PENDING`` and records why.
+:data:`REQUEUE`, the one statement that moves files (back to ``PENDING``, or to ``RETIRED``) and records why.
 """
 
 from __future__ import annotations
@@ -148,21 +148,23 @@ ORDER BY claimed_at, batch_id
 # --- requeue / release ----------------------------------------------------------------------------------------
 
 #: The files an operator may move (back to PENDING, or to RETIRED). The literal state list guarantees that no other
-#: state is ever touched whatever ``states`` says (and matches idx_fps_needs_operator); every other filter is
-#: optional (NULL = no filter). The time window applies to the moment the file got its current state: its last
-#: outcome (``processed_at``) for FAILED and QUARANTINED, its retirement (``updated_at``, which nothing else
-#: changes on a RETIRED row) for RETIRED.
+#: state (PROCESSING, SUCCEEDED) is ever touched whatever ``states`` says; ``states`` (a constant array) then lets
+#: the planner use the partial index of those states: idx_fps_needs_operator for FAILED, QUARANTINED and RETIRED,
+#: idx_fps_claimable for PENDING alone. Every other filter is optional (NULL = no filter). The time window applies
+#: to the moment the file got its current state: its last outcome (``processed_at``) for FAILED and QUARANTINED,
+#: its retirement (``updated_at``, which nothing else changes on a RETIRED row) for RETIRED, its registration,
+#: new version, requeue or release (``updated_at``) for PENDING.
 OPERATOR_SELECTION = """
-processing_status IN ('FAILED', 'QUARANTINED', 'RETIRED')
+processing_status IN ('PENDING', 'FAILED', 'QUARANTINED', 'RETIRED')
 AND processing_status = ANY(%(states)s::text[])
 AND (%(keys)s::text[] IS NULL OR s3_key = ANY(%(keys)s::text[]))
 AND (%(prefix)s::text IS NULL OR starts_with(s3_key, %(prefix)s::text))
 AND (%(error_contains)s::text IS NULL
      OR strpos(lower(coalesce(error_message, '')), lower(%(error_contains)s::text)) > 0)
-AND (%(since)s::timestamptz IS NULL
-     OR CASE WHEN processing_status = 'RETIRED' THEN updated_at ELSE processed_at END >= %(since)s::timestamptz)
-AND (%(until)s::timestamptz IS NULL
-     OR CASE WHEN processing_status = 'RETIRED' THEN updated_at ELSE processed_at END < %(until)s::timestamptz)
+AND (%(since)s::timestamptz IS NULL OR CASE WHEN processing_status IN ('RETIRED', 'PENDING') THEN updated_at
+                                              ELSE processed_at END >= %(since)s::timestamptz)
+AND (%(until)s::timestamptz IS NULL OR CASE WHEN processing_status IN ('RETIRED', 'PENDING') THEN updated_at
+                                              ELSE processed_at END < %(until)s::timestamptz)
 """
 
 #: How many files the selection matches (up to ``limit``; NULL = no limit).
@@ -181,10 +183,12 @@ ORDER BY file_id
 LIMIT least(%(limit)s, %(show)s)
 """
 
-#: One statement: lock the selected files (a file a processor holds is skipped once it is no longer FAILED), record
-#: their state before the change in the history (event REQUEUED, RELEASED or RETIRED, with actor and reason), and
-#: move them to ``target``: PENDING with a fresh attempt budget, claimable at once, or RETIRED keeping their error
-#: and attempt count. Returns the count and the first ``show`` keys.
+#: One statement: lock the selected files (a file a processor claims meanwhile is waited for, then skipped: the lock
+#: re-checks the selection on the row as the claim left it, and the update re-checks that the state is still the
+#: one locked), move them to ``target`` (PENDING with a fresh attempt budget, claimable at once, or RETIRED keeping
+#: their error and attempt count), and record the state each had before the change in the history (event
+#: REQUEUED, RELEASED or RETIRED, with actor and reason), for the files changed only. Returns the count and the
+#: first ``show`` keys.
 REQUEUE = f"""
 WITH picked AS (
     SELECT file_id, s3_key, etag, version, processing_status, batch_id, glue_job_run_id, retry_count,
@@ -194,13 +198,6 @@ WITH picked AS (
     ORDER BY file_id
     LIMIT %(limit)s
     FOR UPDATE
-), logged AS (
-    INSERT INTO file_processing_history (file_id, event, etag, version, processing_status, batch_id,
-        glue_job_run_id, retry_count, error_message, records_good, records_bad, dead_letter_path, archived_key,
-        actor, reason)
-    SELECT file_id, %(event)s, etag, version, processing_status, batch_id, glue_job_run_id, retry_count,
-        error_message, records_good, records_bad, dead_letter_path, archived_key, %(actor)s, %(reason)s
-    FROM picked
 ), updated AS (
     UPDATE file_processing_status AS f SET
         processing_status = %(target)s,
@@ -210,8 +207,17 @@ WITH picked AS (
         lease_expires_at = NULL,
         updated_at = now()
     FROM picked
-    WHERE f.file_id = picked.file_id
+    WHERE f.file_id = picked.file_id AND f.processing_status = picked.processing_status
     RETURNING f.file_id, f.s3_key
+), logged AS (
+    INSERT INTO file_processing_history (file_id, event, etag, version, processing_status, batch_id,
+        glue_job_run_id, retry_count, error_message, records_good, records_bad, dead_letter_path, archived_key,
+        actor, reason)
+    SELECT p.file_id, %(event)s, p.etag, p.version, p.processing_status, p.batch_id, p.glue_job_run_id,
+        p.retry_count, p.error_message, p.records_good, p.records_bad, p.dead_letter_path, p.archived_key,
+        %(actor)s, %(reason)s
+    FROM picked AS p
+    JOIN updated AS u ON u.file_id = p.file_id
 )
 SELECT
     (SELECT count(*) FROM updated),

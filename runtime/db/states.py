@@ -47,8 +47,13 @@ class BatchState(_TextState):
 CLAIMABLE_STATES = (FileState.PENDING, FileState.FAILED)
 #: The states a run leaves a processed file in.
 OUTCOME_STATES = (FileState.SUCCEEDED, FileState.FAILED, FileState.QUARANTINED)
-#: The states an operator moves back to PENDING by default (``mldp requeue`` / ``release``) and the only ones
-#: ``mldp retire`` retires.
+#: The states an operator moves back to PENDING by default (``mldp requeue`` / ``release``), and those ``mldp
+#: retire`` retires by default.
 REQUEUABLE_STATES = (FileState.FAILED, FileState.QUARANTINED)
-#: Every state an operator command may select (``mldp requeue --state RETIRED`` undoes a retirement).
-OPERATOR_STATES = (*REQUEUABLE_STATES, FileState.RETIRED)
+#: The states ``mldp requeue`` may select (``--state RETIRED`` undoes a retirement).
+REQUEUE_SELECTABLE_STATES = (*REQUEUABLE_STATES, FileState.RETIRED)
+#: The states ``mldp retire`` may select: a PENDING file too (one that can never be processed, set aside before a
+#: run quarantines it; only with ``--state PENDING``), never a PROCESSING one.
+RETIRABLE_STATES = (FileState.PENDING, *REQUEUABLE_STATES)
+#: Every state an operator command may select.
+OPERATOR_STATES = (FileState.PENDING, *REQUEUE_SELECTABLE_STATES)

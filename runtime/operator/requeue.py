@@ -1,7 +1,7 @@
 """``mldp requeue`` / ``mldp release``: move FAILED or QUARANTINED files back to PENDING (attempts reset,
-claimable at once); ``mldp retire``: give up on FAILED or QUARANTINED files (RETIRED: never claimed, out of the
-backlog and of the quarantine alarm). Each in one transaction, each change recorded in the file's history with who,
-when and why."""
+claimable at once); ``mldp retire``: give up on FAILED or QUARANTINED files, or PENDING ones when asked (RETIRED:
+never claimed, out of the backlog and of the quarantine alarm). Each in one transaction, each change recorded in
+the file's history with who, when and why. A file being processed is never moved."""
 
 from __future__ import annotations
 
@@ -13,14 +13,20 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from runtime.db import operator_queries as q
-from runtime.db.states import OPERATOR_STATES, REQUEUABLE_STATES, FileState
+from runtime.db.states import (
+    OPERATOR_STATES,
+    REQUEUABLE_STATES,
+    REQUEUE_SELECTABLE_STATES,
+    RETIRABLE_STATES,
+    FileState,
+)
 from runtime.operator.formatting import count_of
 
 if TYPE_CHECKING:
     from psycopg2.extensions import connection as Connection
 
-__all__ = ["OPERATOR_STATES", "REQUEUABLE_STATES", "RequeueResult", "Selection", "default_actor", "release",
-           "render_result", "requeue", "retire"]
+__all__ = ["OPERATOR_STATES", "REQUEUABLE_STATES", "REQUEUE_SELECTABLE_STATES", "RETIRABLE_STATES", "RequeueResult",
+           "Selection", "default_actor", "release", "render_result", "requeue", "retire"]
 
 
 def default_actor() -> str:
@@ -30,8 +36,8 @@ def default_actor() -> str:
 
 @dataclass(frozen=True)
 class Selection:
-    """Which files to move: FAILED / QUARANTINED by default (RETIRED ones only when ``states`` names them); every
-    filter left ``None`` selects everything.
+    """Which files to move: FAILED / QUARANTINED by default (PENDING or RETIRED ones only when ``states`` names
+    them; each command accepts its own states); every filter left ``None`` selects everything.
 
     ``since`` / ``until`` bound the time the file got its current state (its last outcome), ``until`` exclusive.
     ``limit`` caps how many files change (in ``file_id`` order, i.e. registration order).
@@ -49,7 +55,8 @@ class Selection:
         states = [str(s).upper() for s in self.states]
         bad = sorted(set(states) - set(OPERATOR_STATES))
         if bad or not states:
-            raise ValueError(f"only FAILED, QUARANTINED or RETIRED files can be moved, not {bad or 'none'}")
+            raise ValueError(f"only {_or(REQUEUE_SELECTABLE_STATES)} files (and PENDING ones, to retire them) can be "
+                             f"selected, not {_or(bad) if bad else 'none'}")
         object.__setattr__(self, "states", tuple(states))
         if self.limit is not None and self.limit <= 0:
             raise ValueError("--limit must be a positive number")
@@ -65,7 +72,7 @@ class Selection:
 
 @dataclass
 class RequeueResult:
-    """What a requeue or release changed (or, with ``dry_run``, would change)."""
+    """What a requeue, release or retire changed (or, with ``dry_run``, would change)."""
 
     event: str
     dry_run: bool
@@ -88,18 +95,22 @@ def requeue(conn: Connection, selection: Selection, reason: str, actor: str | No
             show: int = 20) -> RequeueResult:
     """Move the files of ``selection`` to PENDING in one transaction and record a ``REQUEUED`` history row for each
     (their state and error before the change, ``actor``, ``reason``). With ``dry_run`` nothing changes: the
-    result counts the files that would and shows the first ``show`` of them as they are now."""
+    result counts the files that would and shows the first ``show`` of them as they are now. Only FAILED,
+    QUARANTINED or RETIRED files can be requeued (a ``ValueError`` otherwise)."""
+    _check_states(selection, REQUEUE_SELECTABLE_STATES, "requeued")
     return _move(conn, selection, "REQUEUED", reason, actor, dry_run, show)
 
 
 def retire(conn: Connection, selection: Selection, reason: str, actor: str | None = None, dry_run: bool = False,
            show: int = 20) -> RequeueResult:
-    """Retire the FAILED / QUARANTINED files of ``selection`` in one transaction: RETIRED, never claimed, out of the
-    backlog and of ``QuarantinedFilesTotal``, their error and attempts kept. A ``RETIRED`` history row records the
-    state and error each had, ``actor`` and ``reason``. A new version of a retired key is registered as PENDING;
-    ``requeue`` with ``states=("RETIRED",)`` undoes it. ``dry_run`` as for :func:`requeue`."""
-    if set(selection.states) - set(REQUEUABLE_STATES):
-        raise ValueError("only FAILED or QUARANTINED files can be retired")
+    """Retire the files of ``selection`` (PENDING, FAILED or QUARANTINED; a ``ValueError`` for any other state) in
+    one transaction: RETIRED, never claimed, out of the backlog and of ``QuarantinedFilesTotal``, their error and
+    attempts kept. A file a processor claims meanwhile is not retired (it is PROCESSING once the claim commits;
+    still PENDING, and retired, if the claim rolls back). A ``RETIRED`` history row records the state and error
+    each had, ``actor`` and ``reason``. A new version of a retired key is registered as PENDING; ``requeue`` with
+    ``states=("RETIRED",)`` undoes it (a retired PENDING file comes back PENDING). ``dry_run`` as for
+    :func:`requeue`."""
+    _check_states(selection, RETIRABLE_STATES, "retired")
     return _move(conn, selection, "RETIRED", reason, actor, dry_run, show, target=FileState.RETIRED)
 
 
@@ -122,6 +133,19 @@ def release(conn: Connection, keys: Sequence[str], reason: str, actor: str | Non
     if refused:
         return RequeueResult("RELEASED", dry_run, 0, [], actor or default_actor(), reason.strip(), refused=refused)
     return _move(conn, Selection(keys=wanted), "RELEASED", reason, actor, dry_run, len(wanted), expected=len(wanted))
+
+
+def _check_states(selection: Selection, allowed: Sequence[str], verb: str) -> None:
+    """Refuse a selection of a state the command may not move (``verb``: "requeued", "retired")."""
+    refused = sorted(set(selection.states) - set(allowed))
+    if refused:
+        raise ValueError(f"only {_or(allowed)} files can be {verb}, not {_or(refused)}")
+
+
+def _or(states: Sequence[str]) -> str:
+    """``FAILED``, ``FAILED or QUARANTINED``, ``PENDING, FAILED or QUARANTINED``."""
+    names = [str(s) for s in states]
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
 
 
 def _check_reason(reason: str | None) -> None:
