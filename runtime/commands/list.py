@@ -11,6 +11,9 @@ one line and exits 0 without listing: the running lister is doing the work, and 
 mark the run FAILED, mail the failure and make the workflow skip the processor, which can drain what the running
 lister registers. The skipped run publishes no lister figures, so a lister that holds the lock too long still
 trips the lister heartbeat alarm.
+
+Keys listed but not registered are reported by reason after the summary line (one line each, with up to five of the
+keys and what to do; ``--json``: ``ignored`` and ``ignored_examples``) and published as ``FilesIgnored``.
 """
 
 from __future__ import annotations

@@ -99,7 +99,7 @@ def ignored_lines(ignored: Mapping[str, int], examples: Mapping[str, Sequence[st
             continue
         what, hint = _explanation(reason, raw_prefix)
         named = list(examples.get(reason, ()))
-        more = ", …" if count > len(named) else ""
+        more = ", ..." if count > len(named) else ""
         lines.append(f"ignored {count:,} key{'s' if count != 1 else ''} {what}: {', '.join(named)}{more}; {hint}")
     return lines
 
