@@ -16,6 +16,10 @@ MAX_ATTEMPTS_LIMIT = 100
 #: renews it every fifth of it (60 s) from the claim to the clean-up, so a live run never loses it, and a run that
 #: died without a trace is recovered within this time (one whose process or Glue job run has ended: at once).
 LEASE_SECONDS = 300
+#: The shortest ``--lease-seconds`` accepted. The heartbeat renews a lease every fifth of it on a connection of its
+#: own (every 6 s at 30 s), and a renewal that must first reconnect (up to the 10 s connect timeout) still lands
+#: before a 30 s lease lapses; a shorter lease could lapse under a live run, and another run would take its batch.
+MIN_LEASE_SECONDS = 30
 #: First retry delay of a failed file; doubled per attempt up to :data:`BACKOFF_MAX_SECONDS`.
 BACKOFF_BASE_SECONDS = 60
 #: Longest retry delay of a failed file.

@@ -34,12 +34,23 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--max-attempts", type=attempts, default=defaults.MAX_ATTEMPTS,
                         help=f"attempts before a file is quarantined, 1 to {defaults.MAX_ATTEMPTS_LIMIT} "
                              "(default %(default)s)")
-    parser.add_argument("--lease-seconds", type=non_negative_int, default=defaults.LEASE_SECONDS,
-                        help="seconds a claimed batch is owned before another run may recover it "
+    parser.add_argument("--lease-seconds", type=lease_seconds, default=defaults.LEASE_SECONDS,
+                        help="seconds a claimed batch is owned before another run may recover it, at least "
+                             f"{defaults.MIN_LEASE_SECONDS}: the heartbeat renews it every fifth of it "
                              "(default %(default)s)")
     parser.add_argument("--transform-spec", metavar="FILE", help="transform spec (JSON or YAML; s3:// on Glue; "
                                                                 "default: the packaged default spec)")
     parser.set_defaults(handler=run)
+
+
+def lease_seconds(text: str) -> int:
+    """``type=`` of ``--lease-seconds``: an integer of at least :data:`runtime.defaults.MIN_LEASE_SECONDS`."""
+    from runtime.jobs.settings import lease_too_short
+
+    value = non_negative_int(text)
+    if value < defaults.MIN_LEASE_SECONDS:
+        raise argparse.ArgumentTypeError(lease_too_short(value).replace("lease-seconds ", "", 1))
+    return value
 
 
 def attempts(text: str) -> int:

@@ -170,3 +170,19 @@ GROUP BY b.batch_id
 ORDER BY b.claimed_at, b.batch_id
 LIMIT %(limit)s
 """
+
+#: A batch about to publish: record, fenced, that its objects may be in the curated dataset from now on, and into
+#: which partitions (migration 0007); recovery then never abandons it without retracting them. No row: the batch is
+#: no longer this run's.
+MARK_PUBLISHING = """
+UPDATE processing_batches SET publish_started_at = coalesce(publish_started_at, now()),
+    published_partitions = %(partitions)s
+WHERE batch_id = %(batch_id)s AND state = 'CLAIMED' AND glue_job_run_id = %(job_run_id)s
+RETURNING batch_id
+"""
+
+#: Whether a batch may have published anything, and into which partitions.
+PUBLISH_MARKER = """
+SELECT publish_started_at IS NOT NULL, coalesce(published_partitions, '{}')
+FROM processing_batches WHERE batch_id = %(batch_id)s
+"""

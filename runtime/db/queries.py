@@ -34,14 +34,23 @@ COPY_INCOMING = (
 #: locks every conflicting row, even those it does not update). A locked row is re-checked: a row being processed
 #: (PROCESSING) or locked by a batch right now keeps its version; the new one is ``deferred`` to the next listing.
 #: New keys are inserted (ON CONFLICT DO NOTHING locks nothing). A new version goes back to PENDING
-#: with attempts reset; the trigger of migration 0003 writes the replaced version's outcome to the history.
-#: Returns (new, changed, newer, stale): deferred = newer - changed. Run it after :data:`REGISTRATION_PLAN`.
+#: with attempts reset; the trigger of migrations 0003/0007 writes the replaced version's outcome to the history.
+#: A row registered without an ETag (the reference schema's rows; the processor records the ETag it processed on
+#: them) has no version to compare: the listed object is taken as the row's own version (``adopt``: its ETag and
+#: size recorded, no new version, no state change, counted unchanged) unless it was modified after the row's last
+#: outcome (``processed_at``), when it is a new version; one older than the recorded last-modified time is stale.
+#: Returns (new, changed, newer + adoptions left to the next listing, stale): deferred = newer - changed. Run it
+#: after :data:`REGISTRATION_PLAN`.
 REGISTER_INCOMING = """
 WITH classified AS (
     SELECT i.s3_key, i.file_size_bytes, i.last_modified, i.etag, f.file_id,
         CASE
             WHEN f.file_id IS NULL THEN 'new'
             WHEN f.etag IS NOT DISTINCT FROM i.etag THEN 'unchanged'
+            WHEN f.etag IS NULL THEN CASE  -- a row registered without an ETag (the reference schema's)
+                WHEN i.last_modified < f.last_modified_timestamp THEN 'stale'
+                WHEN i.last_modified > f.processed_at THEN 'newer'  -- uploaded after its last outcome
+                ELSE 'adopt' END
             WHEN f.last_modified_timestamp IS NULL OR i.last_modified > f.last_modified_timestamp THEN 'newer'
             WHEN i.last_modified = f.last_modified_timestamp AND NOT EXISTS (
                 SELECT 1 FROM file_processing_history AS h WHERE h.file_id = f.file_id AND h.etag = i.etag)
@@ -84,6 +93,19 @@ WITH classified AS (
     FROM locked AS l
     WHERE f.file_id = l.file_id
     RETURNING f.file_id
+), adopted AS (
+    UPDATE file_processing_status AS f SET etag = c.etag, file_size_bytes = c.file_size_bytes,
+        last_modified_timestamp = greatest(f.last_modified_timestamp, c.last_modified), updated_at = now()
+    FROM (
+        SELECT f.file_id, c.etag, c.file_size_bytes, c.last_modified
+        FROM classified AS c
+        JOIN file_processing_status AS f ON f.file_id = c.file_id
+        WHERE c.kind = 'adopt' AND f.etag IS NULL AND f.processing_status <> 'PROCESSING'
+        ORDER BY f.file_id
+        FOR UPDATE OF f SKIP LOCKED
+    ) AS c
+    WHERE f.file_id = c.file_id
+    RETURNING f.file_id
 ), inserted AS (
     INSERT INTO file_processing_status AS f
         (s3_key, file_size_bytes, last_modified_timestamp, etag, processing_status, next_attempt_at)
@@ -94,7 +116,8 @@ WITH classified AS (
     RETURNING f.file_id
 )
 SELECT (SELECT count(*) FROM inserted), (SELECT count(*) FROM updated),
-    count(*) FILTER (WHERE kind = 'newer'), count(*) FILTER (WHERE kind = 'stale')
+    count(*) FILTER (WHERE kind = 'newer') + count(*) FILTER (WHERE kind = 'adopt') - (SELECT count(*) FROM adopted),
+    count(*) FILTER (WHERE kind = 'stale')
 FROM classified
 """
 
@@ -214,36 +237,45 @@ WHERE batch_id = %(batch_id)s AND processing_status = 'PROCESSING'
 """
 
 #: Record every file's outcome of a batch in one statement, as resolved by the retry rule: the state, the error
-#: and the retry delay (NULL: the next attempt time stays) are stored as given; one history row per file.
+#: and the retry delay (NULL: the next attempt time stays) are stored as given; one history row per file. A row
+#: registered without an ETag (the reference schema's rows) gets the ETag and size the pre-check read: the version
+#: that was processed, so the lister never takes the same object for a newer version and the archive moves only it.
+#: A PENDING outcome gives the file back without counting the attempt (PENDING, or FAILED if it had failed before,
+#: its error kept, claimable at once in batches of at most its claim limit), recorded as UNCLAIMED with the reason.
 FINISH_FILES = """
 WITH outcome AS (
     SELECT * FROM unnest(%(file_ids)s::bigint[], %(states)s::text[], %(errors)s::text[],
                          %(records_good)s::bigint[], %(records_bad)s::bigint[], %(dead_letter_paths)s::text[],
-                         %(retry_in_seconds)s::float8[])
-        AS u(file_id, state, error, good, bad, dead_letter_path, retry_in_seconds)
+                         %(retry_in_seconds)s::float8[], %(etags)s::text[], %(sizes)s::bigint[],
+                         %(claim_limits)s::integer[])
+        AS u(file_id, state, error, good, bad, dead_letter_path, retry_in_seconds, etag, size, claim_limit)
 ), updated AS (
     UPDATE file_processing_status AS f SET
-        processing_status = o.state,
-        error_message = o.error,
+        processing_status = CASE WHEN o.state = 'PENDING' AND f.retry_count > 1 THEN 'FAILED' ELSE o.state END,
+        retry_count = CASE WHEN o.state = 'PENDING' THEN greatest(f.retry_count - 1, 0) ELSE f.retry_count END,
+        error_message = CASE WHEN o.state = 'PENDING' THEN f.error_message ELSE o.error END,
         records_good = o.good,
         records_bad = o.bad,
         dead_letter_path = o.dead_letter_path,
+        etag = coalesce(f.etag, o.etag),
+        file_size_bytes = CASE WHEN f.etag IS NULL AND o.etag IS NOT NULL THEN o.size ELSE f.file_size_bytes END,
         next_attempt_at = CASE WHEN o.retry_in_seconds IS NULL THEN f.next_attempt_at
             ELSE now() + make_interval(secs => o.retry_in_seconds) END,
-        claim_limit = CASE WHEN o.state = 'SUCCEEDED' THEN NULL ELSE f.claim_limit END,
+        claim_limit = CASE WHEN o.state = 'SUCCEEDED' THEN NULL ELSE coalesce(o.claim_limit, f.claim_limit) END,
         lease_expires_at = NULL,
-        processed_at = now(),
+        processed_at = CASE WHEN o.state = 'PENDING' THEN f.processed_at ELSE now() END,
         updated_at = now()
     FROM outcome AS o
     WHERE f.file_id = o.file_id AND f.batch_id = %(batch_id)s AND f.processing_status = 'PROCESSING'
-    RETURNING f.*
+    RETURNING f.*, o.state AS outcome_state, o.error AS outcome_error
 )
 INSERT INTO file_processing_history (file_id, event, etag, version, processing_status, batch_id, glue_job_run_id,
-    retry_count, error_message, records_good, records_bad, dead_letter_path, actor)
-SELECT file_id, 'OUTCOME', etag, version, processing_status, batch_id, glue_job_run_id, retry_count,
-    error_message, records_good, records_bad, dead_letter_path, %(job_run_id)s
+    retry_count, error_message, records_good, records_bad, dead_letter_path, actor, reason)
+SELECT file_id, CASE WHEN outcome_state = 'PENDING' THEN 'UNCLAIMED' ELSE 'OUTCOME' END, etag, version,
+    processing_status, batch_id, glue_job_run_id, retry_count, error_message, records_good, records_bad,
+    dead_letter_path, %(job_run_id)s, CASE WHEN outcome_state = 'PENDING' THEN outcome_error END
 FROM updated
-RETURNING processing_status
+RETURNING CASE WHEN event = 'UNCLAIMED' THEN 'PENDING' ELSE processing_status END
 """
 
 #: The largest batch each of these files may next be claimed in (the files of an abandoned batch, migration 0005).
@@ -261,7 +293,7 @@ WHERE f.file_id = u.file_id AND f.processing_status = 'SUCCEEDED' AND f.archived
 
 #: Succeeded files whose archive move has not happened yet (a crash or a failed move), outside open batches.
 UNARCHIVED = """
-SELECT f.file_id, f.s3_key, f.file_size_bytes, f.etag, f.version
+SELECT f.file_id, f.s3_key, f.file_size_bytes, f.etag, f.version, f.processed_at
 FROM file_processing_status AS f
 WHERE f.processing_status = 'SUCCEEDED' AND f.archived_key IS NULL
 ORDER BY f.file_id

@@ -8,6 +8,7 @@ outcome into what is stored.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
 from runtime.db.states import BatchState, FileState
@@ -27,7 +28,11 @@ class ClaimedFile:
 
 @dataclass(frozen=True)
 class FileOutcome:
-    """What happened to one claimed file in a batch (the manifest stores a list of these as JSON objects)."""
+    """What happened to one claimed file in a batch (the manifest stores a list of these as JSON objects).
+
+    ``status`` is SUCCEEDED, FAILED or QUARANTINED, or PENDING for a file the batch gives back without charging it
+    an attempt. ``etag`` and ``size`` are what the pre-check read: recorded on a row registered without an ETag, so
+    that the version processed is known to the lister and the archive."""
 
     file_id: int
     key: str
@@ -41,6 +46,9 @@ class FileOutcome:
     etag: str | None = None
     #: the tracking version of the file (a new ETag of the same key is a new version)
     version: int = 1
+    #: for a file given back uncharged (``status`` PENDING: it converts in part of its batch but not with all of
+    #: it), the largest batch it may next be claimed in
+    claim_limit: int | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "status", FileState(self.status))
@@ -48,13 +56,16 @@ class FileOutcome:
 
 @dataclass(frozen=True)
 class ArchiveItem:
-    """A SUCCEEDED raw file to move to the processed prefix: only while it still has ``etag``."""
+    """A SUCCEEDED raw file to move to the processed prefix: only while it still has ``etag``. ``etag`` is
+    ``None`` only for a row processed before the processed version was recorded: it is then archived only if the
+    object was not modified after ``processed_at`` (:meth:`runtime.jobs.archive.Archiver.archive`)."""
 
     file_id: int
     key: str
     size: int | None
     etag: str | None
     version: int = 1
+    processed_at: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -95,6 +95,24 @@ class TrackingStore:
         if not lease.renewed:
             raise LeaseLost(f"batch {batch_id} was taken over by {lease.owner} ({lease.state}); not publishing")
 
+    def begin_publish(self, batch_id: str, job_run_id: str, lease_seconds: int, partitions: Sequence[str]) -> None:
+        """:meth:`ensure_lease`, then record that ``batch_id`` publishes from now on, into ``partitions`` (fenced:
+        raises :class:`LeaseLost` when the batch is no longer this run's). A batch so marked is never abandoned by
+        recovery as if nothing were published (:meth:`publish_marker`)."""
+        self.ensure_lease(batch_id, job_run_id, lease_seconds)
+        with self._transaction() as cur:
+            cur.execute(lease_queries.MARK_PUBLISHING, {"batch_id": batch_id, "job_run_id": job_run_id,
+                                                        "partitions": list(partitions)})
+            if cur.fetchone() is None:
+                raise LeaseLost(f"batch {batch_id} was taken over; not publishing")
+
+    def publish_marker(self, batch_id: str) -> tuple[bool, list[str]]:
+        """Whether ``batch_id`` may have published anything (:meth:`begin_publish` ran), and its partitions."""
+        with self._transaction() as cur:
+            cur.execute(lease_queries.PUBLISH_MARKER, {"batch_id": batch_id})
+            row = cur.fetchone()
+        return (bool(row[0]), list(row[1])) if row else (False, [])
+
     def take_over_expired_batch(self, job_run_id: str, lease_seconds: int) -> str | None:
         """Make one batch whose lease expired (a dead run's) or that its run handed back this run's, with a fresh
         lease; its id, or ``None`` when there is none. The caller rolls it forward or abandons it."""
@@ -195,8 +213,10 @@ class TrackingStore:
                         state: BatchState, policy: RetryRule, error: str | None = None) -> dict[str, int]:
         """Close batch ``batch_id`` (``COMMITTED`` or ``ABANDONED``) and record each file's outcome, as ``policy``
         resolves it from the file's attempts, with one bulk statement (plus its history rows), all in one
-        transaction. The batch row is the fence: raises :class:`LeaseLost` when the batch is no longer this
-        run's, or when any of its files is no longer PROCESSING in it. Returns the count of files by final state."""
+        transaction (:data:`runtime.db.queries.FINISH_FILES`: a row without an ETag gets the one processed; a
+        PENDING outcome gives its file back uncharged). The batch row is the fence: raises :class:`LeaseLost` when
+        the batch is no longer this run's, or when any of its files is no longer PROCESSING in it. Returns the count
+        of files by final state (files given back count as PENDING)."""
         closing = {
             "job_run_id": job_run_id, "batch_id": batch_id, "state": BatchState(state), "error": error,
             "records_good": sum(o.records_good or 0 for o in outcomes),
@@ -215,6 +235,8 @@ class TrackingStore:
                 "errors": [r.error for r in resolved], "dead_letter_paths": [o.dead_letter_path for o in outcomes],
                 "records_good": [o.records_good for o in outcomes], "records_bad": [o.records_bad for o in outcomes],
                 "retry_in_seconds": [r.retry_in_seconds for r in resolved],
+                "etags": [o.etag for o in outcomes], "sizes": [o.size if o.etag else None for o in outcomes],
+                "claim_limits": [o.claim_limit for o in outcomes],
             })
             final = Counter(row[0] for row in cur.fetchall())
             if sum(final.values()) != len(outcomes):  # never close a batch with files left PROCESSING

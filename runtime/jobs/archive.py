@@ -4,20 +4,23 @@ commit and archive, or a move that failed).
 
 A move copies only the processed version (``CopySourceIfMatch`` on its ETag) and deletes the source after the copy;
 the archived key of each moved file is recorded in bulk, in two halves, so an interrupted archive has recorded what
-it moved. A file overwritten since it was processed is not moved (the lister registers its new version).
+it moved. A file overwritten since it was processed is not moved (the lister registers its new version). A row
+processed before the processed ETag was recorded (none stored) is moved only while the object in place was not
+modified after the file's last outcome, with that object's ETag as the condition: never unconditionally.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
 
 from runtime.db.records import ArchiveItem, FileOutcome
 from runtime.db.states import FileState
 from runtime.db.tracking import TrackingStore
 from runtime.layout import Layout
-from runtime.storage.base import ObjectStore
+from runtime.storage.base import ObjectNotFound, ObjectStore
 from runtime.storage.mover import Move, move_objects
 
 log = logging.getLogger(__name__)
@@ -59,6 +62,7 @@ class Archiver:
         return self.archive(self.tracking.unarchived(limit))
 
     def _archive_group(self, items: Sequence[ArchiveItem]) -> int:
+        items = self._with_processed_etags(items)
         if not items:
             return 0
         destination = {item.file_id: self.layout.archived_key(item.key, item.version) for item in items}
@@ -70,3 +74,27 @@ class Archiver:
         archived = {item.file_id: destination[item.file_id] for item in items if item.key in moved}
         self.tracking.record_archived(archived)
         return len(archived)
+
+    def _with_processed_etags(self, items: Sequence[ArchiveItem]) -> list[ArchiveItem]:
+        """``items``, each with the ETag of the version to move. A row processed before the processed version was
+        recorded has none: the object in place is that version only if it was not modified after the file's last
+        outcome (the lister's rule for such rows, :data:`runtime.db.queries.REGISTER_INCOMING`); a newer one is
+        left in place for the lister to register, never moved unprocessed."""
+        known = [item for item in items if item.etag is not None]
+        unknown = [item for item in items if item.etag is None]
+        if not unknown:
+            return known
+        with ThreadPoolExecutor(max_workers=min(self.io_workers, len(unknown))) as pool:
+            found = list(pool.map(self._processed_version, unknown))
+        return known + [item for item in found if item is not None]
+
+    def _processed_version(self, item: ArchiveItem) -> ArchiveItem | None:
+        try:
+            info = self.store.head(item.key)
+        except ObjectNotFound:  # already moved (or gone): the move itself tells which
+            return item
+        if item.processed_at is not None and info.last_modified > item.processed_at:
+            log.warning("not archiving %s: modified at %s, after it was processed at %s (no ETag was recorded); "
+                        "the lister registers it as a new version", item.key, info.last_modified, item.processed_at)
+            return None
+        return replace(item, etag=info.etag)

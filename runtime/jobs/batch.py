@@ -9,8 +9,14 @@ run (README, "Exactly once, under any crash"):
    failure is narrowed to the files that cause it (:mod:`runtime.jobs.conversion`), and one that belongs to no
    file stops the run (:class:`~runtime.errors.RunStopped`) before any file is charged an attempt;
 4. :meth:`~BatchProtocol.write_manifest`: every outcome and the publish plan, the completion marker;
-5. :meth:`~BatchProtocol.finish`: renew the lease (stop if the batch was taken over), publish, commit every
-   outcome in one transaction, archive the succeeded raw files, clean the staging.
+5. :meth:`~BatchProtocol.finish`: renew the lease and record that the batch publishes (stop if the batch was
+   taken over), publish, commit every outcome in one transaction, archive the succeeded raw files, clean the
+   staging.
+
+Every failure of a file between the claim and the manifest is that file's outcome (pre-check, making it readable
+to Spark, conversion); any other error stops the run before the manifest, and the run gives the batch back without
+charging its files (:class:`runtime.jobs.processor.BatchProcessor`). ``stop_check`` raises at the protocol's safe
+points when a stop was requested (a clean stop on SIGINT/SIGTERM), the conversion's included.
 
 Recovery (:mod:`runtime.jobs.recovery`) rolls a batch with a manifest forward through :meth:`~BatchProtocol.finish`.
 ``checkpoint(name)`` is called between steps (:data:`CHECKPOINTS`) so tests can inject a crash anywhere.
@@ -26,16 +32,15 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from runtime.db.records import ClaimedFile, FileOutcome
-from runtime.db.states import BatchState, FileState
+from runtime.db.states import BatchState
 from runtime.db.tracking import TrackingStore
-from runtime.errors import RunStopped
 from runtime.jobs import publish as pub
 from runtime.jobs.archive import Archiver, succeeded_items
-from runtime.jobs.conversion import BatchConversion, classify, conversion_failure, lineage_uri
+from runtime.jobs.conversion import BatchConversion, classify, lineage_uri
 from runtime.jobs.precheck import PrecheckResult, check_files
 from runtime.jobs.settings import ProcessorSettings
 from runtime.layout import Layout
-from runtime.storage.base import ObjectStore, StoragePermissionError
+from runtime.storage.base import ObjectStore
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -43,8 +48,7 @@ if TYPE_CHECKING:
     from runtime.transforms.spec import TransformSpec
 
 __all__ = [
-    "CHECKPOINTS", "BatchProtocol", "BatchReport", "PhaseTimer", "SourceChangedDuringRead", "classify",
-    "conversion_failure", "lineage_uri",
+    "CHECKPOINTS", "BatchProtocol", "BatchReport", "PhaseTimer", "SourceChangedDuringRead", "classify", "lineage_uri",
 ]
 
 log = logging.getLogger(__name__)
@@ -105,6 +109,7 @@ class BatchProtocol:
     layout: Layout
     archiver: Archiver
     checkpoint: Callable[[str], None] = lambda name: None
+    stop_check: Callable[[], None] = lambda: None
 
     def run(self) -> BatchReport | None:
         """Claim and process one new batch, every step; ``None`` when nothing is claimable."""
@@ -117,7 +122,7 @@ class BatchProtocol:
         timer.lap("claim")
         self.checkpoint("after_claim")
         log.info("batch %s: claimed %d files", batch_id, len(claimed))
-        checks = self.precheck(claimed)  # a refused read (StoragePermissionError) stops the run, blaming no file
+        checks = self.precheck(claimed)  # a refusal of every file (StoragePermissionError) stops the run
         timer.lap("precheck")
         self.checkpoint("after_precheck")
         outcomes = {c.file.file_id: c.outcome() for c in checks if not c.readable}
@@ -125,12 +130,9 @@ class BatchProtocol:
         if readable:
             try:
                 outcomes.update(self.convert(batch_id, readable))
-            except (RunStopped, StoragePermissionError):
+            except Exception:  # no file's (each file's own failure is its outcome): the run gives the batch back
                 self.clean_after_stop(batch_id)
                 raise
-            except Exception as exc:  # nothing narrowed it (e.g. the mirror's download failed): retried later
-                log.exception("batch %s: conversion failed", batch_id)
-                return self.fail_conversion(batch_id, readable, outcomes, conversion_failure(exc), started)
         timer.lap("convert")
         self.checkpoint("after_staging_write")
         manifest = self.write_manifest(batch_id, [outcomes[f.file_id] for f in claimed])
@@ -155,7 +157,7 @@ class BatchProtocol:
         changed while Spark read it FAILED (:class:`~runtime.jobs.conversion.BatchConversion`). Raises
         :class:`~runtime.errors.RunStopped` for a failure that belongs to no file."""
         conversion = BatchConversion(self.store, self.spark_factory, self.spec, self.layout, batch_id,
-                                     self.settings.io_workers)
+                                     self.settings.io_workers, self.stop_check)
         return conversion.run(readable)
 
     def write_manifest(self, batch_id: str, outcomes: Sequence[FileOutcome]) -> pub.Manifest:
@@ -170,7 +172,7 @@ class BatchProtocol:
         """Step 5 (also the roll-forward of a recovered batch): renew the lease (:class:`LeaseLost` if the batch
         was taken over), publish, commit every outcome, archive the succeeded raw files, clean the staging."""
         timer = timer or PhaseTimer()
-        self.renew_lease(manifest.batch_id)
+        self.begin_publish(manifest)
         pub.publish(self.store, manifest, self.settings.io_workers, self.checkpoint)
         timer.lap("publish")
         self.checkpoint("after_publish")
@@ -194,9 +196,11 @@ class BatchProtocol:
 
     # -- the steps' database work --------------------------------------------------------------------------------
 
-    def renew_lease(self, batch_id: str) -> None:
-        """Extend the batch's lease; raises :class:`LeaseLost` when another run took it over."""
-        self.tracking.ensure_lease(batch_id, self.settings.job_run_id, self.settings.lease_seconds)
+    def begin_publish(self, manifest: pub.Manifest) -> None:
+        """Extend the batch's lease and record that it publishes, into which partitions; raises :class:`LeaseLost`
+        when another run took it over (then nothing is published)."""
+        self.tracking.begin_publish(manifest.batch_id, self.settings.job_run_id, self.settings.lease_seconds,
+                                    manifest.partitions)
 
     def commit(self, batch_id: str, outcomes: Sequence[FileOutcome], state: BatchState,
                error: str | None = None) -> dict[str, int]:
@@ -207,23 +211,10 @@ class BatchProtocol:
     # -- the failure paths -----------------------------------------------------------------------------------------
 
     def clean_after_stop(self, batch_id: str) -> None:
-        """A failure that belongs to no file (:class:`RunStopped`, or a refused storage request,
-        :class:`StoragePermissionError`, raised as it is) stops the run: delete the batch's staging; no outcome is
+        """A failure that belongs to no file (:class:`RunStopped`, a refusal of every file,
+        :class:`StoragePermissionError`, or any other error) stops the run: delete the batch's staging; no outcome is
         recorded (the run gives the batch back without charging its files)."""
         try:
             pub.clean_staging(self.store, self.layout, batch_id)
         except Exception as cleaning:  # e.g. no permission to delete either: recovery cleans it later
             log.warning("batch %s: staging not cleaned (%s)", batch_id, cleaning)
-
-    def fail_conversion(self, batch_id: str, readable: Sequence[PrecheckResult], outcomes: dict[int, FileOutcome],
-                        message: str, started: float) -> BatchReport:
-        """The conversion failed: clean the staging, fail every readable file (retried later), commit the batch
-        with no output."""
-        pub.clean_staging(self.store, self.layout, batch_id)
-        for check in readable:
-            outcomes[check.file.file_id] = FileOutcome(check.file.file_id, check.file.key, FileState.FAILED,
-                                                       message, size=check.size)
-        self.renew_lease(batch_id)
-        statuses = self.commit(batch_id, list(outcomes.values()), BatchState.COMMITTED, error=message)
-        return BatchReport(batch_id, statuses, 0, 0, sum(o.size for o in outcomes.values()),
-                           time.monotonic() - started, [])

@@ -1,18 +1,23 @@
 """Step 3 of the batch protocol: Spark converts the batch's readable files into its staging, and every failure is
 charged to the file that causes it, or to no file at all.
 
-:meth:`BatchConversion.run` converts all readable files at once (the normal case: one Spark conversion). When
-that fails, :class:`runtime.jobs.narrowing.Narrowing` finds the culprits with dry runs, each culprit is recorded
-FAILED with the root cause of its own failure (retried with backoff, quarantined after ``--max-attempts``), and
-the other files are converted together again, for real: the staging holds one conversion of exactly the good
-files, so the manifest, the publish and their exactly-once guarantees are those of any batch. A file that got a
-new ETag while Spark read it is FAILED the same way (its new version is registered by the lister) and the others
-are converted again without it.
+:meth:`BatchConversion.run` converts all readable files at once (the normal case: one Spark conversion). A file
+that cannot be made readable to Spark (:mod:`runtime.jobs.spark_staging`: a download, alias copy or link that
+fails) is FAILED on its own and the others are converted without it. When the conversion fails,
+:class:`runtime.jobs.narrowing.Narrowing` finds the culprits with dry runs, each culprit is recorded FAILED with the
+root cause of its own failure (retried with backoff, quarantined after ``--max-attempts``), and the other files are
+converted together again, for real: the staging holds one conversion of exactly the good files, so the manifest,
+the publish and their exactly-once guarantees are those of any batch. When the good files do not convert together
+although each part of them did (or no culprit was found), the largest part proved good is converted and the other
+files are given back uncharged (a PENDING outcome), claimed next in batches of at most that part's size: the run
+makes progress and never leaves the same batch to fail again. A file that got a new ETag while Spark read it is
+FAILED the same way (its new version is registered by the lister) and the others are converted again without it.
 
 A failure that belongs to no file raises :class:`~runtime.errors.RunStopped` and charges no file: a spec or hook
 that cannot be used (:class:`~runtime.errors.SpecError`), a probe that fails without any file, every file failing
-the same way, or a conversion of files that each convert on their own failing again. A refused storage request
-(:class:`~runtime.storage.base.StoragePermissionError`) stops the run as it is.
+the same way. A refused storage request of every file (:class:`~runtime.storage.base.StoragePermissionError`)
+stops the run as it is. ``stop_check`` is called before every conversion and dry run and after a failed one: a
+conversion that a stop request cancelled is no file's failure, and nothing is narrowed or converted again after it.
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ from runtime.errors import RunStopped, SpecError
 from runtime.jobs import publish as pub
 from runtime.jobs.narrowing import Attempt, Narrowing
 from runtime.jobs.precheck import PrecheckResult, verify_unchanged
-from runtime.jobs.spark_staging import SparkPaths, spark_paths
+from runtime.jobs.spark_staging import SparkInput, SparkPaths, spark_paths
 from runtime.layout import Layout
 from runtime.spark.failures import root_cause
 from runtime.spark.names import spark_alias
@@ -50,17 +55,16 @@ def classify(check: PrecheckResult, counts: FileCounts, unreadable: str | None =
     """The outcome of a file Spark read: SUCCEEDED with at least one good record (``records_good`` is what was
     written, after the hook); QUARANTINED when it cannot yield one (unreadable, every record bad, or no record at
     all). Retrying is :mod:`runtime.jobs.retry`'s."""
-    file, good, bad = check.file, counts.records_good, counts.records_bad
+    good, bad = counts.records_good, counts.records_bad
     if unreadable:
-        return FileOutcome(file.file_id, file.key, FileState.QUARANTINED, unreadable, 0, 0, size=check.size)
+        return _outcome(check, FileState.QUARANTINED, unreadable, records_good=0, records_bad=0)
     if good > 0:
-        return FileOutcome(file.file_id, file.key, FileState.SUCCEEDED, None, counts.written, bad, size=check.size,
-                           etag=check.processed.etag, version=file.version)
+        return _outcome(check, FileState.SUCCEEDED, None, records_good=counts.written, records_bad=bad)
     if bad > 0:
         reason = f"no good record: all {bad} records malformed or invalid (see the dead-letter prefix)"
     else:
         reason = "no JSON record in the file (empty or whitespace-only)"
-    return FileOutcome(file.file_id, file.key, FileState.QUARANTINED, reason, good, bad, size=check.size)
+    return _outcome(check, FileState.QUARANTINED, reason, records_good=good, records_bad=bad)
 
 
 def lineage_uri(store: ObjectStore, key: str) -> str:
@@ -68,13 +72,17 @@ def lineage_uri(store: ObjectStore, key: str) -> str:
     return store.url.rstrip("/") + "/" + key
 
 
-def conversion_failure(exc: BaseException) -> str:
-    """The error recorded for the files of a batch whose conversion failed in a way nothing narrowed."""
-    return f"batch conversion failed: {root_cause(exc)}"
+def _outcome(check: PrecheckResult, state: FileState, reason: str | None, **fields: object) -> FileOutcome:
+    """An outcome of a file the pre-check read: with the ETag and size it read (the version processed)."""
+    file = check.file
+    return FileOutcome(file.file_id, file.key, state, reason, size=check.size, etag=check.processed.etag,
+                       version=file.version, **fields)  # type: ignore[arg-type]
 
 
-def _failed(check: PrecheckResult, reason: str) -> FileOutcome:
-    return FileOutcome(check.file.file_id, check.file.key, FileState.FAILED, reason, size=check.size)
+def _given_back(check: PrecheckResult, part_size: int) -> FileOutcome:
+    return _outcome(check, FileState.PENDING, (
+        f"given back uncharged: its batch does not convert together although each part of it does; claimed next "
+        f"in batches of at most {part_size}"), claim_limit=part_size)
 
 
 @dataclass
@@ -87,6 +95,7 @@ class BatchConversion:
     layout: Layout
     batch_id: str
     io_workers: int = 16
+    stop_check: Callable[[], None] = lambda: None
     _spark: SparkSession | None = None
 
     def spark(self) -> SparkSession:
@@ -97,14 +106,17 @@ class BatchConversion:
 
     def run(self, readable: Sequence[PrecheckResult]) -> dict[int, FileOutcome]:
         """The outcome of every file of ``readable``, the staging holding the output of the SUCCEEDED ones."""
-        checks = {c.file.file_id: c for c in readable}
-        aliases = {c.file.key: (alias, c.processed.etag) for c in readable
-                   if (alias := spark_alias(c.file.file_id, c.file.key))}
+        inputs = [SparkInput(c.file.key, c.file.file_id, c.processed.etag, spark_alias(c.file.file_id, c.file.key))
+                  for c in readable]
         root = pub.staging_root(self.layout, self.batch_id)
-        with spark_paths(self.store, [c.file.key for c in readable], pub.curated_staging(self.layout, self.batch_id),
+        with spark_paths(self.store, inputs, pub.curated_staging(self.layout, self.batch_id),
                          pub.dead_letter_staging(self.layout, self.batch_id), self.io_workers,
-                         scratch_prefix=root + "scratch/", aliases=aliases) as paths:
-            return self._convert_until_clean(checks, paths)
+                         scratch_prefix=root + "scratch/") as paths:
+            outcomes = {c.file.file_id: _outcome(c, why.state, why.reason) for c in readable
+                        if (why := paths.unavailable.get(c.file.key))}
+            checks = {c.file.file_id: c for c in readable if c.file.file_id not in outcomes}
+            outcomes.update(self._convert_until_clean(checks, paths))
+            return outcomes
 
     def _convert_until_clean(self, checks: dict[int, PrecheckResult], paths: SparkPaths) -> dict[int, FileOutcome]:
         from runtime.spark.convert import SourceFile
@@ -114,8 +126,11 @@ class BatchConversion:
                                        json_layout=c.json_layout, source_version=c.file.version)
                    for file_id, c in checks.items()}
         outcomes: dict[int, FileOutcome] = {}
-        remaining, narrowed, wrote = list(checks), False, False
+        remaining, wrote = list(checks), False
+        narrowing: Narrowing[SourceFile] | None = None
+        cut_to_a_good_part = False
         while remaining:
+            self.stop_check()
             if wrote:  # an earlier conversion of this batch wrote output: start from empty
                 paths.reset()
             wrote = True
@@ -124,31 +139,53 @@ class BatchConversion:
             except (RunStopped, StoragePermissionError):
                 raise
             except Exception as exc:
+                self.stop_check()  # a conversion a stop cancelled is no file's failure: stop, narrow nothing
                 cause = root_cause(exc)
-                if narrowed:  # the files converted one part at a time, yet not together: not theirs
-                    raise RunStopped(f"run stopped: the conversion fails though no file fails on its own ({cause}); "
-                                     "no file was charged an attempt", cause) from exc
-                log.warning("batch %s: conversion failed (%s): narrowing it to the files that cause it",
-                            self.batch_id, cause)
-                narrowed = True
-                culprits = self._narrowing(paths).run([sources[i] for i in remaining], cause)
-                for source, why in culprits:
-                    outcomes[source.file_id] = _failed(checks[source.file_id], CULPRIT_PREFIX + why)
-                remaining = [i for i in remaining if i not in outcomes]
+                if cut_to_a_good_part:  # a part that converted in a dry run fails for real: not the files'
+                    raise RunStopped(f"run stopped: the conversion fails though its files convert in a dry run "
+                                     f"({cause}); no file was charged an attempt", cause) from exc
+                if narrowing is None:
+                    log.warning("batch %s: conversion failed (%s): narrowing it to the files that cause it",
+                                self.batch_id, cause)
+                    narrowing = self._narrowing(paths)
+                    for source, why in narrowing.run([sources[i] for i in remaining], cause):
+                        outcomes[source.file_id] = _outcome(checks[source.file_id], FileState.FAILED,
+                                                            CULPRIT_PREFIX + why)
+                    remaining = [i for i in remaining if i not in outcomes]
+                    if narrowing.culprits:
+                        continue  # the good files together, once
+                log.warning("batch %s: the files convert in parts but not together (%s): converting the largest part "
+                            "proved good, giving the others back uncharged", self.batch_id, cause)
+                part = self._largest_good_part(narrowing, remaining)
+                for i in remaining:
+                    if i not in part:
+                        outcomes[i] = _given_back(checks[i], len(part))
+                remaining, cut_to_a_good_part = [i for i in remaining if i in part], True
                 continue
             changed = verify_unchanged(self.store, [checks[i].processed for i in remaining], self.io_workers)
             if changed:  # overwritten between the pre-check and Spark's read: which version was read?
                 for file in changed:
-                    outcomes[file.file_id] = _failed(checks[file.file_id], (
+                    outcomes[file.file_id] = _outcome(checks[file.file_id], FileState.FAILED, (
                         "object changed while being read; the lister registers the new version"))
                 remaining = [i for i in remaining if i not in outcomes]
                 continue
             outcomes.update({i: classify(checks[i], result.counts[i], result.unreadable.get(i)) for i in remaining})
             break
         else:
-            if wrote:  # every file ended FAILED: nothing of theirs may stay staged
+            if wrote:  # every file ended FAILED or given back: nothing of theirs may stay staged
                 paths.reset()
         return outcomes
+
+    @staticmethod
+    def _largest_good_part(narrowing: Narrowing[SourceFile], remaining: Sequence[int]) -> set[int]:
+        """The file ids of the largest part proved good whose files are all still to convert (at least one file:
+        every file not blamed is in some part proved good)."""
+        candidates = [{s.file_id for s in part} for part in narrowing.good_parts]
+        left = set(remaining)
+        usable = [part for part in candidates if part and part <= left]
+        if not usable:  # cannot happen after a complete narrowing; convert one file rather than none
+            return {remaining[0]}
+        return max(usable, key=len)
 
     def _convert(self, files: Sequence[SourceFile], curated: str | None, dead_letter: str | None) -> ConversionResult:
         """One conversion (``None`` paths: a dry run); a failure that is no file's raises :class:`RunStopped`."""
@@ -166,6 +203,7 @@ class BatchConversion:
             except (RunStopped, StoragePermissionError):
                 raise
             except Exception as exc:
+                self.stop_check()
                 return Attempt(root_cause(exc))
             return Attempt(None, sum(c.records_good for c in result.counts.values()))
 
@@ -175,7 +213,8 @@ class BatchConversion:
             try:
                 probe_output(self.spark(), paths.probe_path)
             except Exception as exc:
+                self.stop_check()
                 return root_cause(exc)
             return None
 
-        return Narrowing(attempt, probe)
+        return Narrowing(attempt, probe, stop_check=self.stop_check)

@@ -6,26 +6,34 @@ and, on Glue, its job name (the run id is the batch's ``glue_job_run_id``). :cla
 such an owner is *provably* gone, so its batch can be recovered at once instead of after its lease:
 
 * on the same node (same boot and pid namespace): gone when no process has that pid and start time any more (the
-  pid is free, reused by another process, or a zombie);
+  pid is free, reused by another process, or a zombie); alive while it has. In this very process (a library user or
+  a test running several runs in one process), alive only while the run is registered in :func:`live_run`: a run
+  that ended, by a crash or otherwise, holds nothing any more;
 * on Glue: gone when ``glue:GetJobRun`` says the run ended (SUCCEEDED, FAILED, STOPPED, TIMEOUT, ERROR, EXPIRED);
+  alive while it says the run is starting, running or stopping;
 * anywhere else, or when a check cannot be made: not provable, and the lease decides.
+
+:func:`recoverability` is the one rule, for recovery, ``mldp recover`` and ``mldp status``, that says whether an
+open batch may be taken over: never one whose owner is provably alive, whatever its lease says.
 
 Python 3.9-compatible, no Spark; the Glue client is injectable (``glue_client``), created only when needed.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
 import sys
+import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from runtime.db.records import Owner
+from runtime.db.records import OpenBatch, Owner
 
 log = logging.getLogger(__name__)
 
@@ -37,10 +45,35 @@ CACHE_SECONDS = 30.0
 
 @dataclass(frozen=True)
 class Verdict:
-    """Whether an owner is provably gone, and why (shown by ``mldp status`` and ``mldp recover``)."""
+    """Whether an owner is provably gone, and why (shown by ``mldp status`` and ``mldp recover``); ``alive``: it is
+    provably alive (its process runs on this node, or Glue says its run is running), so its batch is never taken
+    over, whatever its lease says. Neither gone nor alive: it cannot be told from here, and the lease decides."""
 
     gone: bool
     why: str
+    alive: bool = False
+
+
+_LIVE_RUNS: set[str] = set()
+_LIVE_RUNS_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def live_run(job_run_id: str) -> Iterator[None]:
+    """Within the block, run ``job_run_id`` of this process is alive (:class:`OwnerProbe` tells another run in this
+    process that its batches are not to be taken over); after it, by a crash or otherwise, it holds nothing."""
+    with _LIVE_RUNS_LOCK:
+        _LIVE_RUNS.add(job_run_id)
+    try:
+        yield
+    finally:
+        with _LIVE_RUNS_LOCK:
+            _LIVE_RUNS.discard(job_run_id)
+
+
+def _run_is_live_here(job_run_id: str | None) -> bool:
+    with _LIVE_RUNS_LOCK:
+        return job_run_id in _LIVE_RUNS
 
 
 def _read(path: str) -> str | None:
@@ -97,16 +130,18 @@ def _local_verdict(owner: Owner, prefix: str | None) -> Verdict | None:
         return None
     if owner.node.rsplit("/", 1)[0] != prefix:
         return None
-    if process_identity(owner.pid, prefix) == owner.node:
-        return Verdict(False, f"its process (pid {owner.pid} on {owner.host}) is running")
-    return Verdict(True, f"its process (pid {owner.pid} on {owner.host}) has ended")
+    if process_identity(owner.pid, prefix) != owner.node:
+        return Verdict(True, f"its process (pid {owner.pid} on {owner.host}) has ended")
+    if owner.pid == os.getpid() and not _run_is_live_here(owner.job_run_id):
+        return Verdict(True, f"its run ended in this process (pid {owner.pid} on {owner.host})")
+    return Verdict(False, f"its process (pid {owner.pid} on {owner.host}) is running", alive=True)
 
 
 class OwnerProbe:
     """Tells whether the owner of a batch is provably gone (see the module docstring).
 
     ``glue_client``: a factory of the Glue client (``boto3.client("glue")`` by default, created at the first Glue
-    owner). A verdict that the owner is alive, or cannot be judged, is reused for ``cache_seconds``; "gone" is
+    owner). A Glue verdict that the run is alive, or cannot be judged, is reused for ``cache_seconds``; "gone" is
     final.
     """
 
@@ -120,15 +155,17 @@ class OwnerProbe:
         self.clock = clock
 
     def check(self, owner: Owner) -> Verdict:
-        """Whether ``owner`` is provably gone; never raises (a failed check is "cannot tell")."""
+        """Whether ``owner`` is provably gone; never raises (a failed check is "cannot tell"). A local check reads
+        ``/proc`` every time; a Glue verdict is cached (see the class docstring)."""
+        verdict = _local_verdict(owner, self._prefix)
+        if verdict is not None:
+            return verdict
+        if not (owner.glue_job and owner.job_run_id):
+            return Verdict(False, "its owner cannot be checked from here: the lease decides")
         cached = self._cache.get(owner)
         if cached and (cached[1].gone or self.clock() - cached[0] < self.cache_seconds):
             return cached[1]
-        verdict = _local_verdict(owner, self._prefix)
-        if verdict is None and owner.glue_job and owner.job_run_id:
-            verdict = self._glue_verdict(owner)
-        if verdict is None:
-            verdict = Verdict(False, "its owner cannot be checked from here: the lease decides")
+        verdict = self._glue_verdict(owner)
         self._cache[owner] = (self.clock(), verdict)
         return verdict
 
@@ -143,7 +180,26 @@ class OwnerProbe:
             return Verdict(False, f"its Glue run cannot be checked ({type(exc).__name__}): the lease decides")
         if state in GLUE_TERMINAL_STATES:
             return Verdict(True, f"its Glue job run is {state}")
-        return Verdict(False, f"its Glue job run is {state}")
+        return Verdict(False, f"its Glue job run is {state}", alive=True)
+
+
+def recoverability(batch: OpenBatch, probe: OwnerProbe, *, held_is_recoverable: bool = False) -> Verdict:
+    """Whether the open ``batch`` may be taken over now, and why: it was handed back by its run; or its owner is not
+    provably alive and either its lease expired or its owner is provably gone. A batch held for the operator (no run
+    works on it) only with ``held_is_recoverable`` (``mldp recover``). An owner provably alive keeps its batch
+    whatever its lease says (a lease that lapsed while its run lives, e.g. while the database was away, is renewed
+    by the run's heartbeat)."""
+    if batch.held:  # nobody works on a held batch (its heartbeat skips it): only the operator takes it
+        why = f"held for the operator after {batch.recovery_attempts} failed recoveries"
+        return Verdict(True, f"{why} ({batch.recovery_error})") if held_is_recoverable else Verdict(False, why)
+    if batch.released:
+        return Verdict(True, "its run handed it back")
+    verdict = probe.check(batch.owner)
+    if verdict.alive:
+        return verdict
+    if batch.lease_expired and not verdict.gone:
+        return Verdict(True, "its lease expired")
+    return verdict
 
 
 def _default_glue_client() -> Any:

@@ -20,17 +20,18 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
-from runtime.db.records import ClaimedFile, FileOutcome, Owner, RetryRule
-from runtime.db.states import BatchState
+import psycopg2
+
+from runtime.db.records import ClaimedFile, Owner
 from runtime.db.tracking import LeaseLost, TrackingStore
 from runtime.jobs import publish as pub
 from runtime.jobs.archive import LEFTOVER_LIMIT, Archiver
 from runtime.jobs.batch import CHECKPOINTS, BatchProtocol, BatchReport, SourceChangedDuringRead, lineage_uri
 from runtime.jobs.heartbeat import RunHeartbeat
-from runtime.jobs.owner import OwnerProbe, current_owner
+from runtime.jobs.owner import OwnerProbe, current_owner, live_run
 from runtime.jobs.recovery import Recovery, UnrecoverableBatch
 from runtime.jobs.retry import RetryPolicy
 from runtime.jobs.settings import ProcessorSettings
@@ -53,12 +54,11 @@ log = logging.getLogger(__name__)
 
 
 class _RunTracking(TrackingStore):
-    """The run's tracking store, which knows the batch in flight: the outcomes of a batch claimed by this run
-    that has no manifest yet are not recorded once a stop was requested (the batch is given back instead)."""
+    """The run's tracking store, which knows the batch in flight (claimed by this run, its manifest not yet
+    written): the batch a stop or an error gives back without charging its files."""
 
-    def __init__(self, conn: Connection, owner: Owner, stop: StopSignal) -> None:
+    def __init__(self, conn: Connection, owner: Owner) -> None:
         super().__init__(conn, owner)
-        self.stop = stop
         self.in_flight: str | None = None
         self.past_manifest = False
 
@@ -69,20 +69,13 @@ class _RunTracking(TrackingStore):
             self.in_flight, self.past_manifest = batch_id, False
         return claimed
 
-    def record_outcomes(self, batch_id: str, job_run_id: str, outcomes: Sequence[FileOutcome], state: BatchState,
-                        policy: RetryRule, error: str | None = None) -> dict[str, int]:
-        """A safe point for the batch in flight before its manifest (a conversion a stop cancelled is no file's
-        failure); else record as the store does."""
-        if batch_id == self.in_flight and not self.past_manifest:
-            self.stop.check()
-        return super().record_outcomes(batch_id, job_run_id, outcomes, state, policy, error)
-
 
 class BatchProcessor:
     """Runs the batch protocol against one store and one tracking database connection.
 
-    ``spark_factory`` and ``heartbeat_connect`` (opens a second connection for the run's lease heartbeat;
-    ``None``: no heartbeat) are read at each batch, so they may be replaced between batches. ``owner_probe`` tells
+    ``spark_factory`` and ``heartbeat_connect`` (opens a second connection for the run's lease heartbeat, and for
+    giving the run's batches back when its own connection is lost; ``None``: no heartbeat) are read at each batch,
+    so they may be replaced between batches. ``owner_probe`` tells
     whether the owner of another run's batch is provably gone (injectable: its Glue client). ``handle_signals``:
     SIGINT and SIGTERM stop :meth:`drain` and :meth:`run_once` cleanly (main thread only); :attr:`exit_status`
     is then ``128 + signal``.
@@ -92,18 +85,20 @@ class BatchProcessor:
                  spec: TransformSpec, settings: ProcessorSettings | None = None, layout: Layout | None = None,
                  checkpoint: Callable[[str], None] = lambda name: None,
                  heartbeat_connect: Callable[[], Connection] | None = None, owner_probe: OwnerProbe | None = None,
-                 handle_signals: bool = False) -> None:
+                 handle_signals: bool = False, heartbeat_interval: float | None = None) -> None:
         self.store = store
         self.conn = conn
         self.settings = settings or ProcessorSettings()
         self.stop = StopSignal()
         self.owner = current_owner(self.settings.job_run_id)
-        self.tracking = _RunTracking(conn, self.owner, self.stop)
+        self.tracking = _RunTracking(conn, self.owner)
         self.spark_factory = spark_factory
         self.spec = spec
         self.layout = layout or Layout()
         self.checkpoint = checkpoint
         self.heartbeat_connect = heartbeat_connect
+        #: seconds between two lease renewals (``None``: a fifth of the lease, :func:`heartbeat_interval`)
+        self.heartbeat_interval = heartbeat_interval
         self.owner_probe = owner_probe or OwnerProbe()
         self.handle_signals = handle_signals
         #: batches whose recovery failed in this run: not tried again by it
@@ -169,7 +164,7 @@ class BatchProcessor:
     def _run_once(self) -> list[BatchReport]:
         reports: list[BatchReport] = []
         try:
-            with self._heartbeat():
+            with live_run(self.settings.job_run_id), self._heartbeat():
                 reports.extend(self.recover_expired())
                 self.stop.check()
                 report = self.process_next_batch()
@@ -187,25 +182,49 @@ class BatchProcessor:
     def _give_back(self, reason: str) -> None:
         """Leave no batch of this run PROCESSING: the batch claimed by this run without a manifest goes back
         without charging its files an attempt; any other (past its manifest, or taken over) is handed back to be
-        recovered at once by the next run."""
-        job_run_id = self.settings.job_run_id
+        recovered at once by the next run. When the run's connection is lost (the reason it stops, often), on a
+        connection of its own."""
         try:
-            for batch in self.tracking.open_batches():
-                if batch.owner.job_run_id != job_run_id:
-                    continue
-                if batch.batch_id == self.tracking.in_flight and not self.tracking.past_manifest \
-                        and not pub.probe_manifest(self.store, self.layout, batch.batch_id).found:
-                    files = self.tracking.release(batch.batch_id, job_run_id, f"released: {reason}")
-                    pub.clean_staging(self.store, self.layout, batch.batch_id)
-                    log.warning("batch %s released, %s files back without an attempt counted: %s",
-                                batch.batch_id, files, reason)
-                elif self.tracking.hand_back(batch.batch_id, job_run_id, reason):
-                    log.warning("batch %s handed back to the next run (past its manifest): %s", batch.batch_id,
-                                reason)
-        except Exception as exc:  # e.g. the database is gone: the next run finds this process ended
+            self._give_back_with(self.tracking, reason)
+        except psycopg2.Error as exc:
+            if self.heartbeat_connect is None:
+                log.warning("could not give this run's batches back (%s); the next run recovers them", exc)
+            else:
+                self._give_back_on_a_new_connection(reason, exc)
+        except Exception as exc:  # e.g. the store is gone: the next run finds this run ended
             log.warning("could not give this run's batches back (%s); the next run recovers them", exc)
         finally:
             self.tracking.in_flight = None
+
+    def _give_back_on_a_new_connection(self, reason: str, lost: BaseException) -> None:
+        assert self.heartbeat_connect is not None
+        conn = None
+        try:
+            conn = self.heartbeat_connect()
+            fresh = _RunTracking(conn, self.owner)
+            fresh.in_flight, fresh.past_manifest = self.tracking.in_flight, self.tracking.past_manifest
+            self._give_back_with(fresh, reason)
+            log.warning("the run's connection was lost (%s): its batches were given back on a new one", lost)
+        except Exception as exc:  # the database is away: the next run finds this run ended, and recovers them
+            log.warning("could not give this run's batches back (%s, then %s); the next run recovers them", lost, exc)
+        finally:
+            if conn is not None:
+                with contextlib.suppress(Exception):
+                    conn.close()
+
+    def _give_back_with(self, tracking: _RunTracking, reason: str) -> None:
+        job_run_id = self.settings.job_run_id
+        for batch in tracking.open_batches():
+            if batch.owner.job_run_id != job_run_id:
+                continue
+            if batch.batch_id == tracking.in_flight and not tracking.past_manifest \
+                    and not pub.probe_manifest(self.store, self.layout, batch.batch_id).found:
+                files = tracking.release(batch.batch_id, job_run_id, f"released: {reason}")
+                pub.clean_staging(self.store, self.layout, batch.batch_id)
+                log.warning("batch %s released, %s files back without an attempt counted: %s",
+                            batch.batch_id, files, reason)
+            elif tracking.hand_back(batch.batch_id, job_run_id, reason):
+                log.warning("batch %s handed back to the next run (past its manifest): %s", batch.batch_id, reason)
 
     @contextlib.contextmanager
     def _signals(self) -> Iterator[None]:
@@ -218,7 +237,8 @@ class BatchProcessor:
     def _heartbeat(self) -> contextlib.AbstractContextManager:
         if self.heartbeat_connect is None:
             return contextlib.nullcontext()
-        return RunHeartbeat(self.heartbeat_connect, self.settings.job_run_id, self.settings.lease_seconds)
+        return RunHeartbeat(self.heartbeat_connect, self.settings.job_run_id, self.settings.lease_seconds,
+                            self.heartbeat_interval)
 
     def _checkpoint(self, name: str) -> None:
         """The caller's checkpoint, plus the safe points of a clean stop."""
@@ -246,7 +266,7 @@ class BatchProcessor:
         """The batch steps with this processor's current store, Spark, spec, settings and hooks (the lease is
         renewed by the run's heartbeat, not the protocol's)."""
         return BatchProtocol(self.store, self.tracking, self._spark, self.spec, self.settings, self.layout,
-                             self.archiver(), self._checkpoint)
+                             self.archiver(), self._checkpoint, self.stop.check)
 
     def recovery(self) -> Recovery:
         """Recovery of other runs' batches, with this processor's protocol, owner probe and stop flag."""

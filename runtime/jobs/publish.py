@@ -13,13 +13,13 @@ import json
 import posixpath
 import uuid
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 
 from runtime.db.records import FileOutcome
 from runtime.layout import Layout
-from runtime.storage.base import ObjectNotFound, ObjectStore
+from runtime.storage.base import ObjectNotFound, ObjectStore, ObjectStoreError
 
 MANIFEST_NAME = "_MANIFEST.json"
 
@@ -57,7 +57,7 @@ class Manifest:
         """The manifest as stored (sorted keys)."""
         return json.dumps({
             "batch_id": self.batch_id,
-            "outcomes": [asdict(o) for o in self.outcomes],
+            "outcomes": [_outcome_json(o) for o in self.outcomes],
             "publish_plan": [[e.staged, e.final, e.size] for e in self.publish_plan],
             "partitions": list(self.partitions),
         }, sort_keys=True).encode()
@@ -68,6 +68,15 @@ class Manifest:
         raw = json.loads(data)
         return cls(raw["batch_id"], [FileOutcome(**o) for o in raw["outcomes"]],
                    [PublishEntry(*entry) for entry in raw["publish_plan"]], raw.get("partitions", []))
+
+
+def _outcome_json(outcome: FileOutcome) -> dict:
+    """An outcome as the manifest stores it: ``claim_limit`` only when set (a file given back), so that a manifest
+    has the same shape as one of the earlier runtime otherwise."""
+    fields = asdict(outcome)
+    if fields["claim_limit"] is None:
+        del fields["claim_limit"]
+    return fields
 
 
 @dataclass(frozen=True)
@@ -166,10 +175,17 @@ def probe_manifest(store: ObjectStore, layout: Layout, batch_id: str) -> Manifes
         return ManifestProbe(error=f"{type(exc).__name__}: {exc}")
 
 
+class StagingLost(ObjectStoreError):
+    """A staged object of the publish plan is gone and was never published: the batch cannot be rolled forward
+    (its staging was deleted by hand, or expired by an earlier version of the bucket's lifecycle rule); recovery
+    retracts what it published instead (:func:`retract`)."""
+
+
 def publish(store: ObjectStore, manifest: Manifest, workers: int = 16,
             checkpoint: Callable[[str], None] = lambda name: None) -> int:
     """Copy every staged object to its final key (idempotent: a staged object already gone means a previous
-    publish of this batch completed that copy). Returns the number of objects copied."""
+    publish of this batch completed that copy; gone while its final key is absent raises :class:`StagingLost`).
+    Returns the number of objects copied."""
     copied = 0
 
     def copy(entry: PublishEntry) -> int:
@@ -177,7 +193,7 @@ def publish(store: ObjectStore, manifest: Manifest, workers: int = 16,
             store.copy(entry.staged, entry.final, size=entry.size)
         except ObjectNotFound:
             if not store.exists(entry.final):
-                raise
+                raise StagingLost(f"staged {entry.staged} is gone and {entry.final} was never published") from None
             return 0
         return 1
 
@@ -191,6 +207,32 @@ def publish(store: ObjectStore, manifest: Manifest, workers: int = 16,
             checkpoint(point)
             copied += sum(pool.map(copy, group[1:]))
     return copied
+
+
+def published_keys(store: ObjectStore, layout: Layout, batch_id: str, partitions: Sequence[str],
+                   manifest: Manifest | None = None) -> list[str]:
+    """Every object ``batch_id`` may have published: its manifest's final keys, and what is found under its names
+    (``<curated>/<partition>/batch-<id>-*`` for each of ``partitions``, and its dead-letter folder)."""
+    keys = {entry.final for entry in manifest.publish_plan} if manifest else set()
+    prefixes = [f"{layout.curated_prefix}{p}/batch-{batch_id}-".replace("//", "/") for p in partitions]
+    prefixes.append(f"{layout.dead_letter_prefix}batch_id={batch_id}/")
+    for prefix in prefixes:
+        keys.update(obj.key for obj in store.list(prefix))
+    return sorted(keys)
+
+
+def retract(store: ObjectStore, layout: Layout, batch_id: str, partitions: Sequence[str],
+            manifest: Manifest | None = None) -> int:
+    """Delete every object ``batch_id`` may have published (:func:`published_keys`): its rows leave the curated
+    dataset and its dead letters go, so that its files can be converted again without duplicates. Idempotent.
+    Returns the number of objects deleted."""
+    keys = [key for key in published_keys(store, layout, batch_id, partitions, manifest) if store.exists(key)]
+    if keys:
+        failed = store.delete_many(keys)
+        if failed:
+            raise ObjectStoreError(f"batch {batch_id}: could not retract {len(failed)} published objects, e.g. "
+                                   f"{failed[0]}")
+    return len(keys)
 
 
 def staged_batch_ids(store: ObjectStore, layout: Layout) -> set:

@@ -4,9 +4,15 @@ is taken over at once, then rolled forward or abandoned, as :func:`decide` says 
 tested on its own):
 
 * a readable manifest: the staging is complete, and part of it may already be published -> **roll forward**
-  (replay the protocol from the lease check: publish, commit, archive, clean);
-* no manifest: the run stopped before the staging was complete, nothing was published -> **abandon** (record
-  the batch ABANDONED and its files FAILED, retried with backoff; then delete the staging);
+  (replay the protocol from the lease check: publish, commit, archive, clean); should a staged object that was
+  never published be gone (its staging deleted by hand, or expired by an earlier version of the bucket's lifecycle
+  rule), the batch cannot be finished and is **retracted** instead;
+* no manifest, and the batch recorded that it had started to publish (``publish_started_at``, migration 0007):
+  its staging is gone but some of its rows may be in the curated dataset -> **retract** (delete every object it
+  may have published, :func:`runtime.jobs.publish.retract`, then give its files back uncharged: the loss of the
+  staging is no file's fault);
+* no manifest otherwise: the run stopped before the staging was complete, nothing was published -> **abandon**
+  (record the batch ABANDONED and its files FAILED, retried with backoff; then delete the staging);
 * a manifest that cannot be read: neither is safe (a partial publish must not be repeated under a new batch
   id, nor left half done) -> **refuse** (:class:`UnrecoverableBatch` naming the object);
 * a batch no longer CLAIMED: nothing to do.
@@ -35,7 +41,7 @@ from runtime.db.states import BatchState, FileState
 from runtime.db.tracking import LeaseLost
 from runtime.jobs import publish as pub
 from runtime.jobs.batch import BatchProtocol, BatchReport
-from runtime.jobs.owner import OwnerProbe, Verdict
+from runtime.jobs.owner import OwnerProbe, Verdict, recoverability
 from runtime.storage.base import StoragePermissionError
 
 log = logging.getLogger(__name__)
@@ -57,6 +63,7 @@ class Action(Enum):
     """What recovery does with an expired batch."""
 
     ROLL_FORWARD = "roll forward"
+    RETRACT = "retract"
     ABANDON = "abandon"
     REFUSE = "refuse"
     SKIP = "skip"
@@ -70,6 +77,8 @@ class ExpiredBatch:
     state: BatchState
     manifest_found: bool
     manifest_readable: bool
+    #: the batch recorded that it started to publish (some of its objects may be in the curated dataset)
+    publish_started: bool = False
 
 
 @dataclass(frozen=True)
@@ -84,6 +93,9 @@ def decide(batch: ExpiredBatch) -> Decision:
     """Roll forward, abandon, refuse or skip ``batch`` (see the module docstring). Pure: no I/O."""
     if batch.state is not BatchState.CLAIMED:
         return Decision(Action.SKIP, f"batch is {batch.state}, no longer open")
+    if not batch.manifest_found and batch.publish_started:
+        return Decision(Action.RETRACT, "no manifest, but it had started to publish: retracting what it published, "
+                                        "then giving its files back")
     if not batch.manifest_found:
         return Decision(Action.ABANDON, "staging incomplete (no manifest): cleaning and retrying its files")
     if not batch.manifest_readable:
@@ -117,17 +129,11 @@ class Recovery:
         return len(finished)
 
     def recoverable(self, batch: OpenBatch) -> Verdict:
-        """Whether ``batch`` may be taken over now, and why: its lease expired, its run handed it back, or its
-        owner is provably gone; never a batch held for the operator or one of this run's."""
-        if batch.held:
-            return Verdict(False, f"held for the operator after {batch.recovery_attempts} failed recoveries")
+        """Whether ``batch`` may be taken over now, and why (:func:`runtime.jobs.owner.recoverability`); never one of
+        this run's own batches."""
         if batch.owner.job_run_id == self.protocol.settings.job_run_id:
             return Verdict(False, "this run's own batch")
-        if batch.released:
-            return Verdict(True, "its run handed it back")
-        if batch.lease_expired:
-            return Verdict(True, "its lease expired")
-        return self.probe.check(batch.owner)
+        return recoverability(batch, self.probe)
 
     def recover_expired(self) -> list[BatchReport]:
         """Take over every recoverable batch, one at a time, and roll it forward or abandon it, each on its own.
@@ -187,12 +193,20 @@ class Recovery:
         """Roll forward or abandon ``batch_id``, already this run's (taken over). Returns the report of a roll
         forward; raises :class:`UnrecoverableBatch` when its manifest cannot be read."""
         probe = pub.probe_manifest(self.store, self.layout, batch_id)
-        decision = decide(ExpiredBatch(batch_id, BatchState.CLAIMED, probe.found, probe.manifest is not None))
+        publish_started, partitions = self.tracking.publish_marker(batch_id)
+        decision = decide(ExpiredBatch(batch_id, BatchState.CLAIMED, probe.found, probe.manifest is not None,
+                                       publish_started))
         log.warning("batch %s: %s", batch_id, decision.reason)
         if decision.action is Action.ROLL_FORWARD and probe.manifest is not None:
-            report = self.protocol.finish(probe.manifest, time.monotonic())
+            try:
+                report = self.protocol.finish(probe.manifest, time.monotonic())
+            except pub.StagingLost as lost:
+                log.warning("batch %s cannot be rolled forward (%s): retracting it", batch_id, lost)
+                return self.retract(batch_id, partitions or probe.manifest.partitions, probe.manifest, str(lost))
             report.recovered = True
             return report
+        if decision.action is Action.RETRACT:
+            return self.retract(batch_id, partitions, None, "its manifest is gone")
         if decision.action is Action.ABANDON:
             return self.abandon(batch_id, ABANDONED_REASON)
         if decision.action is Action.REFUSE:
@@ -201,6 +215,21 @@ class Recovery:
                 f"read ({probe.error}); its staging may be partly published, so it is neither rolled forward "
                 "nor abandoned: inspect it")
         return None
+
+    def retract(self, batch_id: str, partitions: list[str], manifest: pub.Manifest | None, why: str) -> BatchReport:
+        """The batch started to publish but cannot be finished (``why``: its staging is gone): delete every object
+        it may have published, then close it ABANDONED and give its files back without charging them (the lost
+        staging is no file's fault), then delete what is left of its staging. A crash in between retracts again
+        (idempotent). Returns its report (``abandoned``: the files given back)."""
+        files = self.tracking.batch_files(batch_id)
+        removed = pub.retract(self.store, self.layout, batch_id, partitions, manifest)
+        reason = (f"batch retracted: {why}; {removed} published objects deleted, its {len(files)} files given back "
+                  "uncharged")
+        log.warning("batch %s: %s", batch_id, reason)
+        self.tracking.release(batch_id, self.protocol.settings.job_run_id, reason)
+        pub.clean_staging(self.store, self.layout, batch_id)
+        return BatchReport(batch_id, {FileState.PENDING: len(files)} if files else {}, 0, 0,
+                           sum(f.size or 0 for f in files), 0.0, [], recovered=True, abandoned=True)
 
     def abandon(self, batch_id: str, reason: str) -> BatchReport:
         """Close the batch ABANDONED, narrowed as :meth:`runtime.jobs.retry.RetryPolicy.after_abandon` says (one of

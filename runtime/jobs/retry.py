@@ -3,8 +3,10 @@
 A file a run FAILED (a transient failure: vanished, changed, unreadable for now, conversion failed) is retried
 after an exponential backoff, ``backoff_base_seconds * 2 ** (attempts - 1)`` capped at ``backoff_max_seconds``;
 once it has had ``max_attempts`` attempts it is QUARANTINED instead, its error prefixed with ``gave up after N
-attempts``. SUCCEEDED and QUARANTINED outcomes are recorded as they are. The tracking store asks this rule and
-stores its answer (:meth:`runtime.db.tracking.TrackingStore.record_outcomes`); SQL holds no part of it.
+attempts``. SUCCEEDED and QUARANTINED outcomes are recorded as they are; a PENDING outcome (a file the batch
+gives back without charging it, :mod:`runtime.jobs.conversion`) is claimable again at once. The tracking store
+asks this rule and stores its answer (:meth:`runtime.db.tracking.TrackingStore.record_outcomes`); SQL holds no
+part of it.
 
 A batch abandoned without a manifest (its run died: a file may have killed the process) is narrowed across runs
 as a failed conversion is within one (:mod:`runtime.jobs.narrowing`): :meth:`RetryPolicy.after_abandon` says
@@ -48,6 +50,8 @@ class RetryPolicy:
 
     def resolve(self, outcome: FileOutcome, attempts: int) -> Resolution:
         """What to record for ``outcome`` of a file that has had ``attempts`` attempts (this one included)."""
+        if outcome.status is FileState.PENDING:  # given back uncharged: claimable at once
+            return Resolution(FileState.PENDING, outcome.error, 0.0)
         if outcome.status is not FileState.FAILED:
             return Resolution(outcome.status, outcome.error)
         if attempts >= self.max_attempts:

@@ -14,6 +14,13 @@ def local_job_run_id() -> str:
     return f"local-{uuid.uuid4().hex[:12]}"
 
 
+def lease_too_short(lease_seconds: object) -> str:
+    """Why a lease shorter than :data:`runtime.defaults.MIN_LEASE_SECONDS` is refused."""
+    return (f"lease-seconds must be at least {defaults.MIN_LEASE_SECONDS}, got {lease_seconds}: the heartbeat renews "
+            "the lease every fifth of it, and a shorter lease can lapse between two renewals of a live run (a slow "
+            "database, a reconnect), letting another run take its batch over")
+
+
 @dataclass
 class ProcessorSettings:
     """Knobs of one processor run (CLI options / Glue job arguments)."""
@@ -33,8 +40,8 @@ class ProcessorSettings:
                 raise ValueError(f"{name.replace('_', '-')} must be a positive integer, got {getattr(self, name)}")
         if self.max_attempts > defaults.MAX_ATTEMPTS_LIMIT:
             raise ValueError(f"max-attempts must be at most {defaults.MAX_ATTEMPTS_LIMIT}, got {self.max_attempts}")
-        if self.lease_seconds < 0:
-            raise ValueError("lease-seconds must be >= 0")
+        if self.lease_seconds < defaults.MIN_LEASE_SECONDS:
+            raise ValueError(lease_too_short(self.lease_seconds))
 
     @property
     def retry_policy(self) -> RetryPolicy:

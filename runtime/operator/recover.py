@@ -19,9 +19,8 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 from runtime import defaults
-from runtime.db.records import OpenBatch
 from runtime.db.tracking import TrackingStore
-from runtime.jobs.owner import OwnerProbe, Verdict, current_owner
+from runtime.jobs.owner import OwnerProbe, current_owner, recoverability
 from runtime.operator.requeue import default_actor
 
 if TYPE_CHECKING:
@@ -73,7 +72,7 @@ def recover(conn: Connection, batch_ref: str, reason: str, actor: str | None = N
         result.refused = f"batch {batch_id} is not open (already committed or abandoned): nothing to recover"
         return result
     result.owner = batch.owner.describe()
-    verdict = _verdict(batch, probe or OwnerProbe())
+    verdict = recoverability(batch, probe or OwnerProbe(), held_is_recoverable=True)
     result.why = verdict.why
     if not verdict.gone and not force:
         result.refused = (f"batch {batch_id} may still be running: {verdict.why}. Nothing changed; --force takes it "
@@ -104,17 +103,6 @@ def _resolve(tracking: TrackingStore, batch_ref: str, result: RecoverResult) -> 
                           else f"{batch_ref!r} names more than one batch: give more of its id")
         return None
     return found[0]
-
-
-def _verdict(batch: OpenBatch, probe: OwnerProbe) -> Verdict:
-    if batch.held:
-        return Verdict(True, f"held for the operator after {batch.recovery_attempts} failed recoveries "
-                             f"({batch.recovery_error})")
-    if batch.released:
-        return Verdict(True, "its run handed it back")
-    if batch.lease_expired:
-        return Verdict(True, "its lease expired")
-    return probe.check(batch.owner)
 
 
 def _recover_here(conn: Connection, tracking: TrackingStore, store: ObjectStore, layout: Layout | None, run_id: str,

@@ -14,9 +14,9 @@ from psycopg2.extensions import TRANSACTION_STATUS_IDLE
 
 from runtime.db import lease_queries
 from runtime.db import operator_queries as q
-from runtime.db.records import Owner
+from runtime.db.records import OpenBatch, Owner
 from runtime.db.states import BatchState, FileState
-from runtime.jobs.owner import OwnerProbe
+from runtime.jobs.owner import OwnerProbe, recoverability
 from runtime.operator.formatting import (
     count_of,
     format_duration,
@@ -140,14 +140,14 @@ def _open_batch(row: dict[str, Any], probe: OwnerProbe) -> dict[str, Any]:
     """One open batch of the report: its owner, lease, and ``status`` (running, recoverable, held) with ``why``."""
     owner = Owner(row["glue_job_run_id"], row["owner_host"], row["owner_pid"], row["owner_node"],
                   row["owner_glue_job"])
+    batch = OpenBatch(row["batch_id"], owner, row["files"], row["lease_expired"], row["released"], row["held"],
+                      row["recovery_attempts"], row["recovery_error"])
+    verdict = recoverability(batch, probe)
     if row["held"]:
-        status, why = "held", f"held for the operator after {row['recovery_attempts']} failed recoveries"
+        status, why = "held", verdict.why
     elif row["released"]:
         status, why = "recoverable", f"handed back by its run: {row['release_reason']}"
-    elif row["lease_expired"]:
-        status, why = "recoverable", "its lease expired"
     else:
-        verdict = probe.check(owner)
         status, why = ("recoverable" if verdict.gone else "running"), verdict.why
     return {
         "batch_id": row["batch_id"], "glue_job_run_id": row["glue_job_run_id"], "owner": owner.describe(),

@@ -58,7 +58,13 @@ def spark_alias(file_id: int, key: str) -> str | None:
     An alias is needed when Spark would skip the name (hidden) or pick another codec than the name asks for
     (``.GZ``): it is ``mldp-<file_id>`` plus the lower-case codec suffix, unique within a batch.
     """
-    intended = intended_codec_suffix(key)
-    if not hidden_from_spark(key) and hadoop_codec_suffix(key) == intended:
+    if not hidden_from_spark(key) and hadoop_codec_suffix(key) == intended_codec_suffix(key):
         return None
-    return f"mldp-{file_id}.json{intended or ''}"
+    return id_name(file_id, key)
+
+
+def id_name(file_id: int, key: str) -> str:
+    """A file name Spark reads ``key`` under as intended, whatever the key: ``mldp-<file_id>.json`` plus the
+    lower-case codec suffix the key asks for. Unique within a batch, short, never hidden, and holdable by any local
+    file system (a key may hold ``//``, a segment over 255 bytes, or be the folder of another key)."""
+    return f"mldp-{file_id}.json{intended_codec_suffix(key) or ''}"

@@ -41,7 +41,7 @@ def test_a_process_killing_file_is_narrowed_across_runs_and_quarantined_alone(tm
     batch_sizes, crashes = [], 0
     for _run in range(20):
         try:
-            processor(store, db_conn, spark, batch_size=100, lease_seconds=0, max_attempts=3,
+            processor(store, db_conn, spark, batch_size=100, max_attempts=3,
                       backoff_base_seconds=0).drain(
                           on_batch=lambda r: r.abandoned or batch_sizes.append(sum(r.files.values())))
         except SimulatedCrash:

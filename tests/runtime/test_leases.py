@@ -14,16 +14,18 @@ import time
 import psycopg2
 import pytest
 
+from runtime import defaults
 from runtime.cli import main
 from runtime.db.records import FileOutcome, Owner
 from runtime.db.states import BatchState, FileState
 from runtime.db.tracking import LeaseLost, TrackingStore
 from runtime.jobs.heartbeat import RunHeartbeat, heartbeat_interval
-from runtime.jobs.owner import OwnerProbe, current_owner, glue_job_name, process_identity
+from runtime.jobs.owner import OwnerProbe, current_owner, glue_job_name, live_run, process_identity
 from runtime.jobs.recovery import MAX_RECOVERY_TRIES
 from runtime.jobs.retry import RetryPolicy
 from runtime.jobs.settings import ProcessorSettings
 from runtime.layout import Layout
+from runtime.operator.status import build_status
 from runtime.storage.local import LocalStore
 from tests.runtime.lease_helpers import (
     GLUE_OWNER,
@@ -52,9 +54,14 @@ def test_a_claim_records_the_process_that_owns_the_batch(db_conn):
 
 
 def test_a_local_owner_is_gone_once_its_process_ended_and_never_while_it_runs():
-    probe = OwnerProbe()
+    probe = OwnerProbe(cache_seconds=0)
     me = current_owner("live")
-    assert not probe.check(me).gone
+    with live_run("live"):
+        verdict = probe.check(me)
+        assert not verdict.gone and verdict.alive
+    # a run of this very process that ended (crashed, or returned without giving its batch back) holds nothing
+    ended = probe.check(me)
+    assert ended.gone and not ended.alive and "its run ended in this process" in ended.why
     dead = dead_owner()
     verdict = probe.check(dead)
     assert verdict.gone and f"pid {dead.pid}" in verdict.why
@@ -105,9 +112,10 @@ def test_a_running_or_uncheckable_glue_owner_is_not_gone_and_alive_verdicts_are_
 def test_the_batch_of_a_dead_process_is_recovered_at_once_a_live_ones_never(tmp_path, db_conn):
     keys = register(db_conn, "dead.json", "live.json")
     dead_batch = claim(db_conn, dead_owner(), batch_size=1)  # lease of an hour, owner gone
-    live_batch = claim(db_conn, current_owner("live-run"), batch_size=1)  # this process: alive
+    live_batch = claim(db_conn, current_owner("live-run"), batch_size=1)  # a live run of this process
     rescuer = processor(LocalStore(tmp_path), db_conn)
-    reports = rescuer.recover_expired()  # abandoned (no manifest): reported as such, its one file charged
+    with live_run("live-run"):
+        reports = rescuer.recover_expired()  # abandoned (no manifest): reported as such, its one file charged
     assert [(r.batch_id, r.abandoned, r.files) for r in reports] == [(dead_batch, True, {"FAILED": 1})]
     states = dict(one(db_conn, "SELECT json_object_agg(batch_id, state) FROM processing_batches")[0])
     assert states == {dead_batch: "ABANDONED", live_batch: "CLAIMED"}
@@ -202,8 +210,8 @@ def test_the_run_renews_its_lease_from_the_claim_on_not_only_during_the_conversi
             time.sleep(0.01)
         raise RuntimeError("stop here")
 
-    run = processor(LocalStore(tmp_path), db_conn, lease_seconds=1, checkpoint=after_claim)
-    run.heartbeat_connect = lambda: psycopg2.connect(db_url)
+    run = processor(LocalStore(tmp_path), db_conn, checkpoint=after_claim)
+    run.heartbeat_connect, run.heartbeat_interval = lambda: psycopg2.connect(db_url), 0.05
     with pytest.raises(RuntimeError, match="stop here"):
         run.run_once()
     assert renewed_before_conversion == [True]
@@ -310,3 +318,37 @@ def test_max_attempts_is_bounded(db_url, capsys):
     with pytest.raises(SystemExit) as exited:
         main(["process", "--store", "/nonexistent", "--db", db_url, "--max-attempts", "101"])
     assert exited.value.code == 2 and "must be at most 100" in capsys.readouterr().err
+
+
+def test_a_provably_alive_owner_keeps_its_batch_whatever_its_lease_says(tmp_path, db_conn):
+    """Case 8 of "Data safety, second round": an expired lease used to skip the owner check, so a second run took
+    over the batch of a live run on the same host (the owner then got LeaseLost)."""
+    register(db_conn, "a.json")
+    live = claim(db_conn, current_owner("live-run"), lease_seconds=0, batch_size=1)  # the lease lapsed at once
+    rescuer = processor(LocalStore(tmp_path), db_conn)
+    with live_run("live-run"):
+        assert rescuer.recover_expired() == []
+        assert one(db_conn, "SELECT state, glue_job_run_id FROM processing_batches")[0:2] == ("CLAIMED", "live-run")
+        status = build_status(db_conn)  # what mldp status says of it
+        [batch] = status["in_progress"]["batches"]
+        assert (batch["batch_id"], batch["status"]) == (live, "running") and "is running" in batch["why"]
+    assert [r.batch_id for r in rescuer.recover_expired()] == [live]  # its run ended: recovered at once
+
+
+def test_a_running_glue_owner_keeps_its_batch_after_its_lease_lapsed(tmp_path, db_conn):
+    register(db_conn, "a.json")
+    claim(db_conn, GLUE_OWNER, lease_seconds=0)
+    running = OwnerProbe(glue_client=lambda: glue_client(["RUNNING"]))
+    assert processor(LocalStore(tmp_path), db_conn, running).recover_expired() == []
+    assert one(db_conn, "SELECT state FROM processing_batches")[0] == "CLAIMED"
+
+
+@pytest.mark.parametrize("lease", ["0", "29"])
+def test_a_lease_shorter_than_the_heartbeat_can_keep_alive_is_refused(lease, db_url, capsys):
+    with pytest.raises(SystemExit) as exited:
+        main(["process", "--store", "/nonexistent", "--db", db_url, "--lease-seconds", lease])
+    assert exited.value.code == 2
+    error = capsys.readouterr().err
+    assert f"must be at least {defaults.MIN_LEASE_SECONDS}, got {lease}" in error and "heartbeat" in error
+    with pytest.raises(ValueError, match="the heartbeat renews the lease every fifth of it"):
+        ProcessorSettings(lease_seconds=int(lease))

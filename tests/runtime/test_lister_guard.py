@@ -236,13 +236,13 @@ def test_equal_times_accept_an_unseen_etag_but_never_one_the_key_already_had(db_
     assert _rows(db_conn)[key] == ["first", 3, "PENDING"]
 
 
-def test_rows_without_a_last_modified_time_take_the_listed_version(db_conn):
+def test_rows_without_an_etag_take_the_listed_one_as_their_own_version(db_conn):
     key = HIST + "reference.json"
     with db_conn.cursor() as cur:  # a row of the reference schema: no size, time or ETag
         cur.execute("INSERT INTO file_processing_status (s3_key, processing_status) VALUES (%s, 'SUCCEEDED')", (key,))
     db_conn.commit()
-    assert register_page(db_conn, _page((key, T0, "e"))).changed == 1
-    assert _rows(db_conn)[key] == ["e", 2, "PENDING"]
+    assert _counts(register_page(db_conn, _page((key, T0, "e")))) == (0, 0, 1, 0, 0)  # unchanged: adopted
+    assert _rows(db_conn)[key] == ["e", 1, "SUCCEEDED"]
 
 
 def test_a_new_version_of_a_file_being_processed_is_deferred_and_a_stale_one_ignored(db_conn):

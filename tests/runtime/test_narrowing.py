@@ -54,7 +54,11 @@ def test_every_file_failing_the_same_way_stops_the_run_after_a_few_files():
     with pytest.raises(RunStopped) as stopped:
         narrow(list(range(1000)), conversion, cause=HOOK_CAUSE)
     assert stopped.value.cause == HOOK_CAUSE and "no file was charged" in str(stopped.value)
-    assert len(conversion.parts) <= 14  # the first three single files, not the 2,000 parts of a full bisection
+    # both halves of each failing part down one path (2 x 10 levels), the third single file and three controls:
+    # about twice the batch's data, not the 2,000 parts of a full bisection
+    assert len(conversion.parts) <= 2 * 10 + 1 + 3
+    controls = [part for part in conversion.parts[-3:]]
+    assert all(len(part) == 1 for part in controls) and max(p[0] for p in controls) > 500  # spread over the batch
 
 
 def test_the_same_cause_with_different_paths_and_numbers_is_the_same_failure():
@@ -89,3 +93,48 @@ def test_a_batch_of_one_file_cannot_tell_so_the_file_is_the_culprit():
     conversion = FakeConversion({}, everything_fails=HOOK_CAUSE)
     assert narrow([9], conversion, cause=HOOK_CAUSE) == [(9, HOOK_CAUSE)]
     assert conversion.parts == []  # the batch's own conversion was that file alone
+
+
+def test_bad_files_at_the_front_are_charged_and_the_good_halves_are_proved_first():
+    # the reproduction of the stall: 3 bad files with the batch's cause at the front of 16, depth-first bisection
+    # used to stop after them ("no file to blame") before trying the 13 good files, on every run
+    conversion = FakeConversion({0: HOOK_CAUSE, 1: HOOK_CAUSE, 2: HOOK_CAUSE})
+    narrowing = Narrowing(conversion, lambda: None)
+    assert sorted(f for f, _ in narrowing.run(list(range(16)), HOOK_CAUSE)) == [0, 1, 2]
+    assert conversion.parts[:2] == [list(range(8)), list(range(8, 16))]  # both halves before any deeper split
+    assert sorted(f for part in narrowing.good_parts for f in part) == list(range(3, 16))
+
+
+def test_control_files_refute_a_cause_shared_by_densely_packed_bad_files():
+    # every part tried fails until three single files failed alike; the controls, spread over the batch, convert
+    bad = {0: HOOK_CAUSE, 1: HOOK_CAUSE, 2: HOOK_CAUSE, 4: HOOK_CAUSE, 8: HOOK_CAUSE}
+    conversion = FakeConversion(bad)
+    narrowing = Narrowing(conversion, lambda: None)
+    assert sorted(f for f, _ in narrowing.run(list(range(16)), HOOK_CAUSE)) == sorted(bad)
+    assert sorted(f for part in narrowing.good_parts for f in part) == sorted(set(range(16)) - set(bad))
+
+
+def test_every_file_not_blamed_ends_in_a_part_proved_good():
+    conversion = FakeConversion({3: "cause A", 9: "cause B", 10: "cause A", 30: "cause C"})
+    narrowing = Narrowing(conversion, lambda: None)
+    culprits = {f for f, _ in narrowing.run(list(range(37)), "cause A")}
+    proved = [f for part in narrowing.good_parts for f in part]
+    assert culprits == {3, 9, 10, 30} and sorted(proved) == sorted(set(range(37)) - culprits)
+
+
+class StopNow(BaseException):
+    pass
+
+
+def test_a_stop_request_ends_the_narrowing_before_the_next_dry_run():
+    conversion = FakeConversion({5: "cause"})
+    requested = []
+
+    def stop_check() -> None:
+        if len(conversion.parts) >= 2:
+            requested.append(True)
+            raise StopNow
+
+    with pytest.raises(StopNow):
+        Narrowing(conversion, lambda: None, stop_check=stop_check).run(list(range(8)), "cause")
+    assert len(conversion.parts) == 2 and requested

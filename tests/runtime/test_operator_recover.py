@@ -12,7 +12,7 @@ import pytest
 from runtime.cli import main
 from runtime.db.states import BatchState
 from runtime.db.tracking import LeaseLost, TrackingStore
-from runtime.jobs.owner import current_owner
+from runtime.jobs.owner import current_owner, live_run
 from runtime.jobs.retry import RetryPolicy
 from runtime.storage.local import LocalStore
 from tests.runtime.lease_helpers import claim, dead_owner, files, one, processor, register, run_json
@@ -24,7 +24,8 @@ def test_status_shows_each_open_batch_with_its_owner_and_counts_a_dead_runs_file
     live = claim(db_conn, current_owner("live-run"), batch_size=2)
     dead_owner_facts = dead_owner("dead-run")
     dead = claim(db_conn, dead_owner_facts, batch_size=6)
-    _code, report = run_json(capsys, "status", "--db", db_url)
+    with live_run("live-run"):  # a run of this process, alive while the status is taken
+        _code, report = run_json(capsys, "status", "--db", db_url)
     progress = report["in_progress"]
     by_id = {b["batch_id"]: b for b in progress["batches"]}
     assert (by_id[live]["status"], by_id[dead]["status"]) == ("running", "recoverable")
@@ -34,7 +35,8 @@ def test_status_shows_each_open_batch_with_its_owner_and_counts_a_dead_runs_file
     assert (progress["files"], progress["running_files"], progress["recoverable_files"]) == (8, 2, 6)
     assert (report["backlog"]["files"], report["backlog"]["recoverable"]) == (6, 6)
     assert report["eta"]["seconds"] is None  # 8 files left, none finished yet: unknown, never "0s"
-    assert main(["status", "--db", db_url]) == 0
+    with live_run("live-run"):
+        assert main(["status", "--db", db_url]) == 0
     out = capsys.readouterr().out
     assert "In progress: 8 files in 2 batches: 2 running, 6 recoverable now" in out
     assert f"batch {dead} of run dead-run on {socket.gethostname()} pid {dead_owner_facts.pid}: 6 files" in out
@@ -44,12 +46,13 @@ def test_status_shows_each_open_batch_with_its_owner_and_counts_a_dead_runs_file
 def test_recover_refuses_a_live_owner_unless_forced_and_records_who_and_why(tmp_path, db_conn, db_url, capsys):
     keys = register(db_conn, "a.json", "b.json")
     batch = claim(db_conn, current_owner("live-run"))
-    code, refused = run_json(capsys, "recover", batch, "--reason", "looks stuck", "--db", db_url)
-    assert code == 1 and "may still be running" in refused["refused"] and refused["action"] is None
-    assert one(db_conn, "SELECT glue_job_run_id FROM processing_batches")[0] == "live-run"
+    with live_run("live-run"):  # a run of this process, alive while the operator looks at it
+        code, refused = run_json(capsys, "recover", batch, "--reason", "looks stuck", "--db", db_url)
+        assert code == 1 and "may still be running" in refused["refused"] and refused["action"] is None
+        assert one(db_conn, "SELECT glue_job_run_id FROM processing_batches")[0] == "live-run"
 
-    code, forced = run_json(capsys, "recover", batch, "--reason", "host lost", "--force", "--actor", "bob",
-                            "--db", db_url)
+        code, forced = run_json(capsys, "recover", batch, "--reason", "host lost", "--force", "--actor", "bob",
+                                "--db", db_url)
     assert code == 0 and (forced["forced"], forced["action"], forced["files"]) == (True, "handed back", 2)
     with pytest.raises(LeaseLost):  # the old owner is fenced off: it cannot renew, publish or commit
         TrackingStore(db_conn).ensure_lease(batch, "live-run", 600)

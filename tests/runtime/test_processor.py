@@ -10,6 +10,7 @@ import pytest
 
 from runtime.errors import RunStopped
 from runtime.jobs.lister import run_lister
+from runtime.jobs.owner import OwnerProbe, Verdict
 from runtime.jobs.processor import CHECKPOINTS, LeaseLost
 from runtime.sample_data import generate_sample
 from runtime.storage.local import LocalStore
@@ -129,8 +130,8 @@ def test_crash_at_every_step_then_a_normal_run_finishes_exactly_once(point, tmp_
     store = LocalStore(tmp_path)
     expected = generate_sample(store, files=3, records_per_file=12, include_bad_inputs=SMALL_BAD)
     run_lister(store, db_conn)
-    crashing = processor(store, db_conn, spark, batch_size=100, lease_seconds=0, checkpoint=crash_at(point))
-    with pytest.raises(SimulatedCrash):
+    crashing = processor(store, db_conn, spark, batch_size=100, checkpoint=crash_at(point))
+    with pytest.raises(SimulatedCrash):  # the run ended: its batch is recovered at once, whatever its lease
         crashing.run_once()
     processor(store, db_conn, spark, batch_size=100, backoff_base_seconds=0).drain()
     assert_exactly_once(tmp_path, db_conn, expected)
@@ -139,6 +140,8 @@ def test_crash_at_every_step_then_a_normal_run_finishes_exactly_once(point, tmp_
 def test_a_run_whose_batch_was_taken_over_does_not_publish(tmp_path, db_conn, db_url, spark):
     import psycopg2
 
+    from runtime.operator.recover import recover
+
     store = LocalStore(tmp_path)
     expected = generate_sample(store, files=2, records_per_file=8, include_bad_inputs=False)
     run_lister(store, db_conn)
@@ -146,10 +149,15 @@ def test_a_run_whose_batch_was_taken_over_does_not_publish(tmp_path, db_conn, db
     rescuer = processor(store, other_conn, spark, backoff_base_seconds=0)
 
     def meanwhile(name: str) -> None:
-        if name == "after_staging_write":  # our lease (0 s) expired: another run takes the batch over
+        if name == "after_staging_write":  # an operator forces the batch away from this live run (mldp recover
+            with db_conn.cursor() as cur:  # --force) and another run takes it over
+                cur.execute("SELECT batch_id::text FROM processing_batches")
+                (batch_id,) = cur.fetchone()
+            db_conn.commit()
+            assert recover(other_conn, batch_id, "host looks lost", force=True).forced
             rescuer.recover_expired()
 
-    slow = processor(store, db_conn, spark, lease_seconds=0, checkpoint=meanwhile)
+    slow = processor(store, db_conn, spark, checkpoint=meanwhile)
     with pytest.raises(LeaseLost):
         slow.run_once()
     assert curated_rows(tmp_path) == []
@@ -308,6 +316,13 @@ def test_a_new_version_is_archived_beside_the_archive_of_the_previous_one(tmp_pa
     assert table.filter(ds.field("source_version") == 2)["id"].to_pylist() == ["v2"]
 
 
+class CannotTell(OwnerProbe):
+    """A probe for owners it cannot judge (another node, no Glue run): only the lease decides."""
+
+    def check(self, owner):
+        return Verdict(False, "its owner cannot be checked from here: the lease decides")
+
+
 def test_the_lease_heartbeat_keeps_a_long_conversion_from_being_taken_over(tmp_path, db_url, db_conn, spark):
     import time
 
@@ -318,27 +333,31 @@ def test_the_lease_heartbeat_keeps_a_long_conversion_from_being_taken_over(tmp_p
     run_lister(store, db_conn)
     rescuer_conn = psycopg2.connect(db_url)
     rescuer = processor(store, rescuer_conn, spark)
+    rescuer.owner_probe = CannotTell()  # an owner on another node: nothing but the lease keeps its batch
     taken_over = []
 
-    def slow_spark():  # the conversion outlives the 2 s lease; another run looks for dead batches meanwhile
-        # wait (bounded, polling the database's own clock) until the lease the claim set has lapsed: only the
-        # heartbeat's renewals keep the batch this run's
+    def slow_spark():  # the conversion outlives the lease the claim set; another run looks for dead batches
+        # the lease the claim set lapses (as it would during a conversion longer than the lease): only the
+        # heartbeat's renewals keep the batch this run's; wait (bounded) until the heartbeat renewed it
         with psycopg2.connect(db_url) as probe, probe.cursor() as cur:
-            cur.execute("SELECT max(lease_expires_at) FROM processing_batches")
-            (claimed_until,) = cur.fetchone()
+            cur.execute("UPDATE processing_batches SET lease_expires_at = now() - interval '1 second' "
+                        "RETURNING clock_timestamp()")
+            (lapsed_at,) = cur.fetchone()
+            probe.commit()
             deadline = time.monotonic() + 60
             while True:
-                cur.execute("SELECT clock_timestamp() > %s", (claimed_until,))
+                cur.execute("SELECT heartbeat_at > %s AND lease_expires_at > now() FROM processing_batches",
+                            (lapsed_at,))
                 if cur.fetchone()[0]:
                     break
-                assert time.monotonic() < deadline, "the database clock never passed the first lease"
+                assert time.monotonic() < deadline, "the heartbeat never renewed the lapsed lease"
                 time.sleep(0.05)
         probe.close()
         taken_over.extend(rescuer.recover_expired())
         return spark
 
-    slow = processor(store, db_conn, spark, lease_seconds=2)
-    slow.heartbeat_connect = lambda: psycopg2.connect(db_url)
+    slow = processor(store, db_conn, spark)
+    slow.heartbeat_connect, slow.heartbeat_interval = lambda: psycopg2.connect(db_url), 0.1
     slow.spark_factory = slow_spark
     (report,) = slow.run_once()
     rescuer_conn.close()

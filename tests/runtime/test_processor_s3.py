@@ -83,7 +83,7 @@ def test_crash_on_s3_then_recovery_finishes_exactly_once(point, s3_store, s3_cli
     expected = generate_sample(s3_store, files=3, records_per_file=8, include_bad_inputs=BAD[:1])
     run_lister(s3_store, db_conn)
     with pytest.raises(SimulatedCrash):
-        s3_processor(s3_store, db_conn, spark, lease_seconds=0, checkpoint=crash_at(point)).run_once()
+        s3_processor(s3_store, db_conn, spark, checkpoint=crash_at(point)).run_once()
     s3_processor(s3_store, db_conn, spark, backoff_base_seconds=0).drain()
     assert_exactly_once_on_s3(s3_client, db_conn, expected)
 
