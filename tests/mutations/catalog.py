@@ -1,0 +1,149 @@
+"""The mutations of the mutation check: for a guarantee of docs/guarantees.md, one small edit that breaks it and the
+tests that guarantee is mapped to (which must fail).
+
+**Adding a mutation.** Append a :class:`Mutation`: a short name (what is broken), the edit (a file, an exact
+snippet of its code, the replacement) and the node ids of the guarantee's tests as docs/guarantees.md names them,
+the fast ones first (the run stops at the first failure, ``-x``). Keep each snippet as small as possible (one line
+or one condition) so that it survives refactoring; it must occur exactly once in its file, or the check fails with
+"mutation N no longer applies: update it". A mutation whose tests are not written yet carries ``pending`` (who
+writes them): the check then reports "mapped test missing" instead of failing, and runs it once the tests exist.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Edit:
+    """Replace ``find`` (which must occur exactly once in ``path``, relative to the repository) by ``replace``."""
+
+    path: str
+    find: str
+    replace: str
+
+
+@dataclass(frozen=True)
+class Mutation:
+    """One way to break one guarantee, and the tests that must then fail."""
+
+    name: str
+    edits: tuple[Edit, ...]
+    tests: tuple[str, ...]
+    #: non-empty while the mapped tests are not written yet: who writes them (missing tests are then not a failure)
+    pending: str = ""
+
+
+def one_edit(name: str, path: str, find: str, replace: str, *tests: str, pending: str = "") -> Mutation:
+    """A mutation made of one edit."""
+    return Mutation(name, (Edit(path, find, replace),), tuple(tests), pending)
+
+
+QUERIES = "runtime/db/queries.py"
+T = "tests/runtime/"
+
+MUTATIONS: tuple[Mutation, ...] = (
+    # -- the claim (README "Exactly once", step 1): the locks, not only the plan --------------------------------
+    one_edit(
+        "claim without row locks (FOR UPDATE SKIP LOCKED removed from CLAIM_BATCH)",
+        QUERIES, "FOR UPDATE SKIP LOCKED", "",
+        T + "test_claim_concurrency.py::test_a_claim_skips_the_files_an_open_claim_holds_without_waiting_for_it",
+        T + "test_claim_concurrency.py::"
+            "test_a_claim_finds_nothing_at_once_while_an_open_claim_holds_every_claimable_file"),
+    one_edit(
+        "claim waits for other claims' locks (SKIP LOCKED removed, FOR UPDATE kept)",
+        QUERIES, "FOR UPDATE SKIP LOCKED", "FOR UPDATE",
+        T + "test_claim_concurrency.py::test_a_claim_skips_the_files_an_open_claim_holds_without_waiting_for_it",
+        T + "test_claim_concurrency.py::"
+            "test_a_claim_finds_nothing_at_once_while_an_open_claim_holds_every_claimable_file"),
+    # -- the two whose tests the lead is writing ----------------------------------------------------------------
+    one_edit(
+        "lease renewal deleted in BatchProtocol.finish (its begin_publish call)",
+        "runtime/jobs/batch.py", "self.begin_publish(manifest)", "pass",
+        T + "test_protocol_guarantees.py::"
+            "test_a_run_whose_batch_is_taken_over_after_its_manifest_publishes_nothing",
+        pending="the lead (issue: three guarantees whose tests do not fail, item 2)"),
+    one_edit(
+        # (the safe point was in _RunTracking.record_outcomes; it is now the stop check after the conversion,
+        # before the manifest fixes the outcomes)
+        "the stop safe point before recording outcomes deleted",
+        "runtime/jobs/processor.py", '("after_claim", "after_staging_write")', '("after_claim",)',
+        T + "test_protocol_guarantees.py::test_a_stop_requested_during_a_failing_conversion_charges_no_attempt",
+        pending="the lead (issue: three guarantees whose tests do not fail, item 3)"),
+    # -- the twelve the reviewer's mutations showed held ---------------------------------------------------------
+    Mutation(
+        "the commit moved before the publish (BatchProtocol.finish)",
+        (Edit("runtime/jobs/batch.py",
+              "        statuses = self.commit(manifest.batch_id, manifest.outcomes, BatchState.COMMITTED)\n", ""),
+         Edit("runtime/jobs/batch.py",
+              "        pub.publish(self.store, manifest, self.settings.io_workers, self.checkpoint)\n",
+              "        statuses = self.commit(manifest.batch_id, manifest.outcomes, BatchState.COMMITTED)\n"
+              "        pub.publish(self.store, manifest, self.settings.io_workers, self.checkpoint)\n")),
+        (T + "test_processor.py::test_crash_at_every_step_then_a_normal_run_finishes_exactly_once",)),
+    one_edit(
+        "the fence dropped (CLOSE_BATCH closes a batch whoever holds it)",
+        QUERIES, "WHERE batch_id = %(batch_id)s AND state = 'CLAIMED' AND glue_job_run_id = %(job_run_id)s",
+        "WHERE batch_id = %(batch_id)s",
+        T + "test_leases.py::test_the_commit_is_fenced_a_run_whose_batch_was_taken_over_records_nothing",
+        T + "test_tracking_store.py::test_only_the_owner_records_a_batchs_outcomes"),
+    one_edit(
+        "the ETag dropped from the archive's conditional delete (mover)",
+        "runtime/storage/mover.py", "store.delete_many(to_delete, if_match=expected)", "store.delete_many(to_delete)",
+        T + "test_archive_conditional.py::test_an_upload_between_copy_and_delete_is_kept_on_s3",
+        T + "test_archive_conditional.py::test_a_local_file_replaced_between_copy_and_delete_is_kept",
+        T + "test_archive_conditional.py::test_an_unchanged_source_is_deleted_by_the_conditional_delete"),
+    one_edit(
+        "the narrowing bookkeeping: a culprit recorded without the cause of its own failure",
+        "runtime/jobs/narrowing.py", "self.culprits.append((half[0], result.cause))",
+        "self.culprits.append((half[0], self._batch_signature))",
+        T + "test_narrowing.py::test_one_poison_file_among_many_is_found_alone_with_its_cause",
+        T + "test_narrowing.py::test_several_culprits_each_with_their_own_cause"),
+    one_edit(
+        # the spec's reader options, not read.py's STRICT_JSON_OPTIONS: every conversion passes the spec's options,
+        # which override those defaults, so loosening STRICT_JSON_OPTIONS alone changes no conversion
+        "strict JSON loosened (single-quoted strings accepted whatever the spec allows)",
+        "runtime/transforms/model.py", '"true" if name in self.json_allow else "false"',
+        '"true" if name in self.json_allow or name == "single_quotes" else "false"',
+        T + "test_convert.py::test_each_input_kind_has_its_defined_outcome"),
+    one_edit(
+        "the pipeline-key filter dropped (Layout.is_registrable_key)",
+        "runtime/layout.py", "return key.startswith(self.raw_prefix) and not self.is_pipeline_key(key)",
+        "return key.startswith(self.raw_prefix)",
+        T + "test_lister_guard.py::test_pipeline_keys_nested_under_the_raw_prefix_are_never_registered"),
+    one_edit(
+        "the same-ETag history check dropped (REGISTER_INCOMING)",
+        QUERIES, "h.file_id = f.file_id AND h.etag = i.etag)", "h.file_id = f.file_id AND h.etag = i.etag AND false)",
+        T + "test_lister_guard.py::test_a_stale_listing_never_rolls_a_file_back",
+        T + "test_lister_guard.py::test_an_archived_file_never_goes_pending_again_from_a_stale_page"),
+    one_edit(
+        "the backoff not stored (FINISH_FILES keeps next_attempt_at)",
+        QUERIES, "ELSE now() + make_interval(secs => o.retry_in_seconds) END", "ELSE f.next_attempt_at END",
+        T + "test_backoff.py::test_failed_files_wait_twice_as_long_after_each_attempt_up_to_the_cap_then_are_"
+            "quarantined",
+        T + "test_backoff.py::test_the_backoff_never_overflows_whatever_the_attempt_count",
+        T + "test_recovery.py::test_the_retry_rule_backs_off_exponentially_then_quarantines",
+        T + "test_tracking_store.py::test_the_store_records_what_the_retry_rule_decides",
+        T + "test_leases.py::test_the_retry_backoff_stays_bounded_for_any_attempt_count"),
+    one_edit(
+        "the attempt not given back on a stop (UNCLAIM_FILES keeps retry_count)",
+        "runtime/db/lease_queries.py", "retry_count = greatest(f.retry_count - 1, 0),", "retry_count = f.retry_count,",
+        T + "test_leases.py::test_a_run_stopping_on_an_error_gives_its_batch_back_without_charging_an_attempt",
+        T + "test_signals.py::test_a_conversion_that_fails_because_a_stop_cancelled_it_charges_no_attempt"),
+    one_edit(
+        "the manifest decision: a batch without a manifest is not abandoned (recovery.decide)",
+        "runtime/jobs/recovery.py", "if not batch.manifest_found:", "if False:",
+        T + "test_recovery.py::test_recovery_decides_from_the_facts_alone",
+        T + "test_recovery.py::test_probing_a_manifest_tells_absent_from_unreadable"),
+    one_edit(
+        "the no-slash prefix accepted (Layout.check_listing_prefix)",
+        "runtime/layout.py", "if not prefix.startswith(self.raw_prefix):",
+        'if not prefix.startswith(self.raw_prefix.rstrip("/")):',
+        T + "test_lister_guard.py::test_an_unset_variable_and_the_raw_prefix_without_its_slash_are_named_in_the_error",
+        T + "test_lister_guard.py::test_a_prefix_outside_the_raw_prefix_is_refused_and_nothing_is_registered"),
+    one_edit(
+        "CopySourceIfMatch dropped from the archive copy (S3Store.copy)",
+        "runtime/storage/s3.py", """{"CopySourceIfMatch": f'"{if_match}"'} if if_match else {}""", "{}",
+        T + "test_mover.py::test_s3_archive_copy_is_conditional_on_the_processed_etag",
+        T + "test_s3_semantics.py::test_a_file_overwritten_after_processing_is_not_archived_under_the_412",
+        T + "test_mover.py::test_s3_costs_one_copy_per_file_and_one_delete_per_thousand"),
+)
