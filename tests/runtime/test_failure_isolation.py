@@ -120,6 +120,26 @@ def test_a_hook_failing_on_one_files_records_is_narrowed_to_that_file(tmp_path, 
     assert_good_files_untouched(tmp_path / "bucket", db_conn, expected)
 
 
+def test_three_bad_files_at_the_front_of_a_batch_are_charged_and_the_others_converted(tmp_path, db_conn, spark):
+    """Case 3 of "Data safety, second round": depth-first bisection found the three bad files at the front (the same
+    cause) before any good half was tried, decided no file was to blame, and gave the batch back: every run, for
+    ever (exit 3, the good files never tried, the bad ones never charged)."""
+    store = bucket(tmp_path)
+    expected = generate_sample(store, files=13, records_per_file=3, include_bad_inputs=False)
+    poison = [f"raw-json-data/2024/week00/poison-{i}.jsonl" for i in range(3)]  # claimed first (key order)
+    for key in poison:
+        store.put_bytes(key, POISON_LINES)
+    run_lister(store, db_conn)
+    spec = write_spec(tmp_path / "config", HOOKS, "null_mode_for_poison")
+    (report,) = make_processor(store, db_conn, spark, spec, batch_size=16).run_once()
+    assert report.files == {"SUCCEEDED": 13, "FAILED": 3}
+    rows = file_rows(db_conn)
+    for key in poison:
+        state, error, attempts, _good = rows[key]
+        assert (state, attempts) == ("FAILED", 1) and error.startswith("conversion fails on this file alone: ")
+    assert_good_files_untouched(tmp_path / "bucket", db_conn, expected)
+
+
 def test_a_file_spark_fails_to_read_is_narrowed_to_itself_with_the_java_root_cause(tmp_path, db_conn, spark,
                                                                                    monkeypatch):
     monkeypatch.setattr(precheck, "intended_codec_suffix", lambda key: None)  # as if the pre-check let it through

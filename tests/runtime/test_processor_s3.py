@@ -122,3 +122,41 @@ def test_archive_takes_the_multipart_copy_path_for_objects_over_the_single_copy_
     assert counter.ops["UploadPartCopy"] >= 2 and counter.ops["CopyObject"] == 0
     archived = s3_client.get_object(Bucket=BUCKET, Key=LAYOUT.archived_key(key))["Body"].read()
     assert archived == body and keys_under(s3_client, key) == []
+
+
+def test_keys_no_local_file_system_could_hold_convert_through_the_mirror(s3_store, s3_client, db_conn, spark):
+    """Case 4 of "Data safety, second round": the mirror named its downloads after the keys, so a key holding '//',
+    a segment over 255 bytes, or a key that is also another key's folder failed the download, and every batch-mate
+    was charged "batch conversion failed" (QUARANTINED after three runs)."""
+    week = "raw-json-data/2024/week01/"
+    odd = [week + "/double-slash.jsonl", week + "x" * 300 + ".jsonl", week + "a.jsonl", week + "a.jsonl/child.jsonl"]
+    plain = [week + f"plain-{i}.jsonl" for i in range(2)]
+    for index, key in enumerate(odd + plain):
+        s3_client.put_object(Bucket=BUCKET, Key=key, Body=(
+            f'{{"id": "{index}", "DATE": "2024-01-0{index % 9 + 1}", "MODE": "train"}}\n').encode())
+    assert run_lister(s3_store, db_conn).counts.new == 6
+    (report,) = s3_processor(s3_store, db_conn, spark).drain()
+    assert report.files == {"SUCCEEDED": 6}
+    assert states(db_conn) == dict.fromkeys(odd + plain, "SUCCEEDED")
+    assert sorted(source for _id, source in curated_on_s3(s3_client)) == sorted(
+        f"s3://{BUCKET}/{key}" for key in odd + plain)
+
+
+def test_a_file_that_vanishes_before_the_mirror_downloads_it_fails_alone(s3_store, s3_client, db_conn, spark):
+    expected = generate_sample(s3_store, files=3, records_per_file=4, include_bad_inputs=False)
+    run_lister(s3_store, db_conn)
+    gone = sorted(expected.files)[1]
+    processor = s3_processor(s3_store, db_conn, spark, max_attempts=3)
+
+    def delete_after_the_precheck(name: str) -> None:
+        if name == "after_precheck":
+            s3_client.delete_object(Bucket=BUCKET, Key=gone)
+
+    processor.checkpoint = delete_after_the_precheck
+    (report,) = processor.run_once()
+    assert report.files == {"SUCCEEDED": 2, "FAILED": 1}
+    with db_conn.cursor() as cur:
+        cur.execute("SELECT processing_status, retry_count, error_message FROM file_processing_status "
+                    "WHERE s3_key = %s", (gone,))
+        assert cur.fetchone() == ("FAILED", 1, "object vanished while being read")
+    db_conn.commit()

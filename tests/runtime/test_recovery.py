@@ -19,15 +19,18 @@ from runtime.storage.local import LocalStore
 BATCH = "0b9a4a3e-8d62-4a53-9a43-2f4b6c1d8e10"
 
 
-@pytest.mark.parametrize(("state", "found", "readable", "action"), [
-    (BatchState.CLAIMED, True, True, Action.ROLL_FORWARD),   # staging complete: replay publish, commit, archive
-    (BatchState.CLAIMED, False, False, Action.ABANDON),      # no manifest: nothing published, retry the files
-    (BatchState.CLAIMED, True, False, Action.REFUSE),        # unreadable manifest: maybe partly published
-    (BatchState.COMMITTED, True, True, Action.SKIP),          # closed meanwhile: nothing to do
-    (BatchState.ABANDONED, False, False, Action.SKIP),
+@pytest.mark.parametrize(("state", "found", "readable", "published", "action"), [
+    (BatchState.CLAIMED, True, True, False, Action.ROLL_FORWARD),  # staging complete: publish, commit, archive
+    (BatchState.CLAIMED, True, True, True, Action.ROLL_FORWARD),   # ... whatever it published already
+    (BatchState.CLAIMED, False, False, False, Action.ABANDON),     # no manifest: nothing published, retry files
+    (BatchState.CLAIMED, False, False, True, Action.RETRACT),      # manifest gone after it started to publish
+    (BatchState.CLAIMED, True, False, False, Action.REFUSE),       # unreadable manifest: maybe partly published
+    (BatchState.COMMITTED, True, True, True, Action.SKIP),         # closed meanwhile: nothing to do
+    (BatchState.ABANDONED, False, False, False, Action.SKIP),
 ])
-def test_recovery_decides_from_the_facts_alone(state, found, readable, action):
-    decision = decide(ExpiredBatch(BATCH, state, manifest_found=found, manifest_readable=readable))
+def test_recovery_decides_from_the_facts_alone(state, found, readable, published, action):
+    decision = decide(ExpiredBatch(BATCH, state, manifest_found=found, manifest_readable=readable,
+                                   publish_started=published))
     assert decision.action is action and decision.reason
 
 

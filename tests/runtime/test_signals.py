@@ -46,6 +46,24 @@ def hold(frame):
 '''
 
 
+#: A slow conversion: a Python UDF that takes a minute per record (the Spark job would run for ten minutes); it
+#: says it is converting (``converting`` file, written by the Python worker while the job runs).
+SLOW_HOOK = '''
+import os, pathlib, time
+from pyspark.sql import functions as F
+
+def crawl(frame):
+    folder = os.environ["MLDP_TEST_HOLD_DIR"]
+
+    def slowly(value):
+        pathlib.Path(folder, "converting").touch()
+        time.sleep(60)
+        return value
+
+    return frame.withColumn("id", F.udf(slowly, frame.schema["id"].dataType)(F.col("id")))
+'''
+
+
 def start_processor(store_root: Path, db_url: str, hold_dir: Path, *extra: str) -> subprocess.Popen:
     argv = [sys.executable, "-m", "runtime.cli", "process", "--store", str(store_root), "--db", db_url,
             "--no-metrics", "--json", *extra]
@@ -101,6 +119,30 @@ def test_a_stop_signal_mid_drain_gives_the_batch_back_and_exits_128_plus_the_sig
     assert fetch_all(db_url, "SELECT count(*) FROM file_processing_history WHERE event = 'OUTCOME'") == [(0,)]
     assert not [p for p in (store_root / "curated-data-lake").rglob("*") if p.is_file()]
     assert json.loads(out.splitlines()[-1])["batches"] == 0
+
+
+@pytest.mark.spark
+def test_sigterm_during_a_slow_spark_job_gives_the_batch_back_without_narrowing_or_reconverting(tmp_path, db_url):
+    """Case 7 of "Data safety, second round": the Spark job a stop cancelled looked like a conversion failure, so
+    narrowing ran its dry runs and a full re-conversion before the stop was honoured (SIGTERM at 14.0 s, batch
+    released at 39.1 s; on Glue, a timeout then ends in a hard kill). Here the job would run for ten minutes:
+    the run ending at all proves the job was cancelled and nothing was converted again."""
+    store_root, hold_dir, _ = prepare(tmp_path, db_url, files=2)
+    spec = write_spec(tmp_path / "slow", SLOW_HOOK, "crawl")
+    child = start_processor(store_root, db_url, hold_dir, "--transform-spec", str(spec))
+    wait_for(hold_dir / "converting", child)
+    os.kill(child.pid, signal.SIGTERM)
+    signalled = time.monotonic()
+    _out, err = child.communicate(timeout=300)
+    released_in = time.monotonic() - signalled
+
+    assert child.returncode == 143, err[-3000:]
+    assert "narrowing" not in err and "dry run" not in err  # no file was suspected, nothing converted again
+    [(state, error)] = fetch_all(db_url, "SELECT state, error_message FROM processing_batches")
+    assert state == "ABANDONED" and error.startswith("released: run stopped by SIGTERM")
+    assert set(fetch_all(db_url, "SELECT processing_status, retry_count FROM file_processing_status")) == {
+        ("PENDING", 0)}
+    print(f"\nSIGTERM during a Spark job of ten minutes: batch released and process ended in {released_in:.1f}s")
 
 
 @pytest.mark.spark
