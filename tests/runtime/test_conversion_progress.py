@@ -1,0 +1,89 @@
+"""A batch whose files convert in parts but not together (a conversion too large for the executors, say) makes
+progress instead of failing again on every run (case 3 of "Data safety, second round"): the largest part proved
+good is converted, the other files are given back without an attempt counted and are claimed next in batches of
+at most that part's size. Through the processor's own path, with the Spark conversion replaced by a stand-in that
+fails for more than three files at once (no Spark)."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from runtime.db.states import FileState
+from runtime.db.tracking import TrackingStore
+from runtime.jobs.conversion import BatchConversion
+from runtime.jobs.lister import run_lister
+from runtime.jobs.processor import BatchProcessor, ProcessorSettings
+from runtime.layout import Layout
+from runtime.storage.local import LocalStore
+from tests.runtime.lease_helpers import one
+from tests.sql_helpers import files_by_key
+
+RAW = "raw-json-data/2024/week01/"
+LIMIT = 3
+
+
+@pytest.fixture
+def too_large_together(monkeypatch):
+    """Conversions of more than LIMIT files fail, as an executor running out of memory would; the calls made."""
+    from runtime.spark import convert as spark_convert
+    from runtime.spark import write as spark_write
+
+    calls: list[tuple[int, bool]] = []
+
+    def convert(self, files, curated, dead_letter):
+        calls.append((len(files), curated is not None))
+        if len(files) > LIMIT:
+            raise RuntimeError("org.apache.spark.SparkException: Job aborted: java.lang.OutOfMemoryError")
+        return spark_convert.ConversionResult({f.file_id: spark_convert.FileCounts(2, 0) for f in files},
+                                              2 * len(files), 0)
+
+    monkeypatch.setattr(BatchConversion, "_convert", convert)
+    monkeypatch.setattr(spark_write, "probe_output", lambda spark, path: None)
+    return calls
+
+
+def test_files_that_convert_only_in_parts_make_progress_and_the_rest_come_back_smaller(tmp_path, db_conn,
+                                                                                       too_large_together):
+    store = LocalStore(tmp_path)
+    keys = [f"{RAW}f{i}.jsonl" for i in range(6)]
+    for key in keys:
+        store.put_bytes(key, b'{"id": "1"}\n')
+    run_lister(store, db_conn)
+    run = BatchProcessor(store, db_conn, lambda: object(), None, ProcessorSettings(), Layout())  # type: ignore
+
+    (report,) = run.run_once()
+
+    assert report.files == {"SUCCEEDED": 3, "PENDING": 3}
+    # one conversion of all six, two dry runs (both halves convert), then the first half for real: no re-run of all
+    assert too_large_together == [(6, True), (3, False), (3, False), (3, True)]
+    rows = files_by_key(db_conn, "processing_status, retry_count, claim_limit, error_message")
+    assert [rows[k][:3] for k in keys[:3]] == [("SUCCEEDED", 1, None)] * 3
+    assert [rows[k][:3] for k in keys[3:]] == [("PENDING", 0, LIMIT)] * 3  # uncharged, next claimed <= 3 at once
+    events = one(db_conn, "SELECT array_agg(event ORDER BY file_id) FROM file_processing_history")[0]
+    assert events == ["OUTCOME"] * 3 + ["UNCLAIMED"] * 3
+    reason = one(db_conn, "SELECT reason FROM file_processing_history WHERE event = 'UNCLAIMED' LIMIT 1")[0]
+    assert reason.startswith("given back uncharged: its batch does not convert together")
+    claimed = TrackingStore(db_conn).claim(str(uuid.uuid4()), "next-run", 1000, 600)
+    assert sorted(f.key for f in claimed) == keys[3:]  # the next batch holds at most the limit
+
+
+def test_a_file_given_back_that_had_failed_before_keeps_its_attempts_and_error(tmp_path, db_conn,
+                                                                               too_large_together):
+    store = LocalStore(tmp_path)
+    keys = [f"{RAW}f{i}.jsonl" for i in range(5)]
+    for key in keys:
+        store.put_bytes(key, b'{"id": "1"}\n')
+    run_lister(store, db_conn)
+    with db_conn.cursor() as cur:  # the first file failed once before (vanished for a while)
+        cur.execute("UPDATE file_processing_status SET processing_status = 'FAILED', retry_count = 1, "
+                    "error_message = 'object vanished after listing (deleted or moved)' WHERE s3_key = %s",
+                    (keys[0],))
+    db_conn.commit()
+    (report,) = BatchProcessor(store, db_conn, lambda: object(), None, ProcessorSettings(),  # type: ignore
+                               Layout()).run_once()
+    assert report.files == {FileState.SUCCEEDED: 3, FileState.PENDING: 2}  # halves of 2 and 3: the 3 converted
+    rows = files_by_key(db_conn, "processing_status, retry_count, error_message")
+    assert rows[keys[0]] == ("FAILED", 1, "object vanished after listing (deleted or moved)")
+    assert rows[keys[1]] == ("PENDING", 0, None)
