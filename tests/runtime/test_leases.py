@@ -352,3 +352,24 @@ def test_a_lease_shorter_than_the_heartbeat_can_keep_alive_is_refused(lease, db_
     assert f"must be at least {defaults.MIN_LEASE_SECONDS}, got {lease}" in error and "heartbeat" in error
     with pytest.raises(ValueError, match="the heartbeat renews the lease every fifth of it"):
         ProcessorSettings(lease_seconds=int(lease))
+
+
+def test_a_run_whose_connection_is_lost_gives_its_batch_back_on_a_new_one(tmp_path, db_conn, db_url):
+    """Case 11 of "Data safety, second round": the run's own connection is what is lost (a failover, a killed
+    session); the give-back, which used to need that very connection, now runs on a new one."""
+    keys = register(db_conn, "a.json", "b.json")
+    run_conn = psycopg2.connect(db_url)
+
+    def lose_the_connection(name: str) -> None:
+        if name == "after_claim":
+            one(db_conn, "SELECT pg_terminate_backend(%(pid)s)", {"pid": run_conn.get_backend_pid()})
+            with run_conn.cursor() as cur:
+                cur.execute("SELECT 1")  # the run's next statement: the server has closed the connection
+
+    run = processor(LocalStore(tmp_path), run_conn, checkpoint=lose_the_connection)
+    run.heartbeat_connect = lambda: psycopg2.connect(db_url)
+    with pytest.raises(psycopg2.OperationalError):
+        run.run_once()
+    assert files(db_conn) == {keys[0]: ("PENDING", 0, True), keys[1]: ("PENDING", 0, True)}
+    state, error = one(db_conn, "SELECT state, error_message FROM processing_batches")
+    assert state == "ABANDONED" and error.startswith("released: run stopped by OperationalError")
