@@ -37,7 +37,9 @@ def select(only: Sequence[str] | None) -> list[tuple[int, Mutation]]:
     numbered = list(enumerate(MUTATIONS, start=1))
     if not only:
         return numbered
-    return [(n, m) for n, m in numbered if str(n) in only or any(text in m.name for text in only)]
+    numbers = {text for text in only if text.isdigit()}
+    texts = [text for text in only if not text.isdigit()]
+    return [(n, m) for n, m in numbered if str(n) in numbers or any(text in m.name for text in texts)]
 
 
 def print_progress(result: Result) -> None:
