@@ -56,13 +56,12 @@ MUTATIONS: tuple[Mutation, ...] = (
         T + "test_claim_concurrency.py::test_a_claim_skips_the_files_an_open_claim_holds_without_waiting_for_it",
         T + "test_claim_concurrency.py::"
             "test_a_claim_finds_nothing_at_once_while_an_open_claim_holds_every_claimable_file"),
-    # -- the two whose tests the lead is writing ----------------------------------------------------------------
+    # -- the two whose tests did not fail when they broke (issue "three guarantees", items 2 and 3) -------------
     one_edit(
         "lease renewal deleted in BatchProtocol.finish (its begin_publish call)",
         "runtime/jobs/batch.py", "self.begin_publish(manifest)", "pass",
         T + "test_protocol_guarantees.py::"
-            "test_a_run_whose_batch_is_taken_over_after_its_manifest_publishes_nothing",
-        pending="the lead (issue: three guarantees whose tests do not fail, item 2)"),
+            "test_a_run_whose_batch_is_taken_over_after_its_manifest_publishes_nothing"),
     # The safe point was in _RunTracking.record_outcomes; now a failed conversion is followed by two stop checks
     # before the narrowing can blame a file: the conversion's own, then the Spark session's (the narrowing's probe
     # starts Spark). Either alone stops the run, so deleting one is an equivalent mutant: both are deleted.
@@ -72,8 +71,7 @@ MUTATIONS: tuple[Mutation, ...] = (
               "self.stop_check()  # a conversion a stop cancelled is no file's failure: stop, narrow nothing", "pass"),
          Edit("runtime/jobs/processor.py", "self.stop.check()\n        session = self.spark_factory()",
               "session = self.spark_factory()")),
-        (T + "test_protocol_guarantees.py::test_a_stop_requested_during_a_failing_conversion_charges_no_attempt",),
-        pending="the lead (issue: three guarantees whose tests do not fail, item 3)"),
+        (T + "test_protocol_guarantees.py::test_a_stop_requested_during_a_failing_conversion_charges_no_attempt",)),
     # -- the twelve the reviewer's mutations showed held ---------------------------------------------------------
     Mutation(
         "the commit moved before the publish (BatchProtocol.finish)",
