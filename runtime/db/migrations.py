@@ -26,6 +26,8 @@ MIGRATIONS_DIR: Traversable = resources.files("runtime.db").joinpath("migrations
 #: Arbitrary constant: the advisory-lock key every migrating process takes.
 ADVISORY_LOCK_KEY = 7_345_120_011
 _NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
+#: For the rest of the transaction only (see :func:`apply_migrations`).
+_NO_STATEMENT_TIMEOUT = "SET LOCAL statement_timeout = 0"
 
 
 @dataclass(frozen=True)
@@ -65,7 +67,10 @@ def apply_migrations(conn: Connection, directory: Traversable = MIGRATIONS_DIR) 
     """Apply the migrations not yet recorded in ``schema_migrations``; return the versions applied now.
 
     Concurrent callers serialise on an advisory lock, so two jobs starting together apply each migration once.
-    Each migration runs in its own transaction with its bookkeeping row.
+    Each migration runs in its own transaction with its bookkeeping row. Neither the wait for the lock (another
+    process applying a long migration) nor a migration (an index built over millions of rows) is cut by the
+    connection's ``statement_timeout`` (:class:`runtime.db.connection.SessionLimits`): both lift it with ``SET
+    LOCAL``, which ends with their transaction, so the connection keeps its limit for everything else.
     """
     migrations = available_migrations(directory)
     conn.rollback()
@@ -73,7 +78,10 @@ def apply_migrations(conn: Connection, directory: Traversable = MIGRATIONS_DIR) 
     conn.autocommit = True
     applied_now: list[int] = []
     with conn.cursor() as cur:
-        cur.execute("SELECT pg_advisory_lock(%s)", (ADVISORY_LOCK_KEY,))
+        cur.execute("BEGIN")
+        cur.execute(_NO_STATEMENT_TIMEOUT)
+        cur.execute("SELECT pg_advisory_lock(%s)", (ADVISORY_LOCK_KEY,))  # a session lock: it outlives the COMMIT
+        cur.execute("COMMIT")
         try:
             cur.execute(
                 "CREATE TABLE IF NOT EXISTS schema_migrations ("
@@ -90,6 +98,7 @@ def apply_migrations(conn: Connection, directory: Traversable = MIGRATIONS_DIR) 
                     continue
                 cur.execute("BEGIN")
                 try:
+                    cur.execute(_NO_STATEMENT_TIMEOUT)
                     cur.execute(migration.sql)
                     cur.execute(
                         "INSERT INTO schema_migrations (version, name, checksum) VALUES (%s, %s, %s)",
