@@ -85,10 +85,10 @@ class SessionLimits:
     for a lock too long. The default, 10 minutes, is far above the longest statement measured on a table of
     2,000,000 files (local PostgreSQL 15, 2 cores): ``mldp status`` 3.4-4.2 s, requeuing 100,000 files in one
     statement 3.7 s, a registration page of 20,000 keys 0.25 s, a claim of 1,000 files 20 ms, the outcomes of a
-    10,000-file batch 0.4 s, building an index over the table 1.5 s. A table ten times larger on a t4g.micro a few
-    times slower keeps ``status`` and a bulk requeue of 1,000,000 files within 3-4 minutes: 10 minutes cuts none
-    of them and ends a blocked statement six times sooner than Glue's timeout. Migrations lift it (an index build
-    on a large table may take longer; :func:`runtime.db.migrations.apply_migrations`).
+    10,000-file batch 0.4 s, building an index over the table 1.5 s. Extrapolated to a table ten times larger on
+    a t4g.micro three to five times slower, ``status`` and a bulk requeue of 1,000,000 files take 2-4 minutes:
+    10 minutes cuts none of them and ends a blocked statement six times sooner than Glue's timeout. Migrations
+    lift it (an index build on a large table may take longer; :func:`runtime.db.migrations.apply_migrations`).
 
     ``dead_peer_seconds`` bounds how long a connection whose peer vanished stays unnoticed, on both sides. The
     client (libpq) sends TCP keepalives after half of it idle, every sixth of it, three unanswered probes ending
@@ -96,7 +96,8 @@ class SessionLimits:
     keepalives and user timeout for the session, so a backend whose client vanished ends and releases its locks
     (the lister's and the migrations' advisory locks, a claim's rows). The default, 60 s, is the default lease's
     heartbeat interval: a lost connection is noticed within one beat. Keepalives apply to TCP connections only
-    (a Unix-socket connection cannot go silent)."""
+    (a Unix-socket connection cannot go silent); ``tcp_user_timeout`` needs PostgreSQL and libpq 12 or later
+    (the deployment requires 16)."""
 
     statement_timeout_seconds: int = 600
     dead_peer_seconds: int = 60
@@ -163,7 +164,7 @@ def tighten(conn, limits: SessionLimits) -> None:
     """Lower the limits of an open connection to ``limits`` (never raise one): the session's statement timeout
     and server keepalives (set and committed: a rolled-back ``SET`` would be undone), and the client socket's TCP
     keepalives and user timeout (Linux socket options; nothing on a Unix socket). For a connection that must
-    answer sooner than the default allows, e.g. the lease heartbeat's."""
+    answer sooner than the default allows, e.g. the lease heartbeat's, whoever opened it."""
     with conn.cursor() as cur:
         cur.execute("SELECT name, setting::bigint FROM pg_settings WHERE name = ANY(%s)",
                     (list(_SERVER_LIMITS),))
@@ -191,19 +192,20 @@ def _server_limit_values(limits: SessionLimits) -> dict[str, int]:
 
 
 def _tighten_socket(fd: int, limits: SessionLimits) -> None:
-    """Set the TCP keepalives and user timeout of ``limits`` on the client socket ``fd`` (a duplicate of it is
-    used and closed; the options belong to the socket, which stays open)."""
+    """Lower the TCP keepalives and user timeout of the client socket ``fd`` to those of ``limits`` (keepalives
+    turned on; a value already lower is kept). A duplicate of ``fd`` is used and closed: the options belong to the
+    socket, which stays open."""
     with socket.socket(fileno=os.dup(fd)) as sock:
         if sock.family not in (socket.AF_INET, socket.AF_INET6):
             return
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
         idle, interval, count = limits.keepalives()
-        options = [(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)]
         for name, value in (("TCP_KEEPIDLE", idle), ("TCP_KEEPINTVL", interval), ("TCP_KEEPCNT", count),
                             ("TCP_USER_TIMEOUT", limits.dead_peer_seconds * 1000)):
-            if hasattr(socket, name):  # Linux has them all
-                options.append((socket.IPPROTO_TCP, getattr(socket, name), value))
-        for level, option, value in options:
-            sock.setsockopt(level, option, value)
+            option = getattr(socket, name, None)  # Linux has them all
+            if option is not None:
+                current = sock.getsockopt(socket.IPPROTO_TCP, option)
+                sock.setsockopt(socket.IPPROTO_TCP, option, min(current, value) if current > 0 else value)
 
 
 def url_from_secret(secret_arn: str, *, client=None, sslmode: str = "require") -> str:

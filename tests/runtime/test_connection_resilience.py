@@ -195,23 +195,30 @@ def _apply(conn, directory: Path) -> object:
 # --- the lease heartbeat ----------------------------------------------------------------------------------------
 
 
+def socket_options(conn) -> list[int]:
+    """TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT and TCP_USER_TIMEOUT of ``conn``'s socket (SO_KEEPALIVE must be
+    on)."""
+    with socket.socket(fileno=os.dup(conn.fileno())) as client:
+        assert client.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE) == 1
+        return [client.getsockopt(socket.IPPROTO_TCP, option) for option in (
+            socket.TCP_KEEPIDLE, socket.TCP_KEEPINTVL, socket.TCP_KEEPCNT, socket.TCP_USER_TIMEOUT)]
+
+
 def test_tighten_lowers_the_limits_of_an_open_connection_never_raises_them(db_url: str) -> None:
     conn = connect(db_url)
-    mine = connect(with_options(db_url, "-c statement_timeout=500"))
+    mine = connect(with_options(f"{db_url}?keepalives_idle=2", "-c statement_timeout=500"))
     try:
+        assert socket_options(conn) == [30, 10, 3, 60000]
         tighten(conn, SessionLimits(statement_timeout_seconds=2, dead_peer_seconds=12))
         conn.rollback()  # committed: a rollback does not undo it
         assert show(conn, *DEFAULT_SERVER_SETTINGS) == {
             "statement_timeout": "2s", "tcp_keepalives_idle": "6", "tcp_keepalives_interval": "2",
             "tcp_keepalives_count": "3", "tcp_user_timeout": "12000"}
-        with socket.socket(fileno=os.dup(conn.fileno())) as client:
-            assert [client.getsockopt(socket.IPPROTO_TCP, option) for option in (
-                socket.TCP_KEEPIDLE, socket.TCP_KEEPINTVL, socket.TCP_KEEPCNT, socket.TCP_USER_TIMEOUT)] == [
-                6, 2, 3, 12000]
-            assert client.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE) == 1
-        tighten(mine, SessionLimits(statement_timeout_seconds=60, dead_peer_seconds=60))
+        assert socket_options(conn) == [6, 2, 3, 12000]
+        tighten(mine, SessionLimits(statement_timeout_seconds=60, dead_peer_seconds=20))
         assert show(mine, "statement_timeout", "tcp_keepalives_idle") == {"statement_timeout": "500ms",
-                                                                          "tcp_keepalives_idle": "30"}
+                                                                          "tcp_keepalives_idle": "10"}
+        assert socket_options(mine) == [2, 3, 3, 20000]  # its own 2 s idle kept
     finally:
         conn.close()
         mine.close()
