@@ -11,9 +11,10 @@ streaming with bounded memory, and only an intact one reaches Spark:
   length-prefixed compressed chunks), each chunk decoded with pyarrow's raw codecs;
 * ``.zst``: zstd frames, decoded with pyarrow.
 
-:func:`decode` returns the first decompressed bytes (for the JSON Lines / array sniffing); it raises
-:class:`CorruptData` for broken data (the file is poison) and :class:`CodecUnavailable` when this environment
-cannot decode the codec (no pyarrow); read errors of the store propagate as they are.
+:func:`decode` returns the first decompressed bytes and hands every decompressed chunk, in order, to an optional
+``sink`` (the pre-check's JSON shape scan, :class:`runtime.jobs.json_shape.JsonShapeScan`, runs there: no second
+read); it raises :class:`CorruptData` for broken data (the file is poison) and :class:`CodecUnavailable` when this
+environment cannot decode the codec (no pyarrow); read errors of the store propagate as they are.
 """
 
 from __future__ import annotations
@@ -38,20 +39,26 @@ class CodecUnavailable(RuntimeError):
     """This environment cannot decode the codec (pyarrow is not installed), so the file cannot be verified."""
 
 
-class _Head:
-    """The first :data:`HEAD_BYTES` decompressed bytes."""
+#: Where decompressed bytes go, chunk by chunk, in order.
+Sink = Callable[[bytes], None]
 
-    def __init__(self) -> None:
+
+class _Head:
+    """The first :data:`HEAD_BYTES` decompressed bytes; every decompressed chunk also goes to ``sink``."""
+
+    def __init__(self, sink: Sink | None = None) -> None:
         self.data = b""
+        self.sink = sink
 
     def keep(self, out: bytes) -> None:
         if len(self.data) < HEAD_BYTES:
             self.data += out[: HEAD_BYTES - len(self.data)]
+        if self.sink is not None and out:
+            self.sink(out)
 
 
-def _stdlib_members(stream: BinaryIO, new: Callable[[], Any], label: str) -> bytes:
+def _stdlib_members(stream: BinaryIO, head: _Head, new: Callable[[], Any], label: str) -> bytes:
     """Decode a stream of one or more concatenated members with a zlib or bz2 decompressor factory."""
-    head = _Head()
     decoder = new()
     while chunk := stream.read(STREAM_CHUNK):
         data = chunk
@@ -100,10 +107,9 @@ def _snappy_length(payload: bytes) -> int:
     raise CorruptData("corrupt snappy data: bad length header")
 
 
-def _hadoop_blocks(stream: BinaryIO, codec_name: str, label: str) -> bytes:
+def _hadoop_blocks(stream: BinaryIO, head: _Head, codec_name: str, label: str) -> bytes:
     """Decode Hadoop's block format (``BlockCompressorStream``) chunk by chunk."""
     codec = _pyarrow().Codec(codec_name)
-    head = _Head()
     while header := _read_exact(stream, 4):
         if len(header) < 4:
             raise CorruptData(f"truncated {label} stream (unexpected end of file in a block header)")
@@ -128,9 +134,8 @@ def _hadoop_blocks(stream: BinaryIO, codec_name: str, label: str) -> bytes:
     return head.data
 
 
-def _zstd(stream: BinaryIO, label: str) -> bytes:
+def _zstd(stream: BinaryIO, head: _Head, label: str) -> bytes:
     pa = _pyarrow()
-    head = _Head()
     try:
         decoded = pa.CompressedInputStream(pa.PythonFile(stream, mode="r"), "zstd")
         while out := decoded.read(STREAM_CHUNK):
@@ -140,14 +145,15 @@ def _zstd(stream: BinaryIO, label: str) -> bytes:
     return head.data
 
 
-#: codec suffix -> (label used in reasons, decoder of a binary stream returning the first decompressed bytes)
-DECODERS: dict[str, tuple[str, Callable[[BinaryIO], bytes]]] = {
-    ".gz": ("gzip", lambda s: _stdlib_members(s, lambda: zlib.decompressobj(16 + zlib.MAX_WBITS), "gzip")),
-    ".bz2": ("bz2", lambda s: _stdlib_members(s, bz2.BZ2Decompressor, "bz2")),
-    ".deflate": ("deflate", lambda s: _stdlib_members(s, lambda: zlib.decompressobj(zlib.MAX_WBITS), "deflate")),
-    ".lz4": ("lz4", lambda s: _hadoop_blocks(s, "lz4_raw", "lz4")),
-    ".snappy": ("snappy", lambda s: _hadoop_blocks(s, "snappy", "snappy")),
-    ".zst": ("zstd", lambda s: _zstd(s, "zstd")),
+#: codec suffix -> (label used in reasons, decoder of a binary stream into a :class:`_Head`, returning its bytes)
+DECODERS: dict[str, tuple[str, Callable[[BinaryIO, _Head], bytes]]] = {
+    ".gz": ("gzip", lambda s, h: _stdlib_members(s, h, lambda: zlib.decompressobj(16 + zlib.MAX_WBITS), "gzip")),
+    ".bz2": ("bz2", lambda s, h: _stdlib_members(s, h, bz2.BZ2Decompressor, "bz2")),
+    ".deflate": ("deflate", lambda s, h: _stdlib_members(s, h, lambda: zlib.decompressobj(zlib.MAX_WBITS),
+                                                         "deflate")),
+    ".lz4": ("lz4", lambda s, h: _hadoop_blocks(s, h, "lz4_raw", "lz4")),
+    ".snappy": ("snappy", lambda s, h: _hadoop_blocks(s, h, "snappy", "snappy")),
+    ".zst": ("zstd", lambda s, h: _zstd(s, h, "zstd")),
 }
 
 
@@ -156,8 +162,8 @@ def label(suffix: str) -> str:
     return DECODERS[suffix][0]
 
 
-def decode(stream: BinaryIO, suffix: str) -> bytes:
-    """Decode all of ``stream`` with the codec of ``suffix`` (a key of :data:`DECODERS`); return the first
-    :data:`HEAD_BYTES` decompressed bytes. Closes the stream."""
+def decode(stream: BinaryIO, suffix: str, sink: Sink | None = None) -> bytes:
+    """Decode all of ``stream`` with the codec of ``suffix`` (a key of :data:`DECODERS`), handing each decompressed
+    chunk to ``sink``; return the first :data:`HEAD_BYTES` decompressed bytes. Closes the stream."""
     with contextlib.closing(stream):
-        return DECODERS[suffix][1](stream)
+        return DECODERS[suffix][1](stream, _Head(sink))

@@ -5,31 +5,49 @@ Per file, one ranged GET (metadata + the first bytes): vanished or changed since
 (the lister will register the new version); zero bytes -> quarantined. A compressed file (its codec suffix in any
 case: ``.gz``, ``.bz2``, ``.deflate``, ``.lz4``, ``.snappy``, ``.zst``) is decoded once end to end
 (:mod:`runtime.jobs.codecs`) to prove it intact: broken -> quarantined as *unreadable* (never confused with an
-empty file); a codec this environment cannot decode -> quarantined as unsupported. The first non-blank byte of
-the (decompressed) data, after a UTF-8 byte-order mark, tells JSON Lines from a JSON array. Whether Spark must
-read the file under another name (hidden-looking names, ``.GZ``) is :func:`runtime.spark.names.spark_alias`.
+empty file); a codec this environment cannot decode -> quarantined as unsupported. Whether Spark must read the file
+under another name (hidden-looking names, ``.GZ``) is :func:`runtime.spark.names.spark_alias`.
+
+**JSON Lines or array** (:mod:`runtime.jobs.json_shape`): a file whose first non-blank byte (after a UTF-8
+byte-order mark) is not ``[`` is JSON Lines, at no extra cost. One that starts with ``[`` is scanned whole (a
+compressed file during its decode, an uncompressed one by one more streaming GET): one top-level value is read as a
+JSON array, several as JSON Lines, and a file where a line holds a second value after a whole first one is
+quarantined, since Spark would drop that value without a trace either way.
 
 **NULL ETags** (rows registered by the reference schema have none): unknown, so not compared with what is read;
 the ETag the pre-check reads becomes the ETag processed (:attr:`PrecheckResult.etag`): :func:`verify_unchanged`
 checks against it after Spark's read, and the archive moves only that version.
 
-A refused read (:class:`StoragePermissionError`) is no file's fault and is raised: it stops the run (without
-``s3:ListBucket`` S3 answers 403 for a vanished file, which must not pass for "vanished" either).
+**A refused read** (:class:`StoragePermissionError`) is the file's own outcome, FAILED with a reason naming the
+refused operation, IAM action and resource (retried with backoff, quarantined after the last attempt, the other
+files proceed), when the role shows it can read: another file of the same pre-check was read, or a ``HeadObject``
+of the refused key succeeds. Per the Amazon S3 API Reference, "HeadObject"
+(https://docs.aws.amazon.com/AmazonS3/latest/API/API_HeadObject.html, Permissions: a general purpose bucket needs
+``s3:GetObject`` for HEAD; KMS permissions are listed for directory buckets only), a HEAD needs no ``kms:Decrypt``,
+while a GET of an SSE-KMS object needs ``kms:Decrypt`` on the key that encrypts it (AWS re:Post, "Do I need to
+specify the AWS KMS key when I download a KMS-encrypted object from Amazon S3?",
+https://repost.aws/knowledge-center/decrypt-kms-encrypted-objects-s3). So a HEAD that succeeds where the GET was
+refused shows the role holds ``s3:GetObject`` there and was refused the object's key: the object's refusal. The
+documentation also means a role refused ``kms:Decrypt`` on the bucket's own key looks the same (every GET refused,
+every HEAD allowed): its files are charged too, each quarantined after the last attempt with a reason naming
+``kms:Decrypt`` (the stack grants it, and ``mldp smoke`` fails without it). When no file was read and every HEAD
+is refused too, the role cannot read at all: the first refusal is raised and stops the run uncharged (without
+``s3:ListBucket`` S3 answers 403 for a vanished file as well, which is never taken for "vanished").
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from runtime.db.records import ClaimedFile, FileOutcome
 from runtime.db.states import FileState
-from runtime.jobs import codecs
+from runtime.jobs import codecs, json_shape
 from runtime.spark.names import intended_codec_suffix
 from runtime.storage.base import ObjectNotFound, ObjectStore, StoragePermissionError, UnsafeObject
 
-UTF8_BOM = b"\xef\xbb\xbf"
+UTF8_BOM = json_shape.UTF8_BOM
 
 __all__ = ["ClaimedFile", "PrecheckResult", "check_file", "check_files", "json_layout", "verify_unchanged"]
 
@@ -39,7 +57,8 @@ class PrecheckResult:
     """``status`` is ``None`` when Spark may read the file (``json_layout`` says how), else the outcome it gets
     without being read: ``FAILED`` (transient: retried later) or ``QUARANTINED`` (poison), with ``reason``.
     ``etag`` is the ETag the pre-check read (the claimed one, or what a NULL-ETag row has now); ``codec`` the
-    codec suffix the file was verified with (``None``: not compressed)."""
+    codec suffix the file was verified with (``None``: not compressed); ``refusal`` the refused read of a file
+    FAILED for it (see the module docstring)."""
 
     file: ClaimedFile
     status: FileState | None = None
@@ -48,6 +67,7 @@ class PrecheckResult:
     size: int = 0
     etag: str | None = None
     codec: str | None = None
+    refusal: StoragePermissionError | None = field(default=None, repr=False, compare=False)
 
     @property
     def readable(self) -> bool:
@@ -70,9 +90,9 @@ class PrecheckResult:
 
 
 def json_layout(head: bytes) -> str:
-    """``array`` when the first non-blank byte (after a UTF-8 byte-order mark) is ``[``, else ``lines``."""
-    text = head[len(UTF8_BOM):] if head.startswith(UTF8_BOM) else head
-    return "array" if text.lstrip()[:1] == b"[" else "lines"
+    """``array`` when the first non-blank byte (after a UTF-8 byte-order mark) is ``[``, else ``lines``: what the
+    first bytes suggest (a file that suggests ``array`` is then scanned whole, :mod:`runtime.jobs.json_shape`)."""
+    return json_shape.first_byte_layout(head)
 
 
 def _one_line(exc: BaseException) -> str:
@@ -97,33 +117,70 @@ def verify_unchanged(store: ObjectStore, files: Sequence[ClaimedFile], workers: 
         return [f for f, is_changed in zip(files, pool.map(changed, files), strict=True) if is_changed]
 
 
-def _decode(store: ObjectStore, claimed: ClaimedFile, suffix: str, found: PrecheckResult) -> PrecheckResult:
-    """Decode a compressed file end to end: readable (with its decompressed head sniffed) or why not."""
-    name = codecs.label(suffix)
+def _read_whole(found: PrecheckResult, read: Callable[[], json_shape.JsonShape],
+                errors: Callable[[Exception], PrecheckResult | None] = lambda exc: None) -> PrecheckResult:
+    """Read the whole file with ``read`` (a decode, a scan) and apply the shape it finds; a read error is the
+    file's outcome (``errors`` may classify an error first)."""
     try:
-        head = codecs.decode(store.open_stream(claimed.key), suffix)
+        shape = read()
     except ObjectNotFound:
         return replace(found, status=FileState.FAILED, reason="object vanished while being read")
-    except codecs.CorruptData as exc:
-        return replace(found, status=FileState.QUARANTINED, reason=f"unreadable {name} file: {exc}")
-    except codecs.CodecUnavailable as exc:
-        return replace(found, status=FileState.QUARANTINED,
-                       reason=f"unsupported compression codec {suffix}: {exc}")
-    except StoragePermissionError:
-        raise
+    except StoragePermissionError as exc:
+        return _refused(found, exc)
     except Exception as exc:  # timeouts, connection resets: transient, not poison
+        classified = errors(exc)
+        if classified is not None:
+            return classified
         return replace(found, status=FileState.FAILED, reason=f"could not read the object: {_one_line(exc)}")
-    return replace(found, json_layout=json_layout(head))
+    if shape.problem is not None:
+        return replace(found, status=FileState.QUARANTINED, reason=shape.problem, json_layout=shape.layout)
+    return replace(found, json_layout=shape.layout)
 
 
-def check_file(store: ObjectStore, claimed: ClaimedFile) -> PrecheckResult:
-    """Classify one claimed file (see the module docstring)."""
+def _decode(store: ObjectStore, claimed: ClaimedFile, suffix: str, found: PrecheckResult) -> PrecheckResult:
+    """Decode a compressed file end to end, scanning its JSON shape on the way: readable (with its layout) or why
+    not."""
+    name = codecs.label(suffix)
+
+    def decode() -> json_shape.JsonShape:
+        scan = json_shape.JsonShapeScan()
+        codecs.decode(store.open_stream(claimed.key), suffix, scan.feed)
+        return scan.finish()
+
+    def codec_error(exc: Exception) -> PrecheckResult | None:
+        if isinstance(exc, codecs.CorruptData):
+            return replace(found, status=FileState.QUARANTINED, reason=f"unreadable {name} file: {exc}")
+        if isinstance(exc, codecs.CodecUnavailable):
+            return replace(found, status=FileState.QUARANTINED,
+                           reason=f"unsupported compression codec {suffix}: {exc}")
+        return None
+
+    return _read_whole(found, decode, codec_error)
+
+
+def _layout(store: ObjectStore, claimed: ClaimedFile, found: PrecheckResult, head: bytes) -> PrecheckResult:
+    """The layout of an uncompressed file: JSON Lines by its first bytes, else (a ``[`` first, or only blanks in the
+    head of a longer file) by a scan of the whole object."""
+    first = json_shape.first_significant_byte(head)
+    if first == b"[" or (not first and found.size > len(head)):
+        return _read_whole(found, lambda: json_shape.scan_stream(store.open_stream(claimed.key)))
+    return replace(found, json_layout="lines")
+
+
+def _refused(found: PrecheckResult, exc: StoragePermissionError) -> PrecheckResult:
+    """A file whose read was refused: FAILED for now; :func:`check_files` decides whether the refusal is the
+    file's (it stays FAILED) or the run's (raised)."""
+    return replace(found, status=FileState.FAILED, reason=f"read refused: {exc}", refusal=exc)
+
+
+def _classify(store: ObjectStore, claimed: ClaimedFile) -> PrecheckResult:
+    """One file's pre-check, a refused read noted but not judged yet."""
     try:
         info, head = store.read_head(claimed.key, codecs.HEAD_BYTES)
     except ObjectNotFound:
         return PrecheckResult(claimed, FileState.FAILED, "object vanished after listing (deleted or moved)")
-    except StoragePermissionError:
-        raise
+    except StoragePermissionError as exc:
+        return _refused(PrecheckResult(claimed), exc)
     except UnsafeObject as exc:  # e.g. a local symbolic link leading outside the store: never read
         return PrecheckResult(claimed, FileState.QUARANTINED, str(exc))
     except Exception as exc:  # a read error says nothing about the file: retry it later
@@ -138,12 +195,61 @@ def check_file(store: ObjectStore, claimed: ClaimedFile) -> PrecheckResult:
     suffix = intended_codec_suffix(claimed.key)
     if suffix is not None:
         return _decode(store, claimed, suffix, replace(found, codec=suffix))
-    return replace(found, json_layout=json_layout(head))
+    return _layout(store, claimed, found, head)
+
+
+def _head_allowed(store: ObjectStore, key: str) -> bool:
+    """Whether a ``HeadObject`` of ``key`` is allowed (it exists and is answered, or is answered missing)."""
+    try:
+        store.head(key)
+    except ObjectNotFound:
+        return True  # answered 404: the role may look; the object went away since
+    except Exception:  # refused too, or no answer: no evidence either way
+        return False
+    return True
+
+
+def _object_refusal(result: PrecheckResult, evidence: str) -> PrecheckResult:
+    """A refused read judged the object's: FAILED with a reason naming the refused operation, action, resource."""
+    exc = result.refusal
+    assert exc is not None
+    if not (exc.action and exc.resource):
+        return replace(result, reason=f"access denied to this object ({evidence}): {exc}")
+    cause = ("e.g. it is encrypted under a KMS key the role may not use" if exc.action.startswith("kms:") else
+             "e.g. the role's policy does not cover it, or it was deleted since listing: without s3:ListBucket S3 "
+             "answers 403 for a missing key")
+    return replace(result, reason=(f"access denied to this object: {exc.operation or 'the read'} of {exc.resource} "
+                                   f"was refused {exc.action} ({evidence}, so the cause is the object: {cause})"))
+
+
+def _judge_refusals(store: ObjectStore, results: list[PrecheckResult], workers: int) -> list[PrecheckResult]:
+    """Keep each refused file FAILED when the role shows it can read, else raise the first refusal (see the module
+    docstring)."""
+    refused = [r for r in results if r.refusal is not None]
+    if not refused:
+        return results
+    if any(r.refusal is None and r.etag is not None for r in results):
+        judged = {r.file.file_id: _object_refusal(r, "another file of the batch was read") for r in refused}
+    else:
+        with ThreadPoolExecutor(max_workers=min(workers, len(refused))) as pool:
+            allowed = list(pool.map(lambda r: _head_allowed(store, r.file.key), refused))
+        if not any(allowed):
+            raise refused[0].refusal  # type: ignore[misc]  # no read and no HEAD allowed: the role's, not a file's
+        evidence = {True: "a HeadObject of it is allowed", False: "a HeadObject of another refused file is allowed"}
+        judged = {r.file.file_id: _object_refusal(r, evidence[ok]) for r, ok in zip(refused, allowed, strict=True)}
+    return [judged.get(r.file.file_id, r) for r in results]
+
+
+def check_file(store: ObjectStore, claimed: ClaimedFile) -> PrecheckResult:
+    """Classify one claimed file (see the module docstring); a refused read is judged as in a batch of one."""
+    return _judge_refusals(store, [_classify(store, claimed)], 1)[0]
 
 
 def check_files(store: ObjectStore, files: Sequence[ClaimedFile], workers: int = 16) -> list[PrecheckResult]:
-    """:func:`check_file` for every file, ``workers`` at a time, in input order."""
+    """:func:`check_file` for every file, ``workers`` at a time, in input order; a refused read is the file's
+    outcome unless the role cannot read at all (then the first refusal is raised: see the module docstring)."""
     if not files:
         return []
     with ThreadPoolExecutor(max_workers=min(workers, len(files))) as pool:
-        return list(pool.map(lambda f: check_file(store, f), files))
+        results = list(pool.map(lambda f: _classify(store, f), files))
+    return _judge_refusals(store, results, workers)

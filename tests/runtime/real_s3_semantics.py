@@ -82,7 +82,9 @@ def _needs(operation: str, params: dict[str, Any]) -> list[tuple[str, str, str]]
     """The IAM actions a request needs, as (action, bucket, key or listing prefix). Follows "Actions, resources,
     and condition keys for Amazon S3" (Service Authorization Reference) and, for SSE-KMS, "Using server-side
     encryption with AWS KMS keys (SSE-KMS)" (Amazon S3 User Guide): reads need kms:Decrypt, writes
-    kms:GenerateDataKey."""
+    kms:GenerateDataKey. A HEAD needs ``s3:GetObject`` only: "HeadObject" (Amazon S3 API Reference, Permissions)
+    lists no KMS permission for a general purpose bucket, so an object under a KMS key the role may not use is
+    refused to a GET and allowed to a HEAD."""
     bucket, key = params.get("Bucket", ""), params.get("Key", "")
     if operation in ("GetObject",):
         return [("s3:GetObject", bucket, key), ("kms:Decrypt", bucket, key)]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import tracemalloc
 from pathlib import Path
 
 import pytest
@@ -83,10 +84,17 @@ def test_a_codec_this_environment_cannot_decode_is_unsupported_not_empty(tmp_pat
                              "(pyarrow is not installed)")
 
 
-def test_a_bomb_is_decoded_with_bounded_memory(tmp_path):
+def test_a_bomb_is_decoded_and_scanned_with_bounded_memory(tmp_path):
     body = gzip.compress(b" " * (64 << 20) + b"[" + json.dumps({"id": "x"}).encode() + b"]")
-    _store, result = check(tmp_path, "bomb.json.gz", body)
-    assert result.status is None and result.json_layout == "lines"  # the head is the first 4 KiB: blanks
+    tracemalloc.start()
+    try:
+        _store, result = check(tmp_path, "bomb.json.gz", body)
+        _current, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # the JSON shape is scanned on the whole decompressed stream, not on its first 4 KiB (all blanks): one array
+    assert result.status is None and result.json_layout == "array"
+    assert peak < 16 << 20  # a few decompressed chunks at a time, never the 64 MiB
 
 
 @pytest.mark.parametrize(("head", "layout"), [

@@ -1,0 +1,423 @@
+"""Which way Spark must read a raw file that starts with ``[``, decided from the shape of its top-level JSON values,
+so that neither way loses a record without a trace.
+
+Spark reads a file one of two ways (:func:`runtime.spark.read.read_batch`): as JSON Lines, each line parsed on its
+own, or with ``multiLine``, the whole file parsed as one JSON document. Both keep only the *first* value they find
+and ignore what follows it (checked on Spark 3.5, ``tests/runtime/test_json_layouts_end_to_end.py``):
+``multiLine`` reads the first top-level value of the file, a line read as JSON Lines yields the records of its
+first value (each element of an array, an object itself) and drops whatever follows on that line. A line that does
+not start with a complete object or array (``[`` alone, ``"key": 1,``, ``}``, a broken value) becomes one corrupt
+record, kept with its raw text in the dead letters. So for a file whose first non-blank byte (after a UTF-8
+byte-order mark) is ``[``:
+
+* exactly one top-level object or array -> ``array`` (read whole with ``multiLine``; scalars, strings and stray
+  ``,`` ``:`` ``]`` ``}`` after it hold no record: Spark ignores them, losing nothing);
+* several -> ``lines``: every line is read, and a line that is not a whole value is dead-lettered, unless
+* a line starts with a complete object or array and another one starts later on that line (``[1][2]``,
+  ``[{"a": 1}] {"b": 2}``, ``{"a": 1}, {"b": 2}`` inside a pretty-printed array): read as JSON Lines that line
+  would lose all but its first value, read as one document everything after the first top-level value is lost,
+  so the file is quarantined (:attr:`JsonShape.problem`).
+
+A file whose first non-blank byte is anything else is JSON Lines and is not scanned (a second value on a line of
+such a file is a known limitation, see README). An unterminated or unbalanced file is decided the same way: a first
+value that never ends is ``array`` (Spark makes the whole file one corrupt record), a broken line is dead-lettered.
+
+**The scan** (:class:`JsonShapeScan`) streams the bytes once with bounded memory and no decoding: every byte that
+matters (``[]{}"\\``, line ends) is ASCII, which UTF-8 never uses inside a multi-byte character. Strings follow
+RFC 8259 (backslash escapes) and, as Spark's line reader splits them, end at a line end; a line ends at ``\\n``,
+``\\r\\n`` or a bare ``\\r`` (Hadoop's line reader). Each chunk is mapped to a small alphabet by
+``bytes.translate``, its strings erased by one regular expression, then every object or array that opens and
+closes on one line is collapsed to one marker by repeated regular-expression passes (innermost first), and the
+groups spanning lines likewise; what is left is a handful of bytes per chunk. Deep nesting that those passes do
+not collapse in :data:`MAX_PASSES` falls back to a loop over the remaining bracket runs, exact and linear.
+Leniencies a transform spec may allow (comments, single-quoted strings) are not modelled: a quote inside a
+comment or a single-quoted string can mislead the scan.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from dataclasses import dataclass
+from typing import BinaryIO
+
+__all__ = [
+    "LAYOUTS", "JsonShape", "JsonShapeScan", "first_byte_layout", "first_significant_byte", "scan_bytes", "scan_stream",
+    "shared_line_problem",
+]
+
+UTF8_BOM = b"\xef\xbb\xbf"
+LAYOUTS = ("lines", "array")
+#: JSON whitespace (RFC 8259).
+JSON_WHITESPACE = b" \t\r\n"
+#: Bytes read at a time by :func:`scan_stream`.
+SCAN_CHUNK = 1 << 20
+#: Collapsing passes over one chunk before the exact loop takes over (nesting deeper than this in one chunk).
+MAX_PASSES = 12
+
+# -- the alphabet the chunk is mapped to ----------------------------------------------------------------------------
+# '[' any opener, ']' any closer, '"' and '\\' as they are, '\n' '\r' line ends, ' ' blanks (JSON's, and ',' ':',
+# which never start a value), 'c' anything else (then also a whole string). Content matters only as the first thing
+# on a line (such a line is no value Spark reads: it is dead-lettered whole), so once the strings are erased, that
+# content becomes one 'a' and the rest of it is dropped, with the blanks. 'v' is written by the passes only: a whole
+# object or array.
+_BLANKS = b" \t,:"
+_TABLE = bytearray(b"c" * 256)
+for _byte in b'[]"\\\n\r':
+    _TABLE[_byte] = _byte
+_TABLE[ord("{")], _TABLE[ord("}")] = ord("["), ord("]")
+for _byte in _BLANKS:
+    _TABLE[_byte] = ord(" ")
+_TABLE = bytes(_TABLE)
+#: Blanks may be dropped before the strings are erased unless one follows a backslash (it would shift what the
+#: backslash escapes) or sits between '\r' and '\n' (the two would merge into one line end).
+_BLANK_AFTER_BACKSLASH = re.compile(rb"\\[ \t,:]")
+_CR_BLANKS_LF = re.compile(rb"\r[ \t,:]+\n")
+
+#: A string, closed by its quote or (unterminated: Spark's line reader cuts it) by a line end.
+_STRING = re.compile(rb'"(?:[^"\\\n\r]++|\\[^\n\r])*+(?:"|\\?(?=[\n\r]))')
+#: Text up to the first string holding a bracket, a backslash or a line end (or up to the end): its other strings
+#: hold nothing that matters, and become content once their quotes do.
+_SIMPLE_RUN = re.compile(rb'(?:[^"]*+"[^"\[\]\n\r\\]*+")*+[^"]*+')
+_QUOTE_IS_CONTENT = bytes.maketrans(b'"\\', b"cc")  # and a backslash outside a string
+#: The rest of a string that began in an earlier chunk.
+_STRING_REST = re.compile(rb'(?:[^"\\\n\r]++|\\[^\n\r])*+')
+#: An innermost object or array on one line / across lines.
+_LINE_GROUP = re.compile(rb"\[[^\[\]\n\r]*+\]")
+_GROUP = re.compile(rb"\[[^\[\]]*+\]")
+#: A line that starts with a whole value, with an object or array starting after it on the same line.
+_SHARED_LINE = re.compile(rb"[\n\r]v[^\[v\n\r]*+[\[v]")
+_SHARED_FIRST_LINE = re.compile(rb"v[^\[v\n\r]*+[\[v]")
+_TOKENS = re.compile(rb"\[+|\]+|[av]+|[\n\r]")
+_LINE_END = re.compile(rb"[\n\r]")
+_CR_BLANKS = re.compile(rb"\r +(?=\n)")
+
+# per-line state of the line being read (as JSON Lines would read it)
+_START, _GROUP_OPEN, _AFTER, _DONE = "start", "group", "after", "done"
+
+
+@dataclass(frozen=True)
+class JsonShape:
+    """What the scan found: ``layout`` (``lines`` or ``array``), the number of top-level objects and arrays
+    (``values``, 0 when the file was not scanned) and, for a file neither layout reads whole, ``problem`` (the
+    reason to quarantine it) and the first line that shows it."""
+
+    layout: str
+    values: int = 0
+    problem: str | None = None
+    line: int | None = None
+
+
+def first_significant_byte(head: bytes) -> bytes:
+    """The first byte of ``head`` that is not JSON whitespace, after a UTF-8 byte-order mark (``b""``: none)."""
+    text = head[len(UTF8_BOM):] if head.startswith(UTF8_BOM) else head
+    return text.lstrip(JSON_WHITESPACE)[:1]
+
+
+def first_byte_layout(head: bytes) -> str:
+    """The layout the first significant byte suggests: ``array`` for ``[``, else ``lines``. Only a file that
+    suggests ``array`` needs :class:`JsonShapeScan`."""
+    return "array" if first_significant_byte(head) == b"[" else "lines"
+
+
+def shared_line_problem(line: int) -> str:
+    """The quarantine reason of a file with several top-level values, one line of which holds more than one."""
+    return (f"several JSON values on line {line} of a file of several top-level JSON values: Spark reads such a "
+            "file line by line and keeps only the first value of a line, dropping the rest without a trace; put "
+            "one JSON value per line (or make the whole file one JSON array)")
+
+
+def _line_breaks(data: bytes) -> int:
+    """Line ends in ``data`` as Spark's line reader counts them (``\\n``, ``\\r\\n``, bare ``\\r``)."""
+    return data.count(b"\n") + data.count(b"\r") - data.count(b"\r\n")
+
+
+def _collapse(buf: bytes, group: re.Pattern[bytes], prefix: int = 0) -> bytes | None:
+    """``buf`` after ``prefix`` openers, every object or array in it collapsed to ``v`` (innermost first); ``None``
+    when :data:`MAX_PASSES` passes were not enough (deep nesting: the caller falls back to the exact loop)."""
+    buf = b"[" * prefix + buf
+    for _ in range(MAX_PASSES):
+        buf, count = group.subn(b"v", buf)
+        if not count:
+            return buf
+    return None
+
+
+class JsonShapeScan:
+    """Feed the (decompressed) bytes of one file in order, in chunks of any size, then :meth:`finish`.
+
+    Memory is bounded by the chunk size: between chunks only a few counters are kept. ``done`` is true once the
+    first significant byte is not ``[`` (JSON Lines: the rest need not be fed)."""
+
+    def __init__(self) -> None:
+        self._bom = b""  # the first bytes while they may still be a byte-order mark
+        self._bom_checked = False
+        self._started = False  # the first significant byte is '[' and the scan runs
+        self.done = False  # the first significant byte is not '[': JSON Lines, nothing more to learn
+        self._lines = 0  # line ends before the current chunk
+        self._pending_cr = False  # the previous chunk ended with '\r' (a '\r\n' may be split between chunks)
+        self._in_string = False
+        self._after_backslash = False
+        self._line = _Line()  # the line being read, as JSON Lines reads it
+        self._depth = 0  # unclosed objects and arrays at this point of the file
+        self._values = 0  # top-level objects and arrays started
+        self._shared_line: int | None = None  # the first line holding a value after a whole first one
+        self._crlf_split = 0  # the chunk starts with the '\n' of a '\r\n' split between chunks
+
+    # -- input ----------------------------------------------------------------------------------------------------
+
+    def feed(self, data: bytes) -> None:
+        """Scan the next bytes of the file."""
+        if self.done or not data:
+            return
+        if not self._started:
+            data = self._sniff(data)
+            if not data:
+                return
+        self._scan(data)
+
+    def _sniff(self, data: bytes) -> bytes:
+        """Skip a byte-order mark and blanks; the data from the first significant byte on when it is '['."""
+        if not self._bom_checked:
+            data = self._bom + data
+            if len(data) < len(UTF8_BOM) and UTF8_BOM.startswith(data):
+                self._bom = data  # maybe a byte-order mark cut by the chunk boundary
+                return b""
+            self._bom, self._bom_checked = b"", True
+            data = data[len(UTF8_BOM):] if data.startswith(UTF8_BOM) else data
+        text = data.lstrip(JSON_WHITESPACE)
+        self._count_lines(data[:len(data) - len(text)])
+        if text[:1] == b"[":
+            self._started = True
+            return text
+        self.done = bool(text)
+        return b""
+
+    def _count_lines(self, data: bytes) -> None:
+        if data:
+            self._lines += _line_breaks(data) - self._split_crlf(data)
+            self._pending_cr = data[-1:] == b"\r"
+
+    def _split_crlf(self, data: bytes) -> int:
+        """1 when ``data`` starts with the '\n' of a '\r\n' whose '\r' ended the previous chunk (one line end)."""
+        return 1 if self._pending_cr and data[:1] == b"\n" else 0
+
+    # -- one chunk ------------------------------------------------------------------------------------------------
+
+    def _scan(self, data: bytes) -> None:
+        self._crlf_split = self._split_crlf(data)
+        escaped_blank = self._after_backslash and data[:1] in (b" ", b"\t", b",", b":")
+        if escaped_blank or _BLANK_AFTER_BACKSLASH.search(data) or (b"\r" in data and _CR_BLANKS_LF.search(data)):
+            buf = self._erase_strings(data.translate(_TABLE))
+            buf = _CR_BLANKS.sub(b"\ra", buf).replace(b" ", b"")  # '\r' blanks '\n' are two line ends
+        else:
+            buf = self._erase_strings(data.translate(_TABLE, _BLANKS))
+        buf = (b"a" if buf[:1] == b"c" else b"") + buf.replace(b"\nc", b"\na").replace(b"\rc", b"\ra")
+        buf = buf.translate(None, b"c")  # content after the first thing on a line: nothing to learn from it
+        if buf:
+            lines = _collapse(buf, _LINE_GROUP)
+            if lines is None or not self._fast(lines):
+                self._exact(buf if lines is None else lines)
+        self._count_lines(data)
+
+    def _erase_strings(self, buf: bytes) -> bytes:
+        """``buf`` with every string (and the rest of one begun in an earlier chunk) replaced by ``a``."""
+        if self._in_string:
+            buf = self._end_string(buf)
+            if self._in_string:
+                return b""
+        pieces, at = [], 0
+        while True:
+            simple = _SIMPLE_RUN.match(buf, at)  # always matches (maybe nothing)
+            pieces.append(buf[at:simple.end()])  # type: ignore[union-attr]
+            at = simple.end()  # type: ignore[union-attr]
+            if at == len(buf):
+                break
+            string = _STRING.match(buf, at)  # a string with a bracket, a backslash or a line end in it
+            pieces.append(b"c")
+            if string is None:  # it runs to the end of the chunk
+                rest = buf[at + 1:]
+                self._in_string = True
+                self._after_backslash = (len(rest) - len(rest.rstrip(b"\\"))) % 2 == 1
+                break
+            at = string.end()
+        return b"".join(pieces).translate(_QUOTE_IS_CONTENT)
+
+    def _end_string(self, buf: bytes) -> bytes:
+        """Drop the rest of the string begun in an earlier chunk; update the string state."""
+        start = 1 if self._after_backslash and buf[:1] not in (b"\n", b"\r") else 0
+        rest = _STRING_REST.match(buf, start)
+        end = rest.end() if rest else start
+        following = buf[end:end + 1]
+        self._after_backslash = False
+        if following == b'"':
+            end += 1
+        elif following == b"\\":  # the last byte, or a backslash right before a line end
+            self._after_backslash = end + 1 == len(buf)
+            end += 1
+        elif not following:
+            return b""  # the string goes on
+        self._in_string = self._after_backslash
+        return buf[end:]
+
+    def _fast(self, buf: bytes) -> bool:
+        """Scan a chunk whose one-line values are collapsed: its lines, then its top-level values. False (and
+        nothing changed) when nesting defeated the passes: the exact loop then scans the chunk."""
+        lines = self._scan_lines(buf)
+        values = self._scan_values(buf) if lines is not None else None
+        if lines is None or values is None:
+            return False
+        (self._line, shared), (self._values, self._depth) = lines, values
+        if self._shared_line is None:
+            self._shared_line = shared
+        return True
+
+    def _scan_lines(self, buf: bytes) -> tuple[_Line, int | None] | None:
+        """Each line as JSON Lines reads it: the first line holding a value after a whole first one, and the state
+        of the last line; ``None`` when nesting defeated the passes."""
+        if self._shared_line is not None:
+            return self._line, None  # the first such line is known: lines need no more attention
+        end = _LINE_END.search(buf)
+        cut = end.start() if end else len(buf)
+        first = self._line.extended(buf[:cut])
+        if first is None:
+            return None
+        text, line = first
+        joined = text + buf[cut:]
+        found = _SHARED_FIRST_LINE.match(joined) or _SHARED_LINE.search(joined)
+        shared = None
+        if found:
+            shared = self._lines + 1 + _line_breaks(joined[:found.start() + 1]) - self._crlf_split
+        if cut < len(buf):
+            line = _Line.of(joined[max(joined.rfind(b"\n"), joined.rfind(b"\r")) + 1:])
+        return line, shared
+
+    def _scan_values(self, buf: bytes) -> tuple[int, int] | None:
+        """The top-level objects and arrays started so far and the depth after ``buf``; ``None`` when nesting
+        defeated the passes."""
+        closers = buf.count(b"]")
+        if self._depth > closers:  # the value open before this chunk stays open through it
+            return self._values, self._depth + buf.count(b"[") - closers
+        whole = _collapse(buf, _GROUP, self._depth)
+        if whole is None:
+            return None
+        opener = whole.find(b"[")  # every opener left is unclosed, and no closer follows the first one
+        top, still_open = (whole, b"") if opener < 0 else (whole[:opener], whole[opener:])
+        values = self._values + top.count(b"v") + (1 if still_open else 0) - (1 if self._depth else 0)
+        return values, still_open.count(b"[")
+
+    def _exact(self, buf: bytes) -> None:
+        """What :meth:`_fast` does, one run of brackets at a time (deep nesting the passes did not collapse)."""
+        number = self._lines + 1
+        line = self._line
+        for token in _TOKENS.finditer(buf):
+            run, at = token.group(), token.start()
+            kind = run[:1]
+            if kind in (b"\n", b"\r"):
+                after_cr = buf[at - 1:at] == b"\r" if at else self._crlf_split
+                number += 0 if kind == b"\n" and after_cr else 1
+                line = _Line()
+                continue
+            line, shared = line.after_run(run)
+            if shared and self._shared_line is None:
+                self._shared_line = number
+            if kind == b"[":
+                self._values += 1 if self._depth == 0 else 0
+                self._depth += len(run)
+            elif kind == b"]":
+                self._depth = max(0, self._depth - len(run))
+            elif self._depth == 0:
+                self._values += run.count(b"v")
+        self._line = line
+
+    # -- result ---------------------------------------------------------------------------------------------------
+
+    def finish(self) -> JsonShape:
+        """The layout Spark must read the file with, or the problem that makes it unreadable either way."""
+        if not self._started:
+            return JsonShape("lines")
+        if self._values <= 1:
+            return JsonShape("array", self._values)
+        if self._shared_line is not None:
+            return JsonShape("lines", self._values, shared_line_problem(self._shared_line), self._shared_line)
+        return JsonShape("lines", self._values)
+
+
+@dataclass(frozen=True)
+class _Line:
+    """The line being read, as JSON Lines reads it: nothing yet (``start``), inside its first object or array
+    (``group``, ``depth`` unclosed), after that first value whole (``after``), or nothing more to learn (``done``:
+    it does not start with an object or array, or it was already found to hold a second value)."""
+
+    state: str = _START
+    depth: int = 0
+
+    @classmethod
+    def of(cls, text: bytes) -> _Line:
+        """The state of a line whose collapsed bytes so far are ``text``."""
+        if not text:
+            return cls()
+        if text[:1] == b"[":  # the first value is still open: every opener left is unclosed
+            return cls(_GROUP_OPEN, text.count(b"["))
+        if text[:1] == b"v" and not any(mark in text[1:] for mark in (b"[", b"v")):
+            return cls(_AFTER)
+        return cls(_DONE)
+
+    def extended(self, part: bytes) -> tuple[bytes, _Line] | None:
+        """The collapsed bytes of this line followed by ``part`` (its next bytes, no line end), for
+        :data:`_SHARED_LINE`, and the line's state after them; ``None`` when nesting defeated the passes."""
+        if self.state == _DONE:
+            return b"a", self
+        if self.state == _AFTER:
+            text = b"v" + part
+        elif self.state == _START:
+            text = part
+        elif self.depth > (closers := part.count(b"]")):  # the first value stays open all along ``part``
+            return b"[", _Line(_GROUP_OPEN, self.depth + part.count(b"[") - closers)
+        else:
+            collapsed = _collapse(part, _LINE_GROUP, self.depth)
+            if collapsed is None:
+                return None
+            text = collapsed
+        return text, _Line.of(text)
+
+    def after_run(self, run: bytes) -> tuple[_Line, bool]:
+        """The state after one run of the exact loop (``[``s, ``]``s, or values and other content), and whether
+        the run starts a value after a whole first one."""
+        kind, size = run[:1], len(run)
+        if self.state == _START:
+            if kind == b"[":
+                return _Line(_GROUP_OPEN, size), False
+            if kind == b"v":
+                shared = b"v" in run[1:]
+                return _Line(_DONE if shared else _AFTER), shared
+            return _Line(_DONE), False
+        if self.state == _GROUP_OPEN:
+            if kind == b"[":
+                return _Line(_GROUP_OPEN, self.depth + size), False
+            if kind == b"]":
+                return (_Line(_GROUP_OPEN, self.depth - size) if self.depth > size else _Line(_AFTER)), False
+            return self, False
+        if self.state == _AFTER and (kind == b"[" or b"v" in run):
+            return _Line(_DONE), True
+        return self, False
+
+
+def scan_bytes(data: bytes, chunk: int = SCAN_CHUNK) -> JsonShape:
+    """:class:`JsonShapeScan` over ``data``, fed ``chunk`` bytes at a time."""
+    scan = JsonShapeScan()
+    for start in range(0, len(data), chunk):
+        scan.feed(data[start:start + chunk])
+        if scan.done:
+            break
+    return scan.finish()
+
+
+def scan_stream(stream: BinaryIO, chunk: int = SCAN_CHUNK) -> JsonShape:
+    """:class:`JsonShapeScan` over a binary stream, read ``chunk`` bytes at a time (stops early for JSON Lines).
+    Closes the stream."""
+    scan = JsonShapeScan()
+    with contextlib.closing(stream):
+        while not scan.done and (data := stream.read(chunk)):
+            scan.feed(data)
+    return scan.finish()
