@@ -62,6 +62,10 @@ def database_error_message(error: psycopg2.Error) -> str:
     if isinstance(cause, psycopg2.InterfaceError) or not code or code.startswith(("08", "57P")):
         return (f"lost the connection to PostgreSQL at {current_database()}: {reason}; check that the server is "
                 "running (mldp db status, for the embedded one) and run the command again")
+    if code == "57014":  # query_canceled: the session's statement timeout (runtime.db.connection.SessionLimits)
+        return (f"PostgreSQL at {current_database()} failed: {reason} (SQLSTATE {code}): a statement waited or ran "
+                "longer than the session's statement_timeout (10 min by default); look for a session holding a "
+                "lock (pg_stat_activity), or raise it in the URL: ?options=-c%20statement_timeout%3D30min")
     return f"PostgreSQL at {current_database()} failed: {reason} (SQLSTATE {code})"
 
 

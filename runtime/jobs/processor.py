@@ -25,12 +25,13 @@ from typing import TYPE_CHECKING
 
 import psycopg2
 
+from runtime.db.connection import tighten
 from runtime.db.records import ClaimedFile, Owner
 from runtime.db.tracking import LeaseLost, TrackingStore
 from runtime.jobs import publish as pub
 from runtime.jobs.archive import LEFTOVER_LIMIT, Archiver
 from runtime.jobs.batch import CHECKPOINTS, BatchProtocol, BatchReport, SourceChangedDuringRead, lineage_uri
-from runtime.jobs.heartbeat import RunHeartbeat
+from runtime.jobs.heartbeat import RunHeartbeat, heartbeat_interval, heartbeat_limits
 from runtime.jobs.owner import OwnerProbe, current_owner, live_run
 from runtime.jobs.recovery import Recovery, UnrecoverableBatch
 from runtime.jobs.retry import RetryPolicy
@@ -201,6 +202,7 @@ class BatchProcessor:
         conn = None
         try:
             conn = self.heartbeat_connect()
+            tighten(conn, heartbeat_limits(self.heartbeat_interval or heartbeat_interval(self.settings.lease_seconds)))
             fresh = _RunTracking(conn, self.owner)
             fresh.in_flight, fresh.past_manifest = self.tracking.in_flight, self.tracking.past_manifest
             self._give_back_with(fresh, reason)
