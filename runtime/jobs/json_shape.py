@@ -21,17 +21,21 @@ byte-order mark) is ``[``:
 A file whose first non-blank byte is anything else is JSON Lines and is not scanned (a second value on a line of
 such a file is a known limitation, see README). An unterminated or unbalanced file is decided the same way: a first
 value that never ends is ``array`` (Spark makes the whole file one corrupt record), a broken line is dead-lettered.
+Numbers and literals (``1``, ``true``, ``null``) and ``,`` ``:`` are not looked at: a line that starts with one is
+judged by what follows it, which is stricter than Spark (it dead-letters such a line whole), never laxer.
 
 **The scan** (:class:`JsonShapeScan`) streams the bytes once with bounded memory and no decoding: every byte that
 matters (``[]{}"\\``, line ends) is ASCII, which UTF-8 never uses inside a multi-byte character. Strings follow
 RFC 8259 (backslash escapes) and, as Spark's line reader splits them, end at a line end; a line ends at ``\\n``,
-``\\r\\n`` or a bare ``\\r`` (Hadoop's line reader). Each chunk is mapped to a small alphabet by
-``bytes.translate``, its strings erased by one regular expression, then every object or array that opens and
-closes on one line is collapsed to one marker by repeated regular-expression passes (innermost first), and the
-groups spanning lines likewise; what is left is a handful of bytes per chunk. Deep nesting that those passes do
-not collapse in :data:`MAX_PASSES` falls back to a loop over the remaining bracket runs, exact and linear.
-Leniencies a transform spec may allow (comments, single-quoted strings) are not modelled: a quote inside a
-comment or a single-quoted string can mislead the scan.
+``\\r\\n`` or a bare ``\\r`` (Hadoop's line reader). No Python code runs per byte, nor per string but one holding a
+bracket: ``bytes.translate`` keeps only brackets, quotes and line ends of a chunk (of a chunk with a backslash, only
+once its strings are found by one regular expression that honours the escapes), ``bytes.replace`` turns the strings
+that hold no bracket into content, then every object or array that opens and closes on one line is collapsed to one
+marker by repeated regular-expression passes (innermost first), and the ones spanning lines likewise: what is left
+of a chunk is a few bytes to look at. Nesting deeper than :data:`MAX_PASSES` in one chunk falls back to a loop over
+bracket runs, exact and linear. About 150-200 MB/s on one core, 85 with escapes in every record (``python -m
+bench.json_shape_scan``). Leniencies a transform spec may allow (comments, single-quoted strings) are not modelled:
+a quote inside a comment or a single-quoted string can mislead the scan.
 """
 
 from __future__ import annotations
@@ -42,12 +46,11 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 __all__ = [
-    "LAYOUTS", "JsonShape", "JsonShapeScan", "first_byte_layout", "first_significant_byte", "scan_bytes", "scan_stream",
+    "JsonShape", "JsonShapeScan", "first_byte_layout", "first_significant_byte", "scan_bytes", "scan_stream",
     "shared_line_problem",
 ]
 
 UTF8_BOM = b"\xef\xbb\xbf"
-LAYOUTS = ("lines", "array")
 #: JSON whitespace (RFC 8259).
 JSON_WHITESPACE = b" \t\r\n"
 #: Bytes read at a time by :func:`scan_stream`.
@@ -56,30 +59,28 @@ SCAN_CHUNK = 1 << 20
 MAX_PASSES = 12
 
 # -- the alphabet the chunk is mapped to ----------------------------------------------------------------------------
-# '[' any opener, ']' any closer, '"' and '\\' as they are, '\n' '\r' line ends, ' ' blanks (JSON's, and ',' ':',
-# which never start a value), 'c' anything else (then also a whole string). Content matters only as the first thing
-# on a line (such a line is no value Spark reads: it is dead-lettered whole), so once the strings are erased, that
-# content becomes one 'a' and the rest of it is dropped, with the blanks. 'v' is written by the passes only: a whole
-# object or array.
-_BLANKS = b" \t,:"
-_TABLE = bytearray(b"c" * 256)
+# '[' any opener, ']' any closer, '"' and '\\' as they are, '\n' '\r' line ends; everything else (blanks, ',' ':',
+# numbers, literals, bytes of strings) is dropped, or mapped to ' ' and dropped once the strings are erased. A string
+# becomes 'c': content, which matters only as the first thing on a line (such a line is no value Spark reads: it is
+# dead-lettered whole), so that content becomes one 'a' and the rest of it is dropped. 'v' is written by the passes
+# only: a whole object or array.
+_STRUCTURE = b'[]{}"\\\n\r'
+_TABLE = bytearray(b" " * 256)
 for _byte in b'[]"\\\n\r':
     _TABLE[_byte] = _byte
 _TABLE[ord("{")], _TABLE[ord("}")] = ord("["), ord("]")
-for _byte in _BLANKS:
-    _TABLE[_byte] = ord(" ")
 _TABLE = bytes(_TABLE)
-#: Blanks may be dropped before the strings are erased unless one follows a backslash (it would shift what the
-#: backslash escapes) or sits between '\r' and '\n' (the two would merge into one line end).
-_BLANK_AFTER_BACKSLASH = re.compile(rb"\\[ \t,:]")
-_CR_BLANKS_LF = re.compile(rb"\r[ \t,:]+\n")
+#: Everything but structure, dropped at once when the chunk holds no backslash (nothing shifts what one escapes).
+_OTHER = bytes(byte for byte in range(256) if byte not in _STRUCTURE)
+#: Something dropped between '\r' and '\n' would merge the two line ends into one.
+_CR_GAP_LF = re.compile(rb'\r[^\[\]{}"\n\r]+\n')
 
 #: A string, closed by its quote or (unterminated: Spark's line reader cuts it) by a line end.
 _STRING = re.compile(rb'"(?:[^"\\\n\r]++|\\[^\n\r])*+(?:"|\\?(?=[\n\r]))')
-#: Text up to the first string holding a bracket, a backslash or a line end (or up to the end): its other strings
-#: hold nothing that matters, and become content once their quotes do.
-_SIMPLE_RUN = re.compile(rb'(?:[^"]*+"[^"\[\]\n\r\\]*+")*+[^"]*+')
-_QUOTE_IS_CONTENT = bytes.maketrans(b'"\\', b"cc")  # and a backslash outside a string
+#: Text up to the first string holding a bracket or a line end (or up to the end): its other strings hold nothing
+#: that matters (an escape may be in them), and become content once their quotes (and backslashes) do.
+_SIMPLE_RUN = re.compile(rb'(?:[^"]*+"(?:[^"\[\]\n\r\\]++|\\[^\[\]\n\r])*+")*+[^"]*+')
+_QUOTE_IS_CONTENT = bytes.maketrans(b'"', b"c")  # blanks and backslashes are dropped on the way
 #: The rest of a string that began in an earlier chunk.
 _STRING_REST = re.compile(rb'(?:[^"\\\n\r]++|\\[^\n\r])*+')
 #: An innermost object or array on one line / across lines.
@@ -88,9 +89,10 @@ _GROUP = re.compile(rb"\[[^\[\]]*+\]")
 #: A line that starts with a whole value, with an object or array starting after it on the same line.
 _SHARED_LINE = re.compile(rb"[\n\r]v[^\[v\n\r]*+[\[v]")
 _SHARED_FIRST_LINE = re.compile(rb"v[^\[v\n\r]*+[\[v]")
+#: The runs the exact loop steps through.
 _TOKENS = re.compile(rb"\[+|\]+|[av]+|[\n\r]")
 _LINE_END = re.compile(rb"[\n\r]")
-_CR_BLANKS = re.compile(rb"\r +(?=\n)")
+_CR_BLANKS = re.compile(rb"\r[ \\]+(?=\n)")  # what will be dropped between '\r' and '\n' (no string starts there)
 
 # per-line state of the line being read (as JSON Lines would read it)
 _START, _GROUP_OPEN, _AFTER, _DONE = "start", "group", "after", "done"
@@ -204,24 +206,30 @@ class JsonShapeScan:
 
     # -- one chunk ------------------------------------------------------------------------------------------------
 
-    def _scan(self, data: bytes) -> None:
-        self._crlf_split = self._split_crlf(data)
-        escaped_blank = self._after_backslash and data[:1] in (b" ", b"\t", b",", b":")
-        if escaped_blank or _BLANK_AFTER_BACKSLASH.search(data) or (b"\r" in data and _CR_BLANKS_LF.search(data)):
-            buf = self._erase_strings(data.translate(_TABLE))
-            buf = _CR_BLANKS.sub(b"\ra", buf).replace(b" ", b"")  # '\r' blanks '\n' are two line ends
-        else:
-            buf = self._erase_strings(data.translate(_TABLE, _BLANKS))
+    def _scan(self, raw: bytes) -> None:
+        self._crlf_split = self._split_crlf(raw)
+        if b"\\" in raw or self._after_backslash or (b"\r" in raw and _CR_GAP_LF.search(raw)):
+            buf = raw.translate(_TABLE)  # exact, byte by byte: blanks dropped only once the strings are erased
+            if b"\r" in buf:  # '\r', blanks, '\n' are two line ends: keep them apart
+                buf = _CR_BLANKS.sub(b"\ra", buf)
+            buf = self._erase_strings(buf)
+        else:  # the usual chunk: structure alone, strings that hold none of it are content at once
+            buf = raw.translate(_TABLE, _OTHER)
+            if self._in_string:  # first the rest of a string begun earlier, so that quotes pair from here on
+                buf = self._end_string(buf)
+            if not self._in_string:  # '""' is a string with no structure in it, or two touching: content
+                buf = self._erase_strings(buf.replace(b'""', b"c"))
         buf = (b"a" if buf[:1] == b"c" else b"") + buf.replace(b"\nc", b"\na").replace(b"\rc", b"\ra")
         buf = buf.translate(None, b"c")  # content after the first thing on a line: nothing to learn from it
         if buf:
             lines = _collapse(buf, _LINE_GROUP)
             if lines is None or not self._fast(lines):
                 self._exact(buf if lines is None else lines)
-        self._count_lines(data)
+        self._count_lines(raw)
 
     def _erase_strings(self, buf: bytes) -> bytes:
-        """``buf`` with every string (and the rest of one begun in an earlier chunk) replaced by ``a``."""
+        """``buf`` with every string (and the rest of one begun in an earlier chunk) made content (``c``), blanks and
+        backslashes dropped."""
         if self._in_string:
             buf = self._end_string(buf)
             if self._in_string:
@@ -233,7 +241,7 @@ class JsonShapeScan:
             at = simple.end()  # type: ignore[union-attr]
             if at == len(buf):
                 break
-            string = _STRING.match(buf, at)  # a string with a bracket, a backslash or a line end in it
+            string = _STRING.match(buf, at)  # a string with a bracket or a line end in it
             pieces.append(b"c")
             if string is None:  # it runs to the end of the chunk
                 rest = buf[at + 1:]
@@ -241,7 +249,7 @@ class JsonShapeScan:
                 self._after_backslash = (len(rest) - len(rest.rstrip(b"\\"))) % 2 == 1
                 break
             at = string.end()
-        return b"".join(pieces).translate(_QUOTE_IS_CONTENT)
+        return b"".join(pieces).translate(_QUOTE_IS_CONTENT, b" \\")
 
     def _end_string(self, buf: bytes) -> bytes:
         """Drop the rest of the string begun in an earlier chunk; update the string state."""

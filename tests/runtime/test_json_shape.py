@@ -46,9 +46,9 @@ def reference(data: bytes) -> JsonShape:
             state, line_depth, previous = "start", 0, byte
             continue
         previous = byte
-        if byte in b" \t,:":
+        if byte not in b'[]{}"':  # blanks, ',' ':', numbers, literals: nothing to go by
             continue
-        kind = "open" if byte in b"[{" else "close" if byte in b"]}" else "content"
+        kind = "open" if byte in b"[{" else "close" if byte in b"]}" else "content"  # content: a string
         in_string = byte == b'"'
         if state == "start":
             state, line_depth = ("group", 1) if kind == "open" else ("done", 0)
@@ -106,7 +106,9 @@ RULES = [
     (b'[]{"a": 1}\n[1]', LINES, 3, 1),  # an empty array first: its line still holds a second value
     # ... but a line that does not start with a whole value is dead-lettered whole: nothing is lost there
     (b'[\n{"a": 1}\n] {"b": 2}\n', LINES, 2, None),
-    (b'[\n1, {"a": 1}, {"b": 2}\n]\n[3]', LINES, 2, None),
+    (b'[\n"x", {"a": 1}, {"b": 2}\n]\n[3]', LINES, 2, None),
+    # (a number or literal first is not looked at: stricter than Spark, which dead-letters that line whole)
+    (b'[\n1, {"a": 1}, {"b": 2}\n]\n[3]', LINES, 2, 2),
     # a pretty array with two elements on a line is fine when it is the only value
     (b'[\n{"a": 1}, {"b": 2}\n]\n', ARRAY, 1, None),
     # escapes
@@ -194,7 +196,8 @@ def _random_file(rng: random.Random) -> bytes:
 
 
 def _random_bytes(rng: random.Random) -> bytes:
-    alphabet = [b"[", b"]", b"{", b"}", b'"', b"\\", b" ", b"\n", b"\r", b"\r\n", b",", b":", b"a", b"1", BOM, b"\t"]
+    alphabet = [b"[", b"]", b"{", b"}", b'"', b"\\", b" ", b"\n", b"\r", b"\r\n", b",", b":", b"a", b"1", BOM, b"\t",
+                b"u", b"n", b"/", b"\\u", b"\\\\"]
     return rng.choice([b"", BOM, b"\n"]) + b"[" * rng.randrange(0, 3) + b"".join(
         rng.choice(alphabet) for _ in range(rng.randrange(0, 60)))
 
