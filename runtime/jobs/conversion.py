@@ -5,13 +5,17 @@ charged to the file that causes it, or to no file at all.
 that cannot be made readable to Spark (:mod:`runtime.jobs.spark_staging`: a download, alias copy or link that
 fails) is FAILED on its own and the others are converted without it. When the conversion fails,
 :class:`runtime.jobs.narrowing.Narrowing` finds the culprits with dry runs, each culprit is recorded FAILED with the
-root cause of its own failure (retried with backoff, quarantined after ``--max-attempts``), and the other files are
-converted together again, for real: the staging holds one conversion of exactly the good files, so the manifest,
-the publish and their exactly-once guarantees are those of any batch. When the good files do not convert together
-although each part of them did (or no culprit was found), the largest part proved good is converted and the other
-files are given back uncharged (a PENDING outcome), claimed next in batches of at most that part's size: the run
-makes progress and never leaves the same batch to fail again. A file that got a new ETag while Spark read it is
-FAILED the same way (its new version is registered by the lister) and the others are converted again without it.
+root cause of its own failure (retried with backoff, alone, quarantined after ``--max-attempts``), and the other
+files are converted together again, for real: the staging holds one conversion of exactly the good files, so the
+manifest, the publish and their exactly-once guarantees are those of any batch.
+
+When the good files do not convert together although each part of them did (or no culprit was found), the largest
+part proved good is converted and the other files are given back uncharged (a PENDING outcome), claimed next in
+batches of at most that part's size: the run makes progress and never leaves the same batch to fail again. Should
+that part fail when written although it converted in a dry run (a failure only the write shows), its files are
+given back the same way in halves, down to a file alone, which is charged. A file that got a new ETag while Spark
+read it is FAILED the same way (its new version is registered by the lister) and the others are converted again
+without it.
 
 A failure that belongs to no file raises :class:`~runtime.errors.RunStopped` and charges no file: a spec or hook
 that cannot be used (:class:`~runtime.errors.SpecError`), a probe that fails without any file, every file failing
@@ -79,10 +83,10 @@ def _outcome(check: PrecheckResult, state: FileState, reason: str | None, **fiel
                        version=file.version, **fields)  # type: ignore[arg-type]
 
 
-def _given_back(check: PrecheckResult, part_size: int) -> FileOutcome:
-    return _outcome(check, FileState.PENDING, (
-        f"given back uncharged: its batch does not convert together although each part of it does; claimed next "
-        f"in batches of at most {part_size}"), claim_limit=part_size)
+def _given_back(check: PrecheckResult, part_size: int,
+                why: str = "its batch does not convert together although each part of it does") -> FileOutcome:
+    return _outcome(check, FileState.PENDING, f"given back uncharged: {why}; claimed next in batches of at most "
+                                              f"{part_size}", claim_limit=part_size)
 
 
 @dataclass
@@ -141,16 +145,17 @@ class BatchConversion:
             except Exception as exc:
                 self.stop_check()  # a conversion a stop cancelled is no file's failure: stop, narrow nothing
                 cause = root_cause(exc)
-                if cut_to_a_good_part:  # a part that converted in a dry run fails for real: not the files'
-                    raise RunStopped(f"run stopped: the conversion fails though its files convert in a dry run "
-                                     f"({cause}); no file was charged an attempt", cause) from exc
+                if cut_to_a_good_part:  # a part that converted in a dry run fails when written
+                    outcomes.update(self._dry_runs_missed(checks, remaining, cause))
+                    remaining = []
+                    continue
                 if narrowing is None:
                     log.warning("batch %s: conversion failed (%s): narrowing it to the files that cause it",
                                 self.batch_id, cause)
                     narrowing = self._narrowing(paths)
                     for source, why in narrowing.run([sources[i] for i in remaining], cause):
                         outcomes[source.file_id] = _outcome(checks[source.file_id], FileState.FAILED,
-                                                            CULPRIT_PREFIX + why)
+                                                            CULPRIT_PREFIX + why, claim_limit=1)
                     remaining = [i for i in remaining if i not in outcomes]
                     if narrowing.culprits:
                         continue  # the good files together, once
@@ -175,6 +180,19 @@ class BatchConversion:
             if wrote:  # every file ended FAILED or given back: nothing of theirs may stay staged
                 paths.reset()
         return outcomes
+
+    def _dry_runs_missed(self, checks: dict[int, PrecheckResult], failing: Sequence[int],
+                         cause: str) -> dict[int, FileOutcome]:
+        """Files that convert in a dry run but fail when written (a failure only the write shows): a file alone is
+        the culprit; several are given back uncharged, claimed next in batches of half as many, so that across runs
+        the one that fails is found alone and charged (never the same batch failing again and again)."""
+        log.warning("batch %s: %d files convert in a dry run but fail when written (%s)", self.batch_id,
+                    len(failing), cause)
+        if len(failing) == 1:
+            return {failing[0]: _outcome(checks[failing[0]], FileState.FAILED, CULPRIT_PREFIX + cause,
+                                         claim_limit=1)}
+        half = (len(failing) + 1) // 2
+        return {i: _given_back(checks[i], half, "converts in a dry run but fails when written") for i in failing}
 
     @staticmethod
     def _largest_good_part(narrowing: Narrowing[SourceFile], remaining: Sequence[int]) -> set[int]:

@@ -13,8 +13,9 @@ When the conversion of a batch fails, :class:`Narrowing` decides whose fault it 
    only when the first few single files (:attr:`Narrowing.same_cause_limit`, at least two) have all failed with
    the batch's cause, no conversion with a good record has succeeded, and as many *control* files, spread over the
    batch and not yet tried alone, fail alone with that cause too: then the run stops. A control that converts a
-   good record refutes it, and the bisection goes on to the end. A batch of one file cannot tell: that file is the
-   culprit.
+   good record refutes it, and the bisection goes on to the end. A batch with no file left to try as a control (a
+   batch of one to three files, or files retried together after each failed alone) cannot tell: its files are the
+   culprits, charged (each is then retried alone, and quarantined after ``--max-attempts``).
 
 The caller (:class:`runtime.jobs.conversion.BatchConversion`) then converts the good files together for real, once,
 into the batch's staging: one publish, the batch protocol unchanged. When they do not convert together although
@@ -129,7 +130,10 @@ class Narrowing(Generic[T]):
         if {signature(cause) for _, cause in self.culprits} != {self._batch_signature}:
             return
         self._controls_tried = True
-        for control in self._controls(needed):
+        controls = self._controls(needed)
+        if not controls:  # every file of the batch failed alone: nothing to compare with, so they are the culprits
+            return
+        for control in controls:
             result = self._try([control])
             if result.ok:
                 if result.good > 0:

@@ -16,6 +16,11 @@ SESSION_CONF: dict[str, str] = {
     # The only cache is one batch, read twice and dropped: compressing it costs more CPU than it saves
     # (measured about 10% of the batch conversion time).
     "spark.sql.inMemoryColumnarStorage.compressed": "false",
+    # Dates and timestamps before 1582-10-15 are written as they are (the proleptic Gregorian calendar of Spark 3
+    # and of every current reader). The default, EXCEPTION, fails the Parquet write of such a record but not a dry
+    # run (which writes nothing), so a file with a typo year converted in every dry run and failed for real.
+    "spark.sql.parquet.datetimeRebaseModeInWrite": "CORRECTED",
+    "spark.sql.parquet.int96RebaseModeInWrite": "CORRECTED",
 }
 
 #: Settings of the local session only (they must be set before the JVM starts).

@@ -87,3 +87,39 @@ def test_a_file_given_back_that_had_failed_before_keeps_its_attempts_and_error(t
     rows = files_by_key(db_conn, "processing_status, retry_count, error_message")
     assert rows[keys[0]] == ("FAILED", 1, "object vanished after listing (deleted or moved)")
     assert rows[keys[1]] == ("PENDING", 0, None)
+
+
+def test_a_file_that_converts_in_dry_runs_but_fails_when_written_is_found_alone_and_charged(tmp_path, db_conn,
+                                                                                           monkeypatch):
+    """A failure only the real write shows (a date Parquet refuses to write, say) used to stop the run with every
+    file given back as it was: the same batch failed again on every run, for ever. Now the files are given back in
+    halves, across runs, down to the file alone, which is charged; every other file converts."""
+    from runtime.spark import convert as spark_convert
+    from runtime.spark import write as spark_write
+
+    store = LocalStore(tmp_path)
+    keys = [f"{RAW}f{i}.jsonl" for i in range(4)]
+    for key in keys:
+        store.put_bytes(key, b'{"id": "1"}\n')
+    run_lister(store, db_conn)
+
+    def convert(self, files, curated, dead_letter):
+        if curated is not None and any(f.key == keys[1] for f in files):
+            raise RuntimeError("org.apache.spark.SparkUpgradeException: writing dates before 1582-10-15")
+        return spark_convert.ConversionResult({f.file_id: spark_convert.FileCounts(2, 0) for f in files},
+                                              2 * len(files), 0)
+
+    monkeypatch.setattr(BatchConversion, "_convert", convert)
+    monkeypatch.setattr(spark_write, "probe_output", lambda spark, path: None)
+    runs = []
+    for _ in range(6):
+        reports = BatchProcessor(store, db_conn, lambda: object(), None, ProcessorSettings(),  # type: ignore
+                                 Layout()).drain()
+        runs.append([r.files for r in reports])
+    assert runs[0][0] == {"PENDING": 4}  # first run: nothing converts for real, nothing charged, all smaller
+    rows = files_by_key(db_conn, "processing_status, retry_count, claim_limit, error_message")
+    assert {k: rows[k][0] for k in keys} == {keys[0]: "SUCCEEDED", keys[1]: "FAILED", keys[2]: "SUCCEEDED",
+                                             keys[3]: "SUCCEEDED"}
+    _state, attempts, limit, error = rows[keys[1]]
+    assert (attempts, limit) == (1, 1) and error.startswith("conversion fails on this file alone: ")
+    assert all(rows[k][1] == 1 for k in (keys[0], keys[2], keys[3]))  # each converted at its first attempt

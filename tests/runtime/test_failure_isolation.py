@@ -250,3 +250,17 @@ def test_records_good_counts_what_the_hook_wrote(tmp_path, db_conn, spark):
     assert 0 < sum(written.values()) < 27  # the hook dropped the eval records
     assert report.records_good == sum(written.values())
     assert {key: good for key, (_s, _e, _a, good) in file_rows(db_conn).items()} == dict(written)
+
+
+def test_a_date_before_the_gregorian_calendar_is_written_not_a_batch_failure(tmp_path, db_conn, spark):
+    """Spark 3.5 refuses by default to write Parquet dates before 1582-10-15 (EXCEPTION rebase mode), but only when
+    it writes: every dry run converted, and a batch holding a typo year failed again on every run. The session
+    writes such dates as they are (CORRECTED)."""
+    store = bucket(tmp_path)
+    key = "raw-json-data/2024/week01/typo-year.jsonl"
+    store.put_bytes(key, b'{"id": "t1", "DATE": "1500-01-05", "MODE": "train"}\n'
+                         b'{"id": "t2", "DATE": "2024-01-05", "MODE": "train"}\n')
+    run_lister(store, db_conn)
+    (report,) = make_processor(store, db_conn, spark).run_once()
+    assert report.files == {"SUCCEEDED": 1}
+    assert sorted(row[0] for row in curated_rows(tmp_path / "bucket")) == ["t1", "t2"]

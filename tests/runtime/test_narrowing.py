@@ -73,12 +73,22 @@ def test_files_that_convert_with_good_records_prove_the_cause_is_in_the_files():
 
 
 def test_a_conversion_with_no_good_record_proves_nothing_about_the_hook():
-    # file 3 converts, but with no good record (it never reached the hook): three files failing alike stop the run
+    # files 3..7 convert, but with no good record (they never reached the hook): the three files failing alike and
+    # three controls converting nothing stop the run
     conversion = FakeConversion({0: HOOK_CAUSE, 1: HOOK_CAUSE, 2: HOOK_CAUSE}, good_per_file=0)
     with pytest.raises(RunStopped):
-        narrow([0, 1, 2, 3], conversion, cause=HOOK_CAUSE)
+        narrow(list(range(8)), conversion, cause=HOOK_CAUSE)
     with_good = FakeConversion({0: HOOK_CAUSE, 1: HOOK_CAUSE, 2: HOOK_CAUSE}, good_per_file=1)
     assert len(narrow([3, 0, 1, 2], with_good, cause=HOOK_CAUSE)) == 3  # file 3 converts a good record first
+
+
+def test_with_no_file_left_to_compare_the_failing_files_are_charged():
+    # every file of the batch was tried alone (a batch of a few files, or culprits retried together): nothing to
+    # compare with, so the run cannot conclude the cause is no file's; the files are charged (never a livelock)
+    small = FakeConversion({0: HOOK_CAUSE, 1: HOOK_CAUSE, 2: HOOK_CAUSE}, good_per_file=0)
+    assert sorted(f for f, _ in narrow([0, 1, 2, 3], small, cause=HOOK_CAUSE)) == [0, 1, 2]
+    retried = FakeConversion({}, everything_fails=HOOK_CAUSE)
+    assert sorted(f for f, _ in narrow([0, 1, 2], retried, cause=HOOK_CAUSE)) == [0, 1, 2]
 
 
 def test_a_failing_probe_stops_the_run_before_any_dry_run():
