@@ -123,3 +123,34 @@ def test_a_file_that_converts_in_dry_runs_but_fails_when_written_is_found_alone_
     _state, attempts, limit, error = rows[keys[1]]
     assert (attempts, limit) == (1, 1) and error.startswith("conversion fails on this file alone: ")
     assert all(rows[k][1] == 1 for k in (keys[0], keys[2], keys[3]))  # each converted at its first attempt
+
+
+def test_culprits_are_retried_alone_and_quarantined_after_the_last_attempt(tmp_path, db_conn, monkeypatch):
+    """Three files failing alone with the same cause were charged once, then, claimed again together with no file
+    left to compare with, made every later run stop ("every file tried fails the same way"): never charged again,
+    never quarantined. Culprits are now retried alone."""
+    from runtime.spark import convert as spark_convert
+    from runtime.spark import write as spark_write
+
+    store = LocalStore(tmp_path)
+    keys = [f"{RAW}f{i:02d}.jsonl" for i in range(16)]
+    for key in keys:
+        store.put_bytes(key, b'{"id": "1"}\n')
+    run_lister(store, db_conn)
+    cause = "org.apache.spark.api.python.PythonException: the transform hook produced a null 'mode' in row 17"
+
+    def convert(self, files, curated, dead_letter):
+        if any(f.key in keys[:3] for f in files):
+            raise RuntimeError(cause)
+        return spark_convert.ConversionResult({f.file_id: spark_convert.FileCounts(2, 0) for f in files},
+                                              2 * len(files), 0)
+
+    monkeypatch.setattr(BatchConversion, "_convert", convert)
+    monkeypatch.setattr(spark_write, "probe_output", lambda spark, path: None)
+    settings = ProcessorSettings(max_attempts=3, backoff_base_seconds=0)
+    (first,) = BatchProcessor(store, db_conn, lambda: object(), None, settings, Layout()).run_once()  # type: ignore
+    assert first.files == {"FAILED": 3, "SUCCEEDED": 13}
+    later = BatchProcessor(store, db_conn, lambda: object(), None, settings, Layout()).drain()  # type: ignore
+    assert all(sum(r.files.values()) == 1 for r in later)  # each culprit claimed alone
+    rows = files_by_key(db_conn, "processing_status, retry_count")
+    assert [rows[k] for k in keys[:3]] == [("QUARANTINED", 3)] * 3
