@@ -1,8 +1,9 @@
 """The runtime under S3 behaviour moto lacks (emulated by :mod:`tests.runtime.real_s3_semantics`): 412 for a stale
 ``CopySourceIfMatch``, 403 instead of 404 for a missing key without ``s3:ListBucket``, 403 for a denied action.
 
-A permission error is no file's fault: it must never pass for "missing" (a file marked vanished, a staging taken
-for incomplete), never be retried as transient, and must stop the run with one ``error:`` line and exit status 2.
+A permission error must never pass for "missing" (a file marked vanished, a staging taken for incomplete). A refusal
+of one object while others are read is that object's outcome (FAILED with the refusal, retried, quarantined); one
+that shows the role cannot read at all stops the run with one ``error:`` line and exit status 2, blaming no file.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from runtime.sample_data import generate_sample
 from runtime.storage.base import ObjectNotFound, SourceChanged, StoragePermissionError
 from runtime.storage.mover import Move, move_objects
 from runtime.storage.s3 import S3Store
-from tests.runtime.pipeline_helpers import LAYOUT, processor, states
+from tests.runtime.pipeline_helpers import LAYOUT, processor
 from tests.runtime.real_s3_semantics import RealS3Semantics
 from tests.runtime.storage_fixtures import BUCKET
 
@@ -233,7 +234,7 @@ def _mldp(command: str, db_url: str) -> int:
     return main([command, "--store", f"s3://{BUCKET}", "--db", db_url, "--no-metrics"])
 
 
-@pytest.mark.parametrize("scenario", ["denied read", "403 for a vanished file"])
+@pytest.mark.parametrize("scenario", ["denied read", "403 for vanished files"])
 def test_a_403_ends_mldp_process_with_one_error_line_and_exit_status_2(
         scenario: str, s3_client: Any, s3_bucket: str, db_url: str, db_conn, cli_emulation: Any,
         capsys: pytest.CaptureFixture[str]) -> None:
@@ -241,8 +242,9 @@ def test_a_403_ends_mldp_process_with_one_error_line_and_exit_status_2(
     assert _mldp("list", db_url) == 0
     if scenario == "denied read":
         emulation = cli_emulation(RealS3Semantics().deny("s3:GetObject", RAW))
-    else:  # the prefix-conditioned s3:ListBucket only, and a file deleted after listing
-        s3_client.delete_object(Bucket=BUCKET, Key=keys[1])
+    else:  # the prefix-conditioned s3:ListBucket only, and every file deleted after listing
+        for key in keys:
+            s3_client.delete_object(Bucket=BUCKET, Key=key)
         emulation = cli_emulation(RealS3Semantics(list_bucket=False))
     capsys.readouterr()
 
@@ -282,38 +284,29 @@ def test_a_403_on_listing_ends_mldp_list_with_one_error_line_and_exit_status_2(
 
 
 @pytest.mark.spark
-def test_without_list_bucket_a_vanished_file_stops_the_processor_and_with_it_the_same_run_succeeds(
+def test_without_list_bucket_a_vanished_file_is_failed_as_refused_and_its_batch_mate_succeeds(
         s3_client: Any, s3_store: S3Store, db_conn, spark) -> None:
     """Prefix-conditioned ``s3:ListBucket`` only: the pre-check's GET of a file deleted after listing is a 403,
-    which must not pass for "vanished": the run stops with the permission error, blaming no file. Once
-    ``s3:ListBucket`` is granted (S3 answers 404), the next run recovers the stopped batch and the same work
-    succeeds: the vanished file FAILED as vanished, the other converted and archived."""
+    which must not pass for "vanished". Another file of the batch was read, so the refusal is that object's: it is
+    FAILED as refused (retried), never "vanished", and its batch-mate converts. Once ``s3:ListBucket`` is granted
+    (S3 answers 404), the retry finds it vanished."""
     expected = generate_sample(s3_store, files=2, records_per_file=5, include_bad_inputs=False)
     vanished, kept = sorted(expected.files)
     run_lister(s3_store, db_conn, show_progress=False)
     s3_client.delete_object(Bucket=BUCKET, Key=vanished)
     emulation = RealS3Semantics(list_bucket=False).install(s3_client)
-
-    with pytest.raises(StoragePermissionError) as stopped:
-        processor(s3_store, db_conn, spark, lease_seconds=0).run_once()
-    assert str(stopped.value).startswith(f"access denied: s3:GetObject on {BUCKET_ARN}/{vanished} (GetObject: ")
-    answers = [(a.operation, a.status, a.key) for a in emulation.answers]
-    assert answers[0] == ("GetObject", 403, vanished)
-    # then the run tries to give its batch back and probes for a manifest: without s3:ListBucket that is a 403
-    # too, so it cannot tell and leaves the batch to the next run's recovery
-    assert [(op, status) for op, status, _ in answers[1:]] == [("GetObject", 403)]
-    assert answers[1][2].startswith(LAYOUT.staging_prefix) and answers[1][2].endswith("/_MANIFEST.json")
-    assert states(db_conn) == {vanished: "PROCESSING", kept: "PROCESSING"}
-    assert _keys(s3_client, LAYOUT.curated_prefix) == []
-
-    emulation.list_bucket = True  # the unconditioned s3:ListBucket of TrackedRawBucket.grant_processor
-    reports = processor(s3_store, db_conn, spark).drain()  # the default backoff: the FAILED file waits
-
-    # the stopped batch of two is abandoned uncharged and its files are claimed one at a time
-    assert [(r.abandoned, r.files) for r in reports if r.abandoned] == [(True, {"PENDING": 2})]  # given back
-    assert sorted(state for r in reports if not r.abandoned for state in r.files) == ["FAILED", "SUCCEEDED"]
+    reports = processor(s3_store, db_conn, spark, backoff_base_seconds=0).run_once()
+    assert [r.files for r in reports] == [{"FAILED": 1, "SUCCEEDED": 1}]
     rows = _rows(db_conn)
-    assert rows[vanished][:2] == ("FAILED", "object vanished after listing (deleted or moved)")
+    assert rows[vanished][0] == "FAILED" and rows[vanished][1].startswith(
+        f"access denied to this object: GetObject of {BUCKET_ARN}/{vanished} was refused s3:GetObject (another "
+        "file of the batch was read")
+    assert "without s3:ListBucket S3 answers 403 for a missing key" in rows[vanished][1]
     assert rows[kept] == ("SUCCEEDED", None, LAYOUT.archived_key(kept))
     assert _keys(s3_client, LAYOUT.curated_prefix)
-    assert len(emulation.answers) == len(answers)  # no 403 since the grant
+    emulation.list_bucket = True  # the unconditioned s3:ListBucket of TrackedRawBucket.grant_processor
+    answers = len(emulation.answers)
+    retried = processor(s3_store, db_conn, spark, backoff_base_seconds=0).run_once()
+    assert [r.files for r in retried] == [{"FAILED": 1}]
+    assert _rows(db_conn)[vanished][:2] == ("FAILED", "object vanished after listing (deleted or moved)")
+    assert len(emulation.answers) == answers  # no 403 since the grant
