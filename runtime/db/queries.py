@@ -291,13 +291,21 @@ FROM unnest(%(file_ids)s::bigint[], %(archived_keys)s::text[]) AS u(file_id, arc
 WHERE f.file_id = u.file_id AND f.processing_status = 'SUCCEEDED' AND f.archived_key IS NULL
 """
 
-#: Succeeded files whose archive move has not happened yet (a crash or a failed move), outside open batches.
+#: Succeeded files whose archive move has not happened yet (a crash or a failed move), the longest waiting first:
+#: a move that failed moves its file to the back (:data:`ARCHIVE_FAILED`), so files whose move keeps failing (a
+#: source refused to the role, deleted by hand) never starve the others out of the run's window.
 UNARCHIVED = """
 SELECT f.file_id, f.s3_key, f.file_size_bytes, f.etag, f.version, f.processed_at
 FROM file_processing_status AS f
 WHERE f.processing_status = 'SUCCEEDED' AND f.archived_key IS NULL
-ORDER BY f.file_id
+ORDER BY f.updated_at, f.file_id
 LIMIT %(limit)s
+"""
+
+#: Archive bookkeeping: these files' moves failed (they stay in place): to the back of the leftovers' queue.
+ARCHIVE_FAILED = """
+UPDATE file_processing_status SET updated_at = now()
+WHERE file_id = ANY(%(file_ids)s::bigint[]) AND processing_status = 'SUCCEEDED' AND archived_key IS NULL
 """
 
 #: Which of these staged batches are still open (their staging must not be touched).

@@ -254,11 +254,17 @@ class TrackingStore:
     # -- archive bookkeeping -------------------------------------------------------------------------------------
 
     def unarchived(self, limit: int) -> list[ArchiveItem]:
-        """SUCCEEDED files whose archive move has not happened yet (a crash or a failed move), by file id."""
+        """SUCCEEDED files whose archive move has not happened yet (a crash or a failed move), the longest waiting
+        first (a failed move goes to the back, :meth:`record_archive_failures`)."""
         with self._transaction() as cur:
             cur.execute(queries.UNARCHIVED, {"limit": limit})
             rows = cur.fetchall()
         return [ArchiveItem(*row) for row in rows]
+
+    def record_archive_failures(self, file_ids: Sequence[int]) -> None:
+        """These files' moves failed: they go to the back of the leftovers' queue (:meth:`unarchived`)."""
+        with self._transaction() as cur:
+            cur.execute(queries.ARCHIVE_FAILED, {"file_ids": list(file_ids)})
 
     def record_archived(self, archived: dict[int, str]) -> None:
         """Record the archived key of each moved file (file id -> key), in bulk."""

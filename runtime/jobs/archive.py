@@ -73,6 +73,8 @@ class Archiver:
         moved = {move.source for move in report.moved}
         archived = {item.file_id: destination[item.file_id] for item in items if item.key in moved}
         self.tracking.record_archived(archived)
+        if report.failed:
+            self.tracking.record_archive_failures([item.file_id for item in items if item.key in report.failed])
         return len(archived)
 
     def _with_processed_etags(self, items: Sequence[ArchiveItem]) -> list[ArchiveItem]:

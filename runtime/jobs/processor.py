@@ -38,7 +38,7 @@ from runtime.jobs.retry import RetryPolicy
 from runtime.jobs.settings import ProcessorSettings
 from runtime.jobs.stopping import StopRequested, StopSignal, cancel_spark_jobs, signal_name
 from runtime.layout import Layout
-from runtime.storage.base import ObjectStore
+from runtime.storage.base import ObjectStore, StoragePermissionError
 
 if TYPE_CHECKING:
     from psycopg2.extensions import connection as Connection
@@ -144,10 +144,14 @@ class BatchProcessor:
         return self.protocol().run()
 
     def recover_expired(self) -> list[BatchReport]:
-        """Archive leftovers, clean the staging of finished batches, then roll forward or abandon every batch
+        """Archive leftovers (a refused move is logged and left for the next run: it never keeps this one from its
+        work), clean the staging of finished batches, then roll forward or abandon every batch
         whose lease expired, that its run handed back, or whose owner is provably gone (a crashed run's), each on
         its own. Returns the reports of the batches rolled forward and abandoned (``abandoned``)."""
-        self.archive_leftovers()
+        try:
+            self.archive_leftovers()
+        except StoragePermissionError as refused:  # the raw files stay; this run's own archive will tell again
+            log.error("leftover raw files not archived (%s): they stay in place, retried by the next run", refused)
         recovery = self.recovery()
         recovery.clean_finished_staging()
         return recovery.recover_expired()

@@ -49,6 +49,8 @@ class StoragePermissionError(ObjectStoreError):
         self.action = action
         #: the resource, e.g. ``arn:aws:s3:::bucket/key`` or ``arn:aws:s3:::bucket``
         self.resource = resource
+        #: the keys refused, where a request named several (a bulk delete)
+        self.keys: list[str] = []
 
 
 @dataclass(frozen=True)

@@ -38,6 +38,8 @@ _BUCKET_CODES = frozenset({"NoSuchBucket", "AccessDenied", "403", "AllAccessDisa
 #: A request S3 refused for lack of permission: ``AccessDenied`` (403 with an XML body) or ``403`` (a HEAD: no
 #: body). Never "missing", never transient: see :class:`StoragePermissionError`.
 _DENIED_CODES = frozenset({"AccessDenied", "403"})
+#: Characters an XML 1.0 document cannot carry (a ``DeleteObjects`` body is XML): C0 controls but tab, LF and CR.
+_NOT_XML_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 #: The IAM action each store verb needs (HeadObject is authorized by s3:GetObject).
 _IAM_ACTIONS = {"head": "s3:GetObject", "get": "s3:GetObject", "put": "s3:PutObject", "list": "s3:ListBucket",
                 "delete": "s3:DeleteObject"}
@@ -158,8 +160,9 @@ class S3Store(ObjectStore):
             kms_action = found.group(0) if found else ("kms:Decrypt" if action == "s3:GetObject"
                                                        else "kms:GenerateDataKey")
             return StoragePermissionError(
-                f"access denied: {kms_action} on the bucket's KMS key, for {operation} of {resource} (the job role "
-                "lacks it, or the key policy does not let the role use the key)",
+                f"access denied: {kms_action} on the object's KMS key, for {operation} of {resource} (the job role "
+                "lacks it, or the key policy does not let the role use the key: the bucket's, or another key the "
+                "object was written with)",
                 operation=operation, action=kms_action, resource=resource)
         what = f"{action} on {resource}"
         if destination is not None:  # a copy: read the source, write the destination
@@ -308,21 +311,49 @@ class S3Store(ObjectStore):
         ``PreconditionFailed`` otherwise; on a versioned bucket no delete marker hides a newer upload). Keys the
         response lists under ``Errors`` are returned (a conditional delete of a key already gone counts as done);
         a batch whose request fails as a whole is returned entirely (and logged), except a missing bucket, which
-        raises :class:`ObjectStoreError`, and a refusal (``AccessDenied`` for the request or for any key), which
-        raises :class:`StoragePermissionError`: retrying it cannot succeed."""
+        raises :class:`ObjectStoreError`. A key refused ``s3:DeleteObject`` (a bucket policy denying one folder, an
+        object under legal hold) is returned like any key not deleted, so the others go on; a refusal of every key,
+        or of the request itself, raises :class:`StoragePermissionError` (the role cannot delete at all: retrying
+        cannot succeed). A key holding a character XML 1.0 cannot carry (a control character) cannot be sent in a
+        ``DeleteObjects`` body (S3 answers ``MalformedXML`` for the whole request): it is deleted on its own with
+        ``DeleteObject``, which takes the key in the URL."""
         etags = if_match or {}
         failed: list[str] = []
+        refusals: list[StoragePermissionError] = []
         batch: list[str] = []
+        count = 0
         for key in keys:
+            count += 1
+            if _NOT_XML_TEXT.search(key):
+                failed.extend(self._delete_one(key, etags.get(key), refusals))
+                continue
             batch.append(key)
             if len(batch) == DELETE_BATCH:
-                failed.extend(self._delete_batch(batch, etags))
+                failed.extend(self._delete_batch(batch, etags, refusals))
                 batch = []
         if batch:
-            failed.extend(self._delete_batch(batch, etags))
+            failed.extend(self._delete_batch(batch, etags, refusals))
+        if refusals and sum(len(r.keys) for r in refusals) == count:
+            raise refusals[0]
         return failed
 
-    def _delete_batch(self, keys: list[str], etags: Mapping[str, str]) -> list[str]:
+    def _delete_one(self, key: str, etag: str | None, refusals: list[StoragePermissionError]) -> list[str]:
+        """``DeleteObject`` of one key (with ``IfMatch`` on ``etag``); the key when it was not deleted."""
+        try:
+            self.client.delete_object(Bucket=self.bucket, Key=key, **({"IfMatch": f'"{etag}"'} if etag else {}))
+        except (ClientError, BotoCoreError) as err:
+            if isinstance(err, ClientError) and _code(err) in _NOT_FOUND_CODES:
+                return []
+            if isinstance(err, ClientError) and _is_denied(err):
+                refusal = self._denied_error(err, "s3:DeleteObject", key)
+                refusal.keys = [key]
+                refusals.append(refusal)
+            log.warning("could not delete s3://%s/%r: %s", self.bucket, key, err)
+            return [key]
+        return []
+
+    def _delete_batch(self, keys: list[str], etags: Mapping[str, str],
+                      refusals: list[StoragePermissionError]) -> list[str]:
         objects = [{"Key": k, "ETag": f'"{etags[k]}"'} if etags.get(k) else {"Key": k} for k in keys]
         try:
             response = self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": objects, "Quiet": True})
@@ -345,6 +376,8 @@ class S3Store(ObjectStore):
         denied = [error for error in errors if error.get("Code") in _DENIED_CODES]
         if denied:
             first = denied[0]
-            raise self._denied("DeleteObjects", str(first.get("Message", "")), "s3:DeleteObject", first.get("Key"),
-                               detail=f"; {len(denied)} of {len(keys)} keys refused")
+            refusal = self._denied("DeleteObjects", str(first.get("Message", "")), "s3:DeleteObject",
+                                   first.get("Key"), detail=f"; {len(denied)} of {len(keys)} keys refused")
+            refusal.keys = [str(error.get("Key")) for error in denied]
+            refusals.append(refusal)
         return [error["Key"] for error in errors]

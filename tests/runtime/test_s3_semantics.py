@@ -153,8 +153,9 @@ def test_with_list_bucket_a_missing_key_is_404_and_missing(s3_client: Any, s3_st
      f"access denied: s3:GetObject on {BUCKET_ARN}/{RAW}part-0000.jsonl and s3:PutObject on "
      f"{BUCKET_ARN}/raw-json-data-processed/p.jsonl (CopyObject needs both: "),
     ("kms:Decrypt", RAW, lambda store: store.get_bytes(f"{RAW}part-0000.jsonl"),
-     f"access denied: kms:Decrypt on the bucket's KMS key, for GetObject of {BUCKET_ARN}/{RAW}part-0000.jsonl "
-     "(the job role lacks it, or the key policy does not let the role use the key)"),
+     f"access denied: kms:Decrypt on the object's KMS key, for GetObject of {BUCKET_ARN}/{RAW}part-0000.jsonl "
+     "(the job role lacks it, or the key policy does not let the role use the key: the bucket's, or another key "
+     "the object was written with)"),
 ])
 def test_a_denied_action_is_one_line_naming_operation_action_and_resource(
         action: str, prefix: str, call: Any, expected: str, s3_client: Any, s3_store: S3Store) -> None:
