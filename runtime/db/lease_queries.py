@@ -81,13 +81,15 @@ WHERE batch_id = %(batch_id)s AND state = 'CLAIMED'
 RETURNING batch_id
 """
 
-#: A recovery of the batch failed: count it, keep its error, make it recoverable again (by another run) and hold
-#: it for the operator once it failed ``max_tries`` times. Returns the attempts so far and whether it is held.
+#: A recovery of the batch failed: count it, keep its error, make it recoverable again by another run (handed back:
+#: the failing run, alive, neither renews it nor keeps it from others) and hold it for the operator once it failed
+#: ``max_tries`` times. Returns the attempts so far and whether it is held.
 RECORD_RECOVERY_FAILURE = """
 UPDATE processing_batches SET
     recovery_attempts = recovery_attempts + 1,
     recovery_error = %(error)s,
     lease_expires_at = now(),
+    released_at = now(), released_by = %(job_run_id)s, release_reason = 'recovery failed: ' || %(error)s,
     held_at = CASE WHEN recovery_attempts + 1 >= %(max_tries)s THEN now() END
 WHERE batch_id = %(batch_id)s AND state = 'CLAIMED' AND glue_job_run_id = %(job_run_id)s
 RETURNING recovery_attempts, held_at IS NOT NULL

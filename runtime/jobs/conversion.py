@@ -40,7 +40,7 @@ from runtime.jobs.precheck import PrecheckResult, verify_unchanged
 from runtime.jobs.spark_staging import SparkInput, SparkPaths, spark_paths
 from runtime.layout import Layout
 from runtime.spark.failures import root_cause
-from runtime.spark.names import spark_alias
+from runtime.spark.names import id_name, spark_alias, unreadable_reason
 from runtime.storage.base import ObjectStore, StoragePermissionError
 
 if TYPE_CHECKING:
@@ -69,6 +69,17 @@ def classify(check: PrecheckResult, counts: FileCounts, unreadable: str | None =
     else:
         reason = "no JSON record in the file (empty or whitespace-only)"
     return _outcome(check, FileState.QUARANTINED, reason, records_good=good, records_bad=bad)
+
+
+def spark_read_alias(store: ObjectStore, file_id: int, key: str) -> str | None:
+    """The name Spark must read ``key`` under, or ``None`` when its own path reads as intended: a name Spark would
+    skip or decode with another codec (:func:`runtime.spark.names.spark_alias`), and a path Spark cannot open as
+    the object it names (``//``, ``.`` or ``..`` in an S3 key Spark reads directly, as on Glue; a glob character
+    with ``:``), which it then reads through a link or a staged copy (:mod:`runtime.jobs.spark_staging`)."""
+    alias = spark_alias(file_id, key)
+    if alias is None and unreadable_reason(store.spark_path(key)):
+        return id_name(file_id, key)
+    return alias
 
 
 def lineage_uri(store: ObjectStore, key: str) -> str:
@@ -110,8 +121,8 @@ class BatchConversion:
 
     def run(self, readable: Sequence[PrecheckResult]) -> dict[int, FileOutcome]:
         """The outcome of every file of ``readable``, the staging holding the output of the SUCCEEDED ones."""
-        inputs = [SparkInput(c.file.key, c.file.file_id, c.processed.etag, spark_alias(c.file.file_id, c.file.key))
-                  for c in readable]
+        inputs = [SparkInput(c.file.key, c.file.file_id, c.processed.etag,
+                             spark_read_alias(self.store, c.file.file_id, c.file.key)) for c in readable]
         root = pub.staging_root(self.layout, self.batch_id)
         with spark_paths(self.store, inputs, pub.curated_staging(self.layout, self.batch_id),
                          pub.dead_letter_staging(self.layout, self.batch_id), self.io_workers,

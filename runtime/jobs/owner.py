@@ -6,9 +6,10 @@ and, on Glue, its job name (the run id is the batch's ``glue_job_run_id``). :cla
 such an owner is *provably* gone, so its batch can be recovered at once instead of after its lease:
 
 * on the same node (same boot and pid namespace): gone when no process has that pid and start time any more (the
-  pid is free, reused by another process, or a zombie); alive while it has. In this very process (a library user or
-  a test running several runs in one process), alive only while the run is registered in :func:`live_run`: a run
-  that ended, by a crash or otherwise, holds nothing any more;
+  pid is free, reused by another process, or a zombie); alive while it has, unless it is stopped (``T``: Ctrl-Z,
+  SIGSTOP, a debugger), when the lease decides (its heartbeat is stopped with it). In this very process (a library
+  user or a test running several runs in one process), alive only while the run is registered in :func:`live_run`:
+  a run that ended, by a crash or otherwise, holds nothing any more;
 * on Glue: gone when ``glue:GetJobRun`` says the run ended (SUCCEEDED, FAILED, STOPPED, TIMEOUT, ERROR, EXPIRED);
   alive while it says the run is starting, running or stopping;
 * anywhere else, or when a check cannot be made: not provable, and the lease decides.
@@ -52,6 +53,9 @@ class Verdict:
     gone: bool
     why: str
     alive: bool = False
+    #: judged from the batch's own row (its lease lapsed, its run handed it back), which the take-over checks
+    #: again in the statement that takes it: not a proof that the owner is gone
+    by_record: bool = False
 
 
 _LIVE_RUNS: set[str] = set()
@@ -106,6 +110,15 @@ def process_identity(pid: int, prefix: str | None = None) -> str | None:
     return f"{prefix}/{fields[19]}"
 
 
+def _process_state(pid: int) -> str | None:
+    """The state letter of process ``pid`` in ``/proc`` (``R``, ``S``, ``T`` stopped, ``t`` traced, ...)."""
+    stat = _read(f"/proc/{pid}/stat")
+    if stat is None:
+        return None
+    fields = stat[stat.rfind(")") + 2:].split()
+    return fields[0] if fields else None
+
+
 def glue_job_name(argv: Sequence[str] | None = None) -> str | None:
     """The Glue job name of this run: the ``--JOB_NAME`` argument Glue passes to the job script, else ``None``."""
     args = list(sys.argv if argv is None else argv)
@@ -132,6 +145,8 @@ def _local_verdict(owner: Owner, prefix: str | None) -> Verdict | None:
         return None
     if process_identity(owner.pid, prefix) != owner.node:
         return Verdict(True, f"its process (pid {owner.pid} on {owner.host}) has ended")
+    if _process_state(owner.pid) in ("T", "t"):  # stopped (Ctrl-Z, SIGSTOP, a debugger): it may never go on
+        return Verdict(False, f"its process (pid {owner.pid} on {owner.host}) is stopped: the lease decides")
     if owner.pid == os.getpid() and not _run_is_live_here(owner.job_run_id):
         return Verdict(True, f"its run ended in this process (pid {owner.pid} on {owner.host})")
     return Verdict(False, f"its process (pid {owner.pid} on {owner.host}) is running", alive=True)
@@ -193,12 +208,12 @@ def recoverability(batch: OpenBatch, probe: OwnerProbe, *, held_is_recoverable: 
         why = f"held for the operator after {batch.recovery_attempts} failed recoveries"
         return Verdict(True, f"{why} ({batch.recovery_error})") if held_is_recoverable else Verdict(False, why)
     if batch.released:
-        return Verdict(True, "its run handed it back")
+        return Verdict(True, "its run handed it back", by_record=True)
     verdict = probe.check(batch.owner)
     if verdict.alive:
         return verdict
     if batch.lease_expired and not verdict.gone:
-        return Verdict(True, "its lease expired")
+        return Verdict(True, "its lease expired", by_record=True)
     return verdict
 
 

@@ -33,6 +33,10 @@ every HEAD allowed): its files are charged too, each quarantined after the last 
 ``kms:Decrypt`` (the stack grants it, and ``mldp smoke`` fails without it). When no file was read and every HEAD
 is refused too, the role cannot read at all: the first refusal is raised and stops the run uncharged (without
 ``s3:ListBucket`` S3 answers 403 for a vanished file as well, which is never taken for "vanished").
+
+**A read error** (a timeout, a connection reset, a 5xx) is the file's transient failure (FAILED, retried with
+backoff), unless every file of a batch of several failed so: then the store is down, not the files, and
+:func:`check_files` raises :class:`ObjectStoreError` (the run stops and gives the batch back uncharged).
 """
 
 from __future__ import annotations
@@ -45,9 +49,12 @@ from runtime.db.records import ClaimedFile, FileOutcome
 from runtime.db.states import FileState
 from runtime.jobs import codecs, json_shape
 from runtime.spark.names import intended_codec_suffix
-from runtime.storage.base import ObjectNotFound, ObjectStore, StoragePermissionError, UnsafeObject
+from runtime.storage.base import ObjectNotFound, ObjectStore, ObjectStoreError, StoragePermissionError, UnsafeObject
 
 UTF8_BOM = json_shape.UTF8_BOM
+#: How the reason of a file the store failed to read starts (a timeout, a connection reset, a 5xx): a transient
+#: failure of that file, unless every file of the batch failed so, when it is the store's (the run stops).
+READ_ERROR = "could not read the object"
 
 __all__ = ["ClaimedFile", "PrecheckResult", "check_file", "check_files", "json_layout", "verify_unchanged"]
 
@@ -131,7 +138,7 @@ def _read_whole(found: PrecheckResult, read: Callable[[], json_shape.JsonShape],
         classified = errors(exc)
         if classified is not None:
             return classified
-        return replace(found, status=FileState.FAILED, reason=f"could not read the object: {_one_line(exc)}")
+        return replace(found, status=FileState.FAILED, reason=f"{READ_ERROR}: {_one_line(exc)}")
     if shape.problem is not None:
         return replace(found, status=FileState.QUARANTINED, reason=shape.problem, json_layout=shape.layout)
     return replace(found, json_layout=shape.layout)
@@ -184,7 +191,7 @@ def _classify(store: ObjectStore, claimed: ClaimedFile) -> PrecheckResult:
     except UnsafeObject as exc:  # e.g. a local symbolic link leading outside the store: never read
         return PrecheckResult(claimed, FileState.QUARANTINED, str(exc))
     except Exception as exc:  # a read error says nothing about the file: retry it later
-        return PrecheckResult(claimed, FileState.FAILED, f"could not read the object: {_one_line(exc)}")
+        return PrecheckResult(claimed, FileState.FAILED, f"{READ_ERROR}: {_one_line(exc)}")
     found = PrecheckResult(claimed, size=info.size, etag=info.etag)
     if claimed.etag is not None and info.etag != claimed.etag:
         return replace(found, status=FileState.FAILED, reason=(
@@ -252,4 +259,8 @@ def check_files(store: ObjectStore, files: Sequence[ClaimedFile], workers: int =
         return []
     with ThreadPoolExecutor(max_workers=min(workers, len(files))) as pool:
         results = list(pool.map(lambda f: _classify(store, f), files))
-    return _judge_refusals(store, results, workers)
+    results = _judge_refusals(store, results, workers)
+    if len(results) > 1 and all((r.reason or "").startswith(READ_ERROR) for r in results):
+        raise ObjectStoreError(f"the store could not be read: each of the {len(results)} files of the batch failed "
+                               f"({results[0].reason}); no file was charged an attempt")
+    return results

@@ -192,16 +192,28 @@ class BatchProcessor:
         try:
             self._give_back_with(self.tracking, reason)
         except psycopg2.Error as exc:
-            if self.heartbeat_connect is None:
+            if self.heartbeat_connect is None or not self._give_back_on_a_new_connection(reason, exc):
                 log.warning("could not give this run's batches back (%s); the next run recovers them", exc)
-            else:
-                self._give_back_on_a_new_connection(reason, exc)
+                self._mark_released(reason)
         except Exception as exc:  # e.g. the store is gone: the next run finds this run ended
             log.warning("could not give this run's batches back (%s); the next run recovers them", exc)
         finally:
             self.tracking.in_flight = None
 
-    def _give_back_on_a_new_connection(self, reason: str, lost: BaseException) -> None:
+    def _mark_released(self, reason: str) -> None:
+        """The database is away: record in the in-flight batch's staging (before its manifest) that this run gives
+        it back, so that the next run's recovery returns its files uncharged instead of abandoning it as a dead
+        run's (which charges a file abandoned alone)."""
+        batch_id = self.tracking.in_flight
+        if batch_id is None or self.tracking.past_manifest:
+            return
+        try:
+            pub.write_release_marker(self.store, self.layout, batch_id, f"released: {reason}")
+        except Exception as exc:  # the store is away too: the next run abandons it as a dead run's
+            log.warning("could not record the release of batch %s in its staging either (%s)", batch_id, exc)
+
+    def _give_back_on_a_new_connection(self, reason: str, lost: BaseException) -> bool:
+        """The give-back on a connection of its own (the run's was lost); False when the database is away."""
         assert self.heartbeat_connect is not None
         conn = None
         try:
@@ -211,8 +223,10 @@ class BatchProcessor:
             fresh.in_flight, fresh.past_manifest = self.tracking.in_flight, self.tracking.past_manifest
             self._give_back_with(fresh, reason)
             log.warning("the run's connection was lost (%s): its batches were given back on a new one", lost)
-        except Exception as exc:  # the database is away: the next run finds this run ended, and recovers them
-            log.warning("could not give this run's batches back (%s, then %s); the next run recovers them", lost, exc)
+            return True
+        except Exception as exc:  # the database is away
+            log.warning("could not reconnect to give this run's batches back (%s)", exc)
+            return False
         finally:
             if conn is not None:
                 with contextlib.suppress(Exception):

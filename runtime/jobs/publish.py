@@ -112,9 +112,11 @@ def dead_letter_folder(layout: Layout, batch_id: str, file_id: int) -> str:
     return f"{layout.dead_letter_prefix}batch_id={batch_id}/file_id={file_id}/"
 
 
-def _is_data_file(key: str, suffix: str) -> bool:
-    name = posixpath.basename(key)
-    return not name.startswith(("_", ".")) and name.endswith(suffix)
+def _is_data_file(relative: str, suffix: str) -> bool:
+    """A file Spark wrote as output, by its path under the staged folder: no part of it hidden (``_temporary/``,
+    ``_SUCCESS``, ``.crc``), the name ending in ``suffix``."""
+    parts = relative.split("/")
+    return not any(part.startswith(("_", ".")) for part in parts) and relative.endswith(suffix)
 
 
 @dataclass(frozen=True)
@@ -133,7 +135,7 @@ def plan_publish(store: ObjectStore, layout: Layout, batch_id: str) -> PublishPl
     by_partition: dict[str, list] = defaultdict(list)
     root = curated_staging(layout, batch_id)
     for obj in store.list(root):
-        if _is_data_file(obj.key, ".parquet"):
+        if _is_data_file(obj.key[len(root):], ".parquet"):
             by_partition[posixpath.dirname(obj.key[len(root):])].append(obj)
     for partition in sorted(by_partition):
         for index, obj in enumerate(sorted(by_partition[partition], key=lambda o: o.key)):
@@ -144,7 +146,7 @@ def plan_publish(store: ObjectStore, layout: Layout, batch_id: str) -> PublishPl
     dl_root = dead_letter_staging(layout, batch_id)
     for obj in store.list(dl_root):
         folder = posixpath.dirname(obj.key[len(dl_root):])
-        if _is_data_file(obj.key, ".json") and folder.startswith("file_id="):
+        if _is_data_file(obj.key[len(dl_root):], ".json") and folder.startswith("file_id="):
             by_file[int(folder.split("=", 1)[1])].append(obj)
     for file_id in sorted(by_file):
         target = dead_letter_folder(layout, batch_id, file_id)
@@ -152,6 +154,26 @@ def plan_publish(store: ObjectStore, layout: Layout, batch_id: str) -> PublishPl
         for index, obj in enumerate(sorted(by_file[file_id], key=lambda o: o.key)):
             plan.append(PublishEntry(obj.key, f"{target}part-{index:04d}.json", obj.size))
     return PublishPlan(plan, sorted(by_partition), dead_letters)
+
+
+#: A batch its run gave back while the database was away (it could not record it): recovery gives its files back
+#: uncharged, as the run meant to, instead of abandoning the batch as a dead run's.
+RELEASE_MARKER = "_RELEASED.json"
+
+
+def write_release_marker(store: ObjectStore, layout: Layout, batch_id: str, reason: str) -> None:
+    """Record in the batch's staging that its run gives it back without charging its files (``reason``)."""
+    store.put_bytes(staging_root(layout, batch_id) + RELEASE_MARKER, json.dumps({"reason": reason}).encode())
+
+
+def read_release_marker(store: ObjectStore, layout: Layout, batch_id: str) -> str | None:
+    """The reason its run gave ``batch_id`` back, recorded in its staging, or ``None``."""
+    try:
+        return str(json.loads(store.get_bytes(staging_root(layout, batch_id) + RELEASE_MARKER))["reason"])
+    except ObjectNotFound:
+        return None
+    except (ValueError, KeyError, TypeError):
+        return "its run gave it back (unreadable release marker)"
 
 
 def write_manifest(store: ObjectStore, layout: Layout, manifest: Manifest) -> None:

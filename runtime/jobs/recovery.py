@@ -147,7 +147,8 @@ class Recovery:
                 return reports
             batch, verdict = found
             passed.add(batch.batch_id)
-            if not self.tracking.take_over(batch, settings.job_run_id, settings.lease_seconds, verdict.gone):
+            proven_gone = verdict.gone and not verdict.by_record  # else the statement checks the lease itself
+            if not self.tracking.take_over(batch, settings.job_run_id, settings.lease_seconds, proven_gone):
                 continue  # another run was faster, or the owner renewed meanwhile
             log.warning("recovering batch %s of %s: %s", batch.batch_id, batch.owner.describe(), verdict.why)
             report = self._recover_isolated(batch.batch_id)
@@ -208,6 +209,9 @@ class Recovery:
         if decision.action is Action.RETRACT:
             return self.retract(batch_id, partitions, None, "its manifest is gone")
         if decision.action is Action.ABANDON:
+            released = pub.read_release_marker(self.store, self.layout, batch_id)
+            if released is not None:  # its run gave it back while the database was away: as the run meant to
+                return self.give_back(batch_id, f"{released} (recorded in its staging: the database was away)")
             return self.abandon(batch_id, ABANDONED_REASON)
         if decision.action is Action.REFUSE:
             raise UnrecoverableBatch(
@@ -217,16 +221,21 @@ class Recovery:
         return None
 
     def retract(self, batch_id: str, partitions: list[str], manifest: pub.Manifest | None, why: str) -> BatchReport:
-        """The batch started to publish but cannot be finished (``why``: its staging is gone): delete every object
-        it may have published, then close it ABANDONED and give its files back without charging them (the lost
-        staging is no file's fault), then delete what is left of its staging. A crash in between retracts again
-        (idempotent). Returns its report (``abandoned``: the files given back)."""
-        files = self.tracking.batch_files(batch_id)
+        """The batch started to publish but cannot be finished (``why``: its staging is gone): delete what is left
+        of its staging (a publisher still running then finds nothing more to copy), then every object it may have
+        published, then close it ABANDONED and give its files back without charging them (:meth:`give_back`: the
+        lost staging is no file's fault). A crash in between retracts again (idempotent: without a manifest, by
+        the partitions the batch recorded). Returns its report (``abandoned``: the files given back)."""
+        pub.clean_staging(self.store, self.layout, batch_id)  # first: a late publisher then finds nothing to copy
         removed = pub.retract(self.store, self.layout, batch_id, partitions, manifest)
-        reason = (f"batch retracted: {why}; {removed} published objects deleted, its {len(files)} files given back "
-                  "uncharged")
-        log.warning("batch %s: %s", batch_id, reason)
-        self.tracking.release(batch_id, self.protocol.settings.job_run_id, reason)
+        return self.give_back(batch_id, f"batch retracted: {why}; {removed} published objects deleted")
+
+    def give_back(self, batch_id: str, reason: str) -> BatchReport:
+        """Close the batch ABANDONED and give its files back without charging them (``reason``), then delete what
+        is left of its staging. Returns its report (``abandoned``: the files given back)."""
+        files = self.tracking.batch_files(batch_id)
+        log.warning("batch %s: %s; its %d files given back uncharged", batch_id, reason, len(files))
+        self.tracking.release(batch_id, self.protocol.settings.job_run_id, f"{reason}; its files given back uncharged")
         pub.clean_staging(self.store, self.layout, batch_id)
         return BatchReport(batch_id, {FileState.PENDING: len(files)} if files else {}, 0, 0,
                            sum(f.size or 0 for f in files), 0.0, [], recovered=True, abandoned=True)

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from runtime.db.states import FileState
 from runtime.spark.names import id_name
-from runtime.storage.base import ObjectNotFound, ObjectStore, SourceChanged, StoragePermissionError
+from runtime.storage.base import ObjectNotFound, ObjectStore, ObjectStoreError, SourceChanged, StoragePermissionError
 from runtime.storage.local import LocalStore
 
 
@@ -93,10 +93,14 @@ def unavailable_because(exc: Exception, doing: str) -> Unavailable:
     return Unavailable(FileState.FAILED, f"could not read the object ({doing}): {_one_line(exc)}")
 
 
+#: Errors that say something about the file itself (gone, changed, refused): never the store's being down.
+_FILE_ERRORS = (ObjectNotFound, SourceChanged, StoragePermissionError)
+
+
 def _per_file(inputs: Sequence[SparkInput], action: Callable[[SparkInput], object], doing: str,
               workers: int) -> dict[str, Unavailable]:
-    """Run ``action`` for every input in parallel; the inputs it failed for, with why. Refusals of every input are
-    the run's, not the files': the first is raised."""
+    """Run ``action`` for every input in parallel; the inputs it failed for, with why. Refusals of every input, or
+    read errors of every input of several, are the run's, not the files': raised."""
     def attempt(item: SparkInput) -> Exception | None:
         try:
             action(item)
@@ -111,6 +115,10 @@ def _per_file(inputs: Sequence[SparkInput], action: Callable[[SparkInput], objec
     refused = [e for e in errors.values() if isinstance(e, StoragePermissionError)]
     if refused and len(refused) == len(inputs):
         raise refused[0]
+    read_errors = [e for e in errors.values() if e is not None and not isinstance(e, _FILE_ERRORS)]
+    if len(inputs) > 1 and len(read_errors) == len(inputs):  # the store is down, not each file
+        raise ObjectStoreError(f"the store could not be read ({doing}): each of the {len(inputs)} files failed "
+                               f"({_one_line(read_errors[0])}); no file was charged an attempt")
     return {key: unavailable_because(exc, doing) for key, exc in errors.items() if exc is not None}
 
 

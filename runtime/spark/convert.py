@@ -17,13 +17,13 @@ from dataclasses import dataclass, field, replace
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
+from runtime.spark.names import unreadable_reason
 from runtime.spark.read import (
     FILE_ID,
     SourceFile,
     attach_lineage,
     codec_unavailable,
     read_batch,
-    unreadable_reason,
 )
 from runtime.spark.transform import HookFailed, apply_hook, map_columns
 from runtime.spark.validate import BAD, reason_text, validate

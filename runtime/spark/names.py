@@ -15,6 +15,11 @@ against the bundled Spark.
 from __future__ import annotations
 
 import posixpath
+import re
+
+#: Hadoop's glob characters: Spark globs every path that holds one of them.
+GLOB_CHARS = re.compile(r"([\\{}\[\]*?])")
+_SCHEME_AND_AUTHORITY = re.compile(r"^(?:[A-Za-z][A-Za-z0-9+.-]*://[^/]*|file:)")
 
 #: Hadoop 3.3's codecs by file-name suffix (exact case), as ``CompressionCodecFactory`` of Spark 3.5 lists them.
 HADOOP_CODECS: dict[str, str] = {
@@ -68,3 +73,23 @@ def id_name(file_id: int, key: str) -> str:
     lower-case codec suffix the key asks for. Unique within a batch, short, never hidden, and holdable by any local
     file system (a key may hold ``//``, a segment over 255 bytes, or be the folder of another key)."""
     return f"mldp-{file_id}.json{intended_codec_suffix(key) or ''}"
+
+
+def unreadable_reason(spark_path: str) -> str | None:
+    """Why Spark cannot open ``spark_path`` as the object it names, or None (then it is read under an alias,
+    :func:`runtime.jobs.conversion.spark_read_alias`, when the store allows one).
+
+    * Spark globs every path holding ``{}[]*?\\`` (escaped or not), and Hadoop's globber rebuilds each matched
+      name with ``new Path(parent, name)``, which fails for a name containing ``:`` (read as a URI scheme).
+    * Hadoop normalises paths (``a//b`` -> ``a/b``, ``a/./b`` -> ``a/b``, ``a/../b`` -> ``b``): harmless on a
+      local disk, but in an object store (``s3://...``) that names another object.
+    """
+    rest = _SCHEME_AND_AUTHORITY.sub("", spark_path)
+    if GLOB_CHARS.search(rest) and ":" in rest:
+        return ("Spark cannot read this path: it holds both a glob character ({}[]*?\\) and ':' "
+                "(rename the object)")
+    in_object_store = "://" in spark_path and not spark_path.startswith("file:")
+    if in_object_store and ("//" in rest or any(part in {".", ".."} for part in rest.split("/"))):
+        return ("Spark cannot read this key: Hadoop rewrites '//', '.' and '..' in paths, so it would read "
+                "another object (rename the object)")
+    return None

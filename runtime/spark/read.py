@@ -12,7 +12,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import IntegerType, LongType, StringType, StructField, StructType
 
 from runtime.spark.failures import root_cause
-from runtime.spark.names import hadoop_codec_suffix
+from runtime.spark.names import GLOB_CHARS, hadoop_codec_suffix
 from runtime.transforms.spec import CORRUPT_RECORD_COLUMN, INTERNAL_PREFIX
 
 FILE_ID = INTERNAL_PREFIX + "file_id"
@@ -22,10 +22,8 @@ SOURCE_VERSION = INTERNAL_PREFIX + "source_version"
 _INPUT_FILE = INTERNAL_PREFIX + "input_file"
 
 LAYOUTS = ("lines", "array")
-_GLOB_CHARS = re.compile(r"([\\{}\[\]*?])")
 # Hadoop collapses repeated '/' in paths (but not the '//' after 'scheme:').
 _REPEATED_SLASHES = re.compile(r"(?<!:)/{2,}")
-_SCHEME_AND_AUTHORITY = re.compile(r"^(?:[A-Za-z][A-Za-z0-9+.-]*://[^/]*|file:)")
 
 
 @dataclass(frozen=True)
@@ -42,26 +40,7 @@ class SourceFile:
 
 def escape_glob(path: str) -> str:
     """Escape Hadoop glob characters (``{}[]*?\\``) so Spark reads ``path`` literally."""
-    return _GLOB_CHARS.sub(r"\\\1", path)
-
-
-def unreadable_reason(spark_path: str) -> str | None:
-    """Why Spark cannot open ``spark_path`` as the object it names, or None.
-
-    * Spark globs every path holding ``{}[]*?\\`` (escaped or not), and Hadoop's globber rebuilds each matched
-      name with ``new Path(parent, name)``, which fails for a name containing ``:`` (read as a URI scheme).
-    * Hadoop normalises paths (``a//b`` -> ``a/b``, ``a/./b`` -> ``a/b``, ``a/../b`` -> ``b``): harmless on a
-      local disk, but in an object store (``s3://...``) that names another object.
-    """
-    rest = _SCHEME_AND_AUTHORITY.sub("", spark_path)
-    if _GLOB_CHARS.search(rest) and ":" in rest:
-        return ("Spark cannot read this path: it holds both a glob character ({}[]*?\\) and ':' "
-                "(rename the object)")
-    in_object_store = "://" in spark_path and not spark_path.startswith("file:")
-    if in_object_store and ("//" in rest or any(part in {".", ".."} for part in rest.split("/"))):
-        return ("Spark cannot read this key: Hadoop rewrites '//', '.' and '..' in paths, so it would read "
-                "another object (rename the object)")
-    return None
+    return GLOB_CHARS.sub(r"\\\1", path)
 
 
 def codec_unavailable(spark: SparkSession, paths: Sequence[str]) -> dict[str, str]:

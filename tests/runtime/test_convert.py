@@ -16,7 +16,8 @@ import pyarrow.dataset as ds
 import pytest
 
 from runtime.spark.convert import ConversionResult, FileCounts, SourceFile, convert_batch
-from runtime.spark.read import read_batch, unreadable_reason
+from runtime.spark.names import unreadable_reason
+from runtime.spark.read import read_batch
 from runtime.spark.session import get_spark
 from runtime.spark.transform import HookFailed
 from runtime.spark.validate import validate

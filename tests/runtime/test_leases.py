@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import psycopg2
 import pytest
@@ -20,7 +21,14 @@ from runtime.db.records import FileOutcome, Owner
 from runtime.db.states import BatchState, FileState
 from runtime.db.tracking import LeaseLost, TrackingStore
 from runtime.jobs.heartbeat import RunHeartbeat, heartbeat_interval
-from runtime.jobs.owner import OwnerProbe, current_owner, glue_job_name, live_run, process_identity
+from runtime.jobs.owner import (
+    OwnerProbe,
+    current_owner,
+    glue_job_name,
+    live_run,
+    process_identity,
+    recoverability,
+)
 from runtime.jobs.recovery import MAX_RECOVERY_TRIES
 from runtime.jobs.retry import RetryPolicy
 from runtime.jobs.settings import ProcessorSettings
@@ -373,3 +381,94 @@ def test_a_run_whose_connection_is_lost_gives_its_batch_back_on_a_new_one(tmp_pa
     assert files(db_conn) == {keys[0]: ("PENDING", 0, True), keys[1]: ("PENDING", 0, True)}
     state, error = one(db_conn, "SELECT state, error_message FROM processing_batches")
     assert state == "ABANDONED" and error.startswith("released: run stopped by OperationalError")
+
+
+# --- found by a review of the second round -------------------------------------------------------------------------
+
+
+def test_a_stopped_owner_is_not_proven_alive_its_lease_decides(tmp_path, db_conn):
+    """A process stopped by Ctrl-Z, SIGSTOP or a debugger may never go on (its heartbeat is stopped with it): its
+    batch used to be "provably alive" for ever."""
+    import os
+    import signal
+
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    try:
+        owner = Owner("suspended-run", socket.gethostname(), child.pid, process_identity(child.pid), None)
+        os.kill(child.pid, signal.SIGSTOP)
+        deadline = time.monotonic() + 10
+        while Path(f"/proc/{child.pid}/stat").read_text().rsplit(")", 1)[1].split()[0] not in ("T", "t"):
+            assert time.monotonic() < deadline, "the child never stopped"
+            time.sleep(0.01)
+        verdict = OwnerProbe().check(owner)
+        assert not verdict.gone and not verdict.alive and "is stopped" in verdict.why
+        register(db_conn, "a.json")
+        batch = claim(db_conn, owner, lease_seconds=0)  # its lease lapsed: recovered
+        assert [r.batch_id for r in processor(LocalStore(tmp_path), db_conn).recover_expired()] == [batch]
+    finally:
+        child.kill()
+        child.wait()
+
+
+def test_a_take_over_judged_by_the_lease_fails_once_the_owner_renewed_it(db_conn):
+    far = Owner("far-run", "other-host", 4242, "other-boot/pid:[1]/7", None)  # another node: the lease decides
+    register(db_conn, "a.json")
+    batch = claim(db_conn, far, lease_seconds=0)
+    tracking = TrackingStore(db_conn, Owner("taker"))
+    [seen] = tracking.open_batches(batch)
+    verdict = recoverability(seen, OwnerProbe())
+    assert verdict.gone and verdict.by_record and verdict.why == "its lease expired"
+    assert tracking.renew_run_leases("far-run", 300) == [batch]  # the owner's heartbeat renews meanwhile
+    assert not tracking.take_over(seen, "taker", 300, owner_gone=verdict.gone and not verdict.by_record)
+    assert one(db_conn, "SELECT glue_job_run_id FROM processing_batches")[0] == "far-run"
+
+
+def test_a_batch_whose_recovery_failed_is_handed_back_not_kept_by_the_live_run_that_failed(tmp_path, db_conn,
+                                                                                           db_url):
+    store = LocalStore(tmp_path)
+    register(db_conn, "bad.json")
+    bad = claim(db_conn, Owner("dead-1"), lease_seconds=0, batch_size=1)
+    store.put_bytes(f"{Layout().staging_prefix}{bad}/_MANIFEST.json", b'{"batch_id": "trunc')  # unreadable
+    first = processor(store, db_conn)
+    with live_run(first.settings.job_run_id):
+        first.recover_expired()  # fails, counted: handed back, so that another run may try while this one lives
+        assert one(db_conn, "SELECT recovery_attempts, released_at IS NOT NULL FROM processing_batches") == (1, True)
+        with RunHeartbeat(lambda: psycopg2.connect(db_url), first.settings.job_run_id, 600, interval=0.05) as beat:
+            deadline = time.monotonic() + 30
+            while beat.renewals < 2:
+                assert time.monotonic() < deadline
+                time.sleep(0.01)
+        assert one(db_conn, "SELECT lease_expires_at <= now() FROM processing_batches")[0]  # not renewed
+        second = processor(store, db_conn)
+        second.recover_expired()  # another run takes it over at once and fails too
+        assert one(db_conn, "SELECT recovery_attempts FROM processing_batches")[0] == 2
+
+
+def test_a_run_that_cannot_reach_the_database_to_give_its_batch_back_records_it_in_the_staging(tmp_path, db_conn,
+                                                                                               db_url):
+    """The run's connection is lost and no new one can be made: the batch of one file used to be abandoned as a
+    dead run's by the next run, which charges a file abandoned alone."""
+    from runtime.db.connection import DatabaseUnavailable
+
+    keys = register(db_conn, "only.json")
+    run_conn = psycopg2.connect(db_url)
+
+    def database_goes_away(name: str) -> None:
+        if name == "after_claim":
+            one(db_conn, "SELECT pg_terminate_backend(%(pid)s)", {"pid": run_conn.get_backend_pid()})
+            with run_conn.cursor() as cur:
+                cur.execute("SELECT 1")
+
+    def no_database():
+        raise DatabaseUnavailable("cannot connect to PostgreSQL at postgres@localhost:5432/x: Connection refused")
+
+    run = processor(LocalStore(tmp_path), run_conn, checkpoint=database_goes_away)
+    run.heartbeat_connect, run.heartbeat_interval = no_database, 3600
+    with pytest.raises(psycopg2.OperationalError):
+        run.run_once()
+    assert files(db_conn)[keys[0]][0] == "PROCESSING"  # nothing could be recorded
+    (report,) = processor(LocalStore(tmp_path), db_conn).recover_expired()
+    assert report.abandoned and report.files == {"PENDING": 1}
+    assert files(db_conn) == {keys[0]: ("PENDING", 0, True)}  # given back as its run meant to: not charged
+    error = one(db_conn, "SELECT error_message FROM processing_batches")[0]
+    assert error.startswith("released: run stopped by OperationalError") and "the database was away" in error

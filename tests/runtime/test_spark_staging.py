@@ -113,3 +113,16 @@ def test_a_refusal_of_some_files_is_theirs_of_every_file_the_runs(s3_store):
     every = [SparkInput("raw-json-data/denied/a.jsonl", 1), SparkInput("raw-json-data/denied/b.jsonl", 2)]
     with pytest.raises(StoragePermissionError), paths_of(s3_store, every):
         pass
+
+
+def test_a_key_spark_cannot_open_by_its_path_is_read_under_an_alias(tmp_path: Path, s3_store):
+    """Glue reads S3 directly: a key holding '//', '.' or '..' names another object once Hadoop normalises the path,
+    so it was QUARANTINED as unreadable; it is now read through a staged copy under its id name, as any alias."""
+    from runtime.jobs.conversion import spark_read_alias
+
+    assert spark_read_alias(s3_store, 7, "raw-json-data/2024/week01//a.jsonl") == "mldp-7.json"
+    assert spark_read_alias(s3_store, 7, "raw-json-data/2024/week01/../a.jsonl.gz") == "mldp-7.json.gz"
+    assert spark_read_alias(s3_store, 7, "raw-json-data/2024/week01/a.jsonl") is None
+    local = LocalStore(tmp_path)
+    assert spark_read_alias(local, 8, "raw-json-data/2024/week01/a[1]:b.jsonl") == "mldp-8.json"
+    assert spark_read_alias(local, 8, "raw-json-data/2024/week01/_hidden.jsonl") == "mldp-8.json"
