@@ -41,7 +41,27 @@ COPY_INCOMING = (
 #: outcome (``processed_at``), when it is a new version; one older than the recorded last-modified time is stale.
 #: Returns (new, changed, newer + adoptions left to the next listing, stale): deferred = newer - changed. Run it
 #: after :data:`REGISTRATION_PLAN`.
-REGISTER_INCOMING = """
+#: What a new version of a file resets, whoever registers it (the lister, or the processor that found it in place
+#: of the version listed): PENDING at once, attempts reset, the previous version's outcome cleared (the trigger of
+#: migrations 0003/0007 keeps it in the history).
+_NEXT_VERSION = """
+        version = f.version + 1,
+        processing_status = 'PENDING',
+        retry_count = 0,
+        next_attempt_at = now(),
+        batch_id = NULL,
+        glue_job_run_id = NULL,
+        lease_expires_at = NULL,
+        processed_at = NULL,
+        error_message = NULL,
+        records_good = NULL,
+        records_bad = NULL,
+        dead_letter_path = NULL,
+        archived_key = NULL,
+        claim_limit = NULL,
+        updated_at = now()"""
+
+REGISTER_INCOMING = f"""
 WITH classified AS (
     SELECT i.s3_key, i.file_size_bytes, i.last_modified, i.etag, f.file_id,
         CASE
@@ -74,22 +94,7 @@ WITH classified AS (
     UPDATE file_processing_status AS f SET
         file_size_bytes = l.file_size_bytes,
         last_modified_timestamp = l.last_modified,
-        etag = l.etag,
-        version = f.version + 1,
-        processing_status = 'PENDING',
-        retry_count = 0,
-        next_attempt_at = now(),
-        batch_id = NULL,
-        glue_job_run_id = NULL,
-        lease_expires_at = NULL,
-        processed_at = NULL,
-        error_message = NULL,
-        records_good = NULL,
-        records_bad = NULL,
-        dead_letter_path = NULL,
-        archived_key = NULL,
-        claim_limit = NULL,
-        updated_at = now()
+        etag = l.etag,{_NEXT_VERSION}
     FROM locked AS l
     WHERE f.file_id = l.file_id
     RETURNING f.file_id
@@ -276,6 +281,18 @@ SELECT file_id, CASE WHEN outcome_state = 'PENDING' THEN 'UNCLAIMED' ELSE 'OUTCO
     dead_letter_path, %(job_run_id)s, CASE WHEN outcome_state = 'PENDING' THEN outcome_error END
 FROM updated
 RETURNING CASE WHEN event = 'UNCLAIMED' THEN 'PENDING' ELSE processing_status END
+"""
+
+#: Files the pre-check found overwritten since they were listed (:attr:`FileOutcome.new_etag`), just recorded FAILED:
+#: their new version is registered at once, as the lister would (never over a row that changed meanwhile), so they
+#: are not charged attempt after attempt, and quarantined, before the next listing.
+REGISTER_SEEN_VERSIONS = f"""
+UPDATE file_processing_status AS f SET
+    etag = u.etag,
+    file_size_bytes = u.size,{_NEXT_VERSION}
+FROM unnest(%(file_ids)s::bigint[], %(etags)s::text[], %(sizes)s::bigint[]) AS u(file_id, etag, size)
+WHERE f.file_id = u.file_id AND f.processing_status IN ('FAILED', 'QUARANTINED') AND f.etag IS DISTINCT FROM u.etag
+RETURNING f.file_id
 """
 
 #: The largest batch each of these files may next be claimed in (the files of an abandoned batch, migration 0005).

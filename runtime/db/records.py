@@ -49,6 +49,9 @@ class FileOutcome:
     #: for a file given back uncharged (``status`` PENDING: it converts in part of its batch but not with all of
     #: it), the largest batch it may next be claimed in
     claim_limit: int | None = None
+    #: the ETag of a newer version the pre-check found in place of the one listed (the object was overwritten
+    #: after listing): registered at once as the file's next version, as the lister would
+    new_etag: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "status", FileState(self.status))

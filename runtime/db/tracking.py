@@ -214,9 +214,10 @@ class TrackingStore:
         """Close batch ``batch_id`` (``COMMITTED`` or ``ABANDONED``) and record each file's outcome, as ``policy``
         resolves it from the file's attempts, with one bulk statement (plus its history rows), all in one
         transaction (:data:`runtime.db.queries.FINISH_FILES`: a row without an ETag gets the one processed; a
-        PENDING outcome gives its file back uncharged). The batch row is the fence: raises :class:`LeaseLost` when
-        the batch is no longer this run's, or when any of its files is no longer PROCESSING in it. Returns the count
-        of files by final state (files given back count as PENDING)."""
+        PENDING outcome gives its file back uncharged; a file found overwritten since it was listed gets its new
+        version registered, :data:`runtime.db.queries.REGISTER_SEEN_VERSIONS`). The batch row is the fence: raises
+        :class:`LeaseLost` when the batch is no longer this run's, or when any of its files is no longer PROCESSING
+        in it. Returns the count of files by final state (files given back count as PENDING)."""
         closing = {
             "job_run_id": job_run_id, "batch_id": batch_id, "state": BatchState(state), "error": error,
             "records_good": sum(o.records_good or 0 for o in outcomes),
@@ -242,6 +243,11 @@ class TrackingStore:
             if sum(final.values()) != len(outcomes):  # never close a batch with files left PROCESSING
                 raise LeaseLost(f"batch {batch_id}: {len(outcomes) - sum(final.values())} of its files are no "
                                 "longer PROCESSING in it; outcome not recorded")
+            seen = [o for o in outcomes if o.new_etag]
+            if seen:  # overwritten after listing: their new version now, not attempt after attempt of the old one
+                cur.execute(queries.REGISTER_SEEN_VERSIONS, {
+                    "file_ids": [o.file_id for o in seen], "etags": [o.new_etag for o in seen],
+                    "sizes": [o.size for o in seen]})
         return dict(final)
 
     def open_batches_among(self, batch_ids: Sequence[str]) -> set[str]:

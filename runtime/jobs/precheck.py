@@ -92,8 +92,9 @@ class PrecheckResult:
         """The outcome of a file that is not read (``status`` set)."""
         if self.status is None:
             raise ValueError(f"{self.file.key} is readable: its outcome comes from the conversion")
+        changed = self.file.etag is not None and self.etag is not None and self.etag != self.file.etag
         return FileOutcome(self.file.file_id, self.file.key, self.status, self.reason, size=self.size,
-                           etag=self.processed.etag)
+                           etag=self.processed.etag, new_etag=self.etag if changed else None)
 
 
 def json_layout(head: bytes) -> str:

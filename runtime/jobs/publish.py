@@ -70,12 +70,16 @@ class Manifest:
                    [PublishEntry(*entry) for entry in raw["publish_plan"]], raw.get("partitions", []))
 
 
+#: Outcome fields a manifest stores only when set, so that it has the shape of an earlier runtime's otherwise.
+_OPTIONAL_OUTCOME_FIELDS = ("claim_limit", "new_etag")
+
+
 def _outcome_json(outcome: FileOutcome) -> dict:
-    """An outcome as the manifest stores it: ``claim_limit`` only when set (a file given back), so that a manifest
-    has the same shape as one of the earlier runtime otherwise."""
+    """An outcome as the manifest stores it (the optional fields only when set)."""
     fields = asdict(outcome)
-    if fields["claim_limit"] is None:
-        del fields["claim_limit"]
+    for name in _OPTIONAL_OUTCOME_FIELDS:
+        if fields[name] is None:
+            del fields[name]
     return fields
 
 

@@ -77,19 +77,26 @@ def test_vanished_and_overwritten_files_fail_then_the_new_version_is_processed(t
     run_lister(store, db_conn)
     store.delete(keys[0])
     store.put_bytes(keys[1], store.get_bytes(keys[1]) + b'{"id": "new-1", "DATE": "2024-02-01", "MODE": "eval"}\n')
-    processor(store, db_conn, spark, batch_size=10).drain()
+    reports = processor(store, db_conn, spark, batch_size=10).drain()
+    # the overwritten file: FAILED as changed after listing, its new version registered at once by the run that
+    # found it (not charged attempt after attempt until the next listing) and converted in the same drain
+    assert [r.files for r in reports] == [{"SUCCEEDED": 2, "FAILED": 2}, {"SUCCEEDED": 1}]
     with db_conn.cursor() as cur:
-        cur.execute("SELECT s3_key, processing_status, error_message, next_attempt_at > now() "
-                    "FROM file_processing_status WHERE processing_status <> 'SUCCEEDED' ORDER BY s3_key")
-        failed = cur.fetchall()
+        cur.execute("SELECT s3_key, processing_status, error_message, next_attempt_at > now(), version "
+                    "FROM file_processing_status WHERE s3_key IN %s ORDER BY s3_key", (tuple(keys[:2]),))
+        rows = cur.fetchall()
+        cur.execute("SELECT event, processing_status, error_message FROM file_processing_history "
+                    "WHERE file_id = (SELECT file_id FROM file_processing_status WHERE s3_key = %s) "
+                    "ORDER BY history_id", (keys[1],))
+        history = cur.fetchall()
     db_conn.commit()
-    assert [(k, s, later) for k, s, _e, later in failed] == [(keys[0], "FAILED", True), (keys[1], "FAILED", True)]
-    assert "vanished" in failed[0][2] and "changed after listing" in failed[1][2]
-
-    assert run_lister(store, db_conn).as_dict()["changed"] == 1
-    processor(store, db_conn, spark, batch_size=10).drain()
-    final = states(db_conn)
-    assert final[keys[1]] == "SUCCEEDED" and final[keys[0]] == "FAILED"
+    assert [(k, s, later, v) for k, s, _e, later, v in rows] == [(keys[0], "FAILED", True, 1),
+                                                                 (keys[1], "SUCCEEDED", False, 2)]
+    assert "vanished" in rows[0][2]
+    assert [(event, state) for event, state, _error in history] == [
+        ("OUTCOME", "FAILED"), ("NEW_VERSION", "FAILED"), ("OUTCOME", "SUCCEEDED")]
+    assert "changed after listing" in history[0][2]
+    assert run_lister(store, db_conn).as_dict()["changed"] == 0  # the lister finds it registered already
     assert per_source(curated_rows(tmp_path), tmp_path)[keys[1]] == expected.good_by_file[keys[1]] + 1
 
 
