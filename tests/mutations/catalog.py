@@ -148,4 +148,37 @@ MUTATIONS: tuple[Mutation, ...] = (
         T + "test_mover.py::test_s3_archive_copy_is_conditional_on_the_processed_etag",
         T + "test_s3_semantics.py::test_a_file_overwritten_after_processing_is_not_archived_under_the_412",
         T + "test_mover.py::test_s3_costs_one_copy_per_file_and_one_delete_per_thousand"),
+    # -- the second data-safety round ------------------------------------------------------------------------------
+    one_edit(
+        "the ETag processed not recorded on a row registered without one (FINISH_FILES)",
+        QUERIES, "etag = coalesce(f.etag, o.etag),", "etag = f.etag,",
+        T + "test_null_etag.py::test_the_outcome_records_the_etag_the_precheck_read_on_a_row_that_had_none",
+        T + "test_null_etag.py::test_a_lister_between_the_commit_and_the_archive_changes_nothing"),
+    one_edit(
+        "a provably alive owner's batch taken over once its lease lapsed (owner.recoverability)",
+        "runtime/jobs/owner.py", "    if verdict.alive:\n        return verdict\n", "",
+        T + "test_leases.py::test_a_provably_alive_owner_keeps_its_batch_whatever_its_lease_says",
+        T + "test_leases.py::test_a_running_glue_owner_keeps_its_batch_after_its_lease_lapsed"),
+    one_edit(
+        "a batch that started to publish abandoned without retracting (recovery.decide)",
+        "runtime/jobs/recovery.py", "if not batch.manifest_found and batch.publish_started:", "if False:",
+        T + "test_staging_loss.py::test_a_batch_whose_whole_staging_is_gone_after_it_started_to_publish_is_retracted",
+        T + "test_recovery.py::test_recovery_decides_from_the_facts_alone"),
+    one_edit(
+        "culprits retried in batches again, not alone (BatchConversion)",
+        "runtime/jobs/conversion.py", "CULPRIT_PREFIX + why, claim_limit=1)", "CULPRIT_PREFIX + why)",
+        T + "test_conversion_progress.py::test_culprits_are_retried_alone_and_quarantined_after_the_last_attempt"),
+    one_edit(
+        "a batch with no control file left concludes the cause is no file's (Narrowing)",
+        "runtime/jobs/narrowing.py", "        if not controls:  # every file", "        if False:  # every file",
+        T + "test_narrowing.py::test_with_no_file_left_to_compare_the_failing_files_are_charged"),
+    one_edit(
+        "a file with several top-level JSON values read as one array (json_shape)",
+        "runtime/jobs/json_shape.py", "if self._values <= 1:", "if True:",
+        T + "test_json_shape.py::test_each_rule"),
+    one_edit(
+        "a refusal of one object taken for the role's (precheck._judge_refusals)",
+        "runtime/jobs/precheck.py", "if not any(allowed):", "if True:",
+        T + "test_precheck_permissions.py::test_a_single_refused_object_whose_head_is_allowed_is_failed_not_raised",
+        T + "test_precheck_permissions.py::test_refused_objects_whose_heads_are_allowed_are_each_failed"),
 )
