@@ -56,7 +56,7 @@ def create_dashboard(
     )
     dashboard.add_widgets(
         graph("Batch duration (s)", [m.batch_duration]),
-        graph("Lister: listed / registered", [m.files_listed, m.files_registered]),
+        graph("Lister: listed / registered / ignored", [m.files_listed, m.files_registered, m.files_ignored]),
         graph("Lister duration (s)", [m.lister_duration], [t.LISTER_DURATION]),
     )
     dashboard.add_widgets(

@@ -31,7 +31,7 @@ class PipelineMetrics:
 
     Dashboard-only attributes (5-minute sums or maxima): ``files_succeeded``, ``files_failed``,
     ``files_quarantined``, ``records_good``, ``bytes_processed``, ``batch_duration``, ``files_listed``,
-    ``files_registered``, ``backlog_files``.
+    ``files_registered``, ``files_ignored``, ``backlog_files``.
     """
 
     def __init__(self, props: PipelineAlarmsProps, job_state_rule: events.Rule) -> None:
@@ -61,6 +61,7 @@ class PipelineMetrics:
         self.batch_duration = self.custom(m.BATCH_DURATION_SECONDS, "Maximum", FIVE_MINUTES)
         self.files_listed = self.custom(m.FILES_LISTED, "Sum", FIVE_MINUTES)
         self.files_registered = self.custom(m.FILES_REGISTERED, "Sum", FIVE_MINUTES)
+        self.files_ignored = self.custom(m.FILES_IGNORED, "Sum", FIVE_MINUTES)
         self.backlog_files = self.custom(m.BACKLOG_FILES, "Maximum", FIVE_MINUTES)
 
         instance = p.database_instance

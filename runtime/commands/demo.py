@@ -281,7 +281,8 @@ def run(args: argparse.Namespace) -> int:
     processor = BatchProcessor(store, conn, lambda: get_spark("mldp-demo"), load_spec(None),
                                ProcessorSettings(batch_size=args.batch_size), layout)
     reports = processor.drain()
-    say("5. the next lister run picks up the overwritten file's new version; processing it again")
+    say("5. the next lister run finds nothing new: the run that found the overwritten file registered its new "
+        "version and converted it; processing what is left")
     relisting = run_lister(store, conn).as_dict()
     reports += processor.drain()
 

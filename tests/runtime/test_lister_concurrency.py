@@ -45,9 +45,10 @@ def _curated_ids(root: Path) -> list[tuple[str, str, int]]:
 
 def _processor(root: Path, db_url: str, spark) -> tuple[BatchProcessor, psycopg2.extensions.connection]:
     conn = psycopg2.connect(db_url, application_name="test-processor")
-    settings = ProcessorSettings(batch_size=3, lease_seconds=6)  # heartbeat every 2 s: lease updates in the mix
+    settings = ProcessorSettings(batch_size=3)
     return BatchProcessor(LocalStore(root), conn, lambda: spark, load_spec(None), settings, LAYOUT,
-                          heartbeat_connect=lambda: psycopg2.connect(db_url, application_name="test-heartbeat")), conn
+                          heartbeat_connect=lambda: psycopg2.connect(db_url, application_name="test-heartbeat"),
+                          heartbeat_interval=2.0), conn  # a renewal every 2 s: lease updates in the mix
 
 
 def test_lister_and_processor_at_once_never_deadlock_roll_back_or_publish_twice(tmp_path, db_url, spark):
