@@ -66,7 +66,8 @@ class TrackingStore:
 
     def claim(self, batch_id: str, job_run_id: str, batch_size: int, lease_seconds: int) -> list[ClaimedFile]:
         """Claim up to ``batch_size`` claimable files for a new batch (one statement, ``SKIP LOCKED``) and insert
-        its batch row, in one transaction. An empty list: nothing is claimable (no batch row is written)."""
+        its batch row, in one transaction; the files by file id (a batch is split the same way every time it is
+        narrowed). An empty list: nothing is claimable (no batch row is written)."""
         params = {"batch_id": batch_id, "job_run_id": job_run_id, "batch_size": batch_size,
                   "lease_seconds": lease_seconds, **_owner_params(self.owner)}
         with self._transaction() as cur:
@@ -75,7 +76,7 @@ class TrackingStore:
             if rows:
                 cur.execute(queries.INSERT_BATCH, {**params, "file_count": len(rows),
                                                    "bytes": sum(row[3] or 0 for row in rows)})
-        return [ClaimedFile(*row) for row in rows]
+        return sorted((ClaimedFile(*row) for row in rows), key=lambda f: f.file_id)  # RETURNING has no order
 
     def renew_lease(self, batch_id: str, job_run_id: str, lease_seconds: int) -> LeaseStatus:
         """Extend the lease of ``batch_id`` if it is still this run's, in one statement; the answer says whether it
