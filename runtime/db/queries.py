@@ -295,6 +295,9 @@ WHERE f.file_id = u.file_id AND f.processing_status IN ('FAILED', 'QUARANTINED')
 RETURNING f.file_id
 """
 
+#: Who the history rows written by triggers in this transaction name (migration 0007; the lister's by default).
+SET_ACTOR = "SELECT set_config('mldp.actor', %(actor)s, true)"
+
 #: The largest batch each of these files may next be claimed in (the files of an abandoned batch, migration 0005).
 SET_CLAIM_LIMIT = """
 UPDATE file_processing_status SET claim_limit = %(claim_limit)s, updated_at = now()

@@ -246,6 +246,7 @@ class TrackingStore:
                                 "longer PROCESSING in it; outcome not recorded")
             seen = [o for o in outcomes if o.new_etag]
             if seen:  # overwritten after listing: their new version now, not attempt after attempt of the old one
+                cur.execute(queries.SET_ACTOR, {"actor": job_run_id})
                 cur.execute(queries.REGISTER_SEEN_VERSIONS, {
                     "file_ids": [o.file_id for o in seen], "etags": [o.new_etag for o in seen],
                     "sizes": [o.size for o in seen]})

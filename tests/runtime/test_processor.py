@@ -85,7 +85,7 @@ def test_vanished_and_overwritten_files_fail_then_the_new_version_is_processed(t
         cur.execute("SELECT s3_key, processing_status, error_message, next_attempt_at > now(), version "
                     "FROM file_processing_status WHERE s3_key IN %s ORDER BY s3_key", (tuple(keys[:2]),))
         rows = cur.fetchall()
-        cur.execute("SELECT event, processing_status, error_message FROM file_processing_history "
+        cur.execute("SELECT event, processing_status, error_message, actor FROM file_processing_history "
                     "WHERE file_id = (SELECT file_id FROM file_processing_status WHERE s3_key = %s) "
                     "ORDER BY history_id", (keys[1],))
         history = cur.fetchall()
@@ -93,8 +93,9 @@ def test_vanished_and_overwritten_files_fail_then_the_new_version_is_processed(t
     assert [(k, s, later, v) for k, s, _e, later, v in rows] == [(keys[0], "FAILED", True, 1),
                                                                  (keys[1], "SUCCEEDED", False, 2)]
     assert "vanished" in rows[0][2]
-    assert [(event, state) for event, state, _error in history] == [
+    assert [(event, state) for event, state, _error, _actor in history] == [
         ("OUTCOME", "FAILED"), ("NEW_VERSION", "FAILED"), ("OUTCOME", "SUCCEEDED")]
+    assert history[1][3].startswith("local-")  # registered by the run that found it, not by a lister
     assert "changed after listing" in history[0][2]
     assert run_lister(store, db_conn).as_dict()["changed"] == 0  # the lister finds it registered already
     assert per_source(curated_rows(tmp_path), tmp_path)[keys[1]] == expected.good_by_file[keys[1]] + 1

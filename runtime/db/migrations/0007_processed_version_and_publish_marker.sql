@@ -21,3 +21,17 @@ CREATE TRIGGER file_new_version_history
     BEFORE UPDATE OF version ON file_processing_status
     FOR EACH ROW WHEN (OLD.version IS DISTINCT FROM NEW.version)
     EXECUTE FUNCTION record_replaced_version();
+
+-- Who registered the new version: the lister, or the processor run that found the object overwritten after listing
+-- (it sets mldp.actor for its transaction: SELECT set_config('mldp.actor', <run id>, true)).
+CREATE OR REPLACE FUNCTION record_replaced_version() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO file_processing_history (file_id, event, etag, version, processing_status, batch_id,
+        glue_job_run_id, retry_count, error_message, records_good, records_bad, dead_letter_path, archived_key,
+        actor, reason)
+    VALUES (OLD.file_id, 'NEW_VERSION', OLD.etag, OLD.version, OLD.processing_status, OLD.batch_id,
+        OLD.glue_job_run_id, OLD.retry_count, OLD.error_message, OLD.records_good, OLD.records_bad,
+        OLD.dead_letter_path, OLD.archived_key, coalesce(nullif(current_setting('mldp.actor', true), ''), 'lister'),
+        'object changed: new ETag ' || NEW.etag);
+    RETURN NEW;
+END $$;
