@@ -169,23 +169,34 @@ FROM file_processing_status
 
 # --- the batch protocol (processor) -----------------------------------------------------------------------------
 
-#: One statement: pick claimable rows in claim order (served by idx_fps_claimable), skip rows other runs hold.
+#: One statement: pick claimable rows in claim order (served by idx_fps_claimable), skip rows other runs hold. A
+#: file with a claim limit (migration 0005: a file of an abandoned batch, a culprit retried alone) is claimed only
+#: in a batch of at most that many files: the batch is the largest n for which n of the candidates allow a batch
+#: of n (an h-index of their limits), never more than the first candidate's own limit (so the file waiting longest
+#: is always in it), made of the first n candidates that allow it. Files whose limit is smaller are skipped, not a
+#: cut in the batch: a culprit retried alone costs one batch of its own, not two halves of every batch it is due in.
 CLAIM_BATCH = """
 WITH candidates AS (
-    SELECT file_id, next_attempt_at, claim_limit
+    SELECT file_id, next_attempt_at, coalesce(claim_limit, %(batch_size)s) AS cap
     FROM file_processing_status
     WHERE processing_status IN ('PENDING', 'FAILED') AND next_attempt_at <= now()
     ORDER BY next_attempt_at, file_id
     LIMIT %(batch_size)s
     FOR UPDATE SKIP LOCKED
-), capped AS (
-    -- the longest prefix of the candidates no longer than the smallest claim limit within it (migration 0005)
-    SELECT file_id, row_number() OVER prefix AS position,
-        min(coalesce(claim_limit, %(batch_size)s)) OVER prefix AS cap
+), numbered AS (
+    SELECT file_id, cap, row_number() OVER (ORDER BY next_attempt_at, file_id) AS position,
+        row_number() OVER (ORDER BY cap DESC, next_attempt_at, file_id) AS rank_by_cap
     FROM candidates
-    WINDOW prefix AS (ORDER BY next_attempt_at, file_id ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
+), sized AS (
+    SELECT least(max(rank_by_cap) FILTER (WHERE cap >= rank_by_cap), min(cap) FILTER (WHERE position = 1)) AS n
+    FROM numbered
 ), picked AS (
-    SELECT file_id FROM capped WHERE position <= cap
+    SELECT file_id FROM (
+        SELECT c.file_id, row_number() OVER (ORDER BY c.position) AS k, s.n
+        FROM numbered AS c CROSS JOIN sized AS s
+        WHERE c.cap >= s.n
+    ) AS eligible
+    WHERE k <= n
 )
 UPDATE file_processing_status AS f SET
     processing_status = 'PROCESSING',

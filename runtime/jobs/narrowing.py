@@ -12,8 +12,9 @@ When the conversion of a batch fails, :class:`Narrowing` decides whose fault it 
 3. **every file fails the same way** -> no file's fault (a spec or hook broken for every record). It is concluded
    only when the first few single files (:attr:`Narrowing.same_cause_limit`, at least two) have all failed with
    the batch's cause, no conversion with a good record has succeeded, and as many *control* files, spread over the
-   batch and not yet tried alone, fail alone with that cause too: then the run stops. A control that converts a
-   good record refutes it, and the bisection goes on to the end. A batch with no file left to try as a control (a
+   batch and not yet tried alone, fail alone with that cause too (at least one of them; a control that converts
+   without a good record proves nothing either way): then the run stops. A control that converts a good record
+   refutes it, and the bisection goes on to the end. A batch with no file left to try as a control (a
    batch of one to three files, or files retried together after each failed alone) cannot tell: its files are the
    culprits, charged (each is then retried alone, and quarantined after ``--max-attempts``).
 
@@ -133,15 +134,19 @@ class Narrowing(Generic[T]):
         controls = self._controls(needed)
         if not controls:  # every file of the batch failed alone: nothing to compare with, so they are the culprits
             return
+        failed_alike = 0
         for control in controls:
             result = self._try([control])
             if result.ok:
                 if result.good > 0:
                     return  # a file converts a good record: the cause is in the files; bisect on
-                continue
+                continue  # converted, but no record reached the transform: proves nothing either way
             assert result.cause is not None
             if signature(result.cause) != self._batch_signature:
                 return
+            failed_alike += 1
+        if not failed_alike:  # no control failed as the batch did: nothing shows the cause is not in the files
+            return
         cause = self.culprits[0][1]
         raise RunStopped(f"run stopped: every file tried fails the same way, so the cause is not in the files "
                          f"({cause}); no file was charged an attempt", cause)

@@ -35,8 +35,10 @@ is refused too, the role cannot read at all: the first refusal is raised and sto
 ``s3:ListBucket`` S3 answers 403 for a vanished file as well, which is never taken for "vanished").
 
 **A read error** (a timeout, a connection reset, a 5xx) is the file's transient failure (FAILED, retried with
-backoff), unless every file of a batch of several failed so: then the store is down, not the files, and
-:func:`check_files` raises :class:`ObjectStoreError` (the run stops and gives the batch back uncharged).
+backoff), unless every file of a batch of several failed so and the store answers no ``HeadObject`` either: then
+the store is down, not the files, and :func:`check_files` raises :class:`ObjectStoreError` (the run stops and gives
+the batch back uncharged). Objects a GET can never read while the store answers (archived to Glacier, encrypted
+with a customer-provided key) stay their files' failures.
 """
 
 from __future__ import annotations
@@ -49,7 +51,14 @@ from runtime.db.records import ClaimedFile, FileOutcome
 from runtime.db.states import FileState
 from runtime.jobs import codecs, json_shape
 from runtime.spark.names import intended_codec_suffix
-from runtime.storage.base import ObjectNotFound, ObjectStore, ObjectStoreError, StoragePermissionError, UnsafeObject
+from runtime.storage.base import (
+    ObjectNotFound,
+    ObjectStore,
+    ObjectStoreError,
+    StoragePermissionError,
+    UnsafeObject,
+    store_answers,
+)
 
 UTF8_BOM = json_shape.UTF8_BOM
 #: How the reason of a file the store failed to read starts (a timeout, a connection reset, a 5xx): a transient
@@ -261,7 +270,8 @@ def check_files(store: ObjectStore, files: Sequence[ClaimedFile], workers: int =
     with ThreadPoolExecutor(max_workers=min(workers, len(files))) as pool:
         results = list(pool.map(lambda f: _classify(store, f), files))
     results = _judge_refusals(store, results, workers)
-    if len(results) > 1 and all((r.reason or "").startswith(READ_ERROR) for r in results):
+    if len(results) > 1 and all((r.reason or "").startswith(READ_ERROR) for r in results) \
+            and not store_answers(store, (r.file.key for r in results)):
         raise ObjectStoreError(f"the store could not be read: each of the {len(results)} files of the batch failed "
                                f"({results[0].reason}); no file was charged an attempt")
     return results

@@ -28,7 +28,14 @@ from pathlib import Path
 
 from runtime.db.states import FileState
 from runtime.spark.names import id_name
-from runtime.storage.base import ObjectNotFound, ObjectStore, ObjectStoreError, SourceChanged, StoragePermissionError
+from runtime.storage.base import (
+    ObjectNotFound,
+    ObjectStore,
+    ObjectStoreError,
+    SourceChanged,
+    StoragePermissionError,
+    store_answers,
+)
 from runtime.storage.local import LocalStore
 
 
@@ -97,10 +104,10 @@ def unavailable_because(exc: Exception, doing: str) -> Unavailable:
 _FILE_ERRORS = (ObjectNotFound, SourceChanged, StoragePermissionError)
 
 
-def _per_file(inputs: Sequence[SparkInput], action: Callable[[SparkInput], object], doing: str,
+def _per_file(store: ObjectStore, inputs: Sequence[SparkInput], action: Callable[[SparkInput], object], doing: str,
               workers: int) -> dict[str, Unavailable]:
     """Run ``action`` for every input in parallel; the inputs it failed for, with why. Refusals of every input, or
-    read errors of every input of several, are the run's, not the files': raised."""
+    read errors of every input of several while the store answers no HEAD either, are the run's: raised."""
     def attempt(item: SparkInput) -> Exception | None:
         try:
             action(item)
@@ -116,7 +123,7 @@ def _per_file(inputs: Sequence[SparkInput], action: Callable[[SparkInput], objec
     if refused and len(refused) == len(inputs):
         raise refused[0]
     read_errors = [e for e in errors.values() if e is not None and not isinstance(e, _FILE_ERRORS)]
-    if len(inputs) > 1 and len(read_errors) == len(inputs):  # the store is down, not each file
+    if len(inputs) > 1 and len(read_errors) == len(inputs) and not store_answers(store, (i.key for i in inputs)):
         raise ObjectStoreError(f"the store could not be read ({doing}): each of the {len(inputs)} files failed "
                                f"({_one_line(read_errors[0])}); no file was charged an attempt")
     return {key: unavailable_because(exc, doing) for key, exc in errors.items() if exc is not None}
@@ -142,13 +149,13 @@ def _direct(store: ObjectStore, inputs: Sequence[SparkInput], curated_prefix: st
                 os.symlink(store.spark_path(item.key), os.path.join(link_dir, str(item.alias)))
                 alias_paths[item.key] = os.path.join(link_dir, str(item.alias))
 
-            unavailable = _per_file(aliased, link, "linking it under its alias", 1)
+            unavailable = _per_file(store, aliased, link, "linking it under its alias", 1)
         else:
             def copy(item: SparkInput) -> None:
                 store.copy(item.key, scratch_prefix + "input/" + str(item.alias), if_match=item.etag)
                 alias_paths[item.key] = store.spark_path(scratch_prefix + "input/" + str(item.alias))
 
-            unavailable = _per_file(aliased, copy, "copying it under its alias", workers)
+            unavailable = _per_file(store, aliased, copy, "copying it under its alias", workers)
         yield SparkPaths(lambda key: alias_paths.get(key) or store.spark_path(key), store.spark_path(curated_prefix),
                          store.spark_path(dead_letter_prefix), store.spark_path(scratch_prefix + "probe/"),
                          lambda: _delete_under(store, curated_prefix, dead_letter_prefix), unavailable)
@@ -172,7 +179,7 @@ def _mirrored(store: ObjectStore, inputs: Sequence[SparkInput], curated_prefix: 
             with contextlib.closing(store.open_stream(item.key)) as source, open(target, "wb") as sink:
                 shutil.copyfileobj(source, sink, 1 << 20)
 
-        unavailable = _per_file(inputs, download, "downloading it", workers)
+        unavailable = _per_file(store, inputs, download, "downloading it", workers)
 
         def reset() -> None:
             for folder in ("out/curated", "out/dead_letter"):

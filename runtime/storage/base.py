@@ -150,3 +150,18 @@ class ObjectStore(abc.ABC):
         Paths with a scheme are taken as URIs, as Spark's ``input_file_name()`` reports them, and are
         percent-decoded (``%20`` -> space); plain local paths are taken literally."""
         raise NotImplementedError
+
+
+def store_answers(store: ObjectStore, keys: Iterable[str], tries: int = 3) -> bool:
+    """Whether the store answers a ``HeadObject`` for any of the first ``tries`` of ``keys`` (found, missing or
+    refused are all answers): after reads of several objects all failed, tells a store that is down from objects
+    that cannot be read (archived to Glacier, encrypted with a customer key, corrupt), which are their files'."""
+    for key in list(keys)[:tries]:
+        try:
+            store.head(key)
+        except (ObjectNotFound, StoragePermissionError):
+            return True
+        except Exception:  # no answer: down, or unreachable
+            continue
+        return True
+    return False

@@ -73,13 +73,20 @@ def test_files_that_convert_with_good_records_prove_the_cause_is_in_the_files():
 
 
 def test_a_conversion_with_no_good_record_proves_nothing_about_the_hook():
-    # files 3..7 convert, but with no good record (they never reached the hook): the three files failing alike and
-    # three controls converting nothing stop the run
+    # files 3..7 convert, but with no good record (all malformed: they never reach the hook). Three files failing
+    # alike with such controls prove nothing about the spec: the three are the culprits (a review found the old
+    # rule stopped every run on such a batch, never charging the bad files)
     conversion = FakeConversion({0: HOOK_CAUSE, 1: HOOK_CAUSE, 2: HOOK_CAUSE}, good_per_file=0)
-    with pytest.raises(RunStopped):
-        narrow(list(range(8)), conversion, cause=HOOK_CAUSE)
+    assert sorted(f for f, _ in narrow(list(range(8)), conversion, cause=HOOK_CAUSE)) == [0, 1, 2]
     with_good = FakeConversion({0: HOOK_CAUSE, 1: HOOK_CAUSE, 2: HOOK_CAUSE}, good_per_file=1)
     assert len(narrow([3, 0, 1, 2], with_good, cause=HOOK_CAUSE)) == 3  # file 3 converts a good record first
+
+
+def test_a_control_failing_like_the_batch_is_needed_to_stop_the_run():
+    # three culprits with the batch's cause, controls that convert nothing but one that fails alike: the run stops
+    conversion = FakeConversion({0: HOOK_CAUSE, 1: HOOK_CAUSE, 2: HOOK_CAUSE, 6: HOOK_CAUSE}, good_per_file=0)
+    with pytest.raises(RunStopped):
+        narrow(list(range(8)), conversion, cause=HOOK_CAUSE)
 
 
 def test_with_no_file_left_to_compare_the_failing_files_are_charged():

@@ -34,15 +34,17 @@ class Queue:
     quarantined: set[int] = field(default_factory=set)
 
     def claim(self, batch_size: int) -> list[int]:
-        """The claim's rule: the longest prefix of the queue no longer than the smallest limit within it."""
-        batch: list[int] = []
-        cap = batch_size
-        for file in self.files[:batch_size]:
-            cap = min(cap, self.limits.get(file, batch_size))
-            if len(batch) + 1 > cap:
-                break
-            batch.append(file)
-        return batch
+        """The claim's rule (runtime.db.queries.CLAIM_BATCH, checked against the database by
+        test_claim_limits.py): the largest n that n candidates allow, at most the first one's limit, made of the
+        first n candidates that allow it."""
+        candidates = self.files[:batch_size]
+        if not candidates:
+            return []
+        caps = {file: self.limits.get(file, batch_size) for file in candidates}
+        ranked = sorted(caps.values(), reverse=True)
+        allowed = max(k for k in range(1, len(ranked) + 1) if ranked[k - 1] >= k)
+        n = min(allowed, caps[candidates[0]])
+        return [file for file in candidates if caps[file] >= n][:n]
 
     def run(self, batch_size: int, policy: RetryPolicy) -> None:
         batch = self.claim(batch_size)
