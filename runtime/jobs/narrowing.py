@@ -131,11 +131,8 @@ class Narrowing(Generic[T]):
         if {signature(cause) for _, cause in self.culprits} != {self._batch_signature}:
             return
         self._controls_tried = True
-        controls = self._controls(needed)
-        if not controls:  # every file of the batch failed alone: nothing to compare with, so they are the culprits
-            return
         failed_alike = 0
-        for control in controls:
+        for control in self._controls(needed):
             result = self._try([control])
             if result.ok:
                 if result.good > 0:
@@ -145,8 +142,8 @@ class Narrowing(Generic[T]):
             if signature(result.cause) != self._batch_signature:
                 return
             failed_alike += 1
-        if not failed_alike:  # no control failed as the batch did: nothing shows the cause is not in the files
-            return
+        if not failed_alike:  # no control (every file was tried alone), or none failed as the batch did: nothing
+            return            # shows the cause is not in the files, so the culprits are charged
         cause = self.culprits[0][1]
         raise RunStopped(f"run stopped: every file tried fails the same way, so the cause is not in the files "
                          f"({cause}); no file was charged an attempt", cause)

@@ -169,9 +169,10 @@ MUTATIONS: tuple[Mutation, ...] = (
         "runtime/jobs/conversion.py", "CULPRIT_PREFIX + why, claim_limit=1)", "CULPRIT_PREFIX + why)",
         T + "test_conversion_progress.py::test_culprits_are_retried_alone_and_quarantined_after_the_last_attempt"),
     one_edit(
-        "a batch with no control file left concludes the cause is no file's (Narrowing)",
-        "runtime/jobs/narrowing.py", "        if not controls:  # every file", "        if False:  # every file",
-        T + "test_narrowing.py::test_with_no_file_left_to_compare_the_failing_files_are_charged"),
+        "no control failing like the batch, yet the cause concluded no file's (Narrowing)",
+        "runtime/jobs/narrowing.py", "        if not failed_alike:", "        if False:",
+        T + "test_narrowing.py::test_with_no_file_left_to_compare_the_failing_files_are_charged",
+        T + "test_narrowing.py::test_a_conversion_with_no_good_record_proves_nothing_about_the_hook"),
     one_edit(
         "a file with several top-level JSON values read as one array (json_shape)",
         "runtime/jobs/json_shape.py", "if self._values <= 1:", "if True:",
