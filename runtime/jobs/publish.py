@@ -111,9 +111,14 @@ def dead_letter_staging(layout: Layout, batch_id: str) -> str:
     return staging_root(layout, batch_id) + "dead_letter/"
 
 
+def dead_letter_batch_folder(layout: Layout, batch_id: str) -> str:
+    """Where the dead-lettered records of one batch are published."""
+    return f"{layout.dead_letter_prefix}batch_id={batch_id}/"
+
+
 def dead_letter_folder(layout: Layout, batch_id: str, file_id: int) -> str:
     """Where the dead-lettered records of one source file of one batch are published."""
-    return f"{layout.dead_letter_prefix}batch_id={batch_id}/file_id={file_id}/"
+    return f"{dead_letter_batch_folder(layout, batch_id)}file_id={file_id}/"
 
 
 def _is_data_file(relative: str, suffix: str) -> bool:
@@ -235,29 +240,23 @@ def publish(store: ObjectStore, manifest: Manifest, workers: int = 16,
     return copied
 
 
-def published_keys(store: ObjectStore, layout: Layout, batch_id: str, partitions: Sequence[str],
-                   manifest: Manifest | None = None) -> list[str]:
-    """Every object ``batch_id`` may have published: its manifest's final keys, and what is found under its names
-    (``<curated>/<partition>/batch-<id>-*`` for each of ``partitions``, and its dead-letter folder)."""
-    keys = {entry.final for entry in manifest.publish_plan} if manifest else set()
+def published_keys(store: ObjectStore, layout: Layout, batch_id: str, partitions: Sequence[str]) -> list[str]:
+    """Every object ``batch_id`` published: final names derive from the batch id, so one listing per partition
+    (``<curated>/<partition>/batch-<id>-*``) and one of its dead-letter folder find them all, manifest or not."""
     prefixes = [f"{layout.curated_prefix}{p}/batch-{batch_id}-".replace("//", "/") for p in partitions]
-    prefixes.append(f"{layout.dead_letter_prefix}batch_id={batch_id}/")
-    for prefix in prefixes:
-        keys.update(obj.key for obj in store.list(prefix))
-    return sorted(keys)
+    prefixes.append(dead_letter_batch_folder(layout, batch_id))
+    return sorted(obj.key for prefix in prefixes for obj in store.list(prefix))
 
 
-def retract(store: ObjectStore, layout: Layout, batch_id: str, partitions: Sequence[str],
-            manifest: Manifest | None = None) -> int:
-    """Delete every object ``batch_id`` may have published (:func:`published_keys`): its rows leave the curated
-    dataset and its dead letters go, so that its files can be converted again without duplicates. Idempotent.
-    Returns the number of objects deleted."""
-    keys = [key for key in published_keys(store, layout, batch_id, partitions, manifest) if store.exists(key)]
-    if keys:
-        failed = store.delete_many(keys)
-        if failed:
-            raise ObjectStoreError(f"batch {batch_id}: could not retract {len(failed)} published objects, e.g. "
-                                   f"{failed[0]}")
+def retract(store: ObjectStore, layout: Layout, batch_id: str, partitions: Sequence[str]) -> int:
+    """Delete every object ``batch_id`` published into ``partitions`` (:func:`published_keys`): its rows leave the
+    curated dataset and its dead letters go, so that its files can be converted again without duplicates.
+    Idempotent. Returns the number of objects deleted."""
+    keys = published_keys(store, layout, batch_id, partitions)
+    failed = store.delete_many(keys) if keys else []
+    if failed:
+        raise ObjectStoreError(f"batch {batch_id}: could not retract {len(failed)} published objects, e.g. "
+                               f"{failed[0]}")
     return len(keys)
 
 

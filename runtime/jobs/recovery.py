@@ -203,11 +203,11 @@ class Recovery:
                 report = self.protocol.finish(probe.manifest, time.monotonic())
             except pub.StagingLost as lost:
                 log.warning("batch %s cannot be rolled forward (%s): retracting it", batch_id, lost)
-                return self.retract(batch_id, partitions or probe.manifest.partitions, probe.manifest, str(lost))
+                return self.retract(batch_id, partitions or probe.manifest.partitions, str(lost))
             report.recovered = True
             return report
         if decision.action is Action.RETRACT:
-            return self.retract(batch_id, partitions, None, "its manifest is gone")
+            return self.retract(batch_id, partitions, "its manifest is gone")
         if decision.action is Action.ABANDON:
             released = pub.read_release_marker(self.store, self.layout, batch_id)
             if released is not None:  # its run gave it back while the database was away: as the run meant to
@@ -220,14 +220,14 @@ class Recovery:
                 "nor abandoned: inspect it")
         return None
 
-    def retract(self, batch_id: str, partitions: list[str], manifest: pub.Manifest | None, why: str) -> BatchReport:
+    def retract(self, batch_id: str, partitions: list[str], why: str) -> BatchReport:
         """The batch started to publish but cannot be finished (``why``: its staging is gone): delete what is left
         of its staging (a publisher still running then finds nothing more to copy), then every object it may have
         published, then close it ABANDONED and give its files back without charging them (:meth:`give_back`: the
-        lost staging is no file's fault). A crash in between retracts again (idempotent: without a manifest, by
-        the partitions the batch recorded). Returns its report (``abandoned``: the files given back)."""
+        lost staging is no file's fault). A crash in between retracts again (idempotent: by the partitions the
+        batch recorded). Returns its report (``abandoned``: the files given back)."""
         pub.clean_staging(self.store, self.layout, batch_id)  # first: a late publisher then finds nothing to copy
-        removed = pub.retract(self.store, self.layout, batch_id, partitions, manifest)
+        removed = pub.retract(self.store, self.layout, batch_id, partitions)
         return self.give_back(batch_id, f"batch retracted: {why}; {removed} published objects deleted")
 
     def give_back(self, batch_id: str, reason: str) -> BatchReport:
