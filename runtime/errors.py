@@ -33,3 +33,10 @@ class RunStopped(MldpError):
     def __init__(self, message: str, cause: str = "") -> None:
         super().__init__(message)
         self.cause = cause or message
+
+
+def one_line(exc: BaseException, limit: int = 300) -> str:
+    """``Type: message`` of ``exc`` on one line (white space folded, the message cut at ``limit`` characters): how
+    an error is recorded as a file's reason."""
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text[:limit]}" if text else type(exc).__name__

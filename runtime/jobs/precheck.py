@@ -49,6 +49,7 @@ from dataclasses import dataclass, field, replace
 
 from runtime.db.records import ClaimedFile, FileOutcome
 from runtime.db.states import FileState
+from runtime.errors import one_line
 from runtime.jobs import codecs, json_shape
 from runtime.spark.names import intended_codec_suffix
 from runtime.storage.base import (
@@ -112,10 +113,6 @@ def json_layout(head: bytes) -> str:
     return json_shape.first_byte_layout(head)
 
 
-def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
-    return f"{type(exc).__name__}: {text[:300]}" if text else type(exc).__name__
-
 
 def verify_unchanged(store: ObjectStore, files: Sequence[ClaimedFile], workers: int = 16) -> list[ClaimedFile]:
     """The files whose ETag is no longer the one processed (or that vanished): checked after Spark read them, so a
@@ -148,7 +145,7 @@ def _read_whole(found: PrecheckResult, read: Callable[[], json_shape.JsonShape],
         classified = errors(exc)
         if classified is not None:
             return classified
-        return replace(found, status=FileState.FAILED, reason=f"{READ_ERROR}: {_one_line(exc)}")
+        return replace(found, status=FileState.FAILED, reason=f"{READ_ERROR}: {one_line(exc)}")
     if shape.problem is not None:
         return replace(found, status=FileState.QUARANTINED, reason=shape.problem, json_layout=shape.layout)
     return replace(found, json_layout=shape.layout)
@@ -201,7 +198,7 @@ def _classify(store: ObjectStore, claimed: ClaimedFile) -> PrecheckResult:
     except UnsafeObject as exc:  # e.g. a local symbolic link leading outside the store: never read
         return PrecheckResult(claimed, FileState.QUARANTINED, str(exc))
     except Exception as exc:  # a read error says nothing about the file: retry it later
-        return PrecheckResult(claimed, FileState.FAILED, f"{READ_ERROR}: {_one_line(exc)}")
+        return PrecheckResult(claimed, FileState.FAILED, f"{READ_ERROR}: {one_line(exc)}")
     found = PrecheckResult(claimed, size=info.size, etag=info.etag)
     if claimed.etag is not None and info.etag != claimed.etag:
         return replace(found, status=FileState.FAILED, reason=(

@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from runtime.db.states import FileState
+from runtime.errors import one_line
+from runtime.jobs.precheck import READ_ERROR
 from runtime.spark.names import id_name
 from runtime.storage.base import (
     ObjectNotFound,
@@ -81,10 +83,6 @@ def spark_reads_store_directly(store: ObjectStore) -> bool:
     return on_glue() or os.environ.get("MLDP_SPARK_READS_S3") == "1"
 
 
-def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
-    return f"{type(exc).__name__}: {text[:300]}" if text else type(exc).__name__
-
 
 def unavailable_because(exc: Exception, doing: str) -> Unavailable:
     """What an error of ``doing`` (e.g. "downloading it") one raw file means for that file: vanished, changed since
@@ -97,7 +95,7 @@ def unavailable_because(exc: Exception, doing: str) -> Unavailable:
                                              "version")
     if isinstance(exc, StoragePermissionError):
         return Unavailable(FileState.FAILED, f"access denied {doing}: {exc}")
-    return Unavailable(FileState.FAILED, f"could not read the object ({doing}): {_one_line(exc)}")
+    return Unavailable(FileState.FAILED, f"{READ_ERROR} ({doing}): {one_line(exc)}")
 
 
 #: Errors that say something about the file itself (gone, changed, refused): never the store's being down.
@@ -125,7 +123,7 @@ def _per_file(store: ObjectStore, inputs: Sequence[SparkInput], action: Callable
     read_errors = [e for e in errors.values() if e is not None and not isinstance(e, _FILE_ERRORS)]
     if len(inputs) > 1 and len(read_errors) == len(inputs) and not store_answers(store, (i.key for i in inputs)):
         raise ObjectStoreError(f"the store could not be read ({doing}): each of the {len(inputs)} files failed "
-                               f"({_one_line(read_errors[0])}); no file was charged an attempt")
+                               f"({one_line(read_errors[0])}); no file was charged an attempt")
     return {key: unavailable_because(exc, doing) for key, exc in errors.items() if exc is not None}
 
 
