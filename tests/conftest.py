@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import os
 import shutil
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -67,6 +68,21 @@ def _reusable_database(pg_server_url: str, template_database: str) -> Iterator[R
     database = ReusableDatabase(pg_server_url, template_database)
     yield database
     database.drop()
+
+
+@pytest.fixture
+def empty_db_url(pg_server_url: str) -> Iterator[str]:
+    """A new database with no schema at all (the state before any job ever ran), dropped afterwards."""
+    name = f"e_{uuid.uuid4().hex[:12]}"
+    admin = psycopg2.connect(pg_server_url)
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    base, _, _ = pg_server_url.rpartition("/")
+    yield f"{base}/{name}"
+    with admin.cursor() as cur:
+        cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+    admin.close()
 
 
 @pytest.fixture

@@ -9,9 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import psycopg2
 import pytest
-from psycopg2 import sql
 
 from tests.deployed.glue_emulator import GlueEnvironment, SynthesizedJob, synthesized_jobs
 
@@ -57,23 +55,6 @@ def glue_environments(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[st
     root = tmp_path_factory.mktemp("glue-envs")
     return {(command, with_glue): GlueEnvironment.build(root / f"{command}-{with_glue}", command, with_glue)
             for command in ("glueetl", "pythonshell") for with_glue in (True, False)}
-
-
-@pytest.fixture
-def empty_db_url(pg_server_url: str) -> Iterator[str]:
-    """A new database with no schema at all (the state before any job ever ran)."""
-    import uuid
-
-    name = f"e_{uuid.uuid4().hex[:12]}"
-    admin = psycopg2.connect(pg_server_url)
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    base, _, _ = pg_server_url.rpartition("/")
-    yield f"{base}/{name}"
-    with admin.cursor() as cur:
-        cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-    admin.close()
 
 
 @pytest.fixture(scope="session")

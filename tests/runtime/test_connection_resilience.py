@@ -142,30 +142,14 @@ def test_a_blocked_statement_ends_mldp_status_with_one_error_line(db_url: str, c
 # --- migrations -------------------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def empty_database(pg_server_url: str) -> Iterator[str]:
-    """A database without any table, dropped afterwards."""
-    name = f"mldp_empty_{uuid.uuid4().hex[:8]}"
-    admin = psycopg2.connect(pg_server_url)
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    try:
-        yield pg_server_url.rsplit("/", 1)[0] + "/" + name
-    finally:
-        with admin.cursor() as cur:
-            cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-        admin.close()
-
-
-def test_migrations_are_not_cut_by_the_statement_timeout_and_leave_it_in_place(empty_database: str,
+def test_migrations_are_not_cut_by_the_statement_timeout_and_leave_it_in_place(empty_db_url: str,
                                                                                tmp_path: Path) -> None:
     """With a 200 ms timeout: the wait for the migration lock (held by another migrator for longer than that)
     and a migration that runs 1 s both complete; the connection still has its 200 ms afterwards."""
     (tmp_path / "0001_slow.sql").write_text("SELECT pg_sleep(1); CREATE TABLE slow_done (id int);\n")
-    holder = psycopg2.connect(empty_database)
+    holder = psycopg2.connect(empty_db_url)
     holder.autocommit = True
-    conn = connect(with_options(empty_database, "-c statement_timeout=200"), application_name="migrator")
+    conn = connect(with_options(empty_db_url, "-c statement_timeout=200"), application_name="migrator")
     migrated: list[object] = []
     migrator = threading.Thread(target=lambda: migrated.append(_apply(conn, tmp_path)))
     try:
