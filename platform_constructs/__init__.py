@@ -2,7 +2,7 @@
 
 ``from platform_constructs import TrackedRawBucket, TrackingDatabase, JsonToParquetWorkflow, PipelineAlarms``
 (and their ``*Props``; ``*Settings`` for the workflow and alarms are their props without the constructs they are
-wired to). The construct modules are imported lazily (PEP 562), so that ``platform_constructs.metric_names`` - the
+wired to). The construct modules are imported lazily (PEP 562), so that ``platform_contract.metrics`` - the
 metric contract shared with the runtime - and ``platform_constructs.defaults`` can be imported without loading
 aws_cdk.
 

@@ -3,7 +3,8 @@
 Everything a job needs is uploaded as a CDK file asset, so the jobs install nothing from the internet:
 
 * the two entry scripts (each job's ``ScriptLocation``);
-* the ``runtime`` package, built at synth time into
+* the ``runtime`` package and the ``platform_contract`` package it imports (the values the runtime shares with the
+  constructs), built at synth time into
 
   - ``runtime.zip`` for the Spark processor's ``--extra-py-files`` (Spark adds ``.zip`` files to the
     ``sys.path`` of the driver and of every executor), and
@@ -21,7 +22,7 @@ key (:func:`add_named_file_asset`): vendored wheels keep their PyPI name (immuta
 built file carries a digest of its content in its name. The jobs' roles then get ``s3:GetObject`` on exactly
 these keys of the CDK asset bucket.
 
-This module never imports the ``runtime`` package: it only reads its files.
+This module never imports the ``runtime`` package: it only reads its files (and those of ``platform_contract``).
 """
 
 from __future__ import annotations
@@ -42,6 +43,8 @@ from constructs import Construct
 
 #: The ``runtime`` package beside this package (repository checkout or site-packages alike).
 DEFAULT_RUNTIME_DIR = Path(__file__).resolve().parent.parent / "runtime"
+#: The ``platform_contract`` package beside this package: bundled with the runtime, which imports it.
+DEFAULT_CONTRACT_DIR = Path(__file__).resolve().parent.parent / "platform_contract"
 #: Vendored dependency wheels (committed; refreshed by ``scripts/fetch-glue-wheels.sh``).
 DEFAULT_WHEELS_DIR = Path(__file__).resolve().parent / "glue_wheels"
 #: Entry scripts, relative to the runtime package folder.
@@ -75,8 +78,8 @@ def package_files(package_dir: Path) -> list[tuple[str, bytes]]:
     package_dir = Path(package_dir)
     if not (package_dir / "__init__.py").is_file():
         raise ValueError(
-            f"runtime_dir {package_dir} is not a Python package (no __init__.py): point it at the folder "
-            "of the runtime package that the Glue entry scripts import"
+            f"{package_dir} is not a Python package (no __init__.py): runtime_dir must be the folder of the runtime "
+            "package that the Glue entry scripts import, contract_dir that of platform_contract"
         )
     entries: list[tuple[str, bytes]] = []
     for root, dirs, names in os.walk(package_dir):
@@ -119,9 +122,18 @@ def _build_dir() -> Path:
     return Path(tempfile.gettempdir()) / "mldp-glue-assets"
 
 
-def build_runtime_zip(runtime_dir: Path, out_dir: Path | None = None) -> Path:
-    """Build ``runtime-<digest>.zip`` (Spark ``--extra-py-files``) and return its path."""
+def bundle_files(runtime_dir: Path, extra_packages: Sequence[Path] = ()) -> list[tuple[str, bytes]]:
+    """The sorted archive entries of the runtime package and of ``extra_packages`` (``platform_contract``)."""
     entries = package_files(Path(runtime_dir))
+    for package in extra_packages:
+        entries += package_files(Path(package))
+    return sorted(entries, key=lambda item: item[0])
+
+
+def build_runtime_zip(runtime_dir: Path, out_dir: Path | None = None, extra_packages: Sequence[Path] = ()) -> Path:
+    """Build ``runtime-<digest>.zip`` (Spark ``--extra-py-files``) of the runtime package and ``extra_packages``
+    and return its path."""
+    entries = bundle_files(runtime_dir, extra_packages)
     return _write_zip((out_dir or _build_dir()) / f"runtime-{content_digest(entries)}.zip", entries)
 
 
@@ -129,14 +141,15 @@ def _record_hash(data: bytes) -> str:
     return "sha256=" + urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
 
 
-def build_runtime_wheel(runtime_dir: Path, out_dir: Path | None = None, version: str = RUNTIME_WHEEL_VERSION) -> Path:
-    """Build a pure-Python wheel of the runtime package and return its path.
+def build_runtime_wheel(runtime_dir: Path, out_dir: Path | None = None, version: str = RUNTIME_WHEEL_VERSION,
+                        extra_packages: Sequence[Path] = ()) -> Path:
+    """Build a pure-Python wheel of the runtime package (and of ``extra_packages``) and return its path.
 
     Its file name is ``mldp_runtime-<version>-1x<digest>-py3-none-any.whl``: the build tag (which must start
     with a digit) carries the content digest, so a changed runtime gets a new S3 key. The wheel declares
     no dependencies, so ``pip install`` of it never reaches for an index.
     """
-    entries = package_files(Path(runtime_dir))
+    entries = bundle_files(runtime_dir, extra_packages)
     build_tag = f"1x{content_digest(entries)}"
     dist_info = f"{RUNTIME_DISTRIBUTION}-{version}.dist-info"
     metadata = (
@@ -242,6 +255,8 @@ class GlueCodeAssetsProps:
     runtime_dir: Path = DEFAULT_RUNTIME_DIR
     #: Folder of the vendored dependency wheels.
     wheels_dir: Path = DEFAULT_WHEELS_DIR
+    #: The ``platform_contract`` package folder, bundled beside the runtime (which imports it).
+    contract_dir: Path = DEFAULT_CONTRACT_DIR
     #: Normalized distribution names that must be present for both Python versions.
     required_wheels: tuple[str, ...] = REQUIRED_WHEELS
 
@@ -251,8 +266,8 @@ class GlueCodeAssets(Construct):
 
     Attributes:
         lister_script / processor_script: the entry scripts.
-        runtime_zip: ``runtime-<digest>.zip`` (processor ``--extra-py-files``).
-        runtime_wheel: the runtime wheel (lister ``--extra-py-files``).
+        runtime_zip: ``runtime-<digest>.zip`` (processor ``--extra-py-files``), the contract included.
+        runtime_wheel: the runtime wheel (lister ``--extra-py-files``), the contract included.
         spark_wheels: cp311 dependency wheels (processor ``--additional-python-modules``).
         python_shell_wheels: cp39 dependency wheels (lister ``--extra-py-files``).
     """
@@ -273,8 +288,9 @@ class GlueCodeAssets(Construct):
         processor = runtime_dir / PROCESSOR_SCRIPT
         self.lister_script = add_named_file_asset(self, lister, _digest_named(lister))
         self.processor_script = add_named_file_asset(self, processor, _digest_named(processor))
-        runtime_zip = build_runtime_zip(runtime_dir)
-        runtime_wheel = build_runtime_wheel(runtime_dir)
+        extra_packages = (Path(self.props.contract_dir),)
+        runtime_zip = build_runtime_zip(runtime_dir, extra_packages=extra_packages)
+        runtime_wheel = build_runtime_wheel(runtime_dir, extra_packages=extra_packages)
         self.runtime_zip = add_named_file_asset(self, runtime_zip, runtime_zip.stem)
         self.runtime_wheel = add_named_file_asset(self, runtime_wheel, runtime_wheel.stem)
         self.spark_wheels = [add_named_file_asset(self, w, w.stem) for w in spark_wheels]

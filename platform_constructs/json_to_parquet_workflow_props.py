@@ -8,7 +8,7 @@ Two layers, so that a configuration can hold the settings without holding constr
   ``database`` and the ``environment_name`` (keyword-only and required).
 
 The defaults the runtime shares (batch size, attempts, lease, drain budgets, namespace) come from
-:mod:`platform_constructs.defaults`; ``tests/infra/test_defaults.py`` proves they equal ``runtime/defaults.py``.
+:mod:`platform_contract.defaults`, the contract the runtime's options default to as well.
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ from typing import Any
 
 from aws_cdk import RemovalPolicy
 
-from platform_constructs import defaults
 from platform_constructs.catalog_table import DEFAULT_COLUMNS
 from platform_constructs.glue_assets import DEFAULT_RUNTIME_DIR, DEFAULT_WHEELS_DIR
 from platform_constructs.glue_network import DEFAULT_INTERFACE_ENDPOINTS
@@ -40,6 +39,7 @@ from platform_constructs.validation import (
     check_not_destroyed_in_production,
     check_one_of,
 )
+from platform_contract import defaults
 
 #: The workflow's start trigger: every 15 minutes.
 DEFAULT_SCHEDULE = "cron(0/15 * * * ? *)"

@@ -112,7 +112,7 @@ class PipelineAlarms(Construct):
         self.dashboard = create_dashboard(self, props, self.metrics, self.alarms)
 
     def custom_metric(self, metric_name: str, statistic: str, period: Duration | None = None) -> cloudwatch.Metric:
-        """A custom metric of the runtime (:mod:`platform_constructs.metric_names`) in this environment (a new
+        """A custom metric of the runtime (:mod:`platform_contract.metrics`) in this environment (a new
         metric; the alarms' and the dashboard's are in :attr:`metrics`)."""
         return self.metrics.custom(metric_name, statistic, period)
 

@@ -14,8 +14,8 @@ from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_events as events
 
-from platform_constructs import metric_names as m
 from platform_constructs.pipeline_alarms_props import PipelineAlarmsProps
+from platform_contract import metrics as m
 
 #: Period of the RDS metrics and of the dashboard-only custom metrics.
 FIVE_MINUTES = Duration.minutes(5)
@@ -76,10 +76,10 @@ class PipelineMetrics:
             self.rds_free_storage = instance.metric_free_storage_space(period=FIVE_MINUTES, statistic="Minimum")
 
     def custom(self, metric_name: str, statistic: str, period: Duration | None = None) -> cloudwatch.Metric:
-        """A custom metric of the runtime (:mod:`platform_constructs.metric_names`) in this environment; ``period``
+        """A custom metric of the runtime (:mod:`platform_contract.metrics`) in this environment; ``period``
         defaults to the props' ``period``."""
         if metric_name not in m.ALL_METRICS:
-            raise ValueError(f"{metric_name!r} is not a metric of platform_constructs.metric_names")
+            raise ValueError(f"{metric_name!r} is not a metric of platform_contract.metrics")
         return cloudwatch.Metric(
             namespace=self.props.metrics_namespace,
             metric_name=metric_name,

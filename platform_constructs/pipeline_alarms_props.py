@@ -15,7 +15,6 @@ from aws_cdk import Duration
 from aws_cdk import aws_rds as rds
 from aws_cdk import aws_sns as sns
 
-from platform_constructs import defaults
 from platform_constructs.validation import (
     PropsError,
     check_email_addresses,
@@ -25,6 +24,7 @@ from platform_constructs.validation import (
     check_metrics_namespace,
     check_sns_topic_arn,
 )
+from platform_contract import defaults
 
 MIB = 1024 * 1024
 GIB = 1024 * MIB

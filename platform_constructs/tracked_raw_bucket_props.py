@@ -27,6 +27,7 @@ from platform_constructs.validation import (
     check_one_of,
     check_prefix,
 )
+from platform_contract import layout
 
 ENCRYPTION_KMS = "KMS"
 """A customer-managed KMS key with rotation, and an S3 bucket key."""
@@ -64,18 +65,18 @@ class TrackedRawBucketProps:
     #: ``"KMS"`` (a customer-managed key with rotation and an S3 bucket key) or ``"S3_MANAGED"`` (SSE-S3).
     encryption: str = ENCRYPTION_KMS
     #: Where raw JSON lands (historical ``all_historical_files/`` and weekly ``YYYY/weekXX/`` folders below it).
-    raw_prefix: str = "raw-json-data/"
+    raw_prefix: str = layout.RAW_PREFIX
     #: Where processed raw JSON is archived.
-    processed_prefix: str = "raw-json-data-processed/"
+    processed_prefix: str = layout.PROCESSED_PREFIX
     #: The Parquet data lake that readers scan.
-    curated_prefix: str = "curated-data-lake/json_parsed_parquet/"
+    curated_prefix: str = layout.CURATED_PREFIX
     #: Batch scratch space (``<staging_prefix><batch id>/``) and Glue's ``--TempDir`` (:attr:`glue_temp_prefix`);
     #: readers never scan it. A batch's staging never expires: the processor deletes it once the batch is closed.
-    staging_prefix: str = "curated-data-lake/_staging/"
+    staging_prefix: str = layout.STAGING_PREFIX
     #: Records that failed parsing or validation.
-    dead_letter_prefix: str = "error-data-lake/json_malformed_records/"
+    dead_letter_prefix: str = layout.DEAD_LETTER_PREFIX
     #: Glue job scripts, transform specs and bundled libraries.
-    scripts_prefix: str = "glue-scripts/"
+    scripts_prefix: str = layout.SCRIPTS_PREFIX
     #: Age at which archived raw JSON moves to S3 Intelligent-Tiering (0 = as soon as possible).
     processed_to_intelligent_tiering_days: int = 30
     #: Optional age (60-90 days) at which archived raw JSON moves on to Glacier Instant Retrieval; ``None`` keeps

@@ -6,7 +6,7 @@ what to fix. It also carries ``owner``, ``field`` and ``problem`` separately, so
 context key the user typed (``EnvironmentConfig('prod').db_instance_type ...``) without a second copy of the
 rule.
 
-What lives here: environment names (one rule, :data:`platform_constructs.defaults.ENVIRONMENT_NAME_PATTERN`),
+What lives here: environment names (one rule, :data:`platform_contract.environment.ENVIRONMENT_NAME_PATTERN`),
 metric namespaces, S3 key prefixes, physical-name suffixes, bucket names, e-mail addresses, SNS topic ARNs,
 minimums, the generic type check of props fields, mutually exclusive props, and the production rule for
 ``RemovalPolicy.DESTROY``. Rules that only one props type applies stay next to that type.
@@ -26,10 +26,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import PurePath
 from typing import Any
 
-from platform_constructs.defaults import ENVIRONMENT_NAME_PATTERN
+from platform_contract.environment import ENVIRONMENT_NAME  # the one rule (workflow, alarms, stack configuration)
 
-ENVIRONMENT_NAME = re.compile(ENVIRONMENT_NAME_PATTERN)
-"""The one rule for environment names (workflow, alarms, stack configuration)."""
 METRICS_NAMESPACE = re.compile(r"^[A-Za-z0-9_./#:-]{1,255}$")
 """A custom CloudWatch namespace; it must also not start with ``AWS/`` (reserved)."""
 NAME_SUFFIX = re.compile(r"^[A-Za-z0-9_-]{0,40}$")

@@ -6,15 +6,15 @@ import hashlib
 import re
 from dataclasses import dataclass
 
+from platform_contract.layout import (
+    CURATED_PREFIX,
+    DEAD_LETTER_PREFIX,
+    HISTORICAL_FOLDER,
+    PROCESSED_PREFIX,
+    RAW_PREFIX,
+    STAGING_PREFIX,
+)
 from runtime.errors import UsageError
-
-RAW_PREFIX = "raw-json-data/"
-HISTORICAL_PREFIX = "raw-json-data/all_historical_files/"
-PROCESSED_PREFIX = "raw-json-data-processed/"
-CURATED_PREFIX = "curated-data-lake/json_parsed_parquet/"
-DEAD_LETTER_PREFIX = "error-data-lake/json_malformed_records/"
-STAGING_PREFIX = "curated-data-lake/_staging/"
-SCRIPTS_PREFIX = "glue-scripts/"
 
 #: Weekly drops under the raw prefix: ``YYYY/weekN/`` with one or two digits and any case of ``week`` (``week1``,
 #: ``Week02``, ``WEEK3``). A file ``YYYY/week02.jsonl`` is not a weekly folder.
@@ -27,8 +27,6 @@ MAX_KEY_BYTES = 1024
 LONG_ARCHIVE_FOLDER = "_long/"
 #: Longest processed prefix, in UTF-8 bytes: a shortened archived key keeps room for the end of the file name.
 MAX_PROCESSED_PREFIX_BYTES = 512
-#: The historical dump under the raw prefix.
-HISTORICAL_FOLDER = "all_historical_files/"
 #: Prefix options every job takes (``--raw-prefix`` ...): Layout field -> CLI option.
 PREFIX_OPTIONS = {
     "raw_prefix": "raw-prefix",

@@ -1,8 +1,8 @@
 """Run metrics: published to CloudWatch under the namespace and names :mod:`PipelineAlarms` alarms on, with the
 environment as the only dimension; written to the log instead when metrics are off or no AWS credentials exist.
 
-Names are the contract of ``platform_constructs/metric_names.py``; ``tests/runtime/test_metrics.py`` checks that
-both sides agree.
+Names, units, namespace and dimension are those of :mod:`platform_contract.metrics`, which the alarms import too
+(re-exported here for the commands).
 """
 
 from __future__ import annotations
@@ -11,37 +11,30 @@ import json
 import logging
 from dataclasses import dataclass, field
 
+from platform_contract.metrics import (
+    BACKLOG_FILES,
+    BATCH_DURATION_SECONDS,
+    BYTES_PROCESSED,
+    DEFAULT_NAMESPACE,
+    ENVIRONMENT_DIMENSION,
+    FILES_FAILED,
+    FILES_IGNORED,
+    FILES_LISTED,
+    FILES_QUARANTINED,
+    FILES_REGISTERED,
+    FILES_SUCCEEDED,
+    LISTER_DURATION_SECONDS,
+    OLDEST_PENDING_AGE_SECONDS,
+    QUARANTINED_FILES_TOTAL,
+    RECORDS_DEAD_LETTERED,
+    RECORDS_GOOD,
+    UNITS,
+)
+
 log = logging.getLogger("mldp.metrics")
 
-DEFAULT_NAMESPACE = "MlDataPlatform"
-ENVIRONMENT_DIMENSION = "Environment"
 #: PutMetricData accepts up to 1,000 metric data points per call.
 MAX_DATA_POINTS_PER_CALL = 1000
-
-# Processor
-FILES_SUCCEEDED = "FilesSucceeded"
-FILES_FAILED = "FilesFailed"
-FILES_QUARANTINED = "FilesQuarantined"
-RECORDS_GOOD = "RecordsGood"
-RECORDS_DEAD_LETTERED = "RecordsDeadLettered"
-BYTES_PROCESSED = "BytesProcessed"
-BATCH_DURATION_SECONDS = "BatchDurationSeconds"
-# Lister
-FILES_LISTED = "FilesListed"
-FILES_REGISTERED = "FilesRegistered"
-FILES_IGNORED = "FilesIgnored"
-LISTER_DURATION_SECONDS = "ListerDurationSeconds"
-# Both (gauges of the tracking table)
-BACKLOG_FILES = "BacklogFiles"
-OLDEST_PENDING_AGE_SECONDS = "OldestPendingAgeSeconds"
-QUARANTINED_FILES_TOTAL = "QuarantinedFilesTotal"
-
-UNITS: dict[str, str] = {
-    FILES_SUCCEEDED: "Count", FILES_FAILED: "Count", FILES_QUARANTINED: "Count", RECORDS_GOOD: "Count",
-    RECORDS_DEAD_LETTERED: "Count", BYTES_PROCESSED: "Bytes", BATCH_DURATION_SECONDS: "Seconds",
-    FILES_LISTED: "Count", FILES_REGISTERED: "Count", FILES_IGNORED: "Count", LISTER_DURATION_SECONDS: "Seconds",
-    BACKLOG_FILES: "Count", OLDEST_PENDING_AGE_SECONDS: "Seconds", QUARANTINED_FILES_TOTAL: "Count",
-}
 
 
 @dataclass
@@ -60,7 +53,7 @@ class MetricsPublisher:
         PutMetricData limits allow."""
         unknown = sorted(set(values) - set(UNITS))
         if unknown:
-            raise ValueError(f"unknown metric names {unknown}: add them to runtime.metrics and metric_names.py")
+            raise ValueError(f"unknown metric names {unknown}: add them to platform_contract/metrics.py")
         log.info("metrics %s", json.dumps({"namespace": self.namespace, "environment": self.environment,
                                             **{k: values[k] for k in sorted(values)}}))
         if not self.enabled or not values:
@@ -129,3 +122,13 @@ def lister_figures(summary) -> dict[str, float]:
         FILES_IGNORED: summary.ignored_total,
         LISTER_DURATION_SECONDS: summary.seconds,
     }
+
+
+#: The contract's names this module re-exports (``runtime.metrics.FILES_SUCCEEDED`` ...), and its own API.
+__all__ = [
+    "BACKLOG_FILES", "BATCH_DURATION_SECONDS", "BYTES_PROCESSED", "DEFAULT_NAMESPACE", "ENVIRONMENT_DIMENSION",
+    "FILES_FAILED", "FILES_IGNORED", "FILES_LISTED", "FILES_QUARANTINED", "FILES_REGISTERED", "FILES_SUCCEEDED",
+    "LISTER_DURATION_SECONDS", "MAX_DATA_POINTS_PER_CALL", "OLDEST_PENDING_AGE_SECONDS", "QUARANTINED_FILES_TOTAL",
+    "RECORDS_DEAD_LETTERED", "RECORDS_GOOD", "UNITS", "MetricsPublisher", "backlog_gauges", "lister_figures",
+    "publisher_from_args",
+]

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from runtime.layout import HISTORICAL_PREFIX
+from platform_contract.layout import HISTORICAL_PREFIX
 from runtime.storage.base import ObjectStore
 
 MODES = ("train", "eval", "test")

@@ -17,7 +17,7 @@ from platform_constructs.pipeline_alarms import PipelineAlarms, PipelineAlarmsPr
 from platform_constructs.removal_policy import DESTROY_CONTEXT_KEY
 from platform_constructs.tracked_raw_bucket import TrackedRawBucket
 from platform_constructs.tracking_database import TrackingDatabase
-from runtime import deployment as out
+from platform_contract import outputs as out
 from stacks.config import EnvironmentConfig
 from stacks.nag_acknowledgments import acknowledge_stack_findings
 
@@ -74,10 +74,10 @@ class DataPlatformStack(Stack):
         acknowledge_stack_findings(self)
 
     def _outputs(self) -> None:
-        """The stack's outputs, under the keys of :mod:`runtime.deployment` (``mldp smoke`` reads them back).
+        """The stack's outputs, under the keys of :mod:`platform_contract.outputs` (``mldp smoke`` reads them back).
 
-        The stack imports that one constants module from the runtime (never the other way round: Glue has no CDK);
-        the constructs themselves still import nothing from the runtime. See the module's docstring.
+        The keys live in the contract package that the runtime imports too (Glue has no CDK, so the runtime may not
+        import ``stacks``); neither the stack nor the constructs import the runtime.
         """
         layout = self.bucket.props
         outputs = {

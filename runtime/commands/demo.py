@@ -43,7 +43,7 @@ from runtime.db.connection import describe_url, redact, resolve_database_url
 from runtime.errors import UsageError
 
 #: Files per batch of the demo: small on purpose, so the sample run shows several batches (the processor's
-#: default, :data:`runtime.defaults.BATCH_SIZE`, would take the whole sample in one).
+#: default, :data:`platform_contract.defaults.BATCH_SIZE`, would take the whole sample in one).
 DEMO_BATCH_SIZE = 25
 #: Fewest good files of a demo: it deletes the second and overwrites the third after listing.
 MIN_FILES = 3

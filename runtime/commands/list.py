@@ -21,7 +21,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from runtime import defaults
+from platform_contract import defaults
 from runtime.commands.common import emit, open_database
 from runtime.commands.options import add_job_options, layout_from_args, non_negative_int, positive_int
 from runtime.errors import UsageError

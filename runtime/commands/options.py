@@ -1,13 +1,14 @@
 """The options several ``mldp`` commands share, each defined once: ``--db``, ``--json``, the job options of the
 lister and the processor (the same locally and on Glue) and the bucket layout. Defaults come from
-:mod:`runtime.defaults` and ``--help`` shows them. Python 3.9-compatible: the Glue Python-shell lister imports it.
+:mod:`platform_contract.defaults` and ``--help`` shows them. Python 3.9-compatible: the Glue Python-shell lister
+imports it.
 """
 
 from __future__ import annotations
 
 import argparse
 
-from runtime import defaults
+from platform_contract import defaults
 from runtime.commands.common import user_input
 from runtime.layout import PREFIX_OPTIONS, Layout
 

@@ -7,7 +7,7 @@ import sys
 import time
 from typing import TYPE_CHECKING, Any
 
-from runtime import defaults
+from platform_contract import defaults
 from runtime import metrics as m
 from runtime.commands.common import emit, open_database
 from runtime.commands.options import add_job_options, layout_from_args, non_negative_int, positive_int
@@ -44,7 +44,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def lease_seconds(text: str) -> int:
-    """``type=`` of ``--lease-seconds``: an integer of at least :data:`runtime.defaults.MIN_LEASE_SECONDS`."""
+    """``type=`` of ``--lease-seconds``: an integer of at least :data:`platform_contract.defaults.MIN_LEASE_SECONDS`."""
     from runtime.jobs.settings import lease_too_short
 
     value = non_negative_int(text)
@@ -54,7 +54,7 @@ def lease_seconds(text: str) -> int:
 
 
 def attempts(text: str) -> int:
-    """``type=`` of ``--max-attempts``: an integer from 1 to :data:`runtime.defaults.MAX_ATTEMPTS_LIMIT`."""
+    """``type=`` of ``--max-attempts``: an integer from 1 to :data:`platform_contract.defaults.MAX_ATTEMPTS_LIMIT`."""
     value = positive_int(text)
     if value > defaults.MAX_ATTEMPTS_LIMIT:
         raise argparse.ArgumentTypeError(f"must be at most {defaults.MAX_ATTEMPTS_LIMIT}, got {text!r}")

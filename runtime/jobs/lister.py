@@ -26,7 +26,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from runtime import defaults
+from platform_contract import defaults
 from runtime.db.registration import (
     KEY_TOO_LONG,
     NOT_UTF8,

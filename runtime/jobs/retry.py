@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from runtime import defaults
+from platform_contract import defaults
 from runtime.db.records import FileOutcome, Resolution
 from runtime.db.states import FileState
 

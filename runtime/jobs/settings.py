@@ -1,11 +1,12 @@
-"""The knobs of one processor run (CLI options / Glue job arguments), their defaults from :mod:`runtime.defaults`."""
+"""The knobs of one processor run (CLI options / Glue job arguments), their defaults from
+:mod:`platform_contract.defaults`."""
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
 
-from runtime import defaults
+from platform_contract import defaults
 from runtime.jobs.retry import RetryPolicy
 
 
@@ -15,7 +16,7 @@ def local_job_run_id() -> str:
 
 
 def lease_too_short(lease_seconds: object) -> str:
-    """Why a lease shorter than :data:`runtime.defaults.MIN_LEASE_SECONDS` is refused."""
+    """Why a lease shorter than :data:`platform_contract.defaults.MIN_LEASE_SECONDS` is refused."""
     return (f"lease-seconds must be at least {defaults.MIN_LEASE_SECONDS}, got {lease_seconds}: the heartbeat renews "
             "the lease every fifth of it, and a shorter lease can lapse between two renewals of a live run (a slow "
             "database, a reconnect), letting another run take its batch over")

@@ -18,7 +18,7 @@ import uuid
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
-from runtime import defaults
+from platform_contract import defaults
 from runtime.db.tracking import TrackingStore
 from runtime.jobs.owner import OwnerProbe, current_owner, recoverability
 from runtime.operator.requeue import default_actor

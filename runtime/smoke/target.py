@@ -8,7 +8,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from runtime import deployment as out
+from platform_contract import outputs as out
 from runtime.errors import UsageError
 from runtime.layout import CURATED_PREFIX, DEAD_LETTER_PREFIX, PROCESSED_PREFIX, RAW_PREFIX, STAGING_PREFIX, Layout
 
@@ -113,7 +113,7 @@ def stack_outputs(cloudformation: Any, stack_name: str) -> dict[str, str]:
 
 
 def target_from_stack(cloudformation: Any, stack_name: str) -> SmokeTarget:
-    """The :class:`SmokeTarget` the outputs of ``stack_name`` describe (keys of :mod:`runtime.deployment`)."""
+    """The :class:`SmokeTarget` the outputs of ``stack_name`` describe (keys of :mod:`platform_contract.outputs`)."""
     outputs = stack_outputs(cloudformation, stack_name)
     needed = [key for key in (out.BUCKET_NAME, out.LISTER_JOB_NAME, out.PROCESSOR_JOB_NAME) if not outputs.get(key)]
     if needed:

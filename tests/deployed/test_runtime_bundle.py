@@ -12,9 +12,10 @@ from pathlib import Path
 from tests.deployed.conftest import job_named
 
 PROBE = """
-import json, sys, runtime
+import json, sys, runtime, platform_contract.defaults
 from runtime.db.migrations import available_migrations
-result = {"module": runtime.__file__, "migrations": [m.version for m in available_migrations()]}
+result = {"module": runtime.__file__, "contract": platform_contract.defaults.__file__,
+          "migrations": [m.version for m in available_migrations()]}
 if "--spec" in sys.argv:
     from runtime.transforms.spec import load_spec
     result["columns"] = len(load_spec(None).columns)
@@ -49,6 +50,7 @@ def test_processor_zip_carries_its_migrations_and_default_spec(dev_jobs, glue_en
     environment.pip_install_offline(modules, tmp_path / "site", ["--no-index"])
     result = _probe(str(environment.python), [bundle, tmp_path / "site", environment.site], tmp_path, "--spec")
     assert result["module"].startswith(str(bundle))  # imported from the zip, not from the checkout
+    assert result["contract"].startswith(str(bundle))
     assert result["migrations"] == MIGRATIONS
     assert result["columns"] > 0
 
@@ -60,4 +62,5 @@ def test_lister_wheel_installed_offline_on_python_39_carries_its_migrations(dev_
     environment.pip_install_offline(wheels, tmp_path / "site")
     result = _probe(str(environment.python), [tmp_path / "site"], cwd=tmp_path)
     assert result["module"].startswith(str(tmp_path / "site"))
+    assert result["contract"].startswith(str(tmp_path / "site"))
     assert result["migrations"] == MIGRATIONS

@@ -48,7 +48,7 @@ def test_runtime_archives_are_reproducible_and_clean(tmp_path: Path) -> None:
 def test_runtime_wheel_installs_with_pip_offline(tmp_path: Path) -> None:
     from platform_constructs.glue_assets import build_runtime_wheel
 
-    wheel = build_runtime_wheel(RUNTIME, tmp_path)
+    wheel = build_runtime_wheel(RUNTIME, tmp_path, extra_packages=(REPO / "platform_contract",))
     target = tmp_path / "site"
     result = subprocess.run(
         [sys.executable, "-m", "pip", "install", "--no-index", "--no-deps", "--quiet", "--target", str(target),
@@ -58,6 +58,7 @@ def test_runtime_wheel_installs_with_pip_offline(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert (target / "runtime" / "glue" / "file_lister_and_db_populator.py").is_file()
     assert (target / "mldp_runtime-0.1.0.dist-info" / "RECORD").is_file()
+    assert (target / "platform_contract" / "defaults.py").is_file()  # the contract the runtime imports
 
 
 def test_missing_wheels_fail_with_the_script_to_run(tmp_path: Path) -> None:

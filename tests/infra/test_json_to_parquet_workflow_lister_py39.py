@@ -14,17 +14,22 @@ from tests.infra.workflow_helpers import REPO, RUNTIME
 pytestmark = pytest.mark.infra
 
 
+#: The packages the lister's import closure is followed into: the runtime and the contract it imports.
+BUNDLED = ("runtime", "platform_contract")
+
+
 def _runtime_imports(path: Path, *, in_functions: bool = True) -> set[str]:
-    """``runtime.*`` modules imported by ``path``: at module level, and inside functions if ``in_functions``."""
+    """``runtime.*`` and ``platform_contract.*`` modules imported by ``path``: at module level, and inside functions
+    if ``in_functions``."""
     names: set[str] = set()
     stack: list[ast.AST] = [ast.parse(path.read_text())]
     while stack:
         node = stack.pop()
-        if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "runtime":
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] in BUNDLED:
             names.add(node.module)
             names.update(f"{node.module}.{alias.name}" for alias in node.names)
         elif isinstance(node, ast.Import):
-            names.update(a.name for a in node.names if a.name.split(".")[0] == "runtime")
+            names.update(a.name for a in node.names if a.name.split(".")[0] in BUNDLED)
         if in_functions or not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
             stack.extend(ast.iter_child_nodes(node))
     return names
@@ -80,6 +85,7 @@ def test_lister_import_closure_is_python_39_compatible() -> None:
     closure = lister_import_closure()
     relative = [str(p.relative_to(REPO)) for p in closure]
     assert "runtime/cli.py" in relative and "runtime/jobs/lister.py" in relative, relative
+    assert "platform_contract/defaults.py" in relative, relative
     for path in closure:  # the grammar of 3.9 (no match statements, no parenthesized context managers, ...)
         ast.parse(path.read_text(), filename=str(path), feature_version=(3, 9))
     vermin = Path(sys.executable).parent / "vermin"

@@ -13,7 +13,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk.assertions import Template
 
 from platform_constructs import PipelineAlarms, PipelineAlarmsProps
-from platform_constructs import metric_names as m
+from platform_contract import metrics as m
 
 pytestmark = pytest.mark.infra
 
@@ -416,7 +416,7 @@ def test_metric_names_contract() -> None:
 
 
 def test_custom_metric_rejects_unknown_names(default: Built) -> None:
-    with pytest.raises(ValueError, match=r"not a metric of platform_constructs\.metric_names"):
+    with pytest.raises(ValueError, match=r"not a metric of platform_contract\.metrics"):
         default.construct.custom_metric("FilesSucceded", "Sum")
 
 

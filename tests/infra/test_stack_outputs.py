@@ -1,5 +1,5 @@
 """The stack outputs ``mldp smoke`` reads after ``cdk deploy``: present in both environments, under the keys of
-``runtime.deployment``, and equal to what the Glue jobs are actually configured with."""
+``platform_contract.outputs``, and equal to what the Glue jobs are actually configured with."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from runtime import deployment as out
+from platform_contract import outputs as out
 from runtime.layout import Layout
 
 pytestmark = pytest.mark.infra

@@ -1,6 +1,6 @@
 """The ``mldp`` mechanism itself: one registry of command modules, shared options with the defaults of
-:mod:`runtime.defaults`, and the error contract (a user-facing error is one ``error:`` line and exit status 2, any
-other exception a traceback; ``-v`` shows the traceback of both)."""
+:mod:`platform_contract.defaults`, and the error contract (a user-facing error is one ``error:`` line and exit
+status 2, any other exception a traceback; ``-v`` shows the traceback of both)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from runtime import defaults
+from platform_contract import defaults
 from runtime.cli import build_parser, main
 from runtime.commands import COMMANDS
 from runtime.commands import status as status_command

@@ -15,7 +15,7 @@ from pathlib import Path
 import psycopg2
 import pytest
 
-from runtime import defaults
+from platform_contract import defaults
 from runtime.cli import main
 from runtime.db.records import FileOutcome, Owner
 from runtime.db.states import BatchState, FileState

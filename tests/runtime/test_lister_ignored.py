@@ -15,7 +15,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from platform_constructs import metric_names
+from platform_contract import metrics as metric_names
 from runtime.cli import main
 from runtime.jobs.lister import (
     EXAMPLES_PER_REASON,

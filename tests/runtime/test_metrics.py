@@ -14,7 +14,7 @@ import psycopg2
 import pytest
 from moto import mock_aws
 
-from platform_constructs import metric_names
+from platform_contract import metrics as metric_names
 from runtime import metrics
 from runtime.cli import main
 from runtime.commands.process import batch_figures

@@ -49,7 +49,7 @@ def test_the_retry_rule_backs_off_exponentially_then_quarantines():
 
 
 def test_the_retry_defaults_are_the_runtimes():
-    from runtime import defaults
+    from platform_contract import defaults
     from runtime.jobs.settings import ProcessorSettings
 
     assert RetryPolicy() == RetryPolicy(defaults.MAX_ATTEMPTS, defaults.BACKOFF_BASE_SECONDS,

@@ -37,7 +37,7 @@ import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.stub import Stubber
 
-from runtime import deployment as out
+from platform_contract import outputs as out
 from runtime.cli import build_parser, main
 from runtime.commands import smoke as smoke_command
 from runtime.layout import Layout

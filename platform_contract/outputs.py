@@ -1,13 +1,9 @@
 """The CloudFormation outputs of a deployed ``MlDataPlatform-<env>`` stack: their keys, in one place.
 
 ``stacks/data_platform_stack.py`` declares its ``CfnOutput`` s under these keys and ``mldp smoke`` reads them back
-with ``describe_stacks``, so the two can never drift apart.
-
-Why the keys live in the runtime and the stack imports them, not the other way round: the runtime runs on Glue,
-where ``aws_cdk`` does not exist, so it may not import ``stacks`` (which imports the CDK). The stack, in turn, may
-import from the runtime: DESIGN.md only keeps the *constructs* free of runtime imports (so another project can
-reuse them with its own runtime); the stack is this project's composition and already bundles this runtime. This
-module is plain constants (no imports, Python 3.9-compatible), so importing it costs the synth nothing.
+with ``describe_stacks``, so the two can never drift apart. They live in the contract, which both import: the
+runtime runs on Glue, where ``aws_cdk`` does not exist, so it may not import ``stacks``, and the stack does not
+import the runtime. Plain constants (no imports, Python 3.9-compatible), so importing them costs the synth nothing.
 """
 
 from __future__ import annotations

@@ -1,9 +1,7 @@
 """Names of the custom CloudWatch metrics that the runtime publishes and the alarms watch.
 
-This module is the single contract between the Glue jobs (which publish) and
-:class:`platform_constructs.PipelineAlarms` (which alarms and draws dashboards).
-It must stay importable without aws_cdk so that the runtime test-suite can compare
-what the jobs publish with these names.
+This module is the single contract between the Glue jobs (which publish, :mod:`runtime.metrics`) and
+:class:`platform_constructs.PipelineAlarms` (which alarms and draws dashboards); both import it.
 
 Every metric is published under one namespace (:data:`DEFAULT_NAMESPACE` unless the
 job argument ``--metrics-namespace`` says otherwise) with exactly one dimension,
@@ -41,9 +39,9 @@ Both jobs, at the end of every run (gauges of the tracking table):
 
 from __future__ import annotations
 
-from platform_constructs.defaults import METRICS_NAMESPACE as DEFAULT_NAMESPACE
+from platform_contract.defaults import METRICS_NAMESPACE as DEFAULT_NAMESPACE
 
-# DEFAULT_NAMESPACE: default CloudWatch namespace of all custom metrics (defined in platform_constructs.defaults).
+# DEFAULT_NAMESPACE: default CloudWatch namespace of all custom metrics (defined in platform_contract.defaults).
 
 ENVIRONMENT_DIMENSION = "Environment"
 """The single dimension on every custom metric; its value is the environment name."""

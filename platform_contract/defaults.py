@@ -1,11 +1,16 @@
-"""Every default of the runtime, in one place: ``mldp`` options, :class:`ProcessorSettings`, the retry policy
-and the lister read them from here, and ``tests/infra/test_defaults.py`` proves that the constructs' props
-(``JsonToParquetWorkflowProps``, ``PipelineAlarmsProps``) deploy the same values. Change a default here and in
-the construct, never in one place only. Plain constants: Python 3.9-compatible, importable on Glue.
+"""Every default both halves share, in one place.
+
+``mldp`` options, :class:`runtime.jobs.settings.ProcessorSettings`, the retry policy and the lister read them
+from here, and the constructs' props (``JsonToParquetWorkflowProps``, ``PipelineAlarmsProps``) default to the same
+names, never to literals: the job arguments a deployed workflow passes are the values ``mldp`` would use without
+them. Plain constants: Python 3.9-compatible, importable on Glue and without ``aws_cdk``.
 """
 
 from __future__ import annotations
 
+#: CloudWatch namespace of the runtime's custom metrics (``--metrics-namespace``, the alarms' metrics and the
+#: jobs' ``cloudwatch:namespace`` IAM condition).
+METRICS_NAMESPACE = "MlDataPlatform"
 #: Files claimed per batch (``--batch-size``).
 BATCH_SIZE = 1000
 #: Attempts before a failing file is quarantined (``--max-attempts``).
@@ -26,15 +31,27 @@ BACKOFF_BASE_SECONDS = 60
 BACKOFF_MAX_SECONDS = 6 * 3600
 #: Parallel S3/file operations per batch (pre-check, publish, archive).
 IO_WORKERS = 16
-#: Time budget of a scheduled processor run (``--max-minutes`` with ``--drain``).
+#: Time budget of a scheduled processor run (``--max-minutes`` with ``--drain true``); below the schedule interval.
 DRAIN_MINUTES = 12
-#: Time budget of a backfill run.
+#: Time budget of a backfill run (``--max-minutes`` of the backfill job and trigger).
 BACKFILL_DRAIN_MINUTES = 480
 #: Keys the lister registers per transaction (``--chunk-size``).
 LISTER_CHUNK_SIZE = 20_000
-#: CloudWatch namespace of the runtime's metrics (``--metrics-namespace``).
-METRICS_NAMESPACE = "MlDataPlatform"
 #: Value of the ``Environment`` metric dimension of a local run (``--environment``).
 LOCAL_ENVIRONMENT = "local"
-#: What an environment name may be (stack suffix, ``--environment``, metric dimension): the one rule.
-ENVIRONMENT_NAME_PATTERN = r"^[a-z][a-z0-9-]{0,19}$"
+
+__all__ = [
+    "BACKFILL_DRAIN_MINUTES",
+    "BACKOFF_BASE_SECONDS",
+    "BACKOFF_MAX_SECONDS",
+    "BATCH_SIZE",
+    "DRAIN_MINUTES",
+    "IO_WORKERS",
+    "LEASE_SECONDS",
+    "LISTER_CHUNK_SIZE",
+    "LOCAL_ENVIRONMENT",
+    "MAX_ATTEMPTS",
+    "MAX_ATTEMPTS_LIMIT",
+    "METRICS_NAMESPACE",
+    "MIN_LEASE_SECONDS",
+]
