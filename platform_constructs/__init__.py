@@ -2,15 +2,22 @@
 
 ``from platform_constructs import TrackedRawBucket, TrackingDatabase, JsonToParquetWorkflow, PipelineAlarms``
 (and their ``*Props``; ``*Settings`` for the workflow and alarms are their props without the constructs they are
-wired to). The construct modules are imported lazily (PEP 562), so that ``platform_contract.metrics`` - the
-metric contract shared with the runtime - and ``platform_constructs.defaults`` can be imported without loading
+wired to). The construct packages are imported lazily (PEP 562), so that importing this package does not load
 aws_cdk.
 
-Layout: each public construct ``X`` lives in ``x.py``, its props and their rules in ``x_props.py``, and the parts of
-a long construct in ``x_<part>.py`` (``pipeline_alarms_topic``, ``_metrics``, ``_table``, ``_dashboard``;
-``json_to_parquet_job_arguments``, ``_triggers``; ``tracked_raw_bucket_lifecycle``, ``_grants``). Rules several
-props share are in ``validation.py``, defaults shared with the runtime in ``defaults.py``, the removal-policy guard in
-``removal_policy.py``.
+Layout: one folder per construct, each with its ``README.md`` (what it creates, its props, a usage example):
+
+* ``tracked_raw_bucket/``: ``construct``, ``props``, ``lifecycle``, ``grants``;
+* ``tracking_database/``: ``construct``, ``props``;
+* ``json_to_parquet_workflow/``: ``construct``, ``props``, ``job_arguments``, ``reserved_arguments``,
+  ``triggers``, and ``glue/``, the workflow's private Glue parts (``assets`` and the vendored ``wheels/``,
+  ``job_role``, ``network``, ``schedule``, ``security_configuration``, ``catalog_table``);
+* ``pipeline_alarms/``: ``construct``, ``props``, ``topic``, ``metrics``, ``table``, ``dashboard``;
+* ``_shared/`` (internal): ``validation`` (rules several props share), ``removal_policy`` (the ``DESTROY`` guard),
+  ``nag``, ``vpc_endpoints``.
+
+The values the constructs share with the runtime (defaults, metric names, the environment-name rule, the layout
+prefixes) are not here but in the ``platform_contract`` package, which both import.
 """
 
 from __future__ import annotations
@@ -19,29 +26,29 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from platform_constructs.json_to_parquet_workflow import JsonToParquetWorkflow
-    from platform_constructs.json_to_parquet_workflow_props import (
+    from platform_constructs.json_to_parquet_workflow.construct import JsonToParquetWorkflow
+    from platform_constructs.json_to_parquet_workflow.props import (
         JsonToParquetWorkflowProps,
         JsonToParquetWorkflowSettings,
     )
-    from platform_constructs.pipeline_alarms import PipelineAlarms
-    from platform_constructs.pipeline_alarms_props import PipelineAlarmsProps, PipelineAlarmsSettings
-    from platform_constructs.tracked_raw_bucket import TrackedRawBucket
-    from platform_constructs.tracked_raw_bucket_props import TrackedRawBucketProps
-    from platform_constructs.tracking_database import TrackingDatabase
-    from platform_constructs.tracking_database_props import TrackingDatabaseProps
+    from platform_constructs.pipeline_alarms.construct import PipelineAlarms
+    from platform_constructs.pipeline_alarms.props import PipelineAlarmsProps, PipelineAlarmsSettings
+    from platform_constructs.tracked_raw_bucket.construct import TrackedRawBucket
+    from platform_constructs.tracked_raw_bucket.props import TrackedRawBucketProps
+    from platform_constructs.tracking_database.construct import TrackingDatabase
+    from platform_constructs.tracking_database.props import TrackingDatabaseProps
 
 _EXPORTS: dict[str, str] = {
     "TrackedRawBucket": "platform_constructs.tracked_raw_bucket",
-    "TrackedRawBucketProps": "platform_constructs.tracked_raw_bucket_props",
+    "TrackedRawBucketProps": "platform_constructs.tracked_raw_bucket",
     "TrackingDatabase": "platform_constructs.tracking_database",
-    "TrackingDatabaseProps": "platform_constructs.tracking_database_props",
+    "TrackingDatabaseProps": "platform_constructs.tracking_database",
     "PipelineAlarms": "platform_constructs.pipeline_alarms",
-    "PipelineAlarmsProps": "platform_constructs.pipeline_alarms_props",
-    "PipelineAlarmsSettings": "platform_constructs.pipeline_alarms_props",
+    "PipelineAlarmsProps": "platform_constructs.pipeline_alarms",
+    "PipelineAlarmsSettings": "platform_constructs.pipeline_alarms",
     "JsonToParquetWorkflow": "platform_constructs.json_to_parquet_workflow",
-    "JsonToParquetWorkflowProps": "platform_constructs.json_to_parquet_workflow_props",
-    "JsonToParquetWorkflowSettings": "platform_constructs.json_to_parquet_workflow_props",
+    "JsonToParquetWorkflowProps": "platform_constructs.json_to_parquet_workflow",
+    "JsonToParquetWorkflowSettings": "platform_constructs.json_to_parquet_workflow",
 }
 
 __all__ = [

@@ -11,6 +11,6 @@ constructs with a runtime of its own. What both must agree on lives here, once, 
 * :mod:`platform_contract.outputs`: the stack outputs ``mldp smoke`` reads back.
 
 Plain constants and a few pure functions: no dependency, no import of either half, Python 3.9-compatible (the
-Python-shell lister runs on 3.9). ``platform_constructs.glue_assets`` bundles this package beside the runtime into
-the Glue jobs' zip and wheel.
+Python-shell lister runs on 3.9). ``platform_constructs.json_to_parquet_workflow.glue.assets`` bundles this
+package beside the runtime into the Glue jobs' zip and wheel.
 """

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Download the Python dependency wheels that the Glue jobs install without internet access, into
-# platform_constructs/glue_wheels/ (committed to the repository, so synth stays offline).
+# platform_constructs/json_to_parquet_workflow/glue/wheels/ (committed to the repository, so synth stays offline).
 #
 #   cp311 / manylinux2014_x86_64: the Spark processor (Glue 5.0, Python 3.11), via --additional-python-modules
 #   cp39  / manylinux2014_x86_64: the lister (Glue Python shell, Python 3.9), via --extra-py-files
@@ -10,7 +10,7 @@
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-dest="${here}/platform_constructs/glue_wheels"
+dest="${here}/platform_constructs/json_to_parquet_workflow/glue/wheels"
 pip="${PIP:-${here}/.venv/bin/pip}"
 [ -x "${pip}" ] || pip="pip"
 

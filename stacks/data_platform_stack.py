@@ -12,9 +12,9 @@ from typing import Any
 from aws_cdk import Annotations, CfnOutput, Stack
 from constructs import Construct
 
+from platform_constructs._shared.removal_policy import DESTROY_CONTEXT_KEY
 from platform_constructs.json_to_parquet_workflow import JsonToParquetWorkflow, JsonToParquetWorkflowProps
 from platform_constructs.pipeline_alarms import PipelineAlarms, PipelineAlarmsProps
-from platform_constructs.removal_policy import DESTROY_CONTEXT_KEY
 from platform_constructs.tracked_raw_bucket import TrackedRawBucket
 from platform_constructs.tracking_database import TrackingDatabase
 from platform_contract import outputs as out

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from aws_cdk import Stack
 
-from platform_constructs.nag import acknowledge
+from platform_constructs._shared.nag import acknowledge
 
 
 def acknowledge_stack_findings(stack: Stack) -> None:

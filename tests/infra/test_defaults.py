@@ -19,7 +19,7 @@ def _default(cls: type, name: str) -> Any:
 
 
 def test_workflow_props_default_to_the_shared_values() -> None:
-    from platform_constructs.json_to_parquet_workflow_props import JsonToParquetWorkflowProps
+    from platform_constructs.json_to_parquet_workflow.props import JsonToParquetWorkflowProps
 
     expected = {
         "batch_size": defaults.BATCH_SIZE,
@@ -33,14 +33,14 @@ def test_workflow_props_default_to_the_shared_values() -> None:
 
 
 def test_alarms_use_the_contracts_namespace() -> None:
-    from platform_constructs.pipeline_alarms_props import PipelineAlarmsProps
+    from platform_constructs.pipeline_alarms.props import PipelineAlarmsProps
 
     assert _default(PipelineAlarmsProps, "metrics_namespace") == defaults.METRICS_NAMESPACE
 
 
 def test_the_lister_chunk_size_is_left_to_the_runtime() -> None:
     """The constructs set no ``--chunk-size``: the lister registers ``LISTER_CHUNK_SIZE`` keys per transaction."""
-    from platform_constructs.json_to_parquet_job_arguments import LISTER_RESERVED
+    from platform_constructs.json_to_parquet_workflow.job_arguments import LISTER_RESERVED
 
     assert "--chunk-size" not in LISTER_RESERVED
     assert defaults.LISTER_CHUNK_SIZE > 0

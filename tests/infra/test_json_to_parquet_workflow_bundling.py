@@ -28,7 +28,7 @@ def _sample_package(root: Path) -> Path:
 def test_runtime_archives_are_reproducible_and_clean(tmp_path: Path) -> None:
     import os
 
-    from platform_constructs.glue_assets import build_runtime_wheel, build_runtime_zip
+    from platform_constructs.json_to_parquet_workflow.glue.assets import build_runtime_wheel, build_runtime_zip
 
     package = _sample_package(tmp_path / "src")
     first = build_runtime_zip(package, tmp_path / "a")
@@ -46,7 +46,7 @@ def test_runtime_archives_are_reproducible_and_clean(tmp_path: Path) -> None:
 
 
 def test_runtime_wheel_installs_with_pip_offline(tmp_path: Path) -> None:
-    from platform_constructs.glue_assets import build_runtime_wheel
+    from platform_constructs.json_to_parquet_workflow.glue.assets import build_runtime_wheel
 
     wheel = build_runtime_wheel(RUNTIME, tmp_path, extra_packages=(REPO / "platform_contract",))
     target = tmp_path / "site"
@@ -62,9 +62,9 @@ def test_runtime_wheel_installs_with_pip_offline(tmp_path: Path) -> None:
 
 
 def test_missing_wheels_fail_with_the_script_to_run(tmp_path: Path) -> None:
-    from platform_constructs.glue_assets import GlueWheelsMissingError, find_wheels
+    from platform_constructs.json_to_parquet_workflow.glue.assets import GlueWheelsMissingError, find_wheels
 
     with pytest.raises(GlueWheelsMissingError, match=r"scripts/fetch-glue-wheels\.sh"):
         find_wheels(tmp_path, "cp311")
-    vendored = find_wheels(REPO / "platform_constructs" / "glue_wheels", "cp39")
+    vendored = find_wheels(REPO / "platform_constructs" / "json_to_parquet_workflow" / "glue" / "wheels", "cp39")
     assert [w.name.split("-")[0] for w in vendored] == ["psycopg2_binary", "PyYAML"]

@@ -39,7 +39,7 @@ def test_catalog_table_over_curated_parquet_with_partition_projection(default: A
 
 
 def test_catalog_columns_match_the_runtime_default_transform_spec() -> None:
-    from platform_constructs.catalog_table import DEFAULT_COLUMNS, DEFAULT_PARTITION_KEYS
+    from platform_constructs.json_to_parquet_workflow.glue.catalog_table import DEFAULT_COLUMNS, DEFAULT_PARTITION_KEYS
 
     spec = json.loads((RUNTIME / "transforms" / "default_spec.json").read_text())
     lineage = [("source_s3_path", "string"), ("source_version", "int")]

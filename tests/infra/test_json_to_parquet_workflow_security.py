@@ -90,7 +90,7 @@ def _security_configuration(app_context: dict[str, Any] | None = None, s3_key: s
     from aws_cdk import aws_kms as kms
     from aws_cdk.assertions import Template
 
-    from platform_constructs.glue_security_configuration import (
+    from platform_constructs.json_to_parquet_workflow.glue.security_configuration import (
         GlueSecurityConfiguration,
         GlueSecurityConfigurationProps,
     )
@@ -114,7 +114,10 @@ def test_security_configuration_name_changes_with_its_encryption_settings() -> N
 
 
 def test_security_configuration_name_stays_within_glue_limit() -> None:
-    from platform_constructs.glue_security_configuration import MAX_BASE_NAME_LENGTH, GlueSecurityConfigurationProps
+    from platform_constructs.json_to_parquet_workflow.glue.security_configuration import (
+        MAX_BASE_NAME_LENGTH,
+        GlueSecurityConfigurationProps,
+    )
 
     longest, _ = _security_configuration(base="n" * MAX_BASE_NAME_LENGTH)
     assert len(longest.name) == 255

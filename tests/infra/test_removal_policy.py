@@ -12,11 +12,11 @@ from aws_cdk.assertions import Annotations, Match, Template
 from constructs import Construct
 
 from platform_constructs import TrackedRawBucket, TrackedRawBucketProps, TrackingDatabase, TrackingDatabaseProps
-from platform_constructs.glue_security_configuration import (
+from platform_constructs._shared.removal_policy import DESTROY_CONTEXT_KEY
+from platform_constructs.json_to_parquet_workflow.glue.security_configuration import (
     GlueSecurityConfiguration,
     GlueSecurityConfigurationProps,
 )
-from platform_constructs.removal_policy import DESTROY_CONTEXT_KEY
 
 pytestmark = pytest.mark.infra
 
@@ -110,7 +110,7 @@ def test_other_policies_pass_unchanged() -> None:
 
 
 def test_the_workflow_passes_production_to_its_key() -> None:
-    from platform_constructs.json_to_parquet_workflow_props import JsonToParquetWorkflowSettings
+    from platform_constructs.json_to_parquet_workflow.props import JsonToParquetWorkflowSettings
 
     with pytest.raises(ValueError, match=r"key_removal_policy is RemovalPolicy\.DESTROY, but the props are marked"):
         JsonToParquetWorkflowSettings(key_removal_policy=DESTROY, production=True).validate()

@@ -12,7 +12,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk.assertions import Template
 
 from platform_constructs import TrackedRawBucket, TrackedRawBucketProps
-from platform_constructs.removal_policy import DESTROY_CONTEXT_KEY
+from platform_constructs._shared.removal_policy import DESTROY_CONTEXT_KEY
 from tests.infra.lifecycle_helpers import reaches, rule_prefix, rules_expiring_staging
 
 pytestmark = pytest.mark.infra

@@ -7,9 +7,9 @@ versioning, server access logs to a separate bucket), tiers and expires data per
 turns on EventBridge notifications, and hands out *prefix-scoped* grants so that no role
 ever gets ``s3:*`` or write access to the whole bucket.
 
-Where things are: the props and their rules in :mod:`.tracked_raw_bucket_props`, the lifecycle rules in
-:mod:`.tracked_raw_bucket_lifecycle`, the grant statements in :mod:`.tracked_raw_bucket_grants`, the
-removal-policy guard in :mod:`.removal_policy`.
+Where things are: the props and their rules in :mod:`.props`, the lifecycle rules in
+:mod:`.lifecycle`, the grant statements in :mod:`.grants`, the
+removal-policy guard in :mod:`platform_constructs._shared.removal_policy`.
 """
 
 from __future__ import annotations
@@ -22,10 +22,10 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from platform_constructs.removal_policy import guard_removal_policy
-from platform_constructs.tracked_raw_bucket_grants import BucketGrants
-from platform_constructs.tracked_raw_bucket_lifecycle import access_log_rules, data_bucket_rules
-from platform_constructs.tracked_raw_bucket_props import (
+from platform_constructs._shared.removal_policy import guard_removal_policy
+from platform_constructs.tracked_raw_bucket.grants import BucketGrants
+from platform_constructs.tracked_raw_bucket.lifecycle import access_log_rules, data_bucket_rules
+from platform_constructs.tracked_raw_bucket.props import (
     ENCRYPTION_KMS,
     ENCRYPTION_S3_MANAGED,
     TrackedRawBucketProps,
@@ -54,7 +54,7 @@ class TrackedRawBucket(Construct):
         encryption_key: the customer-managed KMS key (``None`` with S3-managed encryption, or the
             existing bucket's key).
         removal_policy: the removal policy actually applied (``props.removal_policy`` after the guard of
-            :mod:`platform_constructs.removal_policy`; ``None`` with an existing bucket).
+            :mod:`platform_constructs._shared.removal_policy`; ``None`` with an existing bucket).
 
     The ``grant_*`` methods add prefix-scoped statements to the grantee's identity policy (and
     KMS permissions when a key is used); none grants ``s3:*`` or object writes on the whole bucket.

@@ -37,11 +37,11 @@ Spark. 1/16 DPU for about a minute every 15 minutes costs about $0.05 a day; the
 (2 G.1X workers, 1-minute minimum) would cost about $1.40 a day for the same work. The price is that every
 ``runtime`` module the lister imports must stay Python 3.9-compatible (``tests/infra`` checks it with vermin).
 
-Where things are: the props and their rules in :mod:`.json_to_parquet_workflow_props`, the jobs' argument maps
-(and the extra-argument / Spark ``--conf`` escape hatch) in :mod:`.json_to_parquet_job_arguments`, the triggers in
-:mod:`.json_to_parquet_triggers`; this module builds the jobs and wires code, network, roles and grants.
+Where things are: the props and their rules in :mod:`.props`, the jobs' argument maps
+(and the extra-argument / Spark ``--conf`` escape hatch) in :mod:`.job_arguments`, the triggers in
+:mod:`.triggers`; this module builds the jobs and wires code, network, roles and grants.
 
-This module imports nothing from the ``runtime`` package; it only bundles its files (see ``glue_assets``).
+This module imports nothing from the ``runtime`` package; it only bundles its files (see ``glue/assets.py``).
 """
 
 from __future__ import annotations
@@ -51,32 +51,35 @@ from aws_cdk import aws_glue as glue
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
-from platform_constructs.catalog_table import CuratedCatalogTable, CuratedCatalogTableProps
-from platform_constructs.glue_assets import GlueCodeAssets, GlueCodeAssetsProps
-from platform_constructs.glue_job_role import GlueJobRole, GlueJobRoleProps
-from platform_constructs.glue_network import GlueNetwork, GlueNetworkProps
-from platform_constructs.glue_security_configuration import (
+from platform_constructs._shared.nag import acknowledge, finding_value
+from platform_constructs.json_to_parquet_workflow.glue.assets import GlueCodeAssets, GlueCodeAssetsProps
+from platform_constructs.json_to_parquet_workflow.glue.catalog_table import (
+    CuratedCatalogTable,
+    CuratedCatalogTableProps,
+)
+from platform_constructs.json_to_parquet_workflow.glue.job_role import GlueJobRole, GlueJobRoleProps
+from platform_constructs.json_to_parquet_workflow.glue.network import GlueNetwork, GlueNetworkProps
+from platform_constructs.json_to_parquet_workflow.glue.security_configuration import (
     GlueSecurityConfiguration,
     GlueSecurityConfigurationProps,
 )
-from platform_constructs.json_to_parquet_job_arguments import (
+from platform_constructs.json_to_parquet_workflow.job_arguments import (
     backfill_arguments,
     lister_arguments,
     processor_arguments,
 )
-from platform_constructs.json_to_parquet_triggers import (
-    BACKFILL_TIMEOUT_MARGIN_MINUTES,
-    backfill_timeout_minutes,
-    create_triggers,
-)
-from platform_constructs.json_to_parquet_workflow_props import (
+from platform_constructs.json_to_parquet_workflow.props import (
     DEFAULT_SCHEDULE,
     PYTHON_SHELL_CAPACITIES,
     SPARK_WORKER_TYPES,
     JsonToParquetWorkflowProps,
     JsonToParquetWorkflowSettings,
 )
-from platform_constructs.nag import acknowledge, finding_value
+from platform_constructs.json_to_parquet_workflow.triggers import (
+    BACKFILL_TIMEOUT_MARGIN_MINUTES,
+    backfill_timeout_minutes,
+    create_triggers,
+)
 
 __all__ = [
     "BACKFILL_JOB_NAME",

@@ -2,7 +2,7 @@
 
 Rows: a title, the state of every alarm, the processor's throughput, the lister and batch timings, the backlog
 gauges, the alarmed events (failed job runs, lister heartbeat) and, with a database, RDS. Every graph draws the
-metric objects of :class:`~platform_constructs.pipeline_alarms_metrics.PipelineMetrics` - for an alarmed metric,
+metric objects of :class:`~platform_constructs.pipeline_alarms.metrics.PipelineMetrics` - for an alarmed metric,
 the very object its alarm watches - and each alarm's threshold as a horizontal annotation on its graph
 (``Alarm.to_annotation``), as cdk-monitoring-constructs does.
 """
@@ -14,9 +14,9 @@ from collections.abc import Mapping, Sequence
 from aws_cdk import aws_cloudwatch as cloudwatch
 from constructs import Construct
 
-from platform_constructs import pipeline_alarms_table as t
-from platform_constructs.pipeline_alarms_metrics import PipelineMetrics
-from platform_constructs.pipeline_alarms_props import PipelineAlarmsProps
+from platform_constructs.pipeline_alarms import table as t
+from platform_constructs.pipeline_alarms.metrics import PipelineMetrics
+from platform_constructs.pipeline_alarms.props import PipelineAlarmsProps
 
 
 def create_dashboard(

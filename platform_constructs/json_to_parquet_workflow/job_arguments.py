@@ -14,97 +14,21 @@ Which job gets which argument, built from the props as plain dicts (the jobs and
 **Escape hatch.** ``extra_lister_arguments`` / ``extra_processor_arguments`` add ``DefaultArguments`` and
 ``spark_conf`` becomes Glue's ``--conf`` (``k1=v1 --conf k2=v2``). An argument the construct sets itself
 (:data:`LISTER_RESERVED`, :data:`PROCESSOR_RESERVED`) is refused with the prop that sets it, so an override can
-never silently break the runtime contract or the bundling.
+never silently break the runtime contract or the bundling; those tables and rules are in
+:mod:`.reserved_arguments` (which the props apply), re-exported here.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
 
-from platform_constructs.validation import PropsError, check_string_map
-
-if TYPE_CHECKING:
-    from platform_constructs.glue_assets import GlueCodeAssets
-    from platform_constructs.json_to_parquet_workflow_props import JsonToParquetWorkflowProps
-
-#: Arguments both jobs get, and the prop that sets each.
-COMMON_RESERVED: dict[str, str] = {
-    "--store": "bucket",
-    "--db-secret-arn": "database",
-    "--environment": "environment_name",
-    "--metrics-namespace": "metrics_namespace",
-    "--job-language": "the construct (Python jobs)",
-    "--raw-prefix": "the bucket's TrackedRawBucketProps.raw_prefix",
-    "--processed-prefix": "the bucket's TrackedRawBucketProps.processed_prefix",
-    "--curated-prefix": "the bucket's TrackedRawBucketProps.curated_prefix",
-    "--staging-prefix": "the bucket's TrackedRawBucketProps.staging_prefix",
-    "--dead-letter-prefix": "the bucket's TrackedRawBucketProps.dead_letter_prefix",
-    # set by Glue itself
-    "--JOB_NAME": "Glue",
-    "--JOB_ID": "Glue",
-    "--JOB_RUN_ID": "Glue",
-    "--debug": "Glue",
-    "--mode": "Glue",
-}
-#: Arguments of the lister job, and the prop that sets each.
-LISTER_RESERVED: dict[str, str] = {
-    **COMMON_RESERVED,
-    "--extra-py-files": "runtime_dir and wheels_dir (the bundled runtime wheel and dependencies)",
-    "library-set": "the construct (Python shell analytics libraries)",
-    "--prefixes": "listing_prefixes",
-}
-#: Arguments of the processor and backfill jobs, and the prop that sets each.
-PROCESSOR_RESERVED: dict[str, str] = {
-    **COMMON_RESERVED,
-    "--batch-size": "batch_size",
-    "--max-attempts": "max_attempts",
-    "--lease-seconds": "lease_seconds",
-    "--max-minutes": "drain_minutes / backfill_drain_minutes",
-    "--drain": "the construct (the triggers drain, a bare start-job-run of the processor does not)",
-    "--extra-py-files": "runtime_dir (the bundled runtime.zip)",
-    "--additional-python-modules": "wheels_dir (the bundled dependency wheels)",
-    "--python-modules-installer-option": "the construct (offline installation of the bundled wheels)",
-    "--TempDir": "the bucket's staging prefix",
-    "--job-bookmark-option": "the construct (the tracking table, not bookmarks, says what is done)",
-    "--enable-metrics": "the construct (Glue job metrics)",
-    "--enable-observability-metrics": "the construct (Glue observability metrics)",
-    "--enable-continuous-cloudwatch-log": "the construct (continuous logging)",
-    "--enable-auto-scaling": "the construct (processor_number_of_workers is the maximum)",
-    "--transform-spec": "transform_spec_uri",
-    "--conf": "spark_conf",
-}
-_SPARK_KEY = re.compile(r"^[A-Za-z0-9_.-]+$")
-
-
-# ------------------------------------------------------------------------------------------------------------
-# Rules of the escape hatch (applied by JsonToParquetWorkflowSettings.validate)
-# ------------------------------------------------------------------------------------------------------------
-def check_extra_arguments(owner: str, field: str, arguments: Mapping[str, str], *, job: str) -> None:
-    """``arguments`` must be ``--name: value`` strings that the construct does not set itself for ``job``."""
-    check_string_map(owner, field, arguments)
-    reserved = LISTER_RESERVED if job == "lister" else PROCESSOR_RESERVED
-    for key in arguments:
-        if key in reserved:
-            raise PropsError(
-                owner, field,
-                f"sets {key!r}, which the construct sets itself from {reserved[key]}: change that instead",
-            )
-        if not key.startswith("--") or len(key) < 3 or any(c.isspace() for c in key):
-            raise PropsError(owner, field, f"key {key!r} must be a Glue job argument like '--enable-job-insights'")
-
-
-def check_spark_conf(owner: str, field: str, conf: Mapping[str, str]) -> None:
-    """``conf`` must map Spark property names (``spark.sql.shuffle.partitions``) to values without ``--conf``."""
-    check_string_map(owner, field, conf)
-    for key, value in conf.items():
-        if not _SPARK_KEY.match(key):
-            raise PropsError(
-                owner, field, f"key {key!r} must be a Spark property name like 'spark.sql.adaptive.enabled'"
-            )
-        if not value or "--conf" in value:
-            raise PropsError(owner, field, f"value of {key!r} must be non-empty and must not contain '--conf'")
+from platform_constructs.json_to_parquet_workflow.glue.assets import GlueCodeAssets
+from platform_constructs.json_to_parquet_workflow.props import JsonToParquetWorkflowProps
+from platform_constructs.json_to_parquet_workflow.reserved_arguments import (
+    COMMON_RESERVED,
+    LISTER_RESERVED,
+    PROCESSOR_RESERVED,
+)
 
 
 def spark_conf_argument(conf: Mapping[str, str]) -> str:
@@ -180,3 +104,16 @@ def backfill_arguments(p: JsonToParquetWorkflowProps, code: GlueCodeAssets) -> d
     """The processor's arguments, except that a bare ``start-job-run`` drains with the backfill budget (the
     backfill trigger passes the same two values explicitly)."""
     return {**processor_arguments(p, code), **drain_arguments(p.backfill_drain_minutes)}
+
+
+__all__ = [
+    "COMMON_RESERVED",
+    "LISTER_RESERVED",
+    "PROCESSOR_RESERVED",
+    "backfill_arguments",
+    "common_arguments",
+    "drain_arguments",
+    "lister_arguments",
+    "processor_arguments",
+    "spark_conf_argument",
+]

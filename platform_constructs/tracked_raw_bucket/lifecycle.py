@@ -44,7 +44,7 @@ from __future__ import annotations
 from aws_cdk import Duration
 from aws_cdk import aws_s3 as s3
 
-from platform_constructs.tracked_raw_bucket_props import TrackedRawBucketProps
+from platform_constructs.tracked_raw_bucket.props import TrackedRawBucketProps
 
 
 def processed_transitions(p: TrackedRawBucketProps) -> list[s3.Transition]:

@@ -5,7 +5,7 @@ Glue security configuration's key (``JsonToParquetWorkflow``) run their removal 
 :func:`guard_removal_policy`:
 
 * ``RemovalPolicy.DESTROY`` on props marked ``production=True`` is an **error** (raised by the props'
-  ``validate()``, :func:`platform_constructs.validation.check_not_destroyed_in_production`): the two settings
+  ``validate()``, :func:`platform_constructs._shared.validation.check_not_destroyed_in_production`): the two settings
   contradict each other, and quietly picking one would hide the mistake.
 * ``RemovalPolicy.DESTROY`` anywhere else is **reverted to RETAIN with a warning annotation** unless the app (or
   any scope above the construct) sets the context key :data:`DESTROY_CONTEXT_KEY` to ``true``

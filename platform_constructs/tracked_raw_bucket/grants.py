@@ -14,7 +14,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 
-from platform_constructs.tracked_raw_bucket_props import TrackedRawBucketProps
+from platform_constructs.tracked_raw_bucket.props import TrackedRawBucketProps
 
 #: Object actions a multipart or managed copy needs on its destination, besides ``s3:PutObject``.
 MULTIPART_ACTIONS = ("s3:AbortMultipartUpload", "s3:ListMultipartUploadParts")

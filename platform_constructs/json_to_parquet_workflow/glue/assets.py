@@ -41,12 +41,14 @@ from aws_cdk import FileAssetPackaging, Stack, Stage
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
-#: The ``runtime`` package beside this package (repository checkout or site-packages alike).
-DEFAULT_RUNTIME_DIR = Path(__file__).resolve().parent.parent / "runtime"
-#: The ``platform_contract`` package beside this package: bundled with the runtime, which imports it.
-DEFAULT_CONTRACT_DIR = Path(__file__).resolve().parent.parent / "platform_contract"
+#: The folder that holds the ``platform_constructs`` package (a repository checkout or site-packages alike).
+_PACKAGES_ROOT = Path(__file__).resolve().parents[3]
+#: The ``runtime`` package beside ``platform_constructs``.
+DEFAULT_RUNTIME_DIR = _PACKAGES_ROOT / "runtime"
+#: The ``platform_contract`` package beside ``platform_constructs``: bundled with the runtime, which imports it.
+DEFAULT_CONTRACT_DIR = _PACKAGES_ROOT / "platform_contract"
 #: Vendored dependency wheels (committed; refreshed by ``scripts/fetch-glue-wheels.sh``).
-DEFAULT_WHEELS_DIR = Path(__file__).resolve().parent / "glue_wheels"
+DEFAULT_WHEELS_DIR = Path(__file__).resolve().parent / "wheels"
 #: Entry scripts, relative to the runtime package folder.
 LISTER_SCRIPT = "glue/file_lister_and_db_populator.py"
 PROCESSOR_SCRIPT = "glue/json_to_parquet_batch_processor.py"
@@ -60,7 +62,10 @@ _FIXED_DATE_TIME = (1980, 1, 1, 0, 0, 0)  # the earliest timestamp a zip entry c
 _EXCLUDED_DIRS = {"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache"}
 _EXCLUDED_SUFFIXES = {".pyc", ".pyo"}
 _DIGEST_CHARS = 16
-_FETCH_HINT = "run scripts/fetch-glue-wheels.sh (needs PyPI once) and commit platform_constructs/glue_wheels/"
+_FETCH_HINT = (
+    "run scripts/fetch-glue-wheels.sh (needs PyPI once) and commit "
+    "platform_constructs/json_to_parquet_workflow/glue/wheels/"
+)
 
 
 class GlueWheelsMissingError(ValueError):
@@ -158,7 +163,8 @@ def build_runtime_wheel(runtime_dir: Path, out_dir: Path | None = None, version:
         "Requires-Python: >=3.9\n"
     ).encode()
     wheel = (
-        "Wheel-Version: 1.0\nGenerator: platform_constructs.glue_assets\nRoot-Is-Purelib: true\n"
+        "Wheel-Version: 1.0\nGenerator: platform_constructs.json_to_parquet_workflow.glue.assets\n"
+        "Root-Is-Purelib: true\n"
         f"Build: {build_tag}\nTag: py3-none-any\n"
     ).encode()
     entries += [(f"{dist_info}/METADATA", metadata), (f"{dist_info}/WHEEL", wheel)]

@@ -30,8 +30,8 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
-from platform_constructs.removal_policy import guard_removal_policy
-from platform_constructs.validation import PropsError, check_not_destroyed_in_production
+from platform_constructs._shared.removal_policy import guard_removal_policy
+from platform_constructs._shared.validation import PropsError, check_not_destroyed_in_production
 
 _COLON_RESOURCE_NAME = ArnFormat.COLON_RESOURCE_NAME
 #: Hex digits of the content hash appended to the physical name.
@@ -59,13 +59,14 @@ class GlueSecurityConfigurationProps:
     #: The data bucket's KMS key; ``None`` means the bucket uses SSE-S3.
     s3_key: kms.IKey | None = None
     #: What happens to the logs key when the stack is deleted; ``DESTROY`` is reverted to ``RETAIN`` unless the
-    #: context allows it, and refused with ``production`` (:mod:`platform_constructs.removal_policy`).
+    #: context allows it, and refused with ``production`` (:mod:`platform_constructs._shared.removal_policy`).
     removal_policy: RemovalPolicy = RemovalPolicy.RETAIN
     #: The key encrypts production logs: ``RemovalPolicy.DESTROY`` is an error, not a reverted warning.
     production: bool = False
 
     def validate(self) -> None:
-        """Raise :class:`~platform_constructs.validation.PropsError` (a ``ValueError``) naming the field to fix."""
+        """Raise :class:`~platform_constructs._shared.validation.PropsError` (a ``ValueError``) naming the field
+        to fix."""
         owner = type(self).__name__
         if not self.name or len(self.name) > MAX_BASE_NAME_LENGTH:
             raise PropsError(
@@ -81,7 +82,8 @@ class GlueSecurityConfiguration(Construct):
 
     Attributes:
         key: the logs/bookmarks key.
-        removal_policy: the key's removal policy actually applied (after :mod:`platform_constructs.removal_policy`).
+        removal_policy: the key's removal policy actually applied (after
+            :mod:`platform_constructs._shared.removal_policy`).
         configuration: the ``glue.CfnSecurityConfiguration``.
         name: its physical name, ``<props.name>-<hash of the encryption configuration>``; jobs that run with
             this configuration refer to it by this name.

@@ -24,7 +24,7 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
-from platform_constructs.nag import acknowledge, finding_value
+from platform_constructs._shared.nag import acknowledge, finding_value
 
 #: Read-only EC2 calls Glue makes to validate a VPC connection; EC2 Describe* calls have no resource-level
 #: permissions, so they can only be granted on ``*``.

@@ -5,20 +5,20 @@
   readable message (job, run id, state, error) to the topic: one e-mail per failed run, with the details an
   operator needs. ``STOPPED`` is left out on purpose: only an operator (or a workflow stop) ends a run that way,
   and a stopped batch is recovered by the next run when its lease expires.
-* **Alarms** - one row each in :mod:`.pipeline_alarms_table` (metric, threshold, comparison, missing data,
+* **Alarms** - one row each in :mod:`.table` (metric, threshold, comparison, missing data,
   evaluation periods, description), which also says why each treats missing data as it does. Every alarm has an
   ``SnsAction`` on the topic; state-like alarms also notify when they return to OK.
-* **Dashboard** - :mod:`.pipeline_alarms_dashboard`; every metric comes from one factory
-  (:mod:`.pipeline_alarms_metrics`), so a graph shows exactly what its alarm watches, threshold drawn on it.
+* **Dashboard** - :mod:`.dashboard`; every metric comes from one factory
+  (:mod:`.metrics`), so a graph shows exactly what its alarm watches, threshold drawn on it.
 
-**Topic** (:mod:`.pipeline_alarms_topic`). By default the construct creates the topic (KMS-encrypted with its
+**Topic** (:mod:`.topic`). By default the construct creates the topic (KMS-encrypted with its
 own rotating key, SSL-only, publishable by CloudWatch alarms of this account and by the failure rule) and
 subscribes ``alarm_emails``. Alternatively it publishes to an existing topic, e.g. a team's on-call topic that
 already pages someone: ``existing_topic`` (an ``sns.ITopic``) or ``existing_topic_arn``. That topic's policy (and
 key policy, if encrypted) must let ``cloudwatch.amazonaws.com`` and ``events.amazonaws.com`` publish; the
 construct cannot change a topic it does not own.
 
-The props and their rules live in :mod:`.pipeline_alarms_props`.
+The props and their rules live in :mod:`.props`.
 """
 
 from __future__ import annotations
@@ -31,15 +31,16 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
-from platform_constructs.pipeline_alarms_dashboard import create_dashboard
-from platform_constructs.pipeline_alarms_metrics import PipelineMetrics
-from platform_constructs.pipeline_alarms_props import (
+from platform_constructs._shared.validation import SNS_TOPIC_ARN, sns_topic_arn_problem
+from platform_constructs.pipeline_alarms.dashboard import create_dashboard
+from platform_constructs.pipeline_alarms.metrics import PipelineMetrics
+from platform_constructs.pipeline_alarms.props import (
     GIB,
     MIB,
     PipelineAlarmsProps,
     PipelineAlarmsSettings,
 )
-from platform_constructs.pipeline_alarms_table import (
+from platform_constructs.pipeline_alarms.table import (
     BACKLOG_AGE,
     DEAD_LETTER_RECORDS,
     JOB_FAILURES,
@@ -53,8 +54,7 @@ from platform_constructs.pipeline_alarms_table import (
     AlarmRow,
     alarm_rows,
 )
-from platform_constructs.pipeline_alarms_topic import alarm_topic, job_state_rule
-from platform_constructs.validation import SNS_TOPIC_ARN, sns_topic_arn_problem
+from platform_constructs.pipeline_alarms.topic import alarm_topic, job_state_rule
 
 __all__ = [
     "BACKLOG_AGE",

@@ -25,8 +25,8 @@ from dataclasses import dataclass
 
 from aws_cdk import aws_cloudwatch as cloudwatch
 
-from platform_constructs.pipeline_alarms_metrics import PipelineMetrics
-from platform_constructs.pipeline_alarms_props import PipelineAlarmsProps
+from platform_constructs.pipeline_alarms.metrics import PipelineMetrics
+from platform_constructs.pipeline_alarms.props import PipelineAlarmsProps
 
 # Alarm keys (the keys of ``PipelineAlarms.alarms`` and the alarms' construct ids).
 JOB_FAILURES = "JobFailures"

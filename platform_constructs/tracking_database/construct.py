@@ -6,8 +6,8 @@ security group that admits only the peers passed to :meth:`TrackingDatabase.allo
 automated backups, Performance Insights and log exports. The tracking table itself is created by
 the runtime's migrations, never by CDK.
 
-The props and their rules live in :mod:`.tracking_database_props`; the removal-policy guard (``DESTROY`` only
-on purpose) in :mod:`.removal_policy`.
+The props and their rules live in :mod:`.props`; the removal-policy guard (``DESTROY`` only
+on purpose) in :mod:`platform_constructs._shared.removal_policy`.
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ from aws_cdk import aws_rds as rds
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
-from platform_constructs.removal_policy import guard_removal_policy
-from platform_constructs.tracking_database_props import TrackingDatabaseProps
-from platform_constructs.vpc_endpoints import closed_interface_endpoint
+from platform_constructs._shared.removal_policy import guard_removal_policy
+from platform_constructs._shared.vpc_endpoints import closed_interface_endpoint
+from platform_constructs.tracking_database.props import TrackingDatabaseProps
 
 __all__ = ["TrackingDatabase", "TrackingDatabaseProps"]
 
@@ -32,7 +32,7 @@ class TrackingDatabase(Construct):
     Attributes:
         props: the validated props.
         removal_policy: the removal policy actually applied to the instance, secret and automated backups
-            (``props.removal_policy`` after the guard of :mod:`platform_constructs.removal_policy`).
+            (``props.removal_policy`` after the guard of :mod:`platform_constructs._shared.removal_policy`).
         vpc: the VPC the database lives in (given or created).
         subnets: the selected database subnets (Glue connections reuse them).
         security_group: the database's security group; it admits nothing until :meth:`allow_from`.

@@ -20,7 +20,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from platform_constructs.pipeline_alarms_props import PipelineAlarmsProps
+from platform_constructs.pipeline_alarms.props import PipelineAlarmsProps
 
 
 def alarm_topic(scope: Construct, p: PipelineAlarmsProps) -> tuple[sns.ITopic, kms.Key | None]:

@@ -23,7 +23,7 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_glue as glue
 from constructs import Construct
 
-from platform_constructs.vpc_endpoints import closed_interface_endpoint
+from platform_constructs._shared.vpc_endpoints import closed_interface_endpoint
 
 #: Interface endpoints the jobs call (besides Secrets Manager, see ``secrets_manager_endpoint``).
 DEFAULT_INTERFACE_ENDPOINTS: tuple[str, ...] = ("logs", "monitoring", "glue")

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from aws_cdk import aws_glue as glue
 from constructs import Construct
 
-from platform_constructs.json_to_parquet_job_arguments import drain_arguments
-from platform_constructs.json_to_parquet_workflow_props import JsonToParquetWorkflowProps
+from platform_constructs.json_to_parquet_workflow.job_arguments import drain_arguments
+from platform_constructs.json_to_parquet_workflow.props import JsonToParquetWorkflowProps
 
 #: A backfill run's Glue timeout: its drain budget plus this margin to finish the last batch and archive.
 BACKFILL_TIMEOUT_MARGIN_MINUTES = 30

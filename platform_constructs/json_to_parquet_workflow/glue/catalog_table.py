@@ -15,7 +15,7 @@ from aws_cdk import Stack
 from aws_cdk import aws_glue as glue
 from constructs import Construct
 
-from platform_constructs.validation import check_prefix
+from platform_constructs._shared.validation import check_prefix
 
 #: Data columns of the runtime's default transform (``runtime/transforms/default_spec.json``, the reference
 #: mapping) plus the ``source_s3_path`` lineage column; a test keeps the two in line.

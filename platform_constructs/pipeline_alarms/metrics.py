@@ -1,7 +1,7 @@
 """Every CloudWatch metric of :class:`platform_constructs.pipeline_alarms.PipelineAlarms`, each built once.
 
 :class:`PipelineMetrics` builds each metric one time, with the statistic and period it is judged by; the alarm
-table (:mod:`.pipeline_alarms_table`) and the dashboard (:mod:`.pipeline_alarms_dashboard`) use the *same
+table (:mod:`.table`) and the dashboard (:mod:`.dashboard`) use the *same
 objects*, so a graph always shows what its alarm watches (e.g. the Minimum of free storage, not its Average), and
 the alarm's threshold is drawn on that graph.
 
@@ -14,7 +14,7 @@ from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_events as events
 
-from platform_constructs.pipeline_alarms_props import PipelineAlarmsProps
+from platform_constructs.pipeline_alarms.props import PipelineAlarmsProps
 from platform_contract import metrics as m
 
 #: Period of the RDS metrics and of the dashboard-only custom metrics.

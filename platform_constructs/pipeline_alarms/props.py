@@ -1,0 +1,174 @@
+"""Props of :class:`platform_constructs.pipeline_alarms.PipelineAlarms` and their validation.
+
+Two layers, as for the workflow: :class:`PipelineAlarmsSettings` is what an environment chooses (recipients,
+topic ARN, thresholds, periods), each field with a default; :class:`PipelineAlarmsProps` adds what ties the
+alarms to one app (environment name, job names, namespace, database instance, topic object). ``existing_topic``
+and ``existing_topic_arn`` are mutually exclusive.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from aws_cdk import Duration
+from aws_cdk import aws_rds as rds
+from aws_cdk import aws_sns as sns
+
+from platform_constructs._shared.validation import (
+    PropsError,
+    check_email_addresses,
+    check_environment_name,
+    check_exclusive,
+    check_field_types,
+    check_metrics_namespace,
+    check_sns_topic_arn,
+)
+from platform_contract import defaults
+
+MIB = 1024 * 1024
+GIB = 1024 * MIB
+#: Glue job states an EventBridge ``Glue Job State Change`` event can report as a failure.
+GLUE_JOB_STATES = ("FAILED", "TIMEOUT", "ERROR", "STOPPED")
+
+
+@dataclass(frozen=True)
+class PipelineAlarmsSettings:
+    """What an environment chooses for its alarms; see each field's comment."""
+
+    #: E-mail addresses subscribed to the topic (each must confirm by mail).
+    alarm_emails: tuple[str, ...] = ()
+    #: Publish to this existing standard SNS topic (e.g. an on-call topic from configuration) instead of creating
+    #: one; its encryption and policy are then the owner's business. Refused together with ``existing_topic``.
+    existing_topic_arn: str | None = None
+    #: Glue job states reported as failures (subset of FAILED, TIMEOUT, ERROR, STOPPED).
+    failure_states: tuple[str, ...] = ("FAILED", "TIMEOUT", "ERROR")
+    #: Aggregation period of the event-like alarms (job failures, dead letters, lister duration).
+    period: Duration = field(default_factory=lambda: Duration.minutes(15))
+    #: Aggregation period of the backlog gauges (longer than the lister schedule).
+    gauge_period: Duration = field(default_factory=lambda: Duration.minutes(30))
+    #: Dead-lettered records per ``period`` that raise the alarm.
+    dead_letter_records_threshold: int = 1
+    #: Average CPU above which (for ``rds_evaluation_periods`` periods) to alarm.
+    rds_cpu_percent: float = 80
+    #: Freeable memory below which to alarm.
+    rds_freeable_memory_bytes: int = 128 * MIB
+    #: Average disk queue depth above which to alarm.
+    rds_disk_queue_depth: float = 20
+    #: Free storage below which to alarm (storage autoscaling kicks in at 10 % free, so this is the "autoscaling
+    #: hit its ceiling" signal).
+    rds_free_storage_bytes: int = 2 * GIB
+    #: Consecutive 5-minute periods before the CPU, memory and disk-queue alarms fire.
+    rds_evaluation_periods: int = 3
+    #: A lister run longer than this raises the alarm.
+    lister_duration_seconds: int = 900
+    #: Window in which at least one lister run must report; ``None`` disables the heartbeat (e.g. a deployment
+    #: that only runs on demand).
+    lister_heartbeat_minutes: int | None = 60
+    #: Oldest pending file older than this raises the alarm.
+    backlog_age_seconds: int = 86400
+    #: This many quarantined files raise the alarm.
+    quarantined_files_threshold: int = 1
+    #: Physical dashboard name; ``None`` lets CloudFormation generate one.
+    dashboard_name: str | None = None
+
+    def validate(self) -> None:
+        """Raise :class:`~platform_constructs._shared.validation.PropsError` (a ``ValueError``) naming the field
+        to fix."""
+        owner = type(self).__name__
+        check_email_addresses(owner, self.alarm_emails)
+        check_field_types(self, only=PipelineAlarmsSettings.__dataclass_fields__)
+        check_sns_topic_arn(owner, self.existing_topic_arn, "existing_topic_arn")
+        unknown = set(self.failure_states) - set(GLUE_JOB_STATES)
+        if not self.failure_states or unknown:
+            raise PropsError(
+                owner, "failure_states", f"must be a non-empty subset of {GLUE_JOB_STATES}, got {self.failure_states}"
+            )
+        self._validate_thresholds(owner)
+
+    def _validate_thresholds(self, owner: str) -> None:
+        positive = {
+            "dead_letter_records_threshold": self.dead_letter_records_threshold,
+            "rds_cpu_percent": self.rds_cpu_percent,
+            "rds_freeable_memory_bytes": self.rds_freeable_memory_bytes,
+            "rds_disk_queue_depth": self.rds_disk_queue_depth,
+            "rds_free_storage_bytes": self.rds_free_storage_bytes,
+            "rds_evaluation_periods": self.rds_evaluation_periods,
+            "lister_duration_seconds": self.lister_duration_seconds,
+            "backlog_age_seconds": self.backlog_age_seconds,
+            "quarantined_files_threshold": self.quarantined_files_threshold,
+        }
+        if self.lister_heartbeat_minutes is not None:
+            positive["lister_heartbeat_minutes"] = self.lister_heartbeat_minutes
+        for name, value in positive.items():
+            if value <= 0:
+                raise PropsError(owner, name, f"must be > 0, got {value}")
+        if self.rds_cpu_percent > 100:
+            raise PropsError(owner, "rds_cpu_percent", f"must be <= 100, got {self.rds_cpu_percent}")
+        if self.lister_heartbeat_minutes is not None and self.lister_heartbeat_minutes % 5:
+            raise PropsError(
+                owner, "lister_heartbeat_minutes",
+                f"must be a multiple of 5 (a CloudWatch alarm period), got {self.lister_heartbeat_minutes}",
+            )
+        for name in ("period", "gauge_period"):
+            seconds = getattr(self, name).to_seconds()
+            if seconds < 60 or seconds % 60:
+                raise PropsError(owner, name, f"must be a whole number of minutes, got {seconds} s")
+
+    def settings_fields(self) -> dict[str, Any]:
+        """The settings as keyword arguments (for :meth:`PipelineAlarmsProps.of`)."""
+        return {name: getattr(self, name) for name in PipelineAlarmsSettings.__dataclass_fields__}
+
+
+@dataclass(frozen=True, kw_only=True)
+class PipelineAlarmsProps(PipelineAlarmsSettings):
+    """Props of :class:`~platform_constructs.pipeline_alarms.PipelineAlarms`: the settings of
+    :class:`PipelineAlarmsSettings` plus the environment, jobs and resources they watch."""
+
+    #: Required. Value of the ``Environment`` dimension the runtime publishes (``dev``, ``prod``).
+    environment_name: str
+    #: Required. The lister's Glue job name, whose failures are reported.
+    lister_job_name: str
+    #: Required. The processor's Glue job name, whose failures are reported.
+    processor_job_name: str
+    #: The workflow's backfill job, whose failures and timeouts are reported too; ``None`` when there is none.
+    backfill_job_name: str | None = None
+    #: Namespace of the runtime's custom metrics (the workflow's ``metrics_namespace``).
+    metrics_namespace: str = defaults.METRICS_NAMESPACE
+    #: The tracking database; ``None`` skips the RDS alarms and graphs.
+    database_instance: rds.IDatabaseInstance | None = None
+    #: Publish to this topic instead of creating one (its encryption and policy are then the owner's business).
+    #: Refused together with ``existing_topic_arn``.
+    existing_topic: sns.ITopic | None = None
+
+    @classmethod
+    def of(cls, settings: PipelineAlarmsSettings, **references: Any) -> PipelineAlarmsProps:
+        """Props from ``settings`` (e.g. an environment's configuration) and the references of this class."""
+        return cls(**settings.settings_fields(), **references)
+
+    @property
+    def job_names(self) -> tuple[str, ...]:
+        """The Glue jobs whose failed runs are reported: lister, processor and, if given, backfill."""
+        names = (self.lister_job_name, self.processor_job_name)
+        return names if self.backfill_job_name is None else (*names, self.backfill_job_name)
+
+    def validate(self) -> None:
+        """The settings' rules plus the environment, the job names, the namespace and the topic."""
+        owner = type(self).__name__
+        check_environment_name(owner, self.environment_name)
+        for name in ("lister_job_name", "processor_job_name"):
+            if not getattr(self, name):
+                raise PropsError(owner, name, "must name the Glue job to watch")
+        if self.backfill_job_name is not None and not self.backfill_job_name:
+            raise PropsError(owner, "backfill_job_name", "must name the Glue job to watch, or be None")
+        if len(set(self.job_names)) != len(self.job_names):
+            raise PropsError(
+                owner, "backfill_job_name" if self.backfill_job_name in self.job_names[:2] else "processor_job_name",
+                f"repeats another job: job names must differ, got {self.job_names}: lister_job_name, "
+                "processor_job_name and backfill_job_name must each name a different Glue job",
+            )
+        check_exclusive(
+            self, "existing_topic", ["existing_topic_arn"], "give the topic once (as an object or by ARN)"
+        )
+        check_metrics_namespace(owner, self.metrics_namespace)
+        super().validate()

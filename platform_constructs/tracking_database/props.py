@@ -1,0 +1,176 @@
+"""Props of :class:`platform_constructs.tracking_database.TrackingDatabase` and their validation.
+
+``vpc`` and the props that shape a VPC the construct creates (``vpc_cidr``, ``availability_zones``,
+``subnet_cidr_mask``, ``vpc_flow_logs``) are mutually exclusive: they are refused together instead of being
+silently ignored.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from aws_cdk import RemovalPolicy
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_rds as rds
+
+from platform_constructs._shared.validation import (
+    PropsError,
+    check_exclusive,
+    check_field_types,
+    check_not_destroyed_in_production,
+    check_one_of,
+)
+
+_DB_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,62}$")
+_INSTANCE_TYPE = re.compile(r"^(db\.)?[a-z][a-z0-9-]*\.[a-z0-9]+$")
+_USERNAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,62}$")
+_RESERVED_USERNAMES = {"rdsadmin", "rdsrepladmin", "rds_superuser", "public"}
+_REMOVAL_POLICIES = (RemovalPolicy.RETAIN, RemovalPolicy.SNAPSHOT, RemovalPolicy.DESTROY)
+#: Enhanced Monitoring intervals RDS accepts (0 = off).
+MONITORING_INTERVALS = (0, 1, 5, 10, 15, 30, 60)
+#: The props that shape a VPC the construct creates; refused together with ``vpc``.
+CREATED_VPC_FIELDS = ("vpc_cidr", "availability_zones", "subnet_cidr_mask", "vpc_flow_logs")
+
+
+@dataclass(frozen=True)
+class TrackingDatabaseProps:
+    """Props of :class:`~platform_constructs.tracking_database.TrackingDatabase`; see each field's comment."""
+
+    #: The VPC to place the database in. ``None`` creates one: two AZs, private *isolated* subnets only (no NAT
+    #: gateway, no internet gateway), VPC flow logs, and a Secrets Manager interface endpoint so that rotation and
+    #: the Glue jobs reach Secrets Manager privately. Isolated subnets plus VPC endpoints are the cheap and closed
+    #: default; a NAT gateway would cost more than the database itself in dev. Refused together with any of
+    #: :data:`CREATED_VPC_FIELDS`.
+    vpc: ec2.IVpc | None = None
+    #: Subnets of ``vpc`` for the database; ``None``: the isolated subnets if the VPC has any, else its private
+    #: subnets with egress.
+    vpc_subnets: ec2.SubnetSelection | None = None
+    #: Address range of the created VPC.
+    vpc_cidr: str = "10.40.0.0/16"
+    #: The two (or more) AZs of the created VPC, e.g. ``("eu-west-1a", "eu-west-1b")``; ``None`` takes the first
+    #: two of the stack's AZs (a context lookup in an environment-bound stack: set this to synthesize offline
+    #: without ``cdk.context.json``).
+    availability_zones: tuple[str, ...] | None = None
+    #: Size of each created subnet (Glue takes one IP per worker: /22 leaves room for a large backfill fleet).
+    subnet_cidr_mask: int = 22
+    #: Send flow logs of the created VPC to CloudWatch Logs.
+    vpc_flow_logs: bool = True
+    #: Create a Secrets Manager interface endpoint in the database subnets; ``None`` means "only in a VPC this
+    #: construct creates" (a given VPC usually has one, and two endpoints with private DNS for the same service
+    #: cannot coexist).
+    create_secrets_manager_endpoint: bool | None = None
+    #: Name of the database the runtime uses.
+    database_name: str = "data_platform_db"
+    #: Master user, stored with a generated password in Secrets Manager.
+    master_username: str = "pipeline_admin"
+    #: E.g. ``"t4g.micro"`` (a leading ``db.`` is accepted) or an ``ec2.InstanceType``.
+    instance_type: ec2.InstanceType | str = "t4g.micro"
+    #: PostgreSQL 16 or 17; pin a minor (cfn-lint flags a bare major as deprecated); minor upgrades are then
+    #: applied by RDS (``auto_minor_version_upgrade``).
+    engine_version: rds.PostgresEngineVersion = rds.PostgresEngineVersion.VER_16_10
+    #: Database port.
+    port: int = 5432
+    #: gp3 storage.
+    allocated_storage_gib: int = 20
+    #: The storage-autoscaling ceiling.
+    max_allocated_storage_gib: int = 100
+    #: A synchronous standby in a second AZ (production).
+    multi_az: bool = False
+    #: Refuse DeleteDBInstance (production).
+    deletion_protection: bool = False
+    #: ``RETAIN`` (production), ``SNAPSHOT`` or ``DESTROY``; ``DESTROY`` is reverted to ``RETAIN`` unless the
+    #: context allows it, and refused with ``production`` (:mod:`platform_constructs._shared.removal_policy`).
+    removal_policy: RemovalPolicy = RemovalPolicy.SNAPSHOT
+    #: These props hold production data: ``RemovalPolicy.DESTROY`` is an error, not a reverted warning.
+    production: bool = False
+    #: Automated backups and point-in-time recovery window (1-35 days).
+    backup_retention_days: int = 7
+    #: Rotate the master password this often (1-365 days).
+    rotation_days: int = 30
+    #: Turn on Performance Insights (7 days retention, free tier).
+    performance_insights: bool = True
+    #: Enhanced Monitoring interval; 0 turns it off (the default: CloudWatch's basic RDS metrics feed the alarms).
+    monitoring_interval_seconds: int = 0
+    #: Retention of the exported ``postgresql`` and ``upgrade`` logs and of the created VPC's flow logs.
+    cloudwatch_logs_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH
+    #: Log statements slower than this (``log_min_duration_statement``); -1 disables.
+    log_min_duration_ms: int = 1000
+    #: Also allow IAM database authentication (``rds-db:connect`` grants).
+    iam_authentication: bool = False
+    #: A customer-managed key for storage; ``None``: the AWS-managed RDS key.
+    storage_encryption_key: kms.IKey | None = None
+    #: A customer-managed key for the secret; ``None``: the AWS-managed key.
+    secret_encryption_key: kms.IKey | None = None
+
+    def validate(self) -> None:
+        """Raise :class:`~platform_constructs._shared.validation.PropsError` (a ``ValueError``) naming the field
+        to fix."""
+        owner = type(self).__name__
+        check_field_types(self)
+        check_exclusive(self, "vpc", CREATED_VPC_FIELDS, "they shape the VPC the construct creates without one")
+        self._validate_names(owner)
+        if not 1150 <= self.port <= 65535:
+            raise PropsError(owner, "port", f"must be between 1150 and 65535, got {self.port}")
+        if self.allocated_storage_gib < 20:
+            raise PropsError(
+                owner, "allocated_storage_gib", f"must be at least 20 (gp3 minimum), got {self.allocated_storage_gib}"
+            )
+        if self.max_allocated_storage_gib < self.allocated_storage_gib:
+            raise PropsError(
+                owner, "max_allocated_storage_gib",
+                f"must be >= allocated_storage_gib ({self.allocated_storage_gib}), "
+                f"got {self.max_allocated_storage_gib}",
+            )
+        if not 1 <= self.backup_retention_days <= 35:
+            raise PropsError(
+                owner, "backup_retention_days",
+                f"must be between 1 and 35 (RDS limit), got {self.backup_retention_days}",
+            )
+        if not 1 <= self.rotation_days <= 365:
+            raise PropsError(owner, "rotation_days", f"must be between 1 and 365, got {self.rotation_days}")
+        check_one_of(owner, "monitoring_interval_seconds", self.monitoring_interval_seconds, MONITORING_INTERVALS)
+        check_one_of(owner, "removal_policy", self.removal_policy, _REMOVAL_POLICIES)
+        check_not_destroyed_in_production(owner, "removal_policy", self.removal_policy, self.production)
+        self._validate_network(owner)
+        major = self.engine_version.postgres_major_version
+        if major not in ("16", "17"):
+            raise PropsError(owner, "engine_version", f"must be PostgreSQL 16 or 17, got {major}")
+
+    def _validate_names(self, owner: str) -> None:
+        if not _DB_NAME.match(self.database_name):
+            raise PropsError(
+                owner, "database_name",
+                f"{self.database_name!r} must start with a letter and contain only letters, digits and "
+                "underscores (at most 63 characters)",
+            )
+        if not _USERNAME.match(self.master_username) or self.master_username.lower() in _RESERVED_USERNAMES:
+            raise PropsError(
+                owner, "master_username",
+                f"{self.master_username!r} must start with a letter, contain only letters, digits and "
+                f"underscores, and not be one of {sorted(_RESERVED_USERNAMES)}",
+            )
+        if isinstance(self.instance_type, str) and not _INSTANCE_TYPE.match(self.instance_type):
+            raise PropsError(
+                owner, "instance_type",
+                f"{self.instance_type!r} is not an instance type: use e.g. 't4g.micro' or 'db.m7g.large'",
+            )
+
+    def _validate_network(self, owner: str) -> None:
+        zones = self.availability_zones
+        if zones is not None and (len(zones) < 2 or len(set(zones)) != len(zones)):
+            raise PropsError(
+                owner, "availability_zones",
+                f"must name at least two distinct AZs (RDS subnet groups need two), got {zones}",
+            )
+        if not 16 <= self.subnet_cidr_mask <= 28:
+            raise PropsError(owner, "subnet_cidr_mask", f"must be between 16 and 28, got {self.subnet_cidr_mask}")
+
+    @property
+    def resolved_instance_type(self) -> ec2.InstanceType:
+        """``instance_type`` as an ``ec2.InstanceType`` (a leading ``db.`` is accepted and dropped)."""
+        if isinstance(self.instance_type, str):
+            return ec2.InstanceType(self.instance_type.removeprefix("db."))
+        return self.instance_type
