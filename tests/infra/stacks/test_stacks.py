@@ -6,8 +6,6 @@ from typing import Any
 
 import pytest
 
-from tests.infra.lifecycle_helpers import expires_current_objects, rule_prefix, rules_expiring_staging
-
 pytestmark = pytest.mark.infra
 
 DEV, PROD = "MlDataPlatform-dev", "MlDataPlatform-prod"
@@ -157,7 +155,7 @@ def test_backfill_runs_have_their_own_job_and_never_take_the_schedule_slot(
 
 @pytest.mark.parametrize(("env", "glue_temp_days"), [("dev", 2), ("prod", 3)])
 def test_lifecycle_expires_the_processors_temp_dir_and_never_batch_staging(
-    env: str, glue_temp_days: int, platform_templates: dict[str, dict[str, Any]], cfn: Any
+    env: str, glue_temp_days: int, platform_templates: dict[str, dict[str, Any]], cfn: Any, lifecycle: Any
 ) -> None:
     """Batch staging (``<staging-prefix><batch uuid>/``, with ``_MANIFEST.json``) is needed while the batch is open,
     held or paused for days: no rule of the data bucket expires current objects under the staging prefix except
@@ -180,13 +178,14 @@ def test_lifecycle_expires_the_processors_temp_dir_and_never_batch_staging(
     bucket = template["Resources"][store[len("s3://${"):-1]]
     rules = bucket["Properties"]["LifecycleConfiguration"]["Rules"]
 
-    assert rules_expiring_staging(rules, staging, glue_temp_prefix) == []
-    (glue_temp,) = [r for r in rules if expires_current_objects(r) and rule_prefix(r) == glue_temp_prefix]
+    assert lifecycle.rules_expiring_staging(rules, staging, glue_temp_prefix) == []
+    (glue_temp,) = [r for r in rules
+                    if lifecycle.expires_current_objects(r) and lifecycle.rule_prefix(r) == glue_temp_prefix]
     config = DEV_CONFIG if env == "dev" else PROD_CONFIG
     assert glue_temp["ExpirationInDays"] == glue_temp_days == config.setting("glue_temp_expiry_days")
     assert [r["NoncurrentVersionExpiration"] for r in rules
-            if rule_prefix(r) == staging and "NoncurrentVersionExpiration" in r] == [{"NoncurrentDays": 1}]
-    assert [rule_prefix(r) for r in rules if "AbortIncompleteMultipartUpload" in r] == [""]
+            if lifecycle.rule_prefix(r) == staging and "NoncurrentVersionExpiration" in r] == [{"NoncurrentDays": 1}]
+    assert [lifecycle.rule_prefix(r) for r in rules if "AbortIncompleteMultipartUpload" in r] == [""]
 
 
 def test_security_configuration_name_carries_a_content_hash(dev: dict[str, Any], prod: dict[str, Any]) -> None:

@@ -1,6 +1,6 @@
 """Syrupy snapshots of both stacks' templates, with asset hashes and content digests masked.
 
-Update after an intended change with ``pytest tests/infra/test_snapshots.py --snapshot-update`` and review the
+Update after an intended change with ``pytest tests/infra/stacks/test_snapshots.py --snapshot-update`` and review the
 diff of ``__snapshots__/`` like code.
 """
 

@@ -1,23 +1,16 @@
-"""Shared by the ``test_json_to_parquet_workflow_*`` modules: the JsonToParquetWorkflow on a bare stack, and
-helpers to read its template.
+"""Fixtures of the ``JsonToParquetWorkflow`` tests (this folder and ``glue/``): the workflow on a bare stack.
 
-The test modules load this module as a plugin (``pytest_plugins = ("tests.infra.workflow_helpers",)``), so that its
-fixtures are registered once for the test session: each stack below is synthesized once however many modules use it
-(a fixture imported into several modules would be built again in each). A module that defines a fixture of the same
-name (``default``, ``custom``) uses its own. The helper functions are imported by name, so this module is imported
-before pytest loads it as a plugin and could rewrite its asserts: PYTEST_DONT_REWRITE (its one assert carries its own
-message) keeps pytest from warning about it.
+Session-scoped, so each stack is synthesized once however many modules use it; a module that defines a fixture of
+the same name (``default``, ``custom``) uses its own. The template readers (``cfn.one``, ``cfn.job``, ``cfn.subs``)
+are in ``tests/infra/conftest.py``.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
-
-REPO = Path(__file__).resolve().parents[2]
-RUNTIME = REPO / "runtime"
 
 
 @pytest.fixture(scope="session")
@@ -83,25 +76,8 @@ def custom(cdk: Any) -> tuple[Any, Any, dict[str, Any]]:
     )
 
 
-def _subs(value: Any) -> Any:
-    """Replace ``{"Fn::Sub": "s3://...${AWS::AccountId}..."}`` by its string (asset URLs), recursively."""
-    if isinstance(value, list):
-        return [_subs(v) for v in value]
-    if isinstance(value, dict):
-        if set(value) == {"Fn::Sub"} and isinstance(value["Fn::Sub"], str):
-            return value["Fn::Sub"]
-        return {k: _subs(v) for k, v in value.items()}
-    return value
-
-
-def _one(template: dict[str, Any], resource_type: str, **properties: Any) -> dict[str, Any]:
-    found = [
-        r for r in template["Resources"].values()
-        if r["Type"] == resource_type and all(r["Properties"].get(k) == v for k, v in properties.items())
-    ]
-    assert len(found) == 1, f"expected one {resource_type} with {properties}, found {len(found)}"
-    return found[0]
-
-
-def _job(template: dict[str, Any], name: str) -> dict[str, Any]:
-    return _one(template, "AWS::Glue::Job", Name=name)["Properties"]
+@pytest.fixture(scope="session")
+def build_workflow(cdk: Any) -> Callable[..., tuple[Any, Any, dict[str, Any]]]:
+    """``build_workflow(bucket_props=None, **props)``: a workflow on a new bare stack, as ``(stack, workflow,
+    template)``."""
+    return lambda bucket_props=None, **props: _build(cdk, bucket_props, **props)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
 
 pytestmark = pytest.mark.infra
-pytest_plugins = ("tests.infra.workflow_helpers",)
 
 
 @pytest.mark.parametrize(
@@ -49,3 +49,23 @@ def test_invalid_props_fail_with_a_message_naming_the_field(cdk: Any, overrides:
     bucket = cdk.Bucket(stack, "Bucket")
     with pytest.raises(ValueError, match=message):
         cdk.Props(bucket=bucket, database=None, **props).validate()
+
+
+def _default(cls: type, name: str) -> Any:
+    (f,) = [f for f in dataclasses.fields(cls) if f.name == name]
+    return f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+
+
+def test_workflow_props_default_to_the_shared_values() -> None:
+    from platform_constructs.json_to_parquet_workflow.props import JsonToParquetWorkflowProps
+    from platform_contract import defaults
+
+    expected = {
+        "batch_size": defaults.BATCH_SIZE,
+        "max_attempts": defaults.MAX_ATTEMPTS,
+        "lease_seconds": defaults.LEASE_SECONDS,
+        "drain_minutes": defaults.DRAIN_MINUTES,
+        "backfill_drain_minutes": defaults.BACKFILL_DRAIN_MINUTES,
+        "metrics_namespace": defaults.METRICS_NAMESPACE,
+    }
+    assert {name: _default(JsonToParquetWorkflowProps, name) for name in expected} == expected

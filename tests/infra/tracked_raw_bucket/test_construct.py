@@ -13,7 +13,6 @@ from aws_cdk.assertions import Template
 
 from platform_constructs import TrackedRawBucket, TrackedRawBucketProps
 from platform_constructs._shared.removal_policy import DESTROY_CONTEXT_KEY
-from tests.infra.lifecycle_helpers import reaches, rule_prefix, rules_expiring_staging
 
 pytestmark = pytest.mark.infra
 
@@ -297,7 +296,7 @@ def test_overridden_lifecycle_rules(custom: Built, cfn: Any) -> None:
 
 @pytest.mark.parametrize("which", ["default", "custom"])
 def test_no_lifecycle_rule_expires_current_staging_objects_but_glue_temporary(
-    which: str, request: pytest.FixtureRequest, cfn: Any
+    which: str, request: pytest.FixtureRequest, cfn: Any, lifecycle: Any
 ) -> None:
     """A batch's staging (``<staging_prefix><batch uuid>/``: staged Parquet and ``_MANIFEST.json``) is needed for as
     long as the batch is open, which no lifecycle rule can know: no rule of the data bucket may expire current objects
@@ -307,7 +306,7 @@ def test_no_lifecycle_rule_expires_current_staging_objects_but_glue_temporary(
     props = built.construct.props
     rules = _data_bucket(built, cfn)["Properties"]["LifecycleConfiguration"]["Rules"]
     glue_temp_prefix = f"{props.staging_prefix}_glue_temporary/"
-    assert rules_expiring_staging(rules, props.staging_prefix, glue_temp_prefix) == []
+    assert lifecycle.rules_expiring_staging(rules, props.staging_prefix, glue_temp_prefix) == []
     assert props.glue_temp_prefix == glue_temp_prefix
     (glue_temp,) = [r for r in rules if r.get("Prefix") == glue_temp_prefix]
     assert glue_temp == {
@@ -322,7 +321,7 @@ def test_no_lifecycle_rule_expires_current_staging_objects_but_glue_temporary(
         "Status": "Enabled",
         "NoncurrentVersionExpiration": {"NoncurrentDays": 1},
     } in rules
-    assert [(rule_prefix(r), r["AbortIncompleteMultipartUpload"]) for r in rules
+    assert [(lifecycle.rule_prefix(r), r["AbortIncompleteMultipartUpload"]) for r in rules
             if "AbortIncompleteMultipartUpload" in r] == [
         ("", {"DaysAfterInitiation": props.incomplete_multipart_upload_days})
     ]
@@ -343,17 +342,17 @@ def test_no_lifecycle_rule_expires_current_staging_objects_but_glue_temporary(
     ],
 )
 def test_staging_check_covers_rules_without_a_prefix_and_on_parent_folders(
-    prefix: str, reaches_batch_staging: bool
+    prefix: str, reaches_batch_staging: bool, lifecycle: Any
 ) -> None:
     staging = "curated-data-lake/_staging/"
-    assert reaches(prefix, staging, exempt=f"{staging}_glue_temporary/") is reaches_batch_staging
+    assert lifecycle.reaches(prefix, staging, exempt=f"{staging}_glue_temporary/") is reaches_batch_staging
     rule = {"Id": "R", "Status": "Enabled", "ExpirationInDays": 1, **({"Prefix": prefix} if prefix else {})}
     expected = ["R"] if reaches_batch_staging else []
-    assert rules_expiring_staging([rule], staging, f"{staging}_glue_temporary/") == expected
+    assert lifecycle.rules_expiring_staging([rule], staging, f"{staging}_glue_temporary/") == expected
     as_filter = {"Id": "R", "Status": "Enabled", "ExpirationInDays": 1, "Filter": {"Prefix": prefix}}
-    assert rules_expiring_staging([as_filter], staging, f"{staging}_glue_temporary/") == expected
+    assert lifecycle.rules_expiring_staging([as_filter], staging, f"{staging}_glue_temporary/") == expected
     noncurrent_only = {"Id": "R", "Status": "Enabled", "NoncurrentVersionExpiration": {"NoncurrentDays": 1}}
-    assert rules_expiring_staging([noncurrent_only], staging, f"{staging}_glue_temporary/") == []
+    assert lifecycle.rules_expiring_staging([noncurrent_only], staging, f"{staging}_glue_temporary/") == []
 
 
 def test_eventbridge_notifications_are_enabled(default: Built, cfn: Any) -> None:

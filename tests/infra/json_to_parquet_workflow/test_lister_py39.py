@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.infra.workflow_helpers import REPO, RUNTIME
-
 pytestmark = pytest.mark.infra
+
+REPO = Path(__file__).resolve().parents[3]
+RUNTIME = REPO / "runtime"
 
 
 #: The packages the lister's import closure is followed into: the runtime and the contract it imports.

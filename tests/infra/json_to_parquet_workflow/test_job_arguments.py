@@ -6,15 +6,12 @@ from typing import Any
 
 import pytest
 
-from tests.infra.workflow_helpers import _build, _job, _subs
-
 pytestmark = pytest.mark.infra
-pytest_plugins = ("tests.infra.workflow_helpers",)
 
 
 def test_lister_is_a_python_shell_39_job_with_contract_arguments(default: Any, cfn: Any) -> None:
     _, workflow, template = default
-    job = _job(template, "FileListerAndDbPopulator-dev")
+    job = cfn.job(template, "FileListerAndDbPopulator-dev")
     assert job["Command"]["Name"] == "pythonshell"
     assert job["Command"]["PythonVersion"] == "3.9"
     assert job["GlueVersion"] == "3.0"
@@ -26,7 +23,7 @@ def test_lister_is_a_python_shell_39_job_with_contract_arguments(default: Any, c
     assert job["Connections"] == {"Connections": ["mldp-glue-network-dev"]}
     assert job["SecurityConfiguration"] == workflow.security_configuration.name
     assert workflow.security_configuration.name.startswith("mldp-glue-dev-")
-    args = cfn.render(_subs(job["DefaultArguments"]))
+    args = cfn.render(cfn.subs(job["DefaultArguments"]))
     bucket_id = cfn.logical_id(workflow.props.bucket.bucket)
     assert args["--store"] == "s3://${" + bucket_id + "}"
     assert args["--db-secret-arn"].startswith("${DbMasterSecretAttachment")
@@ -43,7 +40,7 @@ def test_lister_is_a_python_shell_39_job_with_contract_arguments(default: Any, c
 
 def test_processor_is_a_glue_5_spark_job_with_contract_arguments(default: Any, cfn: Any) -> None:
     _, workflow, template = default
-    job = _job(template, "JsonToParquetBatchProcessor-dev")
+    job = cfn.job(template, "JsonToParquetBatchProcessor-dev")
     assert job["Command"]["Name"] == "glueetl"
     assert job["Command"]["PythonVersion"] == "3"
     assert job["GlueVersion"] == "5.0"
@@ -51,7 +48,7 @@ def test_processor_is_a_glue_5_spark_job_with_contract_arguments(default: Any, c
     assert job["MaxRetries"] == 0
     assert job["ExecutionProperty"] == {"MaxConcurrentRuns": 1}  # the workflow's runs only, one at a time
     assert job["SecurityConfiguration"] == workflow.security_configuration.name
-    args = cfn.render(_subs(job["DefaultArguments"]))
+    args = cfn.render(cfn.subs(job["DefaultArguments"]))
     expected = {
         "--environment": "dev", "--metrics-namespace": "MlDataPlatform", "--batch-size": "1000",
         "--max-attempts": "3", "--lease-seconds": "300", "--max-minutes": "12", "--drain": "false",
@@ -71,20 +68,20 @@ def test_processor_is_a_glue_5_spark_job_with_contract_arguments(default: Any, c
 
 def test_overridden_job_settings(custom: Any, cfn: Any) -> None:
     _, _, template = custom
-    lister = _job(template, "FileListerAndDbPopulator")
+    lister = cfn.job(template, "FileListerAndDbPopulator")
     assert lister["MaxCapacity"] == 1.0
-    assert cfn.render(_subs(lister["DefaultArguments"]))["--prefixes"] == (
+    assert cfn.render(cfn.subs(lister["DefaultArguments"]))["--prefixes"] == (
         "raw-json-data/all_historical_files/,raw-json-data/2024/"
     )
-    processor = _job(template, "JsonToParquetBatchProcessor")
+    processor = cfn.job(template, "JsonToParquetBatchProcessor")
     assert (processor["WorkerType"], processor["NumberOfWorkers"], processor["Timeout"]) == ("G.2X", 10, 90)
     assert processor["ExecutionProperty"] == {"MaxConcurrentRuns": 1}
-    backfill = _job(template, "JsonToParquetBatchProcessorBackfill")
+    backfill = cfn.job(template, "JsonToParquetBatchProcessorBackfill")
     assert (backfill["WorkerType"], backfill["NumberOfWorkers"], backfill["Timeout"]) == ("G.2X", 20, 630)
     assert backfill["ExecutionProperty"] == {"MaxConcurrentRuns": 5}
     assert backfill["DefaultArguments"]["--max-minutes"] == "600"
     assert backfill["DefaultArguments"]["--transform-spec"] == "s3://some-bucket/glue-scripts/spec.json"
-    args = cfn.render(_subs(processor["DefaultArguments"]))
+    args = cfn.render(cfn.subs(processor["DefaultArguments"]))
     assert (args["--batch-size"], args["--max-attempts"], args["--lease-seconds"]) == ("5000", "5", "7200")
     assert args["--transform-spec"] == "s3://some-bucket/glue-scripts/spec.json"
     assert args["--metrics-namespace"] == "OtherNamespace"
@@ -93,8 +90,8 @@ def test_overridden_job_settings(custom: Any, cfn: Any) -> None:
 
 def test_backfill_job_is_the_processor_with_its_own_concurrency(default: Any, cfn: Any) -> None:
     _, workflow, template = default
-    processor = _job(template, "JsonToParquetBatchProcessor-dev")
-    backfill = _job(template, "JsonToParquetBatchProcessorBackfill-dev")
+    processor = cfn.job(template, "JsonToParquetBatchProcessor-dev")
+    backfill = cfn.job(template, "JsonToParquetBatchProcessorBackfill-dev")
     assert workflow.backfill_job_name == workflow.backfill_job.name == "JsonToParquetBatchProcessorBackfill-dev"
     assert cfn.render(backfill["Role"]) == "${" + cfn.logical_id(workflow.processor_role.role) + ".Arn}"
     # same script, role, network, security configuration, Glue version and workers
@@ -110,23 +107,22 @@ def test_backfill_job_is_the_processor_with_its_own_concurrency(default: Any, cf
     assert (backfill["DefaultArguments"]["--drain"], backfill["DefaultArguments"]["--max-minutes"]) == ("true", "480")
 
 
-def test_extra_job_arguments_and_spark_conf_reach_their_jobs(cdk: Any, default: Any) -> None:
+def test_extra_job_arguments_and_spark_conf_reach_their_jobs(default: Any, cfn: Any, build_workflow: Any) -> None:
     """The escape hatch: extra DefaultArguments per job, Spark properties as Glue's ``--conf``; the construct's own
     arguments stay as they are (overriding one of them is refused, see the validation cases)."""
-    _, _, template = _build(
-        cdk,
+    _, _, template = build_workflow(
         environment_name="dev",
         extra_lister_arguments={"--enable-job-insights": "true"},
         extra_processor_arguments={"--enable-spark-ui": "true", "--spark-event-logs-path": "s3://logs/spark/"},
         spark_conf={"spark.sql.shuffle.partitions": "64", "spark.sql.adaptive.enabled": "true"},
     )
-    lister = _job(template, "FileListerAndDbPopulator-dev")["DefaultArguments"]
+    lister = cfn.job(template, "FileListerAndDbPopulator-dev")["DefaultArguments"]
     assert lister["--enable-job-insights"] == "true"
     assert "--conf" not in lister and "--enable-spark-ui" not in lister
-    defaults = _job(default[2], "JsonToParquetBatchProcessor-dev")["DefaultArguments"]
+    defaults = cfn.job(default[2], "JsonToParquetBatchProcessor-dev")["DefaultArguments"]
     assert "--conf" not in defaults
     for name in ("JsonToParquetBatchProcessor-dev", "JsonToParquetBatchProcessorBackfill-dev"):
-        arguments = _job(template, name)["DefaultArguments"]
+        arguments = cfn.job(template, name)["DefaultArguments"]
         assert arguments["--conf"] == "spark.sql.shuffle.partitions=64 --conf spark.sql.adaptive.enabled=true"
         assert (arguments["--enable-spark-ui"], arguments["--spark-event-logs-path"]) == ("true", "s3://logs/spark/")
         assert "--enable-job-insights" not in arguments
@@ -134,17 +130,17 @@ def test_extra_job_arguments_and_spark_conf_reach_their_jobs(cdk: Any, default: 
         # --extra-py-files names the runtime by a digest of its files: leave it out, the runtime may change between
         # the two builds (the bundling tests cover it)
         unchanged = {k: v for k, v in arguments.items() if k not in added | {"--extra-py-files"}}
-        expected = _job(default[2], name)["DefaultArguments"]
+        expected = cfn.job(default[2], name)["DefaultArguments"]
         assert unchanged == {k: v for k, v in expected.items() if k != "--extra-py-files"}
 
 
 
-def test_jobs_are_told_the_bucket_layout(cdk: Any) -> None:
+def test_jobs_are_told_the_bucket_layout(cdk: Any, cfn: Any, build_workflow: Any) -> None:
     """A bucket with its own prefixes: both jobs get them as arguments, so the runtime acts where IAM allows."""
     prefixes = {"raw_prefix": "incoming/", "processed_prefix": "done/", "curated_prefix": "lake/parquet/",
                 "staging_prefix": "lake/_staging/", "dead_letter_prefix": "lake/errors/"}
-    _, workflow, template = _build(cdk, cdk.BucketProps(**prefixes), environment_name="dev")
+    _, workflow, template = build_workflow(cdk.BucketProps(**prefixes), environment_name="dev")
     expected = {f"--{name.replace('_prefix', '').replace('_', '-')}-prefix": value for name, value in prefixes.items()}
     for job in (workflow.lister_job_name, workflow.processor_job_name, workflow.backfill_job_name):
-        arguments = _job(template, job)["DefaultArguments"]
+        arguments = cfn.job(template, job)["DefaultArguments"]
         assert {k: arguments[k] for k in expected} == expected

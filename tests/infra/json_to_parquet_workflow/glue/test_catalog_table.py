@@ -3,21 +3,20 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.infra.workflow_helpers import RUNTIME, _one
-
 pytestmark = pytest.mark.infra
-pytest_plugins = ("tests.infra.workflow_helpers",)
 
+RUNTIME = Path(__file__).resolve().parents[4] / "runtime"
 
 def test_catalog_table_over_curated_parquet_with_partition_projection(default: Any, custom: Any, cfn: Any) -> None:
     _, workflow, template = default
-    database = _one(template, "AWS::Glue::Database")["Properties"]
+    database = cfn.one(template, "AWS::Glue::Database")["Properties"]
     assert database["DatabaseInput"]["Name"] == "ml_data_platform_dev"
-    table = cfn.render(_one(template, "AWS::Glue::Table")["Properties"])
+    table = cfn.render(cfn.one(template, "AWS::Glue::Table")["Properties"])
     assert table["DatabaseName"] == "ml_data_platform_dev"
     table_input = table["TableInput"]
     bucket = "${" + cfn.logical_id(workflow.props.bucket.bucket) + "}"
@@ -34,7 +33,7 @@ def test_catalog_table_over_curated_parquet_with_partition_projection(default: A
     assert params["storage.location.template"] == (
         f"s3://{bucket}/curated-data-lake/json_parsed_parquet/year=${{year}}/month=${{month}}/day=${{day}}/mode=${{mode}}"
     )
-    custom_params = _one(custom[2], "AWS::Glue::Table")["Properties"]["TableInput"]["Parameters"]
+    custom_params = cfn.one(custom[2], "AWS::Glue::Table")["Properties"]["TableInput"]["Parameters"]
     assert (custom_params["projection.mode.type"], custom_params["projection.mode.values"]) == ("enum", "batch,stream")
 
 

@@ -6,15 +6,12 @@ from typing import Any
 
 import pytest
 
-from tests.infra.workflow_helpers import _one
-
 pytestmark = pytest.mark.infra
-pytest_plugins = ("tests.infra.workflow_helpers",)
 
 
-def test_workflow_has_one_scheduled_start_then_a_conditional_drain(default: Any) -> None:
+def test_workflow_has_one_scheduled_start_then_a_conditional_drain(default: Any, cfn: Any) -> None:
     _, _, template = default
-    workflow = _one(template, "AWS::Glue::Workflow")["Properties"]
+    workflow = cfn.one(template, "AWS::Glue::Workflow")["Properties"]
     assert workflow["Name"] == "JsonToParquetProcessingWorkflow-dev"
     assert workflow["MaxConcurrentRuns"] == 1
     triggers = [r["Properties"] for r in template["Resources"].values() if r["Type"] == "AWS::Glue::Trigger"]
@@ -36,7 +33,7 @@ def test_workflow_has_one_scheduled_start_then_a_conditional_drain(default: Any)
 
 def test_backfill_is_an_on_demand_trigger_outside_the_workflow(default: Any, cfn: Any) -> None:
     _, _, template = default
-    backfill = _one(template, "AWS::Glue::Trigger", Name="JsonToParquetBackfill-dev")["Properties"]
+    backfill = cfn.one(template, "AWS::Glue::Trigger", Name="JsonToParquetBackfill-dev")["Properties"]
     assert backfill["Type"] == "ON_DEMAND"
     assert "WorkflowName" not in backfill
     assert backfill["Actions"] == [
@@ -53,8 +50,8 @@ def test_backfill_is_an_on_demand_trigger_outside_the_workflow(default: Any, cfn
     assert started.count("JsonToParquetBatchProcessor-dev") == 1
 
 
-def test_custom_schedule_can_start_paused(custom: Any) -> None:
+def test_custom_schedule_can_start_paused(custom: Any, cfn: Any) -> None:
     _, _, template = custom
-    start = _one(template, "AWS::Glue::Trigger", Type="SCHEDULED")["Properties"]
+    start = cfn.one(template, "AWS::Glue::Trigger", Type="SCHEDULED")["Properties"]
     assert (start["Schedule"], start["StartOnCreation"]) == ("cron(0 * * * ? *)", False)
     assert start["WorkflowName"] == "JsonToParquetProcessingWorkflow"

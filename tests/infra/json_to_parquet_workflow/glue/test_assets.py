@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.infra.workflow_helpers import REPO, RUNTIME
-
 pytestmark = pytest.mark.infra
+
+REPO = Path(__file__).resolve().parents[4]
+RUNTIME = REPO / "runtime"
 
 
 def _sample_package(root: Path) -> Path:
