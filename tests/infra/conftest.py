@@ -97,7 +97,7 @@ def cfn() -> type[CfnHelpers]:
 # ------------------------------------------------------------------------------------------------
 #: Context the shared app is built with on top of cdk.json's, as `make synth` passes it: production refuses to
 #: synthesize without an alarm subscriber.
-PLATFORM_CONTEXT = {"prod.alarm_emails": "prod-alarms@example.com"}
+PLATFORM_CONTEXT = {"prod.alarms.alarm_emails": "prod-alarms@example.com"}
 
 
 @pytest.fixture(scope="session")
