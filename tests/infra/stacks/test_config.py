@@ -327,28 +327,3 @@ def test_each_setting_has_one_key_derived_from_the_dataclasses() -> None:
     for former, (key, _note) in FORMER_KEYS.items():
         assert CATALOG.get(former) is None and CATALOG.get(key) is not None, former
     assert all(setting.description for setting in CATALOG.settings.values())
-
-
-@dataclasses.dataclass(frozen=True)
-class _Props:
-    #: Some number.
-    count: int = 1
-    #: Rule-owned.
-    owned: bool = False
-
-
-@dataclasses.dataclass(frozen=True)
-class _Config:
-    #: The name.
-    name: str = "x"
-    #: The props.
-    part: _Props = dataclasses.field(default_factory=_Props)
-
-
-def test_a_new_props_field_is_a_key_without_listing_it() -> None:
-    from stacks.settings import Catalog, coerce
-
-    catalog = Catalog.of(_Config, {"part": ("owned",)})
-    assert list(catalog.settings) == ["name", "part.count"]
-    assert catalog.settings["part.count"].description == "Some number."
-    assert coerce("5", catalog.settings["part.count"].hint, "x.part.count") == 5
