@@ -131,6 +131,10 @@ class Catalog:
                     key, own.name, props_field.name, props_hints[props_field.name], props_comments[props_field.name]
                 )
         owned = {section: tuple(rule_owned.get(section, ())) for section in sections}
+        for section, names in rule_owned.items():
+            missing = set(names) - {f.name for f in dataclasses.fields(sections[section])}
+            if missing:
+                raise ValueError(f"rule-owned fields {sorted(missing)} are not fields of {section!r}")
         return cls(settings, sections, owned)
 
     def get(self, name: str) -> Setting | None:

@@ -53,6 +53,8 @@ def test_a_new_props_field_is_a_key_without_listing_it() -> None:
     assert catalog.settings["part.colour"].description == "A colour, over two lines."
     assert catalog.settings["part.extra"].description == "Inherited fields keep their comments."
     assert catalog.settings["part.count"].read(_Config()) == 1
+    with pytest.raises(ValueError, match=r"rule-owned fields \['ownd'\] are not fields of 'part'"):
+        Catalog.of(_Config, {"part": ("ownd",)})
 
 
 def test_a_name_that_is_no_key_points_at_the_one_key() -> None:
