@@ -26,8 +26,8 @@ lint: setup
 
 # `make synth` checks that both stacks synthesize (offline). Production refuses to synthesize without an alarm
 # subscriber, so the check passes a placeholder address (example.com receives no mail); deploy with real
-# recipients (docs/infrastructure.md), or check your own: make synth SYNTH_CONTEXT="-c prod.alarm_topic_arn=arn:..."
-SYNTH_CONTEXT ?= -c prod.alarm_emails=alarms-placeholder@example.com
+# recipients (docs/infrastructure.md), or check your own: make synth SYNTH_CONTEXT="-c prod.alarms.existing_topic_arn=arn:..."
+SYNTH_CONTEXT ?= -c prod.alarms.alarm_emails=alarms-placeholder@example.com
 
 synth: setup
 	.venv/bin/python app.py $(SYNTH_CONTEXT)

@@ -3,15 +3,17 @@
 
 Account and region come from the CDK environment (``CDK_DEFAULT_ACCOUNT`` / ``CDK_DEFAULT_REGION``, set by the
 CDK CLI from your credentials); without them the stacks are environment-agnostic and synth works offline.
-Overrides come from CDK context (see ``stacks.config.apply_context_overrides``), e.g.
-``npx cdk synth -c prod.alarm_emails=ops@example.com``. ``python app.py`` reads ``cdk.json``'s context itself
-and takes the same ``-c key=value`` options, so it synthesizes the same templates as ``npx cdk synth``.
+Overrides come from CDK context (see ``stacks.config.apply_context_overrides``; every key is listed in
+``docs/configuration.md``), e.g. ``npx cdk synth -c prod.alarms.alarm_emails=ops@example.com``. ``python app.py``
+reads ``cdk.json``'s context itself and takes the same ``-c key=value`` options, so it synthesizes the same
+templates as ``npx cdk synth``.
 cdk-nag's ``AwsSolutionsChecks`` runs as a policy-validation plugin: any unacknowledged finding fails synth.
 
-Production needs an alarm subscriber: without ``-c prod.alarm_emails=...`` or ``-c prod.alarm_topic_arn=...`` the
-prod stack carries a synth error (``EnvironmentConfig.missing_alarm_subscriber``). The CDK CLI fails the commands
-that select that stack (``cdk synth``, ``cdk deploy MlDataPlatform-prod``) and still deploys dev alone;
-``python app.py`` fails whenever a stack has an error (``make synth`` passes a placeholder address).
+Production needs an alarm subscriber: without ``-c prod.alarms.alarm_emails=...`` or
+``-c prod.alarms.existing_topic_arn=...`` the prod stack carries a synth error
+(``EnvironmentConfig.missing_alarm_subscriber``). The CDK CLI fails the commands that select that stack
+(``cdk synth``, ``cdk deploy MlDataPlatform-prod``) and still deploys dev alone; ``python app.py`` fails
+whenever a stack has an error (``make synth`` passes a placeholder address).
 """
 
 from __future__ import annotations
@@ -73,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Synthesize the ML data platform stacks (like `cdk synth`).")
     parser.add_argument(
         "-c", "--context", action="append", default=[], metavar="KEY=VALUE",
-        help="context value, as for the CDK CLI (e.g. -c prod.alarm_emails=oncall@example.com); repeatable",
+        help="context value, as for the CDK CLI (e.g. -c prod.alarms.alarm_emails=oncall@example.com); repeatable",
     )
     args = parser.parse_args(argv)
     context = cdk_json_context()

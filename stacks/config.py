@@ -13,75 +13,83 @@ props' own. What the configuration adds is the environment itself (``environment
   data retained (``RETAIN``), and an alarm subscriber (``require_alarm_subscriber``);
 * removal policies: buckets and keys ``RETAIN`` (``DESTROY`` only with ``allow_destroy`` outside production), the
   database ``RETAIN`` in production and ``SNAPSHOT`` elsewhere; the props fields these rules own
-  (:data:`stacks.config_keys.RULE_FIELDS`) stay at their defaults in a configuration and are set by
+  (:func:`rule_values`, which sets them) stay at their defaults in a configuration and are set by
   :meth:`EnvironmentConfig.bucket_props` and its siblings;
 * no lister heartbeat alarm while the schedule is paused.
 
-Everything is checked in ``__post_init__``: an invalid configuration fails at synth with a ``ValueError`` that
-names the key (``EnvironmentConfig('dev').batch_size must be >= 1, got 0``) and says what to fix, before any
-construct is built. Overrides come from CDK context (``cdk.json`` or ``-c``, see
-:func:`stacks.config_keys.apply_context_overrides`) or from Python (:meth:`EnvironmentConfig.override`)::
+Every setting has one key (:mod:`stacks.settings`): an own field by its name (``allow_destroy``), a props field
+as ``<section>.<field>`` (``workflow.batch_size``); ``docs/configuration.md`` lists them all
+(``python -m stacks.config_doc`` writes it). Everything is checked in ``__post_init__``: an invalid configuration
+fails at synth with a ``ValueError`` that names the key (``EnvironmentConfig('dev').workflow.batch_size must be
+>= 1, got 0``) and says what to fix, before any construct is built. Overrides come from CDK context (``cdk.json``
+or ``-c``, see :func:`apply_context_overrides`) or from Python (:meth:`EnvironmentConfig.override`)::
 
-    npx cdk synth -c alarm_emails=ops@example.com             # both environments
-    npx cdk synth -c prod.alarm_emails=a@example.com,b@example.com -c dev.allow_destroy=true
-    npx cdk synth -c prod.alarm_topic_arn=arn:aws:sns:eu-west-1:123456789012:oncall
-    npx cdk synth -c dev.database.rotation_days=7              # any props field as <section>.<field>
-    # cdk.json: "context": {"dev": {"batch_size": 100}}
+    npx cdk synth -c alarms.alarm_emails=ops@example.com      # a key without <env>.: every environment
+    npx cdk synth -c prod.alarms.alarm_emails=a@example.com,b@example.com -c dev.allow_destroy=true
+    npx cdk synth -c prod.alarms.existing_topic_arn=arn:aws:sns:eu-west-1:123456789012:oncall
+    npx cdk synth -c dev.database.rotation_days=7
+    # cdk.json: "context": {"dev": {"workflow.batch_size": 100}}
 
-An environment that requires an alarm subscriber refuses to synthesize without ``alarm_emails`` or
-``alarm_topic_arn`` (:meth:`EnvironmentConfig.missing_alarm_subscriber`, reported by ``DataPlatformStack`` as a
-synth error). The checked-in ``PROD`` has neither on purpose: the recipients are given at deploy time.
+A name that is no longer a key (``-c prod.alarm_emails``, ``db_instance_type``) fails with the key to use.
+An environment that requires an alarm subscriber refuses to synthesize without ``alarms.alarm_emails`` or
+``alarms.existing_topic_arn`` (:meth:`EnvironmentConfig.missing_alarm_subscriber`, reported by
+``DataPlatformStack`` as a synth error). The checked-in ``PROD`` has neither on purpose: the recipients are given
+at deploy time.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from aws_cdk import RemovalPolicy
 from aws_cdk import aws_logs as logs
 
-from platform_constructs.json_to_parquet_workflow_props import JsonToParquetWorkflowSettings
-from platform_constructs.pipeline_alarms_props import PipelineAlarmsSettings
-from platform_constructs.tracked_raw_bucket_props import TrackedRawBucketProps
-from platform_constructs.tracking_database_props import TrackingDatabaseProps
-from platform_constructs.validation import PropsError, changed_fields, check_environment_name, check_field_types
-from stacks.config_keys import (
-    FIXED_FIELDS,
-    LOG_RETENTION_DAYS,
-    RENAMED_FIELDS,
-    RULE_FIELDS,
-    SECTIONS,
-    SHARED_CONTEXT_FIELDS,
-    apply_context_overrides,
-    key,
-    key_name,
+from platform_constructs import (
+    JsonToParquetWorkflowSettings,
+    PipelineAlarmsSettings,
+    TrackedRawBucketProps,
+    TrackingDatabaseProps,
 )
+from platform_constructs.validation import PropsError, changed_fields, check_environment_name, check_field_types
+from stacks.settings import FIXED, Catalog, coerce
 
-__all__ = [
-    "DEV",
-    "ENVIRONMENTS",
-    "FIXED_FIELDS",
-    "LOG_RETENTION_DAYS",
-    "PROD",
-    "RENAMED_FIELDS",
-    "SHARED_CONTEXT_FIELDS",
-    "EnvironmentConfig",
-    "apply_context_overrides",
-]
+__all__ = ["CATALOG", "DEV", "ENVIRONMENTS", "PROD", "EnvironmentConfig", "apply_context_overrides", "rule_values"]
+
+
+def _data_removal_policy(allow_destroy: bool) -> RemovalPolicy:
+    return RemovalPolicy.DESTROY if allow_destroy else RemovalPolicy.RETAIN
+
+
+def _database_removal_policy(production: bool, allow_destroy: bool) -> RemovalPolicy:
+    if production:
+        return RemovalPolicy.RETAIN
+    return RemovalPolicy.DESTROY if allow_destroy else RemovalPolicy.SNAPSHOT
+
+
+def rule_values(production: bool, allow_destroy: bool) -> dict[str, dict[str, Any]]:
+    """The props fields the production rules set, by section, and their values: these fields are no keys."""
+    data = _data_removal_policy(allow_destroy)
+    return {
+        "bucket": {"removal_policy": data, "auto_delete_objects": allow_destroy, "production": production},
+        "database": {"removal_policy": _database_removal_policy(production, allow_destroy), "production": production},
+        "workflow": {"key_removal_policy": data, "production": production},
+    }
 
 
 @dataclass(frozen=True)
 class EnvironmentConfig:
-    """Everything that differs between environments; ``docs/infrastructure.md`` lists each key."""
+    """Everything that differs between environments; ``docs/configuration.md`` lists each key."""
 
-    #: Required. ``dev``, ``prod``...; stack ``MlDataPlatform-<name>``, metric dimension, name suffix.
-    environment_name: str
+    #: Required. ``dev``, ``prod``...; stack ``MlDataPlatform-<name>``, suffix of Glue names, ``--environment``
+    #: argument and ``Environment`` metric dimension.
+    environment_name: str = field(metadata={FIXED: True})
     #: Production rules apply: Multi-AZ database, deletion protection, >= 7 days of backups, RETAIN, no DESTROY.
-    production: bool = False
-    #: Refuse to synthesize without ``alarms.alarm_emails`` or ``alarms.existing_topic_arn`` (keys
-    #: ``alarm_emails``, ``alarm_topic_arn``); ``None`` = required exactly in production.
+    production: bool = field(default=False, metadata={FIXED: True})
+    #: Refuse to synthesize without ``alarms.alarm_emails`` or ``alarms.existing_topic_arn``; ``None`` = required
+    #: exactly in production.
     require_alarm_subscriber: bool | None = None
     #: Non-production only: delete buckets (emptied), keys and database with the stack.
     allow_destroy: bool = False
@@ -98,9 +106,9 @@ class EnvironmentConfig:
         label = self._label()
         check_field_types(self, owner=label)
         check_environment_name(type(self).__name__, self.environment_name)
-        for section in SECTIONS:
+        for section, owned_fields in CATALOG.rule_owned.items():
             props = getattr(self, section)
-            owned = changed_fields(props, RULE_FIELDS[section])
+            owned = changed_fields(props, owned_fields)
             if owned:
                 raise ValueError(
                     f"{label}.{section}.{owned[0]} is set by the production rules (production, allow_destroy): "
@@ -113,41 +121,35 @@ class EnvironmentConfig:
         self._check_production()
 
     # ------------------------------------------------------------------------------------------
-    # Keys
+    # Keys: an own field's name, or <section>.<field> (stacks.settings)
     # ------------------------------------------------------------------------------------------
     def _label(self) -> str:
         return f"EnvironmentConfig({self.environment_name!r})"
 
     def key_label(self, section: str | None, field_name: str) -> str:
         """``EnvironmentConfig('<env>').<key>`` of a field, as error messages name it."""
-        return f"{self._label()}.{key_name(section, field_name)}"
+        return f"{self._label()}.{field_name if section is None else f'{section}.{field_name}'}"
 
     def setting(self, name: str) -> Any:
-        """The value of the key ``name`` (``batch_size``, ``log_retention_days``, ``database.rotation_days``)."""
-        found = key(name)
+        """The value of the key ``name`` (``allow_destroy``, ``workflow.batch_size``)."""
+        found = CATALOG.get(name)
         if found is None:
-            raise KeyError(f"{name!r} is not an EnvironmentConfig key")
-        holder = self if found.section is None else getattr(self, found.section)
-        return found.from_field(getattr(holder, found.field))
+            raise KeyError(f"{name!r} {CATALOG.unknown(name)}")
+        return found.read(self)
 
     def override(self, **settings: Any) -> EnvironmentConfig:
-        """A copy with the keys in ``settings`` set (``DEV.override(batch_size=100, db_multi_az=True)``), validated.
-
-        Keys are the documented ones and ``<section>.<field>`` (pass those as ``**{"database.port": 5433}``).
-        """
+        """A copy with the keys in ``settings`` set, validated: ``DEV.override(allow_destroy=True)``,
+        ``DEV.override(**{"workflow.batch_size": 100, "database.multi_az": True})``."""
         own: dict[str, Any] = {}
-        sections: dict[str, dict[str, Any]] = {section: {} for section in SECTIONS}
+        sections: dict[str, dict[str, Any]] = {section: {} for section in CATALOG.sections}
         for name, value in settings.items():
-            found = key(name)
+            found = CATALOG.get(name)
             if found is None:
-                raise ValueError(f"{self._label()}.{name} is not an EnvironmentConfig key")
+                raise ValueError(f"{self._label()}.{name} {CATALOG.unknown(name)}")
             if found.section is None:
                 own[found.field] = value
-                continue
-            try:
-                sections[found.section][found.field] = found.to_field(value)
-            except ValueError as error:
-                raise ValueError(f"{self._label()}.{name} {error}") from None
+            else:
+                sections[found.section][found.field] = value
         changes = {
             section: dataclasses.replace(getattr(self, section), **fields)
             for section, fields in sections.items()
@@ -164,7 +166,7 @@ class EnvironmentConfig:
         if not self.database.deletion_protection:
             raise ValueError(
                 f"{self.key_label('database', 'deletion_protection')} must be True in production: set "
-                "db_deletion_protection=True (turn it off by hand only to delete the environment on purpose)"
+                "database.deletion_protection=true (turn it off by hand only to delete the environment on purpose)"
             )
         if not self.database.multi_az:
             raise ValueError(
@@ -186,14 +188,12 @@ class EnvironmentConfig:
     @property
     def data_removal_policy(self) -> RemovalPolicy:
         """Buckets and keys: RETAIN, or DESTROY only with ``allow_destroy`` outside production."""
-        return RemovalPolicy.DESTROY if self.allow_destroy else RemovalPolicy.RETAIN
+        return _data_removal_policy(self.allow_destroy)
 
     @property
     def database_removal_policy(self) -> RemovalPolicy:
         """Database: RETAIN in production, SNAPSHOT elsewhere, DESTROY only with ``allow_destroy``."""
-        if self.production:
-            return RemovalPolicy.RETAIN
-        return RemovalPolicy.DESTROY if self.allow_destroy else RemovalPolicy.SNAPSHOT
+        return _database_removal_policy(self.production, self.allow_destroy)
 
     @property
     def alarm_subscriber_required(self) -> bool:
@@ -211,42 +211,41 @@ class EnvironmentConfig:
             return None
         env = self.environment_name
         return (
-            f"{self.key_label('alarms', 'alarm_emails')} and alarm_topic_arn are both empty, but environment {env!r} "
-            f"requires an alarm subscriber (require_alarm_subscriber): its alarms would reach nobody. Set "
-            f"-c {env}.alarm_emails=a@example.com (comma-separated addresses, each confirms by mail) or "
-            f"-c {env}.alarm_topic_arn=arn:aws:sns:<region>:<account-id>:<topic> (an existing topic, e.g. your "
-            "on-call topic)"
+            f"{self.key_label('alarms', 'alarm_emails')} and alarms.existing_topic_arn are both empty, but "
+            f"environment {env!r} requires an alarm subscriber (require_alarm_subscriber): its alarms would reach "
+            f"nobody. Set -c {env}.alarms.alarm_emails=a@example.com (comma-separated addresses, each confirms by "
+            f"mail) or -c {env}.alarms.existing_topic_arn=arn:aws:sns:<region>:<account-id>:<topic> (an existing "
+            "topic, e.g. your on-call topic)"
         )
 
     # ------------------------------------------------------------------------------------------
     # The props the stack builds its constructs with: the sections with the production rules applied
     # ------------------------------------------------------------------------------------------
+    def _with_rules(self, section: str) -> Any:
+        rules = rule_values(self.production, self.allow_destroy)[section]
+        return dataclasses.replace(getattr(self, section), **rules)
+
     def bucket_props(self) -> TrackedRawBucketProps:
         """``bucket`` with the data removal policy (auto-delete exactly with ``allow_destroy``)."""
-        return dataclasses.replace(
-            self.bucket,
-            removal_policy=self.data_removal_policy,
-            auto_delete_objects=self.allow_destroy,
-            production=self.production,
-        )
+        return self._with_rules("bucket")
 
     def database_props(self) -> TrackingDatabaseProps:
         """``database`` with the database removal policy."""
-        return dataclasses.replace(
-            self.database, removal_policy=self.database_removal_policy, production=self.production
-        )
+        return self._with_rules("database")
 
     def workflow_settings(self) -> JsonToParquetWorkflowSettings:
         """``workflow`` with the data removal policy for its key."""
-        return dataclasses.replace(
-            self.workflow, key_removal_policy=self.data_removal_policy, production=self.production
-        )
+        return self._with_rules("workflow")
 
     def alarms_settings(self) -> PipelineAlarmsSettings:
         """``alarms``, without the lister heartbeat while the schedule is paused (no run would report)."""
         if self.workflow.schedule_enabled:
             return self.alarms
         return dataclasses.replace(self.alarms, lister_heartbeat_minutes=None)
+
+
+#: Every key of an environment's configuration (``docs/configuration.md``), derived from the dataclasses.
+CATALOG = Catalog.of(EnvironmentConfig, {section: tuple(rules) for section, rules in rule_values(False, False).items()})
 
 
 #: Development: cheap and disposable (with ``allow_destroy``), small workers, short retention.
@@ -281,7 +280,7 @@ DEV = EnvironmentConfig(
 )
 
 #: Production: data retained, Multi-AZ database with deletion protection, KMS, larger workers. Requires an alarm
-#: subscriber (``alarm_emails`` or ``alarm_topic_arn`` from context) to synthesize.
+#: subscriber (``alarms.alarm_emails`` or ``alarms.existing_topic_arn`` from context) to synthesize.
 PROD = EnvironmentConfig(
     environment_name="prod",
     production=True,
@@ -317,3 +316,36 @@ PROD = EnvironmentConfig(
 
 #: Every environment ``app.py`` builds, in order.
 ENVIRONMENTS: tuple[EnvironmentConfig, ...] = (DEV, PROD)
+
+
+def apply_context_overrides(config: EnvironmentConfig, context: Mapping[str, Any]) -> EnvironmentConfig:
+    """``config`` with the keys that ``context`` (``cdk.json``, ``-c``) sets, coerced to their types and validated.
+
+    Looked up, later ones winning: a key without ``<env>.`` (``-c alarms.alarm_emails=...``: every environment),
+    a ``<env>`` object (``cdk.json``: ``"dev": {"workflow.batch_size": 100}``), and ``<env>.<key>`` keys
+    (``-c dev.workflow.batch_size=100``). A name that is no longer a key fails with the key to use; other context
+    keys without ``<env>.`` (feature flags) are not the configuration's.
+    """
+    env = config.environment_name
+    raw: dict[str, tuple[str, str, Any]] = {}
+    for context_key, value in context.items():
+        if CATALOG.get(context_key) is not None or CATALOG.former(context_key) is not None:
+            raw[context_key] = ("", context_key, value)
+    scoped = context.get(env)
+    if scoped is not None:
+        if not isinstance(scoped, Mapping):
+            raise ValueError(f"context {env!r} must be an object of EnvironmentConfig keys, got {scoped!r}")
+        for name, value in scoped.items():
+            raw[name] = (f"{env}.", f"{env}.{name}", value)
+    for context_key, value in context.items():
+        if context_key.startswith(f"{env}."):
+            raw[context_key[len(env) + 1:]] = (f"{env}.", context_key, value)
+    overrides: dict[str, Any] = {}
+    for name, (scope, context_key, value) in raw.items():
+        found = CATALOG.get(name)
+        if found is None:
+            raise ValueError(f"context {context_key} {CATALOG.unknown(name, scope)}")
+        if found.fixed:
+            raise ValueError(f"context {context_key} cannot be overridden: it defines the environment itself")
+        overrides[name] = coerce(value, found.hint, context_key)
+    return config.override(**overrides) if overrides else config

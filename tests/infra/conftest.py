@@ -178,7 +178,7 @@ def lifecycle() -> type[LifecycleRules]:
 # ------------------------------------------------------------------------------------------------
 #: Context the shared app is built with on top of cdk.json's, as `make synth` passes it: production refuses to
 #: synthesize without an alarm subscriber.
-PLATFORM_CONTEXT = {"prod.alarm_emails": "prod-alarms@example.com"}
+PLATFORM_CONTEXT = {"prod.alarms.alarm_emails": "prod-alarms@example.com"}
 
 
 @pytest.fixture(scope="session")

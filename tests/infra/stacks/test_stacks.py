@@ -28,14 +28,15 @@ def prod(platform_templates: dict[str, dict[str, Any]]) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def variant_assembly() -> Any:
-    """app.py with ``-c dev.allow_destroy=true -c alarm_emails=... -c prod.alarm_topic_arn=...`` (context as the
-    CLI passes it)."""
+    """app.py with ``-c dev.allow_destroy=true -c alarms.alarm_emails=... -c prod.alarms.existing_topic_arn=...``
+    (context as the CLI passes it)."""
     from aws_cdk import App
 
     import app as cdk_app
 
     context = {**cdk_app.cdk_json_context(), "dev.allow_destroy": "true",
-               "alarm_emails": "ops@example.com,oncall@example.com", "prod.alarm_topic_arn": ONCALL_TOPIC}
+               "alarms.alarm_emails": "ops@example.com,oncall@example.com",
+               "prod.alarms.existing_topic_arn": ONCALL_TOPIC}
     return cdk_app.build_app(App(context=context)).synth()
 
 
@@ -182,7 +183,7 @@ def test_lifecycle_expires_the_processors_temp_dir_and_never_batch_staging(
     (glue_temp,) = [r for r in rules
                     if lifecycle.expires_current_objects(r) and lifecycle.rule_prefix(r) == glue_temp_prefix]
     config = DEV_CONFIG if env == "dev" else PROD_CONFIG
-    assert glue_temp["ExpirationInDays"] == glue_temp_days == config.setting("glue_temp_expiry_days")
+    assert glue_temp["ExpirationInDays"] == glue_temp_days == config.setting("bucket.glue_temp_expiry_days")
     assert [r["NoncurrentVersionExpiration"] for r in rules
             if lifecycle.rule_prefix(r) == staging and "NoncurrentVersionExpiration" in r] == [{"NoncurrentDays": 1}]
     assert [lifecycle.rule_prefix(r) for r in rules if "AbortIncompleteMultipartUpload" in r] == [""]
@@ -243,15 +244,15 @@ def test_prod_without_an_alarm_subscriber_fails_synth_with_what_to_set(unsubscri
 
     assert errors(DEV) == []
     (message,) = errors(PROD)
-    assert "-c prod.alarm_emails=a@example.com" in message
-    assert "-c prod.alarm_topic_arn=arn:" in message
+    assert "-c prod.alarms.alarm_emails=a@example.com" in message
+    assert "-c prod.alarms.existing_topic_arn=arn:" in message
 
 
 def test_app_main_takes_cli_style_context_options() -> None:
     import app as cdk_app
 
     with pytest.raises(SystemExit):
-        cdk_app.main(["-c", "prod.alarm_emails"])  # not KEY=VALUE: argparse error before anything is built
+        cdk_app.main(["-c", "prod.alarms.alarm_emails"])  # not KEY=VALUE: argparse error before anything is built
 
 
 def test_stacks_export_what_operators_need(dev: dict[str, Any]) -> None:
