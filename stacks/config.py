@@ -3,9 +3,9 @@
 :class:`EnvironmentConfig` is composed of the props types of the constructs it configures, not a copy of their
 fields: ``bucket`` (:class:`~platform_constructs.TrackedRawBucketProps`), ``database``
 (:class:`~platform_constructs.TrackingDatabaseProps`), ``workflow``
-(:class:`~platform_constructs.json_to_parquet_workflow_props.JsonToParquetWorkflowSettings`, the workflow's props
+(:class:`~platform_constructs.json_to_parquet_workflow.props.JsonToParquetWorkflowSettings`, the workflow's props
 without the constructs it is wired to) and ``alarms``
-(:class:`~platform_constructs.pipeline_alarms_props.PipelineAlarmsSettings`). Their defaults and rules are the
+(:class:`~platform_constructs.pipeline_alarms.props.PipelineAlarmsSettings`). Their defaults and rules are the
 props' own. What the configuration adds is the environment itself (``environment_name``, ``production``) and the
 **production rules**:
 
@@ -53,7 +53,7 @@ from platform_constructs import (
     TrackedRawBucketProps,
     TrackingDatabaseProps,
 )
-from platform_constructs.validation import PropsError, changed_fields, check_environment_name, check_field_types
+from platform_constructs._shared.validation import PropsError, changed_fields, check_environment_name, check_field_types
 from stacks.settings import FIXED, Catalog, coerce
 
 __all__ = ["CATALOG", "DEV", "ENVIRONMENTS", "PROD", "EnvironmentConfig", "apply_context_overrides", "rule_values"]

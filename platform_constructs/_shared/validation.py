@@ -3,7 +3,7 @@
 Every check raises :class:`PropsError`, a ``ValueError`` whose message starts with ``<Owner>.<field>`` and says
 what to fix. It also carries ``owner``, ``field`` and ``problem`` separately, so that the stack configuration
 (``stacks.config``), which holds the constructs' own props types, can report the same problem under the
-context key the user typed (``EnvironmentConfig('prod').db_instance_type ...``) without a second copy of the
+context key the user typed (``prod.database.instance_type ...``) without a second copy of the
 rule.
 
 What lives here: environment names (one rule, :data:`platform_contract.environment.ENVIRONMENT_NAME_PATTERN`),

@@ -242,7 +242,7 @@ def test_production_rules_are_applied_to_the_props() -> None:
 def test_fields_the_rules_own_stay_at_their_defaults() -> None:
     from aws_cdk import RemovalPolicy
 
-    from platform_constructs.tracked_raw_bucket_props import TrackedRawBucketProps
+    from platform_constructs.tracked_raw_bucket.props import TrackedRawBucketProps
 
     with pytest.raises(ValueError, match=r"EnvironmentConfig\('dev'\)\.bucket\.removal_policy is set by the "
                                          r"production rules"):

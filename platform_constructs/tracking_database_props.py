@@ -1,8 +1,0 @@
-"""Temporary alias of :mod:`platform_constructs.tracking_database.props`.
-
-``stacks/config.py``, ``stacks/config_keys.py`` and ``tests/infra/test_config.py`` import this old path (issue 17:
-another branch rewrites them). Delete this module once they import the new one."""
-
-from platform_constructs.tracking_database.props import TrackingDatabaseProps
-
-__all__ = ["TrackingDatabaseProps"]
