@@ -5,8 +5,9 @@ with ``describe_stacks``, so the two can never drift apart.
 
 Why the keys live in the runtime and the stack imports them, not the other way round: the runtime runs on Glue,
 where ``aws_cdk`` does not exist, so it may not import ``stacks`` (which imports the CDK). The stack, in turn, may
-import from the runtime: DESIGN.md only keeps the *constructs* free of runtime imports (so another project can
-reuse them with its own runtime); the stack is this project's composition and already bundles this runtime. This
+import from the runtime: the layering rule (docs/architecture.md) only keeps the *constructs* free of runtime
+imports (so another project can reuse them with its own runtime); the stack is this project's composition and
+already bundles this runtime. This
 module is plain constants (no imports, Python 3.9-compatible), so importing it costs the synth nothing.
 """
 
