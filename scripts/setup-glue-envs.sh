@@ -2,7 +2,7 @@
 # The Python the deployed-shape tests run the Glue Python-shell job with: CPython 3.9 (Glue 3.0 Python shell)
 # with only boto3, as Glue provides it. Everything else the job imports must come from the bundled wheels, which
 # the tests install offline (--no-index) from the synthesized assets. Idempotent; needs PyPI only the first time.
-# (The Spark job's environment needs no download: tests/deployed/glue_environment.py assembles it from the
+# (The Spark job's environment needs no download: tests/deployed/glue_emulator.py assembles it from the
 # pyspark, py4j, boto3 and awsglue-dev that .venv already holds.)
 set -euo pipefail
 cd "$(dirname "$0")/.."

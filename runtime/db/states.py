@@ -1,7 +1,7 @@
 """The states of a tracked file and of a batch, as the schema's CHECK constraints spell them (migration 0001).
 
 ``str`` subclasses: a state is its text in SQL parameters, JSON and f-strings, and compares equal to the text a
-query returns (``FileState.FAILED == "FAILED"``). ``tests/runtime/test_states.py`` reads the CHECK constraints
+query returns (``FileState.FAILED == "FAILED"``). ``tests/runtime/test_tracking_store.py`` reads the CHECK constraints
 from a migrated database and proves the enums list exactly the same values. Python 3.9-compatible.
 """
 

@@ -1,5 +1,5 @@
 """The batch protocol: the steps of one batch, each a named method of :class:`BatchProtocol`, in the order they
-run (README, "Exactly once, under any crash"):
+run (docs/exactly-once.md, "The protocol"):
 
 1. :meth:`~BatchProtocol.claim` the files and insert the batch row (one transaction);
 2. :meth:`~BatchProtocol.precheck` each file (vanished, changed, zero bytes, broken compression; JSON Lines or

@@ -19,8 +19,9 @@ byte-order mark) is ``[``:
   so the file is quarantined (:attr:`JsonShape.problem`).
 
 A file whose first non-blank byte is anything else is JSON Lines and is not scanned (a second value on a line of
-such a file is a known limitation, see README). An unterminated or unbalanced file is decided the same way: a first
-value that never ends is ``array`` (Spark makes the whole file one corrupt record), a broken line is dead-lettered.
+such a file is a known limitation, see docs/limitations.md). An unterminated or unbalanced file is decided the same
+way: a first value that never ends is ``array`` (Spark makes the whole file one corrupt record), a broken line is
+dead-lettered.
 Numbers and literals (``1``, ``true``, ``null``) and ``,`` ``:`` are not looked at: a line that starts with one is
 judged by what follows it, which is stricter than Spark (it dead-letters such a line whole), never laxer.
 

@@ -12,7 +12,10 @@ tested on its own):
   may have published, :func:`runtime.jobs.publish.retract`, then give its files back uncharged: the loss of the
   staging is no file's fault);
 * no manifest otherwise: the run stopped before the staging was complete, nothing was published -> **abandon**
-  (record the batch ABANDONED and its files FAILED, retried with backoff; then delete the staging);
+  (record the batch ABANDONED, as :meth:`Recovery.abandon` narrows it: a batch of several files gives them back
+  uncharged (PENDING, or FAILED if they had failed before, claimable at once) to be claimed next in batches of at
+  most half as many files; only a file abandoned alone is charged, FAILED and retried with backoff; then delete
+  the staging);
 * a manifest that cannot be read: neither is safe (a partial publish must not be repeated under a new batch
   id, nor left half done) -> **refuse** (:class:`UnrecoverableBatch` naming the object);
 * a batch no longer CLAIMED: nothing to do.

@@ -42,7 +42,7 @@ SHOWN_BATCHES = 20
 
 def build_status(conn: Connection, batches: int = 10, errors: int = 10,
                  probe: OwnerProbe | None = None) -> dict[str, Any]:
-    """The status report of the tracking database ``conn`` as a JSON-ready dict (see the README for its keys):
+    """The status report of the tracking database ``conn`` as a JSON-ready dict (see docs/operations.md for its keys):
     ``files_by_state``, ``total``, ``backlog``, ``in_progress``, ``throughput``, ``eta``, ``recent_batches``
     (the last ``batches``), ``top_errors`` (the ``errors`` most frequent) and ``limits`` (those two numbers). All
     figures come from one snapshot of the database, so they agree with each other. ``probe`` judges the
