@@ -23,6 +23,7 @@ test-fast: setup
 
 lint: setup
 	.venv/bin/ruff check .
+	.venv/bin/lint-imports
 
 # `make synth` checks that both stacks synthesize (offline). Production refuses to synthesize without an alarm
 # subscriber, so the check passes a placeholder address (example.com receives no mail); deploy with real
