@@ -41,20 +41,6 @@ _TAKE_OWNERSHIP = """
     heartbeat_at = now(),
     released_at = NULL"""
 
-#: Take over one batch whose lease expired or that its run handed back (never one held for the operator): the
-#: caller rolls it forward or abandons it.
-TAKE_OVER_EXPIRED_BATCH = f"""
-UPDATE processing_batches SET {_TAKE_OWNERSHIP}
-WHERE batch_id = (
-    SELECT batch_id FROM processing_batches
-    WHERE state = 'CLAIMED' AND held_at IS NULL AND (lease_expires_at < now() OR released_at IS NOT NULL)
-    ORDER BY lease_expires_at
-    LIMIT 1
-    FOR UPDATE SKIP LOCKED
-)
-RETURNING batch_id
-"""
-
 #: Every open (CLAIMED) batch with its owner and what makes it recoverable, those recoverable by the lease first.
 OPEN_BATCHES = """
 SELECT batch_id, glue_job_run_id, owner_host, owner_pid, owner_node, owner_glue_job, file_count,

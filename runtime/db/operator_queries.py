@@ -48,14 +48,6 @@ FROM file_processing_status
 WHERE processing_status = 'PROCESSING'
 """
 
-STUCK_BATCHES = """
-SELECT batch_id, glue_job_run_id, file_count, claimed_at, lease_expires_at
-FROM processing_batches
-WHERE state = 'CLAIMED' AND lease_expires_at < now()
-ORDER BY lease_expires_at
-LIMIT %(limit)s
-"""
-
 #: Outcomes recorded in the last ``seconds`` (served by idx_history_outcome_time). ``done`` counts the outcomes
 #: that leave the backlog for good (SUCCEEDED, QUARANTINED): the drain rate.
 THROUGHPUT = """

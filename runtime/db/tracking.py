@@ -114,16 +114,6 @@ class TrackingStore:
             row = cur.fetchone()
         return (bool(row[0]), list(row[1])) if row else (False, [])
 
-    def take_over_expired_batch(self, job_run_id: str, lease_seconds: int) -> str | None:
-        """Make one batch whose lease expired (a dead run's) or that its run handed back this run's, with a fresh
-        lease; its id, or ``None`` when there is none. The caller rolls it forward or abandons it."""
-        with self._transaction() as cur:
-            cur.execute(lease_queries.TAKE_OVER_EXPIRED_BATCH, {"job_run_id": job_run_id,
-                                                                "lease_seconds": lease_seconds,
-                                                                **_owner_params(self.owner)})
-            row = cur.fetchone()
-        return str(row[0]) if row else None
-
     # -- owners, the run-wide heartbeat, hand-backs ----------------------------------------------------------------
 
     def open_batches(self, batch_id: str | None = None, limit: int = 1000) -> list[OpenBatch]:
