@@ -107,17 +107,19 @@ WHERE batch_id = %(batch_id)s AND state = 'CLAIMED' AND glue_job_run_id = %(job_
 RETURNING batch_id
 """
 
-#: The files of a released batch back to where they were before the claim, without counting the attempt: PENDING
-#: (or FAILED if they had failed before), claimable at once; one UNCLAIMED history row each.
+#: The files of a released batch back to where they were before the claim, as the retry rule resolved each
+#: (:meth:`runtime.jobs.retry.RetryPolicy.give_back`: the state and the attempt count given), claimable at once;
+#: one UNCLAIMED history row each.
 UNCLAIM_FILES = """
 WITH returned AS (
     UPDATE file_processing_status AS f SET
-        processing_status = CASE WHEN f.retry_count > 1 THEN 'FAILED' ELSE 'PENDING' END,
-        retry_count = greatest(f.retry_count - 1, 0),
+        processing_status = u.state,
+        retry_count = u.attempts,
         next_attempt_at = now(),
         lease_expires_at = NULL,
         updated_at = now()
-    WHERE f.batch_id = %(batch_id)s AND f.processing_status = 'PROCESSING'
+    FROM unnest(%(file_ids)s::bigint[], %(states)s::text[], %(attempts)s::integer[]) AS u(file_id, state, attempts)
+    WHERE f.file_id = u.file_id AND f.batch_id = %(batch_id)s AND f.processing_status = 'PROCESSING'
     RETURNING f.*
 )
 INSERT INTO file_processing_history (file_id, event, etag, version, processing_status, batch_id, glue_job_run_id,

@@ -35,6 +35,15 @@ class LeaseLost(RuntimeError):
     """Another run took this batch over (our lease expired): stop without publishing or recording."""
 
 
+def _default_rule() -> RetryRule:
+    """The retry rule of a :meth:`TrackingStore.release` whose caller passed none. Transitional: the processor's
+    clean-stop hand-back (``runtime/jobs/processor.py``) does not pass its ``settings.retry_policy`` yet; once it
+    does, ``rule`` becomes required and this goes (the store never imports the jobs layer at module level)."""
+    from runtime.jobs.retry import RetryPolicy  # transitional: the one import of the jobs layer, see above
+
+    return RetryPolicy()
+
+
 def _owner_params(owner: Owner | None) -> dict[str, object]:
     owner = owner or Owner(None)
     return {"owner_host": owner.host, "owner_pid": owner.pid, "owner_node": owner.node,
@@ -161,17 +170,24 @@ class TrackingStore:
                                                         "reason": reason, "released_by": released_by or job_run_id})
             return cur.fetchone() is not None
 
-    def release(self, batch_id: str, job_run_id: str, reason: str) -> int | None:
+    def release(self, batch_id: str, job_run_id: str, reason: str, rule: RetryRule | None = None) -> int | None:
         """A batch before its manifest that this run gives back without it being its files' fault: the batch
-        ABANDONED (``reason``), its files back to PENDING (FAILED if they had failed before) with the attempt not
-        counted, claimable at once, one UNCLAIMED history row each; one transaction. The number of files returned,
-        ``None`` when the batch is no longer this run's."""
+        ABANDONED (``reason``), its files back where they were before the claim, as ``rule`` resolves a file given
+        back (:meth:`runtime.jobs.retry.RetryPolicy.give_back`: PENDING, FAILED if it had failed before, the attempt
+        not counted), claimable at once, one UNCLAIMED history row each; one transaction. The number of files
+        returned, ``None`` when the batch is no longer this run's."""
+        rule = rule or _default_rule()
         params = {"batch_id": batch_id, "job_run_id": job_run_id, "reason": reason, "released_by": job_run_id}
         with self._transaction() as cur:
             cur.execute(lease_queries.RELEASE_BATCH, params)
             if cur.fetchone() is None:
                 return None
-            cur.execute(lease_queries.UNCLAIM_FILES, params)
+            cur.execute(queries.BATCH_ATTEMPTS, {"batch_id": batch_id})
+            attempts = sorted(cur.fetchall())
+            resolved = [rule.give_back(count) for _file_id, count in attempts]
+            cur.execute(lease_queries.UNCLAIM_FILES, {
+                **params, "file_ids": [file_id for file_id, _count in attempts],
+                "states": [r.state.value for r in resolved], "attempts": [r.attempts for r in resolved]})
             return len(cur.fetchall())
 
     def record_operator_recovery(self, batch_id: str, actor: str, reason: str) -> int:
@@ -228,7 +244,8 @@ class TrackingStore:
                 "records_good": [o.records_good for o in outcomes], "records_bad": [o.records_bad for o in outcomes],
                 "retry_in_seconds": [r.retry_in_seconds for r in resolved],
                 "etags": [o.etag for o in outcomes], "sizes": [o.size if o.etag else None for o in outcomes],
-                "claim_limits": [o.claim_limit for o in outcomes],
+                "claim_limits": [o.claim_limit for o in outcomes], "attempts": [r.attempts for r in resolved],
+                "given_back": [r.given_back for r in resolved],
             })
             final = Counter(row[0] for row in cur.fetchall())
             if sum(final.values()) != len(outcomes):  # never close a batch with files left PROCESSING

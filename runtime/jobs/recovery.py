@@ -235,7 +235,9 @@ class Recovery:
         is left of its staging. Returns its report (``abandoned``: the files given back)."""
         files = self.tracking.batch_files(batch_id)
         log.warning("batch %s: %s; its %d files given back uncharged", batch_id, reason, len(files))
-        self.tracking.release(batch_id, self.protocol.settings.job_run_id, f"{reason}; its files given back uncharged")
+        settings = self.protocol.settings
+        self.tracking.release(batch_id, settings.job_run_id, f"{reason}; its files given back uncharged",
+                              settings.retry_policy)
         pub.clean_staging(self.store, self.layout, batch_id)
         return BatchReport(batch_id, {FileState.PENDING: len(files)} if files else {}, 0, 0,
                            sum(f.size or 0 for f in files), 0.0, [], recovered=True, abandoned=True)
@@ -258,7 +260,7 @@ class Recovery:
         else:
             self.tracking.release(batch_id, settings.job_run_id,
                                   f"{reason}; its {len(files)} files are not charged and are claimed next in batches "
-                                  f"of at most {rule.claim_limit}")
+                                  f"of at most {rule.claim_limit}", settings.retry_policy)
         pub.clean_staging(self.store, self.layout, batch_id)
         state = FileState.FAILED if rule.charged else FileState.PENDING
         return BatchReport(batch_id, {state: len(files)} if files else {}, 0, 0, sum(f.size or 0 for f in files), 0.0,
