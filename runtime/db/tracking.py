@@ -25,14 +25,16 @@ from runtime.db.records import (
     RetryRule,
 )
 from runtime.db.states import BatchState, FileState
+from runtime.errors import MldpError
 
 if TYPE_CHECKING:
     from psycopg2.extensions import connection as Connection
     from psycopg2.extensions import cursor as Cursor
 
 
-class LeaseLost(RuntimeError):
-    """Another run took this batch over (our lease expired): stop without publishing or recording."""
+class LeaseLost(MldpError, RuntimeError):
+    """Another run took this batch over (our lease expired): stop without publishing or recording. Under ``mldp
+    process`` it is one ``error:`` line (the batch is its new owner's to finish; run again for the next one)."""
 
 
 def _default_rule() -> RetryRule:

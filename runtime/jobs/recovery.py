@@ -39,6 +39,7 @@ import psycopg2
 from runtime.db.records import FileOutcome, OpenBatch
 from runtime.db.states import BatchState, FileState
 from runtime.db.tracking import LeaseLost
+from runtime.errors import MldpError
 from runtime.jobs import publish as pub
 from runtime.jobs.batch import BatchProtocol, BatchReport
 from runtime.jobs.owner import OwnerProbe, Verdict, recoverability
@@ -55,8 +56,9 @@ ENVIRONMENT_ERRORS: tuple[type[BaseException], ...] = (StoragePermissionError, p
                                                        psycopg2.InterfaceError)
 
 
-class UnrecoverableBatch(RuntimeError):
-    """An expired batch whose manifest exists but cannot be read: an operator must look at it."""
+class UnrecoverableBatch(MldpError, RuntimeError):
+    """An expired batch whose manifest exists but cannot be read: an operator must look at it (a run counts it as
+    a failed recovery and holds the batch after a few; ``mldp recover`` prints it as one ``error:`` line)."""
 
 
 class Action(Enum):
