@@ -132,6 +132,11 @@ MUTATIONS: tuple[Mutation, ...] = (
         T + "test_leases.py::test_a_run_stopping_on_an_error_gives_its_batch_back_without_charging_an_attempt",
         T + "test_signals.py::test_a_conversion_that_fails_because_a_stop_cancelled_it_charges_no_attempt"),
     one_edit(
+        "a file given back forgets it had failed (RetryPolicy.give_back always says PENDING)",
+        "runtime/jobs/retry.py", "state = FileState.FAILED if attempts > 1 else FileState.PENDING",
+        "state = FileState.PENDING",
+        T + "test_leases.py::test_a_run_stopping_on_an_error_gives_its_batch_back_without_charging_an_attempt"),
+    one_edit(
         "the manifest decision: a batch without a manifest is not abandoned (recovery.decide)",
         "runtime/jobs/recovery.py", "if not batch.manifest_found:", "if False:",
         T + "test_recovery.py::test_recovery_decides_from_the_facts_alone",
