@@ -4,6 +4,10 @@ An error of this family is the user's to fix (a bad option value, an unusable sp
 a missing bucket): ``mldp`` prints it as one ``error: <message>`` line and exits with status 2 (``-v`` adds the
 traceback). Every other exception is a bug and ends the command with its traceback. Raise a subclass, with a
 message that names what to fix. Python 3.9-compatible: the Glue Python-shell lister imports it.
+
+Every exception class of the runtime derives from :class:`MldpError`, except the few internal signals of
+:data:`INTERNAL_SIGNALS`, which never reach the CLI and say why in their docstring (``tests/runtime/test_errors.py``
+walks the runtime's exception classes and holds this).
 """
 
 from __future__ import annotations
@@ -33,6 +37,20 @@ class RunStopped(MldpError):
     def __init__(self, message: str, cause: str = "") -> None:
         super().__init__(message)
         self.cause = cause or message
+
+
+#: The exception classes outside the :class:`MldpError` family on purpose, by dotted name, and why.
+INTERNAL_SIGNALS = {
+    "runtime.jobs.stopping.StopRequested":
+        "a stop signal reached a safe point: a BaseException, like KeyboardInterrupt, so that no except Exception "
+        "mistakes it for a failure of the batch; the processor ends the run on it",
+    "runtime.jobs.codecs.CorruptData":
+        "broken compressed data: the pre-check makes it the file's outcome (QUARANTINED)",
+    "runtime.jobs.codecs.CodecUnavailable":
+        "a codec this environment cannot decode: the pre-check makes it the file's outcome (QUARANTINED)",
+    "runtime.jobs.batch.SourceChangedDuringRead":
+        "dead (raised nowhere), kept only while runtime/jobs/batch.py still exports it: to be removed",
+}
 
 
 def one_line(exc: BaseException, limit: int = 300) -> str:

@@ -12,6 +12,7 @@ from runtime import metrics as m
 from runtime.commands.common import emit, open_database
 from runtime.commands.options import add_job_options, layout_from_args, non_negative_int, positive_int
 from runtime.errors import RunStopped
+from runtime.operator.summary import summarize
 
 if TYPE_CHECKING:
     from runtime.transforms.model import TransformSpec
@@ -59,26 +60,6 @@ def attempts(text: str) -> int:
     if value > defaults.MAX_ATTEMPTS_LIMIT:
         raise argparse.ArgumentTypeError(f"must be at most {defaults.MAX_ATTEMPTS_LIMIT}, got {text!r}")
     return value
-
-
-def summarize(reports: list, seconds: float) -> dict:
-    """The ``--json`` document of a processor run."""
-    files: dict[str, int] = {}
-    for report in reports:
-        for state, count in report.files.items():
-            files[state] = files.get(state, 0) + count
-    partitions = sorted({p for r in reports for p in r.partitions})
-    return {
-        "batches": len(reports),
-        "files": files,
-        "records_good": sum(r.records_good for r in reports),
-        "records_bad": sum(r.records_bad for r in reports),
-        "bytes": sum(r.bytes for r in reports),
-        "partitions_written": len(partitions),
-        "recovered_batches": sum(1 for r in reports if r.recovered),
-        "abandoned_batches": sum(1 for r in reports if r.abandoned),
-        "seconds": round(seconds, 3),
-    }
 
 
 def batch_figures(report: Any) -> dict[str, float]:

@@ -19,6 +19,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from runtime.errors import MldpError
 
@@ -140,6 +141,15 @@ class EmbeddedPostgres:
     @property
     def url(self) -> str:
         return f"postgresql://{SUPERUSER}@127.0.0.1:{self.port}/{self.database}"
+
+    def base_url(self) -> str:
+        """``postgresql://postgres@127.0.0.1:PORT/``: the URL of any of its databases, less the database name."""
+        return f"postgresql://{SUPERUSER}@127.0.0.1:{self.port}/"
+
+    def serves(self, url: str) -> bool:
+        """Whether ``url`` names a database of this server: its superuser, without a password, on 127.0.0.1 at its
+        port (any database)."""
+        return url.startswith(self.base_url()) and _is_local_superuser_url(url, self.port)
 
     def admin_url(self) -> str:
         """URL of the maintenance database ``postgres`` (for CREATE DATABASE)."""
@@ -291,6 +301,27 @@ class EmbeddedPostgres:
                 if time.monotonic() > deadline:
                     raise EmbeddedPostgresError(f"embedded PostgreSQL did not accept connections: {exc}") from exc
                 time.sleep(0.2)
+
+
+def _is_local_superuser_url(url: str, port: int | None = None) -> bool:
+    """``url`` is a ``postgresql://`` URL of the superuser without a password on 127.0.0.1 (at ``port``, if
+    given)."""
+    try:
+        parts = urlsplit(url)
+        return (parts.scheme == "postgresql" and parts.username == SUPERUSER and parts.password is None
+                and parts.hostname == "127.0.0.1" and (port is None or parts.port == port))
+    except ValueError:  # a port out of range or not a number
+        return False
+
+
+def embedded_base_url(url: str) -> str | None:
+    """:meth:`EmbeddedPostgres.base_url` of the project's development server (:func:`default_server`) when ``url``
+    names one of its databases, else ``None``. A URL that names no local superuser is answered without looking
+    for the server (nothing of ``.mldp`` is touched)."""
+    if not _is_local_superuser_url(url):
+        return None
+    server = default_server()
+    return server.base_url() if server.serves(url) else None
 
 
 def default_server() -> EmbeddedPostgres:

@@ -1,7 +1,8 @@
 """The SQL of leases and owners (migration 0004), by name: the run-wide heartbeat, taking over a batch whose lease
 expired or whose owner is provably gone, handing a batch back (a clean stop, a run-stopping error, ``mldp
-recover``), and counting failed recoveries. Reached through :class:`runtime.db.tracking.TrackingStore`; the claim
-(which records the owner) and the per-batch lease renewal are in :mod:`runtime.db.queries`."""
+recover``), counting failed recoveries, and the publish marker (migration 0007). ``mldp status``'s view of the
+open batches is in :mod:`runtime.db.operator_queries`. Reached through :class:`runtime.db.tracking.TrackingStore`;
+the claim (which records the owner) and the per-batch lease renewal are in :mod:`runtime.db.queries`."""
 
 from __future__ import annotations
 
@@ -40,20 +41,6 @@ _TAKE_OWNERSHIP = """
     lease_expires_at = now() + make_interval(secs => %(lease_seconds)s),
     heartbeat_at = now(),
     released_at = NULL"""
-
-#: Take over one batch whose lease expired or that its run handed back (never one held for the operator): the
-#: caller rolls it forward or abandons it.
-TAKE_OVER_EXPIRED_BATCH = f"""
-UPDATE processing_batches SET {_TAKE_OWNERSHIP}
-WHERE batch_id = (
-    SELECT batch_id FROM processing_batches
-    WHERE state = 'CLAIMED' AND held_at IS NULL AND (lease_expires_at < now() OR released_at IS NOT NULL)
-    ORDER BY lease_expires_at
-    LIMIT 1
-    FOR UPDATE SKIP LOCKED
-)
-RETURNING batch_id
-"""
 
 #: Every open (CLAIMED) batch with its owner and what makes it recoverable, those recoverable by the lease first.
 OPEN_BATCHES = """
@@ -121,17 +108,19 @@ WHERE batch_id = %(batch_id)s AND state = 'CLAIMED' AND glue_job_run_id = %(job_
 RETURNING batch_id
 """
 
-#: The files of a released batch back to where they were before the claim, without counting the attempt: PENDING
-#: (or FAILED if they had failed before), claimable at once; one UNCLAIMED history row each.
+#: The files of a released batch back to where they were before the claim, as the retry rule resolved each
+#: (:meth:`runtime.jobs.retry.RetryPolicy.give_back`: the state and the attempt count given), claimable at once;
+#: one UNCLAIMED history row each.
 UNCLAIM_FILES = """
 WITH returned AS (
     UPDATE file_processing_status AS f SET
-        processing_status = CASE WHEN f.retry_count > 1 THEN 'FAILED' ELSE 'PENDING' END,
-        retry_count = greatest(f.retry_count - 1, 0),
+        processing_status = u.state,
+        retry_count = u.attempts,
         next_attempt_at = now(),
         lease_expires_at = NULL,
         updated_at = now()
-    WHERE f.batch_id = %(batch_id)s AND f.processing_status = 'PROCESSING'
+    FROM unnest(%(file_ids)s::bigint[], %(states)s::text[], %(attempts)s::integer[]) AS u(file_id, state, attempts)
+    WHERE f.file_id = u.file_id AND f.batch_id = %(batch_id)s AND f.processing_status = 'PROCESSING'
     RETURNING f.*
 )
 INSERT INTO file_processing_history (file_id, event, etag, version, processing_status, batch_id, glue_job_run_id,
@@ -156,21 +145,6 @@ RETURNING file_id
 #: The batch ids that start with ``prefix`` (``mldp recover`` accepts the 8-character ids ``status`` shows).
 BATCH_IDS_LIKE = """
 SELECT batch_id FROM processing_batches WHERE batch_id::text LIKE %(prefix)s || '%%' ORDER BY batch_id LIMIT 2
-"""
-
-#: ``mldp status``: every open batch with its owner, lease, heartbeat, hand-back and hold, and the files and bytes
-#: it still holds PROCESSING (served by idx_batches_open and idx_fps_processing_batch).
-STATUS_OPEN_BATCHES = """
-SELECT b.batch_id, b.glue_job_run_id, b.owner_host, b.owner_pid, b.owner_node, b.owner_glue_job, b.claimed_at,
-    b.lease_expires_at, b.heartbeat_at, b.lease_expires_at < now() AS lease_expired,
-    b.released_at IS NOT NULL AS released, b.release_reason, b.held_at IS NOT NULL AS held, b.recovery_attempts,
-    b.recovery_error, count(f.file_id) AS files, coalesce(sum(f.file_size_bytes), 0) AS bytes
-FROM processing_batches AS b
-LEFT JOIN file_processing_status AS f ON f.batch_id = b.batch_id AND f.processing_status = 'PROCESSING'
-WHERE b.state = 'CLAIMED'
-GROUP BY b.batch_id
-ORDER BY b.claimed_at, b.batch_id
-LIMIT %(limit)s
 """
 
 #: A batch about to publish: record, fenced, that its objects may be in the curated dataset from now on, and into

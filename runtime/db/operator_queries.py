@@ -48,11 +48,18 @@ FROM file_processing_status
 WHERE processing_status = 'PROCESSING'
 """
 
-STUCK_BATCHES = """
-SELECT batch_id, glue_job_run_id, file_count, claimed_at, lease_expires_at
-FROM processing_batches
-WHERE state = 'CLAIMED' AND lease_expires_at < now()
-ORDER BY lease_expires_at
+#: ``mldp status``: every open batch with its owner, lease, heartbeat, hand-back and hold, and the files and bytes
+#: it still holds PROCESSING (served by idx_batches_open and idx_fps_processing_batch).
+STATUS_OPEN_BATCHES = """
+SELECT b.batch_id, b.glue_job_run_id, b.owner_host, b.owner_pid, b.owner_node, b.owner_glue_job, b.claimed_at,
+    b.lease_expires_at, b.heartbeat_at, b.lease_expires_at < now() AS lease_expired,
+    b.released_at IS NOT NULL AS released, b.release_reason, b.held_at IS NOT NULL AS held, b.recovery_attempts,
+    b.recovery_error, count(f.file_id) AS files, coalesce(sum(f.file_size_bytes), 0) AS bytes
+FROM processing_batches AS b
+LEFT JOIN file_processing_status AS f ON f.batch_id = b.batch_id AND f.processing_status = 'PROCESSING'
+WHERE b.state = 'CLAIMED'
+GROUP BY b.batch_id
+ORDER BY b.claimed_at, b.batch_id
 LIMIT %(limit)s
 """
 

@@ -245,7 +245,8 @@ RETURNING batch_id
 """
 
 #: The attempts of each file still PROCESSING in the batch: what the retry rule (Python,
-#: :class:`runtime.jobs.retry.RetryPolicy`) decides the final state and the backoff from.
+#: :class:`runtime.jobs.retry.RetryPolicy`) decides the final state, the attempt count and the backoff from (its
+#: outcomes, and the files of a batch given back, :data:`runtime.db.lease_queries.UNCLAIM_FILES`).
 BATCH_ATTEMPTS = """
 SELECT file_id, retry_count
 FROM file_processing_status
@@ -256,20 +257,22 @@ WHERE batch_id = %(batch_id)s AND processing_status = 'PROCESSING'
 #: and the retry delay (NULL: the next attempt time stays) are stored as given; one history row per file. A row
 #: registered without an ETag (the reference schema's rows) gets the ETag and size the pre-check read: the version
 #: that was processed, so the lister never takes the same object for a newer version and the archive moves only it.
-#: A PENDING outcome gives the file back without counting the attempt (PENDING, or FAILED if it had failed before,
-#: its error kept, claimable at once in batches of at most its claim limit), recorded as UNCLAIMED with the reason.
+#: An outcome ``given_back`` (the rule's answer to a PENDING outcome) gives the file back without counting the
+#: attempt (the state and attempt count the rule says, its error and last outcome kept, claimable at once in
+#: batches of at most its claim limit), recorded as UNCLAIMED with the reason.
 FINISH_FILES = """
 WITH outcome AS (
     SELECT * FROM unnest(%(file_ids)s::bigint[], %(states)s::text[], %(errors)s::text[],
                          %(records_good)s::bigint[], %(records_bad)s::bigint[], %(dead_letter_paths)s::text[],
                          %(retry_in_seconds)s::float8[], %(etags)s::text[], %(sizes)s::bigint[],
-                         %(claim_limits)s::integer[])
-        AS u(file_id, state, error, good, bad, dead_letter_path, retry_in_seconds, etag, size, claim_limit)
+                         %(claim_limits)s::integer[], %(attempts)s::integer[], %(given_back)s::boolean[])
+        AS u(file_id, state, error, good, bad, dead_letter_path, retry_in_seconds, etag, size, claim_limit, attempts,
+             given_back)
 ), updated AS (
     UPDATE file_processing_status AS f SET
-        processing_status = CASE WHEN o.state = 'PENDING' AND f.retry_count > 1 THEN 'FAILED' ELSE o.state END,
-        retry_count = CASE WHEN o.state = 'PENDING' THEN greatest(f.retry_count - 1, 0) ELSE f.retry_count END,
-        error_message = CASE WHEN o.state = 'PENDING' THEN f.error_message ELSE o.error END,
+        processing_status = o.state,
+        retry_count = coalesce(o.attempts, f.retry_count),
+        error_message = CASE WHEN o.given_back THEN f.error_message ELSE o.error END,
         records_good = o.good,
         records_bad = o.bad,
         dead_letter_path = o.dead_letter_path,
@@ -279,17 +282,17 @@ WITH outcome AS (
             ELSE now() + make_interval(secs => o.retry_in_seconds) END,
         claim_limit = CASE WHEN o.state = 'SUCCEEDED' THEN NULL ELSE coalesce(o.claim_limit, f.claim_limit) END,
         lease_expires_at = NULL,
-        processed_at = CASE WHEN o.state = 'PENDING' THEN f.processed_at ELSE now() END,
+        processed_at = CASE WHEN o.given_back THEN f.processed_at ELSE now() END,
         updated_at = now()
     FROM outcome AS o
     WHERE f.file_id = o.file_id AND f.batch_id = %(batch_id)s AND f.processing_status = 'PROCESSING'
-    RETURNING f.*, o.state AS outcome_state, o.error AS outcome_error
+    RETURNING f.*, o.given_back AS outcome_given_back, o.error AS outcome_error
 )
 INSERT INTO file_processing_history (file_id, event, etag, version, processing_status, batch_id, glue_job_run_id,
     retry_count, error_message, records_good, records_bad, dead_letter_path, actor, reason)
-SELECT file_id, CASE WHEN outcome_state = 'PENDING' THEN 'UNCLAIMED' ELSE 'OUTCOME' END, etag, version,
+SELECT file_id, CASE WHEN outcome_given_back THEN 'UNCLAIMED' ELSE 'OUTCOME' END, etag, version,
     processing_status, batch_id, glue_job_run_id, retry_count, error_message, records_good, records_bad,
-    dead_letter_path, %(job_run_id)s, CASE WHEN outcome_state = 'PENDING' THEN outcome_error END
+    dead_letter_path, %(job_run_id)s, CASE WHEN outcome_given_back THEN outcome_error END
 FROM updated
 RETURNING CASE WHEN event = 'UNCLAIMED' THEN 'PENDING' ELSE processing_status END
 """

@@ -138,11 +138,16 @@ class FileProblem:
 @dataclass(frozen=True)
 class Resolution:
     """What the store records for one outcome: the final state, its error message, and, for a file to retry,
-    in how many seconds it becomes claimable again (``None``: its next attempt time is left as it is)."""
+    in how many seconds it becomes claimable again (``None``: its next attempt time is left as it is).
+    ``given_back``: the file is given back without its attempt charged (its error and last outcome kept, an
+    UNCLAIMED history row with ``error`` as the reason), and ``attempts`` is the attempt count to record (``None``:
+    the count the claim made is kept)."""
 
     state: FileState
     error: str | None
     retry_in_seconds: float | None = None
+    attempts: int | None = None
+    given_back: bool = False
 
 
 class RetryRule(Protocol):
@@ -151,4 +156,8 @@ class RetryRule(Protocol):
 
     def resolve(self, outcome: FileOutcome, attempts: int) -> Resolution:
         """The state, error and retry delay to record for ``outcome`` after ``attempts`` attempts."""
+        ...
+
+    def give_back(self, attempts: int) -> Resolution:
+        """What to record for a file given back uncharged after ``attempts`` attempts (this claim's included)."""
         ...

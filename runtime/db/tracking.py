@@ -25,14 +25,25 @@ from runtime.db.records import (
     RetryRule,
 )
 from runtime.db.states import BatchState, FileState
+from runtime.errors import MldpError
 
 if TYPE_CHECKING:
     from psycopg2.extensions import connection as Connection
     from psycopg2.extensions import cursor as Cursor
 
 
-class LeaseLost(RuntimeError):
-    """Another run took this batch over (our lease expired): stop without publishing or recording."""
+class LeaseLost(MldpError, RuntimeError):
+    """Another run took this batch over (our lease expired): stop without publishing or recording. Under ``mldp
+    process`` it is one ``error:`` line (the batch is its new owner's to finish; run again for the next one)."""
+
+
+def _default_rule() -> RetryRule:
+    """The retry rule of a :meth:`TrackingStore.release` whose caller passed none. Transitional: the processor's
+    clean-stop hand-back (``runtime/jobs/processor.py``) does not pass its ``settings.retry_policy`` yet; once it
+    does, ``rule`` becomes required and this goes (the store never imports the jobs layer at module level)."""
+    from runtime.jobs.retry import RetryPolicy  # transitional: the one import of the jobs layer, see above
+
+    return RetryPolicy()
 
 
 def _owner_params(owner: Owner | None) -> dict[str, object]:
@@ -114,16 +125,6 @@ class TrackingStore:
             row = cur.fetchone()
         return (bool(row[0]), list(row[1])) if row else (False, [])
 
-    def take_over_expired_batch(self, job_run_id: str, lease_seconds: int) -> str | None:
-        """Make one batch whose lease expired (a dead run's) or that its run handed back this run's, with a fresh
-        lease; its id, or ``None`` when there is none. The caller rolls it forward or abandons it."""
-        with self._transaction() as cur:
-            cur.execute(lease_queries.TAKE_OVER_EXPIRED_BATCH, {"job_run_id": job_run_id,
-                                                                "lease_seconds": lease_seconds,
-                                                                **_owner_params(self.owner)})
-            row = cur.fetchone()
-        return str(row[0]) if row else None
-
     # -- owners, the run-wide heartbeat, hand-backs ----------------------------------------------------------------
 
     def open_batches(self, batch_id: str | None = None, limit: int = 1000) -> list[OpenBatch]:
@@ -171,17 +172,24 @@ class TrackingStore:
                                                         "reason": reason, "released_by": released_by or job_run_id})
             return cur.fetchone() is not None
 
-    def release(self, batch_id: str, job_run_id: str, reason: str) -> int | None:
+    def release(self, batch_id: str, job_run_id: str, reason: str, rule: RetryRule | None = None) -> int | None:
         """A batch before its manifest that this run gives back without it being its files' fault: the batch
-        ABANDONED (``reason``), its files back to PENDING (FAILED if they had failed before) with the attempt not
-        counted, claimable at once, one UNCLAIMED history row each; one transaction. The number of files returned,
-        ``None`` when the batch is no longer this run's."""
+        ABANDONED (``reason``), its files back where they were before the claim, as ``rule`` resolves a file given
+        back (:meth:`runtime.jobs.retry.RetryPolicy.give_back`: PENDING, FAILED if it had failed before, the attempt
+        not counted), claimable at once, one UNCLAIMED history row each; one transaction. The number of files
+        returned, ``None`` when the batch is no longer this run's."""
+        rule = rule or _default_rule()
         params = {"batch_id": batch_id, "job_run_id": job_run_id, "reason": reason, "released_by": job_run_id}
         with self._transaction() as cur:
             cur.execute(lease_queries.RELEASE_BATCH, params)
             if cur.fetchone() is None:
                 return None
-            cur.execute(lease_queries.UNCLAIM_FILES, params)
+            cur.execute(queries.BATCH_ATTEMPTS, {"batch_id": batch_id})
+            attempts = sorted(cur.fetchall())
+            resolved = [rule.give_back(count) for _file_id, count in attempts]
+            cur.execute(lease_queries.UNCLAIM_FILES, {
+                **params, "file_ids": [file_id for file_id, _count in attempts],
+                "states": [r.state.value for r in resolved], "attempts": [r.attempts for r in resolved]})
             return len(cur.fetchall())
 
     def record_operator_recovery(self, batch_id: str, actor: str, reason: str) -> int:
@@ -238,7 +246,8 @@ class TrackingStore:
                 "records_good": [o.records_good for o in outcomes], "records_bad": [o.records_bad for o in outcomes],
                 "retry_in_seconds": [r.retry_in_seconds for r in resolved],
                 "etags": [o.etag for o in outcomes], "sizes": [o.size if o.etag else None for o in outcomes],
-                "claim_limits": [o.claim_limit for o in outcomes],
+                "claim_limits": [o.claim_limit for o in outcomes], "attempts": [r.attempts for r in resolved],
+                "given_back": [r.given_back for r in resolved],
             })
             final = Counter(row[0] for row in cur.fetchall())
             if sum(final.values()) != len(outcomes):  # never close a batch with files left PROCESSING

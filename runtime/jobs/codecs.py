@@ -32,11 +32,17 @@ MAX_HADOOP_BLOCK = 64 << 20
 
 
 class CorruptData(ValueError):
-    """The compressed data is broken (bad header, bad data, truncated): the file is poison."""
+    """The compressed data is broken (bad header, bad data, truncated): the file is poison.
+
+    An internal signal, outside the :class:`~runtime.errors.MldpError` family on purpose: the pre-check
+    (:mod:`runtime.jobs.precheck`) turns it into the file's outcome (QUARANTINED); it never reaches the CLI."""
 
 
 class CodecUnavailable(RuntimeError):
-    """This environment cannot decode the codec (pyarrow is not installed), so the file cannot be verified."""
+    """This environment cannot decode the codec (pyarrow is not installed), so the file cannot be verified.
+
+    An internal signal, outside the :class:`~runtime.errors.MldpError` family on purpose: the pre-check turns it
+    into the file's outcome (QUARANTINED, unsupported codec); it never reaches the CLI."""
 
 
 #: Where decompressed bytes go, chunk by chunk, in order.

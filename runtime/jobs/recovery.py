@@ -42,6 +42,7 @@ import psycopg2
 from runtime.db.records import FileOutcome, OpenBatch
 from runtime.db.states import BatchState, FileState
 from runtime.db.tracking import LeaseLost
+from runtime.errors import MldpError
 from runtime.jobs import publish as pub
 from runtime.jobs.batch import BatchProtocol, BatchReport
 from runtime.jobs.owner import OwnerProbe, Verdict, recoverability
@@ -58,8 +59,9 @@ ENVIRONMENT_ERRORS: tuple[type[BaseException], ...] = (StoragePermissionError, p
                                                        psycopg2.InterfaceError)
 
 
-class UnrecoverableBatch(RuntimeError):
-    """An expired batch whose manifest exists but cannot be read: an operator must look at it."""
+class UnrecoverableBatch(MldpError, RuntimeError):
+    """An expired batch whose manifest exists but cannot be read: an operator must look at it (a run counts it as
+    a failed recovery and holds the batch after a few; ``mldp recover`` prints it as one ``error:`` line)."""
 
 
 class Action(Enum):
@@ -238,7 +240,9 @@ class Recovery:
         is left of its staging. Returns its report (``abandoned``: the files given back)."""
         files = self.tracking.batch_files(batch_id)
         log.warning("batch %s: %s; its %d files given back uncharged", batch_id, reason, len(files))
-        self.tracking.release(batch_id, self.protocol.settings.job_run_id, f"{reason}; its files given back uncharged")
+        settings = self.protocol.settings
+        self.tracking.release(batch_id, settings.job_run_id, f"{reason}; its files given back uncharged",
+                              settings.retry_policy)
         pub.clean_staging(self.store, self.layout, batch_id)
         return BatchReport(batch_id, {FileState.PENDING: len(files)} if files else {}, 0, 0,
                            sum(f.size or 0 for f in files), 0.0, [], recovered=True, abandoned=True)
@@ -261,7 +265,7 @@ class Recovery:
         else:
             self.tracking.release(batch_id, settings.job_run_id,
                                   f"{reason}; its {len(files)} files are not charged and are claimed next in batches "
-                                  f"of at most {rule.claim_limit}")
+                                  f"of at most {rule.claim_limit}", settings.retry_policy)
         pub.clean_staging(self.store, self.layout, batch_id)
         state = FileState.FAILED if rule.charged else FileState.PENDING
         return BatchReport(batch_id, {state: len(files)} if files else {}, 0, 0, sum(f.size or 0 for f in files), 0.0,

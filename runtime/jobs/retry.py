@@ -3,10 +3,12 @@
 A file a run FAILED (a transient failure: vanished, changed, unreadable for now, conversion failed) is retried
 after an exponential backoff, ``backoff_base_seconds * 2 ** (attempts - 1)`` capped at ``backoff_max_seconds``;
 once it has had ``max_attempts`` attempts it is QUARANTINED instead, its error prefixed with ``gave up after N
-attempts``. SUCCEEDED and QUARANTINED outcomes are recorded as they are; a PENDING outcome (a file the batch
-gives back without charging it, :mod:`runtime.jobs.conversion`) is claimable again at once. The tracking store
-asks this rule and stores its answer (:meth:`runtime.db.tracking.TrackingStore.record_outcomes`); SQL holds no
-part of it.
+attempts``. SUCCEEDED and QUARANTINED outcomes are recorded as they are. A file given back without charging it
+(a PENDING outcome, :mod:`runtime.jobs.conversion`, or the files of a batch its run released,
+:meth:`RetryPolicy.give_back`) returns to where it was before its claim: PENDING, or FAILED if it had failed
+before, its attempt not counted, claimable again at once. The tracking store asks this rule and stores its answer
+(:meth:`runtime.db.tracking.TrackingStore.record_outcomes`, :meth:`~runtime.db.tracking.TrackingStore.release`);
+SQL holds no part of it.
 
 A batch abandoned without a manifest (its run died: a file may have killed the process) is narrowed across runs
 as a failed conversion is within one (:mod:`runtime.jobs.narrowing`): :meth:`RetryPolicy.after_abandon` says
@@ -18,7 +20,7 @@ kept alone. ``tests/runtime/test_retry_isolation.py`` walks a process-killing fi
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from platform_contract import defaults
 from runtime.db.records import FileOutcome, Resolution
@@ -51,13 +53,20 @@ class RetryPolicy:
     def resolve(self, outcome: FileOutcome, attempts: int) -> Resolution:
         """What to record for ``outcome`` of a file that has had ``attempts`` attempts (this one included)."""
         if outcome.status is FileState.PENDING:  # given back uncharged: claimable at once
-            return Resolution(FileState.PENDING, outcome.error, 0.0)
+            return replace(self.give_back(attempts), error=outcome.error)
         if outcome.status is not FileState.FAILED:
             return Resolution(outcome.status, outcome.error)
         if attempts >= self.max_attempts:
             error = None if outcome.error is None else f"gave up after {attempts} attempts: {outcome.error}"
             return Resolution(FileState.QUARANTINED, error)
         return Resolution(FileState.FAILED, outcome.error, self.backoff_seconds(attempts))
+
+    def give_back(self, attempts: int) -> Resolution:
+        """A file given back without charging the attempt of the claim that made its ``attempts``: back to where it
+        was before that claim (FAILED if it had failed before, else PENDING), claimable at once, the attempt count
+        as it was."""
+        state = FileState.FAILED if attempts > 1 else FileState.PENDING
+        return Resolution(state, None, 0.0, attempts=max(attempts - 1, 0), given_back=True)
 
     def after_abandon(self, batch_files: int, claim_limit: int | None = None) -> AfterAbandon:
         """The rule for the files of an abandoned batch of ``batch_files`` files, each claimed with ``claim_limit``

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from runtime.db import operator_queries as q
 from runtime.db.states import FileState
+from runtime.errors import MldpError
 from runtime.layout import Layout
 from runtime.operator.formatting import human_bytes, jsonable, render_table, rows_as_dicts, shorten, when
 
@@ -17,8 +18,9 @@ if TYPE_CHECKING:
     from runtime.storage.base import ObjectStore
 
 
-class UnknownFile(LookupError):
-    """No tracked file has the key the operator gave."""
+class UnknownFile(MldpError, LookupError):
+    """No tracked file has the key the operator gave (``mldp inspect`` prints it with the database it searched and
+    exits 1)."""
 
 
 def normalize_key(key: str) -> str:

@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any
 
 from psycopg2.extensions import TRANSACTION_STATUS_IDLE
 
-from runtime.db import lease_queries
 from runtime.db import operator_queries as q
 from runtime.db.records import OpenBatch, Owner
 from runtime.db.states import BatchState, FileState
@@ -120,7 +119,7 @@ def _backlog(cur: Cursor) -> dict[str, Any]:
 def _in_progress(cur: Cursor, probe: OwnerProbe) -> dict[str, Any]:
     cur.execute(q.IN_PROGRESS)
     files, _lease_expired = cur.fetchone()
-    cur.execute(lease_queries.STATUS_OPEN_BATCHES, {"limit": 10_000})
+    cur.execute(q.STATUS_OPEN_BATCHES, {"limit": 10_000})
     batches = [_open_batch(row, probe) for row in rows_as_dicts(cur)]
     by_status = {status: [b for b in batches if b["status"] == status] for status in ("running", "recoverable", "held")}
     recoverable = by_status["recoverable"]

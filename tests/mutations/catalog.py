@@ -127,10 +127,15 @@ MUTATIONS: tuple[Mutation, ...] = (
         T + "test_tracking_store.py::test_the_store_records_what_the_retry_rule_decides",
         T + "test_leases.py::test_the_retry_backoff_stays_bounded_for_any_attempt_count"),
     one_edit(
-        "the attempt not given back on a stop (UNCLAIM_FILES keeps retry_count)",
-        "runtime/db/lease_queries.py", "retry_count = greatest(f.retry_count - 1, 0),", "retry_count = f.retry_count,",
+        "the attempt not given back on a stop (RetryPolicy.give_back keeps the attempt count)",
+        "runtime/jobs/retry.py", "attempts=max(attempts - 1, 0)", "attempts=attempts",
         T + "test_leases.py::test_a_run_stopping_on_an_error_gives_its_batch_back_without_charging_an_attempt",
         T + "test_signals.py::test_a_conversion_that_fails_because_a_stop_cancelled_it_charges_no_attempt"),
+    one_edit(
+        "a file given back forgets it had failed (RetryPolicy.give_back always says PENDING)",
+        "runtime/jobs/retry.py", "state = FileState.FAILED if attempts > 1 else FileState.PENDING",
+        "state = FileState.PENDING",
+        T + "test_leases.py::test_a_run_stopping_on_an_error_gives_its_batch_back_without_charging_an_attempt"),
     one_edit(
         "the manifest decision: a batch without a manifest is not abandoned (recovery.decide)",
         "runtime/jobs/recovery.py", "if not batch.manifest_found:", "if False:",

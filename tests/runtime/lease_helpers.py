@@ -24,6 +24,15 @@ from tests.sql_helpers import files_by_key
 WEEK = "raw-json-data/2024/week01/"
 
 
+def take_over_recoverable(store: TrackingStore, job_run_id: str, lease_seconds: int = 600) -> str | None:
+    """As recovery does: take over the first open batch whose lease expired or that its run handed back (never one
+    held for the operator), its owner not judged gone; its id, or ``None`` when there is none to take."""
+    for batch in store.open_batches():
+        if (batch.lease_expired or batch.released) and not batch.held:
+            return batch.batch_id if store.take_over(batch, job_run_id, lease_seconds, owner_gone=False) else None
+    return None
+
+
 def register(conn, *names: str) -> list[str]:
     keys = [WEEK + name for name in names]
     with conn.cursor() as cur:

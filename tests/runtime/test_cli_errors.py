@@ -279,3 +279,15 @@ def test_status_batches_0_says_the_batches_are_not_shown(db_url: str, db_conn, c
     _code, out, _err = run_cli(capsys, "status", "--db", db_url, "--batches", "2", "--errors", "4", "--json")
     report = json.loads(out)
     assert len(report["recent_batches"]) == 2 and report["limits"] == {"recent_batches": 2, "top_errors": 4}
+
+
+def test_a_run_whose_batch_was_taken_over_is_one_line(db_url: str, capsys, monkeypatch) -> None:
+    from runtime.db.tracking import LeaseLost
+
+    def taken_over(args):  # what a command sees when another run took its batch over
+        raise LeaseLost("batch 1234 was taken over by run-2 (CLAIMED); not publishing")
+
+    monkeypatch.setattr(status_command, "run", taken_over)
+    code, out, err = run_cli(capsys, "status", "--db", db_url)
+    assert (code, out) == (2, "")
+    assert err == "error: batch 1234 was taken over by run-2 (CLAIMED); not publishing\n"

@@ -12,9 +12,9 @@ import psycopg2
 import pytest
 
 from runtime.cli import main
-from runtime.commands.demo import MARKER, OWN_DATABASE
 from runtime.db.embedded import EmbeddedPostgres, free_port
 from runtime.jobs.lister import run_lister
+from runtime.operator.demo import MARKER, OWN_DATABASE
 from runtime.storage.local import LocalStore
 from tests.conftest import PROJECT_ROOT
 

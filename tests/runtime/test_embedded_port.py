@@ -6,6 +6,7 @@ from __future__ import annotations
 import shutil
 
 import psycopg2
+import pytest
 
 from runtime.cli import main
 from tests.conftest import PROJECT_ROOT
@@ -35,3 +36,25 @@ def test_a_restart_after_connected_clients_keeps_the_port(monkeypatch, capsys):
     finally:
         main(["db", "stop"])
         shutil.rmtree(home, ignore_errors=True)
+
+
+def test_the_server_says_which_urls_name_its_databases(tmp_path):
+    from runtime.db.embedded import EmbeddedPostgres
+
+    server = EmbeddedPostgres(tmp_path / "pg", port=54400)
+    assert server.serves("postgresql://postgres@127.0.0.1:54400/data_platform_db")
+    assert server.serves("postgresql://postgres@127.0.0.1:54400/mldp_demo")
+    assert server.base_url() == "postgresql://postgres@127.0.0.1:54400/"
+    for other in ("postgresql://postgres@127.0.0.1:54401/data_platform_db",  # another port
+                  "postgresql://bob@127.0.0.1:54400/data_platform_db",  # another user
+                  "postgresql://postgres:secret@127.0.0.1:54400/data_platform_db",  # a password: not ours
+                  "postgresql://postgres@db.example.com:54400/x?host=127.0.0.1",
+                  "postgresql://x@db.example.com/y?note=@127.0.0.1:54400/"):  # the old substring test's false hit
+        assert not server.serves(other), other
+
+
+def test_a_url_of_no_local_superuser_is_answered_without_looking_for_the_server(tmp_path, monkeypatch):
+    from runtime.db import embedded
+
+    monkeypatch.setattr(embedded, "default_server", lambda: pytest.fail("looked for the server"))
+    assert embedded.embedded_base_url("postgresql://app@db.example.com:5432/tracking") is None

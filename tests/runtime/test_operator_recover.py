@@ -15,7 +15,16 @@ from runtime.db.tracking import LeaseLost, TrackingStore
 from runtime.jobs.owner import current_owner, live_run
 from runtime.jobs.retry import RetryPolicy
 from runtime.storage.local import LocalStore
-from tests.runtime.lease_helpers import claim, dead_owner, files, one, processor, register, run_json
+from tests.runtime.lease_helpers import (
+    claim,
+    dead_owner,
+    files,
+    one,
+    processor,
+    register,
+    run_json,
+    take_over_recoverable,
+)
 
 
 def test_status_shows_each_open_batch_with_its_owner_and_counts_a_dead_runs_files_as_waiting(db_conn, db_url,
@@ -73,7 +82,7 @@ def test_recover_of_a_dead_owners_batch_and_of_unknown_or_closed_batches(db_conn
     assert result["why"].endswith("has ended")
     assert run_json(capsys, "recover", str(uuid.uuid4()), "--reason", "x", "--db", db_url)[0] == 1
     assert run_json(capsys, "recover", "nothex!", "--reason", "x", "--db", db_url)[1]["refused"].startswith("'nothex!'")
-    TrackingStore(db_conn).take_over_expired_batch("run-3", 600)
+    take_over_recoverable(TrackingStore(db_conn), "run-3", 600)
     TrackingStore(db_conn).record_outcomes(batch, "run-3", [], BatchState.COMMITTED, RetryPolicy())
     code, closed = run_json(capsys, "recover", batch, "--reason", "x", "--db", db_url)
     assert code == 1 and "not open" in closed["refused"]

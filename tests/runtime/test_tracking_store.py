@@ -14,6 +14,7 @@ from runtime.db.records import FileOutcome
 from runtime.db.states import CLAIMABLE_STATES, REQUEUABLE_STATES, BatchState, FileState
 from runtime.db.tracking import LeaseLost, TrackingStore
 from runtime.jobs.retry import RetryPolicy
+from tests.runtime.lease_helpers import take_over_recoverable
 
 
 def check_values(conn, table: str, column: str) -> set[str]:
@@ -83,10 +84,10 @@ def test_renewing_the_lease_answers_in_one_statement_whether_the_batch_is_still_
         cur.execute("SELECT count(*) FROM file_processing_status WHERE lease_expires_at > now() + interval '5 min'")
         assert cur.fetchone()[0] == 1
     db_conn.rollback()
-    assert store.take_over_expired_batch("run-2", lease_seconds=600) is None  # renewed: not expired
+    assert take_over_recoverable(store, "run-2", lease_seconds=600) is None  # renewed: not expired
 
     store.renew_lease(batch, "run-1", lease_seconds=0)
-    assert store.take_over_expired_batch("run-2", lease_seconds=600) == batch
+    assert take_over_recoverable(store, "run-2", lease_seconds=600) == batch
     lost = store.renew_lease(batch, "run-1", lease_seconds=600)
     assert (lost.renewed, lost.state, lost.owner) == (False, BatchState.CLAIMED, "run-2")
     with pytest.raises(LeaseLost, match="taken over by run-2"):

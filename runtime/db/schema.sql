@@ -1,0 +1,166 @@
+-- The current schema of the tracking database: what the migrations in runtime/db/migrations/ produce, applied in
+-- order to an empty database, written out as one file to read. It is documentation, not a migration: jobs and
+-- `mldp migrate` apply the migrations (runtime/db/migrations.py), never this file. The bookkeeping table
+-- schema_migrations, created by runtime/db/migrations.py itself, is left out.
+--
+-- tests/runtime/test_schema.py applies every migration to one empty database, loads this file into another and
+-- compares their catalogs (columns, constraints, indexes, triggers, functions, comments): a new migration fails
+-- that test until this file says what it changed.
+--
+-- The states are those of runtime/db/states.py; which store method moves a file or a batch from one state to
+-- another is listed there (TRANSITIONS).
+
+-- --- file_processing_status: one row per raw object key (migrations 0001, 0005, 0006) ---------------------------
+
+CREATE TABLE file_processing_status (
+    file_id                 BIGSERIAL PRIMARY KEY,
+    s3_key                  TEXT NOT NULL UNIQUE,
+    file_size_bytes         BIGINT,
+    last_modified_timestamp TIMESTAMPTZ,
+    etag                    TEXT,
+    version                 INTEGER NOT NULL DEFAULT 1,
+    processing_status       VARCHAR(16) NOT NULL DEFAULT 'PENDING',
+    glue_job_run_id         TEXT,
+    batch_id                UUID,
+    lease_expires_at        TIMESTAMPTZ,
+    next_attempt_at         TIMESTAMPTZ NOT NULL DEFAULT now(),
+    processed_at            TIMESTAMPTZ,
+    error_message           TEXT,
+    retry_count             INTEGER NOT NULL DEFAULT 0,
+    records_good            BIGINT,
+    records_bad             BIGINT,
+    dead_letter_path        TEXT,
+    archived_key            TEXT,
+    created_at              TIMESTAMPTZ NOT NULL DEFAULT now(),
+    updated_at              TIMESTAMPTZ NOT NULL DEFAULT now(),
+    -- the largest batch this file may next be claimed in (migration 0005)
+    claim_limit             INTEGER CHECK (claim_limit IS NULL OR claim_limit >= 1),
+    -- migration 0006 added RETIRED (NOT VALID there, to skip the scan of existing rows)
+    CONSTRAINT file_processing_status_processing_status_check
+        CHECK (processing_status IN ('PENDING', 'PROCESSING', 'SUCCEEDED', 'FAILED', 'QUARANTINED', 'RETIRED'))
+);
+
+COMMENT ON COLUMN file_processing_status.claim_limit IS
+    'the largest batch this file may next be claimed in (NULL: any); set when a batch it was in was abandoned';
+
+-- Serves the claim query: only claimable rows are indexed, in claim order.
+CREATE INDEX idx_fps_claimable ON file_processing_status (next_attempt_at, file_id)
+    WHERE processing_status IN ('PENDING', 'FAILED');
+-- Serves lease recovery and batch lookups.
+CREATE INDEX idx_fps_processing_batch ON file_processing_status (batch_id)
+    WHERE processing_status = 'PROCESSING';
+-- Serves "archive what is succeeded but not yet moved".
+CREATE INDEX idx_fps_unarchived ON file_processing_status (file_id)
+    WHERE processing_status = 'SUCCEEDED' AND archived_key IS NULL;
+-- requeue and retire select among these states; the error summary of status among the first two (0002, 0006).
+CREATE INDEX idx_fps_needs_operator ON file_processing_status (processed_at)
+    WHERE processing_status IN ('FAILED', 'QUARANTINED', 'RETIRED');
+
+-- --- processing_batches: one row per batch, the protocol's progress (migrations 0001, 0004, 0007) -----------------
+
+CREATE TABLE processing_batches (
+    batch_id             UUID PRIMARY KEY,
+    glue_job_run_id      TEXT,
+    state                VARCHAR(16) NOT NULL DEFAULT 'CLAIMED'
+        CHECK (state IN ('CLAIMED', 'COMMITTED', 'ABANDONED')),
+    file_count           INTEGER NOT NULL,
+    records_good         BIGINT,
+    records_bad          BIGINT,
+    bytes                BIGINT,
+    error_message        TEXT,
+    claimed_at           TIMESTAMPTZ NOT NULL DEFAULT now(),
+    lease_expires_at     TIMESTAMPTZ NOT NULL,
+    finished_at          TIMESTAMPTZ,
+    -- the process that owns the batch (glue_job_run_id is its run): host name and pid (0004)
+    owner_host           TEXT,
+    owner_pid            INTEGER,
+    -- kernel boot id / pid namespace / process start time of owner_pid
+    owner_node           TEXT,
+    -- the Glue job of glue_job_run_id (NULL outside Glue)
+    owner_glue_job       TEXT,
+    -- the last lease renewal by the owner's heartbeat
+    heartbeat_at         TIMESTAMPTZ,
+    -- handed back by its run or by an operator: recoverable now
+    released_at          TIMESTAMPTZ,
+    released_by          TEXT,
+    release_reason       TEXT,
+    -- failed recoveries of this batch, the last one's error, and when it was held for the operator
+    recovery_attempts    INTEGER NOT NULL DEFAULT 0,
+    recovery_error       TEXT,
+    held_at              TIMESTAMPTZ,
+    -- what the batch publishes, recorded before it publishes anything (0007)
+    publish_started_at   TIMESTAMPTZ,
+    published_partitions TEXT[]
+);
+
+COMMENT ON COLUMN processing_batches.held_at IS
+    'recovery failed recovery_attempts times (recovery_error says why): no run takes the batch over until an '
+    'operator runs mldp recover BATCH --reason WHY';
+COMMENT ON COLUMN processing_batches.publish_started_at IS
+    'set, fenced, before the first object of the batch is published: from then on the batch is rolled forward or '
+    'its published objects retracted, never abandoned as if nothing were published';
+COMMENT ON COLUMN processing_batches.published_partitions IS
+    'the curated partitions the batch publishes into (curated_prefix/<partition>/batch-<batch_id>-NNNN...)';
+
+CREATE INDEX idx_batches_open ON processing_batches (lease_expires_at) WHERE state = 'CLAIMED';
+-- status: the last N batches.
+CREATE INDEX idx_batches_claimed_at ON processing_batches (claimed_at);
+
+-- --- file_processing_history: every change of a file's life (migrations 0001, 0002, 0006) -------------------------
+
+CREATE TABLE file_processing_history (
+    history_id        BIGSERIAL PRIMARY KEY,
+    file_id           BIGINT NOT NULL REFERENCES file_processing_status (file_id),
+    event             VARCHAR(32) NOT NULL,
+    etag              TEXT,
+    version           INTEGER,
+    processing_status VARCHAR(16),
+    batch_id          UUID,
+    glue_job_run_id   TEXT,
+    retry_count       INTEGER,
+    error_message     TEXT,
+    records_good      BIGINT,
+    records_bad       BIGINT,
+    dead_letter_path  TEXT,
+    archived_key      TEXT,
+    actor             TEXT,
+    reason            TEXT,
+    recorded_at       TIMESTAMPTZ NOT NULL DEFAULT now()
+);
+
+COMMENT ON COLUMN file_processing_history.event IS
+    'NEW_VERSION (the replaced version''s last state), OUTCOME (the state a batch recorded), '
+    'REQUEUED / RELEASED (an operator moved the file back to PENDING; the row keeps the state and error it had '
+    'before, actor and reason say who and why), RETIRED (an operator gave up on the file: the row keeps the state '
+    'and error it had before), UNCLAIMED (its run stopped before finishing the batch and gave the file back '
+    'without counting the attempt), RECOVER (an operator recovered the batch of a gone run)';
+COMMENT ON COLUMN file_processing_history.actor IS
+    'who made the change: a job (run id) or an operator (REQUEUED, RELEASED: $MLDP_ACTOR or the OS user)';
+
+CREATE INDEX idx_history_file ON file_processing_history (file_id, history_id);
+-- status: throughput over the last hour / day (OUTCOME rows in a time window).
+CREATE INDEX idx_history_outcome_time ON file_processing_history (recorded_at) WHERE event = 'OUTCOME';
+-- status (per-batch outcome counts) and inspect (the files of a batch).
+CREATE INDEX idx_history_batch ON file_processing_history (batch_id) WHERE batch_id IS NOT NULL;
+
+-- --- the replaced version's outcome, kept when a new version is registered (migrations 0003, 0007) ----------------
+
+-- Who registered the new version: the lister, or the processor run that found the object overwritten after listing
+-- (it sets mldp.actor for its transaction: SELECT set_config('mldp.actor', <run id>, true)).
+CREATE FUNCTION record_replaced_version() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO file_processing_history (file_id, event, etag, version, processing_status, batch_id,
+        glue_job_run_id, retry_count, error_message, records_good, records_bad, dead_letter_path, archived_key,
+        actor, reason)
+    VALUES (OLD.file_id, 'NEW_VERSION', OLD.etag, OLD.version, OLD.processing_status, OLD.batch_id,
+        OLD.glue_job_run_id, OLD.retry_count, OLD.error_message, OLD.records_good, OLD.records_bad,
+        OLD.dead_letter_path, OLD.archived_key, coalesce(nullif(current_setting('mldp.actor', true), ''), 'lister'),
+        'object changed: new ETag ' || NEW.etag);
+    RETURN NEW;
+END $$;
+
+-- A new version of a file is a version change, not an ETag change.
+CREATE TRIGGER file_new_version_history
+    BEFORE UPDATE OF version ON file_processing_status
+    FOR EACH ROW WHEN (OLD.version IS DISTINCT FROM NEW.version)
+    EXECUTE FUNCTION record_replaced_version();
