@@ -48,8 +48,6 @@ INTERNAL_SIGNALS = {
         "broken compressed data: the pre-check makes it the file's outcome (QUARANTINED)",
     "runtime.jobs.codecs.CodecUnavailable":
         "a codec this environment cannot decode: the pre-check makes it the file's outcome (QUARANTINED)",
-    "runtime.jobs.batch.SourceChangedDuringRead":
-        "dead (raised nowhere), kept only while runtime/jobs/batch.py still exports it: to be removed",
 }
 
 

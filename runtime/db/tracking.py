@@ -37,15 +37,6 @@ class LeaseLost(MldpError, RuntimeError):
     process`` it is one ``error:`` line (the batch is its new owner's to finish; run again for the next one)."""
 
 
-def _default_rule() -> RetryRule:
-    """The retry rule of a :meth:`TrackingStore.release` whose caller passed none. Transitional: the processor's
-    clean-stop hand-back (``runtime/jobs/processor.py``) does not pass its ``settings.retry_policy`` yet; once it
-    does, ``rule`` becomes required and this goes (the store never imports the jobs layer at module level)."""
-    from runtime.jobs.retry import RetryPolicy  # transitional: the one import of the jobs layer, see above
-
-    return RetryPolicy()
-
-
 def _owner_params(owner: Owner | None) -> dict[str, object]:
     owner = owner or Owner(None)
     return {"owner_host": owner.host, "owner_pid": owner.pid, "owner_node": owner.node,
@@ -172,13 +163,12 @@ class TrackingStore:
                                                         "reason": reason, "released_by": released_by or job_run_id})
             return cur.fetchone() is not None
 
-    def release(self, batch_id: str, job_run_id: str, reason: str, rule: RetryRule | None = None) -> int | None:
+    def release(self, batch_id: str, job_run_id: str, reason: str, rule: RetryRule) -> int | None:
         """A batch before its manifest that this run gives back without it being its files' fault: the batch
         ABANDONED (``reason``), its files back where they were before the claim, as ``rule`` resolves a file given
         back (:meth:`runtime.jobs.retry.RetryPolicy.give_back`: PENDING, FAILED if it had failed before, the attempt
         not counted), claimable at once, one UNCLAIMED history row each; one transaction. The number of files
         returned, ``None`` when the batch is no longer this run's."""
-        rule = rule or _default_rule()
         params = {"batch_id": batch_id, "job_run_id": job_run_id, "reason": reason, "released_by": job_run_id}
         with self._transaction() as cur:
             cur.execute(lease_queries.RELEASE_BATCH, params)

@@ -15,11 +15,19 @@ run (docs/exactly-once.md, "The protocol"):
 
 Every failure of a file between the claim and the manifest is that file's outcome (pre-check, making it readable
 to Spark, conversion); any other error stops the run before the manifest, and the run gives the batch back without
-charging its files (:class:`runtime.jobs.processor.BatchProcessor`). ``stop_check`` raises at the protocol's safe
-points when a stop was requested (a clean stop on SIGINT/SIGTERM), the conversion's included.
+charging its files (:class:`runtime.jobs.processor.BatchProcessor`).
+
+**Progress and safe points.** How far the batch came is a value, :class:`BatchStage`, held in the run's
+:class:`BatchProgress` as the protocol advances (:meth:`BatchProtocol.advance`). Every stage reached is a safe point,
+and so are the places of the conversion where a stop may cut it short (before Spark starts, before each conversion
+and dry run, after a failed one): there a stop request (SIGINT/SIGTERM, ``stop_check``) is honoured as
+:meth:`OnStop.at` says from the stage alone, in one place: before the manifest the batch is given back uncharged,
+from the manifest on it is finished and the run stops after it. The run's give-back after an error reads the same
+stage (:attr:`BatchStage.has_manifest`).
 
 Recovery (:mod:`runtime.jobs.recovery`) rolls a batch with a manifest forward through :meth:`~BatchProtocol.finish`.
-``checkpoint(name)`` is called between steps (:data:`CHECKPOINTS`) so tests can inject a crash anywhere.
+``checkpoint`` is a test's hook, called at each :class:`~runtime.jobs.checkpoints.Checkpoint` (between every two
+steps, and inside the publish and the archive) so that tests can inject a crash anywhere; it decides nothing.
 """
 
 from __future__ import annotations
@@ -29,6 +37,7 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from enum import Enum, IntEnum
 from typing import TYPE_CHECKING
 
 from runtime.db.records import ClaimedFile, FileOutcome
@@ -36,6 +45,7 @@ from runtime.db.states import BatchState
 from runtime.db.tracking import TrackingStore
 from runtime.jobs import publish as pub
 from runtime.jobs.archive import Archiver, succeeded_items
+from runtime.jobs.checkpoints import CHECKPOINTS, Checkpoint, CrashHook, no_crash
 from runtime.jobs.conversion import BatchConversion, classify, lineage_uri
 from runtime.jobs.precheck import PrecheckResult, check_files
 from runtime.jobs.settings import ProcessorSettings
@@ -48,16 +58,68 @@ if TYPE_CHECKING:
     from runtime.transforms.spec import TransformSpec
 
 __all__ = [
-    "CHECKPOINTS", "BatchProtocol", "BatchReport", "PhaseTimer", "SourceChangedDuringRead", "classify", "lineage_uri",
+    "CHECKPOINTS", "BatchProgress", "BatchProtocol", "BatchReport", "BatchStage", "OnStop", "PhaseTimer",
+    "classify", "lineage_uri",
 ]
 
 log = logging.getLogger(__name__)
 
-#: The protocol steps a crash can be injected after (see ``checkpoint``).
-CHECKPOINTS = (
-    "after_claim", "after_precheck", "after_staging_write", "after_completion_marker", "mid_publish",
-    "mid_dead_letter_write", "after_publish", "after_commit", "mid_archive", "after_archive",
-)
+
+class BatchStage(IntEnum):
+    """How far a run's batch came through the protocol, in order: the stage is reached once its step is done."""
+
+    #: no batch in hand (before the claim, or nothing was claimable)
+    UNCLAIMED = 0
+    #: step 1 done: the files and the batch row are the run's
+    CLAIMED = 1
+    #: step 2 done: which files Spark may read is known
+    PRECHECKED = 2
+    #: step 3 done: the readable files are converted into the batch's staging
+    STAGED = 3
+    #: step 4 done: the manifest, the completion marker, is written: the staging is complete
+    MANIFEST_WRITTEN = 4
+    #: every staged object is copied to its final key
+    PUBLISHED = 5
+    #: every outcome is recorded and the batch closed, in one transaction
+    COMMITTED = 6
+    #: the succeeded raw files are archived
+    ARCHIVED = 7
+    #: the staging is deleted: the batch is done
+    CLEANED = 8
+
+    @property
+    def has_manifest(self) -> bool:
+        """The batch's staging is complete: from here on it is finished, by this run or rolled forward by the next
+        one, and never given back (part of it may be published)."""
+        return self >= BatchStage.MANIFEST_WRITTEN
+
+
+class OnStop(Enum):
+    """What a stop request does to the run's batch at a safe point."""
+
+    #: stop now: the run gives the batch back without charging its files (nothing of it was published)
+    GIVE_BACK = "give back uncharged"
+    #: go on to the end of the batch; the run stops after it
+    FINISH = "finish"
+
+    @classmethod
+    def at(cls, stage: BatchStage) -> OnStop:
+        """The rule of a clean stop, a function of the stage alone: before the manifest, give the batch back; from
+        the manifest on, finish it."""
+        return cls.FINISH if stage.has_manifest else cls.GIVE_BACK
+
+
+@dataclass
+class BatchProgress:
+    """The batch a run has in hand (``batch_id``) and its :class:`BatchStage`: what a stop and the run's give-back
+    after an error decide from."""
+
+    batch_id: str | None = None
+    stage: BatchStage = BatchStage.UNCLAIMED
+
+    def clear(self) -> None:
+        """No batch in hand."""
+        self.batch_id, self.stage = None, BatchStage.UNCLAIMED
 
 
 @dataclass
@@ -76,11 +138,6 @@ class BatchReport:
     abandoned: bool = False
     #: seconds spent per protocol phase (claim, precheck, convert, publish, commit, archive, clean)
     timings: dict[str, float] = field(default_factory=dict)
-
-
-class SourceChangedDuringRead(RuntimeError):
-    """A raw file got a new ETag while the batch read it (kept for callers; the conversion now fails only that
-    file, FAILED with "object changed while being read", and converts the others without it)."""
 
 
 class PhaseTimer:
@@ -108,23 +165,32 @@ class BatchProtocol:
     settings: ProcessorSettings
     layout: Layout
     archiver: Archiver
-    checkpoint: Callable[[str], None] = lambda name: None
+    #: a test's hook at each crash checkpoint (the product's does nothing); it decides nothing
+    checkpoint: CrashHook = no_crash
+    #: raises :class:`~runtime.jobs.stopping.StopRequested` when a stop was requested; called at the safe points
     stop_check: Callable[[], None] = lambda: None
+    #: the run's batch and its stage, shared with the run (its give-back reads it)
+    progress: BatchProgress = field(default_factory=BatchProgress)
 
     def run(self) -> BatchReport | None:
         """Claim and process one new batch, every step; ``None`` when nothing is claimable."""
         started = time.monotonic()
         timer = PhaseTimer()
         batch_id = str(uuid.uuid4())
+        self.progress.clear()
+        self.safe_point()  # a run asked to stop claims nothing
         claimed = self.claim(batch_id)
         if not claimed:
             return None
+        self.progress.batch_id = batch_id
         timer.lap("claim")
-        self.checkpoint("after_claim")
+        self.advance(BatchStage.CLAIMED)
+        self.checkpoint(Checkpoint.AFTER_CLAIM)
         log.info("batch %s: claimed %d files", batch_id, len(claimed))
         checks = self.precheck(claimed)  # a refusal of every file (StoragePermissionError) stops the run
         timer.lap("precheck")
-        self.checkpoint("after_precheck")
+        self.advance(BatchStage.PRECHECKED)
+        self.checkpoint(Checkpoint.AFTER_PRECHECK)
         outcomes = {c.file.file_id: c.outcome() for c in checks if not c.readable}
         readable = [c for c in checks if c.readable]
         if readable:
@@ -134,11 +200,31 @@ class BatchProtocol:
                 self.clean_after_stop(batch_id)
                 raise
         timer.lap("convert")
-        self.checkpoint("after_staging_write")
+        self.advance(BatchStage.STAGED)
+        self.checkpoint(Checkpoint.AFTER_STAGING_WRITE)
         manifest = self.write_manifest(batch_id, [outcomes[f.file_id] for f in claimed])
         timer.lap("manifest")
-        self.checkpoint("after_completion_marker")
+        self.advance(BatchStage.MANIFEST_WRITTEN)
+        self.checkpoint(Checkpoint.AFTER_COMPLETION_MARKER)
         return self.finish(manifest, started, timer)
+
+    # -- progress and safe points --------------------------------------------------------------------------------
+
+    def advance(self, stage: BatchStage) -> None:
+        """The batch reached ``stage``: record it, then a safe point."""
+        self.progress.stage = stage
+        self.safe_point()
+
+    def safe_point(self) -> None:
+        """Honour a stop request here if :meth:`OnStop.at` says so for the batch's stage (raises
+        :class:`~runtime.jobs.stopping.StopRequested` through ``stop_check``); past the manifest, go on."""
+        if OnStop.at(self.progress.stage) is OnStop.GIVE_BACK:
+            self.stop_check()
+
+    def spark(self) -> SparkSession:
+        """The Spark session of the conversion, never started for a run asked to stop (a safe point first)."""
+        self.safe_point()
+        return self.spark_factory()
 
     # -- the steps, in order -------------------------------------------------------------------------------------
 
@@ -156,8 +242,8 @@ class BatchProtocol:
         alive); each file classified by its record counts, a failure narrowed to the files that cause it, a file that
         changed while Spark read it FAILED (:class:`~runtime.jobs.conversion.BatchConversion`). Raises
         :class:`~runtime.errors.RunStopped` for a failure that belongs to no file."""
-        conversion = BatchConversion(self.store, self.spark_factory, self.spec, self.layout, batch_id,
-                                     self.settings.io_workers, self.stop_check)
+        conversion = BatchConversion(self.store, self.spark, self.spec, self.layout, batch_id,
+                                     self.settings.io_workers, self.safe_point)
         return conversion.run(readable)
 
     def write_manifest(self, batch_id: str, outcomes: Sequence[FileOutcome]) -> pub.Manifest:
@@ -172,18 +258,24 @@ class BatchProtocol:
         """Step 5 (also the roll-forward of a recovered batch): renew the lease (:class:`LeaseLost` if the batch
         was taken over), publish, commit every outcome, archive the succeeded raw files, clean the staging."""
         timer = timer or PhaseTimer()
+        self.progress.batch_id = manifest.batch_id  # a recovered batch enters here, with its manifest
+        self.progress.stage = BatchStage.MANIFEST_WRITTEN
         self.begin_publish(manifest)
         pub.publish(self.store, manifest, self.settings.io_workers, self.checkpoint)
         timer.lap("publish")
-        self.checkpoint("after_publish")
+        self.advance(BatchStage.PUBLISHED)
+        self.checkpoint(Checkpoint.AFTER_PUBLISH)
         statuses = self.commit(manifest.batch_id, manifest.outcomes, BatchState.COMMITTED)
         timer.lap("commit")
-        self.checkpoint("after_commit")
+        self.advance(BatchStage.COMMITTED)
+        self.checkpoint(Checkpoint.AFTER_COMMIT)
         self.archiver.archive(succeeded_items(manifest.outcomes))
         timer.lap("archive")
-        self.checkpoint("after_archive")
+        self.advance(BatchStage.ARCHIVED)
+        self.checkpoint(Checkpoint.AFTER_ARCHIVE)
         pub.clean_staging(self.store, self.layout, manifest.batch_id)
         timer.lap("clean")
+        self.advance(BatchStage.CLEANED)
         log.info("batch %s: %s in %s", manifest.batch_id, statuses,
                  ", ".join(f"{k} {v:.2f}s" for k, v in timer.laps.items()))
         return BatchReport(

@@ -33,18 +33,39 @@ bracket: ``bytes.translate`` keeps only brackets, quotes and line ends of a chun
 once its strings are found by one regular expression that honours the escapes), ``bytes.replace`` turns the strings
 that hold no bracket into content, then every object or array that opens and closes on one line is collapsed to one
 marker by repeated regular-expression passes (innermost first), and the ones spanning lines likewise: what is left
-of a chunk is a few bytes to look at. Nesting deeper than :data:`MAX_PASSES` in one chunk falls back to a loop over
-bracket runs, exact and linear. About 150-200 MB/s on one core, 85 with escapes in every record (``python -m
-bench.json_shape_scan``). Leniencies a transform spec may allow (comments, single-quoted strings) are not modelled:
-a quote inside a comment or a single-quoted string can mislead the scan.
+of a chunk is a few bytes to look at. Nesting deeper than :data:`~runtime.jobs.json_structure.MAX_PASSES` in one
+chunk falls back to a loop over bracket runs, exact and linear. The alphabet, the passes and the state of a line are
+:mod:`runtime.jobs.json_structure`'s; the state across chunks and the result are this module's. About 150-200 MB/s
+on one core, 85 with escapes in every record (``python -m bench.json_shape_scan``). Leniencies a transform spec may
+allow (comments, single-quoted strings) are not modelled: a quote inside a comment or a single-quoted string can
+mislead the scan.
 """
 
 from __future__ import annotations
 
 import contextlib
-import re
 from dataclasses import dataclass
 from typing import BinaryIO
+
+from runtime.jobs.json_structure import (
+    CR_BLANKS,
+    CR_GAP_LF,
+    GROUP,
+    LINE_END,
+    LINE_GROUP,
+    OTHER,
+    QUOTE_IS_CONTENT,
+    SHARED_FIRST_LINE,
+    SHARED_LINE,
+    SIMPLE_RUN,
+    STRING,
+    STRING_REST,
+    TABLE,
+    TOKENS,
+    Line,
+    collapse,
+    line_breaks,
+)
 
 __all__ = [
     "JsonShape", "JsonShapeScan", "first_byte_layout", "first_significant_byte", "scan_bytes", "scan_stream",
@@ -56,49 +77,6 @@ UTF8_BOM = b"\xef\xbb\xbf"
 JSON_WHITESPACE = b" \t\r\n"
 #: Bytes read at a time by :func:`scan_stream`.
 SCAN_CHUNK = 1 << 20
-#: Collapsing passes over one chunk before the exact loop takes over (nesting deeper than this in one chunk).
-MAX_PASSES = 12
-
-# -- the alphabet the chunk is mapped to ----------------------------------------------------------------------------
-# '[' any opener, ']' any closer, '"' and '\\' as they are, '\n' '\r' line ends; everything else (blanks, ',' ':',
-# numbers, literals, bytes of strings) is dropped, or mapped to ' ' and dropped once the strings are erased. A string
-# becomes 'c': content, which matters only as the first thing on a line (such a line is no value Spark reads: it is
-# dead-lettered whole), so that content becomes one 'a' and the rest of it is dropped. 'v' is written by the passes
-# only: a whole object or array.
-_STRUCTURE = b'[]{}"\\\n\r'
-_TABLE = bytearray(b" " * 256)
-for _byte in b'[]"\\\n\r':
-    _TABLE[_byte] = _byte
-_TABLE[ord("{")], _TABLE[ord("}")] = ord("["), ord("]")
-_TABLE = bytes(_TABLE)
-#: Everything but structure, dropped at once when the chunk holds no backslash (nothing shifts what one escapes).
-_OTHER = bytes(byte for byte in range(256) if byte not in _STRUCTURE)
-#: Something dropped between '\r' and '\n' would merge the two line ends into one.
-_CR_GAP_LF = re.compile(rb'\r[^\[\]{}"\n\r]+\n')
-
-#: A string, closed by its quote or (unterminated: Spark's line reader cuts it) by a line end.
-_STRING = re.compile(rb'"(?:[^"\\\n\r]++|\\[^\n\r])*+(?:"|\\?(?=[\n\r]))')
-#: Text up to the first string holding a bracket or a line end (or up to the end): its other strings hold nothing
-#: that matters (an escape may be in them), and become content once their quotes (and backslashes) do.
-_SIMPLE_RUN = re.compile(rb'(?:[^"]*+"(?:[^"\[\]\n\r\\]++|\\[^\[\]\n\r])*+")*+[^"]*+')
-_QUOTE_IS_CONTENT = bytes.maketrans(b'"', b"c")  # blanks and backslashes are dropped on the way
-#: The rest of a string that began in an earlier chunk.
-_STRING_REST = re.compile(rb'(?:[^"\\\n\r]++|\\[^\n\r])*+')
-#: An innermost object or array on one line / across lines.
-_LINE_GROUP = re.compile(rb"\[[^\[\]\n\r]*+\]")
-_GROUP = re.compile(rb"\[[^\[\]]*+\]")
-#: A line that starts with a whole value, with an object or array starting after it on the same line.
-_SHARED_LINE = re.compile(rb"[\n\r]v[^\[v\n\r]*+[\[v]")
-_SHARED_FIRST_LINE = re.compile(rb"v[^\[v\n\r]*+[\[v]")
-#: The runs the exact loop steps through.
-_TOKENS = re.compile(rb"\[+|\]+|[av]+|[\n\r]")
-_LINE_END = re.compile(rb"[\n\r]")
-_CR_BLANKS = re.compile(rb"\r[ \\]+(?=\n)")  # what will be dropped between '\r' and '\n' (no string starts there)
-
-# per-line state of the line being read (as JSON Lines would read it)
-_START, _GROUP_OPEN, _AFTER, _DONE = "start", "group", "after", "done"
-
-
 @dataclass(frozen=True)
 class JsonShape:
     """What the scan found: ``layout`` (``lines`` or ``array``), the number of top-level objects and arrays
@@ -130,22 +108,6 @@ def shared_line_problem(line: int) -> str:
             "one JSON value per line (or make the whole file one JSON array)")
 
 
-def _line_breaks(data: bytes) -> int:
-    """Line ends in ``data`` as Spark's line reader counts them (``\\n``, ``\\r\\n``, bare ``\\r``)."""
-    return data.count(b"\n") + data.count(b"\r") - data.count(b"\r\n")
-
-
-def _collapse(buf: bytes, group: re.Pattern[bytes], prefix: int = 0) -> bytes | None:
-    """``buf`` after ``prefix`` openers, every object or array in it collapsed to ``v`` (innermost first); ``None``
-    when :data:`MAX_PASSES` passes were not enough (deep nesting: the caller falls back to the exact loop)."""
-    buf = b"[" * prefix + buf
-    for _ in range(MAX_PASSES):
-        buf, count = group.subn(b"v", buf)
-        if not count:
-            return buf
-    return None
-
-
 class JsonShapeScan:
     """Feed the (decompressed) bytes of one file in order, in chunks of any size, then :meth:`finish`.
 
@@ -161,7 +123,7 @@ class JsonShapeScan:
         self._pending_cr = False  # the previous chunk ended with '\r' (a '\r\n' may be split between chunks)
         self._in_string = False
         self._after_backslash = False
-        self._line = _Line()  # the line being read, as JSON Lines reads it
+        self._line = Line()  # the line being read, as JSON Lines reads it
         self._depth = 0  # unclosed objects and arrays at this point of the file
         self._values = 0  # top-level objects and arrays started
         self._shared_line: int | None = None  # the first line holding a value after a whole first one
@@ -198,7 +160,7 @@ class JsonShapeScan:
 
     def _count_lines(self, data: bytes) -> None:
         if data:
-            self._lines += _line_breaks(data) - self._split_crlf(data)
+            self._lines += line_breaks(data) - self._split_crlf(data)
             self._pending_cr = data[-1:] == b"\r"
 
     def _split_crlf(self, data: bytes) -> int:
@@ -209,13 +171,13 @@ class JsonShapeScan:
 
     def _scan(self, raw: bytes) -> None:
         self._crlf_split = self._split_crlf(raw)
-        if b"\\" in raw or self._after_backslash or (b"\r" in raw and _CR_GAP_LF.search(raw)):
-            buf = raw.translate(_TABLE)  # exact, byte by byte: blanks dropped only once the strings are erased
+        if b"\\" in raw or self._after_backslash or (b"\r" in raw and CR_GAP_LF.search(raw)):
+            buf = raw.translate(TABLE)  # exact, byte by byte: blanks dropped only once the strings are erased
             if b"\r" in buf:  # '\r', blanks, '\n' are two line ends: keep them apart
-                buf = _CR_BLANKS.sub(b"\ra", buf)
+                buf = CR_BLANKS.sub(b"\ra", buf)
             buf = self._erase_strings(buf)
         else:  # the usual chunk: structure alone, strings that hold none of it are content at once
-            buf = raw.translate(_TABLE, _OTHER)
+            buf = raw.translate(TABLE, OTHER)
             if self._in_string:  # first the rest of a string begun earlier, so that quotes pair from here on
                 buf = self._end_string(buf)
             if not self._in_string:  # '""' is a string with no structure in it, or two touching: content
@@ -223,7 +185,7 @@ class JsonShapeScan:
         buf = (b"a" if buf[:1] == b"c" else b"") + buf.replace(b"\nc", b"\na").replace(b"\rc", b"\ra")
         buf = buf.translate(None, b"c")  # content after the first thing on a line: nothing to learn from it
         if buf:
-            lines = _collapse(buf, _LINE_GROUP)
+            lines = collapse(buf, LINE_GROUP)
             if lines is None or not self._fast(lines):
                 self._exact(buf if lines is None else lines)
         self._count_lines(raw)
@@ -237,12 +199,12 @@ class JsonShapeScan:
                 return b""
         pieces, at = [], 0
         while True:
-            simple = _SIMPLE_RUN.match(buf, at)  # always matches (maybe nothing)
+            simple = SIMPLE_RUN.match(buf, at)  # always matches (maybe nothing)
             pieces.append(buf[at:simple.end()])  # type: ignore[union-attr]
             at = simple.end()  # type: ignore[union-attr]
             if at == len(buf):
                 break
-            string = _STRING.match(buf, at)  # a string with a bracket or a line end in it
+            string = STRING.match(buf, at)  # a string with a bracket or a line end in it
             pieces.append(b"c")
             if string is None:  # it runs to the end of the chunk
                 rest = buf[at + 1:]
@@ -250,12 +212,12 @@ class JsonShapeScan:
                 self._after_backslash = (len(rest) - len(rest.rstrip(b"\\"))) % 2 == 1
                 break
             at = string.end()
-        return b"".join(pieces).translate(_QUOTE_IS_CONTENT, b" \\")
+        return b"".join(pieces).translate(QUOTE_IS_CONTENT, b" \\")
 
     def _end_string(self, buf: bytes) -> bytes:
         """Drop the rest of the string begun in an earlier chunk; update the string state."""
         start = 1 if self._after_backslash and buf[:1] not in (b"\n", b"\r") else 0
-        rest = _STRING_REST.match(buf, start)
+        rest = STRING_REST.match(buf, start)
         end = rest.end() if rest else start
         following = buf[end:end + 1]
         self._after_backslash = False
@@ -281,24 +243,24 @@ class JsonShapeScan:
             self._shared_line = shared
         return True
 
-    def _scan_lines(self, buf: bytes) -> tuple[_Line, int | None] | None:
+    def _scan_lines(self, buf: bytes) -> tuple[Line, int | None] | None:
         """Each line as JSON Lines reads it: the first line holding a value after a whole first one, and the state
         of the last line; ``None`` when nesting defeated the passes."""
         if self._shared_line is not None:
             return self._line, None  # the first such line is known: lines need no more attention
-        end = _LINE_END.search(buf)
+        end = LINE_END.search(buf)
         cut = end.start() if end else len(buf)
         first = self._line.extended(buf[:cut])
         if first is None:
             return None
         text, line = first
         joined = text + buf[cut:]
-        found = _SHARED_FIRST_LINE.match(joined) or _SHARED_LINE.search(joined)
+        found = SHARED_FIRST_LINE.match(joined) or SHARED_LINE.search(joined)
         shared = None
         if found:
-            shared = self._lines + 1 + _line_breaks(joined[:found.start() + 1]) - self._crlf_split
+            shared = self._lines + 1 + line_breaks(joined[:found.start() + 1]) - self._crlf_split
         if cut < len(buf):
-            line = _Line.of(joined[max(joined.rfind(b"\n"), joined.rfind(b"\r")) + 1:])
+            line = Line.of(joined[max(joined.rfind(b"\n"), joined.rfind(b"\r")) + 1:])
         return line, shared
 
     def _scan_values(self, buf: bytes) -> tuple[int, int] | None:
@@ -307,7 +269,7 @@ class JsonShapeScan:
         closers = buf.count(b"]")
         if self._depth > closers:  # the value open before this chunk stays open through it
             return self._values, self._depth + buf.count(b"[") - closers
-        whole = _collapse(buf, _GROUP, self._depth)
+        whole = collapse(buf, GROUP, self._depth)
         if whole is None:
             return None
         opener = whole.find(b"[")  # every opener left is unclosed, and no closer follows the first one
@@ -319,13 +281,13 @@ class JsonShapeScan:
         """What :meth:`_fast` does, one run of brackets at a time (deep nesting the passes did not collapse)."""
         number = self._lines + 1
         line = self._line
-        for token in _TOKENS.finditer(buf):
+        for token in TOKENS.finditer(buf):
             run, at = token.group(), token.start()
             kind = run[:1]
             if kind in (b"\n", b"\r"):
                 after_cr = buf[at - 1:at] == b"\r" if at else self._crlf_split
                 number += 0 if kind == b"\n" and after_cr else 1
-                line = _Line()
+                line = Line()
                 continue
             line, shared = line.after_run(run)
             if shared and self._shared_line is None:
@@ -350,66 +312,6 @@ class JsonShapeScan:
         if self._shared_line is not None:
             return JsonShape("lines", self._values, shared_line_problem(self._shared_line), self._shared_line)
         return JsonShape("lines", self._values)
-
-
-@dataclass(frozen=True)
-class _Line:
-    """The line being read, as JSON Lines reads it: nothing yet (``start``), inside its first object or array
-    (``group``, ``depth`` unclosed), after that first value whole (``after``), or nothing more to learn (``done``:
-    it does not start with an object or array, or it was already found to hold a second value)."""
-
-    state: str = _START
-    depth: int = 0
-
-    @classmethod
-    def of(cls, text: bytes) -> _Line:
-        """The state of a line whose collapsed bytes so far are ``text``."""
-        if not text:
-            return cls()
-        if text[:1] == b"[":  # the first value is still open: every opener left is unclosed
-            return cls(_GROUP_OPEN, text.count(b"["))
-        if text[:1] == b"v" and not any(mark in text[1:] for mark in (b"[", b"v")):
-            return cls(_AFTER)
-        return cls(_DONE)
-
-    def extended(self, part: bytes) -> tuple[bytes, _Line] | None:
-        """The collapsed bytes of this line followed by ``part`` (its next bytes, no line end), for
-        :data:`_SHARED_LINE`, and the line's state after them; ``None`` when nesting defeated the passes."""
-        if self.state == _DONE:
-            return b"a", self
-        if self.state == _AFTER:
-            text = b"v" + part
-        elif self.state == _START:
-            text = part
-        elif self.depth > (closers := part.count(b"]")):  # the first value stays open all along ``part``
-            return b"[", _Line(_GROUP_OPEN, self.depth + part.count(b"[") - closers)
-        else:
-            collapsed = _collapse(part, _LINE_GROUP, self.depth)
-            if collapsed is None:
-                return None
-            text = collapsed
-        return text, _Line.of(text)
-
-    def after_run(self, run: bytes) -> tuple[_Line, bool]:
-        """The state after one run of the exact loop (``[``s, ``]``s, or values and other content), and whether
-        the run starts a value after a whole first one."""
-        kind, size = run[:1], len(run)
-        if self.state == _START:
-            if kind == b"[":
-                return _Line(_GROUP_OPEN, size), False
-            if kind == b"v":
-                shared = b"v" in run[1:]
-                return _Line(_DONE if shared else _AFTER), shared
-            return _Line(_DONE), False
-        if self.state == _GROUP_OPEN:
-            if kind == b"[":
-                return _Line(_GROUP_OPEN, self.depth + size), False
-            if kind == b"]":
-                return (_Line(_GROUP_OPEN, self.depth - size) if self.depth > size else _Line(_AFTER)), False
-            return self, False
-        if self.state == _AFTER and (kind == b"[" or b"v" in run):
-            return _Line(_DONE), True
-        return self, False
 
 
 def scan_bytes(data: bytes, chunk: int = SCAN_CHUNK) -> JsonShape:

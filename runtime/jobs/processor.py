@@ -12,7 +12,9 @@ A run's life: it records itself as the owner of each batch it claims (:mod:`runt
 leaves a batch PROCESSING on its way out: a batch it cannot finish (a clean stop, :mod:`runtime.jobs.stopping`,
 or an error that escapes the batch protocol, which records every file's own failure itself) is given back
 without charging its files an attempt when it has no manifest yet, or handed back for the next run to roll
-forward when it has one. Only a killed process leaves a batch behind, and the next run recovers it at once.
+forward when it has one. Which of the two is read from the batch's stage (:class:`~runtime.jobs.batch.BatchProgress`,
+advanced by the protocol), as is whether a stop is honoured (:class:`~runtime.jobs.batch.OnStop`). Only a killed
+process leaves a batch behind, and the next run recovers it at once.
 """
 
 from __future__ import annotations
@@ -26,11 +28,11 @@ from typing import TYPE_CHECKING
 import psycopg2
 
 from runtime.db.connection import tighten
-from runtime.db.records import ClaimedFile, Owner
 from runtime.db.tracking import LeaseLost, TrackingStore
 from runtime.jobs import publish as pub
 from runtime.jobs.archive import LEFTOVER_LIMIT, Archiver
-from runtime.jobs.batch import CHECKPOINTS, BatchProtocol, BatchReport, SourceChangedDuringRead, lineage_uri
+from runtime.jobs.batch import BatchProgress, BatchProtocol, BatchReport, lineage_uri
+from runtime.jobs.checkpoints import CHECKPOINTS, CrashHook, no_crash
 from runtime.jobs.heartbeat import RunHeartbeat, heartbeat_interval, heartbeat_limits
 from runtime.jobs.owner import OwnerProbe, current_owner, live_run
 from runtime.jobs.recovery import Recovery, UnrecoverableBatch
@@ -48,27 +50,10 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CHECKPOINTS", "BatchProcessor", "BatchReport", "LeaseLost", "ProcessorSettings", "RetryPolicy",
-    "SourceChangedDuringRead", "StopRequested", "UnrecoverableBatch", "lineage_uri",
+    "StopRequested", "UnrecoverableBatch", "lineage_uri",
 ]
 
 log = logging.getLogger(__name__)
-
-
-class _RunTracking(TrackingStore):
-    """The run's tracking store, which knows the batch in flight (claimed by this run, its manifest not yet
-    written): the batch a stop or an error gives back without charging its files."""
-
-    def __init__(self, conn: Connection, owner: Owner) -> None:
-        super().__init__(conn, owner)
-        self.in_flight: str | None = None
-        self.past_manifest = False
-
-    def claim(self, batch_id: str, job_run_id: str, batch_size: int, lease_seconds: int) -> list[ClaimedFile]:
-        """Claim as the store does, and remember the batch as this run's in flight."""
-        claimed = super().claim(batch_id, job_run_id, batch_size, lease_seconds)
-        if claimed:
-            self.in_flight, self.past_manifest = batch_id, False
-        return claimed
 
 
 class BatchProcessor:
@@ -79,12 +64,13 @@ class BatchProcessor:
     so they may be replaced between batches. ``owner_probe`` tells
     whether the owner of another run's batch is provably gone (injectable: its Glue client). ``handle_signals``:
     SIGINT and SIGTERM stop :meth:`drain` and :meth:`run_once` cleanly (main thread only); :attr:`exit_status`
-    is then ``128 + signal``.
+    is then ``128 + signal``. ``checkpoint`` is for tests only (:mod:`runtime.jobs.checkpoints`: called at each
+    crash checkpoint, it decides nothing); the product never passes one.
     """
 
     def __init__(self, store: ObjectStore, conn: Connection, spark_factory: Callable[[], SparkSession],
-                 spec: TransformSpec, settings: ProcessorSettings | None = None, layout: Layout | None = None,
-                 checkpoint: Callable[[str], None] = lambda name: None,
+                 spec: TransformSpec, settings: ProcessorSettings | None = None, layout: Layout | None = None, *,
+                 checkpoint: CrashHook = no_crash,
                  heartbeat_connect: Callable[[], Connection] | None = None, owner_probe: OwnerProbe | None = None,
                  handle_signals: bool = False, heartbeat_interval: float | None = None) -> None:
         self.store = store
@@ -92,7 +78,9 @@ class BatchProcessor:
         self.settings = settings or ProcessorSettings()
         self.stop = StopSignal()
         self.owner = current_owner(self.settings.job_run_id)
-        self.tracking = _RunTracking(conn, self.owner)
+        self.tracking = TrackingStore(conn, self.owner)
+        #: the batch this run has in hand and its stage, advanced by the protocol
+        self.progress = BatchProgress()
         self.spark_factory = spark_factory
         self.spec = spec
         self.layout = layout or Layout()
@@ -171,8 +159,7 @@ class BatchProcessor:
         try:
             with live_run(self.settings.job_run_id), self._heartbeat():
                 reports.extend(self.recover_expired())
-                self.stop.check()
-                report = self.process_next_batch()
+                report = self.process_next_batch()  # a safe point before its claim
                 if report:
                     reports.append(report)
         except StopRequested as stop:
@@ -198,14 +185,14 @@ class BatchProcessor:
         except Exception as exc:  # e.g. the store is gone: the next run finds this run ended
             log.warning("could not give this run's batches back (%s); the next run recovers them", exc)
         finally:
-            self.tracking.in_flight = None
+            self.progress.clear()
 
     def _mark_released(self, reason: str) -> None:
         """The database is away: record in the in-flight batch's staging (before its manifest) that this run gives
         it back, so that the next run's recovery returns its files uncharged instead of abandoning it as a dead
         run's (which charges a file abandoned alone)."""
-        batch_id = self.tracking.in_flight
-        if batch_id is None or self.tracking.past_manifest:
+        batch_id = self.progress.batch_id
+        if batch_id is None or self.progress.stage.has_manifest:
             return
         try:
             pub.write_release_marker(self.store, self.layout, batch_id, f"released: {reason}")
@@ -219,9 +206,7 @@ class BatchProcessor:
         try:
             conn = self.heartbeat_connect()
             tighten(conn, heartbeat_limits(self.heartbeat_interval or heartbeat_interval(self.settings.lease_seconds)))
-            fresh = _RunTracking(conn, self.owner)
-            fresh.in_flight, fresh.past_manifest = self.tracking.in_flight, self.tracking.past_manifest
-            self._give_back_with(fresh, reason)
+            self._give_back_with(TrackingStore(conn, self.owner), reason)
             log.warning("the run's connection was lost (%s): its batches were given back on a new one", lost)
             return True
         except Exception as exc:  # the database is away
@@ -232,14 +217,18 @@ class BatchProcessor:
                 with contextlib.suppress(Exception):
                     conn.close()
 
-    def _give_back_with(self, tracking: _RunTracking, reason: str) -> None:
+    def _give_back_with(self, tracking: TrackingStore, reason: str) -> None:
+        """Release the batch in hand while it has no manifest (its stage says so, and its staging agrees); hand back
+        every other open batch of this run."""
         job_run_id = self.settings.job_run_id
+        in_hand, has_manifest = self.progress.batch_id, self.progress.stage.has_manifest
         for batch in tracking.open_batches():
             if batch.owner.job_run_id != job_run_id:
                 continue
-            if batch.batch_id == tracking.in_flight and not tracking.past_manifest \
+            if batch.batch_id == in_hand and not has_manifest \
                     and not pub.probe_manifest(self.store, self.layout, batch.batch_id).found:
-                files = tracking.release(batch.batch_id, job_run_id, f"released: {reason}")
+                files = tracking.release(batch.batch_id, job_run_id, f"released: {reason}",
+                                         self.settings.retry_policy)
                 pub.clean_staging(self.store, self.layout, batch.batch_id)
                 log.warning("batch %s released, %s files back without an attempt counted: %s",
                             batch.batch_id, files, reason)
@@ -260,17 +249,8 @@ class BatchProcessor:
         return RunHeartbeat(self.heartbeat_connect, self.settings.job_run_id, self.settings.lease_seconds,
                             self.heartbeat_interval)
 
-    def _checkpoint(self, name: str) -> None:
-        """The caller's checkpoint, plus the safe points of a clean stop."""
-        self.checkpoint(name)
-        if name == "after_completion_marker":
-            self.tracking.past_manifest = True
-        elif name in ("after_claim", "after_staging_write"):
-            self.stop.check()
-
     def _spark(self) -> SparkSession:
-        """The Spark session, never started for a run asked to stop; taking the signals back from PySpark."""
-        self.stop.check()
+        """The Spark session (the protocol's safe point comes first), taking the signals back from PySpark."""
         session = self.spark_factory()
         self.stop.reinstall()
         return session
@@ -279,14 +259,15 @@ class BatchProcessor:
 
     def archiver(self) -> Archiver:
         """The archiver of this processor's store, layout and settings."""
-        return Archiver(self.store, self.tracking, self.layout, self.settings.io_workers, self._checkpoint,
+        return Archiver(self.store, self.tracking, self.layout, self.settings.io_workers, self.checkpoint,
                         enabled=self.settings.archive)
 
     def protocol(self) -> BatchProtocol:
-        """The batch steps with this processor's current store, Spark, spec, settings and hooks (the lease is
-        renewed by the run's heartbeat, not the protocol's)."""
+        """The batch steps with this processor's current store, Spark, spec, settings, stop flag and progress (the
+        lease is renewed by the run's heartbeat, not the protocol's)."""
         return BatchProtocol(self.store, self.tracking, self._spark, self.spec, self.settings, self.layout,
-                             self.archiver(), self._checkpoint, self.stop.check)
+                             self.archiver(), checkpoint=self.checkpoint, stop_check=self.stop.check,
+                             progress=self.progress)
 
     def recovery(self) -> Recovery:
         """Recovery of other runs' batches, with this processor's protocol, owner probe and stop flag."""

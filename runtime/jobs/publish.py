@@ -13,11 +13,12 @@ import json
 import posixpath
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 
 from runtime.db.records import FileOutcome
+from runtime.jobs.checkpoints import Checkpoint, CrashHook, no_crash
 from runtime.layout import Layout
 from runtime.storage.base import ObjectNotFound, ObjectStore, ObjectStoreError
 
@@ -212,11 +213,10 @@ class StagingLost(ObjectStoreError):
     retracts what it published instead (:func:`retract`)."""
 
 
-def publish(store: ObjectStore, manifest: Manifest, workers: int = 16,
-            checkpoint: Callable[[str], None] = lambda name: None) -> int:
+def publish(store: ObjectStore, manifest: Manifest, workers: int = 16, checkpoint: CrashHook = no_crash) -> int:
     """Copy every staged object to its final key (idempotent: a staged object already gone means a previous
     publish of this batch completed that copy; gone while its final key is absent raises :class:`StagingLost`).
-    Returns the number of objects copied."""
+    Returns the number of objects copied. ``checkpoint``: a test's hook, after the first object of each group."""
     copied = 0
 
     def copy(entry: PublishEntry) -> int:
@@ -231,7 +231,7 @@ def publish(store: ObjectStore, manifest: Manifest, workers: int = 16,
     curated = [e for e in manifest.publish_plan if e.is_curated]
     dead = [e for e in manifest.publish_plan if not e.is_curated]
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        for group, point in ((curated, "mid_publish"), (dead, "mid_dead_letter_write")):
+        for group, point in ((curated, Checkpoint.MID_PUBLISH), (dead, Checkpoint.MID_DEAD_LETTER_WRITE)):
             if not group:
                 continue
             copied += copy(group[0])

@@ -2,12 +2,12 @@
 point instead of in the middle of a step.
 
 :class:`StopSignal` turns the first signal into a flag (and asks Spark to cancel its running jobs, so a long
-conversion ends early); the run checks the flag at its safe points (before claiming, after the claim, before
-Spark starts, after the conversion, before recording the outcomes of a batch that has no manifest yet) and
-raises :class:`StopRequested` there. The processor then gives its batch back without charging its files an
-attempt (or finishes it, once it is past its manifest) and exits with ``128 + signal``: 130 for SIGINT, 143 for
-SIGTERM. A second signal stops at once (exit ``128 + signal``); the batch is then recovered by the next run as a
-dead run's.
+conversion ends early); the batch protocol checks the flag at its safe points (:mod:`runtime.jobs.batch`: before
+the claim, at every stage the batch reaches, before Spark starts and around each conversion) and, as
+:class:`runtime.jobs.batch.OnStop` says from the batch's stage alone, raises :class:`StopRequested` there while the
+batch has no manifest, or goes on to finish it once it has one. The processor gives a batch so stopped back without
+charging its files an attempt, and exits with ``128 + signal``: 130 for SIGINT, 143 for SIGTERM. A second signal
+stops at once (exit ``128 + signal``); the batch is then recovered by the next run as a dead run's.
 """
 
 from __future__ import annotations
@@ -28,8 +28,14 @@ STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 class StopRequested(BaseException):
-    """A stop signal arrived and the run reached a safe point. A ``BaseException`` (like ``KeyboardInterrupt``):
-    no ``except Exception`` on the way mistakes it for a failure of the batch."""
+    """A stop signal arrived and the run reached a safe point.
+
+    An internal signal, not an error: it derives from ``BaseException`` (like ``KeyboardInterrupt``), outside the
+    root of the errors the CLI reports, on purpose. It must travel from the safe point up to
+    :class:`runtime.jobs.processor.BatchProcessor` through every ``except Exception`` on the way (the conversion's,
+    the narrowing's, a file's pre-check) without being mistaken for a failure of a file or of the batch, which
+    would charge an attempt. The processor always catches it, gives the batch back and ends with ``128 + signal``;
+    it never reaches the CLI's error handling."""
 
     def __init__(self, signum: int) -> None:
         super().__init__(f"stopped by {signal_name(signum)}")

@@ -62,15 +62,15 @@ MUTATIONS: tuple[Mutation, ...] = (
         "runtime/jobs/batch.py", "self.begin_publish(manifest)", "pass",
         T + "test_protocol_guarantees.py::"
             "test_a_run_whose_batch_is_taken_over_after_its_manifest_publishes_nothing"),
-    # The safe point was in _RunTracking.record_outcomes; now a failed conversion is followed by two stop checks
-    # before the narrowing can blame a file: the conversion's own, then the Spark session's (the narrowing's probe
-    # starts Spark). Either alone stops the run, so deleting one is an equivalent mutant: both are deleted.
+    # A failed conversion is followed by two safe points before the narrowing can blame a file: the conversion's
+    # own, then the one before Spark starts (BatchProtocol.spark: the narrowing's probe starts Spark). Either alone
+    # stops the run, so deleting one is an equivalent mutant: both are deleted.
     Mutation(
         "the stop safe point before recording outcomes deleted (the stop checks after a failed conversion)",
         (Edit("runtime/jobs/conversion.py",
               "self.stop_check()  # a conversion a stop cancelled is no file's failure: stop, narrow nothing", "pass"),
-         Edit("runtime/jobs/processor.py", "self.stop.check()\n        session = self.spark_factory()",
-              "session = self.spark_factory()")),
+         Edit("runtime/jobs/batch.py", "self.safe_point()\n        return self.spark_factory()",
+              "return self.spark_factory()")),
         (T + "test_protocol_guarantees.py::test_a_stop_requested_during_a_failing_conversion_charges_no_attempt",)),
     # -- the twelve the reviewer's mutations showed held ---------------------------------------------------------
     Mutation(
@@ -187,4 +187,12 @@ MUTATIONS: tuple[Mutation, ...] = (
         "runtime/jobs/precheck.py", "if not any(allowed):", "if True:",
         T + "test_precheck_permissions.py::test_a_single_refused_object_whose_head_is_allowed_is_failed_not_raised",
         T + "test_precheck_permissions.py::test_refused_objects_whose_heads_are_allowed_are_each_failed"),
+    # -- explicit safe points (issue 17): a stop is decided from the batch's stage alone ----------------------------
+    one_edit(
+        "a stop honoured at the manifest (BatchStage.has_manifest off by one: the batch is not finished)",
+        "runtime/jobs/batch.py", "return self >= BatchStage.MANIFEST_WRITTEN",
+        "return self > BatchStage.MANIFEST_WRITTEN",
+        T + "test_safe_points.py::test_the_stop_rule_is_a_function_of_the_stage_alone",
+        T + "test_safe_points.py::"
+            "test_a_stop_during_each_step_gives_the_batch_back_before_its_manifest_and_finishes_it_after"),
 )

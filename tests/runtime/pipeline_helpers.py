@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pyarrow.dataset as ds
 
+from runtime.jobs.checkpoints import Checkpoint
 from runtime.jobs.processor import BatchProcessor, ProcessorSettings
 from runtime.layout import Layout
 from runtime.transforms.spec import load_spec
@@ -37,6 +38,10 @@ class SimulatedCrash(BaseException):
 
 
 def crash_at(point: str):
+    """A crash hook that raises :class:`SimulatedCrash` at ``point`` (a :class:`Checkpoint` name: a name that is
+    none, e.g. one renamed since, fails at once instead of never crashing)."""
+    point = Checkpoint(point)
+
     def checkpoint(name: str) -> None:
         if name == point:
             raise SimulatedCrash(point)

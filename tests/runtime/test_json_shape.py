@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from runtime.db.states import FileState
-from runtime.jobs import json_shape
+from runtime.jobs import json_structure
 from runtime.jobs.json_shape import JsonShape, JsonShapeScan, scan_bytes, scan_stream, shared_line_problem
 from runtime.jobs.precheck import ClaimedFile, check_file
 from runtime.storage.local import LocalStore
@@ -205,7 +205,7 @@ def _random_bytes(rng: random.Random) -> bytes:
 @pytest.mark.parametrize("exact", [False, True], ids=["collapsing passes", "exact loop"])
 def test_the_scan_agrees_with_the_byte_at_a_time_reference(exact, monkeypatch):
     if exact:  # no collapsing pass: every chunk goes through the loop over bracket runs
-        monkeypatch.setattr(json_shape, "MAX_PASSES", 0)
+        monkeypatch.setattr(json_structure, "MAX_PASSES", 0)
     rng = random.Random(20241)
     seen = set()
     for number in range(1500):

@@ -253,8 +253,9 @@ def test_the_store_releases_only_its_own_batch(db_conn):
     register(db_conn, "a.json")
     batch = claim(db_conn, Owner("run-1"))
     store = TrackingStore(db_conn)
-    assert store.release(batch, "run-2", "not mine") is None and not store.hand_back(batch, "run-2", "no")
-    assert store.release(batch, "run-1", "stop") == 1
+    assert store.release(batch, "run-2", "not mine", RetryPolicy()) is None
+    assert not store.hand_back(batch, "run-2", "no")
+    assert store.release(batch, "run-1", "stop", RetryPolicy()) == 1
 
 
 # --- recovery isolation -----------------------------------------------------------------------------------------
