@@ -1,5 +1,5 @@
 """Session-wide real services for the tests: one PostgreSQL server (for each test a migrated database in the state
-of a fresh clone of the template, see :mod:`tests.reusable_database`) and one local SparkSession."""
+of a fresh clone of the template, see :mod:`tests.support.reusable_database`) and one local SparkSession."""
 
 from __future__ import annotations
 
@@ -17,15 +17,13 @@ from psycopg2 import sql
 
 from runtime.db.embedded import EmbeddedPostgres, free_port
 from runtime.db.migrations import apply_migrations
-from tests.reusable_database import ReusableDatabase, with_database
+from tests.support.reusable_database import ReusableDatabase, with_database
 
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "1")
 # moto gives every mock a new boto3 default session, and each new botocore session reads the service models from
 # disk again (60-200 ms per client). The models are read-only data: one loader for the whole test process.
 botocore.session.create_loader = functools.cache(botocore.session.create_loader)
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-#: moto S3 fixtures (s3_client, s3_bucket, s3_store, ...) for every test module
-pytest_plugins = ("tests.runtime.storage_fixtures",)
 #: one template per pytest-xdist worker, so parallel workers sharing $TEST_DATABASE_SERVER_URL never drop each other's
 TEMPLATE_DB = "mldp_test_template" + os.environ.get("PYTEST_XDIST_WORKER", "")
 

@@ -5,7 +5,7 @@ Scanned: the Python files of ``runtime/``, ``platform_constructs/``, ``platform_
 ``scripts/`` and ``app.py`` (docstrings, comments and code alike) and the scripts' shell files; the Markdown files
 ``README.md``, ``docs/*.md`` and every ``README.md`` under the product's folders. A reference is
 
-* a path from the repository root (``tests/runtime/test_processor.py``, ``runtime/jobs/``, ``docs/guarantees.md``);
+* a path from the repository root (``tests/runtime/jobs/test_processor.py``, ``runtime/jobs/``, ``docs/guarantees.md``);
 * a file name ending ``.py``, ``.md``, ``.sql`` or ``.sh`` (``batch.py``, ``jobs/batch.py``, ``DESIGN.md``),
   resolved against the referring file's folder, the repository root, or the end of any path in the product;
 * a dotted module path (``runtime.jobs.batch``, ``tests.mutations.catalog.MUTATIONS``): its modules must exist;

@@ -1,11 +1,11 @@
 """The states of a tracked file and of a batch, as the schema's CHECK constraints spell them (migration 0001).
 
 ``str`` subclasses: a state is its text in SQL parameters, JSON and f-strings, and compares equal to the text a
-query returns (``FileState.FAILED == "FAILED"``). ``tests/runtime/test_tracking_store.py`` reads the CHECK
+query returns (``FileState.FAILED == "FAILED"``). ``tests/runtime/db/test_tracking.py`` reads the CHECK
 constraints from a migrated database and proves the enums list exactly the same values.
 
 :data:`TRANSITIONS` is the state model: every move of a file or a batch from one state to another, with the
-function or store method that makes it and the SQL statement that writes it. ``tests/runtime/test_state_model.py``
+function or store method that makes it and the SQL statement that writes it. ``tests/runtime/db/test_states.py``
 proves each named function exists and runs its statement, and that every statement under ``runtime/db`` that
 writes a state is listed here. Python 3.9-compatible.
 """

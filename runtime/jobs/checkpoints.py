@@ -5,11 +5,12 @@ They exist for tests only. The product passes no hook (:func:`no_crash`, the def
 :class:`runtime.jobs.processor.BatchProcessor`), and no decision of the product reads a checkpoint's name: a clean
 stop is decided from the batch's stage alone (:class:`runtime.jobs.batch.BatchStage`,
 :class:`runtime.jobs.batch.OnStop`), so renaming, adding or removing a checkpoint cannot change what SIGINT or
-SIGTERM does (``tests/runtime/test_safe_points.py`` holds both to it).
+SIGTERM does (``tests/runtime/jobs/test_batch_safe_points.py`` holds both to it).
 
-The crash matrix (``tests/runtime/test_processor.py::test_crash_at_every_step_then_a_normal_run_finishes_exactly_once``)
-iterates over :class:`Checkpoint`: a crash between every two steps, and in the middle of the publish, the dead-letter
-write and the archive.
+The crash matrix
+(``tests/runtime/jobs/test_processor.py::test_crash_at_every_step_then_a_normal_run_finishes_exactly_once``)
+iterates over :class:`Checkpoint`: a crash between every two steps, and in the middle of the publish, the
+dead-letter write and the archive.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@ so that neither way loses a record without a trace.
 
 Spark reads a file one of two ways (:func:`runtime.spark.read.read_batch`): as JSON Lines, each line parsed on its
 own, or with ``multiLine``, the whole file parsed as one JSON document. Both keep only the *first* value they find
-and ignore what follows it (checked on Spark 3.5, ``tests/runtime/test_json_layouts_end_to_end.py``):
+and ignore what follows it (checked on Spark 3.5, ``tests/runtime/scenarios/test_json_layouts_end_to_end.py``):
 ``multiLine`` reads the first top-level value of the file, a line read as JSON Lines yields the records of its
 first value (each element of an array, an object itself) and drops whatever follows on that line. A line that does
 not start with a complete object or array (``[`` alone, ``"key": 1,``, ``}``, a broken value) becomes one corrupt

@@ -14,7 +14,7 @@ A batch abandoned without a manifest (its run died: a file may have killed the p
 as a failed conversion is within one (:mod:`runtime.jobs.narrowing`): :meth:`RetryPolicy.after_abandon` says
 its files are not charged while the batch held other files (the culprit is unknown) and may next be claimed only
 in a batch of at most half as many files; a file abandoned alone is the culprit, charged like any failure and
-kept alone. ``tests/runtime/test_retry_isolation.py`` walks a process-killing file through it.
+kept alone. ``tests/runtime/jobs/test_retry_isolation.py`` walks a process-killing file through it.
 """
 
 from __future__ import annotations

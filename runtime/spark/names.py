@@ -8,7 +8,7 @@ rules (no Spark needed to ask):
   explicitly: it reads nothing and says nothing (``HadoopFSUtils.shouldFilterOutPathName``).
 
 Such a file is still the user's: Spark reads it under an alias (:func:`spark_alias`, a link or a copy with a
-name Spark reads as intended), never by its own name. ``tests/runtime/test_spark_names.py`` checks these rules
+name Spark reads as intended), never by its own name. ``tests/runtime/spark/test_names.py`` checks these rules
 against the bundled Spark.
 """
 

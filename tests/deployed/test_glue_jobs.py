@@ -21,7 +21,7 @@ from runtime.storage.local import LocalStore
 from runtime.storage.s3 import S3Store
 from tests.deployed.conftest import job_named
 from tests.deployed.glue_emulator import run_glue_job
-from tests.sql_helpers import fetch_all
+from tests.support.sql import fetch_all
 
 LAYOUT = Layout()
 BAD_INPUTS = ["malformed-line-among-good.jsonl", "broken.jsonl.gz", "zero-byte.jsonl"]
