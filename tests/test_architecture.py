@@ -74,3 +74,65 @@ def test_a_forbidden_import_breaks_its_contract(tree_copy: Path, module: str, st
     contract = next(c for c in contracts() if c["id"] == contract_id)
     assert result.returncode == 1, result.stdout + result.stderr
     assert f"{contract['name']} BROKEN" in result.stdout
+
+
+def import_cycles(packages: tuple[str, ...] = PACKAGES) -> list[list[str]]:
+    """The groups of our modules that import each other in a cycle, ``TYPE_CHECKING`` imports included (Tarjan's
+    strongly connected components over grimp's import graph)."""
+    import grimp
+
+    graph = grimp.build_graph(*packages, exclude_type_checking_imports=False)
+    ours = {m for m in graph.modules if m.split(".")[0] in packages}
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    cycles: list[list[str]] = []
+
+    def visit(module: str) -> None:
+        index[module] = low[module] = len(index)
+        stack.append(module)
+        on_stack.add(module)
+        for imported in graph.find_modules_directly_imported_by(module) & ours:
+            if imported not in index:
+                visit(imported)
+                low[module] = min(low[module], low[imported])
+            elif imported in on_stack:
+                low[module] = min(low[module], index[imported])
+        if low[module] == index[module]:
+            group = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                group.append(member)
+                if member == module:
+                    break
+            if len(group) > 1:
+                cycles.append(sorted(group))
+
+    for module in sorted(ours):
+        if module not in index:
+            visit(module)
+    return cycles
+
+
+def test_no_import_cycle_not_even_under_type_checking() -> None:
+    assert import_cycles() == []
+
+
+def test_an_import_cycle_is_found(tree_copy: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tree_copy / "platform_contract" / "defaults.py"
+    original = path.read_text()
+    path.write_text(original + "\nfrom typing import TYPE_CHECKING\nif TYPE_CHECKING:\n"
+                    "    import platform_contract.metrics  # added by the test\n")
+    metrics = tree_copy / "platform_contract" / "metrics.py"
+    metrics_original = metrics.read_text()
+    metrics.write_text(metrics_original + "\nimport platform_contract.defaults  # added by the test\n")
+    monkeypatch.syspath_prepend(str(tree_copy))
+    for name in [m for m in sys.modules if m.split(".")[0] in PACKAGES]:
+        monkeypatch.delitem(sys.modules, name)
+    try:
+        assert import_cycles() == [["platform_contract.defaults", "platform_contract.metrics"]]
+    finally:
+        path.write_text(original)
+        metrics.write_text(metrics_original)

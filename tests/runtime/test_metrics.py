@@ -77,17 +77,6 @@ def assert_contract(client, names) -> None:
 # --- the contract -------------------------------------------------------------------------------------------
 
 
-def test_runtime_names_and_units_are_the_alarms_contract():
-    assert metrics.UNITS == metric_names.UNITS
-    assert set(metrics.UNITS) == metric_names.ALL_METRICS
-    assert metrics.DEFAULT_NAMESPACE == metric_names.DEFAULT_NAMESPACE
-    assert metrics.ENVIRONMENT_DIMENSION == metric_names.ENVIRONMENT_DIMENSION
-    for name in metric_names.__all__:
-        value = getattr(metric_names, name)
-        if isinstance(value, str) and name not in ("DEFAULT_NAMESPACE", "ENVIRONMENT_DIMENSION"):
-            assert getattr(metrics, name) == value, name
-
-
 def test_each_job_publishes_exactly_its_metrics():
     from runtime.db.registration import RegistrationCounts
 
