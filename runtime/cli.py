@@ -63,16 +63,16 @@ def main(argv: list[str] | None = None) -> int:
             raise  # a broken socket (S3, the Spark gateway), not our reader going away: keep its traceback
         return EXIT_CLOSED_PIPE
     except MldpError as exc:
-        return _user_error(args, str(exc))
+        return _user_error(args, str(exc), exc.exit_status)
     except (psycopg2.OperationalError, psycopg2.InterfaceError) as exc:
-        return _user_error(args, database_error_message(exc))
+        return _user_error(args, database_error_message(exc), MldpError.exit_status)
 
 
-def _user_error(args: argparse.Namespace, message: str) -> int:
+def _user_error(args: argparse.Namespace, message: str, status: int) -> int:
     if args.verbose:
         traceback.print_exc(file=sys.stderr)
     print(f"error: {message}", file=sys.stderr)
-    return 2
+    return status
 
 
 def _silence_closed_streams() -> bool:

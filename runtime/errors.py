@@ -1,9 +1,9 @@
 """The root of the runtime's user-facing errors.
 
 An error of this family is the user's to fix (a bad option value, an unusable spec file, an unreachable database,
-a missing bucket): ``mldp`` prints it as one ``error: <message>`` line and exits with status 2 (``-v`` adds the
-traceback). Every other exception is a bug and ends the command with its traceback. Raise a subclass, with a
-message that names what to fix. Python 3.9-compatible: the Glue Python-shell lister imports it.
+a missing bucket) or a run's failure with a known cause: ``mldp`` prints it as one ``error: <message>`` line and
+exits with its ``exit_status`` (2 unless the class says otherwise; ``-v`` adds the traceback). Every other exception
+is a bug and ends the command with its traceback. Raise a subclass, with a message that names what to fix. Python 3.9-compatible: the Glue Python-shell lister imports it.
 
 Every exception class of the runtime derives from :class:`MldpError`, except the few internal signals of
 :data:`INTERNAL_SIGNALS`, which never reach the CLI and say why in their docstring (``tests/runtime/test_errors.py``
@@ -14,7 +14,11 @@ from __future__ import annotations
 
 
 class MldpError(Exception):
-    """An error the person running ``mldp`` can act on: printed as one ``error:`` line, exit status 2."""
+    """An error the person running ``mldp`` can act on: printed as one ``error:`` line, exit status
+    :attr:`exit_status` (2, a usage error, unless the subclass says otherwise)."""
+
+    #: The status ``mldp`` exits with when this error ends a command.
+    exit_status = 2
 
 
 class UsageError(MldpError, ValueError):

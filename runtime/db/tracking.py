@@ -34,7 +34,10 @@ if TYPE_CHECKING:
 
 class LeaseLost(MldpError, RuntimeError):
     """Another run took this batch over (our lease expired): stop without publishing or recording. Under ``mldp
-    process`` it is one ``error:`` line (the batch is its new owner's to finish; run again for the next one)."""
+    process`` it is one ``error:`` line and a failed run, exit status 1 as when it ended the run with a traceback
+    (the batch is its new owner's to finish; run again for the next one)."""
+
+    exit_status = 1
 
 
 def _owner_params(owner: Owner | None) -> dict[str, object]:

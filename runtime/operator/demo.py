@@ -105,8 +105,10 @@ def check_store_folder(store_dir: Path, force: bool) -> None:
                      f"to delete {store_dir} with everything in it")
 
 
-def prepare_store_folder(store_dir: Path) -> None:
-    """Replace ``store_dir`` (checked by :func:`check_store_folder`) by an empty folder holding the marker."""
+def prepare_store_folder(store_dir: Path, force: bool) -> None:
+    """Replace ``store_dir`` by an empty folder holding the marker, after :func:`check_store_folder` (the check and
+    the deletion in one function, so no caller deletes a folder the demo did not create)."""
+    check_store_folder(store_dir, force)
     if store_dir.is_symlink() or (store_dir.exists() and not store_dir.is_dir()):
         store_dir.unlink()
     elif store_dir.exists():
@@ -201,7 +203,7 @@ def run_demo(conn: Any, url: str, options: DemoOptions, say: Callable[[str], Non
     check_database(conn, url)
     apply_migrations(conn)
     store_dir = options.store_dir
-    prepare_store_folder(store_dir)
+    prepare_store_folder(store_dir, options.force)
     store = LocalStore(store_dir)
     layout = Layout()
 

@@ -289,5 +289,5 @@ def test_a_run_whose_batch_was_taken_over_is_one_line(db_url: str, capsys, monke
 
     monkeypatch.setattr(status_command, "run", taken_over)
     code, out, err = run_cli(capsys, "status", "--db", db_url)
-    assert (code, out) == (2, "")
+    assert (code, out) == (1, ""), "a run that lost its batch fails with status 1, as when it ended in a traceback"
     assert err == "error: batch 1234 was taken over by run-2 (CLAIMED); not publishing\n"

@@ -55,3 +55,40 @@ def test_process_options_through_the_cli(tmp_path, db_url, db_conn, spark, capsy
     assert keys and all(key.startswith(LAYOUT.curated_prefix + partition) for key in keys)
     everywhere = sorted(p for p in parquet if p.name.startswith(f"batch-{shown['curated']['files'][0]['batch_id']}"))
     assert len(keys) < len(everywhere)  # the partition narrowed the listing
+
+
+def test_a_run_whose_batch_is_taken_over_before_its_publish_fails_with_one_line(tmp_path, db_url, db_conn, capsys,
+                                                                                 monkeypatch):
+    """``mldp process`` (and so the Glue processor job) whose batch another run takes over before it publishes: one
+    ``error:`` line, nothing published, exit status 1 (a failed run, as when LeaseLost ended it with a traceback)."""
+    from runtime.db.records import FileOutcome
+    from runtime.db.states import FileState
+    from runtime.jobs import publish as pub
+    from runtime.jobs.batch import BatchProtocol
+
+    store = LocalStore(tmp_path)
+    store.put_bytes("raw-json-data/2024/week01/a.jsonl", b'{"id": 1, "DATE": "2024-01-01", "MODE": "train"}\n')
+    run_lister(store, db_conn)
+
+    def stand_in(self, batch_id, readable):  # no Spark: one staged object per file, each SUCCEEDED
+        staged = pub.curated_staging(LAYOUT, batch_id) + "year=2024/month=1/day=1/mode=train/p.parquet"
+        self.store.put_bytes(staged, b"PAR1")
+        return {c.file.file_id: FileOutcome(c.file.file_id, c.file.key, FileState.SUCCEEDED, None, 1, 0, size=c.size,
+                                            etag=c.processed.etag) for c in readable}
+
+    real_begin_publish = BatchProtocol.begin_publish
+
+    def taken_over(self, manifest):  # another run takes the batch over just before this one publishes
+        with db_conn.cursor() as cur:
+            cur.execute("UPDATE processing_batches SET glue_job_run_id = 'other-run'")
+        db_conn.commit()
+        return real_begin_publish(self, manifest)
+
+    monkeypatch.setattr(BatchProtocol, "convert", stand_in)
+    monkeypatch.setattr(BatchProtocol, "begin_publish", taken_over)
+    code = main(["process", "--store", str(tmp_path), "--db", db_url, "--no-metrics", "--json"])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert err.splitlines()[-1].startswith("error: ") and "Traceback" not in err
+    assert not list((tmp_path / LAYOUT.curated_prefix).rglob("*.parquet")), "nothing published"
+    assert states(db_conn) == {"raw-json-data/2024/week01/a.jsonl": "PROCESSING"}

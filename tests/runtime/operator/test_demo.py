@@ -189,3 +189,22 @@ def test_after_the_demo_its_printed_commands_show_its_results(embedded_home, tmp
     own = url.rsplit("/", 1)[0] + f"/{OWN_DATABASE}"
     assert code == 2 and f"give it a database of its own: mldp demo --db {own} (created on the embedded " \
         "server), then pass the same --db to mldp status and mldp inspect" in error_line(err)
+
+
+def test_the_demo_run_itself_refuses_a_store_folder_it_did_not_create(tmp_path: Path, db_conn, db_url,
+                                                                       monkeypatch) -> None:
+    """The folder rule holds in :func:`runtime.operator.demo.run_demo` itself, not only in the CLI's order of calls
+    (found by the review of the demo split): a caller of the operator API cannot delete a folder the demo did not
+    create."""
+    from runtime.errors import UsageError
+    from runtime.operator import demo
+
+    monkeypatch.setenv("MLDP_HOME", str(tmp_path / "home"))
+    precious = tmp_path / "work" / "bucket" / "precious.txt"
+    precious.parent.mkdir(parents=True)
+    precious.write_text("mine")
+    options = demo.DemoOptions(db=db_url, workdir=tmp_path / "work", force=False, files=3)
+
+    with pytest.raises(UsageError, match="was not created by mldp demo"):
+        demo.run_demo(db_conn, db_url, options, say=lambda *_: None, started=0.0)
+    assert precious.read_text() == "mine"
