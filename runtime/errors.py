@@ -3,7 +3,8 @@
 An error of this family is the user's to fix (a bad option value, an unusable spec file, an unreachable database,
 a missing bucket) or a run's failure with a known cause: ``mldp`` prints it as one ``error: <message>`` line and
 exits with its ``exit_status`` (2 unless the class says otherwise; ``-v`` adds the traceback). Every other exception
-is a bug and ends the command with its traceback. Raise a subclass, with a message that names what to fix. Python 3.9-compatible: the Glue Python-shell lister imports it.
+is a bug and ends the command with its traceback. Raise a subclass, with a message that names what to fix.
+Python 3.9-compatible: the Glue Python-shell lister imports it.
 
 Every exception class of the runtime derives from :class:`MldpError`, except the few internal signals of
 :data:`INTERNAL_SIGNALS`, which never reach the CLI and say why in their docstring (``tests/runtime/test_errors.py``
