@@ -47,11 +47,11 @@ FILE_SUFFIXES = ("zip", "txt", "json", "yaml", "yml", "whl", "toml", "cfg", "par
 
 
 def product_files() -> list[Path]:
-    """The Python and shell files of the product scanned for references."""
+    """The Python, shell and SQL files of the product scanned for references."""
     files = [ROOT / "app.py"]
     for folder in ("runtime", "platform_constructs", "platform_contract", "stacks", "bench", "scripts"):
         for path in sorted((ROOT / folder).rglob("*")) if (ROOT / folder).is_dir() else []:
-            if path.suffix in (".py", ".sh") and not SKIPPED_FOLDERS & set(path.relative_to(ROOT).parts):
+            if path.suffix in (".py", ".sh", ".sql") and not SKIPPED_FOLDERS & set(path.relative_to(ROOT).parts):
                 files.append(path)
     return files
 

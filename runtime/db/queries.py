@@ -246,11 +246,15 @@ RETURNING batch_id
 
 #: The attempts of each file still PROCESSING in the batch: what the retry rule (Python,
 #: :class:`runtime.jobs.retry.RetryPolicy`) decides the final state, the attempt count and the backoff from (its
-#: outcomes, and the files of a batch given back, :data:`runtime.db.lease_queries.UNCLAIM_FILES`).
+#: outcomes, and the files of a batch given back, :data:`runtime.db.lease_queries.UNCLAIM_FILES`). The rows are
+#: locked (in file order, as claims lock them) until the write in the same transaction, so the counts the rule reads
+#: are the ones it overwrites, whoever else writes the table meanwhile.
 BATCH_ATTEMPTS = """
 SELECT file_id, retry_count
 FROM file_processing_status
 WHERE batch_id = %(batch_id)s AND processing_status = 'PROCESSING'
+ORDER BY file_id
+FOR UPDATE
 """
 
 #: Record every file's outcome of a batch in one statement, as resolved by the retry rule: the state, the error

@@ -3,7 +3,7 @@
 -- `mldp migrate` apply the migrations (runtime/db/migrations.py), never this file. The bookkeeping table
 -- schema_migrations, created by runtime/db/migrations.py itself, is left out.
 --
--- tests/runtime/test_schema.py applies every migration to one empty database, loads this file into another and
+-- tests/runtime/db/test_schema.py applies every migration to one empty database, loads this file into another and
 -- compares their catalogs (columns, constraints, indexes, triggers, functions, comments): a new migration fails
 -- that test until this file says what it changed.
 --
