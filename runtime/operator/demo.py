@@ -43,6 +43,7 @@ from runtime.db.connection import describe_url, redact, resolve_database_url
 from runtime.db.demo import inspect_database, reset_database
 from runtime.db.embedded import default_server, embedded_base_url, project_state_dir
 from runtime.errors import UsageError
+from runtime.operator.formatting import count_of
 from runtime.operator.summary import summarize
 
 #: Files per batch of the demo: small on purpose, so the sample run shows several batches (the processor's
@@ -130,21 +131,15 @@ def demo_database(db_url: str | None) -> str:
     return url
 
 
-def _count(count: int, noun: str) -> str:
-    """``1 file``, ``2 files``, ``1,234 files``: :func:`runtime.operator.formatting.count_of`, which this module
-    cannot import (that module is not Python 3.9-compatible; this one is in the Glue lister's import closure)."""
-    return f"{count:,} {noun if count == 1 else noun + 's'}"
-
-
 def check_database(conn: Any, url: str) -> None:
     """Refuse (:class:`UsageError`, nothing written) a database that holds what the demo did not write: tables but
     no tracking schema, or a tracked file whose key the demo did not record."""
     contents = inspect_database(conn)
     where = describe_url(url)
     if not contents.tracking and contents.tables:
-        found = f"{where} holds {_count(contents.tables, 'table')} and is not a tracking database"
+        found = f"{where} holds {count_of(contents.tables, 'table')} and is not a tracking database"
     elif contents.foreign_files:
-        found = (f"{where} tracks {_count(contents.foreign_files, 'file')} the demo did not register "
+        found = (f"{where} tracks {count_of(contents.foreign_files, 'file')} the demo did not register "
                  f"(e.g. {contents.example_key})")
     else:
         return

@@ -81,4 +81,4 @@ def when(value: dt.datetime | str | None) -> str:
         return "-"
     if isinstance(value, str):
         value = dt.datetime.fromisoformat(value)
-    return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+    return value.astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%SZ")
