@@ -31,14 +31,14 @@ _RESERVED_USERNAMES = {"rdsadmin", "rdsrepladmin", "rds_superuser", "public"}
 _REMOVAL_POLICIES = (RemovalPolicy.RETAIN, RemovalPolicy.SNAPSHOT, RemovalPolicy.DESTROY)
 #: Enhanced Monitoring intervals RDS accepts (0 = off).
 MONITORING_INTERVALS = (0, 1, 5, 10, 15, 30, 60)
-#: PostgreSQL major versions the construct supports (the runtime is tested against them); a major outside this set
+#: PostgreSQL major versions the construct supports (the ones the docs advertise); a major outside this set
 #: fails at synth. See "Major-version upgrades" in ``docs/infrastructure.md``.
 SUPPORTED_MAJOR_VERSIONS = ("16", "17")
 #: The default engine: the newest PostgreSQL 16 minor this CDK version knows. 16, not 17: a deployed database
 #: is on 16, and a changed major is an upgrade the operator takes on purpose (``allow_major_version_upgrade``).
 DEFAULT_ENGINE_VERSION = rds.PostgresEngineVersion.VER_16_13
 #: Weekly maintenance window (UTC): Sunday 03:00-03:30; the schedule runs every 15 minutes around the clock, so
-#: the window is chosen outside the weekly folders' arrival and the working day, when a run is shortest.
+#: no window avoids runs: this one is outside the working day (a run cut by a failover is recovered by the next).
 DEFAULT_MAINTENANCE_WINDOW = "sun:03:00-sun:03:30"
 #: Daily backup window (UTC), before the maintenance window and not overlapping it.
 DEFAULT_BACKUP_WINDOW = "02:00-02:30"
