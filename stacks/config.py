@@ -259,6 +259,9 @@ DEV = EnvironmentConfig(
         noncurrent_version_expiry_days=7,
     ),
     database=TrackingDatabaseProps(
+        # Not prod's 10.40.0.0/16 (the props default, kept so that the deployed prod VPC is not replaced): the two
+        # VPCs can be peered or share a transit gateway. Changing a VPC's CIDR replaces the VPC and the database.
+        vpc_cidr="10.41.0.0/16",
         instance_type="t4g.micro",
         multi_az=False,
         deletion_protection=False,
@@ -276,6 +279,7 @@ DEV = EnvironmentConfig(
         processor_timeout_minutes=30,
         backfill_max_concurrent_runs=2,
         lister_timeout_minutes=20,
+        glue_log_retention=logs.RetentionDays.ONE_WEEK,
     ),
 )
 
@@ -311,6 +315,8 @@ PROD = EnvironmentConfig(
         processor_timeout_minutes=60,
         backfill_max_concurrent_runs=4,
         lister_timeout_minutes=60,
+        glue_log_retention=logs.RetentionDays.THREE_MONTHS,
+        failover_connection=True,
     ),
 )
 

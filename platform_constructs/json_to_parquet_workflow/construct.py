@@ -19,8 +19,9 @@ Orchestration (a Glue workflow has exactly one start trigger)::
 Which runs use which job, and how many may run at once:
 
 * ``JsonToParquetBatchProcessor<suffix>`` runs only inside the workflow (the conditional trigger after a
-  successful listing), ``MaxConcurrentRuns`` 1. The workflow itself allows one run at a time, so a slow run
-  delays the next schedule instead of overlapping it, and one slot is all the schedule ever needs. Do not start
+  successful listing), ``MaxConcurrentRuns`` 1. The workflow itself allows one run at a time: a scheduled start
+  while a run is still active is skipped, not queued (Glue refuses a start beyond ``MaxConcurrentRuns`` with
+  ``ConcurrentRunsExceededException``), and one slot is all the schedule ever needs. Do not start
   this job by hand: a manual run would hold the schedule's only slot.
 * ``JsonToParquetBatchProcessorBackfill<suffix>`` runs everything started on demand: the backfill trigger
   (``aws glue start-trigger --name JsonToParquetBackfill<suffix>``, once per parallel run) and manual
@@ -112,6 +113,7 @@ class JsonToParquetWorkflow(Construct):
         code: the bundled scripts, runtime and wheels (:class:`GlueCodeAssets`).
         network: security group, connection and VPC endpoints (:class:`GlueNetwork`).
         security_configuration: :class:`GlueSecurityConfiguration`.
+        log_groups: the jobs' Glue log groups (``output`` and ``error`` per role), with ``glue_log_retention``.
         lister_role / processor_role: one ``iam.Role`` per job.
         lister_job / processor_job: ``glue.CfnJob``; ``lister_job_name`` / ``processor_job_name`` their names.
             The processor runs only in the workflow (one run at a time).
@@ -153,12 +155,20 @@ class JsonToParquetWorkflow(Construct):
         )
         self._grant_lister()
         self._grant_processor()
+        self.log_groups = [
+            *self.security_configuration.add_job_log_groups("Lister", self.lister_role.role, props.glue_log_retention),
+            *self.security_configuration.add_job_log_groups(
+                "Processor", self.processor_role.role, props.glue_log_retention
+            ),
+        ]
         self.lister_job = self._lister_job()
         self.processor_job = self._processor_job()
         self.backfill_job = self._backfill_job()
         for job in (self.lister_job, self.processor_job, self.backfill_job):
             # Referenced by name, not by token: make CloudFormation create them first.
             job.add_resource_dependency(self.network.connection)
+            if self.network.failover is not None:
+                job.add_resource_dependency(self.network.failover)
             job.add_resource_dependency(self.security_configuration.configuration)
         self.workflow = glue.CfnWorkflow(
             self,
@@ -212,6 +222,7 @@ class JsonToParquetWorkflow(Construct):
                 create_secrets_manager_endpoint=create_endpoints,
                 interface_endpoints=p.interface_endpoints if create_endpoints else (),
                 create_s3_gateway_endpoint=create_endpoints,
+                failover_connection=p.failover_connection,
             ),
         )
 
@@ -223,7 +234,8 @@ class JsonToParquetWorkflow(Construct):
                 description=f"Glue job {job}{self.props.suffix}: least-privilege role",
                 metrics_namespaces=namespaces,
                 connection_arn=self.network.connection_arn,
-                subnets=[self.network.subnet],
+                extra_connection_arns=tuple(self.network.connection_arns[1:]),
+                subnets=list(self.network.subnets),
                 security_groups=[self.network.security_group],
             ),
         )
@@ -304,7 +316,7 @@ class JsonToParquetWorkflow(Construct):
             timeout=p.lister_timeout_minutes,
             max_retries=0,
             execution_property=glue.CfnJob.ExecutionPropertyProperty(max_concurrent_runs=1),
-            connections=glue.CfnJob.ConnectionsListProperty(connections=[self.network.connection_name]),
+            connections=glue.CfnJob.ConnectionsListProperty(connections=list(self.network.connection_names)),
             security_configuration=self.security_configuration.name,
             default_arguments=lister_arguments(p, self.code),
         )
@@ -337,7 +349,7 @@ class JsonToParquetWorkflow(Construct):
             max_retries=0,
             execution_class="STANDARD",
             execution_property=glue.CfnJob.ExecutionPropertyProperty(max_concurrent_runs=max_concurrent_runs),
-            connections=glue.CfnJob.ConnectionsListProperty(connections=[self.network.connection_name]),
+            connections=glue.CfnJob.ConnectionsListProperty(connections=list(self.network.connection_names)),
             security_configuration=self.security_configuration.name,
             default_arguments=arguments,
         )

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from aws_cdk import RemovalPolicy
+from aws_cdk import aws_logs as logs
 
 from platform_constructs._shared.validation import (
     PropsError,
@@ -128,6 +129,15 @@ class JsonToParquetWorkflowSettings:
     #: Spark properties of the processor and backfill jobs (``{"spark.sql.shuffle.partitions": "64"}``), passed
     #: as Glue's ``--conf`` argument.
     spark_conf: Mapping[str, str] = field(default_factory=dict)
+    #: Retention of the jobs' Glue log groups (``/aws-glue/jobs/<security configuration>-role/<role>/output`` and
+    #: ``/error``), which the stack creates encrypted with the security configuration's key.
+    glue_log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH
+    #: Add a second Glue connection in another AZ (the database's second subnet) to every job: Glue checks a job's
+    #: connections in order at each run start and uses the first healthy one, so a run starts in the second AZ
+    #: when the first is impaired or out of IP addresses. The interface endpoints then span both subnets (one
+    #: more ENI per endpoint, about $7.50 a month each). Off by default (one connection, one AZ); production
+    #: turns it on (``stacks/config.py``).
+    failover_connection: bool = False
     #: Removal policy of the logs/bookmarks KMS key (``DESTROY`` is guarded, see
     #: :mod:`platform_constructs._shared.removal_policy`).
     key_removal_policy: RemovalPolicy = RemovalPolicy.RETAIN

@@ -7,6 +7,9 @@ Data bucket, in this order:
   (``<staging_prefix>_glue_temporary/``, :attr:`~.TrackedRawBucketProps.glue_temp_prefix`), expires after
   ``glue_temp_expiry_days``;
 * ``ExpireStagingNoncurrentVersions``: non-current versions under the staging prefix expire after a day;
+* ``ExpireRawNoncurrentVersions``: non-current versions under the raw prefix (the versions an archive's delete
+  leaves behind; the processed prefix holds the same bytes) expire after ``raw_noncurrent_version_expiry_days``
+  (where rules overlap, S3 applies the shorter expiry);
 * ``ExpireDeadLetters`` (optional): dead-letter records expire;
 * ``AbortIncompleteMultipartUploads`` and ``ExpireNoncurrentVersions`` on the whole bucket (deleted raw files
   and overwritten Parquet stay recoverable for ``noncurrent_version_expiry_days``; the whole-bucket rule also
@@ -79,6 +82,11 @@ def data_bucket_rules(p: TrackedRawBucketProps) -> list[s3.LifecycleRule]:
             id="ExpireStagingNoncurrentVersions",
             prefix=p.staging_prefix,
             noncurrent_version_expiration=Duration.days(1),
+        ),
+        s3.LifecycleRule(
+            id="ExpireRawNoncurrentVersions",
+            prefix=p.raw_prefix,
+            noncurrent_version_expiration=Duration.days(p.raw_noncurrent_version_expiry_days),
         ),
     ]
     if p.dead_letter_expiry_days is not None:

@@ -47,6 +47,7 @@ CREATED_BUCKET_FIELDS = (
     "glue_temp_expiry_days",
     "dead_letter_expiry_days",
     "noncurrent_version_expiry_days",
+    "raw_noncurrent_version_expiry_days",
     "incomplete_multipart_upload_days",
     "access_log_expiry_days",
     "removal_policy",
@@ -92,6 +93,11 @@ class TrackedRawBucketProps:
     #: Age at which non-current object versions are deleted (deleted raw files and overwritten Parquet stay
     #: recoverable for this long).
     noncurrent_version_expiry_days: int = 30
+    #: Age at which non-current versions under the raw prefix are deleted (S3 applies the shorter of this and
+    #: ``noncurrent_version_expiry_days``). Archiving copies each raw file to the processed prefix before deleting
+    #: it, so a non-current raw version is a second copy of an archived file; 3 days covers a weekend for noticing a
+    #: wrong delete, where 30 days kept the whole 9 TB backfill twice for a month (:mod:`.lifecycle`).
+    raw_noncurrent_version_expiry_days: int = 3
     #: Age at which incomplete multipart uploads are aborted.
     incomplete_multipart_upload_days: int = 7
     #: Age at which server access logs expire.
@@ -158,6 +164,7 @@ class TrackedRawBucketProps:
         days = {
             "glue_temp_expiry_days": (self.glue_temp_expiry_days, 1),
             "noncurrent_version_expiry_days": (self.noncurrent_version_expiry_days, 1),
+            "raw_noncurrent_version_expiry_days": (self.raw_noncurrent_version_expiry_days, 1),
             "incomplete_multipart_upload_days": (self.incomplete_multipart_upload_days, 1),
             "access_log_expiry_days": (self.access_log_expiry_days, 1),
         }

@@ -31,6 +31,22 @@ _RESERVED_USERNAMES = {"rdsadmin", "rdsrepladmin", "rds_superuser", "public"}
 _REMOVAL_POLICIES = (RemovalPolicy.RETAIN, RemovalPolicy.SNAPSHOT, RemovalPolicy.DESTROY)
 #: Enhanced Monitoring intervals RDS accepts (0 = off).
 MONITORING_INTERVALS = (0, 1, 5, 10, 15, 30, 60)
+#: PostgreSQL major versions the construct supports (the ones the docs advertise); a major outside this set
+#: fails at synth. See "Major-version upgrades" in ``docs/infrastructure.md``.
+SUPPORTED_MAJOR_VERSIONS = ("16", "17")
+#: The default engine: the newest PostgreSQL 16 minor this CDK version knows. 16, not 17: a deployed database
+#: is on 16, and a changed major is an upgrade the operator takes on purpose (``allow_major_version_upgrade``).
+DEFAULT_ENGINE_VERSION = rds.PostgresEngineVersion.VER_16_13
+#: Weekly maintenance window (UTC): Sunday 03:00-03:30; the schedule runs every 15 minutes around the clock, so
+#: no window avoids runs: this one is outside the working day (a run cut by a failover is recovered by the next).
+DEFAULT_MAINTENANCE_WINDOW = "sun:03:00-sun:03:30"
+#: Daily backup window (UTC), before the maintenance window and not overlapping it.
+DEFAULT_BACKUP_WINDOW = "02:00-02:30"
+_MAINTENANCE_WINDOW = re.compile(r"^(mon|tue|wed|thu|fri|sat|sun):([01]\d|2[0-3]):([0-5]\d)-"
+                                 r"(mon|tue|wed|thu|fri|sat|sun):([01]\d|2[0-3]):([0-5]\d)$")
+_BACKUP_WINDOW = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)$")
+_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_WEEK = 7 * 24 * 60
 #: The props that shape a VPC the construct creates; refused together with ``vpc``.
 CREATED_VPC_FIELDS = ("vpc_cidr", "availability_zones", "subnet_cidr_mask", "vpc_flow_logs")
 
@@ -68,9 +84,18 @@ class TrackingDatabaseProps:
     master_username: str = "pipeline_admin"
     #: E.g. ``"t4g.micro"`` (a leading ``db.`` is accepted) or an ``ec2.InstanceType``.
     instance_type: ec2.InstanceType | str = "t4g.micro"
-    #: PostgreSQL 16 or 17; pin a minor (cfn-lint flags a bare major as deprecated); minor upgrades are then
-    #: applied by RDS (``auto_minor_version_upgrade``).
-    engine_version: rds.PostgresEngineVersion = rds.PostgresEngineVersion.VER_16_10
+    #: PostgreSQL 16 or 17 (:data:`SUPPORTED_MAJOR_VERSIONS`) with a pinned minor (cfn-lint flags a bare major as
+    #: deprecated); later minors are applied by RDS in the maintenance window (``auto_minor_version_upgrade``).
+    engine_version: rds.PostgresEngineVersion = DEFAULT_ENGINE_VERSION
+    #: Let CloudFormation upgrade the major version when ``engine_version`` names a newer major (set it for that
+    #: one deploy, after a snapshot; see "Major-version upgrades" in ``docs/infrastructure.md``).
+    allow_major_version_upgrade: bool = False
+    #: Weekly maintenance window, ``ddd:hh24:mi-ddd:hh24:mi`` in UTC, at least 30 minutes (minor upgrades,
+    #: patches and the failovers they cause land here).
+    preferred_maintenance_window: str = DEFAULT_MAINTENANCE_WINDOW
+    #: Daily automated-backup window, ``hh24:mi-hh24:mi`` in UTC, at least 30 minutes, not overlapping the
+    #: maintenance window.
+    preferred_backup_window: str = DEFAULT_BACKUP_WINDOW
     #: Database port.
     port: int = 5432
     #: gp3 storage.
@@ -136,8 +161,50 @@ class TrackingDatabaseProps:
         check_not_destroyed_in_production(owner, "removal_policy", self.removal_policy, self.production)
         self._validate_network(owner)
         major = self.engine_version.postgres_major_version
-        if major not in ("16", "17"):
-            raise PropsError(owner, "engine_version", f"must be PostgreSQL 16 or 17, got {major}")
+        if major not in SUPPORTED_MAJOR_VERSIONS:
+            raise PropsError(
+                owner, "engine_version",
+                f"must be PostgreSQL {' or '.join(SUPPORTED_MAJOR_VERSIONS)}, got {major}",
+            )
+        if "." not in (self.engine_version.postgres_full_version or ""):
+            raise PropsError(
+                owner, "engine_version",
+                f"must pin a minor version (e.g. VER_{major}_1), got the bare major {major}",
+            )
+        self._validate_windows(owner)
+
+    def _validate_windows(self, owner: str) -> None:
+        match = _MAINTENANCE_WINDOW.match(self.preferred_maintenance_window)
+        if match is None:
+            raise PropsError(
+                owner, "preferred_maintenance_window",
+                f"{self.preferred_maintenance_window!r} must look like 'sun:03:00-sun:03:30' (UTC)",
+            )
+        day1, h1, m1, day2, h2, m2 = match.groups()
+        start = _DAYS.index(day1) * 1440 + int(h1) * 60 + int(m1)
+        length = (_DAYS.index(day2) * 1440 + int(h2) * 60 + int(m2) - start) % _WEEK
+        if not 30 <= length <= 24 * 60:
+            raise PropsError(
+                owner, "preferred_maintenance_window",
+                f"must last 30 minutes to 24 hours (RDS), got {length} minutes",
+            )
+        backup = _BACKUP_WINDOW.match(self.preferred_backup_window)
+        if backup is None:
+            raise PropsError(
+                owner, "preferred_backup_window", f"{self.preferred_backup_window!r} must look like '02:00-02:30' (UTC)"
+            )
+        b_start = int(backup.group(1)) * 60 + int(backup.group(2))
+        b_length = (int(backup.group(3)) * 60 + int(backup.group(4)) - b_start) % 1440
+        if b_length < 30:
+            raise PropsError(owner, "preferred_backup_window", f"must last at least 30 minutes, got {b_length}")
+        for day in range(7):
+            offset = (day * 1440 + b_start - start) % _WEEK
+            if offset < length or (start - day * 1440 - b_start) % _WEEK < b_length:
+                raise PropsError(
+                    owner, "preferred_backup_window",
+                    f"{self.preferred_backup_window!r} overlaps preferred_maintenance_window "
+                    f"{self.preferred_maintenance_window!r} (RDS refuses overlapping windows)",
+                )
 
     def _validate_names(self, owner: str) -> None:
         if not _DB_NAME.match(self.database_name):

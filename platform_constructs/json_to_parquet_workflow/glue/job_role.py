@@ -50,6 +50,8 @@ class GlueJobRoleProps:
     metrics_namespaces: tuple[str, ...]
     #: The job's Glue connection; ``None`` for a job without a VPC connection.
     connection_arn: str | None = None
+    #: Further connections of the job (e.g. the failover connection in a second AZ), also readable.
+    extra_connection_arns: tuple[str, ...] = ()
     #: Subnets the connection places network interfaces in.
     subnets: Sequence[ec2.ISubnet] = ()
     #: Security groups of those network interfaces.
@@ -145,7 +147,7 @@ class GlueJobRole(Construct):
             iam.PolicyStatement(
                 sid="GlueConnection",
                 actions=["glue:GetConnection"],
-                resources=[catalog, props.connection_arn],
+                resources=[catalog, props.connection_arn, *props.extra_connection_arns],
             )
         )
         self.role.add_to_principal_policy(

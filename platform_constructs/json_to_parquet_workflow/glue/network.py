@@ -3,9 +3,15 @@
 * a security group for the jobs' elastic network interfaces, with the self-referencing all-TCP ingress rule
   that Glue requires (workers of one run talk to each other);
 * a Glue ``NETWORK`` connection into one private subnet of the database's VPC (a connection names exactly
-  one subnet and AZ; every run of a job that uses it places its ENIs there);
+  one subnet and AZ; every run of a job that uses it places its ENIs there) and, with ``failover_connection``, a
+  second one into a subnet of another AZ. A job lists both; at each run start Glue checks the listed connections
+  in order (subnet valid, endpoint or NAT present, free IP addresses, AZ healthy) and places the whole run in the
+  first that passes, so a run starts in the second AZ when the first is impaired or out of addresses (AWS Glue
+  troubleshooting, "Failover behavior between VPCs":
+  https://docs.aws.amazon.com/glue/latest/dg/glue-troubleshooting-errors.html#vpc-failover-behavior-error-10). A
+  run already placed in a failing AZ still fails: the next schedule starts in the other one;
 * the VPC endpoints the jobs need when the subnets have no route to the internet: S3 (gateway, free) and,
-  as interface endpoints in the connection's subnet only, CloudWatch Logs, CloudWatch Monitoring and Glue;
+  as interface endpoints in the connections' subnets only, CloudWatch Logs, CloudWatch Monitoring and Glue;
   Secrets Manager is reused from the database construct when it created one, created here otherwise.
 
 Why endpoints and not a NAT gateway: a NAT gateway costs about as much as three interface endpoints in one
@@ -25,6 +31,8 @@ from constructs import Construct
 
 from platform_constructs._shared.vpc_endpoints import closed_interface_endpoint
 
+#: Appended to ``connection_name`` for the connection in the second AZ.
+FAILOVER_SUFFIX = "-failover"
 #: Interface endpoints the jobs call (besides Secrets Manager, see ``secrets_manager_endpoint``).
 DEFAULT_INTERFACE_ENDPOINTS: tuple[str, ...] = ("logs", "monitoring", "glue")
 _SERVICES = {
@@ -58,6 +66,9 @@ class GlueNetworkProps:
     interface_endpoints: tuple[str, ...] = DEFAULT_INTERFACE_ENDPOINTS
     #: Add the S3 gateway endpoint (free) to the subnets' route tables.
     create_s3_gateway_endpoint: bool = True
+    #: Also create ``<connection_name>-failover`` in a subnet of another AZ (the first of ``subnets`` whose AZ
+    #: differs from the first subnet's, else the second subnet); needs at least two subnets.
+    failover_connection: bool = False
 
     def validate(self) -> None:
         """Raise ``ValueError`` naming the field to fix."""
@@ -68,8 +79,13 @@ class GlueNetworkProps:
             raise ValueError(
                 f"GlueNetworkProps.interface_endpoints has unknown services {unknown}: use some of {sorted(_SERVICES)}"
             )
-        if not self.connection_name or len(self.connection_name) > 255:
-            raise ValueError("GlueNetworkProps.connection_name must be 1-255 characters")
+        if not self.connection_name or len(self.connection_name) > 255 - len(FAILOVER_SUFFIX):
+            raise ValueError(f"GlueNetworkProps.connection_name must be 1-{255 - len(FAILOVER_SUFFIX)} characters")
+        if self.failover_connection and len(self.subnets) < 2:
+            raise ValueError(
+                "GlueNetworkProps.failover_connection needs at least two subnets (in two AZs): pass the database's "
+                "subnets, or set failover_connection=False"
+            )
 
 
 class GlueNetwork(Construct):
@@ -78,7 +94,10 @@ class GlueNetwork(Construct):
     Attributes:
         security_group: the jobs' ENIs' security group (self-referencing all-TCP ingress).
         connection: the ``glue.CfnConnection``; ``connection_name`` is its physical name.
-        subnet: the subnet the connection (and so every job ENI) is placed in.
+        subnet: the subnet of that connection.
+        failover: the connection in the second AZ (``None`` without ``failover_connection``).
+        connection_names: the names to list in a job's ``Connections``, in the order Glue tries them.
+        subnets: the subnets of those connections (job ENIs and interface endpoints are placed there).
         s3_endpoint: the S3 gateway endpoint (``None`` if not created).
         interface_endpoints: created interface endpoints by short service name (``secretsmanager`` included
             when created here).
@@ -89,6 +108,11 @@ class GlueNetwork(Construct):
         props.validate()
         self.props = props
         self.subnet = props.subnets[0]
+        self.subnets = [self.subnet]
+        if props.failover_connection:
+            zone = self.subnet.availability_zone
+            others = [s for s in props.subnets[1:] if s.availability_zone != zone] or list(props.subnets[1:2])
+            self.subnets.append(others[0])
         self.security_group = ec2.SecurityGroup(
             self,
             "SecurityGroup",
@@ -102,22 +126,13 @@ class GlueNetwork(Construct):
             self.security_group, ec2.Port.all_tcp(), "Glue requires all TCP between the ENIs of one job run"
         )
         self.connection_name = props.connection_name
-        self.connection = glue.CfnConnection(
-            self,
-            "Connection",
-            catalog_id=Stack.of(self).account,
-            connection_input=glue.CfnConnection.ConnectionInputProperty(
-                name=props.connection_name,
-                description="Network path of the Glue jobs to the tracking database and VPC endpoints",
-                connection_type="NETWORK",
-                connection_properties={},
-                physical_connection_requirements=glue.CfnConnection.PhysicalConnectionRequirementsProperty(
-                    subnet_id=self.subnet.subnet_id,
-                    availability_zone=self.subnet.availability_zone,
-                    security_group_id_list=[self.security_group.security_group_id],
-                ),
-            ),
-        )
+        self.connection = self._connection("Connection", props.connection_name, self.subnet)
+        self.failover: glue.CfnConnection | None = None
+        self.connection_names = [props.connection_name]
+        if props.failover_connection:
+            failover_name = f"{props.connection_name}{FAILOVER_SUFFIX}"
+            self.failover = self._connection("FailoverConnection", failover_name, self.subnets[1])
+            self.connection_names.append(failover_name)
         self.s3_endpoint: ec2.GatewayVpcEndpoint | None = None
         if props.create_s3_gateway_endpoint:
             self.s3_endpoint = ec2.GatewayVpcEndpoint(
@@ -138,10 +153,28 @@ class GlueNetwork(Construct):
         for name in wanted:
             self.interface_endpoints[name] = self._interface_endpoint(name)
 
+    def _connection(self, construct_id: str, name: str, subnet: ec2.ISubnet) -> glue.CfnConnection:
+        return glue.CfnConnection(
+            self,
+            construct_id,
+            catalog_id=Stack.of(self).account,
+            connection_input=glue.CfnConnection.ConnectionInputProperty(
+                name=name,
+                description="Network path of the Glue jobs to the tracking database and VPC endpoints",
+                connection_type="NETWORK",
+                connection_properties={},
+                physical_connection_requirements=glue.CfnConnection.PhysicalConnectionRequirementsProperty(
+                    subnet_id=subnet.subnet_id,
+                    availability_zone=subnet.availability_zone,
+                    security_group_id_list=[self.security_group.security_group_id],
+                ),
+            ),
+        )
+
     def _interface_endpoint(self, name: str) -> ec2.InterfaceVpcEndpoint:
-        # Only the connection's subnet: every job ENI lives there, so more AZs would add cost, not reach.
+        # Only the connections' subnets: every job ENI lives there, so more AZs would add cost, not reach.
         endpoint = closed_interface_endpoint(
-            self, f"{name.title()}Endpoint", vpc=self.props.vpc, service=_SERVICES[name], subnets=[self.subnet]
+            self, f"{name.title()}Endpoint", vpc=self.props.vpc, service=_SERVICES[name], subnets=self.subnets
         )
         endpoint.connections.allow_default_port_from(self.security_group, f"{name} API from the Glue jobs")
         return endpoint
@@ -150,3 +183,9 @@ class GlueNetwork(Construct):
     def connection_arn(self) -> str:
         """ARN of the Glue connection (for ``glue:GetConnection`` grants)."""
         return Stack.of(self).format_arn(service="glue", resource="connection", resource_name=self.connection_name)
+
+    @property
+    def connection_arns(self) -> list[str]:
+        """ARNs of every connection of :attr:`connection_names`, in order."""
+        stack = Stack.of(self)
+        return [stack.format_arn(service="glue", resource="connection", resource_name=n) for n in self.connection_names]

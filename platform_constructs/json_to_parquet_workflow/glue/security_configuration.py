@@ -5,7 +5,15 @@
 * job bookmarks: CSE-KMS with the same key (bookmarks are disabled, but the setting is part of the config);
 * S3 objects the jobs write: SSE-KMS with the data bucket's key when it has one, else SSE-S3.
 
-Roles of jobs that run with this configuration need :meth:`grant_use`.
+Roles of jobs that run with this configuration need :meth:`grant_use`, and :meth:`add_job_log_groups` creates
+their log groups.
+
+**Log groups.** With a security configuration, Glue writes a job's logs to
+``/aws-glue/jobs/<security-configuration-name>-role/<role-name>/output`` and ``.../error`` (Glue 5.0's real-time
+logs, and the Python shell's, go to these two groups), and creates the groups itself, without retention, on the
+first run. :meth:`add_job_log_groups` creates them with the stack instead: a retention and this configuration's
+key (the key policy below lets CloudWatch Logs use it for any ``/aws-glue/*`` group of this account and region).
+A stack that already ran its jobs has these groups: delete them (or ``cdk import`` them) before deploying this.
 
 **Physical name.** Glue cannot update a security configuration in place: CloudFormation replaces it on any change
 of its encryption settings, and the replacement, created before the old one is deleted, would collide with a
@@ -28,6 +36,7 @@ from aws_cdk import ArnFormat, RemovalPolicy, Stack
 from aws_cdk import aws_glue as glue
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from platform_constructs._shared.removal_policy import guard_removal_policy
@@ -38,6 +47,8 @@ _COLON_RESOURCE_NAME = ArnFormat.COLON_RESOURCE_NAME
 NAME_HASH_LENGTH = 8
 #: Glue's limit on a security configuration name.
 MAX_NAME_LENGTH = 255
+#: The log groups Glue writes a job's logs to under a security configuration, by suffix.
+JOB_LOG_STREAMS = ("output", "error")
 #: Longest ``GlueSecurityConfigurationProps.name``: the ``-<hash>`` suffix must still fit.
 MAX_BASE_NAME_LENGTH = MAX_NAME_LENGTH - NAME_HASH_LENGTH - 1
 
@@ -162,3 +173,25 @@ class GlueSecurityConfiguration(Construct):
                 ],
             )
         )
+
+    def job_log_group_name(self, role: iam.IRole, stream: str) -> str:
+        """``/aws-glue/jobs/<configuration name>-role/<role name>/<stream>``: where Glue writes the logs of a job
+        that runs as ``role`` with this configuration (``stream`` is ``output`` or ``error``)."""
+        return f"/aws-glue/jobs/{self.name}-role/{role.role_name}/{stream}"
+
+    def add_job_log_groups(
+        self, construct_id: str, role: iam.IRole, retention: logs.RetentionDays
+    ) -> list[logs.LogGroup]:
+        """Create the ``output`` and ``error`` log groups of the jobs that run as ``role``, with ``retention`` and
+        this configuration's key (removed with the key's removal policy)."""
+        return [
+            logs.LogGroup(
+                self,
+                f"{construct_id}{stream.title()}Logs",
+                log_group_name=self.job_log_group_name(role, stream),
+                retention=retention,
+                encryption_key=self.key,
+                removal_policy=self.removal_policy,
+            )
+            for stream in JOB_LOG_STREAMS
+        ]

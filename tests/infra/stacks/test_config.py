@@ -327,3 +327,22 @@ def test_each_setting_has_one_key_derived_from_the_dataclasses() -> None:
     for former, (key, _note) in FORMER_KEYS.items():
         assert CATALOG.get(former) is None and CATALOG.get(key) is not None, former
     assert all(setting.description for setting in CATALOG.settings.values())
+
+
+def test_each_environment_has_its_own_vpc_cidr_and_prod_keeps_its_deployed_one() -> None:
+    """Issue 18 item 10: dev and prod VPCs do not overlap; prod keeps 10.40.0.0/16 (the props default it was
+    deployed with: a changed CIDR replaces the VPC, and with it the database's subnets)."""
+    from platform_constructs import TrackingDatabaseProps
+
+    assert PROD.database.vpc_cidr == TrackingDatabaseProps().vpc_cidr == "10.40.0.0/16"
+    assert DEV.database.vpc_cidr == "10.41.0.0/16"
+    assert DEV.override(**{"database.vpc_cidr": "10.50.0.0/16"}).database.vpc_cidr == "10.50.0.0/16"
+
+
+def test_prod_uses_the_failover_connection_and_longer_glue_log_retention() -> None:
+    from aws_cdk import aws_logs as logs
+
+    assert PROD.workflow.failover_connection and not DEV.workflow.failover_connection
+    assert PROD.workflow.glue_log_retention == logs.RetentionDays.THREE_MONTHS
+    assert DEV.workflow.glue_log_retention == logs.RetentionDays.ONE_WEEK
+    assert PROD.bucket.raw_noncurrent_version_expiry_days == 3

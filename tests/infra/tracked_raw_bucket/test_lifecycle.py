@@ -32,6 +32,12 @@ def test_default_lifecycle_rules(default: Any, cfn: Any) -> None:
             "NoncurrentVersionExpiration": {"NoncurrentDays": 1},
         },
         {
+            "Id": "ExpireRawNoncurrentVersions",
+            "Prefix": "raw-json-data/",
+            "Status": "Enabled",
+            "NoncurrentVersionExpiration": {"NoncurrentDays": 3},
+        },
+        {
             "Id": "AbortIncompleteMultipartUploads",
             "Status": "Enabled",
             "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 7},
@@ -65,6 +71,27 @@ def test_overridden_lifecycle_rules(custom: Any, cfn: Any) -> None:
     }
     assert rules["ExpireNoncurrentVersions"]["NoncurrentVersionExpiration"] == {"NoncurrentDays": 10}
     assert "AbortIncompleteMultipartUploads" in rules
+
+
+def test_raw_noncurrent_versions_expire_soon_after_archiving() -> None:
+    """Issue 18 item 9: the versions an archive's delete leaves under the raw prefix expire after
+    ``raw_noncurrent_version_expiry_days`` (configurable, at least a day), not after the bucket-wide 30 days."""
+    from aws_cdk import App, Stack
+    from aws_cdk.assertions import Match, Template
+
+    from platform_constructs import TrackedRawBucket, TrackedRawBucketProps
+    from platform_constructs._shared.validation import PropsError
+
+    stack = Stack(App(), "RawNoncurrent")
+    TrackedRawBucket(stack, "Lake", TrackedRawBucketProps(raw_prefix="landing/", raw_noncurrent_version_expiry_days=1))
+    Template.from_stack(stack).has_resource_properties("AWS::S3::Bucket", {
+        "LifecycleConfiguration": {"Rules": Match.array_with([{
+            "Id": "ExpireRawNoncurrentVersions", "Prefix": "landing/", "Status": "Enabled",
+            "NoncurrentVersionExpiration": {"NoncurrentDays": 1},
+        }])},
+    })
+    with pytest.raises(PropsError, match="raw_noncurrent_version_expiry_days"):
+        TrackedRawBucketProps(raw_noncurrent_version_expiry_days=0).validate()
 
 
 @pytest.mark.parametrize("which", ["default", "custom"])

@@ -107,7 +107,7 @@ def test_default_instance_is_small_encrypted_private_and_observable(default: Bui
     props = resource["Properties"]
     expected = {
         "Engine": "postgres",
-        "EngineVersion": "16.10",
+        "EngineVersion": "16.13",
         "DBInstanceClass": "db.t4g.micro",
         "DBName": "data_platform_db",
         "Port": "5432",
@@ -125,6 +125,8 @@ def test_default_instance_is_small_encrypted_private_and_observable(default: Bui
         "CACertificateIdentifier": "rds-ca-rsa2048-g1",
         "AutoMinorVersionUpgrade": True,
         "AllowMajorVersionUpgrade": False,
+        "PreferredMaintenanceWindow": "sun:03:00-sun:03:30",
+        "PreferredBackupWindow": "02:00-02:30",
     }
     assert {k: props.get(k) for k in expected} == expected
     assert (resource["DeletionPolicy"], resource["UpdateReplacePolicy"]) == ("Snapshot", "Snapshot")
@@ -356,3 +358,24 @@ def test_exposed_attributes(default: Built) -> None:
     assert (construct.port, construct.database_name) == (5432, "data_platform_db")
     assert construct.instance.secret is not None
     assert construct.secret.secret_arn == construct.instance.secret.secret_arn
+
+
+def test_maintenance_backup_windows_and_major_upgrade_reach_the_instance(cfn: Any) -> None:
+    """Issue 18 item 10: the windows are set (and configurable) and a major-version upgrade is allowed only when
+    the props say so, for the deploy that takes it."""
+    stack = Stack(App(), "Windows")
+    database = TrackingDatabase(stack, "Tracking", TrackingDatabaseProps(
+        engine_version=rds.PostgresEngineVersion.VER_17_9,
+        allow_major_version_upgrade=True,
+        preferred_maintenance_window="wed:22:00-wed:23:00",
+        preferred_backup_window="03:30-04:00",
+    ))
+    props = Template.from_stack(stack).to_json()["Resources"][cfn.logical_id(database.instance)]["Properties"]
+    assert {k: props[k] for k in (
+        "EngineVersion", "AllowMajorVersionUpgrade", "PreferredMaintenanceWindow", "PreferredBackupWindow"
+    )} == {
+        "EngineVersion": "17.9",
+        "AllowMajorVersionUpgrade": True,
+        "PreferredMaintenanceWindow": "wed:22:00-wed:23:00",
+        "PreferredBackupWindow": "03:30-04:00",
+    }

@@ -57,3 +57,60 @@ def test_given_vpc_refuses_the_props_of_a_created_vpc(overrides: dict[str, Any],
     message = rf"TrackingDatabaseProps\.vpc and {field} are both set: .*drop {field} or vpc"
     with pytest.raises(ValueError, match=message):
         TrackingDatabaseProps(vpc=vpc, **overrides).validate()
+
+
+# --------------------------------------------------------------------------------------------
+# Issue 18, item 10: engine version, maintenance and backup windows
+# --------------------------------------------------------------------------------------------
+def test_engine_version_default_is_a_pinned_supported_major() -> None:
+    from platform_constructs.tracking_database.props import DEFAULT_ENGINE_VERSION, SUPPORTED_MAJOR_VERSIONS
+
+    props = TrackingDatabaseProps()
+    assert props.engine_version is DEFAULT_ENGINE_VERSION
+    assert props.engine_version.postgres_major_version in SUPPORTED_MAJOR_VERSIONS
+    assert "." in props.engine_version.postgres_full_version
+    assert props.allow_major_version_upgrade is False
+
+
+@pytest.mark.parametrize(
+    ("version", "message"),
+    [
+        ("VER_15_8", "must be PostgreSQL 16 or 17, got 15"),
+        ("VER_18_3", "must be PostgreSQL 16 or 17, got 18"),
+        ("VER_17", "must pin a minor version"),
+    ],
+)
+def test_engine_version_outside_the_supported_majors_fails_at_synth(version: str, message: str) -> None:
+    from aws_cdk import aws_rds as rds
+
+    with pytest.raises(ValueError, match=message):
+        TrackingDatabaseProps(engine_version=getattr(rds.PostgresEngineVersion, version)).validate()
+
+
+def test_postgres_17_is_accepted() -> None:
+    from aws_cdk import aws_rds as rds
+
+    props = TrackingDatabaseProps(engine_version=rds.PostgresEngineVersion.VER_17_9, allow_major_version_upgrade=True)
+    props.validate()
+
+
+@pytest.mark.parametrize(
+    ("maintenance", "backup", "message"),
+    [
+        ("sunday 03:00", "02:00-02:30", "must look like 'sun:03:00-sun:03:30'"),
+        ("sun:03:00-sun:03:10", "02:00-02:30", "must last 30 minutes to 24 hours"),
+        ("sun:03:00-sun:03:30", "2:00-2:30", "must look like '02:00-02:30'"),
+        ("sun:03:00-sun:03:30", "02:00-02:20", "must last at least 30 minutes"),
+        ("sun:03:00-sun:03:30", "03:15-03:45", "overlaps preferred_maintenance_window"),
+        ("sat:23:45-sun:00:15", "00:00-00:30", "overlaps preferred_maintenance_window"),
+    ],
+)
+def test_windows_are_validated(maintenance: str, backup: str, message: str) -> None:
+    props = TrackingDatabaseProps(preferred_maintenance_window=maintenance, preferred_backup_window=backup)
+    with pytest.raises(ValueError, match=message):
+        props.validate()
+
+
+def test_windows_can_be_moved() -> None:
+    TrackingDatabaseProps(preferred_maintenance_window="wed:22:00-wed:23:00", preferred_backup_window="03:30-04:00"
+                          ).validate()
