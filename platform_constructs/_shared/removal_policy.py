@@ -28,7 +28,9 @@ cannot be deleted, so the stack ends in ``ROLLBACK_FAILED``. A resource that the
 no data yet, so deleting it on that rollback loses nothing; every later update or delete still retains it.
 :func:`dependent_policy` gives the resources that follow a guarded one (the database's secret and subnet group)
 the same behaviour. Outside production nothing changes (``RETAIN`` stays ``Retain``), so dev templates keep their
-policies.
+policies. One case stays: CloudFormation does not lift an instance's ``DeletionProtection`` before it deletes, so a
+first create that fails after the (protected) database instance exists still stops there (docs/infrastructure.md,
+"Removal policies").
 """
 
 from __future__ import annotations
