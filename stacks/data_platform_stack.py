@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import Annotations, CfnOutput, Stack
+from aws_cdk import Annotations, CfnOutput, RemovalPolicy, Stack
 from constructs import Construct
 
-from platform_constructs._shared.removal_policy import DESTROY_CONTEXT_KEY
+from platform_constructs._shared.removal_policy import DESTROY_CONTEXT_KEY, retain_except_on_create
 from platform_constructs.json_to_parquet_workflow import JsonToParquetWorkflow, JsonToParquetWorkflowProps
 from platform_constructs.pipeline_alarms import PipelineAlarms, PipelineAlarmsProps
 from platform_constructs.tracked_raw_bucket import TrackedRawBucket
@@ -70,6 +70,11 @@ class DataPlatformStack(Stack):
                 database_instance=self.database.instance,
             ),
         )
+        if c.production and self.alarms.topic_key is not None:
+            # the alarm topic's key, like the other production keys: kept on update and delete, not on a failed create
+            self.alarms.topic_key.apply_removal_policy(
+                retain_except_on_create(RemovalPolicy.RETAIN, production=True)
+            )
         self._outputs()
         acknowledge_stack_findings(self)
 

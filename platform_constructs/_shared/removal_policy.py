@@ -19,6 +19,18 @@ it covers a whole app or stack at once. Why revert rather than fail outside prod
 example still gets a deployable stack that keeps its data, and ``cdk synth`` prints why (the approach of the AWS
 Data Solutions Framework's ``revertRemovalPolicy``). Inside production the same value is a contradiction between
 two explicit settings, so it fails.
+
+**Production retains except on create.** On props marked ``production=True`` the guard turns ``RETAIN`` into
+``RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE`` (CloudFormation ``DeletionPolicy: RetainExceptOnCreate``,
+``UpdateReplacePolicy: Retain``). A plain ``Retain`` also keeps what a *failed first create* made: the rollback
+leaves a billed, deletion-protected instance, keys and buckets behind, and their subnets and security groups
+cannot be deleted, so the stack ends in ``ROLLBACK_FAILED``. A resource that the failed create itself made holds
+no data yet, so deleting it on that rollback loses nothing; every later update or delete still retains it.
+:func:`dependent_policy` gives the resources that follow a guarded one (the database's secret and subnet group)
+the same behaviour. Outside production nothing changes (``RETAIN`` stays ``Retain``), so dev templates keep their
+policies. One case stays: CloudFormation does not lift an instance's ``DeletionProtection`` before it deletes, so a
+first create that fails after the (protected) database instance exists still stops there (docs/infrastructure.md,
+"Removal policies").
 """
 
 from __future__ import annotations
@@ -38,14 +50,32 @@ def destroy_allowed(scope: Construct) -> bool:
     return value is True or (isinstance(value, str) and value.strip().lower() == "true")
 
 
-def guard_removal_policy(scope: Construct, policy: RemovalPolicy, *, setting: str) -> RemovalPolicy:
+def retain_except_on_create(policy: RemovalPolicy, *, production: bool) -> RemovalPolicy:
+    """``RETAIN_ON_UPDATE_OR_DELETE`` for ``RETAIN`` on production props; ``policy`` otherwise."""
+    if production and policy == RemovalPolicy.RETAIN:
+        return RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE
+    return policy
+
+
+def dependent_policy(policy: RemovalPolicy) -> RemovalPolicy:
+    """The policy of a resource that follows a guarded one but has no snapshot (a secret, a subnet group).
+
+    ``SNAPSHOT`` becomes ``RETAIN``; ``DESTROY``, ``RETAIN`` and ``RETAIN_ON_UPDATE_OR_DELETE`` pass unchanged.
+    """
+    return RemovalPolicy.RETAIN if policy == RemovalPolicy.SNAPSHOT else policy
+
+
+def guard_removal_policy(
+    scope: Construct, policy: RemovalPolicy, *, setting: str, production: bool = False
+) -> RemovalPolicy:
     """``policy``, or ``RETAIN`` (with a warning on ``scope``) for a ``DESTROY`` the context does not allow.
 
     ``setting`` names the props field in the warning (``TrackedRawBucketProps.removal_policy``). Production props
-    never get here with ``DESTROY``: their ``validate()`` refuses it.
+    never get here with ``DESTROY``: their ``validate()`` refuses it; their ``RETAIN`` becomes
+    ``RETAIN_ON_UPDATE_OR_DELETE`` (:func:`retain_except_on_create`).
     """
     if policy != RemovalPolicy.DESTROY or destroy_allowed(scope):
-        return policy
+        return retain_except_on_create(policy, production=production)
     Annotations.of(scope).add_warning_v2(
         REVERTED_WARNING_ID,
         f"{setting} RemovalPolicy.DESTROY was reverted to RemovalPolicy.RETAIN: deleting data with the stack needs "

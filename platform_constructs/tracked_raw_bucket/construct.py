@@ -78,7 +78,7 @@ class TrackedRawBucket(Construct):
     def _create_buckets(self) -> s3.Bucket:
         p = self.props
         self.removal_policy = guard_removal_policy(
-            self, p.removal_policy, setting=f"{type(p).__name__}.removal_policy"
+            self, p.removal_policy, setting=f"{type(p).__name__}.removal_policy", production=p.production
         )
         removal = {
             "removal_policy": self.removal_policy,

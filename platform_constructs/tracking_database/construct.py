@@ -20,7 +20,7 @@ from aws_cdk import aws_rds as rds
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
-from platform_constructs._shared.removal_policy import guard_removal_policy
+from platform_constructs._shared.removal_policy import dependent_policy, guard_removal_policy
 from platform_constructs._shared.vpc_endpoints import closed_interface_endpoint
 from platform_constructs.tracking_database.props import TrackingDatabaseProps
 
@@ -56,7 +56,7 @@ class TrackingDatabase(Construct):
         self.props.validate()
         p = self.props
         self.removal_policy = guard_removal_policy(
-            self, p.removal_policy, setting=f"{type(p).__name__}.removal_policy"
+            self, p.removal_policy, setting=f"{type(p).__name__}.removal_policy", production=p.production
         )
         created_vpc = p.vpc is None
         self.vpc: ec2.IVpc = p.vpc if p.vpc is not None else self._create_vpc()
@@ -89,10 +89,13 @@ class TrackingDatabase(Construct):
             dbname=p.database_name,
             encryption_key=p.secret_encryption_key,
         )
-        master_secret.apply_removal_policy(
-            RemovalPolicy.DESTROY if self.removal_policy == RemovalPolicy.DESTROY else RemovalPolicy.RETAIN
-        )
+        master_secret.apply_removal_policy(dependent_policy(self.removal_policy))
         self.instance = rds.DatabaseInstance(self, "Instance", **self._instance_kwargs(master_secret))
+        # rds maps every policy but RETAIN to DESTROY on its subnet group: keep it with the instance that uses it
+        subnet_group = self.instance.node.try_find_child("SubnetGroup")
+        on_update_or_delete = self.removal_policy == RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE
+        if on_update_or_delete and isinstance(subnet_group, rds.SubnetGroup):
+            subnet_group.apply_removal_policy(self.removal_policy)
         attached = self.instance.secret
         if attached is None:  # cannot happen: credentials come from a secret, which RDS attaches
             raise RuntimeError("TrackingDatabase: the instance has no attached secret")

@@ -106,7 +106,7 @@ class GlueSecurityConfiguration(Construct):
         self.props = props
         stack = Stack.of(self)
         self.removal_policy = guard_removal_policy(
-            self, props.removal_policy, setting=f"{type(props).__name__}.removal_policy"
+            self, props.removal_policy, setting=f"{type(props).__name__}.removal_policy", production=props.production
         )
         self.key = kms.Key(
             self,

@@ -114,3 +114,53 @@ def test_the_workflow_passes_production_to_its_key() -> None:
 
     with pytest.raises(ValueError, match=r"key_removal_policy is RemovalPolicy\.DESTROY, but the props are marked"):
         JsonToParquetWorkflowSettings(key_removal_policy=DESTROY, production=True).validate()
+
+
+#: the resources whose policy follows the guard, the database's subnet group included (it must outlive the instance)
+STATEFUL_TYPES = (
+    "AWS::S3::Bucket", "AWS::KMS::Key", "AWS::RDS::DBInstance", "AWS::RDS::DBSubnetGroup", "AWS::SecretsManager::Secret"
+)
+
+
+def _policies(template: dict[str, Any]) -> dict[str, tuple[str, str]]:
+    return {
+        name: (r.get("DeletionPolicy", "Delete"), r.get("UpdateReplacePolicy", "Delete"))
+        for name, r in template["Resources"].items()
+        if r["Type"] in STATEFUL_TYPES
+    }
+
+
+@pytest.mark.parametrize("which", sorted(CONSTRUCTS))
+def test_production_retains_except_on_create(which: str) -> None:
+    """A failed first create deletes what it made; every update or delete afterwards keeps it (issue 18, item 1)."""
+    _, construct, template = _synth(which, removal_policy=RemovalPolicy.RETAIN, production=True)
+    assert construct.removal_policy == RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE
+    policies = _policies(template)
+    assert policies, "no stateful resource synthesized"
+    assert set(policies.values()) == {("RetainExceptOnCreate", "Retain")}, policies
+
+
+def test_production_database_keeps_its_subnet_group_and_secret() -> None:
+    _, _, template = _synth("database", removal_policy=RemovalPolicy.RETAIN, production=True)
+    types = {r["Type"] for name, r in template["Resources"].items() if name in _policies(template)}
+    assert types == {"AWS::RDS::DBInstance", "AWS::RDS::DBSubnetGroup", "AWS::SecretsManager::Secret"}
+    (instance,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::RDS::DBInstance"]
+    assert instance["Properties"]["DeleteAutomatedBackups"] is False
+
+
+@pytest.mark.parametrize("which", sorted(CONSTRUCTS))
+def test_retain_outside_production_stays_retain(which: str) -> None:
+    _, construct, template = _synth(which, removal_policy=RemovalPolicy.RETAIN)
+    assert construct.removal_policy == RemovalPolicy.RETAIN
+    assert _deletion_policies(template, which) == {"Retain"}
+
+
+def test_retain_except_on_create_and_dependent_policy() -> None:
+    from platform_constructs._shared.removal_policy import dependent_policy, retain_except_on_create
+
+    retain, on_update = RemovalPolicy.RETAIN, RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE
+    assert retain_except_on_create(retain, production=True) == on_update
+    assert retain_except_on_create(retain, production=False) == retain
+    assert retain_except_on_create(RemovalPolicy.SNAPSHOT, production=True) == RemovalPolicy.SNAPSHOT
+    assert dependent_policy(RemovalPolicy.SNAPSHOT) == retain
+    assert [dependent_policy(p) for p in (DESTROY, retain, on_update)] == [DESTROY, retain, on_update]

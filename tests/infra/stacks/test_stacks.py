@@ -87,9 +87,10 @@ def test_removal_policies_per_environment(
 
     assert policies(dev, "AWS::S3::Bucket") == {"Retain"}
     assert policies(dev, "AWS::RDS::DBInstance") == {"Snapshot"}
-    assert policies(prod, "AWS::S3::Bucket") == {"Retain"}
-    assert policies(prod, "AWS::RDS::DBInstance") == {"Retain"}
-    assert policies(prod, "AWS::KMS::Key") == {"Retain"}
+    # production keeps its data on every update and delete, not on the rollback of a failed first create (issue 18)
+    assert policies(prod, "AWS::S3::Bucket") == {"RetainExceptOnCreate"}
+    assert policies(prod, "AWS::RDS::DBInstance") == {"RetainExceptOnCreate"}
+    assert policies(prod, "AWS::KMS::Key") == {"RetainExceptOnCreate"}
     # DESTROY only behind the explicit flag, and then the buckets are emptied first
     assert policies(destroyable_dev, "AWS::S3::Bucket") == {"Delete"}
     assert policies(destroyable_dev, "AWS::RDS::DBInstance") == {"Delete"}
