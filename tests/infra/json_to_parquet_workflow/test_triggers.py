@@ -23,8 +23,10 @@ def test_workflow_has_one_scheduled_start_then_a_conditional_drain(default: Any,
     assert start["Actions"] == [{"JobName": "FileListerAndDbPopulator-dev"}]
     (conditional,) = [t for t in in_workflow if t["Type"] == "CONDITIONAL"]
     assert conditional["StartOnCreation"] is True
+    assert conditional["Predicate"]["Logical"] == "ANY"
     assert conditional["Predicate"]["Conditions"] == [
-        {"JobName": "FileListerAndDbPopulator-dev", "LogicalOperator": "EQUALS", "State": "SUCCEEDED"}
+        {"JobName": "FileListerAndDbPopulator-dev", "LogicalOperator": "EQUALS", "State": state}
+        for state in ("SUCCEEDED", "FAILED", "TIMEOUT", "STOPPED")
     ]
     assert conditional["Actions"] == [
         {"JobName": "JsonToParquetBatchProcessor-dev", "Arguments": {"--drain": "true", "--max-minutes": "12"}}
@@ -55,3 +57,27 @@ def test_custom_schedule_can_start_paused(custom: Any, cfn: Any) -> None:
     start = cfn.one(template, "AWS::Glue::Trigger", Type="SCHEDULED")["Properties"]
     assert (start["Schedule"], start["StartOnCreation"]) == ("cron(0 * * * ? *)", False)
     assert start["WorkflowName"] == "JsonToParquetProcessingWorkflow"
+
+
+def test_a_lister_that_times_out_or_fails_still_starts_the_processor(default: Any, cfn: Any) -> None:
+    """Issue 18 #7: the lister commits each chunk it registers, so the processor drains after any final state of the
+    lister; a timed-out first listing does not starve processing."""
+    _, _, template = default
+    (conditional,) = [r["Properties"] for _, r in cfn.resources(template, "AWS::Glue::Trigger")
+                      if r["Properties"]["Type"] == "CONDITIONAL"]
+    predicate = conditional["Predicate"]
+    watched = {(c["JobName"], c["LogicalOperator"], c["State"]) for c in predicate["Conditions"]}
+    assert predicate["Logical"] == "ANY"  # any one of the final states is enough
+    for state in ("TIMEOUT", "FAILED", "STOPPED", "SUCCEEDED"):
+        assert ("FileListerAndDbPopulator-dev", "EQUALS", state) in watched
+    assert [a["JobName"] for a in conditional["Actions"]] == ["JsonToParquetBatchProcessor-dev"]
+
+
+def test_the_workflow_triggers_are_created_one_after_the_other(default: Any, cfn: Any) -> None:
+    """Issue 18 #5: Glue can fail two triggers added to one workflow in parallel ("Workflow ... was modified while
+    adding trigger"); the conditional trigger DependsOn the scheduled one."""
+    _, _, template = default
+    ids = {r["Properties"]["Type"]: logical_id for logical_id, r in cfn.resources(template, "AWS::Glue::Trigger")}
+    conditional = template["Resources"][ids["CONDITIONAL"]]
+    assert ids["SCHEDULED"] in conditional.get("DependsOn", [])
+    assert ids["CONDITIONAL"] not in template["Resources"][ids["SCHEDULED"]].get("DependsOn", [])
