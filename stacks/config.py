@@ -241,7 +241,7 @@ class EnvironmentConfig:
         """``alarms``, without the lister heartbeat while the schedule is paused (no run would report)."""
         if self.workflow.schedule_enabled:
             return self.alarms
-        return dataclasses.replace(self.alarms, lister_heartbeat_minutes=None)
+        return dataclasses.replace(self.alarms, lister_heartbeat=False)
 
 
 #: Every key of an environment's configuration (``docs/configuration.md``), derived from the dataclasses.
