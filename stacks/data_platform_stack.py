@@ -73,6 +73,7 @@ class DataPlatformStack(Stack):
                 lister_timeout_minutes=c.workflow.lister_timeout_minutes,
                 processor_timeout_minutes=c.workflow.processor_timeout_minutes,
                 schedule_interval_minutes=max_interval_minutes(c.workflow.schedule),
+                schedule_enabled=c.workflow.schedule_enabled,
             ),
         )
         self._outputs()

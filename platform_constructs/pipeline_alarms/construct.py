@@ -128,6 +128,8 @@ class PipelineAlarms(Construct):
             datapoints_to_alarm=row.evaluation_periods,
             treat_missing_data=row.missing,
             alarm_description=f"[{self.props.environment_name}] {row.description}",
+            # paused schedule: the heartbeat keeps its state and history, but notifies nobody until resumed
+            actions_enabled=None if self.props.schedule_enabled or row.key != LISTER_HEARTBEAT else False,
         )
         if row.notify:
             alarm.add_alarm_action(self._alarm_action)

@@ -167,6 +167,9 @@ class PipelineAlarmsProps(PipelineAlarmsSettings):
     lister_timeout_minutes: int | None = None
     processor_timeout_minutes: int | None = None
     schedule_interval_minutes: int | None = None
+    #: Whether the workflow's schedule runs (``schedule_enabled``): while it is paused the heartbeat alarm stays,
+    #: with its actions disabled (no run would report, and pausing is no incident).
+    schedule_enabled: bool = True
 
     @classmethod
     def of(cls, settings: PipelineAlarmsSettings, **references: Any) -> PipelineAlarmsProps:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -81,3 +82,37 @@ def test_the_workflow_triggers_are_created_one_after_the_other(default: Any, cfn
     conditional = template["Resources"][ids["CONDITIONAL"]]
     assert ids["SCHEDULED"] in conditional.get("DependsOn", [])
     assert ids["CONDITIONAL"] not in template["Resources"][ids["SCHEDULED"]].get("DependsOn", [])
+
+
+def _schedule_state(template: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    ((logical_id, resource),) = [(k, v) for k, v in template["Resources"].items() if v["Type"] == "Custom::AWS"]
+    return logical_id, resource
+
+
+def test_schedule_enabled_starts_or_stops_the_live_trigger(default: Any, custom: Any, cfn: Any) -> None:
+    """Issue 18 #8: StartOnCreation is ignored on updates, so a custom resource calls glue:StartTrigger or
+    glue:StopTrigger when schedule_enabled changes (its Update call changes with it); on create it only reads."""
+    for built, action in ((default, "startTrigger"), (custom, "stopTrigger")):
+        _, _, template = built
+        schedule_id = next(k for k, r in cfn.resources(template, "AWS::Glue::Trigger")
+                           if r["Properties"]["Type"] == "SCHEDULED")
+        name = template["Resources"][schedule_id]["Properties"]["Name"]
+        _, resource = _schedule_state(template)
+        update = json.loads(cfn.render(resource["Properties"]["Update"]))
+        create = json.loads(cfn.render(resource["Properties"]["Create"]))
+        assert (update["service"], update["action"], update["parameters"]) == ("Glue", action, {"Name": name})
+        assert (create["action"], create["parameters"]) == ("getTrigger", {"Name": name})
+        assert update["physicalResourceId"] == create["physicalResourceId"]  # an update, never a replacement
+        assert schedule_id in resource["DependsOn"]
+
+
+def test_the_schedule_state_policy_is_scoped_to_the_trigger(default: Any, cfn: Any) -> None:
+    _, _, template = default
+    logical_id, _ = _schedule_state(template)
+    policies = [r for _, r in cfn.resources(template, "AWS::IAM::Policy")
+                if "glue:StartTrigger" in json.dumps(r["Properties"]["PolicyDocument"])]
+    assert all(logical_id not in p.get("DependsOn", []) for p in policies)
+    statements = [s for p in policies for s in p["Properties"]["PolicyDocument"]["Statement"]]
+    (statement,) = statements
+    assert sorted(statement["Action"]) == ["glue:GetTrigger", "glue:StartTrigger", "glue:StopTrigger"]
+    assert cfn.render(statement["Resource"]).endswith(":trigger/JsonToParquetSchedule-dev")

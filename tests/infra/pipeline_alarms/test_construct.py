@@ -510,3 +510,18 @@ def test_an_unknown_instance_class_fails_at_synth_with_what_to_set() -> None:
         PipelineAlarms(stack, "Alarms", _props(database_instance=instance, database_instance_class="x2g.large"))
     explicit = _props(database_instance=instance, database_instance_class="x2g.large", rds_freeable_memory_bytes=5)
     assert explicit.freeable_memory_threshold_bytes == 5
+
+
+def test_a_paused_schedule_keeps_the_heartbeat_with_its_actions_disabled(default: Built, cfn: Any) -> None:
+    """Issue 18 #8: pausing used to delete the heartbeat alarm; now it stays (state, history, dashboard) and
+    notifies nobody until the schedule is resumed. The other alarms keep their actions."""
+    assert _alarm(default, cfn, "ListerHeartbeat").get("ActionsEnabled", True) is True
+    stack = Stack(App(), "Paused")
+    paused = PipelineAlarms(stack, "Alarms", _props(schedule_enabled=False))
+    resources = Template.from_stack(stack).to_json()["Resources"]
+
+    def alarm(key: str) -> dict[str, Any]:
+        return resources[stack.get_logical_id(paused.alarms[key].node.default_child)]["Properties"]
+
+    assert alarm("ListerHeartbeat")["ActionsEnabled"] is False and alarm("ListerHeartbeat")["AlarmActions"]
+    assert alarm("ListerDuration").get("ActionsEnabled", True) is True

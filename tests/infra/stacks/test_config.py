@@ -236,7 +236,8 @@ def test_production_rules_are_applied_to_the_props() -> None:
         assert props.production
     assert PROD.bucket_props().removal_policy == PROD.database_props().removal_policy == RemovalPolicy.RETAIN
     assert DEV.alarms_settings().lister_heartbeat is True and DEV.alarms_settings().lister_heartbeat_minutes is None
-    assert DEV.override(**{"workflow.schedule_enabled": False}).alarms_settings().lister_heartbeat is False
+    # issue 18 #8: pausing keeps the heartbeat (the stack disables its actions) instead of deleting it
+    assert DEV.override(**{"workflow.schedule_enabled": False}).alarms_settings().lister_heartbeat is True
 
 
 def test_fields_the_rules_own_stay_at_their_defaults() -> None:

@@ -277,3 +277,21 @@ def test_no_policy_grants_s3_star_or_whole_bucket_writes(dev: dict[str, Any], pr
             for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
                 actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
                 assert "s3:*" not in actions and "*" not in actions, statement
+
+
+def test_pausing_the_schedule_stops_the_live_trigger_and_silences_only_the_heartbeat() -> None:
+    """Issue 18 #8 on the deployed shape: ``-c dev.workflow.schedule_enabled=false`` makes the schedule-state
+    custom resource stop the trigger on update, and keeps the heartbeat alarm with its actions disabled."""
+    import json
+
+    from aws_cdk import App
+
+    import app as cdk_app
+
+    context = {**cdk_app.cdk_json_context(), "dev.workflow.schedule_enabled": "false"}
+    template = cdk_app.build_app(App(context=context)).synth().get_stack_by_name(DEV).template
+    (state,) = _resources(template, "Custom::AWS")
+    assert '"action":"stopTrigger"' in json.dumps(state["Properties"]["Update"]).replace("\\", "")
+    alarms = _resources(template, "AWS::CloudWatch::Alarm")
+    silenced = [a["Properties"]["AlarmDescription"] for a in alarms if a["Properties"].get("ActionsEnabled") is False]
+    assert len(silenced) == 1 and "run reported in" in silenced[0]
