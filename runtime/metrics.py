@@ -7,6 +7,7 @@ Names, units, namespace and dimension are those of :mod:`platform_contract.metri
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
 from dataclasses import dataclass, field
@@ -40,13 +41,19 @@ MAX_DATA_POINTS_PER_CALL = 1000
 @dataclass
 class MetricsPublisher:
     """Publish named figures of one run. ``client=None`` with ``enabled=True`` creates a CloudWatch client;
-    when that is impossible (no credentials or region) the figures go to the log and the run goes on."""
+    when that is impossible (no credentials or region) the figures go to the log and the run goes on.
+
+    A failed ``PutMetricData`` never fails the run: it is counted (``failures``) and, once per run (when the
+    process ends, or on :meth:`report_failures`), logged as one warning with the count and the first error."""
 
     environment: str = "local"
     namespace: str = DEFAULT_NAMESPACE
     enabled: bool = True
     client: object | None = None
     calls: int = field(default=0, init=False)
+    failures: int = field(default=0, init=False)
+    first_failure: str | None = field(default=None, init=False)
+    _reported: bool = field(default=False, init=False, repr=False)
 
     def publish(self, values: dict[str, float]) -> None:
         """Send ``values`` (metric name -> value; the unit comes from :data:`UNITS`) in as few calls as the
@@ -71,8 +78,22 @@ class MetricsPublisher:
                 client.put_metric_data(Namespace=self.namespace, MetricData=chunk)
                 self.calls += 1
             except Exception as exc:  # metrics must never fail the run they describe
-                log.warning("could not publish metrics to CloudWatch: %s", exc)
+                self._count_failure(exc)
                 return
+
+    def _count_failure(self, exc: Exception) -> None:
+        self.failures += 1
+        log.debug("could not publish metrics to CloudWatch: %s", exc)
+        if self.first_failure is None:
+            self.first_failure = f"{type(exc).__name__}: {exc}"
+            atexit.register(self.report_failures)
+
+    def report_failures(self) -> None:
+        """Log the run's failed publications as one warning (once; nothing when every publication went out)."""
+        if self.failures and not self._reported:
+            self._reported = True
+            log.warning("%d metric publication(s) to CloudWatch failed in this run (first: %s); the figures are "
+                        "in the log's 'metrics' lines", self.failures, self.first_failure)
 
     def _client(self):
         if self.client is None:

@@ -15,7 +15,8 @@ props' own. What the configuration adds is the environment itself (``environment
   database ``RETAIN`` in production and ``SNAPSHOT`` elsewhere; the props fields these rules own
   (:func:`rule_values`, which sets them) stay at their defaults in a configuration and are set by
   :meth:`EnvironmentConfig.bucket_props` and its siblings;
-* no lister heartbeat alarm while the schedule is paused.
+* while the schedule is paused, the lister heartbeat alarm stays but its actions are disabled (the stack passes
+  ``schedule_enabled`` to the alarms).
 
 Every setting has one key (:mod:`stacks.settings`): an own field by its name (``allow_destroy``), a props field
 as ``<section>.<field>`` (``workflow.batch_size``); ``docs/configuration.md`` lists them all
@@ -238,10 +239,8 @@ class EnvironmentConfig:
         return self._with_rules("workflow")
 
     def alarms_settings(self) -> PipelineAlarmsSettings:
-        """``alarms``, without the lister heartbeat while the schedule is paused (no run would report)."""
-        if self.workflow.schedule_enabled:
-            return self.alarms
-        return dataclasses.replace(self.alarms, lister_heartbeat_minutes=None)
+        """``alarms`` (the heartbeat is kept while the schedule is paused: the stack disables its actions)."""
+        return self.alarms
 
 
 #: Every key of an environment's configuration (``docs/configuration.md``), derived from the dataclasses.

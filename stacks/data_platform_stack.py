@@ -14,6 +14,7 @@ from constructs import Construct
 
 from platform_constructs._shared.removal_policy import DESTROY_CONTEXT_KEY, retain_except_on_create
 from platform_constructs.json_to_parquet_workflow import JsonToParquetWorkflow, JsonToParquetWorkflowProps
+from platform_constructs.json_to_parquet_workflow.glue.schedule import max_interval_minutes
 from platform_constructs.pipeline_alarms import PipelineAlarms, PipelineAlarmsProps
 from platform_constructs.tracked_raw_bucket import TrackedRawBucket
 from platform_constructs.tracking_database import TrackingDatabase
@@ -68,6 +69,11 @@ class DataPlatformStack(Stack):
                 backfill_job_name=self.workflow.backfill_job_name,
                 metrics_namespace=c.workflow.metrics_namespace,
                 database_instance=self.database.instance,
+                database_instance_class=c.database.resolved_instance_type.to_string(),
+                lister_timeout_minutes=c.workflow.lister_timeout_minutes,
+                processor_timeout_minutes=c.workflow.processor_timeout_minutes,
+                schedule_interval_minutes=max_interval_minutes(c.workflow.schedule),
+                schedule_enabled=c.workflow.schedule_enabled,
             ),
         )
         if c.production and self.alarms.topic_key is not None:

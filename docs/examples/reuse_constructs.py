@@ -28,6 +28,6 @@ workflow = JsonToParquetWorkflow(stack, "Pipeline", JsonToParquetWorkflowProps(
 PipelineAlarms(stack, "Alarms", PipelineAlarmsProps(
     environment_name="prod", lister_job_name=workflow.lister_job_name,
     processor_job_name=workflow.processor_job_name, backfill_job_name=workflow.backfill_job_name,
-    database_instance=database.instance,
+    database_instance=database.instance, database_instance_class="t4g.micro",   # the database's class
     alarm_emails=("oncall@example.com",)))   # or existing_topic_arn="arn:aws:sns:...:oncall"
 app.synth()

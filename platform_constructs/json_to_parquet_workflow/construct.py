@@ -76,6 +76,7 @@ from platform_constructs.json_to_parquet_workflow.props import (
     JsonToParquetWorkflowProps,
     JsonToParquetWorkflowSettings,
 )
+from platform_constructs.json_to_parquet_workflow.schedule_state import schedule_state
 from platform_constructs.json_to_parquet_workflow.triggers import (
     BACKFILL_TIMEOUT_MARGIN_MINUTES,
     backfill_timeout_minutes,
@@ -186,6 +187,8 @@ class JsonToParquetWorkflow(Construct):
             backfill_job=self.backfill_job,
         )
         self.schedule_trigger = triggers.schedule
+        #: Starts or stops ``schedule_trigger`` when ``schedule_enabled`` changes on a live stack (schedule_state).
+        self.schedule_state = schedule_state(self, triggers.schedule, props.schedule_enabled)
         self.processor_trigger = triggers.processor
         self.backfill_trigger = triggers.backfill
         self.catalog = CuratedCatalogTable(

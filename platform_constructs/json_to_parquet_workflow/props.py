@@ -84,7 +84,7 @@ class JsonToParquetWorkflowSettings:
     lister_timeout_minutes: int = 30
     #: AWS cron of the workflow's start trigger.
     schedule: str = DEFAULT_SCHEDULE
-    #: Start the scheduled trigger on creation (False: deploy paused).
+    #: Whether the scheduled trigger runs; False pauses it, at creation and on a live stack (ScheduleState).
     schedule_enabled: bool = True
     #: Files claimed per batch (``--batch-size``).
     batch_size: int = defaults.BATCH_SIZE

@@ -3,13 +3,24 @@
 A Glue workflow has exactly one start trigger, so the chain is::
 
     JsonToParquetSchedule<suffix>       SCHEDULED, in the workflow: start the lister
-    JsonToParquetAfterListing<suffix>   CONDITIONAL, in the workflow: when the lister SUCCEEDED, drain the backlog
-                                        with the processor within drain_minutes
+    JsonToParquetAfterListing<suffix>   CONDITIONAL, in the workflow: when the lister ended, in any final state
+                                        (SUCCEEDED, FAILED, TIMEOUT, STOPPED), drain the backlog with the processor
+                                        within drain_minutes
     JsonToParquetBackfill<suffix>       ON_DEMAND, outside the workflow: one backfill run per start, draining
                                         within backfill_drain_minutes
 
 The triggers are created in the workflow construct's own scope (their logical ids do not change with this
 module), and refer to jobs and workflow by name, so each gets a resource dependency on what it names.
+
+The processor runs after a lister that failed or timed out too: the lister registers in chunks, each committed in
+its own transaction (``runtime.db.registration.register_page``), so whatever it registered before it stopped is
+processable, and a first listing that outlives its timeout cannot starve processing. A separate processor schedule
+would do the same, but outside the one-at-a-time workflow it would overlap the lister; ``ANY`` over the final
+states keeps the two in sequence.
+
+The conditional trigger depends on the scheduled one (``node.add_dependency``): CloudFormation creates them one
+after the other, since Glue can reject a trigger added while another is being added to the same workflow
+("Workflow ... was modified while adding trigger").
 """
 
 from __future__ import annotations
@@ -21,6 +32,9 @@ from constructs import Construct
 
 from platform_constructs.json_to_parquet_workflow.job_arguments import drain_arguments
 from platform_constructs.json_to_parquet_workflow.props import JsonToParquetWorkflowProps
+
+#: The lister's final states after which the processor drains (every state a Glue trigger condition can watch).
+LISTER_FINAL_STATES: tuple[str, ...] = ("SUCCEEDED", "FAILED", "TIMEOUT", "STOPPED")
 
 #: A backfill run's Glue timeout: its drain budget plus this margin to finish the last batch and archive.
 BACKFILL_TIMEOUT_MARGIN_MINUTES = 30
@@ -66,16 +80,15 @@ def create_triggers(
         scope,
         "ProcessorTrigger",
         name=f"JsonToParquetAfterListing{p.suffix}",
-        description="When the lister succeeded: drain the backlog within the time budget",
+        description="When the lister ended (any final state): drain the backlog within the time budget",
         type="CONDITIONAL",
         start_on_creation=True,
         workflow_name=workflow_name,
         predicate=glue.CfnTrigger.PredicateProperty(
             logical="ANY",
             conditions=[
-                glue.CfnTrigger.ConditionProperty(
-                    job_name=lister_job.name, logical_operator="EQUALS", state="SUCCEEDED"
-                )
+                glue.CfnTrigger.ConditionProperty(job_name=lister_job.name, logical_operator="EQUALS", state=state)
+                for state in LISTER_FINAL_STATES
             ],
         ),
         actions=[
@@ -104,4 +117,6 @@ def create_triggers(
     backfill.add_resource_dependency(backfill_job)
     schedule.add_resource_dependency(workflow)
     processor.add_resource_dependency(workflow)
+    # One trigger at a time into the workflow (Glue: "Workflow ... was modified while adding trigger").
+    processor.node.add_dependency(schedule)
     return WorkflowTriggers(schedule=schedule, processor=processor, backfill=backfill)

@@ -7,7 +7,8 @@
   and a stopped batch is recovered by the next run when its lease expires.
 * **Alarms** - one row each in :mod:`.table` (metric, threshold, comparison, missing data,
   evaluation periods, description), which also says why each treats missing data as it does. Every alarm has an
-  ``SnsAction`` on the topic; state-like alarms also notify when they return to OK.
+  ``SnsAction`` on the topic (but ``JobFailures``, whose failures the rule reports: one failure, one
+  notification); state-like alarms also notify when they return to OK.
 * **Dashboard** - :mod:`.dashboard`; every metric comes from one factory
   (:mod:`.metrics`), so a graph shows exactly what its alarm watches, threshold drawn on it.
 
@@ -127,9 +128,12 @@ class PipelineAlarms(Construct):
             datapoints_to_alarm=row.evaluation_periods,
             treat_missing_data=row.missing,
             alarm_description=f"[{self.props.environment_name}] {row.description}",
+            # paused schedule: the heartbeat keeps its state and history, but notifies nobody until resumed
+            actions_enabled=None if self.props.schedule_enabled or row.key != LISTER_HEARTBEAT else False,
         )
-        alarm.add_alarm_action(self._alarm_action)
-        if row.notify_ok:
+        if row.notify:
+            alarm.add_alarm_action(self._alarm_action)
+        if row.notify and row.notify_ok:
             alarm.add_ok_action(self._alarm_action)
         self.alarms[row.key] = alarm
         return alarm

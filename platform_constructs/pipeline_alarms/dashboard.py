@@ -50,9 +50,10 @@ def create_dashboard(
         cloudwatch.AlarmStatusWidget(alarms=list(alarms.values()), title="Alarms", width=24, height=4)
     )
     dashboard.add_widgets(
-        graph("Files per outcome", [m.files_succeeded, m.files_failed, m.files_quarantined]),
-        graph("Records", [m.records_good, m.dead_letter_records], [t.DEAD_LETTER_RECORDS]),
-        graph("Bytes processed", [m.bytes_processed]),
+        graph("Files per outcome", [m.files_succeeded, m.files_failed, m.files_quarantined], width=6),
+        graph("Records", [m.records_good, m.dead_letter_records], width=6),
+        graph("Dead-lettered (% of records)", [m.dead_letter_percent], [t.DEAD_LETTER_RECORDS], width=6),
+        graph("Bytes processed", [m.bytes_processed], width=6),
     )
     dashboard.add_widgets(
         graph("Batch duration (s)", [m.batch_duration]),

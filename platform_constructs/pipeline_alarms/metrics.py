@@ -25,7 +25,8 @@ class PipelineMetrics:
     """The metrics of one pipeline environment (see the module docstring).
 
     Attributes watched by alarms: ``job_failures`` (EventBridge matches of the failure rule), ``lister_heartbeat``
-    (``None`` without a heartbeat), ``lister_duration``, ``dead_letter_records``, ``backlog_age``,
+    (``None`` without a heartbeat), ``lister_duration``, ``dead_letter_percent`` (metric math over
+    ``dead_letter_records`` and the good records), ``backlog_age``,
     ``quarantined_files`` and, with a database, ``rds_cpu``, ``rds_freeable_memory``, ``rds_disk_queue_depth``,
     ``rds_free_storage`` (else ``None``).
 
@@ -43,13 +44,21 @@ class PipelineMetrics:
             statistic="Sum",
             period=p.period,
         )
+        window = p.heartbeat_minutes
         self.lister_heartbeat = (
-            None
-            if p.lister_heartbeat_minutes is None
-            else self.custom(m.LISTER_DURATION_SECONDS, "SampleCount", Duration.minutes(p.lister_heartbeat_minutes))
+            None if window is None else self.custom(m.LISTER_DURATION_SECONDS, "SampleCount", Duration.minutes(window))
         )
         self.lister_duration = self.custom(m.LISTER_DURATION_SECONDS, "Maximum")
         self.dead_letter_records = self.custom(m.RECORDS_DEAD_LETTERED, "Sum")
+        #: Share (%) of the period's records that were dead-lettered, counted only from
+        #: ``dead_letter_records_threshold`` dead-lettered records on (0 below, and in periods without records).
+        self.dead_letter_percent = cloudwatch.MathExpression(
+            expression=f"IF(FILL(dead, 0) >= {p.dead_letter_records_threshold}, "
+            "100 * FILL(dead, 0) / (FILL(dead, 0) + FILL(good, 0)), 0)",
+            using_metrics={"dead": self.dead_letter_records, "good": self.custom(m.RECORDS_GOOD, "Sum")},
+            label="Dead-lettered records (% of records)",
+            period=p.period,
+        )
         self.backlog_age = self.custom(m.OLDEST_PENDING_AGE_SECONDS, "Maximum", p.gauge_period)
         self.quarantined_files = self.custom(m.QUARANTINED_FILES_TOTAL, "Maximum", p.gauge_period)
 

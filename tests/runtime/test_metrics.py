@@ -208,7 +208,42 @@ def test_a_cloudwatch_error_never_fails_the_run(cloudwatch, caplog):
     publisher = metrics.MetricsPublisher(environment="test", client=cloudwatch)
     with caplog.at_level(logging.WARNING, logger="mldp.metrics"):
         publisher.publish({metric_names.BACKLOG_FILES: 1})
-    assert publisher.calls == 0 and "could not publish metrics to CloudWatch: throttled" in caplog.text
+        publisher.report_failures()
+    assert publisher.calls == 0 and publisher.failures == 1
+    assert "1 metric publication(s) to CloudWatch failed in this run (first: RuntimeError: throttled)" in caplog.text
+
+
+def test_publish_failures_are_counted_and_logged_once_per_run(cloudwatch, caplog):
+    """Issue 18 #6: a CloudWatch that refuses every call (moto client, failing on each PutMetricData) costs the run
+    nothing but one warning with the count, however many batches published; a later success is not a failure."""
+    refusing = [True]
+
+    def refuse(**_kwargs):
+        if refusing[0]:
+            raise RuntimeError("AccessDenied")
+
+    cloudwatch.meta.events.register("before-call.cloudwatch.PutMetricData", refuse)
+    publisher = metrics.MetricsPublisher(environment="test", client=cloudwatch)
+    with caplog.at_level(logging.DEBUG, logger="mldp.metrics"):
+        for value in range(3):
+            publisher.publish({metric_names.BACKLOG_FILES: value})
+        refusing[0] = False
+        publisher.publish({metric_names.BACKLOG_FILES: 9})
+        publisher.report_failures()
+        publisher.report_failures()  # the end of the run logs it once, whoever calls it
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warnings == ["3 metric publication(s) to CloudWatch failed in this run (first: RuntimeError: AccessDenied); "
+                        "the figures are in the log's 'metrics' lines"]
+    assert (publisher.failures, publisher.calls) == (3, 1)
+    assert set(published(cloudwatch)) == {metric_names.BACKLOG_FILES}
+
+
+def test_a_run_without_failures_logs_no_warning(cloudwatch, caplog):
+    publisher = metrics.MetricsPublisher(environment="test", client=cloudwatch)
+    with caplog.at_level(logging.WARNING, logger="mldp.metrics"):
+        publisher.publish({metric_names.BACKLOG_FILES: 1})
+        publisher.report_failures()
+    assert publisher.failures == 0 and caplog.records == []
 
 
 def logged_figures(caplog) -> list[dict]:

@@ -81,3 +81,42 @@ def validate_glue_cron(expression: str, field_name: str = "schedule") -> str:
     if problem is not None:
         raise ValueError(f"{field_name} {problem}")
     return expression.strip()
+
+
+_DAY_NAMES = {name: i + 1 for i, name in enumerate(_DAYS.split("|"))}
+
+
+def _expand(field: str, low: int, high: int, names: dict[str, int] | None = None) -> set[int] | None:
+    """The values a plain cron field (numbers, names, ranges, steps, ``*``/``?``) selects; ``None`` for special
+    tokens (``L``, ``W``, ``#``)."""
+    names = names or {}
+    values: set[int] = set()
+    for part in field.split(","):
+        base, slash, step_text = part.partition("/")
+        step = int(step_text) if slash else 1
+        if base in ("*", "?"):
+            start, end = low, high
+        else:
+            first, dash, last = base.partition("-")
+            try:
+                start = names.get(first.upper()) or int(first)
+                end = (names.get(last.upper()) or int(last)) if dash else (high if slash else start)
+            except ValueError:
+                return None
+        values.update(range(start, end + 1, step))
+    return values
+
+
+def max_interval_minutes(expression: str) -> int | None:
+    """The longest gap, in minutes, between two starts of a valid Glue ``cron(...)`` schedule that repeats every
+    day or every week (month, day-of-month and year unrestricted); ``None`` for any other schedule."""
+    minutes, hours, day_of_month, month, day_of_week, year = expression.strip()[5:-1].split()
+    if day_of_month not in ("*", "?") or month != "*" or year != "*":
+        return None
+    expanded = (_expand(minutes, 0, 59), _expand(hours, 0, 23), _expand(day_of_week, 1, 7, _DAY_NAMES))
+    if any(values is None or not values for values in expanded):
+        return None
+    minute_set, hour_set, day_set = expanded
+    week = 7 * 1440
+    starts = sorted((d - 1) * 1440 + h * 60 + m for d in day_set for h in hour_set for m in minute_set)
+    return max(later - earlier for earlier, later in zip(starts, [*starts[1:], starts[0] + week], strict=True))

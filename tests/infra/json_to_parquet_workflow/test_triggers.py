@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -23,8 +24,10 @@ def test_workflow_has_one_scheduled_start_then_a_conditional_drain(default: Any,
     assert start["Actions"] == [{"JobName": "FileListerAndDbPopulator-dev"}]
     (conditional,) = [t for t in in_workflow if t["Type"] == "CONDITIONAL"]
     assert conditional["StartOnCreation"] is True
+    assert conditional["Predicate"]["Logical"] == "ANY"
     assert conditional["Predicate"]["Conditions"] == [
-        {"JobName": "FileListerAndDbPopulator-dev", "LogicalOperator": "EQUALS", "State": "SUCCEEDED"}
+        {"JobName": "FileListerAndDbPopulator-dev", "LogicalOperator": "EQUALS", "State": state}
+        for state in ("SUCCEEDED", "FAILED", "TIMEOUT", "STOPPED")
     ]
     assert conditional["Actions"] == [
         {"JobName": "JsonToParquetBatchProcessor-dev", "Arguments": {"--drain": "true", "--max-minutes": "12"}}
@@ -55,3 +58,61 @@ def test_custom_schedule_can_start_paused(custom: Any, cfn: Any) -> None:
     start = cfn.one(template, "AWS::Glue::Trigger", Type="SCHEDULED")["Properties"]
     assert (start["Schedule"], start["StartOnCreation"]) == ("cron(0 * * * ? *)", False)
     assert start["WorkflowName"] == "JsonToParquetProcessingWorkflow"
+
+
+def test_a_lister_that_times_out_or_fails_still_starts_the_processor(default: Any, cfn: Any) -> None:
+    """Issue 18 #7: the lister commits each chunk it registers, so the processor drains after any final state of the
+    lister; a timed-out first listing does not starve processing."""
+    _, _, template = default
+    (conditional,) = [r["Properties"] for _, r in cfn.resources(template, "AWS::Glue::Trigger")
+                      if r["Properties"]["Type"] == "CONDITIONAL"]
+    predicate = conditional["Predicate"]
+    watched = {(c["JobName"], c["LogicalOperator"], c["State"]) for c in predicate["Conditions"]}
+    assert predicate["Logical"] == "ANY"  # any one of the final states is enough
+    for state in ("TIMEOUT", "FAILED", "STOPPED", "SUCCEEDED"):
+        assert ("FileListerAndDbPopulator-dev", "EQUALS", state) in watched
+    assert [a["JobName"] for a in conditional["Actions"]] == ["JsonToParquetBatchProcessor-dev"]
+
+
+def test_the_workflow_triggers_are_created_one_after_the_other(default: Any, cfn: Any) -> None:
+    """Issue 18 #5: Glue can fail two triggers added to one workflow in parallel ("Workflow ... was modified while
+    adding trigger"); the conditional trigger DependsOn the scheduled one."""
+    _, _, template = default
+    ids = {r["Properties"]["Type"]: logical_id for logical_id, r in cfn.resources(template, "AWS::Glue::Trigger")}
+    conditional = template["Resources"][ids["CONDITIONAL"]]
+    assert ids["SCHEDULED"] in conditional.get("DependsOn", [])
+    assert ids["CONDITIONAL"] not in template["Resources"][ids["SCHEDULED"]].get("DependsOn", [])
+
+
+def _schedule_state(template: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    ((logical_id, resource),) = [(k, v) for k, v in template["Resources"].items() if v["Type"] == "Custom::AWS"]
+    return logical_id, resource
+
+
+def test_schedule_enabled_starts_or_stops_the_live_trigger(default: Any, custom: Any, cfn: Any) -> None:
+    """Issue 18 #8: StartOnCreation is ignored on updates, so a custom resource calls glue:StartTrigger or
+    glue:StopTrigger when schedule_enabled changes (its Update call changes with it); on create it only reads."""
+    for built, action in ((default, "startTrigger"), (custom, "stopTrigger")):
+        _, _, template = built
+        schedule_id = next(k for k, r in cfn.resources(template, "AWS::Glue::Trigger")
+                           if r["Properties"]["Type"] == "SCHEDULED")
+        name = template["Resources"][schedule_id]["Properties"]["Name"]
+        _, resource = _schedule_state(template)
+        update = json.loads(cfn.render(resource["Properties"]["Update"]))
+        create = json.loads(cfn.render(resource["Properties"]["Create"]))
+        assert (update["service"], update["action"], update["parameters"]) == ("Glue", action, {"Name": name})
+        assert (create["action"], create["parameters"]) == ("getTrigger", {"Name": name})
+        assert update["physicalResourceId"] == create["physicalResourceId"]  # an update, never a replacement
+        assert schedule_id in resource["DependsOn"]
+
+
+def test_the_schedule_state_policy_is_scoped_to_the_trigger(default: Any, cfn: Any) -> None:
+    _, _, template = default
+    logical_id, _ = _schedule_state(template)
+    policies = [r for _, r in cfn.resources(template, "AWS::IAM::Policy")
+                if "glue:StartTrigger" in json.dumps(r["Properties"]["PolicyDocument"])]
+    assert all(logical_id not in p.get("DependsOn", []) for p in policies)
+    statements = [s for p in policies for s in p["Properties"]["PolicyDocument"]["Statement"]]
+    (statement,) = statements
+    assert sorted(statement["Action"]) == ["glue:GetTrigger", "glue:StartTrigger", "glue:StopTrigger"]
+    assert cfn.render(statement["Resource"]).endswith(":trigger/JsonToParquetSchedule-dev")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -54,6 +55,10 @@ def default() -> Built:
             backfill_job_name=BACKFILL,
             alarm_emails=EMAILS,
             database_instance=instance,
+            database_instance_class="m7g.large",
+            lister_timeout_minutes=30,
+            processor_timeout_minutes=60,
+            schedule_interval_minutes=15,
         ),
     )
     return Built(stack, Template.from_stack(stack), construct)
@@ -75,7 +80,7 @@ def custom() -> Built:
             metrics_namespace="TeamX/Pipeline",
             existing_topic=sns.Topic.from_topic_arn(stack, "Theirs", EXISTING_TOPIC),
             failure_states=("FAILED", "TIMEOUT", "STOPPED"),
-            lister_heartbeat_minutes=None,
+            lister_heartbeat=False,
             dead_letter_records_threshold=100,
             backlog_age_seconds=3600,
             quarantined_files_threshold=5,
@@ -134,13 +139,14 @@ LT = "LessThanThreshold"
 
 # key -> (metric, statistic, period, threshold, comparison, missing data, evaluation periods, notifies OK)
 DEFAULT_ALARMS: dict[str, tuple[dict[str, Any], str, int, float, str, str, int, bool]] = {
-    "ListerHeartbeat": (_custom(m.LISTER_DURATION_SECONDS), "SampleCount", 3600, 1, LT, "breaching", 1, True),
+    # 105 minutes = processor timeout 60 + lister timeout 30 + schedule interval 15 (derived)
+    "ListerHeartbeat": (_custom(m.LISTER_DURATION_SECONDS), "SampleCount", 6300, 1, LT, "breaching", 1, True),
     "ListerDuration": (_custom(m.LISTER_DURATION_SECONDS), "Maximum", 900, 900, GT, "notBreaching", 1, True),
-    "DeadLetterRecords": (_custom(m.RECORDS_DEAD_LETTERED), "Sum", 900, 1, GTE, "notBreaching", 1, False),
     "BacklogAge": (_custom(m.OLDEST_PENDING_AGE_SECONDS), "Maximum", 1800, 86400, GT, "ignore", 1, True),
     "QuarantinedFiles": (_custom(m.QUARANTINED_FILES_TOTAL), "Maximum", 1800, 1, GTE, "ignore", 1, True),
     "RdsCpu": (_rds("CPUUtilization"), "Average", 300, 80, GT, "missing", 3, True),
-    "RdsFreeableMemory": (_rds("FreeableMemory"), "Average", 300, 128 * 1024 * 1024, LT, "missing", 3, True),
+    # 10 % of an m7g.large's 8 GiB
+    "RdsFreeableMemory": (_rds("FreeableMemory"), "Average", 300, int(0.8 * 1024**3), LT, "missing", 3, True),
     "RdsDiskQueueDepth": (_rds("DiskQueueDepth"), "Average", 300, 20, GT, "missing", 3, True),
     "RdsFreeStorage": (_rds("FreeStorageSpace"), "Minimum", 300, 2 * 1024**3, LT, "missing", 1, True),
 }
@@ -208,6 +214,9 @@ def test_existing_topic_is_used_and_none_is_created(custom: Built) -> None:
     custom.template.resource_count_is("AWS::SNS::Subscription", 0)
     assert custom.construct.topic_key is None
     for alarm in custom.template.find_resources("AWS::CloudWatch::Alarm").values():
+        if alarm["Properties"]["AlarmDescription"].startswith("[prod] A run of"):  # JobFailures: the rule notifies
+            assert "AlarmActions" not in alarm["Properties"]
+            continue
         assert alarm["Properties"]["AlarmActions"] == [EXISTING_TOPIC]
 
 
@@ -217,7 +226,9 @@ def test_existing_topic_by_arn_gets_every_notification_and_the_subscriptions(by_
     by_arn.template.resource_count_is("AWS::KMS::Key", 0)
     assert by_arn.construct.topic_key is None and by_arn.construct.topic.topic_arn == ONCALL_TOPIC
     alarms = by_arn.template.find_resources("AWS::CloudWatch::Alarm").values()
-    assert alarms and all(a["Properties"]["AlarmActions"] == [ONCALL_TOPIC] for a in alarms)
+    # every alarm but JobFailures (the rule notifies its failures: one failure, one notification)
+    assert alarms and all(a["Properties"].get("AlarmActions", [ONCALL_TOPIC]) == [ONCALL_TOPIC] for a in alarms)
+    assert sum("AlarmActions" not in a["Properties"] for a in alarms) == 1
     rule = by_arn.template.to_json()["Resources"][cfn.logical_id(by_arn.construct.job_state_rule)]["Properties"]
     assert [t["Arn"] for t in rule["Targets"]] == [ONCALL_TOPIC]
     (_, subscription), *rest = cfn.resources(by_arn.template, "AWS::SNS::Subscription")
@@ -271,8 +282,8 @@ def test_job_failures_alarm_counts_the_rule_matches(default: Built, cfn: Any) ->
     ]
     assert (alarm["Statistic"], alarm["Period"], alarm["Threshold"]) == ("Sum", 900, 1)
     assert (alarm["ComparisonOperator"], alarm["TreatMissingData"]) == (GTE, "notBreaching")
-    assert cfn.render(alarm["AlarmActions"]) == [_topic_ref(default, cfn)]
-    assert "OKActions" not in alarm
+    # one failure, one notification: the rule sends it; the alarm only shows the state (it notified too before)
+    assert "AlarmActions" not in alarm and "OKActions" not in alarm
     assert all(job in alarm["AlarmDescription"] for job in (LISTER, PROCESSOR, BACKFILL))
 
 
@@ -289,8 +300,8 @@ def test_backfill_job_is_optional(custom: Built, by_arn: Built, cfn: Any) -> Non
 # Alarms
 # --------------------------------------------------------------------------------------------
 def test_exactly_the_documented_alarms_exist(default: Built) -> None:
-    assert set(default.construct.alarms) == {"JobFailures", *DEFAULT_ALARMS}
-    default.template.resource_count_is("AWS::CloudWatch::Alarm", len(DEFAULT_ALARMS) + 1)
+    assert set(default.construct.alarms) == {"JobFailures", "DeadLetterRecords", *DEFAULT_ALARMS}
+    default.template.resource_count_is("AWS::CloudWatch::Alarm", len(DEFAULT_ALARMS) + 2)
 
 
 @pytest.mark.parametrize("key", sorted(DEFAULT_ALARMS))
@@ -318,7 +329,6 @@ def test_overridden_thresholds_namespace_and_no_database(custom: Built, cfn: Any
     }
     expected = {
         "ListerDuration": (m.LISTER_DURATION_SECONDS, 300),
-        "DeadLetterRecords": (m.RECORDS_DEAD_LETTERED, 100),
         "BacklogAge": (m.OLDEST_PENDING_AGE_SECONDS, 3600),
         "QuarantinedFiles": (m.QUARANTINED_FILES_TOTAL, 5),
     }
@@ -340,6 +350,7 @@ def test_dashboard_shows_every_custom_metric_and_the_database(default: Built, cf
     widgets = json.loads(body)["widgets"]
     graphed = {
         tuple(row[:2]) for w in widgets if w["type"] == "metric" for row in w["properties"].get("metrics", [])
+        if isinstance(row[0], str)  # not a metric-math row ([{"expression": ...}])
     }
     assert {("MlDataPlatform", name) for name in m.ALL_METRICS} <= graphed
     assert {
@@ -364,6 +375,8 @@ def test_every_alarm_is_drawn_with_its_threshold_on_a_graph_of_its_own_metric(
     built: Built = request.getfixturevalue(which)
     graphs = _graphs(built, cfn)
     for key, alarm in built.construct.alarms.items():
+        if key == "DeadLetterRecords":  # metric math: test_dead_letter_alarm_is_a_sustained_share_of_the_records
+            continue
         factory_metric = getattr(built.construct.metrics, _METRIC_ATTRIBUTES[key])
         resolve = built.stack.resolve
         assert resolve(alarm.metric.to_metric_config()) == resolve(factory_metric.to_metric_config()), key
@@ -418,3 +431,97 @@ def test_metric_names_contract() -> None:
 def test_custom_metric_rejects_unknown_names(default: Built) -> None:
     with pytest.raises(ValueError, match=r"not a metric of platform_contract\.metrics"):
         default.construct.custom_metric("FilesSucceded", "Sum")
+
+
+# --------------------------------------------------------------------------------------------
+# Issue 18 #6: alarms that mean something
+# --------------------------------------------------------------------------------------------
+def _props(**overrides: Any) -> PipelineAlarmsProps:
+    base: dict[str, Any] = {"environment_name": "dev", "lister_job_name": "l", "processor_job_name": "p"}
+    return PipelineAlarmsProps(**{**base, **overrides})
+
+
+def test_dead_letter_alarm_is_a_sustained_share_of_the_records(default: Built, custom: Built, cfn: Any) -> None:
+    """A ratio of dead-lettered to all records (metric math), over 3 consecutive periods, from a minimum count on:
+    one bad file during a backfill no longer flips the alarm every period."""
+    alarm = _alarm(default, cfn, "DeadLetterRecords")
+    assert "MetricName" not in alarm
+    (expression,) = [q for q in alarm["Metrics"] if "Expression" in q]
+    assert expression["Expression"] == (
+        "IF(FILL(dead, 0) >= 1, 100 * FILL(dead, 0) / (FILL(dead, 0) + FILL(good, 0)), 0)"
+    )
+    used = {q["Id"]: q["MetricStat"] for q in alarm["Metrics"] if "MetricStat" in q}
+    assert {i: (s["Metric"]["MetricName"], s["Stat"], s["Period"]) for i, s in used.items()} == {
+        "dead": (m.RECORDS_DEAD_LETTERED, "Sum", 900), "good": (m.RECORDS_GOOD, "Sum", 900)}
+    assert (alarm["Threshold"], alarm["ComparisonOperator"], alarm["TreatMissingData"]) == (1, GT, "notBreaching")
+    assert (alarm["EvaluationPeriods"], alarm["DatapointsToAlarm"]) == (3, 3)
+    assert "OKActions" not in alarm and cfn.render(alarm["AlarmActions"]) == [_topic_ref(default, cfn)]
+    custom_alarm = _alarm(custom, cfn, "DeadLetterRecords")
+    assert next(q["Expression"] for q in custom_alarm["Metrics"] if "Expression" in q).startswith(
+        "IF(FILL(dead, 0) >= 100,")
+
+
+def test_heartbeat_window_is_derived_from_the_timeouts_and_the_schedule() -> None:
+    props = _props(lister_timeout_minutes=30, processor_timeout_minutes=61, schedule_interval_minutes=15)
+    assert props.minimum_heartbeat_minutes() == 110 and props.heartbeat_minutes == 110  # 106 rounded up to 5
+    assert _props().heartbeat_minutes == 60  # nothing to derive from: the fallback
+    assert _props(lister_heartbeat=False).heartbeat_minutes is None
+
+
+def test_a_heartbeat_shorter_than_a_workflow_cycle_is_refused_at_synth() -> None:
+    props = _props(lister_timeout_minutes=30, processor_timeout_minutes=60, schedule_interval_minutes=15,
+                   lister_heartbeat_minutes=60)
+    with pytest.raises(ValueError, match=r"lister_heartbeat_minutes must be at least 105 \(processor_timeout_minutes "
+                                         r"60 \+ lister_timeout_minutes 30 \+ schedule interval 15"):
+        PipelineAlarms(Stack(App(), "Short"), "Alarms", props)
+    longer = dataclasses.replace(props, lister_heartbeat_minutes=120)
+    alarms = PipelineAlarms(Stack(App(), "Long"), "Alarms", longer)
+    assert alarms.metrics.lister_heartbeat is not None
+    assert alarms.metrics.lister_heartbeat.period.to_minutes() == 120
+
+
+def test_a_schedule_of_unknown_interval_needs_the_heartbeat_off() -> None:
+    props = _props(lister_timeout_minutes=30, processor_timeout_minutes=60, schedule_interval_minutes=None)
+    with pytest.raises(ValueError, match=r"lister_heartbeat cannot be derived"):
+        PipelineAlarms(Stack(App(), "Monthly"), "Alarms", props)
+    PipelineAlarms(Stack(App(), "MonthlyOff"), "Alarms", dataclasses.replace(props, lister_heartbeat=False))
+
+
+@pytest.mark.parametrize(("instance_class", "gib"), [
+    ("t4g.micro", 1), ("db.t3.medium", 4), ("m7g.large", 8), ("m6g.2xlarge", 32), ("r7g.xlarge", 32),
+    ("db.r6g.4xlarge", 128),
+])
+def test_memory_threshold_is_a_share_of_the_instance_class(instance_class: str, gib: int) -> None:
+    stack = Stack(App(), "Mem")
+    instance = rds.DatabaseInstance.from_database_instance_attributes(
+        stack, "Db", instance_identifier="db", instance_endpoint_address="db.internal", port=5432, security_groups=[])
+    alarms = PipelineAlarms(stack, "Alarms", _props(database_instance=instance, database_instance_class=instance_class))
+    threshold = Template.from_stack(stack).to_json()["Resources"][
+        stack.get_logical_id(alarms.alarms["RdsFreeableMemory"].node.default_child)]["Properties"]["Threshold"]
+    assert threshold == int(gib * 1024**3 * 0.1)
+
+
+def test_an_unknown_instance_class_fails_at_synth_with_what_to_set() -> None:
+    stack = Stack(App(), "Unknown")
+    instance = rds.DatabaseInstance.from_database_instance_attributes(
+        stack, "Db", instance_identifier="db", instance_endpoint_address="db.internal", port=5432, security_groups=[])
+    with pytest.raises(ValueError, match=r"database_instance_class 'x2g.large' is not an instance class of known "
+                                         r"memory .*set rds_freeable_memory_bytes"):
+        PipelineAlarms(stack, "Alarms", _props(database_instance=instance, database_instance_class="x2g.large"))
+    explicit = _props(database_instance=instance, database_instance_class="x2g.large", rds_freeable_memory_bytes=5)
+    assert explicit.freeable_memory_threshold_bytes == 5
+
+
+def test_a_paused_schedule_keeps_the_heartbeat_with_its_actions_disabled(default: Built, cfn: Any) -> None:
+    """Issue 18 #8: pausing used to delete the heartbeat alarm; now it stays (state, history, dashboard) and
+    notifies nobody until the schedule is resumed. The other alarms keep their actions."""
+    assert _alarm(default, cfn, "ListerHeartbeat").get("ActionsEnabled", True) is True
+    stack = Stack(App(), "Paused")
+    paused = PipelineAlarms(stack, "Alarms", _props(schedule_enabled=False))
+    resources = Template.from_stack(stack).to_json()["Resources"]
+
+    def alarm(key: str) -> dict[str, Any]:
+        return resources[stack.get_logical_id(paused.alarms[key].node.default_child)]["Properties"]
+
+    assert alarm("ListerHeartbeat")["ActionsEnabled"] is False and alarm("ListerHeartbeat")["AlarmActions"]
+    assert alarm("ListerDuration").get("ActionsEnabled", True) is True

@@ -235,8 +235,9 @@ def test_production_rules_are_applied_to_the_props() -> None:
     for props in (PROD.bucket_props(), PROD.database_props(), PROD.workflow_settings()):
         assert props.production
     assert PROD.bucket_props().removal_policy == PROD.database_props().removal_policy == RemovalPolicy.RETAIN
-    assert DEV.alarms_settings().lister_heartbeat_minutes == 60
-    assert DEV.override(**{"workflow.schedule_enabled": False}).alarms_settings().lister_heartbeat_minutes is None
+    assert DEV.alarms_settings().lister_heartbeat is True and DEV.alarms_settings().lister_heartbeat_minutes is None
+    # issue 18 #8: pausing keeps the heartbeat (the stack disables its actions) instead of deleting it
+    assert DEV.override(**{"workflow.schedule_enabled": False}).alarms_settings().lister_heartbeat is True
 
 
 def test_fields_the_rules_own_stay_at_their_defaults() -> None:

@@ -208,7 +208,14 @@ def test_every_alarm_notifies_the_encrypted_topic(dev: dict[str, Any], prod: dic
         alarms = _resources(template, "AWS::CloudWatch::Alarm")
         assert len(alarms) >= 10
         for alarm in alarms:
+            if " ended in " in alarm["Properties"]["AlarmDescription"]:  # JobFailures: the failure rule notifies
+                assert "AlarmActions" not in alarm["Properties"]
+                continue
             assert {"Ref": topic_id} in alarm["Properties"]["AlarmActions"], alarm["Properties"].get("AlarmName")
+        # issue 18 #6: one failure, one notification (the EventBridge rule's message; the alarm has no action)
+        rules = [r for r in _resources(template, "AWS::Events::Rule")
+                 if r["Properties"].get("EventPattern", {}).get("detail-type") == ["Glue Job State Change"]]
+        assert [t["Arn"] for r in rules for t in r["Properties"]["Targets"]] == [{"Ref": topic_id}]
 
 
 def test_alarm_emails_come_from_context(
@@ -226,7 +233,9 @@ def test_prod_can_publish_to_an_existing_oncall_topic(prod_with_oncall_topic: di
     template = prod_with_oncall_topic
     assert not _resources(template, "AWS::SNS::Topic")
     alarms = _resources(template, "AWS::CloudWatch::Alarm")
-    assert alarms and all(a["Properties"]["AlarmActions"] == [ONCALL_TOPIC] for a in alarms)
+    # every alarm but JobFailures, whose failures the EventBridge rule reports (one failure, one notification)
+    assert alarms and all(a["Properties"].get("AlarmActions", [ONCALL_TOPIC]) == [ONCALL_TOPIC] for a in alarms)
+    assert sum("AlarmActions" not in a["Properties"] for a in alarms) == 1
     (rule,) = _resources(template, "AWS::Events::Rule")
     assert [t["Arn"] for t in rule["Properties"]["Targets"]] == [ONCALL_TOPIC]
     subscriptions = _resources(template, "AWS::SNS::Subscription")
@@ -269,3 +278,21 @@ def test_no_policy_grants_s3_star_or_whole_bucket_writes(dev: dict[str, Any], pr
             for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
                 actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
                 assert "s3:*" not in actions and "*" not in actions, statement
+
+
+def test_pausing_the_schedule_stops_the_live_trigger_and_silences_only_the_heartbeat() -> None:
+    """Issue 18 #8 on the deployed shape: ``-c dev.workflow.schedule_enabled=false`` makes the schedule-state
+    custom resource stop the trigger on update, and keeps the heartbeat alarm with its actions disabled."""
+    import json
+
+    from aws_cdk import App
+
+    import app as cdk_app
+
+    context = {**cdk_app.cdk_json_context(), "dev.workflow.schedule_enabled": "false"}
+    template = cdk_app.build_app(App(context=context)).synth().get_stack_by_name(DEV).template
+    (state,) = _resources(template, "Custom::AWS")
+    assert '"action":"stopTrigger"' in json.dumps(state["Properties"]["Update"]).replace("\\", "")
+    alarms = _resources(template, "AWS::CloudWatch::Alarm")
+    silenced = [a["Properties"]["AlarmDescription"] for a in alarms if a["Properties"].get("ActionsEnabled") is False]
+    assert len(silenced) == 1 and "run reported in" in silenced[0]
