@@ -131,7 +131,8 @@ class SecretUrl:
 @dataclass
 class IamTokenUrl:
     """RDS IAM database authentication as ``user``: a new token (valid 15 minutes) for every connection. The
-    endpoint comes from the secret's ``host``, ``port`` and ``dbname``, read once (its password is not used)."""
+    endpoint comes from the secret's ``host``, ``port`` and ``dbname``, read once (its password is not used); the
+    region, unless given, from the secret's ARN."""
 
     secret_arn: str
     user: str = APP_USER
@@ -147,6 +148,9 @@ class IamTokenUrl:
         if self._endpoint is None:
             payload = read_secret(self.secret_arn, self.client, ("host",))
             self._endpoint = {k: payload.get(k) for k in ("host", "port", "dbname")}
+        if self.region is None:  # the database's region: the secret's (arn:aws:secretsmanager:REGION:...)
+            fields = self.secret_arn.split(":")
+            self.region = fields[3] if len(fields) > 3 and fields[3] else None
         if self.rds_client is None:
             import boto3
 
@@ -204,7 +208,7 @@ def resolve_credentials(cli_url: str | None = None, secret_arn: str | None = Non
     if not ca_bundle:
         log.warning("no --db-ca-bundle: the database server's certificate is not verified (sslmode=require)")
     if iam_user:
-        return IamTokenUrl(secret_arn, iam_user, tls, region=os.environ.get("AWS_REGION"))
+        return IamTokenUrl(secret_arn, iam_user, tls)
     return SecretUrl(secret_arn, tls)
 
 

@@ -124,8 +124,9 @@ def test_iam_authentication_generates_a_token_for_every_connection(db_url, secre
             tokens.append(token)
             return token
 
-    provider = IamTokenUrl(arn, APP_USER, NO_TLS, region=REGION, client=secrets, rds_client=CountingRds())
+    provider = IamTokenUrl(arn, APP_USER, NO_TLS, client=secrets, rds_client=CountingRds())
     first, second = connect(provider), connect(provider)
+    assert provider.region == REGION  # the secret's
     assert len(tokens) == 2 and tokens[0] != tokens[1]
     assert "X-Amz-Signature" in tokens[0] and f"DBUser%3D{APP_USER}" in tokens[0].replace("=", "%3D")
     assert current_user(first) == current_user(second) == APP_USER
@@ -211,3 +212,20 @@ def test_a_plain_url_stays_a_plain_url():
     url = "postgresql://me:secret@localhost:5432/db"
     assert StaticUrl(url).connection_url() == url
     assert StaticUrl(url).describe() == "me@localhost:5432/db"
+
+
+def test_the_job_options_choose_the_provider(monkeypatch, tmp_path):
+    from argparse import Namespace
+
+    from runtime.commands.common import credentials_from_args
+
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:db"
+    url = "postgresql://me:pw@localhost/db"
+    assert credentials_from_args(Namespace(db=url, db_secret_arn=arn, db_iam_user="mldp_app")) == StaticUrl(url)
+    secret = credentials_from_args(Namespace(db=None, db_secret_arn=arn, db_iam_user=None, db_ca_bundle=None))
+    assert isinstance(secret, SecretUrl) and secret.tls == Tls()
+    bundle = str(tmp_path / "global-bundle.pem")
+    iam = credentials_from_args(Namespace(db=None, db_secret_arn=arn, db_iam_user="mldp_app", db_ca_bundle=bundle))
+    assert isinstance(iam, IamTokenUrl) and (iam.user, iam.tls) == ("mldp_app", Tls(bundle))
+    assert isinstance(owner_credentials(iam), SecretUrl) and owner_credentials(secret) is secret
