@@ -243,8 +243,19 @@ class JsonToParquetWorkflow(Construct):
             ),
         )
 
+    def _grant_ca_bundle(self, role: iam.IRole) -> None:
+        """``s3:GetObject`` on the RDS CA bundle the jobs verify the database with, when one is configured."""
+        if self.props.database_ca_bundle:
+            bucket, _, key = self.props.database_ca_bundle[len("s3://"):].partition("/")
+            role.add_to_principal_policy(iam.PolicyStatement(
+                actions=["s3:GetObject"],
+                resources=[Stack.of(self).format_arn(service="s3", region="", account="", resource=bucket,
+                                                     resource_name=key)],
+            ))
+
     def _grant_lister(self) -> None:
         role = self.lister_role.role
+        self._grant_ca_bundle(role)
         self.props.bucket.grant_lister(role)
         self.props.database.grant_connect(role)
         self.security_configuration.grant_use(role)
@@ -252,6 +263,7 @@ class JsonToParquetWorkflow(Construct):
 
     def _grant_processor(self) -> None:
         role = self.processor_role.role
+        self._grant_ca_bundle(role)
         self.props.bucket.grant_processor(role)
         self.props.bucket.grant_read_scripts(role)  # transform specs live under the scripts prefix
         self.props.database.grant_connect(role)

@@ -29,6 +29,7 @@ from platform_constructs.json_to_parquet_workflow.reserved_arguments import (
     LISTER_RESERVED,
     PROCESSOR_RESERVED,
 )
+from platform_constructs.tracking_database.props import APP_USERNAME
 
 
 def spark_conf_argument(conf: Mapping[str, str]) -> str:
@@ -50,6 +51,11 @@ def common_arguments(p: JsonToParquetWorkflowProps) -> dict[str, str]:
     return {
         "--store": p.bucket.uri,
         "--db-secret-arn": p.database.secret.secret_arn,
+        # IAM database authentication: a token per connection as the application role (the secret's own user,
+        # the owner, runs the migrations only); without it the jobs work as the secret's user
+        **({"--db-iam-user": APP_USERNAME} if p.database.props.iam_authentication else {}),
+        # the RDS CA bundle: the server's certificate is verified (sslmode=verify-full)
+        **({"--db-ca-bundle": p.database_ca_bundle} if p.database_ca_bundle else {}),
         "--environment": p.environment_name,
         "--metrics-namespace": p.metrics_namespace,
         "--job-language": "python",

@@ -103,6 +103,10 @@ class JsonToParquetWorkflowSettings:
     #: Optional ``s3://`` URI of a transform spec (``--transform-spec``); the processor can read it when it lies
     #: under the bucket's scripts prefix.
     transform_spec_uri: str | None = None
+    #: ``s3://bucket/key`` of the RDS CA bundle (``global-bundle.pem``, https://truststore.pki.rds.amazonaws.com):
+    #: the jobs verify the database server's certificate (``--db-ca-bundle``, ``sslmode=verify-full``) and get
+    #: ``s3:GetObject`` on that object; ``None``: encrypted, the server not verified (``sslmode=require``).
+    database_ca_bundle: str | None = None
     #: Prefixes the lister lists (``--prefixes``); ``None`` = the runtime's default (historical and weekly folders
     #: under the raw prefix). Each must lie under the bucket's raw prefix.
     listing_prefixes: tuple[str, ...] | None = None
@@ -162,6 +166,9 @@ class JsonToParquetWorkflowSettings:
         if (problem := glue_cron_problem(self.schedule)) is not None:
             raise PropsError(owner, "schedule", problem)
         check_metrics_namespace(owner, self.metrics_namespace)
+        if self.database_ca_bundle is not None and not re.match(r"^s3://[^/]+/.+", self.database_ca_bundle):
+            raise PropsError(owner, "database_ca_bundle",
+                             f"{self.database_ca_bundle!r} must be s3://bucket/key or None")
         if self.transform_spec_uri is not None and not self.transform_spec_uri.startswith("s3://"):
             raise PropsError(owner, "transform_spec_uri", f"{self.transform_spec_uri!r} must be an s3:// URI or None")
         if self.vpc_endpoints is False:

@@ -19,6 +19,8 @@ from platform_constructs._shared.validation import PropsError, check_string_map
 COMMON_RESERVED: dict[str, str] = {
     "--store": "bucket",
     "--db-secret-arn": "database",
+    "--db-iam-user": "the database's TrackingDatabaseProps.iam_authentication",
+    "--db-ca-bundle": "database_ca_bundle",
     "--environment": "environment_name",
     "--metrics-namespace": "metrics_namespace",
     "--job-language": "the construct (Python jobs)",

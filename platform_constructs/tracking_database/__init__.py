@@ -7,6 +7,6 @@ Modules: :mod:`.construct` (the construct), :mod:`.props` (its props and their r
 from __future__ import annotations
 
 from platform_constructs.tracking_database.construct import TrackingDatabase
-from platform_constructs.tracking_database.props import TrackingDatabaseProps
+from platform_constructs.tracking_database.props import APP_USERNAME, TrackingDatabaseProps
 
-__all__ = ["TrackingDatabase", "TrackingDatabaseProps"]
+__all__ = ["APP_USERNAME", "TrackingDatabase", "TrackingDatabaseProps"]

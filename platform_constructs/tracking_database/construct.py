@@ -22,7 +22,7 @@ from constructs import Construct
 
 from platform_constructs._shared.removal_policy import dependent_policy, guard_removal_policy
 from platform_constructs._shared.vpc_endpoints import closed_interface_endpoint
-from platform_constructs.tracking_database.props import TrackingDatabaseProps
+from platform_constructs.tracking_database.props import APP_USERNAME, TrackingDatabaseProps
 
 __all__ = ["TrackingDatabase", "TrackingDatabaseProps"]
 
@@ -243,11 +243,13 @@ class TrackingDatabase(Construct):
             )
 
     def grant_connect(self, grantee: iam.IGrantable, db_user: str | None = None) -> iam.Grant:
-        """Let ``grantee`` read the database secret (and ``rds-db:connect`` as ``db_user`` with IAM auth).
+        """Let ``grantee`` read the database secret (its endpoint, and the owner's password the migrations use)
+        and, with IAM auth, ``rds-db:connect`` as ``db_user`` only (default: the application role,
+        :data:`~platform_constructs.tracking_database.props.APP_USERNAME`), on this instance's resource id.
 
         Network access is separate: call :meth:`allow_from` with the grantee's security group.
         """
         grant = self.secret.grant_read(grantee)
         if self.props.iam_authentication:
-            grant = grant.combine(self.instance.grant_connect(grantee, db_user or self.props.master_username))
+            grant = grant.combine(self.instance.grant_connect(grantee, db_user or APP_USERNAME))
         return grant

@@ -27,7 +27,8 @@ from platform_constructs._shared.validation import (
 _DB_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,62}$")
 _INSTANCE_TYPE = re.compile(r"^(db\.)?[a-z][a-z0-9-]*\.[a-z0-9]+$")
 _USERNAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,62}$")
-_RESERVED_USERNAMES = {"rdsadmin", "rdsrepladmin", "rds_superuser", "public"}
+#: ``mldp_app`` is the application role (APP_USERNAME): the owner must be another user.
+_RESERVED_USERNAMES = {"rdsadmin", "rdsrepladmin", "rds_superuser", "public", "mldp_app"}
 _REMOVAL_POLICIES = (RemovalPolicy.RETAIN, RemovalPolicy.SNAPSHOT, RemovalPolicy.DESTROY)
 #: Enhanced Monitoring intervals RDS accepts (0 = off).
 MONITORING_INTERVALS = (0, 1, 5, 10, 15, 30, 60)
@@ -49,6 +50,11 @@ _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _WEEK = 7 * 24 * 60
 #: The props that shape a VPC the construct creates; refused together with ``vpc``.
 CREATED_VPC_FIELDS = ("vpc_cidr", "availability_zones", "subnet_cidr_mask", "vpc_flow_logs")
+
+
+#: The database user the jobs connect as with IAM authentication: the application role created by the runtime's
+#: migration 0008 (``runtime/db/migrations/0008_application_role.sql``; rows only, never the schema).
+APP_USERNAME = "mldp_app"
 
 
 @dataclass(frozen=True)
@@ -123,8 +129,9 @@ class TrackingDatabaseProps:
     cloudwatch_logs_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH
     #: Log statements slower than this (``log_min_duration_statement``); -1 disables.
     log_min_duration_ms: int = 1000
-    #: Also allow IAM database authentication (``rds-db:connect`` grants).
-    iam_authentication: bool = False
+    #: IAM database authentication: the jobs connect as mldp_app (APP_USERNAME) with a token per connection
+    #: (``rds-db:connect`` granted by ``grant_connect``); ``False``: they connect with the secret (the owner).
+    iam_authentication: bool = True
     #: A customer-managed key for storage; ``None``: the AWS-managed RDS key.
     storage_encryption_key: kms.IKey | None = None
     #: A customer-managed key for the secret; ``None``: the AWS-managed key.

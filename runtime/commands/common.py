@@ -15,7 +15,8 @@ from typing import Any
 
 import psycopg2
 
-from runtime.db.connection import connect, describe_url, redact, resolve_database_url
+from runtime.db.connection import connect, describe_url, redact
+from runtime.db.credentials import CredentialsProvider, owner_credentials, resolve_credentials
 from runtime.db.migrations import apply_migrations
 from runtime.errors import UsageError
 
@@ -23,20 +24,45 @@ from runtime.errors import UsageError
 _database_url: str | None = None
 
 
-def connect_database(db_url: str | None, secret_arn: str | None = None, application_name: str = "mldp") -> Any:
-    """Resolve and connect (``--db``, else ``$DATABASE_URL``, the secret, the embedded server), remembering the
-    URL so that a failure later in the command names the server. Returns the psycopg2 connection."""
+def credentials_from_args(args: Any) -> CredentialsProvider:
+    """The credentials provider a job's options name (``--db``, ``--db-secret-arn``, ``--db-iam-user``,
+    ``--db-ca-bundle``; see :func:`runtime.db.credentials.resolve_credentials`)."""
+    return resolve_credentials(getattr(args, "db", None), getattr(args, "db_secret_arn", None),
+                               iam_user=getattr(args, "db_iam_user", None),
+                               ca_bundle=getattr(args, "db_ca_bundle", None))
+
+
+def connect_database(db: str | CredentialsProvider | None, secret_arn: str | None = None,
+                     application_name: str = "mldp") -> Any:
+    """Connect to ``db``: a credentials provider (asked for a fresh URL now), else resolved as a URL (``--db``,
+    ``$DATABASE_URL``, the secret, the embedded server), remembering the URL so that a failure later in the command
+    names the server. Returns the psycopg2 connection."""
     global _database_url
-    url = resolve_database_url(db_url, secret_arn)
+    provider = db if db is not None and not isinstance(db, str) else resolve_credentials(db, secret_arn)
+    url = provider.connection_url()
     _database_url = url
     return connect(url, application_name=application_name)
 
 
-def open_database(db_url: str | None, secret_arn: str | None = None, application_name: str = "mldp") -> Any:
-    """Resolve, connect and migrate: every job and command starts here. Returns the psycopg2 connection."""
-    conn = connect_database(db_url, secret_arn, application_name)
-    apply_migrations(conn)
-    return conn
+def open_database(db: str | CredentialsProvider | None, secret_arn: str | None = None,
+                  application_name: str = "mldp") -> Any:
+    """Resolve, migrate and connect: every job and command starts here. Returns the psycopg2 connection.
+
+    The migrations run as the owner: on a connection of their own, closed before the work starts, when the working
+    connections authenticate as the application role (IAM tokens as ``mldp_app``), else on the working
+    connection itself (local mode: one URL)."""
+    provider = db if db is not None and not isinstance(db, str) else resolve_credentials(db, secret_arn)
+    owner = owner_credentials(provider)
+    if owner is provider:
+        conn = connect_database(provider, application_name=application_name)
+        apply_migrations(conn)
+        return conn
+    owner_conn = connect_database(owner, application_name=f"{application_name}-migrations")
+    try:
+        apply_migrations(owner_conn)
+    finally:
+        owner_conn.close()
+    return connect_database(provider, application_name=application_name)
 
 
 def current_database() -> str:

@@ -22,7 +22,7 @@ import argparse
 import time
 
 from platform_contract import defaults
-from runtime.commands.common import emit, open_database
+from runtime.commands.common import credentials_from_args, emit, open_database
 from runtime.commands.options import add_job_options, layout_from_args, non_negative_int, positive_int
 from runtime.errors import UsageError
 from runtime.jobs.lister import (
@@ -74,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
     layout = layout_from_args(args)
     prefixes = check_prefixes(requested_prefixes(args), layout)  # refused before any connection is opened
     store = open_store(args.store)
-    conn = open_database(args.db, args.db_secret_arn, application_name="mldp-lister")
+    conn = open_database(credentials_from_args(args), application_name="mldp-lister")
     started = time.monotonic()
     try:
         try:

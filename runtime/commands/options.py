@@ -43,6 +43,14 @@ def add_job_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--db-secret-arn", metavar="ARN",
                         help="Secrets Manager secret of the database, used when --db and $DATABASE_URL are not "
                              "given (default: none; the Glue jobs pass it)")
+    parser.add_argument("--db-iam-user", metavar="USER",
+                        help="with --db-secret-arn: connect as USER with an RDS IAM token generated for every "
+                             "connection (the secret gives the endpoint; its own user, the owner, runs the "
+                             "migrations) (default: none, the secret's user; the Glue jobs pass mldp_app)")
+    parser.add_argument("--db-ca-bundle", metavar="PATH_OR_S3_URL",
+                        help="with --db-secret-arn: the RDS CA bundle (a path or s3:// URL): the server's "
+                             "certificate is verified (sslmode=verify-full); a bundle named and missing is an "
+                             "error (default: none, sslmode=require)")
     parser.add_argument("--job-run-id", help="run id recorded with each outcome (default: local-<12 hex digits>; "
                                              "Glue passes JOB_RUN_ID)")
     parser.add_argument("--environment", default=defaults.LOCAL_ENVIRONMENT,

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from platform_contract import defaults
 from runtime import metrics as m
-from runtime.commands.common import emit, open_database
+from runtime.commands.common import credentials_from_args, emit, open_database
 from runtime.commands.options import add_job_options, layout_from_args, non_negative_int, positive_int
 from runtime.errors import RunStopped
 from runtime.operator.summary import summarize
@@ -98,7 +98,7 @@ def load_spec_from(location: str | None) -> TransformSpec:
 
 def run(args: argparse.Namespace) -> int:
     """Process one batch (after recovering expired ones), or every claimable batch with ``--drain``."""
-    from runtime.db.connection import connect, resolve_database_url
+    from runtime.db.connection import connect
     from runtime.jobs.processor import BatchProcessor, ProcessorSettings
     from runtime.progress import Progress
     from runtime.storage.factory import open_store
@@ -111,8 +111,8 @@ def run(args: argparse.Namespace) -> int:
     spec = load_spec_from(args.transform_spec)
     store = open_store(args.store)
     publisher = m.publisher_from_args(args)
-    url = resolve_database_url(args.db, args.db_secret_arn)
-    conn = open_database(url, application_name="mldp-processor")
+    credentials = credentials_from_args(args)  # asked afresh for every connection, the heartbeat's reconnects too
+    conn = open_database(credentials, application_name="mldp-processor")
     started = time.monotonic()
     try:
         def spark() -> Any:
@@ -121,7 +121,7 @@ def run(args: argparse.Namespace) -> int:
             return get_spark("JsonToParquetBatchProcessor")
 
         processor = BatchProcessor(store, conn, spark, spec, settings, layout_from_args(args),
-                                   heartbeat_connect=lambda: connect(url, application_name="mldp-lease"),
+                                   heartbeat_connect=lambda: connect(credentials, application_name="mldp-lease"),
                                    handle_signals=True)
         progress = Progress("processing", unit="files", total=_backlog(conn) if args.drain else None)
 

@@ -10,6 +10,7 @@ import os
 import re
 import socket
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
 import psycopg2
@@ -130,12 +131,16 @@ DEFAULT_LIMITS = SessionLimits()
 _OPTION_SETTING = re.compile(r"(?:^|\s)(?:-c\s*|--)([A-Za-z0-9_.-]+)=")
 
 
-def connect(url: str, *, application_name: str = "mldp", connect_timeout: int = 10,
+def connect(target: Any, *, application_name: str = "mldp", connect_timeout: int = 10,
             limits: SessionLimits = DEFAULT_LIMITS):
     """Open a psycopg2 connection (autocommit off) with the keepalives and statement timeout of ``limits``. A value
     the URL already sets (``?keepalives_idle=5``, ``?options=-c statement_timeout=0``; ``$PGOPTIONS`` when the URL
     has no ``options``) is kept. Raises :class:`DatabaseUnavailable` with a one-line reason that names the server
-    and never the password, whatever the shape of ``url``."""
+    and never the password, whatever the shape of ``url``.
+
+    ``target`` is a URL string, or a credentials provider (:mod:`runtime.db.credentials`) asked for a fresh URL
+    now: every connection, and every reconnect, authenticates with the credentials valid at that moment."""
+    url = target if isinstance(target, str) else target.connection_url()
     check_url(url)
     try:
         conn = psycopg2.connect(url, application_name=application_name, connect_timeout=connect_timeout,

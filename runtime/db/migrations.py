@@ -83,11 +83,13 @@ def apply_migrations(conn: Connection, directory: Traversable = MIGRATIONS_DIR) 
         cur.execute("SELECT pg_advisory_lock(%s)", (ADVISORY_LOCK_KEY,))  # a session lock: it outlives the COMMIT
         cur.execute("COMMIT")
         try:
-            cur.execute(
-                "CREATE TABLE IF NOT EXISTS schema_migrations ("
-                " version INTEGER PRIMARY KEY, name TEXT NOT NULL, checksum TEXT NOT NULL,"
-                " applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
-            )
+            cur.execute("SELECT to_regclass('schema_migrations') IS NOT NULL")
+            if not cur.fetchone()[0]:  # checked first: the application role may read it, not create it (0008)
+                cur.execute(
+                    "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                    " version INTEGER PRIMARY KEY, name TEXT NOT NULL, checksum TEXT NOT NULL,"
+                    " applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
+                )
             cur.execute("SELECT version, checksum FROM schema_migrations")
             done = dict(cur.fetchall())
             for migration in migrations:

@@ -164,3 +164,31 @@ CREATE TRIGGER file_new_version_history
     BEFORE UPDATE OF version ON file_processing_status
     FOR EACH ROW WHEN (OLD.version IS DISTINCT FROM NEW.version)
     EXECUTE FUNCTION record_replaced_version();
+
+-- --- the application role: rows only, never the schema (migration 0008) -----------------------------------------
+
+-- Roles are cluster-wide: created only when missing (see migration 0008 for the reasons).
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'mldp_app') THEN
+        CREATE ROLE mldp_app LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION;
+    END IF;
+EXCEPTION WHEN duplicate_object OR unique_violation THEN
+    NULL;
+END $$;
+
+DO $$
+BEGIN
+    IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'rds_iam') THEN
+        GRANT rds_iam TO mldp_app;
+    END IF;
+END $$;
+
+REVOKE CREATE ON SCHEMA public FROM PUBLIC;
+GRANT USAGE ON SCHEMA public TO mldp_app;
+GRANT SELECT, INSERT, UPDATE, DELETE ON file_processing_status, processing_batches, file_processing_history
+    TO mldp_app;
+GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO mldp_app;
+GRANT EXECUTE ON FUNCTION record_replaced_version() TO mldp_app;
+ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO mldp_app;
+ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT USAGE, SELECT ON SEQUENCES TO mldp_app;

@@ -13,7 +13,8 @@ from runtime.cli import main
 from runtime.glue.args import job_cli_argv
 from runtime.layout import PREFIX_OPTIONS
 
-OPTIONS = ["store", "db", "db-secret-arn", "batch-size", "max-attempts", "lease-seconds", "drain", "max-minutes",
+OPTIONS = ["store", "db", "db-secret-arn", "db-iam-user", "db-ca-bundle",
+           "batch-size", "max-attempts", "lease-seconds", "drain", "max-minutes",
            "transform-spec", "environment", "metrics-namespace", "no-metrics", *PREFIX_OPTIONS.values()]
 
 

@@ -48,7 +48,11 @@ class RunHeartbeat:
     a failure: a database that is away for less than a lease costs nothing). The connection's limits are lowered
     to :func:`heartbeat_limits` of the interval, so a renewal fails rather than hangs. A batch taken over
     meanwhile is simply not renewed any more; the run's lease check before publishing and the fenced commit then
-    stop it. ``renewals`` and ``failures`` count the beats that renewed and those that failed."""
+    stop it. ``renewals`` and ``failures`` count the beats that renewed and those that failed.
+
+    ``connect`` is called for the first connection and for every reconnect: give it one that resolves credentials
+    afresh (``lambda: connect(provider)`` with a :mod:`runtime.db.credentials` provider), never a URL resolved at
+    the start of the run, so a reconnect after a password rotation, an expired IAM token or a failover succeeds."""
 
     def __init__(self, connect: Callable[[], Connection], job_run_id: str, lease_seconds: int,
                  interval: float | None = None) -> None:

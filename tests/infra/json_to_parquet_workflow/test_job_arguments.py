@@ -144,3 +144,19 @@ def test_jobs_are_told_the_bucket_layout(cdk: Any, cfn: Any, build_workflow: Any
     for job in (workflow.lister_job_name, workflow.processor_job_name, workflow.backfill_job_name):
         arguments = cfn.job(template, job)["DefaultArguments"]
         assert {k: arguments[k] for k in expected} == expected
+
+
+def test_jobs_connect_as_the_application_role_and_verify_the_server_with_the_ca_bundle(
+        default: Any, cfn: Any, build_workflow: Any) -> None:
+    """IAM database authentication (the database's default): every job connects as ``mldp_app`` with a token per
+    connection; a configured RDS CA bundle is passed to every job, which may read that object and nothing more."""
+    bundle = "s3://certs-bucket/rds/global-bundle.pem"
+    _, workflow, template = build_workflow(environment_name="dev", database_ca_bundle=bundle)
+    for job in (workflow.lister_job_name, workflow.processor_job_name, workflow.backfill_job_name):
+        arguments = cfn.job(template, job)["DefaultArguments"]
+        assert (arguments["--db-iam-user"], arguments["--db-ca-bundle"]) == ("mldp_app", bundle)
+        assert "--db-ca-bundle" not in cfn.job(default[2], job)["DefaultArguments"]
+    for role in (workflow.lister_role.role, workflow.processor_role.role):
+        statements = cfn.role_statements(template, role)
+        reads = [s for s in statements if "s3:GetObject" in s["Action"]]
+        assert any(r.endswith(":s3:::certs-bucket/rds/global-bundle.pem") for s in reads for r in s["Resource"])

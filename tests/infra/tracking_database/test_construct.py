@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -331,17 +332,37 @@ def test_exported_logs_have_a_retention(default: Built, cfn: Any) -> None:
     }
 
 
-def test_grant_connect_reads_only_the_database_secret(default: Built, cfn: Any) -> None:
+def test_grant_connect_reads_the_secret_and_connects_as_the_application_role(default: Built, cfn: Any) -> None:
     statements = cfn.role_statements(default.template, default.role)
     secret_ref = "${" + cfn.logical_id(default.construct.secret.node.default_child) + "}"
+    instance = cfn.logical_id(default.construct.instance)
     assert statements == [
         {
             "Effect": "Allow",
             "Action": ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
             "Resource": [secret_ref],
             "Condition": {},
-        }
+        },
+        {
+            "Effect": "Allow",
+            "Action": ["rds-db:connect"],
+            "Resource": ["arn:${AWS::Partition}:rds-db:${AWS::Region}:${AWS::AccountId}:dbuser:"
+                         f"${{{instance}.DbiResourceId}}/mldp_app"],
+            "Condition": {},
+        },
     ]
+    assert _instance(default, cfn)["Properties"]["EnableIAMDatabaseAuthentication"] is True
+
+
+def test_the_application_user_is_the_runtimes_and_cannot_be_the_owner() -> None:
+    import runtime.db
+    from platform_constructs.tracking_database import APP_USERNAME
+    from runtime.db.credentials import APP_USER
+
+    assert APP_USERNAME == APP_USER == "mldp_app"
+    assert "mldp_app" in (Path(runtime.db.__file__).parent / "migrations" / "0008_application_role.sql").read_text()
+    with pytest.raises(ValueError, match="master_username"):
+        TrackingDatabaseProps(master_username="mldp_app").validate()
 
 
 def test_grant_connect_with_iam_authentication_adds_rds_db_connect(prod: Built, cfn: Any) -> None:
@@ -349,7 +370,7 @@ def test_grant_connect_with_iam_authentication_adds_rds_db_connect(prod: Built, 
     actions = sorted(a for s in statements for a in s["Action"])
     assert actions == ["rds-db:connect", "secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"]
     (connect,) = [s for s in statements if s["Action"] == ["rds-db:connect"]]
-    assert connect["Resource"][0].endswith("/pipeline_admin")
+    assert connect["Resource"][0].endswith("/mldp_app")  # the application role, never the owner
 
 
 def test_exposed_attributes(default: Built) -> None:
