@@ -139,6 +139,7 @@ DEFAULT_ALARMS: dict[str, tuple[dict[str, Any], str, int, float, str, str, int, 
     "DeadLetterRecords": (_custom(m.RECORDS_DEAD_LETTERED), "Sum", 900, 1, GTE, "notBreaching", 1, False),
     "BacklogAge": (_custom(m.OLDEST_PENDING_AGE_SECONDS), "Maximum", 1800, 86400, GT, "ignore", 1, True),
     "QuarantinedFiles": (_custom(m.QUARANTINED_FILES_TOTAL), "Maximum", 1800, 1, GTE, "ignore", 1, True),
+    "ArchiveDeleteFailures": (_custom(m.ARCHIVE_DELETE_FAILURES), "Sum", 900, 1, GTE, "notBreaching", 1, False),
     "RdsCpu": (_rds("CPUUtilization"), "Average", 300, 80, GT, "missing", 3, True),
     "RdsFreeableMemory": (_rds("FreeableMemory"), "Average", 300, 128 * 1024 * 1024, LT, "missing", 3, True),
     "RdsDiskQueueDepth": (_rds("DiskQueueDepth"), "Average", 300, 20, GT, "missing", 3, True),
@@ -315,6 +316,7 @@ def test_overridden_thresholds_namespace_and_no_database(custom: Built, cfn: Any
         "DeadLetterRecords",
         "BacklogAge",
         "QuarantinedFiles",
+        "ArchiveDeleteFailures",
     }
     expected = {
         "ListerDuration": (m.LISTER_DURATION_SECONDS, 300),
@@ -384,7 +386,7 @@ _METRIC_ATTRIBUTES = {
     "JobFailures": "job_failures", "ListerHeartbeat": "lister_heartbeat", "ListerDuration": "lister_duration",
     "DeadLetterRecords": "dead_letter_records", "BacklogAge": "backlog_age", "QuarantinedFiles": "quarantined_files",
     "RdsCpu": "rds_cpu", "RdsFreeableMemory": "rds_freeable_memory", "RdsDiskQueueDepth": "rds_disk_queue_depth",
-    "RdsFreeStorage": "rds_free_storage",
+    "RdsFreeStorage": "rds_free_storage", "ArchiveDeleteFailures": "archive_delete_failures",
 }
 
 
@@ -411,7 +413,8 @@ def test_metric_names_contract() -> None:
     )
     assert m.LISTER_METRICS == ("FilesListed", "FilesRegistered", "FilesIgnored", "ListerDurationSeconds")
     assert m.BACKLOG_METRICS == ("BacklogFiles", "OldestPendingAgeSeconds", "QuarantinedFilesTotal")
-    assert set(m.UNITS) == m.ALL_METRICS and len(m.ALL_METRICS) == 14
+    assert m.PROCESSOR_RUN_METRICS == ("ArchiveDeleteFailures",)
+    assert set(m.UNITS) == m.ALL_METRICS and len(m.ALL_METRICS) == 15
     assert {m.UNITS[n] for n in m.ALL_METRICS} == {"Count", "Bytes", "Seconds"}
 
 
