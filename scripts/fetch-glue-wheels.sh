@@ -4,7 +4,8 @@
 #
 #   cp311 / manylinux2014_x86_64: the Spark processor (Glue 5.0, Python 3.11), via --additional-python-modules
 #   cp39  / manylinux2014_x86_64: the lister (Glue Python shell, Python 3.9), via --extra-py-files
-#   py3-none-any: the AWS SDK the processor installs over Glue 5.0's own (boto3, botocore, s3transfer), pinned to
+#   *-none-any: the AWS SDK the processor installs over Glue 5.0's own (boto3, botocore, s3transfer and their
+#   dependencies jmespath, python-dateutil, six, urllib3, so that pip --no-index needs nothing else), pinned to
 #   the versions in the dev virtualenv, i.e. the ones the tests run with (tests/infra/json_to_parquet_workflow/
 #   glue/test_sdk_wheels.py holds this). Glue 5.0's botocore is too old for the archive's conditional deletes
 #   (needs >= 1.35.67: ObjectIdentifier.ETag in DeleteObjects; runtime/storage/sdk_check.py).
@@ -23,7 +24,10 @@ packages=("psycopg2-binary==2.9.10" "PyYAML==6.0.2")
 python="${here}/.venv/bin/python"
 [ -x "${python}" ] || python="python3"
 sdk_version() { "${python}" -c "import importlib.metadata as m; print(m.version('$1'))"; }
-sdk_packages=("boto3==$(sdk_version boto3)" "botocore==$(sdk_version botocore)" "s3transfer==$(sdk_version s3transfer)")
+sdk_packages=()
+for name in boto3 botocore s3transfer jmespath python-dateutil six urllib3; do
+  sdk_packages+=("${name}==$(sdk_version "${name}")")
+done
 
 mkdir -p "${dest}"
 rm -f "${dest}"/*.whl

@@ -14,9 +14,10 @@ Everything a job needs is uploaded as a CDK file asset, so the jobs install noth
   both reproducible: sorted entries, fixed timestamps and permissions, no ``__pycache__``;
 * the vendored wheels in :data:`DEFAULT_WHEELS_DIR` (``psycopg2-binary`` and ``PyYAML`` for CPython 3.11,
   Glue 5.0, and 3.9, Python shell; fetched once by ``scripts/fetch-glue-wheels.sh`` and committed);
-* the pinned AWS SDK for the processor (:data:`SDK_WHEELS`: ``boto3``, ``botocore``, ``s3transfer``, pure-Python
-  wheels, the versions the tests run with): Glue 5.0 ships an older botocore whose S3 model cannot send the
-  archive's conditional deletes (``runtime.storage.sdk_check``, which also checks it at the start of every run).
+* the pinned AWS SDK for the processor (:data:`SDK_WHEELS`: ``boto3``, ``botocore``, ``s3transfer`` and their
+  dependencies, pure-Python wheels, the versions the tests run with, installable offline on their own): Glue 5.0
+  ships an older botocore whose S3 model cannot send the archive's conditional deletes
+  (``runtime.storage.sdk_check``, which also checks it at the start of every run).
 
 pip only installs a wheel whose *file name* parses (``name-version-tags.whl``), and Glue keeps the S3 key's
 base name when it downloads a file. A plain ``s3_assets.Asset`` is stored under ``<sha256>.whl``, which pip
@@ -57,8 +58,9 @@ LISTER_SCRIPT = "glue/file_lister_and_db_populator.py"
 PROCESSOR_SCRIPT = "glue/json_to_parquet_batch_processor.py"
 #: Distributions (normalized names) that every job installs from the vendored wheels.
 REQUIRED_WHEELS = ("psycopg2_binary", "pyyaml")
-#: Pure-Python wheels (``py3-none-any``) of the AWS SDK that the Spark processor installs over Glue's own.
-SDK_WHEELS = ("boto3", "botocore", "s3transfer")
+#: Pure-Python wheels (``*-none-any``) of the AWS SDK and its dependencies that the Spark processor installs over
+#: Glue's own (the whole closure: pip ``--no-index`` then needs nothing else).
+SDK_WHEELS = ("boto3", "botocore", "s3transfer", "jmespath", "python_dateutil", "six", "urllib3")
 #: Distribution name and version of the runtime wheel; the build tag carries the content digest.
 RUNTIME_DISTRIBUTION = "mldp_runtime"
 RUNTIME_WHEEL_VERSION = "0.1.0"
@@ -203,12 +205,13 @@ def find_wheels(wheels_dir: Path, python_tag: str, required: Sequence[str] = REQ
 
 
 def find_pure_wheels(wheels_dir: Path, required: Sequence[str] = SDK_WHEELS) -> list[Path]:
-    """The vendored ``py3-none-any`` wheels of ``required`` (normalized names), in that order; one version each.
+    """The vendored pure-Python (``*-none-any``) wheels of ``required`` (normalized names), in that order, one
+    version each.
 
     Raises :class:`GlueWheelsMissingError` naming the script to run when any is missing or present twice.
     """
     wheels_dir = Path(wheels_dir)
-    candidates = sorted(wheels_dir.glob("*-py3-none-any.whl")) if wheels_dir.is_dir() else []
+    candidates = sorted(wheels_dir.glob("*-none-any.whl")) if wheels_dir.is_dir() else []
     found: dict[str, list[Path]] = {}
     for wheel in candidates:
         found.setdefault(normalized_distribution(wheel), []).append(wheel)

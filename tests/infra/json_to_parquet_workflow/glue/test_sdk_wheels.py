@@ -2,8 +2,8 @@
 
 Glue 5.0 ships its own, older botocore, whose S3 model cannot send the archive's conditional deletes. The processor
 therefore installs the vendored ``boto3``/``botocore``/``s3transfer`` wheels (``--additional-python-modules``,
-offline), and these must be exactly the versions of the test environment: a newer dev SDK fails here until
-``scripts/fetch-glue-wheels.sh`` is run again.
+offline, with their dependencies), and these must be exactly the versions of the test environment: a newer dev SDK
+fails here until ``scripts/fetch-glue-wheels.sh`` is run again.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ def test_the_vendored_sdk_is_the_version_the_tests_run_with() -> None:
     wheels = find_pure_wheels(DEFAULT_WHEELS_DIR)
     assert [w.name.split("-")[0] for w in wheels] == list(SDK_WHEELS)
     for wheel in wheels:
-        installed = importlib.metadata.version(wheel.name.split("-")[0])
+        installed = importlib.metadata.version(wheel.name.split("-")[0].replace("_", "-"))
         assert _version(wheel) == installed, (
             f"{wheel.name} is not the {installed} the tests use: run scripts/fetch-glue-wheels.sh and commit")
 
@@ -52,7 +52,7 @@ def test_the_vendored_botocore_can_send_conditional_deletes() -> None:
 
 
 def test_the_vendored_boto3_accepts_the_vendored_botocore_and_s3transfer() -> None:
-    boto3, botocore, s3transfer = find_pure_wheels(DEFAULT_WHEELS_DIR)
+    boto3, botocore, s3transfer, *_ = find_pure_wheels(DEFAULT_WHEELS_DIR)
     with zipfile.ZipFile(boto3) as wheel:
         metadata = wheel.read(f"boto3-{_version(boto3)}.dist-info/METADATA").decode()
     from packaging.requirements import Requirement
@@ -63,7 +63,7 @@ def test_the_vendored_boto3_accepts_the_vendored_botocore_and_s3transfer() -> No
 
 
 def test_missing_or_duplicate_sdk_wheels_name_the_script(tmp_path: Path) -> None:
-    with pytest.raises(GlueWheelsMissingError, match=r"boto3, botocore, s3transfer.*fetch-glue-wheels\.sh"):
+    with pytest.raises(GlueWheelsMissingError, match=r"boto3, botocore, s3transfer, .*fetch-glue-wheels\.sh"):
         find_pure_wheels(tmp_path)
     for name in ("boto3-1.0.0-py3-none-any.whl", "boto3-1.0.1-py3-none-any.whl"):
         (tmp_path / name).write_bytes(b"")
