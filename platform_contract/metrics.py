@@ -19,6 +19,12 @@ Processor (``JsonToParquetBatchProcessor``), once per batch:
 * :data:`BYTES_PROCESSED` (Bytes): raw bytes read by the batch.
 * :data:`BATCH_DURATION_SECONDS` (Seconds): wall time of the batch, claim to commit.
 
+Processor, once per run (at its end, 0 included, so that the alarm sees every run):
+
+* :data:`ARCHIVE_DELETE_FAILURES` (Count): raw files copied to the processed prefix whose delete from the raw
+  prefix failed in this run (a newer upload kept on purpose is not one); the ``ArchiveDeleteFailures`` alarm
+  fires on any.
+
 Lister (``FileListerAndDbPopulator``), once per run:
 
 * :data:`FILES_LISTED` (Count): objects seen under the raw prefixes.
@@ -62,6 +68,10 @@ BYTES_PROCESSED = "BytesProcessed"
 BATCH_DURATION_SECONDS = "BatchDurationSeconds"
 """Seconds: wall time of one batch."""
 
+# Processor, per run.
+ARCHIVE_DELETE_FAILURES = "ArchiveDeleteFailures"
+"""Count: raw files archived by copy whose delete from the raw prefix failed in one processor run."""
+
 # Lister metrics.
 FILES_LISTED = "FilesListed"
 """Count: objects seen under the raw prefixes in one lister run."""
@@ -91,13 +101,16 @@ PROCESSOR_METRICS: tuple[str, ...] = (
 )
 """Metrics the processor publishes per batch."""
 
+PROCESSOR_RUN_METRICS: tuple[str, ...] = (ARCHIVE_DELETE_FAILURES,)
+"""Metrics the processor publishes once per run, at its end."""
+
 LISTER_METRICS: tuple[str, ...] = (FILES_LISTED, FILES_REGISTERED, FILES_IGNORED, LISTER_DURATION_SECONDS)
 """Metrics the lister publishes per run."""
 
 BACKLOG_METRICS: tuple[str, ...] = (BACKLOG_FILES, OLDEST_PENDING_AGE_SECONDS, QUARANTINED_FILES_TOTAL)
 """Gauges both jobs publish at the end of a run."""
 
-ALL_METRICS: frozenset[str] = frozenset(PROCESSOR_METRICS + LISTER_METRICS + BACKLOG_METRICS)
+ALL_METRICS: frozenset[str] = frozenset(PROCESSOR_METRICS + PROCESSOR_RUN_METRICS + LISTER_METRICS + BACKLOG_METRICS)
 """Every custom metric name the runtime may publish."""
 
 UNITS: dict[str, str] = {
@@ -108,6 +121,7 @@ UNITS: dict[str, str] = {
     RECORDS_DEAD_LETTERED: "Count",
     BYTES_PROCESSED: "Bytes",
     BATCH_DURATION_SECONDS: "Seconds",
+    ARCHIVE_DELETE_FAILURES: "Count",
     FILES_LISTED: "Count",
     FILES_REGISTERED: "Count",
     FILES_IGNORED: "Count",
@@ -120,6 +134,7 @@ UNITS: dict[str, str] = {
 
 __all__ = [
     "ALL_METRICS",
+    "ARCHIVE_DELETE_FAILURES",
     "BACKLOG_FILES",
     "BACKLOG_METRICS",
     "BATCH_DURATION_SECONDS",
@@ -136,6 +151,7 @@ __all__ = [
     "LISTER_METRICS",
     "OLDEST_PENDING_AGE_SECONDS",
     "PROCESSOR_METRICS",
+    "PROCESSOR_RUN_METRICS",
     "QUARANTINED_FILES_TOTAL",
     "RECORDS_DEAD_LETTERED",
     "RECORDS_GOOD",

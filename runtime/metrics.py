@@ -13,6 +13,7 @@ import logging
 from dataclasses import dataclass, field
 
 from platform_contract.metrics import (
+    ARCHIVE_DELETE_FAILURES,
     BACKLOG_FILES,
     BATCH_DURATION_SECONDS,
     BYTES_PROCESSED,
@@ -135,6 +136,11 @@ def publisher_from_args(args) -> MetricsPublisher:
     )
 
 
+def archive_figures(counts) -> dict[str, float]:
+    """Metric values of one processor run's archiving (a :class:`runtime.jobs.archive.ArchiveCounts`)."""
+    return {ARCHIVE_DELETE_FAILURES: counts.delete_failures}
+
+
 def lister_figures(summary) -> dict[str, float]:
     """Metric values of one lister run (a :class:`runtime.jobs.lister.ListingSummary`)."""
     return {
@@ -147,9 +153,10 @@ def lister_figures(summary) -> dict[str, float]:
 
 #: The contract's names this module re-exports (``runtime.metrics.FILES_SUCCEEDED`` ...), and its own API.
 __all__ = [
-    "BACKLOG_FILES", "BATCH_DURATION_SECONDS", "BYTES_PROCESSED", "DEFAULT_NAMESPACE", "ENVIRONMENT_DIMENSION",
-    "FILES_FAILED", "FILES_IGNORED", "FILES_LISTED", "FILES_QUARANTINED", "FILES_REGISTERED", "FILES_SUCCEEDED",
+    "ARCHIVE_DELETE_FAILURES", "BACKLOG_FILES", "BATCH_DURATION_SECONDS", "BYTES_PROCESSED", "DEFAULT_NAMESPACE",
+    "ENVIRONMENT_DIMENSION", "FILES_FAILED", "FILES_IGNORED", "FILES_LISTED", "FILES_QUARANTINED", "FILES_REGISTERED",
+    "FILES_SUCCEEDED",
     "LISTER_DURATION_SECONDS", "MAX_DATA_POINTS_PER_CALL", "OLDEST_PENDING_AGE_SECONDS", "QUARANTINED_FILES_TOTAL",
-    "RECORDS_DEAD_LETTERED", "RECORDS_GOOD", "UNITS", "MetricsPublisher", "backlog_gauges", "lister_figures",
-    "publisher_from_args",
+    "RECORDS_DEAD_LETTERED", "RECORDS_GOOD", "UNITS", "MetricsPublisher", "archive_figures", "backlog_gauges",
+    "lister_figures", "publisher_from_args",
 ]

@@ -4,6 +4,11 @@
 #
 #   cp311 / manylinux2014_x86_64: the Spark processor (Glue 5.0, Python 3.11), via --additional-python-modules
 #   cp39  / manylinux2014_x86_64: the lister (Glue Python shell, Python 3.9), via --extra-py-files
+#   *-none-any: the AWS SDK the processor installs over Glue 5.0's own (boto3, botocore, s3transfer and their
+#   dependencies jmespath, python-dateutil, six, urllib3, so that pip --no-index needs nothing else), pinned to
+#   the versions in the dev virtualenv, i.e. the ones the tests run with (tests/infra/json_to_parquet_workflow/
+#   glue/test_sdk_wheels.py holds this). Glue 5.0's botocore is too old for the archive's conditional deletes
+#   (needs >= 1.35.67: ObjectIdentifier.ETag in DeleteObjects; runtime/storage/sdk_check.py).
 #
 # Run it again after changing a pinned version below; then re-run the infra tests and update the snapshots
 # (`pytest tests/infra --snapshot-update`).
@@ -16,6 +21,13 @@ pip="${PIP:-${here}/.venv/bin/pip}"
 
 # Exact pins: what Glue installs is what the tests and the snapshot saw.
 packages=("psycopg2-binary==2.9.10" "PyYAML==6.0.2")
+python="${here}/.venv/bin/python"
+[ -x "${python}" ] || python="python3"
+sdk_version() { "${python}" -c "import importlib.metadata as m; print(m.version('$1'))"; }
+sdk_packages=()
+for name in boto3 botocore s3transfer jmespath python-dateutil six urllib3; do
+  sdk_packages+=("${name}==$(sdk_version "${name}")")
+done
 
 mkdir -p "${dest}"
 rm -f "${dest}"/*.whl
@@ -29,4 +41,12 @@ for python_version in 3.11 3.9; do
     --dest "${dest}" \
     "${packages[@]}"
 done
+"${pip}" download \
+  --only-binary=:all: \
+  --platform manylinux2014_x86_64 \
+  --python-version 3.11 \
+  --implementation cp \
+  --no-deps \
+  --dest "${dest}" \
+  "${sdk_packages[@]}"
 ls -l "${dest}"

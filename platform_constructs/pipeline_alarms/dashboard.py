@@ -69,6 +69,9 @@ def create_dashboard(
     if m.lister_heartbeat is not None:
         events.append(graph("Lister runs (heartbeat)", [m.lister_heartbeat], [t.LISTER_HEARTBEAT], width=12))
     dashboard.add_widgets(*events)
+    dashboard.add_widgets(
+        graph("Archive: raw files not deleted", [m.archive_delete_failures], [t.ARCHIVE_DELETE_FAILURES], width=12)
+    )
     if p.database_instance is not None:
         dashboard.add_widgets(
             graph("RDS CPU (%)", [m.rds_cpu], [t.RDS_CPU], width=6),

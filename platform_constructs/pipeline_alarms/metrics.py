@@ -26,8 +26,8 @@ class PipelineMetrics:
 
     Attributes watched by alarms: ``job_failures`` (EventBridge matches of the failure rule), ``lister_heartbeat``
     (``None`` without a heartbeat), ``lister_duration``, ``dead_letter_percent`` (metric math over
-    ``dead_letter_records`` and the good records), ``backlog_age``,
-    ``quarantined_files`` and, with a database, ``rds_cpu``, ``rds_freeable_memory``, ``rds_disk_queue_depth``,
+    ``dead_letter_records`` and the good records), ``backlog_age``, ``quarantined_files``,
+    ``archive_delete_failures`` and, with a database, ``rds_cpu``, ``rds_freeable_memory``, ``rds_disk_queue_depth``,
     ``rds_free_storage`` (else ``None``).
 
     Dashboard-only attributes (5-minute sums or maxima): ``files_succeeded``, ``files_failed``,
@@ -61,6 +61,7 @@ class PipelineMetrics:
         )
         self.backlog_age = self.custom(m.OLDEST_PENDING_AGE_SECONDS, "Maximum", p.gauge_period)
         self.quarantined_files = self.custom(m.QUARANTINED_FILES_TOTAL, "Maximum", p.gauge_period)
+        self.archive_delete_failures = self.custom(m.ARCHIVE_DELETE_FAILURES, "Sum")
 
         self.files_succeeded = self.custom(m.FILES_SUCCEEDED, "Sum", FIVE_MINUTES)
         self.files_failed = self.custom(m.FILES_FAILED, "Sum", FIVE_MINUTES)

@@ -16,6 +16,10 @@ What is watched, and why each alarm treats missing data the way it does:
   and only from ``dead_letter_records_threshold`` records on; a backfill that meets one bad file no longer flips
   the alarm every period. Missing data *not breaching*.
 * **RDS freeable memory** - the threshold is a share of the instance class's memory (:mod:`.instance_memory`).
+* **Archive delete failures** - raw files the processor copied to the processed prefix but could not delete
+  (``ArchiveDeleteFailures``, published at the end of every processor run, 0 included); missing data *not
+  breaching* (no run, nothing archived); event-like, no "OK" mail. Any is an alarm: each run retries the kept
+  files, and one that keeps failing stays in the raw prefix forever.
 * **Backlog age**, **quarantined files** - gauges published at the end of every run; missing data is *ignored*
   (the alarm keeps its state between runs; the heartbeat covers silence).
 * **RDS** CPU, freeable memory, disk queue depth, free storage (with a database) - basic RDS metrics, missing
@@ -42,6 +46,7 @@ LISTER_DURATION = "ListerDuration"
 DEAD_LETTER_RECORDS = "DeadLetterRecords"
 BACKLOG_AGE = "BacklogAge"
 QUARANTINED_FILES = "QuarantinedFiles"
+ARCHIVE_DELETE_FAILURES = "ArchiveDeleteFailures"
 RDS_CPU = "RdsCpu"
 RDS_FREEABLE_MEMORY = "RdsFreeableMemory"
 RDS_DISK_QUEUE_DEPTH = "RdsDiskQueueDepth"
@@ -101,6 +106,9 @@ def alarm_rows(p: PipelineAlarmsProps, m: PipelineMetrics) -> list[AlarmRow]:
         AlarmRow(QUARANTINED_FILES, m.quarantined_files, p.quarantined_files_threshold, _GTE, _IGNORE, 1, True,
                  f"At least {p.quarantined_files_threshold} file(s) are QUARANTINED and wait for an operator "
                  "(mldp CLI: inspect, re-queue or release)"),
+        AlarmRow(ARCHIVE_DELETE_FAILURES, m.archive_delete_failures, 1, _GTE, _NOT_BREACHING, 1, False,
+                 f"A {p.processor_job_name} run archived raw file(s) but could not delete them from the raw prefix "
+                 "(the run's log names them and the reason; an SDK too old for conditional deletes fails the run)"),
     ]
     if m.rds_cpu and m.rds_freeable_memory and m.rds_disk_queue_depth and m.rds_free_storage:
         rows += [

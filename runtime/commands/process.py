@@ -102,6 +102,7 @@ def run(args: argparse.Namespace) -> int:
     from runtime.jobs.processor import BatchProcessor, ProcessorSettings
     from runtime.progress import Progress
     from runtime.storage.factory import open_store
+    from runtime.storage.sdk_check import check_store
 
     settings_kwargs = {"batch_size": args.batch_size, "max_attempts": args.max_attempts,
                        "lease_seconds": args.lease_seconds}
@@ -110,10 +111,12 @@ def run(args: argparse.Namespace) -> int:
     settings = ProcessorSettings(**settings_kwargs)
     spec = load_spec_from(args.transform_spec)
     store = open_store(args.store)
+    check_store(store, settings.archive)  # an SDK that cannot send the archive's deletes stops the run here
     publisher = m.publisher_from_args(args)
     credentials = credentials_from_args(args)  # asked afresh for every connection, the heartbeat's reconnects too
     conn = open_database(credentials, application_name="mldp-processor")
     started = time.monotonic()
+    processor = None
     try:
         def spark() -> Any:
             from runtime.spark.session import get_spark
@@ -143,6 +146,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: {stopped}", file=sys.stderr)
         return stopped.exit_status
     finally:
+        if processor is not None:  # every run, 0 included: a failed delete is a counted outcome
+            publisher.publish(m.archive_figures(processor.archive_counts))
         conn.close()
     summary = summarize(reports, time.monotonic() - started)
     emit(summary, args.json, lambda d: (

@@ -14,14 +14,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from runtime.db.records import ArchiveItem, FileOutcome
 from runtime.db.states import FileState
 from runtime.db.tracking import TrackingStore
 from runtime.jobs.checkpoints import Checkpoint, CrashHook, no_crash
 from runtime.layout import Layout
-from runtime.storage.base import ObjectNotFound, ObjectStore
+from runtime.storage.base import ObjectNotFound, ObjectStore, StoragePermissionError
 from runtime.storage.mover import Move, move_objects
 
 log = logging.getLogger(__name__)
@@ -37,6 +37,16 @@ def succeeded_items(outcomes: Sequence[FileOutcome]) -> list[ArchiveItem]:
 
 
 @dataclass
+class ArchiveCounts:
+    """What the archivers of one run could not do, summed over the run (published as a metric at its end)."""
+
+    #: raw files copied to their archived key whose delete failed (a newer upload kept on purpose is not counted)
+    delete_failures: int = 0
+    #: raw files not archived, for any reason (the delete failures included)
+    failures: int = 0
+
+
+@dataclass
 class Archiver:
     """Moves raw files to their archived key and records it. ``enabled=False`` (``ProcessorSettings.archive``)
     leaves raw files in place."""
@@ -48,6 +58,8 @@ class Archiver:
     #: a test's hook at the crash checkpoint between the two halves (the product's does nothing)
     checkpoint: CrashHook = no_crash
     enabled: bool = True
+    #: the run's tally, shared by every archiver of the run (a fresh one when not given)
+    counts: ArchiveCounts = field(default_factory=ArchiveCounts)
 
     def archive(self, items: Sequence[ArchiveItem]) -> int:
         """Move ``items`` in parallel, then record their archived keys in bulk, in two halves (the checkpoint
@@ -69,9 +81,17 @@ class Archiver:
             return 0
         destination = {item.file_id: self.layout.archived_key(item.key, item.version) for item in items}
         moves = [Move(item.key, destination[item.file_id], item.size, item.etag) for item in items]
-        report = move_objects(self.store, moves, max_workers=self.io_workers)
+        try:
+            report = move_objects(self.store, moves, max_workers=self.io_workers)
+        except StoragePermissionError as refused:  # raised, never one file's failure: counted all the same
+            if refused.action == "s3:DeleteObject":
+                self.counts.delete_failures += len(refused.keys) or len(moves)
+                self.counts.failures += len(refused.keys) or len(moves)
+            raise
         for source, error in report.failed.items():
             log.error("could not archive %s (kept in place, retried next run): %s", source, error)
+        self.counts.failures += len(report.failed)
+        self.counts.delete_failures += len(report.not_deleted)
         moved = {move.source for move in report.moved}
         archived = {item.file_id: destination[item.file_id] for item in items if item.key in moved}
         self.tracking.record_archived(archived)

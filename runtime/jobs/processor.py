@@ -30,7 +30,7 @@ import psycopg2
 from runtime.db.connection import tighten
 from runtime.db.tracking import LeaseLost, TrackingStore
 from runtime.jobs import publish as pub
-from runtime.jobs.archive import LEFTOVER_LIMIT, Archiver
+from runtime.jobs.archive import LEFTOVER_LIMIT, ArchiveCounts, Archiver
 from runtime.jobs.batch import BatchProgress, BatchProtocol, BatchReport, lineage_uri
 from runtime.jobs.checkpoints import CHECKPOINTS, CrashHook, no_crash
 from runtime.jobs.heartbeat import RunHeartbeat, heartbeat_interval, heartbeat_limits
@@ -81,6 +81,7 @@ class BatchProcessor:
         self.tracking = TrackingStore(conn, self.owner)
         #: the batch this run has in hand and its stage, advanced by the protocol
         self.progress = BatchProgress()
+        self.archive_counts = ArchiveCounts()  # the run's archive failures (a metric at its end)
         self.spark_factory = spark_factory
         self.spec = spec
         self.layout = layout or Layout()
@@ -260,7 +261,7 @@ class BatchProcessor:
     def archiver(self) -> Archiver:
         """The archiver of this processor's store, layout and settings."""
         return Archiver(self.store, self.tracking, self.layout, self.settings.io_workers, self.checkpoint,
-                        enabled=self.settings.archive)
+                        enabled=self.settings.archive, counts=self.archive_counts)
 
     def protocol(self) -> BatchProtocol:
         """The batch steps with this processor's current store, Spark, spec, settings, stop flag and progress (the

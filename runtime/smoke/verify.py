@@ -2,8 +2,8 @@
 
 Everything is read from S3 alone (smoke cannot reach the private RDS):
 
-* the raw files: archived under the processed prefix (same relative key) and gone from raw, except the poison
-  ones, which stay under raw (quarantined);
+* the raw files: archived under the processed prefix (same relative key) and gone from raw (two checks: a copy
+  whose delete failed leaves the raw file behind), except the poison ones, which stay under raw (quarantined);
 * the curated Parquet: the files of the smoke partition (``<curated>year=/month=/day=/mode=smoke/``) named
   ``batch-<batch id>-NNNN...parquet``; with pyarrow, the rows whose ``source_s3_path`` lies under the run's prefix
   are counted per source file (without it, only the presence of batch-named files written since the run began is
@@ -183,22 +183,30 @@ class SmokeBucket:
 
     def checks(self, seen: Observation) -> list[Check]:
         """The outcome checks (the job-run checks come from the runner)."""
-        return [self._archive_check(seen), self._quarantine_check(seen), self._curated_check(seen),
-                self._dead_letter_check(seen), self._staging_check(seen)]
+        return [self._archive_check(seen), self._raw_deleted_check(seen), self._quarantine_check(seen),
+                self._curated_check(seen), self._dead_letter_check(seen), self._staging_check(seen)]
 
     def _archive_check(self, seen: Observation) -> Check:
         wanted = [f for f in self.plan.files if f.archived]
         missing = [f.key for f in wanted if self.archived_key(f.key) not in seen.archived]
-        left = [f.key for f in wanted if f.key in seen.in_raw]
         name = "good and malformed files archived"
-        if missing or left:
-            parts = []
-            if missing:
-                parts.append(f"not under {self.layout.processed_prefix}: {', '.join(_names(missing))}")
-            if left:
-                parts.append(f"still under raw: {', '.join(_names(left))}")
-            return Check(name, False, "; ".join(parts))
+        if missing:
+            return Check(name, False, f"not under {self.layout.processed_prefix}: {', '.join(_names(missing))}")
         return Check(name, True, f"{len(wanted)}/{len(wanted)} moved to {self.archived_key(self.plan.prefix)}")
+
+    def _raw_deleted_check(self, seen: Observation) -> Check:
+        """The archive's delete: every archived file is gone from the raw prefix (copied, then deleted)."""
+        wanted = [f for f in self.plan.files if f.archived]
+        name = "archived files deleted from raw"
+        if any(self.archived_key(f.key) not in seen.archived for f in wanted):
+            return Check(name, None, "not checked: not every file was archived")
+        left = [f.key for f in wanted if f.key in seen.in_raw]
+        if left:
+            return Check(name, False, f"archived but still under raw: {', '.join(_names(left))} (the archive's "
+                                      "delete failed: the processor's log says why, the ArchiveDeleteFailures "
+                                      "alarm counts it; e.g. an AWS SDK too old for conditional deletes, or "
+                                      "s3:DeleteObject denied)")
+        return Check(name, True, f"{len(wanted)}/{len(wanted)} gone from {self.plan.prefix}")
 
     def _quarantine_check(self, seen: Observation) -> Check:
         poison = self.plan.of_kind(POISON)

@@ -42,6 +42,8 @@ class MoveReport:
 
     moved: list[Move] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)  # source key -> error message
+    #: sources copied whose delete failed (kept in place for a failure, not because a newer version replaced them)
+    not_deleted: list[str] = field(default_factory=list)
 
 
 _COPIED = "copied"
@@ -130,7 +132,8 @@ def move_objects(store: ObjectStore, moves: Sequence[Move], max_workers: int = 1
     """Copy every source to its destination in parallel (``max_workers`` copies in flight), then delete the
     copied sources with :meth:`ObjectStore.delete_many` (1,000 keys per request on S3).
 
-    A move that fails is reported in ``failed`` (keyed by source) and its source is kept. A source that is
+    A move that fails is reported in ``failed`` (keyed by source) and its source is kept; a copied source whose
+    delete failed (not because a newer version replaced it) is also listed in ``not_deleted``. A source that is
     gone while its destination exists counts as moved (idempotent re-runs). ``moved`` keeps input order.
     A :class:`StoragePermissionError` is raised, not reported (see the module docstring).
     """
@@ -150,6 +153,7 @@ def move_objects(store: ObjectStore, moves: Sequence[Move], max_workers: int = 1
     destination_of = {m.source: m.destination for m in plan}
     # the delete is conditional on the ETag that was copied: an upload landing between copy and delete is kept
     expected = {m.source: m.expected_etag for m in plan if m.expected_etag}
+    not_deleted: list[str] = []
     if to_delete:
         try:
             undeleted = store.delete_many(to_delete, if_match=expected)
@@ -161,12 +165,15 @@ def move_objects(store: ObjectStore, moves: Sequence[Move], max_workers: int = 1
         else:
             reason = "delete failed"
         for source in undeleted:
+            changed = _changed_reason(store, source, expected.get(source))
+            if changed is None:
+                not_deleted.append(source)
             failed[source] = f"copied to {destination_of[source]} but the source was not deleted: " + (
-                _changed_reason(store, source, expected.get(source)) or reason)
+                changed or reason)
 
     moved = [m for m in plan if outcomes[m] in (_COPIED, _ALREADY) and m.source not in failed]
     if failed:
         log.warning("moved %d objects, %d sources kept after failures", len(moved), len(failed))
     else:
         log.info("moved %d objects", len(moved))
-    return MoveReport(moved=moved, failed=failed)
+    return MoveReport(moved=moved, failed=failed, not_deleted=not_deleted)

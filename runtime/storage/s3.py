@@ -12,7 +12,7 @@ from urllib.parse import unquote, urlsplit
 import boto3
 from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
 
 from runtime.storage.base import (
     ObjectInfo,
@@ -311,8 +311,10 @@ class S3Store(ObjectStore):
         ``PreconditionFailed`` otherwise; on a versioned bucket no delete marker hides a newer upload). Keys the
         response lists under ``Errors`` are returned (a conditional delete of a key already gone counts as done);
         a batch whose request fails as a whole is returned entirely (and logged), except a missing bucket, which
-        raises :class:`ObjectStoreError`. A key refused ``s3:DeleteObject`` (a bucket policy denying one folder, an
-        object under legal hold) is returned like any key not deleted, so the others go on; a refusal of every key,
+        raises :class:`ObjectStoreError`, and a request the loaded botocore rejects before sending (a model
+        without ``ObjectIdentifier.ETag``), which raises :class:`~runtime.storage.sdk_check.SdkTooOld`. A key
+        refused ``s3:DeleteObject`` (a bucket policy denying one folder, an object under legal hold) is returned
+        like any key not deleted, so the others go on; a refusal of every key,
         or of the request itself, raises :class:`StoragePermissionError` (the role cannot delete at all: retrying
         cannot succeed). A key holding a character XML 1.0 cannot carry (a control character) cannot be sent in a
         ``DeleteObjects`` body (S3 answers ``MalformedXML`` for the whole request): it is deleted on its own with
@@ -357,6 +359,10 @@ class S3Store(ObjectStore):
         objects = [{"Key": k, "ETag": f'"{etags[k]}"'} if etags.get(k) else {"Key": k} for k in keys]
         try:
             response = self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": objects, "Quiet": True})
+        except ParamValidationError as err:  # an SDK too old for Objects[].ETag: no key of any batch is deletable
+            from runtime.storage.sdk_check import parameter_rejected
+
+            raise parameter_rejected(err) from err
         except (ClientError, BotoCoreError) as err:
             if isinstance(err, ClientError) and _code(err) == "NoSuchBucket":
                 raise self._error(err, "delete", None) from err

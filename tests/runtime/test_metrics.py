@@ -85,6 +85,9 @@ def test_each_job_publishes_exactly_its_metrics():
     assert batch_figures(report)[metric_names.FILES_FAILED] == 0
     summary = ListingSummary(RegistrationCounts(), 1.0, [])
     assert set(metrics.lister_figures(summary)) == set(metric_names.LISTER_METRICS)
+    from runtime.jobs.archive import ArchiveCounts
+
+    assert set(metrics.archive_figures(ArchiveCounts())) == set(metric_names.PROCESSOR_RUN_METRICS)
 
 
 # --- the jobs under moto ------------------------------------------------------------------------------------
@@ -131,7 +134,9 @@ def test_processor_run_publishes_batch_figures_and_gauges(cloudwatch, tmp_path, 
     assert published(cloudwatch) == {}
     assert main(["process", *job, "--drain", "--batch-size", "100"]) == 0
 
-    assert_contract(cloudwatch, metric_names.PROCESSOR_METRICS + metric_names.BACKLOG_METRICS)
+    assert_contract(cloudwatch, metric_names.PROCESSOR_METRICS + metric_names.PROCESSOR_RUN_METRICS
+                    + metric_names.BACKLOG_METRICS)
+    assert total(cloudwatch, metric_names.ARCHIVE_DELETE_FAILURES) == 0  # once per run, 0 included
     states = Counter(expected.files.values())
     assert total(cloudwatch, metric_names.FILES_SUCCEEDED) == states["SUCCEEDED"]
     assert total(cloudwatch, metric_names.FILES_QUARANTINED) == states["QUARANTINED"] == 1

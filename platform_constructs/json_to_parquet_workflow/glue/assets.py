@@ -13,7 +13,11 @@ Everything a job needs is uploaded as a CDK file asset, so the jobs install noth
 
   both reproducible: sorted entries, fixed timestamps and permissions, no ``__pycache__``;
 * the vendored wheels in :data:`DEFAULT_WHEELS_DIR` (``psycopg2-binary`` and ``PyYAML`` for CPython 3.11,
-  Glue 5.0, and 3.9, Python shell; fetched once by ``scripts/fetch-glue-wheels.sh`` and committed).
+  Glue 5.0, and 3.9, Python shell; fetched once by ``scripts/fetch-glue-wheels.sh`` and committed);
+* the pinned AWS SDK for the processor (:data:`SDK_WHEELS`: ``boto3``, ``botocore``, ``s3transfer`` and their
+  dependencies, pure-Python wheels, the versions the tests run with, installable offline on their own): Glue 5.0
+  ships an older botocore whose S3 model cannot send the archive's conditional deletes
+  (``runtime.storage.sdk_check``, which also checks it at the start of every run).
 
 pip only installs a wheel whose *file name* parses (``name-version-tags.whl``), and Glue keeps the S3 key's
 base name when it downloads a file. A plain ``s3_assets.Asset`` is stored under ``<sha256>.whl``, which pip
@@ -54,6 +58,9 @@ LISTER_SCRIPT = "glue/file_lister_and_db_populator.py"
 PROCESSOR_SCRIPT = "glue/json_to_parquet_batch_processor.py"
 #: Distributions (normalized names) that every job installs from the vendored wheels.
 REQUIRED_WHEELS = ("psycopg2_binary", "pyyaml")
+#: Pure-Python wheels (``*-none-any``) of the AWS SDK and its dependencies that the Spark processor installs over
+#: Glue's own (the whole closure: pip ``--no-index`` then needs nothing else).
+SDK_WHEELS = ("boto3", "botocore", "s3transfer", "jmespath", "python_dateutil", "six", "urllib3")
 #: Distribution name and version of the runtime wheel; the build tag carries the content digest.
 RUNTIME_DISTRIBUTION = "mldp_runtime"
 RUNTIME_WHEEL_VERSION = "0.1.0"
@@ -197,6 +204,26 @@ def find_wheels(wheels_dir: Path, python_tag: str, required: Sequence[str] = REQ
     return [found[name] for name in required]
 
 
+def find_pure_wheels(wheels_dir: Path, required: Sequence[str] = SDK_WHEELS) -> list[Path]:
+    """The vendored pure-Python (``*-none-any``) wheels of ``required`` (normalized names), in that order, one
+    version each.
+
+    Raises :class:`GlueWheelsMissingError` naming the script to run when any is missing or present twice.
+    """
+    wheels_dir = Path(wheels_dir)
+    candidates = sorted(wheels_dir.glob("*-none-any.whl")) if wheels_dir.is_dir() else []
+    found: dict[str, list[Path]] = {}
+    for wheel in candidates:
+        found.setdefault(normalized_distribution(wheel), []).append(wheel)
+    missing = [name for name in required if len(found.get(name, [])) != 1]
+    if missing:
+        raise GlueWheelsMissingError(
+            f"pure-Python wheels missing in {wheels_dir}, or more than one version: {', '.join(missing)}; "
+            f"{_FETCH_HINT}"
+        )
+    return [found[name][0] for name in required]
+
+
 def _digest_named(path: Path) -> str:
     """``<stem>-<digest>`` of a file whose name does not already identify its content."""
     return f"{path.stem}-{hashlib.sha256(path.read_bytes()).hexdigest()[:_DIGEST_CHARS]}"
@@ -265,6 +292,8 @@ class GlueCodeAssetsProps:
     contract_dir: Path = DEFAULT_CONTRACT_DIR
     #: Normalized distribution names that must be present for both Python versions.
     required_wheels: tuple[str, ...] = REQUIRED_WHEELS
+    #: Pure-Python AWS SDK wheels the processor installs (``()``: Glue's own SDK, refused at start if too old).
+    sdk_wheels: tuple[str, ...] = SDK_WHEELS
 
 
 class GlueCodeAssets(Construct):
@@ -274,7 +303,7 @@ class GlueCodeAssets(Construct):
         lister_script / processor_script: the entry scripts.
         runtime_zip: ``runtime-<digest>.zip`` (processor ``--extra-py-files``), the contract included.
         runtime_wheel: the runtime wheel (lister ``--extra-py-files``), the contract included.
-        spark_wheels: cp311 dependency wheels (processor ``--additional-python-modules``).
+        spark_wheels: cp311 dependency wheels and the pinned AWS SDK (processor ``--additional-python-modules``).
         python_shell_wheels: cp39 dependency wheels (lister ``--extra-py-files``).
     """
 
@@ -289,6 +318,7 @@ class GlueCodeAssets(Construct):
                     f"folder that contains {LISTER_SCRIPT} and {PROCESSOR_SCRIPT}"
                 )
         spark_wheels = find_wheels(self.props.wheels_dir, "cp311", self.props.required_wheels)
+        spark_wheels += find_pure_wheels(self.props.wheels_dir, self.props.sdk_wheels) if self.props.sdk_wheels else []
         shell_wheels = find_wheels(self.props.wheels_dir, "cp39", self.props.required_wheels)
         lister = runtime_dir / LISTER_SCRIPT
         processor = runtime_dir / PROCESSOR_SCRIPT

@@ -60,8 +60,10 @@ def test_processor_is_a_glue_5_spark_job_with_contract_arguments(default: Any, c
     bucket_id = cfn.logical_id(workflow.props.bucket.bucket)
     assert args["--TempDir"] == "s3://${" + bucket_id + "}/curated-data-lake/_staging/_glue_temporary/"
     modules = [url.rsplit("/", 1)[1] for url in args["--additional-python-modules"].split(",")]
-    assert [m.split("-")[0] for m in modules] == ["psycopg2_binary", "PyYAML"]
-    assert all("-cp311-cp311-manylinux" in m for m in modules)
+    assert [m.split("-")[0] for m in modules] == ["psycopg2_binary", "PyYAML", "boto3", "botocore", "s3transfer",
+                                                  "jmespath", "python_dateutil", "six", "urllib3"]
+    assert all("-cp311-cp311-manylinux" in m for m in modules[:2])
+    assert all(m.endswith("-none-any.whl") for m in modules[2:])  # the pinned SDK (issue 18, item 4)
     assert args["--extra-py-files"].rsplit("/", 1)[1].startswith("runtime-")
     assert args["--extra-py-files"].endswith(".zip")
 

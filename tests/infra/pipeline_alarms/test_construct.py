@@ -144,6 +144,7 @@ DEFAULT_ALARMS: dict[str, tuple[dict[str, Any], str, int, float, str, str, int, 
     "ListerDuration": (_custom(m.LISTER_DURATION_SECONDS), "Maximum", 900, 900, GT, "notBreaching", 1, True),
     "BacklogAge": (_custom(m.OLDEST_PENDING_AGE_SECONDS), "Maximum", 1800, 86400, GT, "ignore", 1, True),
     "QuarantinedFiles": (_custom(m.QUARANTINED_FILES_TOTAL), "Maximum", 1800, 1, GTE, "ignore", 1, True),
+    "ArchiveDeleteFailures": (_custom(m.ARCHIVE_DELETE_FAILURES), "Sum", 900, 1, GTE, "notBreaching", 1, False),
     "RdsCpu": (_rds("CPUUtilization"), "Average", 300, 80, GT, "missing", 3, True),
     # 10 % of an m7g.large's 8 GiB
     "RdsFreeableMemory": (_rds("FreeableMemory"), "Average", 300, int(0.8 * 1024**3), LT, "missing", 3, True),
@@ -326,6 +327,7 @@ def test_overridden_thresholds_namespace_and_no_database(custom: Built, cfn: Any
         "DeadLetterRecords",
         "BacklogAge",
         "QuarantinedFiles",
+        "ArchiveDeleteFailures",
     }
     expected = {
         "ListerDuration": (m.LISTER_DURATION_SECONDS, 300),
@@ -397,7 +399,7 @@ _METRIC_ATTRIBUTES = {
     "JobFailures": "job_failures", "ListerHeartbeat": "lister_heartbeat", "ListerDuration": "lister_duration",
     "DeadLetterRecords": "dead_letter_records", "BacklogAge": "backlog_age", "QuarantinedFiles": "quarantined_files",
     "RdsCpu": "rds_cpu", "RdsFreeableMemory": "rds_freeable_memory", "RdsDiskQueueDepth": "rds_disk_queue_depth",
-    "RdsFreeStorage": "rds_free_storage",
+    "RdsFreeStorage": "rds_free_storage", "ArchiveDeleteFailures": "archive_delete_failures",
 }
 
 
@@ -424,7 +426,8 @@ def test_metric_names_contract() -> None:
     )
     assert m.LISTER_METRICS == ("FilesListed", "FilesRegistered", "FilesIgnored", "ListerDurationSeconds")
     assert m.BACKLOG_METRICS == ("BacklogFiles", "OldestPendingAgeSeconds", "QuarantinedFilesTotal")
-    assert set(m.UNITS) == m.ALL_METRICS and len(m.ALL_METRICS) == 14
+    assert m.PROCESSOR_RUN_METRICS == ("ArchiveDeleteFailures",)
+    assert set(m.UNITS) == m.ALL_METRICS and len(m.ALL_METRICS) == 15
     assert {m.UNITS[n] for n in m.ALL_METRICS} == {"Count", "Bytes", "Seconds"}
 
 

@@ -1,0 +1,90 @@
+"""The AWS SDK the processor runs with must be able to send the archive's conditional deletes (issue 18, item 4).
+
+An older botocore (Glue 5.0 ships its own) whose S3 model lacks ``ObjectIdentifier.ETag`` rejects every
+``DeleteObjects`` client-side. It is simulated here by a botocore loader that drops that member from the S3 model,
+which is what such a release's ``service-2.json`` looks like (1.35.66 and older).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import botocore.loaders
+import pytest
+
+from runtime.cli import main
+from runtime.storage.mover import Move, move_objects
+from runtime.storage.s3 import S3Store
+from runtime.storage.sdk_check import (
+    MIN_BOTOCORE_VERSION,
+    SdkTooOld,
+    check_store,
+    require_conditional_deletes,
+    supports_conditional_deletes,
+)
+from tests.support.pipeline import LAYOUT
+
+RAW = "raw-json-data/2024/week01/"
+
+
+@pytest.fixture
+def old_botocore_model(monkeypatch) -> Iterator[None]:
+    """Every botocore loader created from now on serves an S3 model without ``ObjectIdentifier.ETag``."""
+    original = botocore.loaders.Loader.load_service_model
+
+    def load_service_model(self: Any, service_name: str, type_name: str, api_version: str | None = None) -> Any:
+        model = original(self, service_name, type_name, api_version)
+        if service_name == "s3" and type_name == "service-2":
+            model = copy.deepcopy(model)
+            del model["shapes"]["ObjectIdentifier"]["members"]["ETag"]
+        return model
+
+    monkeypatch.setattr(botocore.loaders.Loader, "load_service_model", load_service_model)
+    yield
+
+
+def old_client() -> Any:
+    return boto3.session.Session().client("s3", region_name="us-east-1")
+
+
+def test_the_installed_botocore_can_send_conditional_deletes(s3_store: S3Store) -> None:
+    assert supports_conditional_deletes()
+    assert supports_conditional_deletes(s3_store.client)
+    require_conditional_deletes(s3_store.client)
+    check_store(s3_store)
+
+
+def test_a_botocore_whose_model_lacks_the_etag_member_is_refused(aws_credentials: None, old_botocore_model: None
+                                                                 ) -> None:
+    client = old_client()
+    assert not supports_conditional_deletes(client)
+    with pytest.raises(SdkTooOld, match=rf"botocore .* ObjectIdentifier\.ETag .*>= {MIN_BOTOCORE_VERSION}"):
+        require_conditional_deletes(client)
+    with pytest.raises(SdkTooOld):
+        check_store(S3Store("bucket", client=client))
+    check_store(S3Store("bucket", client=client), archive=False)  # nothing to delete: nothing to refuse
+
+
+def test_mldp_process_stops_at_start_with_an_old_botocore(s3_client: Any, s3_bucket: str, old_botocore_model: None,
+                                                          capsys) -> None:
+    status = main(["process", "--store", f"s3://{s3_bucket}", "--db", "postgresql://nobody@127.0.0.1:9/none",
+                   "--no-metrics"])
+    assert status == SdkTooOld.exit_status != 0
+    err = capsys.readouterr().err
+    assert f">= {MIN_BOTOCORE_VERSION}" in err and "ObjectIdentifier.ETag" in err
+
+
+def test_a_delete_the_sdk_rejects_is_a_counted_failure_that_names_the_fix(s3_client: Any, s3_bucket: str,
+                                                                          old_botocore_model: None) -> None:
+    """Defence in depth: a run that skipped the check still counts every kept source as a failed delete."""
+    keys = [f"{RAW}f{i}.jsonl" for i in range(3)]
+    etags = {key: s3_client.put_object(Bucket=s3_bucket, Key=key, Body=b"{}\n")["ETag"].strip('"') for key in keys}
+    store = S3Store(s3_bucket, client=old_client())
+    report = move_objects(store, [Move(key, LAYOUT.archived_key(key), 3, etags[key]) for key in keys])
+    assert report.moved == [] and sorted(report.not_deleted) == keys
+    assert all(MIN_BOTOCORE_VERSION in reason for reason in report.failed.values())
+    listed = {o["Key"] for o in s3_client.list_objects_v2(Bucket=s3_bucket, Prefix=RAW).get("Contents", [])}
+    assert listed == set(keys)
