@@ -136,3 +136,13 @@ def test_an_import_cycle_is_found(tree_copy: Path, monkeypatch: pytest.MonkeyPat
     finally:
         path.write_text(original)
         metrics.write_text(metrics_original)
+
+
+#: The longest a module of the product may be: past it, a module holds more than one job (issue 17).
+MAX_MODULE_LINES = 400
+
+
+def test_no_product_module_is_over_400_lines() -> None:
+    long = {str(p.relative_to(REPO)): n for package in PACKAGES for p in sorted((REPO / package).rglob("*.py"))
+            if (n := len(p.read_text(encoding="utf-8").splitlines())) > MAX_MODULE_LINES}
+    assert long == {}, f"split these along a real seam (at most {MAX_MODULE_LINES} lines each): {long}"
