@@ -97,6 +97,20 @@ def _copy_one(store: ObjectStore, move: Move) -> str:
         return f"copy to {move.destination} failed: {err}"
 
 
+def _gone(store: ObjectStore, source: str) -> bool:
+    """``source`` no longer exists, and its copy is done, so the move is: a delete reported as failed may have
+    happened (S3 carried a ``DeleteObjects`` out and its answer was lost)."""
+    try:
+        store.head(source)
+    except ObjectNotFound:
+        return True
+    except StoragePermissionError:
+        raise
+    except Exception:  # unreadable: not known to be gone, the delete's failure stands
+        return False
+    return False
+
+
 def _changed_reason(store: ObjectStore, source: str, etag: str | None) -> str | None:
     """Why a conditional delete kept ``source``, when it is because a newer version replaced it."""
     if etag is None:
@@ -165,6 +179,8 @@ def move_objects(store: ObjectStore, moves: Sequence[Move], max_workers: int = 1
         else:
             reason = "delete failed"
         for source in undeleted:
+            if _gone(store, source):  # deleted though the answer was lost (retries used up): moved, not failed
+                continue
             changed = _changed_reason(store, source, expected.get(source))
             if changed is None:
                 not_deleted.append(source)

@@ -182,10 +182,14 @@ def test_a_source_that_cannot_be_deleted_is_reported(s3_store: S3Store, s3_clien
     moves = _seed(s3_store, 4)
     stuck = moves[2].source
 
+    def keep_it(params: dict[str, Any], **_: Any) -> None:  # real S3 keeps a key it answers an error for
+        params["Delete"]["Objects"] = [o for o in params["Delete"]["Objects"] if o["Key"] != stuck]
+
     def refuse_delete(parsed: dict[str, Any], **_: Any) -> None:
         # a per-key error S3 asks to retry (a per-key AccessDenied raises StoragePermissionError instead)
         parsed["Errors"] = [{"Key": stuck, "Code": "InternalError", "Message": "We encountered an internal error"}]
 
+    s3_client.meta.events.register("provide-client-params.s3.DeleteObjects", keep_it)
     s3_client.meta.events.register("after-call.s3.DeleteObjects", refuse_delete)
 
     report = move_objects(s3_store, moves)
@@ -317,3 +321,20 @@ def test_s3_archive_copy_is_conditional_on_the_processed_etag(s3_store: S3Store,
     assert sent == [f'"{etag}"']
     assert report.moved == [] and "changed since ETag" in report.failed["raw-json-data/a.json"]
     assert s3_store.exists("raw-json-data/a.json") and not s3_store.exists("raw-json-data-processed/a.json")
+
+
+def test_a_delete_carried_out_whose_answer_was_lost_is_a_move_not_a_failure(store: ObjectStore, monkeypatch) -> None:
+    """S3 may carry a DeleteObjects out and its answer be lost (retries used up): the store reports every key as not
+    deleted. A source gone after its copy is moved, never counted a failed delete (a false ArchiveDeleteFailures)."""
+    moves = _seed(store, 3)
+    real_delete_many = store.delete_many
+
+    def answer_lost(keys, if_match=None):
+        real_delete_many(keys, if_match=if_match)
+        return list(keys)
+
+    monkeypatch.setattr(store, "delete_many", answer_lost)
+    report = move_objects(store, moves)
+
+    assert report.moved == moves and report.failed == {} and report.not_deleted == []
+    _assert_archived(store, moves)
