@@ -8,7 +8,8 @@ constructs with a runtime of its own. What both must agree on lives here, once, 
 * :mod:`platform_contract.metrics`: the custom metrics' namespace, names, units and dimension;
 * :mod:`platform_contract.environment`: what an environment name may be;
 * :mod:`platform_contract.layout`: the bucket layout's default prefixes;
-* :mod:`platform_contract.outputs`: the stack outputs ``mldp smoke`` reads back.
+* :mod:`platform_contract.outputs`: the stack outputs ``mldp smoke`` reads back;
+* :mod:`platform_contract.table`: the curated table's format and the Iceberg table's names.
 
 Plain constants and a few pure functions: no dependency, no import of either half, Python 3.9-compatible (the
 Python-shell lister runs on 3.9). ``platform_constructs.json_to_parquet_workflow.glue.assets`` bundles this
