@@ -25,6 +25,12 @@ Processor, once per run (at its end, 0 included, so that the alarm sees every ru
   prefix failed in this run (a newer upload kept on purpose is not one); the ``ArchiveDeleteFailures`` alarm
   fires on any.
 
+Processor with the Iceberg table format (``--table-format iceberg``), once per run (at its end, 0 included):
+
+* :data:`ICEBERG_COMMIT_FAILURES` (Count): batches whose Iceberg commit failed in this run after its bounded
+  retries (a conflict with another writer such as the Glue compaction optimizer, or a catalog error); the batch
+  charges no file and is retried. The ``IcebergCommitFailures`` alarm (only with that format) fires on any.
+
 Lister (``FileListerAndDbPopulator``), once per run:
 
 * :data:`FILES_LISTED` (Count): objects seen under the raw prefixes.
@@ -71,6 +77,8 @@ BATCH_DURATION_SECONDS = "BatchDurationSeconds"
 # Processor, per run.
 ARCHIVE_DELETE_FAILURES = "ArchiveDeleteFailures"
 """Count: raw files archived by copy whose delete from the raw prefix failed in one processor run."""
+ICEBERG_COMMIT_FAILURES = "IcebergCommitFailures"
+"""Count: Iceberg commits that failed after their retries in one processor run (Iceberg table format only)."""
 
 # Lister metrics.
 FILES_LISTED = "FilesListed"
@@ -104,13 +112,18 @@ PROCESSOR_METRICS: tuple[str, ...] = (
 PROCESSOR_RUN_METRICS: tuple[str, ...] = (ARCHIVE_DELETE_FAILURES,)
 """Metrics the processor publishes once per run, at its end."""
 
+ICEBERG_RUN_METRICS: tuple[str, ...] = (ICEBERG_COMMIT_FAILURES,)
+"""Metrics the processor publishes once per run, at its end, when the table format is Iceberg."""
+
 LISTER_METRICS: tuple[str, ...] = (FILES_LISTED, FILES_REGISTERED, FILES_IGNORED, LISTER_DURATION_SECONDS)
 """Metrics the lister publishes per run."""
 
 BACKLOG_METRICS: tuple[str, ...] = (BACKLOG_FILES, OLDEST_PENDING_AGE_SECONDS, QUARANTINED_FILES_TOTAL)
 """Gauges both jobs publish at the end of a run."""
 
-ALL_METRICS: frozenset[str] = frozenset(PROCESSOR_METRICS + PROCESSOR_RUN_METRICS + LISTER_METRICS + BACKLOG_METRICS)
+ALL_METRICS: frozenset[str] = frozenset(
+    PROCESSOR_METRICS + PROCESSOR_RUN_METRICS + ICEBERG_RUN_METRICS + LISTER_METRICS + BACKLOG_METRICS
+)
 """Every custom metric name the runtime may publish."""
 
 UNITS: dict[str, str] = {
@@ -122,6 +135,7 @@ UNITS: dict[str, str] = {
     BYTES_PROCESSED: "Bytes",
     BATCH_DURATION_SECONDS: "Seconds",
     ARCHIVE_DELETE_FAILURES: "Count",
+    ICEBERG_COMMIT_FAILURES: "Count",
     FILES_LISTED: "Count",
     FILES_REGISTERED: "Count",
     FILES_IGNORED: "Count",
@@ -147,6 +161,8 @@ __all__ = [
     "FILES_QUARANTINED",
     "FILES_REGISTERED",
     "FILES_SUCCEEDED",
+    "ICEBERG_COMMIT_FAILURES",
+    "ICEBERG_RUN_METRICS",
     "LISTER_DURATION_SECONDS",
     "LISTER_METRICS",
     "OLDEST_PENDING_AGE_SECONDS",

@@ -9,6 +9,9 @@
 #   the versions in the dev virtualenv, i.e. the ones the tests run with (tests/infra/json_to_parquet_workflow/
 #   glue/test_sdk_wheels.py holds this). Glue 5.0's botocore is too old for the archive's conditional deletes
 #   (needs >= 1.35.67: ObjectIdentifier.ETag in DeleteObjects; runtime/storage/sdk_check.py).
+#   iceberg/: pyiceberg[glue] at the version requirements-runtime.txt pins, with its dependency closure for cp311 /
+#   manylinux2014_x86_64 except the SDK above (the processor installs both sets together, offline, only with
+#   workflow.table_format=iceberg; tests/infra/json_to_parquet_workflow/glue/test_iceberg_wheels.py).
 #
 # Run it again after changing a pinned version below; then re-run the infra tests and update the snapshots
 # (`pytest tests/infra --snapshot-update`).
@@ -49,4 +52,18 @@ done
   --no-deps \
   --dest "${dest}" \
   "${sdk_packages[@]}"
-ls -l "${dest}"
+# pyiceberg for the Iceberg table format: its whole closure, then drop what the SDK set above already holds.
+iceberg_pin="$(grep -E '^pyiceberg(\[[^]]*\])?==' "${here}/requirements-runtime.txt" | sed -E 's/^pyiceberg(\[[^]]*\])?==([^ #]+).*/\2/')"
+rm -rf "${dest}/iceberg"
+mkdir -p "${dest}/iceberg"
+"${pip}" download \
+  --only-binary=:all: \
+  --platform manylinux2014_x86_64 \
+  --python-version 3.11 \
+  --implementation cp \
+  --dest "${dest}/iceberg" \
+  "pyiceberg[glue]==${iceberg_pin}"
+for name in boto3 botocore s3transfer jmespath python_dateutil six urllib3; do
+  rm -f "${dest}/iceberg/${name}"-*.whl
+done
+ls -l "${dest}" "${dest}/iceberg"

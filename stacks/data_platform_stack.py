@@ -74,6 +74,7 @@ class DataPlatformStack(Stack):
                 processor_timeout_minutes=c.workflow.processor_timeout_minutes,
                 schedule_interval_minutes=max_interval_minutes(c.workflow.schedule),
                 schedule_enabled=c.workflow.schedule_enabled,
+                table_format=c.workflow.table_format,
             ),
         )
         if c.production and self.alarms.topic_key is not None:

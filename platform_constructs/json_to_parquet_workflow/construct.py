@@ -53,11 +53,12 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from platform_constructs._shared.nag import acknowledge, finding_value
-from platform_constructs.json_to_parquet_workflow.glue.assets import GlueCodeAssets, GlueCodeAssetsProps
+from platform_constructs.json_to_parquet_workflow.glue.assets import GlueCodeAssets
 from platform_constructs.json_to_parquet_workflow.glue.catalog_table import (
     CuratedCatalogTable,
     CuratedCatalogTableProps,
 )
+from platform_constructs.json_to_parquet_workflow.glue.iceberg_table import iceberg_table_access
 from platform_constructs.json_to_parquet_workflow.glue.job_role import GlueJobRole, GlueJobRoleProps
 from platform_constructs.json_to_parquet_workflow.glue.network import GlueNetwork, GlueNetworkProps
 from platform_constructs.json_to_parquet_workflow.glue.security_configuration import (
@@ -122,7 +123,7 @@ class JsonToParquetWorkflow(Construct):
             arguments as the processor, ``backfill_max_concurrent_runs`` parallel runs); ``backfill_job_name``.
         workflow: ``glue.CfnWorkflow``; ``workflow_name`` its name.
         schedule_trigger / processor_trigger / backfill_trigger: ``glue.CfnTrigger``.
-        catalog: :class:`CuratedCatalogTable`.
+        catalog: :class:`CuratedCatalogTable`. iceberg: :class:`IcebergTableAccess` (``table_format`` iceberg) or None.
     """
 
     def __init__(self, scope: Construct, construct_id: str, props: JsonToParquetWorkflowProps) -> None:
@@ -134,9 +135,7 @@ class JsonToParquetWorkflow(Construct):
         self.lister_job_name = f"{LISTER_JOB_NAME}{suffix}"
         self.processor_job_name = f"{PROCESSOR_JOB_NAME}{suffix}"
         self.backfill_job_name = f"{BACKFILL_JOB_NAME}{suffix}"
-        self.code = GlueCodeAssets(
-            self, "Code", GlueCodeAssetsProps(runtime_dir=props.runtime_dir, wheels_dir=props.wheels_dir)
-        )
+        self.code = GlueCodeAssets(self, "Code", props.code_assets_props())
         self.network = self._network()
         props.database.allow_from(self.network.security_group, include_secrets_endpoint=False)
         self.security_configuration = GlueSecurityConfiguration(
@@ -156,6 +155,7 @@ class JsonToParquetWorkflow(Construct):
         )
         self._grant_lister()
         self._grant_processor()
+        self.iceberg = iceberg_table_access(self, props, props.bucket, self.processor_role.role)
         self.log_groups = [
             *self.security_configuration.add_job_log_groups("Lister", self.lister_role.role, props.glue_log_retention),
             *self.security_configuration.add_job_log_groups(
@@ -197,8 +197,7 @@ class JsonToParquetWorkflow(Construct):
             CuratedCatalogTableProps(
                 bucket_name=props.bucket.bucket.bucket_name,
                 curated_prefix=props.bucket.props.curated_prefix,
-                database_name=props.catalog_database_name
-                or f"ml_data_platform_{props.environment_name.replace('-', '_')}",
+                database_name=props.catalog_database,
                 table_name=props.catalog_table_name,
                 columns=props.catalog_columns,
                 mode_values=props.mode_values,

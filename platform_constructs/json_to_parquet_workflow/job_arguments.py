@@ -9,6 +9,7 @@ Which job gets which argument, built from the props as plain dicts (the jobs and
 * the processor: the claim settings (``--batch-size``, ``--max-attempts``, ``--lease-seconds``), a *non-draining*
   default (``--drain false``; the workflow's trigger passes :func:`drain_arguments`), its bundled code, Glue's
   scratch ``--TempDir`` under the staging prefix, and the Glue features it relies on;
+* with ``table_format`` iceberg, the processor also gets the table's arguments (:func:`table_arguments`);
 * the backfill job: the processor's arguments, draining with the backfill budget by default.
 
 **Escape hatch.** ``extra_lister_arguments`` / ``extra_processor_arguments`` add ``DefaultArguments`` and
@@ -30,6 +31,15 @@ from platform_constructs.json_to_parquet_workflow.reserved_arguments import (
     PROCESSOR_RESERVED,
 )
 from platform_constructs.tracking_database.props import APP_USERNAME
+from platform_contract.table import (
+    ICEBERG,
+    ICEBERG_DATABASE_ARGUMENT,
+    ICEBERG_TABLE_ARGUMENT,
+    ICEBERG_TABLE_NAME,
+    ICEBERG_WAREHOUSE_ARGUMENT,
+    ICEBERG_WAREHOUSE_PREFIX,
+    TABLE_FORMAT_ARGUMENT,
+)
 
 
 def spark_conf_argument(conf: Mapping[str, str]) -> str:
@@ -80,6 +90,19 @@ def lister_arguments(p: JsonToParquetWorkflowProps, code: GlueCodeAssets) -> dic
     return {**arguments, **p.extra_lister_arguments}
 
 
+def table_arguments(p: JsonToParquetWorkflowProps) -> dict[str, str]:
+    """The curated table's arguments of the processor: none for Parquet (the runtime's default, so the Parquet
+    jobs keep their arguments), the format and where the table is for Iceberg (:mod:`platform_contract.table`)."""
+    if p.table_format != ICEBERG:
+        return {}
+    return {
+        TABLE_FORMAT_ARGUMENT: ICEBERG,
+        ICEBERG_DATABASE_ARGUMENT: p.catalog_database,
+        ICEBERG_TABLE_ARGUMENT: ICEBERG_TABLE_NAME,
+        ICEBERG_WAREHOUSE_ARGUMENT: p.bucket.uri_for(ICEBERG_WAREHOUSE_PREFIX),
+    }
+
+
 def processor_arguments(p: JsonToParquetWorkflowProps, code: GlueCodeAssets) -> dict[str, str]:
     """``DefaultArguments`` of the scheduled Spark processor (no drain: the workflow's trigger passes it)."""
     arguments = {
@@ -101,6 +124,7 @@ def processor_arguments(p: JsonToParquetWorkflowProps, code: GlueCodeAssets) -> 
     }
     if p.transform_spec_uri is not None:
         arguments["--transform-spec"] = p.transform_spec_uri
+    arguments.update(table_arguments(p))
     if p.spark_conf:
         arguments["--conf"] = spark_conf_argument(p.spark_conf)
     return {**arguments, **p.extra_processor_arguments}
@@ -122,4 +146,5 @@ __all__ = [
     "lister_arguments",
     "processor_arguments",
     "spark_conf_argument",
+    "table_arguments",
 ]

@@ -24,6 +24,7 @@ from aws_cdk import aws_logs as logs
 
 from platform_constructs._shared.validation import (
     PropsError,
+    changed_fields,
     check_at_least,
     check_environment_name,
     check_exclusive,
@@ -33,7 +34,11 @@ from platform_constructs._shared.validation import (
     check_not_destroyed_in_production,
     check_one_of,
 )
-from platform_constructs.json_to_parquet_workflow.glue.assets import DEFAULT_RUNTIME_DIR, DEFAULT_WHEELS_DIR
+from platform_constructs.json_to_parquet_workflow.glue.assets import (
+    DEFAULT_RUNTIME_DIR,
+    DEFAULT_WHEELS_DIR,
+    GlueCodeAssetsProps,
+)
 from platform_constructs.json_to_parquet_workflow.glue.catalog_table import DEFAULT_COLUMNS
 from platform_constructs.json_to_parquet_workflow.glue.network import DEFAULT_INTERFACE_ENDPOINTS
 from platform_constructs.json_to_parquet_workflow.glue.schedule import glue_cron_problem
@@ -41,6 +46,7 @@ from platform_constructs.json_to_parquet_workflow.reserved_arguments import chec
 from platform_constructs.tracked_raw_bucket.construct import TrackedRawBucket
 from platform_constructs.tracking_database.construct import TrackingDatabase
 from platform_contract import defaults
+from platform_contract.table import DEFAULT_TABLE_FORMAT, ICEBERG, TABLE_FORMATS
 
 #: The workflow's start trigger: every 15 minutes.
 DEFAULT_SCHEDULE = "cron(0/15 * * * ? *)"
@@ -118,6 +124,24 @@ class JsonToParquetWorkflowSettings:
     catalog_columns: tuple[tuple[str, str], ...] = DEFAULT_COLUMNS
     #: Known ``mode`` partition values (enum projection); ``None`` = injected projection.
     mode_values: tuple[str, ...] | None = None
+    #: Format of the curated table: ``parquet`` (loose Parquet files under the curated prefix, read through the
+    #: partition-projected catalog table) or ``iceberg`` (an Apache Iceberg table ``json_parsed`` in the same Glue
+    #: database, one atomic commit per batch; the processor creates it on its first run, and the job role may
+    #: commit to that one table only). See docs/infrastructure.md, "The Iceberg table".
+    table_format: str = DEFAULT_TABLE_FORMAT
+    #: Iceberg only: declare the Glue table optimizers (compaction, snapshot retention, orphan-file deletion) and
+    #: their role. The table must exist when they are created: deploy with ``table_format=iceberg`` first, let one
+    #: processor run create the table, then turn this on and deploy again.
+    iceberg_optimizers: bool = False
+    #: Iceberg only: the retention optimizer expires snapshots older than this many days (tagged snapshots, the
+    #: pinned training sets, are never expired).
+    iceberg_snapshot_retention_days: int = 5
+    #: Iceberg only: the retention optimizer always keeps at least this many of the newest snapshots.
+    iceberg_snapshots_to_retain: int = 1
+    #: Iceberg only: the orphan-file optimizer deletes files under the table location that no snapshot references
+    #: once they are older than this many days; must exceed ``lease_seconds`` (a crashed batch's published, not yet
+    #: committed files wait for its replay at most that long).
+    iceberg_orphan_file_retention_days: int = 3
     #: Create the jobs' VPC endpoints (S3 gateway; Logs, Monitoring, Glue and, if the database has none, Secrets
     #: Manager interface endpoints). ``None`` = only when the database construct created its VPC (it then also
     #: created a Secrets Manager endpoint). ``False`` refuses a changed ``interface_endpoints``.
@@ -179,6 +203,31 @@ class JsonToParquetWorkflowSettings:
         check_extra_arguments(owner, "extra_processor_arguments", self.extra_processor_arguments, job="processor")
         check_spark_conf(owner, "spark_conf", self.spark_conf)
         check_not_destroyed_in_production(owner, "key_removal_policy", self.key_removal_policy, self.production)
+        self._validate_table_format(owner)
+
+    def _validate_table_format(self, owner: str) -> None:
+        check_one_of(owner, "table_format", self.table_format, TABLE_FORMATS,
+                     " (parquet: today's layout; iceberg: an Iceberg table in the Glue Data Catalog)")
+        iceberg_only = ["iceberg_optimizers", "iceberg_snapshot_retention_days", "iceberg_snapshots_to_retain",
+                        "iceberg_orphan_file_retention_days"]
+        if self.table_format != ICEBERG and (changed := changed_fields(self, iceberg_only)):
+            raise PropsError(
+                owner, changed[0],
+                f"applies to the Iceberg table only, but table_format is {self.table_format!r}: set "
+                f"table_format='iceberg' or leave {', '.join(changed)} at the default",
+            )
+        check_at_least(owner, {
+            "iceberg_snapshot_retention_days": (self.iceberg_snapshot_retention_days, 1),
+            "iceberg_snapshots_to_retain": (self.iceberg_snapshots_to_retain, 1),
+            "iceberg_orphan_file_retention_days": (self.iceberg_orphan_file_retention_days, 1),
+        })
+        if self.iceberg_orphan_file_retention_days * 86400 <= self.lease_seconds:
+            raise PropsError(
+                owner, "iceberg_orphan_file_retention_days",
+                f"({self.iceberg_orphan_file_retention_days} days) must be longer than lease_seconds "
+                f"({self.lease_seconds} s): files a crashed batch published but did not commit must outlive the "
+                "lease, so that its replay still finds them; raise it or shorten lease_seconds",
+            )
 
     def _validate_numbers(self, owner: str) -> None:
         check_at_least(owner, {
@@ -204,6 +253,12 @@ class JsonToParquetWorkflowSettings:
                 f"({self.drain_minutes}) must be less than processor_timeout_minutes "
                 f"({self.processor_timeout_minutes}): the drain budget has to end before Glue kills the run",
             )
+
+    def code_assets_props(self) -> GlueCodeAssetsProps:
+        """What the jobs bundle: the runtime, the wheels and, for the Iceberg format, pyiceberg's wheels."""
+        return GlueCodeAssetsProps(
+            runtime_dir=self.runtime_dir, wheels_dir=self.wheels_dir, iceberg_wheels=self.table_format == ICEBERG
+        )
 
     def settings_fields(self) -> dict[str, Any]:
         """The settings as keyword arguments (for :meth:`JsonToParquetWorkflowProps.of`)."""
@@ -233,6 +288,12 @@ class JsonToParquetWorkflowProps(JsonToParquetWorkflowSettings):
     ) -> JsonToParquetWorkflowProps:
         """Props from ``settings`` (e.g. an environment's configuration) and the constructs they apply to."""
         return cls(bucket=bucket, database=database, environment_name=environment_name, **settings.settings_fields())
+
+    @property
+    def catalog_database(self) -> str:
+        """The Glue database of the curated tables (Parquet and Iceberg): ``catalog_database_name`` or
+        ``ml_data_platform_<env>``."""
+        return self.catalog_database_name or f"ml_data_platform_{self.environment_name.replace('-', '_')}"
 
     @property
     def suffix(self) -> str:

@@ -62,6 +62,10 @@ PROCESSOR_RESERVED: dict[str, str] = {
     "--enable-auto-scaling": "the construct (processor_number_of_workers is the maximum)",
     "--transform-spec": "transform_spec_uri",
     "--conf": "spark_conf",
+    "--table-format": "table_format",
+    "--iceberg-database": "catalog_database_name (the Iceberg table lives in the catalog database)",
+    "--iceberg-table": "the construct (platform_contract.table.ICEBERG_TABLE_NAME)",
+    "--iceberg-warehouse": "the bucket (its Iceberg warehouse prefix, platform_contract.table)",
 }
 _SPARK_KEY = re.compile(r"^[A-Za-z0-9_.-]+$")
 

@@ -90,7 +90,8 @@ class PipelineAlarms(Construct):
         job_state_rule: the EventBridge rule that reports failed lister/processor/backfill runs to the topic.
         metrics: every metric of the alarms and the dashboard, each built once (:class:`PipelineMetrics`).
         alarms: the CloudWatch alarms by key (``JobFailures``, ``ListerHeartbeat``, ``ListerDuration``,
-            ``DeadLetterRecords``, ``BacklogAge``, ``QuarantinedFiles`` and, with a database,
+            ``DeadLetterRecords``, ``BacklogAge``, ``QuarantinedFiles``, ``ArchiveDeleteFailures``,
+            ``IcebergCommitFailures`` (``table_format`` iceberg) and, with a database,
             ``RdsCpu``, ``RdsFreeableMemory``, ``RdsDiskQueueDepth``, ``RdsFreeStorage``).
         dashboard: the CloudWatch dashboard.
     """

@@ -70,7 +70,9 @@ def create_dashboard(
         events.append(graph("Lister runs (heartbeat)", [m.lister_heartbeat], [t.LISTER_HEARTBEAT], width=12))
     dashboard.add_widgets(*events)
     dashboard.add_widgets(
-        graph("Archive: raw files not deleted", [m.archive_delete_failures], [t.ARCHIVE_DELETE_FAILURES], width=12)
+        graph("Archive: raw files not deleted", [m.archive_delete_failures], [t.ARCHIVE_DELETE_FAILURES], width=12),
+        *([graph("Iceberg: failed commits", [m.iceberg_commit_failures], [t.ICEBERG_COMMIT_FAILURES], width=12)]
+          if m.iceberg_commit_failures is not None else []),
     )
     if p.database_instance is not None:
         dashboard.add_widgets(

@@ -16,6 +16,7 @@ from aws_cdk import aws_events as events
 
 from platform_constructs.pipeline_alarms.props import PipelineAlarmsProps
 from platform_contract import metrics as m
+from platform_contract.table import ICEBERG
 
 #: Period of the RDS metrics and of the dashboard-only custom metrics.
 FIVE_MINUTES = Duration.minutes(5)
@@ -27,7 +28,8 @@ class PipelineMetrics:
     Attributes watched by alarms: ``job_failures`` (EventBridge matches of the failure rule), ``lister_heartbeat``
     (``None`` without a heartbeat), ``lister_duration``, ``dead_letter_percent`` (metric math over
     ``dead_letter_records`` and the good records), ``backlog_age``, ``quarantined_files``,
-    ``archive_delete_failures`` and, with a database, ``rds_cpu``, ``rds_freeable_memory``, ``rds_disk_queue_depth``,
+    ``archive_delete_failures``, ``iceberg_commit_failures`` (``None`` unless Iceberg)
+    and, with a database, ``rds_cpu``, ``rds_freeable_memory``, ``rds_disk_queue_depth``,
     ``rds_free_storage`` (else ``None``).
 
     Dashboard-only attributes (5-minute sums or maxima): ``files_succeeded``, ``files_failed``,
@@ -62,6 +64,10 @@ class PipelineMetrics:
         self.backlog_age = self.custom(m.OLDEST_PENDING_AGE_SECONDS, "Maximum", p.gauge_period)
         self.quarantined_files = self.custom(m.QUARANTINED_FILES_TOTAL, "Maximum", p.gauge_period)
         self.archive_delete_failures = self.custom(m.ARCHIVE_DELETE_FAILURES, "Sum")
+        #: Iceberg commits that failed after their retries (``None`` unless the table format is Iceberg).
+        self.iceberg_commit_failures = (
+            self.custom(m.ICEBERG_COMMIT_FAILURES, "Sum") if p.table_format == ICEBERG else None
+        )
 
         self.files_succeeded = self.custom(m.FILES_SUCCEEDED, "Sum", FIVE_MINUTES)
         self.files_failed = self.custom(m.FILES_FAILED, "Sum", FIVE_MINUTES)

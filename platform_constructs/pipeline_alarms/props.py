@@ -26,6 +26,7 @@ from platform_constructs._shared.validation import (
 )
 from platform_constructs.pipeline_alarms.instance_memory import instance_memory_bytes, known_families
 from platform_contract import defaults
+from platform_contract.table import DEFAULT_TABLE_FORMAT, TABLE_FORMATS
 
 MIB = 1024 * 1024
 GIB = 1024 * MIB
@@ -167,6 +168,9 @@ class PipelineAlarmsProps(PipelineAlarmsSettings):
     lister_timeout_minutes: int | None = None
     processor_timeout_minutes: int | None = None
     schedule_interval_minutes: int | None = None
+    #: The curated table's format (the workflow's ``table_format``): ``iceberg`` adds the ``IcebergCommitFailures``
+    #: alarm and graph.
+    table_format: str = DEFAULT_TABLE_FORMAT
     #: Whether the workflow's schedule runs (``schedule_enabled``): while it is paused the heartbeat alarm stays,
     #: with its actions disabled (no run would report, and pausing is no incident).
     schedule_enabled: bool = True
@@ -271,6 +275,9 @@ class PipelineAlarmsProps(PipelineAlarmsSettings):
             self, "existing_topic", ["existing_topic_arn"], "give the topic once (as an object or by ARN)"
         )
         check_metrics_namespace(owner, self.metrics_namespace)
+        if self.table_format not in TABLE_FORMATS:
+            raise PropsError(owner, "table_format", f"must be one of {TABLE_FORMATS} (the workflow's table_format), "
+                             f"got {self.table_format!r}")
         super().validate()
         self._validate_heartbeat(owner)
         self._validate_memory(owner)

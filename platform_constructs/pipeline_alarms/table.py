@@ -20,6 +20,10 @@ What is watched, and why each alarm treats missing data the way it does:
   (``ArchiveDeleteFailures``, published at the end of every processor run, 0 included); missing data *not
   breaching* (no run, nothing archived); event-like, no "OK" mail. Any is an alarm: each run retries the kept
   files, and one that keeps failing stays in the raw prefix forever.
+* **Iceberg commit failures** (Iceberg table format only) - batches whose commit to the Iceberg table failed after
+  the runtime's bounded retries (``IcebergCommitFailures``, published at the end of every processor run, 0
+  included); missing data *not breaching*; event-like. Any is an alarm: one is retried, but a table that keeps
+  refusing commits (permissions, a catalog outage, an optimizer that always wins) stops publishing.
 * **Backlog age**, **quarantined files** - gauges published at the end of every run; missing data is *ignored*
   (the alarm keeps its state between runs; the heartbeat covers silence).
 * **RDS** CPU, freeable memory, disk queue depth, free storage (with a database) - basic RDS metrics, missing
@@ -47,6 +51,7 @@ DEAD_LETTER_RECORDS = "DeadLetterRecords"
 BACKLOG_AGE = "BacklogAge"
 QUARANTINED_FILES = "QuarantinedFiles"
 ARCHIVE_DELETE_FAILURES = "ArchiveDeleteFailures"
+ICEBERG_COMMIT_FAILURES = "IcebergCommitFailures"
 RDS_CPU = "RdsCpu"
 RDS_FREEABLE_MEMORY = "RdsFreeableMemory"
 RDS_DISK_QUEUE_DEPTH = "RdsDiskQueueDepth"
@@ -110,6 +115,13 @@ def alarm_rows(p: PipelineAlarmsProps, m: PipelineMetrics) -> list[AlarmRow]:
                  f"A {p.processor_job_name} run archived raw file(s) but could not delete them from the raw prefix "
                  "(the run's log names them and the reason; an SDK too old for conditional deletes fails the run)"),
     ]
+    if m.iceberg_commit_failures is not None:
+        rows.append(
+            AlarmRow(ICEBERG_COMMIT_FAILURES, m.iceberg_commit_failures, 1, _GTE, _NOT_BREACHING, 1, False,
+                     f"A {p.processor_job_name} run could not commit a batch to the Iceberg table after its retries "
+                     "(a conflict with another writer such as the Glue compaction optimizer, or a catalog error); "
+                     "the batch charged no file and is retried by the next run")
+        )
     if m.rds_cpu and m.rds_freeable_memory and m.rds_disk_queue_depth and m.rds_free_storage:
         rows += [
             AlarmRow(RDS_CPU, m.rds_cpu, p.rds_cpu_percent, _GT, _MISSING, n, True,

@@ -5,5 +5,6 @@
 * :mod:`.network`: the Glue connection, its security group and the VPC endpoints;
 * :mod:`.schedule`: the Glue cron rule;
 * :mod:`.security_configuration`: encryption of logs, bookmarks and job output;
-* :mod:`.catalog_table`: the Data Catalog table over the curated Parquet.
+* :mod:`.catalog_table`: the Data Catalog table over the curated Parquet;
+* :mod:`.iceberg_table`: the Iceberg table's grants and table optimizers (``table_format`` iceberg).
 """

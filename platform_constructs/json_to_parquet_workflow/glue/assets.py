@@ -17,7 +17,9 @@ Everything a job needs is uploaded as a CDK file asset, so the jobs install noth
 * the pinned AWS SDK for the processor (:data:`SDK_WHEELS`: ``boto3``, ``botocore``, ``s3transfer`` and their
   dependencies, pure-Python wheels, the versions the tests run with, installable offline on their own): Glue 5.0
   ships an older botocore whose S3 model cannot send the archive's conditional deletes
-  (``runtime.storage.sdk_check``, which also checks it at the start of every run).
+  (``runtime.storage.sdk_check``, which also checks it at the start of every run);
+* with the Iceberg table format only, ``pyiceberg[glue]`` and the rest of its dependency closure for CPython 3.11
+  (:data:`ICEBERG_WHEELS_DIR`, everything but the SDK above: the processor installs both sets offline together).
 
 pip only installs a wheel whose *file name* parses (``name-version-tags.whl``), and Glue keeps the S3 key's
 base name when it downloads a file. A plain ``s3_assets.Asset`` is stored under ``<sha256>.whl``, which pip
@@ -61,6 +63,10 @@ REQUIRED_WHEELS = ("psycopg2_binary", "pyyaml")
 #: Pure-Python wheels (``*-none-any``) of the AWS SDK and its dependencies that the Spark processor installs over
 #: Glue's own (the whole closure: pip ``--no-index`` then needs nothing else).
 SDK_WHEELS = ("boto3", "botocore", "s3transfer", "jmespath", "python_dateutil", "six", "urllib3")
+#: Sub-folder of the wheels folder with ``pyiceberg`` and its dependencies (but the SDK), for the Iceberg format.
+ICEBERG_WHEELS_DIR = "iceberg"
+#: The distribution the Iceberg wheel set must hold.
+ICEBERG_DISTRIBUTION = "pyiceberg"
 #: Distribution name and version of the runtime wheel; the build tag carries the content digest.
 RUNTIME_DISTRIBUTION = "mldp_runtime"
 RUNTIME_WHEEL_VERSION = "0.1.0"
@@ -224,6 +230,25 @@ def find_pure_wheels(wheels_dir: Path, required: Sequence[str] = SDK_WHEELS) -> 
     return [found[name][0] for name in required]
 
 
+def find_iceberg_wheels(wheels_dir: Path) -> list[Path]:
+    """Every wheel of :data:`ICEBERG_WHEELS_DIR` under ``wheels_dir`` (``pyiceberg`` and its dependencies but the
+    SDK), sorted, one version each.
+
+    Raises :class:`GlueWheelsMissingError` naming the script to run when ``pyiceberg`` is missing or a
+    distribution is there twice.
+    """
+    folder = Path(wheels_dir) / ICEBERG_WHEELS_DIR
+    wheels = sorted(folder.glob("*.whl")) if folder.is_dir() else []
+    names = [normalized_distribution(wheel) for wheel in wheels]
+    twice = sorted({name for name in names if names.count(name) > 1})
+    if ICEBERG_DISTRIBUTION not in names or twice:
+        raise GlueWheelsMissingError(
+            f"Iceberg wheels missing in {folder}, or more than one version: "
+            f"{', '.join(twice) or ICEBERG_DISTRIBUTION}; {_FETCH_HINT}"
+        )
+    return wheels
+
+
 def _digest_named(path: Path) -> str:
     """``<stem>-<digest>`` of a file whose name does not already identify its content."""
     return f"{path.stem}-{hashlib.sha256(path.read_bytes()).hexdigest()[:_DIGEST_CHARS]}"
@@ -294,6 +319,8 @@ class GlueCodeAssetsProps:
     required_wheels: tuple[str, ...] = REQUIRED_WHEELS
     #: Pure-Python AWS SDK wheels the processor installs (``()``: Glue's own SDK, refused at start if too old).
     sdk_wheels: tuple[str, ...] = SDK_WHEELS
+    #: Add ``pyiceberg`` and its dependencies (:func:`find_iceberg_wheels`) to the processor's wheels.
+    iceberg_wheels: bool = False
 
 
 class GlueCodeAssets(Construct):
@@ -303,7 +330,8 @@ class GlueCodeAssets(Construct):
         lister_script / processor_script: the entry scripts.
         runtime_zip: ``runtime-<digest>.zip`` (processor ``--extra-py-files``), the contract included.
         runtime_wheel: the runtime wheel (lister ``--extra-py-files``), the contract included.
-        spark_wheels: cp311 dependency wheels and the pinned AWS SDK (processor ``--additional-python-modules``).
+        spark_wheels: cp311 dependency wheels, the pinned AWS SDK and, with ``iceberg_wheels``, pyiceberg's closure
+            (processor ``--additional-python-modules``).
         python_shell_wheels: cp39 dependency wheels (lister ``--extra-py-files``).
     """
 
@@ -319,6 +347,7 @@ class GlueCodeAssets(Construct):
                 )
         spark_wheels = find_wheels(self.props.wheels_dir, "cp311", self.props.required_wheels)
         spark_wheels += find_pure_wheels(self.props.wheels_dir, self.props.sdk_wheels) if self.props.sdk_wheels else []
+        spark_wheels += find_iceberg_wheels(self.props.wheels_dir) if self.props.iceberg_wheels else []
         shell_wheels = find_wheels(self.props.wheels_dir, "cp39", self.props.required_wheels)
         lister = runtime_dir / LISTER_SCRIPT
         processor = runtime_dir / PROCESSOR_SCRIPT
