@@ -34,7 +34,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from aws_cdk import ArnFormat, Stack
+from aws_cdk import Annotations, ArnFormat, Stack
 from aws_cdk import aws_glue as glue
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -60,6 +60,8 @@ WAREHOUSE_OBJECT_ACTIONS = (
 )
 #: The bucket key's actions for SSE-KMS objects (read, write).
 KEY_ACTIONS = ("kms:Decrypt", "kms:GenerateDataKey")
+#: Id of the synth warning of an Iceberg table without optimizers (the second deployment is still to come).
+OPTIMIZERS_OFF_WARNING = "mldp:iceberg-optimizers-off"
 #: Glue table-optimizer types, in the order they are declared.
 OPTIMIZER_TYPES = ("compaction", "retention", "orphan_file_deletion")
 #: What the optimizer role may do on the table (Glue's "Table optimization prerequisites").
@@ -237,4 +239,10 @@ def iceberg_table_access(
         orphan_file_retention_days=props.iceberg_orphan_file_retention_days,
     ))
     access.grant_commit(role)
+    if not props.iceberg_optimizers:
+        Annotations.of(access).add_warning_v2(OPTIMIZERS_OFF_WARNING, (
+            f"The Iceberg table {props.catalog_database}.{ICEBERG_TABLE_NAME} has no table optimizers: nothing "
+            "compacts its small files or expires its snapshots. Once a processor run has created the table, set "
+            "workflow.iceberg_optimizers=true and deploy again (docs/infrastructure.md, \"The Iceberg table\")."
+        ))
     return access

@@ -142,6 +142,21 @@ def test_without_a_bucket_key_no_kms_and_without_optimizers_no_optimizer(iceberg
     assert workflow.iceberg.optimizer_role is None
 
 
+def test_a_table_without_optimizers_is_a_synth_warning_that_says_what_to_do(
+    iceberg: Any, iceberg_sse_s3: Any
+) -> None:
+    def warnings(stack: Any) -> list[str]:
+        from aws_cdk.assertions import Annotations, Match
+
+        return [str(w.entry.data) for w in Annotations.from_stack(stack).find_warning("*", Match.any_value())
+                if "Iceberg table" in str(w.entry.data)]
+
+    (warning,) = warnings(iceberg_sse_s3[0])
+    assert "ml_data_platform_dev.json_parsed has no table optimizers" in warning
+    assert "set workflow.iceberg_optimizers=true and deploy again" in warning
+    assert warnings(iceberg[0]) == []
+
+
 def test_three_optimizers_with_the_retention_settings(iceberg: Any, cfn: Any) -> None:
     _, workflow, template = iceberg
     role = "${" + cfn.logical_id(workflow.iceberg.optimizer_role) + ".Arn}"
