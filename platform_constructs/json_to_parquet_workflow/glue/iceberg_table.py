@@ -154,6 +154,27 @@ class IcebergTableAccess(Construct):
             "batch id choose at run time",
         )
 
+    def grant_read(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Read-only access for a reader of the table (a training job, pyiceberg, Spark on Glue, Athena's caller):
+        ``glue:GetDatabase`` and ``glue:GetTable`` on the catalog, database and table; ``s3:GetObject`` under the
+        warehouse prefix with ``s3:ListBucket`` conditioned on it; ``kms:Decrypt`` on the bucket key. Time travel
+        (a tag, ``FOR VERSION AS OF``) needs nothing more: old snapshots' files are under the same prefix."""
+        p = self.props
+        grant = iam.Grant.add_to_principal(
+            grantee=grantee, actions=["glue:GetDatabase", "glue:GetTable"],
+            resource_arns=[self.catalog_arn, self.database_arn, self.table_arn],
+        )
+        grant = grant.combine(iam.Grant.add_to_principal(
+            grantee=grantee, actions=["s3:GetObject"], resource_arns=[self.warehouse_objects]))
+        grant = grant.combine(iam.Grant.add_to_principal(
+            grantee=grantee, actions=["s3:ListBucket"], resource_arns=[p.bucket.bucket_arn],
+            conditions={"StringLike": {"s3:prefix": [p.warehouse_prefix.rstrip("/"), f"{p.warehouse_prefix}*"]}},
+        ))
+        if p.key is not None:
+            grant = grant.combine(iam.Grant.add_to_principal(
+                grantee=grantee, actions=["kms:Decrypt"], resource_arns=[p.key.key_arn]))
+        return grant
+
     # ----------------------------------------------------------------------------------------
     # Table optimizers
     # ----------------------------------------------------------------------------------------

@@ -225,3 +225,25 @@ def test_orphan_files_must_outlive_the_lease_message_says_what_to_change() -> No
                                       lease_seconds=86400).validate()
     JsonToParquetWorkflowSettings(table_format="iceberg", iceberg_orphan_file_retention_days=2,
                                   lease_seconds=86400).validate()
+
+
+def test_grant_read_is_read_only_on_the_table_and_the_warehouse(cdk: Any, cfn: Any) -> None:
+    from aws_cdk import aws_iam as iam
+
+    stack = cdk.Stack(cdk.App(), "Reader")
+    workflow = cdk.Workflow(stack, "Wf", cdk.Props(
+        bucket=cdk.Bucket(stack, "Bucket"), database=cdk.Database(stack, "Db"), environment_name="dev",
+        table_format="iceberg"))
+    reader = iam.Role(stack, "Trainer", assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"))
+    workflow.iceberg.grant_read(reader)
+    template = cdk.Template.from_stack(stack).to_json()
+    bucket = "${" + cfn.logical_id(workflow.props.bucket.bucket) + ".Arn}"
+    key = "${" + cfn.logical_id(workflow.props.bucket.encryption_key) + ".Arn}"
+    statements = [(sorted(s["Action"]), s["Resource"], s["Condition"]) for s in cfn.role_statements(template, reader)]
+    assert statements == [
+        (["glue:GetDatabase", "glue:GetTable"], [CATALOG, DATABASE, TABLE], {}),
+        (["s3:GetObject"], [bucket + "/curated-data-lake/iceberg/*"], {}),
+        (["s3:ListBucket"], [bucket],
+         {"StringLike": {"s3:prefix": ["curated-data-lake/iceberg", "curated-data-lake/iceberg/*"]}}),
+        (["kms:Decrypt"], [key], {}),
+    ]
