@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ -n "${CHECKOV:-}" ]; then echo "$CHECKOV"; exit 0; fi
-PYTHON=${PYTHON:-python3}
+PYTHON=${PYTHON:-$(command -v python3.11 || command -v python3)}  # checkov 3.3 runs on 3.9-3.12; setup.sh wants 3.11
 VENV=.venv-checkov
 STAMP="$VENV/.installed-$(sha256sum requirements-checkov.txt | cut -c1-16)"
 if [ ! -x "$VENV/bin/python" ]; then

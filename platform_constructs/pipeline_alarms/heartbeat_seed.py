@@ -6,7 +6,7 @@ reported yet, so the new alarm would page before the first scheduled run could h
 
 :func:`heartbeat_seed` adds an ``AwsCustomResource`` (construct id ``HeartbeatSeed``) that publishes one datapoint
 (value 0, unit ``Seconds``) to exactly the metric the alarm watches (namespace, name, ``Environment`` dimension)
-when it is created, and the alarm depends on it, so the alarm's first evaluation already sees it. The alarm is OK
+when it is created, and the alarm depends on it, so the datapoint is published before the alarm exists. The alarm is OK
 for one heartbeat window after the deploy, which by construction (the window is at least processor timeout + lister
 timeout + one schedule interval, validated at synth) covers the first scheduled run; from then on missing data is
 breaching as before, and a schedule that never starts pages one window after the deploy.
