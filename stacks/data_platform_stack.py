@@ -19,6 +19,7 @@ from platform_constructs.pipeline_alarms import PipelineAlarms, PipelineAlarmsPr
 from platform_constructs.tracked_raw_bucket import TrackedRawBucket
 from platform_constructs.tracking_database import TrackingDatabase
 from platform_contract import outputs as out
+from stacks.checkov_acknowledgments import CheckovAcknowledgment, acknowledge_checkov_findings
 from stacks.config import EnvironmentConfig
 from stacks.nag_acknowledgments import acknowledge_stack_findings
 
@@ -32,6 +33,8 @@ class DataPlatformStack(Stack):
         database: :class:`TrackingDatabase`.
         workflow: :class:`JsonToParquetWorkflow`.
         alarms: :class:`PipelineAlarms`.
+        checkov_acknowledgments: the checkov findings acknowledged in this stack's template, as
+            ``(acknowledgment, logical id)`` pairs (:mod:`stacks.checkov_acknowledgments`).
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, config: EnvironmentConfig, **kwargs: Any) -> None:
@@ -84,6 +87,7 @@ class DataPlatformStack(Stack):
             )
         self._outputs()
         acknowledge_stack_findings(self)
+        self.checkov_acknowledgments: list[tuple[CheckovAcknowledgment, str]] = acknowledge_checkov_findings(self)
 
     def _outputs(self) -> None:
         """The stack's outputs, under the keys of :mod:`platform_contract.outputs` (``mldp smoke`` reads them back).

@@ -9,6 +9,9 @@
   evaluation periods, description), which also says why each treats missing data as it does. Every alarm has an
   ``SnsAction`` on the topic (but ``JobFailures``, whose failures the rule reports: one failure, one
   notification); state-like alarms also notify when they return to OK.
+* **Heartbeat seed** - :mod:`.heartbeat_seed`: one datapoint of the heartbeat's metric published when the alarm is
+  created and when the schedule is paused or resumed, so that a healthy fresh deploy raises no alarm; missing data
+  stays breaching afterwards.
 * **Dashboard** - :mod:`.dashboard`; every metric comes from one factory
   (:mod:`.metrics`), so a graph shows exactly what its alarm watches, threshold drawn on it.
 
@@ -34,6 +37,7 @@ from constructs import Construct
 
 from platform_constructs._shared.validation import SNS_TOPIC_ARN, sns_topic_arn_problem
 from platform_constructs.pipeline_alarms.dashboard import create_dashboard
+from platform_constructs.pipeline_alarms.heartbeat_seed import heartbeat_seed
 from platform_constructs.pipeline_alarms.metrics import PipelineMetrics
 from platform_constructs.pipeline_alarms.props import (
     GIB,
@@ -93,6 +97,8 @@ class PipelineAlarms(Construct):
             ``DeadLetterRecords``, ``BacklogAge``, ``QuarantinedFiles``, ``ArchiveDeleteFailures``,
             ``IcebergCommitFailures`` (``table_format`` iceberg) and, with a database,
             ``RdsCpu``, ``RdsFreeableMemory``, ``RdsDiskQueueDepth``, ``RdsFreeStorage``).
+        heartbeat_seed: the custom resource that publishes the heartbeat's first datapoint (``None`` without a
+            heartbeat; :mod:`.heartbeat_seed`).
         dashboard: the CloudWatch dashboard.
     """
 
@@ -111,6 +117,8 @@ class PipelineAlarms(Construct):
         self.alarms: dict[str, cloudwatch.Alarm] = {}
         for row in alarm_rows(props, self.metrics):
             self._add_alarm(row)
+        heartbeat = self.alarms.get(LISTER_HEARTBEAT)
+        self.heartbeat_seed = None if heartbeat is None else heartbeat_seed(self, props, heartbeat)
         self.dashboard = create_dashboard(self, props, self.metrics, self.alarms)
 
     def custom_metric(self, metric_name: str, statistic: str, period: Duration | None = None) -> cloudwatch.Metric:

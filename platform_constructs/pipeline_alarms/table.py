@@ -8,8 +8,10 @@ What is watched, and why each alarm treats missing data the way it does:
   own action made every failure notify twice.
 * **Lister heartbeat** - a stuck pipeline publishes nothing, so silence is itself a failure. The lister publishes
   ``ListerDurationSeconds`` on every run; the alarm fires when no run reported it within the heartbeat window and
-  treats missing data as *breaching*. (The processor has no heartbeat of its own: with an empty backlog it
-  rightly does nothing. When it stops running while files wait, the lister's backlog gauges trip ``BacklogAge``.)
+  treats missing data as *breaching*. A seed datapoint published at create (:mod:`.heartbeat_seed`) keeps a
+  healthy fresh deploy from paging before the first scheduled run. (The processor has no heartbeat of its own:
+  with an empty backlog it rightly does nothing. When it stops running while files wait, the lister's backlog
+  gauges trip ``BacklogAge``.)
 * **Lister duration** - per-run values, missing data *not breaching*.
 * **Dead-letter records** - a rate, not a count: the share of dead-lettered records among all records of a
   period (metric math), above ``dead_letter_percent`` for ``dead_letter_evaluation_periods`` consecutive periods,

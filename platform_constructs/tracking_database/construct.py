@@ -3,8 +3,9 @@
 RDS for PostgreSQL in private subnets of a given or created VPC, credentials in Secrets Manager
 (rotated by the hosted single-user rotation Lambda), storage encrypted, ``rds.force_ssl`` on, a
 security group that admits only the peers passed to :meth:`TrackingDatabase.allow_from`,
-automated backups, Performance Insights and log exports. The tracking table itself is created by
-the runtime's migrations, never by CDK.
+automated backups, Performance Insights, Enhanced Monitoring and log exports. The secret and the created
+VPC's flow logs are encrypted with a customer-managed key (:attr:`TrackingDatabase.key`). The tracking table
+itself is created by the runtime's migrations, never by CDK.
 
 The props and their rules live in :mod:`.props`; the removal-policy guard (``DESTROY`` only
 on purpose) in :mod:`platform_constructs._shared.removal_policy`.
@@ -12,14 +13,16 @@ on purpose) in :mod:`platform_constructs._shared.removal_policy`.
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_rds as rds
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
+from platform_constructs._shared.nag import acknowledge
 from platform_constructs._shared.removal_policy import dependent_policy, guard_removal_policy
 from platform_constructs._shared.vpc_endpoints import closed_interface_endpoint
 from platform_constructs.tracking_database.props import APP_USERNAME, TrackingDatabaseProps
@@ -33,6 +36,8 @@ class TrackingDatabase(Construct):
         props: the validated props.
         removal_policy: the removal policy actually applied to the instance, secret and automated backups
             (``props.removal_policy`` after the guard of :mod:`platform_constructs._shared.removal_policy`).
+        key: the customer-managed key of the secret and of the created VPC's flow logs
+            (``props.secret_encryption_key``, else a rotating key this construct creates, kept like the secret).
         vpc: the VPC the database lives in (given or created).
         subnets: the selected database subnets (Glue connections reuse them).
         security_group: the database's security group; it admits nothing until :meth:`allow_from`.
@@ -57,6 +62,13 @@ class TrackingDatabase(Construct):
         p = self.props
         self.removal_policy = guard_removal_policy(
             self, p.removal_policy, setting=f"{type(p).__name__}.removal_policy", production=p.production
+        )
+        self.key: kms.IKey = p.secret_encryption_key or kms.Key(
+            self,
+            "Key",
+            description="Tracking database: master secret and VPC flow logs",
+            enable_key_rotation=True,
+            removal_policy=dependent_policy(self.removal_policy),  # the secret it encrypts is kept as long
         )
         created_vpc = p.vpc is None
         self.vpc: ec2.IVpc = p.vpc if p.vpc is not None else self._create_vpc()
@@ -87,10 +99,19 @@ class TrackingDatabase(Construct):
             "MasterSecret",
             username=p.master_username,
             dbname=p.database_name,
-            encryption_key=p.secret_encryption_key,
+            encryption_key=self.key,
         )
         master_secret.apply_removal_policy(dependent_policy(self.removal_policy))
         self.instance = rds.DatabaseInstance(self, "Instance", **self._instance_kwargs(master_secret))
+        monitoring_role = self.instance.node.try_find_child("MonitoringRole")
+        if monitoring_role is not None:
+            acknowledge(
+                monitoring_role,
+                "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+                "AmazonRDSEnhancedMonitoringRole]",
+                "The Enhanced Monitoring role is assumed by monitoring.rds.amazonaws.com only; AWS's service-role "
+                "policy lets it write the RDSOSMetrics log group and is the documented way to grant that",
+            )
         # rds maps every policy but RETAIN to DESTROY on its subnet group: keep it with the instance that uses it
         subnet_group = self.instance.node.try_find_child("SubnetGroup")
         on_update_or_delete = self.removal_policy == RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE
@@ -133,10 +154,12 @@ class TrackingDatabase(Construct):
         p = self.props
         flow_logs: dict[str, ec2.FlowLogOptions] = {}
         if p.vpc_flow_logs:
+            self._let_cloudwatch_logs_use_the_key()
             log_group = logs.LogGroup(
                 self,
                 "FlowLogs",
                 retention=p.cloudwatch_logs_retention,
+                encryption_key=self.key,
                 removal_policy=RemovalPolicy.DESTROY,
             )
             flow_logs["All"] = ec2.FlowLogOptions(
@@ -158,6 +181,29 @@ class TrackingDatabase(Construct):
                 )
             ],
             flow_logs=flow_logs or None,
+        )
+
+    def _let_cloudwatch_logs_use_the_key(self) -> None:
+        """Key policy: CloudWatch Logs of this region may use :attr:`key` for log groups of this account and region
+        only (the encryption-context condition CloudWatch Logs sets). Scoped to the account's log groups, not to the
+        flow-log group itself: its generated ARN depends on the key, and naming it here would be a cycle. A no-op on
+        an imported key (whose owner grants this)."""
+        stack = Stack.of(self)
+        self.key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowCloudWatchLogsForTheFlowLogs",
+                principals=[iam.ServicePrincipal(f"logs.{stack.region}.{stack.url_suffix}")],
+                actions=["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+                resources=["*"],
+                conditions={
+                    "ArnLike": {
+                        "kms:EncryptionContext:aws:logs:arn": stack.format_arn(
+                            service="logs", resource="log-group", resource_name="*",
+                            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                        )
+                    }
+                },
+            )
         )
 
     def _subnet_selection_kwargs(self) -> dict[str, object]:

@@ -123,8 +123,10 @@ class TrackingDatabaseProps:
     rotation_days: int = 30
     #: Turn on Performance Insights (7 days retention, free tier).
     performance_insights: bool = True
-    #: Enhanced Monitoring interval; 0 turns it off (the default: CloudWatch's basic RDS metrics feed the alarms).
-    monitoring_interval_seconds: int = 0
+    #: Enhanced Monitoring interval (OS metrics per process, delivered by RDS to CloudWatch Logs ``RDSOSMetrics``
+    #: through a monitoring role the construct creates); 0 turns it off. 60 s: enough to see what starves the
+    #: instance, at the least CloudWatch Logs ingestion.
+    monitoring_interval_seconds: int = 60
     #: Retention of the exported ``postgresql`` and ``upgrade`` logs and of the created VPC's flow logs.
     cloudwatch_logs_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH
     #: Log statements slower than this (``log_min_duration_statement``); -1 disables.
@@ -134,7 +136,9 @@ class TrackingDatabaseProps:
     iam_authentication: bool = True
     #: A customer-managed key for storage; ``None``: the AWS-managed RDS key.
     storage_encryption_key: kms.IKey | None = None
-    #: A customer-managed key for the secret; ``None``: the AWS-managed key.
+    #: A customer-managed key for the secret and the created VPC's flow logs; ``None``: the construct creates one
+    #: (rotating, kept like the secret). A given key's policy must let ``logs.<region>.amazonaws.com`` use it for
+    #: the flow logs (the construct adds that statement to a ``kms.Key`` of the same app, not to an imported key).
     secret_encryption_key: kms.IKey | None = None
 
     def validate(self) -> None:

@@ -140,10 +140,11 @@ def test_production_retains_except_on_create(which: str) -> None:
     assert set(policies.values()) == {("RetainExceptOnCreate", "Retain")}, policies
 
 
-def test_production_database_keeps_its_subnet_group_and_secret() -> None:
+def test_production_database_keeps_its_subnet_group_secret_and_key() -> None:
     _, _, template = _synth("database", removal_policy=RemovalPolicy.RETAIN, production=True)
     types = {r["Type"] for name, r in template["Resources"].items() if name in _policies(template)}
-    assert types == {"AWS::RDS::DBInstance", "AWS::RDS::DBSubnetGroup", "AWS::SecretsManager::Secret"}
+    # the key encrypts the secret (and the flow logs): kept exactly as long as the secret
+    assert types == {"AWS::RDS::DBInstance", "AWS::RDS::DBSubnetGroup", "AWS::SecretsManager::Secret", "AWS::KMS::Key"}
     (instance,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::RDS::DBInstance"]
     assert instance["Properties"]["DeleteAutomatedBackups"] is False
 

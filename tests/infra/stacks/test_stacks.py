@@ -291,8 +291,11 @@ def test_pausing_the_schedule_stops_the_live_trigger_and_silences_only_the_heart
 
     context = {**cdk_app.cdk_json_context(), "dev.workflow.schedule_enabled": "false"}
     template = cdk_app.build_app(App(context=context)).synth().get_stack_by_name(DEV).template
-    (state,) = _resources(template, "Custom::AWS")
+    custom = {k: r for k, r in template["Resources"].items() if r["Type"] == "Custom::AWS"}
+    (state,) = [r for k, r in custom.items() if k.startswith("WorkflowScheduleState")]
     assert '"action":"stopTrigger"' in json.dumps(state["Properties"]["Update"]).replace("\\", "")
+    (seed,) = [r for k, r in custom.items() if k.startswith("AlarmsHeartbeatSeed")]  # re-seeds on the flip
+    assert "lister-heartbeat-seed/paused" in json.dumps(seed["Properties"]["Update"])
     alarms = _resources(template, "AWS::CloudWatch::Alarm")
     silenced = [a["Properties"]["AlarmDescription"] for a in alarms if a["Properties"].get("ActionsEnabled") is False]
     assert len(silenced) == 1 and "run reported in" in silenced[0]

@@ -131,7 +131,7 @@ def test_default_instance_is_small_encrypted_private_and_observable(default: Bui
     }
     assert {k: props.get(k) for k in expected} == expected
     assert (resource["DeletionPolicy"], resource["UpdateReplacePolicy"]) == ("Snapshot", "Snapshot")
-    assert "MonitoringInterval" not in props
+    assert props["MonitoringInterval"] == 60  # Enhanced Monitoring by default (test_encryption_and_monitoring)
     assert cfn.render(props["VPCSecurityGroups"]) == [_sg_ref(cfn, default.construct.security_group)]
 
 
