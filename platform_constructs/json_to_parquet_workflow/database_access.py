@@ -12,7 +12,8 @@ With IAM database authentication (the tracking database's default, ``TrackingDat
   exit status 3, naming the fix). Their role has no ``secretsmanager:GetSecretValue`` on the master secret.
 
 Without IAM authentication every job reads the secret and works as its user (the old behaviour), since a
-password is then the only credential there is. docs/operations.md, 'Database credentials on AWS', argues the split.
+password is then the only credential there is. docs/infrastructure.md, 'Database credentials', argues the
+split.
 """
 
 from __future__ import annotations

@@ -32,8 +32,7 @@ PROVENANCE_RESOURCE = "rds-ca-bundle.provenance.json"
 GLOBAL_BUNDLE_URL = "https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem"
 #: What to do about a bundle that is missing or is not one.
 BUNDLE_HINT = (f"provide the RDS CA bundle ({GLOBAL_BUNDLE_URL}) at that location, or point --db-ca-bundle "
-               "(the workflow's database_ca_bundle) at where it is (docs/operations.md, 'Database credentials on "
-               "AWS')")
+               "(the workflow's database_ca_bundle) at where it is (docs/infrastructure.md, 'Database credentials')")
 _PACKAGED_HINT = ("the runtime package was built without its RDS CA bundle (runtime/db/rds-ca-bundle.pem, rebuilt by "
                   "scripts/build-rds-ca-bundle.py): redeploy the runtime built from the repository, or pass "
                   "--db-ca-bundle s3://... with AWS's global-bundle.pem")
