@@ -14,6 +14,8 @@ from importlib import resources
 from importlib.abc import Traversable
 from typing import TYPE_CHECKING
 
+import psycopg2
+
 from runtime.errors import MldpError
 
 if TYPE_CHECKING:
@@ -42,6 +44,21 @@ class Migration:
     def checksum(self) -> str:
         """SHA-256 of the SQL: a migration changed after it was applied is reported, not re-applied."""
         return hashlib.sha256(self.sql.encode()).hexdigest()
+
+
+class MigrationFailed(MldpError):
+    """A migration the server refused (its own check failing, e.g. 0009's on the application role, or SQL the
+    database cannot run): one line naming the migration, the server's message and its hint. Nothing of it was
+    applied (each migration runs in its own transaction)."""
+
+    exit_status = 3
+
+    def __init__(self, migration: Migration, error: psycopg2.Error) -> None:
+        diag = getattr(error, "diag", None)
+        message = " ".join(str(getattr(diag, "message_primary", None) or error).split())
+        hint = getattr(diag, "message_hint", None)
+        super().__init__(f"migration {migration.version:04d}_{migration.name} failed: {message}"
+                         + (f" ({hint})" if hint else "") + f" [SQLSTATE {getattr(error, 'pgcode', None)}]")
 
 
 def available_migrations(directory: Traversable = MIGRATIONS_DIR) -> list[Migration]:
@@ -107,8 +124,11 @@ def apply_migrations(conn: Connection, directory: Traversable = MIGRATIONS_DIR) 
                         (migration.version, migration.name, migration.checksum),
                     )
                     cur.execute("COMMIT")
-                except Exception:
+                except Exception as exc:
                     cur.execute("ROLLBACK")
+                    if isinstance(exc, psycopg2.Error) and not isinstance(
+                            exc, (psycopg2.OperationalError, psycopg2.InterfaceError)):  # the SQL refused: say which
+                        raise MigrationFailed(migration, exc) from exc
                     raise
                 applied_now.append(migration.version)
                 log.info("applied migration %04d_%s", migration.version, migration.name)
