@@ -85,7 +85,7 @@ class Tls:
             raise DatabaseUnavailable(
                 f"the RDS CA bundle shipped with the runtime has no root CA of region {region}: download "
                 f"{GLOBAL_BUNDLE_URL}, store it in S3 and set the workflow's database_ca_bundle (--db-ca-bundle) "
-                "to it (docs/operations.md, 'Database credentials on AWS')")
+                "to it (docs/infrastructure.md, 'Database credentials')")
 
 
 _DOWNLOADED: dict = {}
