@@ -146,8 +146,14 @@ class SecretUrl:
     client: Any = None
     s3_client: Any = None
 
+    def prepare(self) -> None:
+        """Create the Secrets Manager client once (see :func:`sdk_client`); every connection calls it first."""
+        if self.client is None:
+            self.client = sdk_client("secretsmanager", region_of(self.secret_arn, None))
+
     def connection_url(self) -> str:
         """A URL with the secret's current password."""
+        self.prepare()
         payload = read_secret(self.secret_arn, self.client, ("host", "username", "password"))
         return endpoint_url(payload, payload["username"], payload["password"], self.tls.parameters(
             s3_client=self.s3_client))
@@ -175,21 +181,26 @@ class IamTokenUrl:
     s3_client: Any = None
     endpoint: dict | None = None
 
-    def connection_url(self) -> str:
-        """A URL whose password is a token generated now."""
+    def prepare(self) -> None:
+        """Resolve the endpoint and region and create the SDK clients once (see :func:`sdk_client`); every
+        connection calls it first."""
         if self.endpoint is None:
             if not self.secret_arn:
                 raise DatabaseUnavailable("IAM database authentication needs the endpoint (--db-host) or the "
                                           "database secret (--db-secret-arn)")
+            if self.client is None:
+                self.client = sdk_client("secretsmanager", region_of(self.secret_arn, None))
             payload = read_secret(self.secret_arn, self.client, ("host",))
             self.endpoint = {k: payload.get(k) for k in ("host", "port", "dbname")}
         if self.region is None:
             self.region = region_of(self.secret_arn, self.endpoint["host"])
         self.tls.check_region(self.region)
         if self.rds_client is None:
-            import boto3
+            self.rds_client = sdk_client("rds", self.region)
 
-            self.rds_client = boto3.client("rds", region_name=self.region)
+    def connection_url(self) -> str:
+        """A URL whose password is a token generated now."""
+        self.prepare()
         port = int(self.endpoint.get("port") or 5432)
         try:
             token = self.rds_client.generate_db_auth_token(DBHostname=self.endpoint["host"], Port=port,
@@ -216,6 +227,21 @@ def region_of(secret_arn: str | None, host: str | None) -> str | None:
         return fields[3]
     match = _RDS_HOST.search(host or "")
     return match.group(1) if match else None
+
+
+def sdk_client(service: str, region: str | None) -> Any:
+    """A boto3 client of ``service`` in ``region`` (``None``: the SDK's default), created by the first connection
+    of a provider, on the thread that opens it: the job's main thread (:func:`runtime.commands.common.open_database`
+    at start). The lease heartbeat's reconnects, on their own thread, reuse it: boto3 clients may be shared between
+    threads, but creating one from the default session is not thread-safe. Raises :class:`DatabaseUnavailable`
+    when it cannot be created (no region)."""
+    import boto3
+
+    try:
+        return boto3.client(service, region_name=region)
+    except Exception as exc:  # NoRegionError and the like
+        raise DatabaseUnavailable(f"cannot create the AWS {service} client for the database credentials: {exc}"
+                                  ) from None
 
 
 def read_secret(secret_arn: str, client: Any, required: tuple) -> dict:

@@ -236,3 +236,37 @@ def test_the_job_options_choose_the_provider(monkeypatch, tmp_path):
     iam = credentials_from_args(Namespace(db=None, db_secret_arn=arn, db_iam_user="mldp_app", db_ca_bundle=bundle))
     assert isinstance(iam, IamTokenUrl) and (iam.user, iam.tls) == ("mldp_app", Tls(bundle))
     assert isinstance(owner_credentials(iam), SecretUrl) and owner_credentials(secret) is secret
+
+
+# --- the heartbeat's thread creates no SDK client -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["secret", "iam"])
+def test_the_heartbeat_thread_reuses_the_clients_the_main_thread_created(db_url, secrets, monkeypatch, kind):
+    """boto3's default session is not thread-safe for creating clients: the first connection (the job's start, on
+    the main thread) creates them, the heartbeat's connections on its own thread only use them."""
+    import threading
+
+    endpoint = {k: v for k, v in parts(db_url).items() if k != "username"}
+    arn = put_secret(secrets, None, endpoint, parts(db_url)["username"], "pw")
+    created: list[tuple[str, str]] = []
+    real_client = boto3.client
+
+    def counting_client(service, *args, **kwargs):
+        created.append((service, threading.current_thread().name))
+        return real_client(service, *args, **kwargs)
+
+    monkeypatch.setattr(boto3, "client", counting_client)
+    provider = SecretUrl(arn, NO_TLS) if kind == "secret" else IamTokenUrl(arn, APP_USER, NO_TLS, client=secrets)
+    main_conn = open_database(provider, application_name="mldp-test")
+    heartbeat = RunHeartbeat(lambda: connect(provider, application_name="mldp-lease-test"), "run-1",
+                             lease_seconds=5, interval=0.2)
+    with heartbeat:
+        deadline = time.monotonic() + 20
+        while heartbeat.renewals < 2:
+            assert time.monotonic() < deadline, "timed out"
+            time.sleep(0.05)
+    main_conn.close()
+    main_thread = threading.main_thread().name
+    expected = "secretsmanager" if kind == "secret" else "rds"
+    assert created == [(expected, main_thread)]  # once, on the main thread; none by the heartbeat's thread
