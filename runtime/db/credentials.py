@@ -155,6 +155,7 @@ class SecretUrl:
         """A URL with the secret's current password."""
         self.prepare()
         payload = read_secret(self.secret_arn, self.client, ("host", "username", "password"))
+        self.tls.check_region(region_of(self.secret_arn, payload["host"]))
         return endpoint_url(payload, payload["username"], payload["password"], self.tls.parameters(
             s3_client=self.s3_client))
 

@@ -123,3 +123,20 @@ def test_a_region_the_packaged_bundle_does_not_cover_is_an_error_naming_the_sett
     assert "sslmode=verify-full" in with_own.connection_url()  # a bundle of one's own is not checked by region
     assert json.loads((DB_DIR / ca_bundle.PROVENANCE_RESOURCE).read_text())["rebuild"] == \
         "scripts/build-rds-ca-bundle.py"
+
+
+def test_the_owner_connection_checks_the_region_too() -> None:
+    """The lister's migrations connect first, with the secret: the same message, not a failed verification."""
+    from moto import mock_aws
+
+    from runtime.db.credentials import SecretUrl
+
+    with mock_aws():
+        import boto3
+
+        client = boto3.client("secretsmanager", region_name="ca-west-1")
+        arn = client.create_secret(Name="db", SecretString=json.dumps(
+            {"host": "db.abc.ca-west-1.rds.amazonaws.com", "username": "owner", "password": "pw"}))["ARN"]
+        with pytest.raises(DatabaseUnavailable, match=r"no root CA of region ca-west-1"):
+            SecretUrl(arn, Tls(PACKAGED), client=client).connection_url()
+
