@@ -53,6 +53,7 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from platform_constructs._shared.nag import acknowledge, finding_value
+from platform_constructs.json_to_parquet_workflow.database_access import grant_database_access
 from platform_constructs.json_to_parquet_workflow.glue.assets import GlueCodeAssets
 from platform_constructs.json_to_parquet_workflow.glue.catalog_table import (
     CuratedCatalogTable,
@@ -256,7 +257,7 @@ class JsonToParquetWorkflow(Construct):
         role = self.lister_role.role
         self._grant_ca_bundle(role)
         self.props.bucket.grant_lister(role)
-        self.props.database.grant_connect(role)
+        grant_database_access(self.props, role, migrates=True)
         self.security_configuration.grant_use(role)
         self.code.grant_read(self.code.lister_files, role)
 
@@ -265,7 +266,7 @@ class JsonToParquetWorkflow(Construct):
         self._grant_ca_bundle(role)
         self.props.bucket.grant_processor(role)
         self.props.bucket.grant_read_scripts(role)  # transform specs live under the scripts prefix
-        self.props.database.grant_connect(role)
+        grant_database_access(self.props, role, migrates=False)  # no secret with IAM authentication
         self.security_configuration.grant_use(role)
         self.code.grant_read(self.code.processor_files, role)
         # a run recovers at once a batch whose owner's Glue run has ended (runtime/jobs/owner.py): it reads the

@@ -2,10 +2,12 @@
 
 Which job gets which argument, built from the props as plain dicts (the jobs and triggers only pass them on):
 
-* both jobs: the runtime contract (``--store``, ``--db-secret-arn``, ``--environment``, ``--metrics-namespace``)
+* both jobs: the runtime contract (``--store``, the database's ``--db-*`` of :mod:`.database_access`,
+  ``--environment``, ``--metrics-namespace``)
   and the bucket's layout (``--raw-prefix`` ... ``--dead-letter-prefix``), so a bucket with its own prefixes is
   processed where IAM lets the jobs act;
-* the lister: its bundled code (``--extra-py-files``: runtime wheel and cp39 wheels) and ``--prefixes``;
+* the lister: ``--db-secret-arn`` (it alone migrates, as the owner), its bundled code (``--extra-py-files``:
+  runtime wheel and cp39 wheels) and ``--prefixes``;
 * the processor: the claim settings (``--batch-size``, ``--max-attempts``, ``--lease-seconds``), a *non-draining*
   default (``--drain false``; the workflow's trigger passes :func:`drain_arguments`), its bundled code, Glue's
   scratch ``--TempDir`` under the staging prefix, and the Glue features it relies on;
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from platform_constructs.json_to_parquet_workflow.database_access import database_arguments
 from platform_constructs.json_to_parquet_workflow.glue.assets import GlueCodeAssets
 from platform_constructs.json_to_parquet_workflow.props import JsonToParquetWorkflowProps
 from platform_constructs.json_to_parquet_workflow.reserved_arguments import (
@@ -30,7 +33,6 @@ from platform_constructs.json_to_parquet_workflow.reserved_arguments import (
     LISTER_RESERVED,
     PROCESSOR_RESERVED,
 )
-from platform_constructs.tracking_database.props import APP_USERNAME
 from platform_contract.table import (
     ICEBERG,
     ICEBERG_DATABASE_ARGUMENT,
@@ -55,17 +57,13 @@ def drain_arguments(max_minutes: int) -> dict[str, str]:
     return {"--drain": "true", "--max-minutes": str(max_minutes)}
 
 
-def common_arguments(p: JsonToParquetWorkflowProps) -> dict[str, str]:
-    """The runtime contract and the bucket's layout, for both jobs."""
+def common_arguments(p: JsonToParquetWorkflowProps, *, migrates: bool = False) -> dict[str, str]:
+    """The runtime contract and the bucket's layout, for both jobs (``migrates``: the lister, the only job that
+    gets the database secret; see :mod:`.database_access`)."""
     layout = p.bucket.props
     return {
         "--store": p.bucket.uri,
-        "--db-secret-arn": p.database.secret.secret_arn,
-        # IAM database authentication: a token per connection as the application role (the secret's own user,
-        # the owner, runs the migrations only); without it the jobs work as the secret's user
-        **({"--db-iam-user": APP_USERNAME} if p.database.props.iam_authentication else {}),
-        # the RDS CA bundle: the server's certificate is verified (sslmode=verify-full)
-        **({"--db-ca-bundle": p.database_ca_bundle} if p.database_ca_bundle else {}),
+        **database_arguments(p, migrates=migrates),
         "--environment": p.environment_name,
         "--metrics-namespace": p.metrics_namespace,
         "--job-language": "python",
@@ -81,7 +79,7 @@ def common_arguments(p: JsonToParquetWorkflowProps) -> dict[str, str]:
 def lister_arguments(p: JsonToParquetWorkflowProps, code: GlueCodeAssets) -> dict[str, str]:
     """``DefaultArguments`` of the Python-shell lister."""
     arguments = {
-        **common_arguments(p),
+        **common_arguments(p, migrates=True),
         "--extra-py-files": ",".join(f.s3_url for f in (code.runtime_wheel, *code.python_shell_wheels)),
         "library-set": "analytics",
     }

@@ -109,9 +109,10 @@ class JsonToParquetWorkflowSettings:
     #: Optional ``s3://`` URI of a transform spec (``--transform-spec``); the processor can read it when it lies
     #: under the bucket's scripts prefix.
     transform_spec_uri: str | None = None
-    #: ``s3://bucket/key`` of the RDS CA bundle (``global-bundle.pem``, https://truststore.pki.rds.amazonaws.com):
-    #: the jobs verify the database server's certificate (``--db-ca-bundle``, ``sslmode=verify-full``) and get
-    #: ``s3:GetObject`` on that object; ``None``: encrypted, the server not verified (``sslmode=require``).
+    #: ``s3://bucket/key`` of an RDS CA bundle (``global-bundle.pem``, https://truststore.pki.rds.amazonaws.com)
+    #: the jobs verify the database server's certificate with (``--db-ca-bundle``, ``sslmode=verify-full``; they
+    #: get ``s3:GetObject`` on that object); ``None``: the RDS CA bundle shipped in the runtime (27 regions, see
+    #: ``runtime/db/rds-ca-bundle.provenance.json``), also ``verify-full``.
     database_ca_bundle: str | None = None
     #: Prefixes the lister lists (``--prefixes``); ``None`` = the runtime's default (historical and weekly folders
     #: under the raw prefix). Each must lie under the bucket's raw prefix.

@@ -18,7 +18,10 @@ from platform_constructs._shared.validation import PropsError, check_string_map
 #: Arguments both jobs get, and the prop that sets each.
 COMMON_RESERVED: dict[str, str] = {
     "--store": "bucket",
-    "--db-secret-arn": "database",
+    "--db-secret-arn": "database (the lister's only, with IAM authentication)",
+    "--db-host": "database",
+    "--db-port": "database",
+    "--db-name": "the database's TrackingDatabaseProps.database_name",
     "--db-iam-user": "the database's TrackingDatabaseProps.iam_authentication",
     "--db-ca-bundle": "database_ca_bundle",
     "--environment": "environment_name",

@@ -17,7 +17,7 @@ import psycopg2
 
 from runtime.db.connection import connect, describe_url, redact
 from runtime.db.credentials import CredentialsProvider, owner_credentials, resolve_credentials
-from runtime.db.migrations import apply_migrations
+from runtime.db.migrations import apply_migrations, require_current_schema
 from runtime.errors import UsageError
 
 #: The database URL this process connected to last (see :func:`database_error_message`).
@@ -25,11 +25,15 @@ _database_url: str | None = None
 
 
 def credentials_from_args(args: Any) -> CredentialsProvider:
-    """The credentials provider a job's options name (``--db``, ``--db-secret-arn``, ``--db-iam-user``,
-    ``--db-ca-bundle``; see :func:`runtime.db.credentials.resolve_credentials`)."""
+    """The credentials provider a job's options name (``--db``, ``--db-host``/``--db-port``/``--db-name``,
+    ``--db-secret-arn``, ``--db-iam-user``, ``--db-ca-bundle``; see
+    :func:`runtime.db.credentials.resolve_credentials`)."""
+    host = getattr(args, "db_host", None)
+    endpoint = ({"host": host, "port": getattr(args, "db_port", None), "dbname": getattr(args, "db_name", None)}
+                if host else None)
     return resolve_credentials(getattr(args, "db", None), getattr(args, "db_secret_arn", None),
                                iam_user=getattr(args, "db_iam_user", None),
-                               ca_bundle=getattr(args, "db_ca_bundle", None))
+                               ca_bundle=getattr(args, "db_ca_bundle", None), endpoint=endpoint)
 
 
 def connect_database(db: str | CredentialsProvider | None, secret_arn: str | None = None,
@@ -50,9 +54,20 @@ def open_database(db: str | CredentialsProvider | None, secret_arn: str | None =
 
     The migrations run as the owner: on a connection of their own, closed before the work starts, when the working
     connections authenticate as the application role (IAM tokens as ``mldp_app``), else on the working
-    connection itself (local mode: one URL)."""
+    connection itself (local mode: one URL). A job without owner credentials (given the endpoint and no secret:
+    the processor and backfill jobs on AWS) migrates nothing: it checks that every migration of its code is
+    applied, and stops with :class:`~runtime.db.migrations.MigrationPending` (exit status 3) before any work when
+    one is not."""
     provider = db if db is not None and not isinstance(db, str) else resolve_credentials(db, secret_arn)
     owner = owner_credentials(provider)
+    if owner is None:
+        conn = connect_database(provider, application_name=application_name)
+        try:
+            require_current_schema(conn, current_database())
+        except BaseException:
+            conn.close()
+            raise
+        return conn
     if owner is provider:
         conn = connect_database(provider, application_name=application_name)
         apply_migrations(conn)

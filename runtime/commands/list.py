@@ -75,6 +75,7 @@ def run(args: argparse.Namespace) -> int:
     prefixes = check_prefixes(requested_prefixes(args), layout)  # refused before any connection is opened
     store = open_store(args.store)
     conn = open_database(credentials_from_args(args), application_name="mldp-lister")
+    publisher = publisher_from_args(args)
     started = time.monotonic()
     try:
         try:
@@ -84,8 +85,9 @@ def run(args: argparse.Namespace) -> int:
         except ListerBusy as busy:
             summary = ListingSummary(RegistrationCounts(), time.monotonic() - started, prefixes, skipped=str(busy))
             figures = {}  # no lister heartbeat: a lister that holds the lock for too long is still alarmed on
-        publisher_from_args(args).publish({**figures, **backlog_gauges(conn)})
+        publisher.publish({**figures, **backlog_gauges(conn)})
     finally:
+        publisher.report_failures()  # the run's failed publications, one warning, in the run's own log
         conn.close()
     emit(summary.as_dict(), args.json, lambda d: _human(d, layout.raw_prefix))
     return 0

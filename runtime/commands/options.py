@@ -43,14 +43,21 @@ def add_job_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--db-secret-arn", metavar="ARN",
                         help="Secrets Manager secret of the database, used when --db and $DATABASE_URL are not "
                              "given (default: none; the Glue jobs pass it)")
+    parser.add_argument("--db-host", metavar="HOST",
+                        help="the RDS endpoint: connect with an RDS IAM token per connection as --db-iam-user, "
+                             "reading no secret; without --db-secret-arn nothing is migrated, the schema is "
+                             "checked (exit status 3 when a migration is pending) (default: none; the Glue jobs "
+                             "pass it)")
+    parser.add_argument("--db-port", type=positive_int, metavar="PORT", help="with --db-host (default 5432)")
+    parser.add_argument("--db-name", metavar="NAME", help="with --db-host: the database (default data_platform_db)")
     parser.add_argument("--db-iam-user", metavar="USER",
-                        help="with --db-secret-arn: connect as USER with an RDS IAM token generated for every "
-                             "connection (the secret gives the endpoint; its own user, the owner, runs the "
-                             "migrations) (default: none, the secret's user; the Glue jobs pass mldp_app)")
+                        help="with --db-host or --db-secret-arn: connect as USER with an RDS IAM token generated "
+                             "for every connection (the secret's own user, the owner, runs the migrations) "
+                             "(default: mldp_app with --db-host, else the secret's user)")
     parser.add_argument("--db-ca-bundle", metavar="PATH_OR_S3_URL",
-                        help="with --db-secret-arn: the RDS CA bundle (a path or s3:// URL): the server's "
-                             "certificate is verified (sslmode=verify-full); a bundle named and missing is an "
-                             "error (default: none, sslmode=require)")
+                        help="with --db-host or --db-secret-arn: the RDS CA bundle (a path or s3:// URL) the "
+                             "server's certificate is verified with (sslmode=verify-full); a bundle missing or not "
+                             "a bundle is an error (default: 'packaged', the bundle shipped in the runtime)")
     parser.add_argument("--job-run-id", help="run id recorded with each outcome (default: local-<12 hex digits>; "
                                              "Glue passes JOB_RUN_ID)")
     parser.add_argument("--environment", default=defaults.LOCAL_ENVIRONMENT,

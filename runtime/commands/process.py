@@ -146,9 +146,12 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: {stopped}", file=sys.stderr)
         return stopped.exit_status
     finally:
-        if processor is not None:  # every run, 0 included: a failed delete is a counted outcome
-            publisher.publish(m.archive_figures(processor.archive_counts))
-        conn.close()
+        try:
+            if processor is not None:  # every run, 0 included: a failed delete is a counted outcome
+                publisher.publish(m.archive_figures(processor.archive_counts))
+        finally:
+            publisher.report_failures()  # the run's failed publications, one warning, in the run's own log
+            conn.close()
     summary = summarize(reports, time.monotonic() - started)
     emit(summary, args.json, lambda d: (
         f"{d['batches']} batches: files {d['files']}, {d['records_good']:,} records written, "

@@ -50,7 +50,10 @@ def run(args: argparse.Namespace) -> int:
             layout = Layout(**{k: getattr(args, k) for k in PREFIX_OPTIONS if getattr(args, k) is not None})
         except ValueError as error:
             raise UsageError(str(error)) from error
+        from runtime.storage.sdk_check import check_store
+
         store = open_store(args.store)
+        check_store(store)  # a roll-forward archives: an SDK that cannot send its deletes stops here, exit 3
     conn = open_database(args.db, application_name="mldp-recover")
     try:
         result = recover(conn, args.batch, args.reason, args.actor, force=args.force, store=store, layout=layout)

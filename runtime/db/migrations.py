@@ -14,6 +14,8 @@ from importlib import resources
 from importlib.abc import Traversable
 from typing import TYPE_CHECKING
 
+import psycopg2
+
 from runtime.errors import MldpError
 
 if TYPE_CHECKING:
@@ -42,6 +44,21 @@ class Migration:
     def checksum(self) -> str:
         """SHA-256 of the SQL: a migration changed after it was applied is reported, not re-applied."""
         return hashlib.sha256(self.sql.encode()).hexdigest()
+
+
+class MigrationFailed(MldpError):
+    """A migration the server refused (its own check failing, e.g. 0009's on the application role, or SQL the
+    database cannot run): one line naming the migration, the server's message and its hint. Nothing of it was
+    applied (each migration runs in its own transaction)."""
+
+    exit_status = 3
+
+    def __init__(self, migration: Migration, error: psycopg2.Error) -> None:
+        diag = getattr(error, "diag", None)
+        message = " ".join(str(getattr(diag, "message_primary", None) or error).split())
+        hint = getattr(diag, "message_hint", None)
+        super().__init__(f"migration {migration.version:04d}_{migration.name} failed: {message}"
+                         + (f" ({hint})" if hint else "") + f" [SQLSTATE {getattr(error, 'pgcode', None)}]")
 
 
 def available_migrations(directory: Traversable = MIGRATIONS_DIR) -> list[Migration]:
@@ -107,8 +124,11 @@ def apply_migrations(conn: Connection, directory: Traversable = MIGRATIONS_DIR) 
                         (migration.version, migration.name, migration.checksum),
                     )
                     cur.execute("COMMIT")
-                except Exception:
+                except Exception as exc:
                     cur.execute("ROLLBACK")
+                    if isinstance(exc, psycopg2.Error) and not isinstance(
+                            exc, (psycopg2.OperationalError, psycopg2.InterfaceError)):  # the SQL refused: say which
+                        raise MigrationFailed(migration, exc) from exc
                     raise
                 applied_now.append(migration.version)
                 log.info("applied migration %04d_%s", migration.version, migration.name)
@@ -116,3 +136,44 @@ def apply_migrations(conn: Connection, directory: Traversable = MIGRATIONS_DIR) 
             cur.execute("SELECT pg_advisory_unlock(%s)", (ADVISORY_LOCK_KEY,))
     conn.autocommit = previous_autocommit
     return applied_now
+
+
+class MigrationPending(MldpError):
+    """The database lacks a migration this code needs, in a job that may not migrate (it connects as the
+    application role and holds no owner credentials: the processor and backfill jobs on AWS). The run stops
+    before claiming anything; the message names the fix."""
+
+    exit_status = 3
+
+
+def pending_migrations(conn: Connection, directory: Traversable | None = None) -> list[Migration]:
+    """The migrations of this code (``directory``, default :data:`MIGRATIONS_DIR`) that ``schema_migrations``
+    does not record (all of them when the table is missing). Ends the connection's transaction."""
+    migrations = available_migrations(directory or MIGRATIONS_DIR)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT to_regclass('schema_migrations') IS NOT NULL")
+            if not cur.fetchone()[0]:
+                return migrations
+            cur.execute("SELECT version FROM schema_migrations")
+            applied = {row[0] for row in cur.fetchall()}
+    finally:
+        conn.rollback()
+    unknown = sorted(applied - {m.version for m in migrations})
+    if unknown:  # a newer lister migrated further: this (older) code runs on the schema it knows
+        log.warning("the database has migrations this code does not know (%s): a newer version migrated it",
+                    ", ".join(f"{v:04d}" for v in unknown))
+    return [m for m in migrations if m.version not in applied]
+
+
+def require_current_schema(conn: Connection, where: str, directory: Traversable | None = None) -> None:
+    """Raise :class:`MigrationPending` (exit status 3) unless every migration of this code is applied to the
+    database ``where`` names: what a job that does not migrate checks before claiming anything."""
+    pending = pending_migrations(conn, directory)
+    if pending:
+        names = ", ".join(f"{m.version:04d}_{m.name}" for m in pending)
+        raise MigrationPending(
+            f"the tracking database {where} lacks migration {names}, which this code needs, and this job does not "
+            "migrate (it holds no owner credentials): run the lister job, which migrates as the owner (aws glue "
+            "start-job-run --job-name FileListerAndDbPopulator<suffix>), or `mldp migrate` as the database owner, "
+            "then start this run again; nothing was claimed")

@@ -192,3 +192,9 @@ GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO mldp_app;
 GRANT EXECUTE ON FUNCTION record_replaced_version() TO mldp_app;
 ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO mldp_app;
 ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT USAGE, SELECT ON SEQUENCES TO mldp_app;
+
+-- --- the application role is checked (migration 0009) ------------------------------------------------------------
+-- A pre-existing mldp_app kept its attributes (0008 creates it only when missing): migration 0009 fails, naming the
+-- fix, unless it is LOGIN without SUPERUSER, CREATEROLE, CREATEDB, BYPASSRLS, REPLICATION, and not a member of a
+-- role that has them or owns the tracking tables. It creates nothing (runtime/db/migrations/
+-- 0009_verify_application_role.sql).

@@ -12,7 +12,8 @@ from runtime.cli import main
 from runtime.glue.args import job_cli_argv
 from runtime.layout import PREFIX_OPTIONS
 
-OPTIONS = ["store", "db", "db-secret-arn", "db-iam-user", "db-ca-bundle",
+OPTIONS = ["store", "db", "db-host", "db-port", "db-name", "db-secret-arn", "db-iam-user",
+           "db-ca-bundle",
            "prefixes", "chunk-size", "wait-seconds", "environment", "metrics-namespace",
            "no-metrics", *PREFIX_OPTIONS.values()]
 

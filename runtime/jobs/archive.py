@@ -23,6 +23,7 @@ from runtime.jobs.checkpoints import Checkpoint, CrashHook, no_crash
 from runtime.layout import Layout
 from runtime.storage.base import ObjectNotFound, ObjectStore, StoragePermissionError
 from runtime.storage.mover import Move, move_objects
+from runtime.storage.sdk_check import SdkTooOld
 
 log = logging.getLogger(__name__)
 
@@ -83,10 +84,11 @@ class Archiver:
         moves = [Move(item.key, destination[item.file_id], item.size, item.etag) for item in items]
         try:
             report = move_objects(self.store, moves, max_workers=self.io_workers)
-        except StoragePermissionError as refused:  # raised, never one file's failure: counted all the same
-            if refused.action == "s3:DeleteObject":
-                self.counts.delete_failures += len(refused.keys) or len(moves)
-                self.counts.failures += len(refused.keys) or len(moves)
+        except (StoragePermissionError, SdkTooOld) as stopping:  # the run's, never a file's: counted all the same
+            if isinstance(stopping, SdkTooOld) or stopping.action == "s3:DeleteObject":
+                # exactly the copied sources the refused (or unsendable) deletes left in place (mover sets keys)
+                self.counts.delete_failures += len(stopping.keys)
+                self.counts.failures += len(stopping.keys) + len(stopping.failed_moves)
             raise
         for source, error in report.failed.items():
             log.error("could not archive %s (kept in place, retried next run): %s", source, error)

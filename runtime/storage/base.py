@@ -51,6 +51,8 @@ class StoragePermissionError(ObjectStoreError):
         self.resource = resource
         #: the keys refused, where a request named several (a bulk delete)
         self.keys: list[str] = []
+        #: set by the mover when a delete raised this: the other sources of its call whose move had failed
+        self.failed_moves: dict[str, str] = {}
 
 
 @dataclass(frozen=True)

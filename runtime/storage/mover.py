@@ -21,6 +21,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
 from runtime.storage.base import ObjectNotFound, ObjectStore, ObjectStoreError, SourceChanged, StoragePermissionError
+from runtime.storage.sdk_check import SdkTooOld
 
 log = logging.getLogger(__name__)
 
@@ -149,7 +150,9 @@ def move_objects(store: ObjectStore, moves: Sequence[Move], max_workers: int = 1
     A move that fails is reported in ``failed`` (keyed by source) and its source is kept; a copied source whose
     delete failed (not because a newer version replaced it) is also listed in ``not_deleted``. A source that is
     gone while its destination exists counts as moved (idempotent re-runs). ``moved`` keeps input order.
-    A :class:`StoragePermissionError` is raised, not reported (see the module docstring).
+    A :class:`StoragePermissionError`, and an SDK that cannot send the deletes
+    (:class:`~runtime.storage.sdk_check.SdkTooOld`), are raised, not reported: they belong to no file and stop the
+    run (see the module docstring); a delete's carries in ``keys`` the sources it left in place.
     """
     if max_workers < 1:
         raise ValueError("max_workers must be at least 1")
@@ -171,7 +174,9 @@ def move_objects(store: ObjectStore, moves: Sequence[Move], max_workers: int = 1
     if to_delete:
         try:
             undeleted = store.delete_many(to_delete, if_match=expected)
-        except StoragePermissionError:
+        except (StoragePermissionError, SdkTooOld) as stopping:  # the run's, never a file's: raised, not reported
+            stopping.keys = stopping.keys or list(to_delete)  # the sources not deleted, for the run's tally
+            stopping.failed_moves = dict(failed)  # and those whose copy had failed: the tally counts both
             raise
         except ObjectStoreError as err:
             undeleted = to_delete

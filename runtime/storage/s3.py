@@ -336,7 +336,9 @@ class S3Store(ObjectStore):
         if batch:
             failed.extend(self._delete_batch(batch, etags, refusals))
         if refusals and sum(len(r.keys) for r in refusals) == count:
-            raise refusals[0]
+            refusal = refusals[0]
+            refusal.keys = [key for each in refusals for key in each.keys]  # every key, whichever request refused it
+            raise refusal
         return failed
 
     def _delete_one(self, key: str, etag: str | None, refusals: list[StoragePermissionError]) -> list[str]:
@@ -366,9 +368,11 @@ class S3Store(ObjectStore):
         except (ClientError, BotoCoreError) as err:
             if isinstance(err, ClientError) and _code(err) == "NoSuchBucket":
                 raise self._error(err, "delete", None) from err
-            if isinstance(err, ClientError) and _is_denied(err):
-                raise self._denied_error(err, "s3:DeleteObject", keys[0],
-                                         detail=f"; {len(keys)} keys in the request") from err
+            if isinstance(err, ClientError) and _is_denied(err):  # every key of it refused: the others go on
+                refusal = self._denied_error(err, "s3:DeleteObject", keys[0],
+                                             detail=f"; {len(keys)} keys in the request")
+                refusal.keys = list(keys)
+                refusals.append(refusal)
             log.warning("DeleteObjects of %d keys in %s failed: %s", len(keys), self.bucket, err)
             return list(keys)
         errors = [e for e in response.get("Errors", []) if e.get("Code") not in _NOT_FOUND_CODES]

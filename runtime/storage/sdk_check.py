@@ -34,6 +34,13 @@ class SdkTooOld(ObjectStoreError):
 
     exit_status = 3
 
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        #: the sources a bulk delete left in place because of it (set by the mover), for the run's tally
+        self.keys: list[str] = []
+        #: set by the mover: the other sources of its call whose move had failed before the delete
+        self.failed_moves: dict[str, str] = {}
+
 
 def botocore_version() -> str:
     """The version of the botocore that is imported (``"unknown"`` when it cannot be told)."""
@@ -79,8 +86,9 @@ def check_store(store: Any, archive: bool = True) -> None:
 def parameter_rejected(err: BaseException) -> SdkTooOld:
     """The :class:`SdkTooOld` of a ``ParamValidationError`` raised by a ``DeleteObjects`` call (a run that
     skipped the start-up check)."""
+    reason = " ".join(str(err).split())  # one line: botocore lists each rejected object on a line of its own
     return SdkTooOld(f"DeleteObjects rejected by the loaded botocore {botocore_version()} before sending "
-                     f"({err}); {_FIX}")
+                     f"({reason[:300]}); {_FIX}")
 
 
 def _service_model(client: Any) -> Any:

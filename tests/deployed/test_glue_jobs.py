@@ -77,7 +77,8 @@ def test_both_jobs_run_from_the_synthesized_assets_with_glues_argv(target, dev_j
     lister = job_named(dev_jobs, "FileListerAndDbPopulator")
     triggers = _processor_triggers(dev_jobs)
     assert "JsonToParquetAfterListing-dev" in triggers and "JsonToParquetBackfill-dev" in triggers
-    swap = {"--store": store.store_argument, "--db-secret-arn": None, "--db": empty_db_url}
+    swap = {"--store": store.store_argument, "--db-secret-arn": None, "--db-host": None, "--db-port": None,
+            "--db-name": None, "--db-iam-user": None, "--db": empty_db_url}
     spark_env = glue_environments[("glueetl", with_awsglue)]
     shell_env = glue_environments[("pythonshell", with_awsglue)]
 

@@ -254,3 +254,29 @@ def test_a_run_without_failures_logs_no_warning(cloudwatch, caplog):
 def logged_figures(caplog) -> list[dict]:
     return [json.loads(r.getMessage()[len("metrics "):]) for r in caplog.records
             if r.name == "mldp.metrics" and r.getMessage().startswith("metrics {")]
+
+
+@pytest.mark.parametrize("command", ["list", "process"])
+def test_the_jobs_report_failed_publications_before_they_return(command, cloudwatch, monkeypatch, db_url, tmp_path,
+                                                                caplog):
+    """The warning is part of the command's own run (its ``finally``), not left to ``atexit``, which a Glue
+    runtime or a crash may never reach."""
+    def refuse(**_kwargs):
+        raise RuntimeError("AccessDenied")
+
+    cloudwatch.meta.events.register("before-call.cloudwatch.PutMetricData", refuse)
+    publishers: list[metrics.MetricsPublisher] = []
+
+    def refusing_publisher(args):
+        publishers.append(metrics.MetricsPublisher(environment="test", client=cloudwatch))
+        return publishers[-1]
+
+    monkeypatch.setattr("runtime.commands.list.publisher_from_args", refusing_publisher)
+    monkeypatch.setattr("runtime.metrics.publisher_from_args", refusing_publisher)
+    with caplog.at_level(logging.WARNING, logger="mldp.metrics"):
+        assert main([command, "--store", str(tmp_path), "--db", db_url]) == 0
+    [publisher] = publishers
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and warnings[0].startswith(f"{publisher.failures} metric publication(s) to CloudWatch "
+                                                         "failed in this run (first: RuntimeError: AccessDenied)")
+    assert publisher.failures >= 1 and publisher._reported  # the exit hook has nothing left to say

@@ -12,6 +12,7 @@ import json
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import boto3
@@ -20,6 +21,7 @@ import pytest
 from moto import mock_aws
 
 from runtime.commands.common import open_database
+from runtime.db.ca_bundle import PACKAGED, packaged_bundle_path
 from runtime.db.connection import DatabaseUnavailable, connect
 from runtime.db.credentials import APP_USER, IamTokenUrl, SecretUrl, StaticUrl, Tls, owner_credentials
 from runtime.jobs.heartbeat import RunHeartbeat
@@ -185,7 +187,7 @@ def test_the_heartbeat_reconnects_with_fresh_credentials_after_its_connection_is
 
 def test_a_configured_ca_bundle_verifies_the_server(tmp_path):
     bundle = tmp_path / "global-bundle.pem"
-    bundle.write_text("-----BEGIN CERTIFICATE-----\n")
+    bundle.write_bytes(Path(packaged_bundle_path()).read_bytes())
     assert Tls(str(bundle)).parameters() == f"sslmode=verify-full&sslrootcert={bundle}"
     assert Tls().parameters() == "sslmode=require"
 
@@ -195,17 +197,22 @@ def test_a_configured_ca_bundle_that_is_missing_is_an_error_saying_what_to_fix(t
         Tls(str(tmp_path / "missing.pem")).parameters()
 
 
-def test_a_ca_bundle_in_s3_is_downloaded_once_and_a_missing_one_is_an_error():
+def test_a_ca_bundle_in_s3_is_downloaded_once_and_a_missing_or_corrupt_one_is_an_error():
+    pem = Path(packaged_bundle_path()).read_bytes()
     with mock_aws():
         s3 = boto3.client("s3", region_name=REGION)
         s3.create_bucket(Bucket="assets")
-        s3.put_object(Bucket="assets", Key="certs/global-bundle.pem", Body=b"PEM")
+        s3.put_object(Bucket="assets", Key="certs/global-bundle.pem", Body=pem)
+        s3.put_object(Bucket="assets", Key="certs/truncated.pem", Body=pem[:1000])
         query = Tls("s3://assets/certs/global-bundle.pem").parameters(s3_client=s3)
         assert query.startswith("sslmode=verify-full&sslrootcert=")
-        with open(query.split("sslrootcert=")[1], "rb") as pem:
-            assert pem.read() == b"PEM"
+        with open(query.split("sslrootcert=")[1], "rb") as downloaded:
+            assert downloaded.read() == pem
         with pytest.raises(DatabaseUnavailable, match=r"cannot read the database CA bundle s3://assets/nope\.pem"):
             Tls("s3://assets/nope.pem").parameters(s3_client=s3)
+        with pytest.raises(DatabaseUnavailable, match=r"s3://assets/certs/truncated\.pem is not a PEM bundle.*"
+                                                      r"global-bundle\.pem"):
+            Tls("s3://assets/certs/truncated.pem").parameters(s3_client=s3)
 
 
 def test_a_plain_url_stays_a_plain_url():
@@ -224,8 +231,42 @@ def test_the_job_options_choose_the_provider(monkeypatch, tmp_path):
     url = "postgresql://me:pw@localhost/db"
     assert credentials_from_args(Namespace(db=url, db_secret_arn=arn, db_iam_user="mldp_app")) == StaticUrl(url)
     secret = credentials_from_args(Namespace(db=None, db_secret_arn=arn, db_iam_user=None, db_ca_bundle=None))
-    assert isinstance(secret, SecretUrl) and secret.tls == Tls()
-    bundle = str(tmp_path / "global-bundle.pem")
+    assert isinstance(secret, SecretUrl) and secret.tls == Tls(PACKAGED)  # verify-full by default on AWS
+    bundle = str(tmp_path / "global-bundle.pem")  # named, so it replaces the packaged one
     iam = credentials_from_args(Namespace(db=None, db_secret_arn=arn, db_iam_user="mldp_app", db_ca_bundle=bundle))
     assert isinstance(iam, IamTokenUrl) and (iam.user, iam.tls) == ("mldp_app", Tls(bundle))
     assert isinstance(owner_credentials(iam), SecretUrl) and owner_credentials(secret) is secret
+
+
+# --- the heartbeat's thread creates no SDK client -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["secret", "iam"])
+def test_the_heartbeat_thread_reuses_the_clients_the_main_thread_created(db_url, secrets, monkeypatch, kind):
+    """boto3's default session is not thread-safe for creating clients: the first connection (the job's start, on
+    the main thread) creates them, the heartbeat's connections on its own thread only use them."""
+    import threading
+
+    endpoint = {k: v for k, v in parts(db_url).items() if k != "username"}
+    arn = put_secret(secrets, None, endpoint, parts(db_url)["username"], "pw")
+    created: list[tuple[str, str]] = []
+    real_client = boto3.client
+
+    def counting_client(service, *args, **kwargs):
+        created.append((service, threading.current_thread().name))
+        return real_client(service, *args, **kwargs)
+
+    monkeypatch.setattr(boto3, "client", counting_client)
+    provider = SecretUrl(arn, NO_TLS) if kind == "secret" else IamTokenUrl(arn, APP_USER, NO_TLS, client=secrets)
+    main_conn = open_database(provider, application_name="mldp-test")
+    heartbeat = RunHeartbeat(lambda: connect(provider, application_name="mldp-lease-test"), "run-1",
+                             lease_seconds=5, interval=0.2)
+    with heartbeat:
+        deadline = time.monotonic() + 20
+        while heartbeat.renewals < 2:
+            assert time.monotonic() < deadline, "timed out"
+            time.sleep(0.05)
+    main_conn.close()
+    main_thread = threading.main_thread().name
+    expected = "secretsmanager" if kind == "secret" else "rds"
+    assert created == [(expected, main_thread)]  # once, on the main thread; none by the heartbeat's thread

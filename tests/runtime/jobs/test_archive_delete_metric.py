@@ -9,11 +9,13 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 
 from platform_contract import metrics as names
 from runtime.jobs.archive import ArchiveCounts
 from runtime.jobs.lister import run_lister
 from runtime.metrics import MetricsPublisher, archive_figures
+from runtime.storage.base import StoragePermissionError
 from runtime.storage.mover import Move, move_objects
 from runtime.storage.s3 import S3Store
 from tests.support.leases import processor
@@ -90,3 +92,44 @@ def test_a_source_replaced_by_a_newer_upload_is_kept_but_not_a_delete_failure(s3
     report = move_objects(UploadAfterCopy(s3_store), [Move(key, LAYOUT.archived_key(key), 3, etag)])  # type: ignore[arg-type]
     assert key in report.failed and "newer version is kept" in report.failed[key]
     assert report.not_deleted == []
+
+
+def seed_succeeded(s3_client: Any, s3_store: S3Store, db_conn, count: int) -> None:
+    for i in range(count):
+        s3_client.put_object(Bucket=s3_store.bucket, Key=f"{RAW}done-{i}.jsonl", Body=b'{"id": "1"}\n')
+    run_lister(s3_store, db_conn)
+    succeeded(db_conn)
+
+
+def test_a_refusal_of_every_key_over_several_requests_is_counted_exactly(s3_client: Any, s3_store: S3Store,
+                                                                        db_conn, monkeypatch) -> None:
+    """DeleteObjects takes 1,000 keys a request: a refusal of all of them counts every key, not the first
+    request's (simulated with 2 keys a request)."""
+    monkeypatch.setattr("runtime.storage.s3.DELETE_BATCH", 2)
+    seed_succeeded(s3_client, s3_store, db_conn, 6)
+    RealS3Semantics().deny("s3:DeleteObject", RAW).install(s3_client)
+    run = processor(s3_store, db_conn)
+    with pytest.raises(StoragePermissionError) as refused:
+        run.archiver().archive(run.tracking.unarchived(100))
+    assert len(refused.value.keys) == 3  # the first half of 6, in two requests (2 + 1), all refused
+    assert run.archive_counts == ArchiveCounts(delete_failures=3, failures=3)
+
+
+def test_a_delete_request_refused_as_a_whole_counts_only_the_copied_sources(s3_client: Any, s3_store: S3Store,
+                                                                           db_conn) -> None:
+    """A source already gone (its copy fails) was never sent to DeleteObjects: it is a failed move, not a failed
+    delete, whatever happens to the request."""
+    seed_succeeded(s3_client, s3_store, db_conn, 4)
+    s3_client.delete_object(Bucket=s3_store.bucket, Key=f"{RAW}done-0.jsonl")  # gone by hand: its move fails
+
+    def refuse(**kwargs: Any) -> None:
+        raise ClientError({"Error": {"Code": "AccessDenied", "Message": "Access Denied"},
+                           "ResponseMetadata": {"HTTPStatusCode": 403}}, "DeleteObjects")
+
+    s3_client.meta.events.register("before-call.s3.DeleteObjects", refuse)
+    run = processor(s3_store, db_conn)
+    with pytest.raises(StoragePermissionError) as refused:
+        run.archiver().archive(run.tracking.unarchived(100))
+    assert sorted(refused.value.keys) == [f"{RAW}done-1.jsonl"]  # first half: done-0 (gone) and done-1 (copied)
+    assert list(refused.value.failed_moves) == [f"{RAW}done-0.jsonl"]
+    assert run.archive_counts == ArchiveCounts(delete_failures=1, failures=2)

@@ -16,6 +16,8 @@ import botocore.loaders
 import pytest
 
 from runtime.cli import main
+from runtime.jobs.archive import ArchiveCounts
+from runtime.jobs.lister import run_lister
 from runtime.storage.mover import Move, move_objects
 from runtime.storage.s3 import S3Store
 from runtime.storage.sdk_check import (
@@ -25,6 +27,7 @@ from runtime.storage.sdk_check import (
     require_conditional_deletes,
     supports_conditional_deletes,
 )
+from tests.support.leases import processor
 from tests.support.pipeline import LAYOUT
 
 RAW = "raw-json-data/2024/week01/"
@@ -77,14 +80,41 @@ def test_mldp_process_stops_at_start_with_an_old_botocore(s3_client: Any, s3_buc
     assert f">= {MIN_BOTOCORE_VERSION}" in err and "ObjectIdentifier.ETag" in err
 
 
-def test_a_delete_the_sdk_rejects_is_a_counted_failure_that_names_the_fix(s3_client: Any, s3_bucket: str,
-                                                                          old_botocore_model: None) -> None:
-    """Defence in depth: a run that skipped the check still counts every kept source as a failed delete."""
+def test_a_delete_the_sdk_rejects_stops_the_run_naming_the_fix_and_counts_every_kept_source(
+        s3_client: Any, s3_bucket: str, old_botocore_model: None) -> None:
+    """Defence in depth: a run that skipped the check stops at its first archive with the SDK error (never a
+    per-file failure it would go on after), which carries every source it left in place."""
     keys = [f"{RAW}f{i}.jsonl" for i in range(3)]
     etags = {key: s3_client.put_object(Bucket=s3_bucket, Key=key, Body=b"{}\n")["ETag"].strip('"') for key in keys}
     store = S3Store(s3_bucket, client=old_client())
-    report = move_objects(store, [Move(key, LAYOUT.archived_key(key), 3, etags[key]) for key in keys])
-    assert report.moved == [] and sorted(report.not_deleted) == keys
-    assert all(MIN_BOTOCORE_VERSION in reason for reason in report.failed.values())
+    with pytest.raises(SdkTooOld, match=rf"DeleteObjects rejected by the loaded botocore .*>= {MIN_BOTOCORE_VERSION}"
+                       ) as caught:
+        move_objects(store, [Move(key, LAYOUT.archived_key(key), 3, etags[key]) for key in keys])
+    assert sorted(caught.value.keys) == keys
     listed = {o["Key"] for o in s3_client.list_objects_v2(Bucket=s3_bucket, Prefix=RAW).get("Contents", [])}
     assert listed == set(keys)
+
+
+def test_the_archive_counts_the_sources_an_sdk_error_kept_and_lets_it_stop_the_run(
+        s3_client: Any, s3_bucket: str, old_botocore_model: None, db_conn) -> None:
+    store = S3Store(s3_bucket, client=old_client())
+    for i in range(3):
+        s3_client.put_object(Bucket=s3_bucket, Key=f"{RAW}done-{i}.jsonl", Body=b'{"id": "1"}\n')
+    run_lister(store, db_conn)
+    with db_conn.cursor() as cur:
+        cur.execute("UPDATE file_processing_status SET processing_status = 'SUCCEEDED', processed_at = now()")
+    db_conn.commit()
+    run = processor(store, db_conn)
+    with pytest.raises(SdkTooOld):
+        run.run_once()  # the leftovers' archive: not logged and skipped like a refusal, the run stops
+    # the archive moves in two halves: the first (2 files) was copied and kept, the run stopped before the second
+    assert run.archive_counts == ArchiveCounts(delete_failures=2, failures=2)
+
+
+def test_mldp_recover_with_a_store_checks_the_sdk(s3_client: Any, s3_bucket: str, old_botocore_model: None,
+                                                  capsys) -> None:
+    status = main(["recover", "00000000", "--reason", "test", "--store", f"s3://{s3_bucket}",
+                   "--db", "postgresql://nobody@127.0.0.1:9/none"])
+    assert status == SdkTooOld.exit_status == 3
+    err = capsys.readouterr().err
+    assert f">= {MIN_BOTOCORE_VERSION}" in err and "cannot connect" not in err  # before the database
