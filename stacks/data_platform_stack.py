@@ -76,6 +76,8 @@ class DataPlatformStack(Stack):
                 schedule_enabled=c.workflow.schedule_enabled,
             ),
         )
+        if self.workflow.discovery is not None:  # the event queue's alarms notify the alarm topic too
+            self.workflow.discovery.notify(self.alarms.topic)
         if c.production and self.alarms.topic_key is not None:
             # the alarm topic's key, like the other production keys: kept on update and delete, not on a failed create
             self.alarms.topic_key.apply_removal_policy(

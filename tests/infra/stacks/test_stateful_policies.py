@@ -25,7 +25,7 @@ def test_production_retains_every_stateful_resource_except_on_create(
     stateful = _stateful(platform_templates["MlDataPlatform-prod"])
     counts = {t: sum(r["Type"] == t for r in stateful.values()) for t in sorted(STATEFUL_TYPES)}
     assert counts == {
-        "AWS::KMS::Key": 3, "AWS::RDS::DBInstance": 1, "AWS::RDS::DBSubnetGroup": 1, "AWS::S3::Bucket": 2,
+        "AWS::KMS::Key": 3, "AWS::RDS::DBInstance": 1, "AWS::RDS::DBSubnetGroup": 1, "AWS::S3::Bucket": 3,
         "AWS::SecretsManager::Secret": 1,
     }
     wrong = {
