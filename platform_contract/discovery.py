@@ -4,8 +4,6 @@ the event consumer's queue."""
 
 from __future__ import annotations
 
-from typing import Any
-
 #: Scheduled listing only (the reference behaviour).
 MODE_LISTING = "listing"
 #: A daily S3 Inventory report of the raw prefix, and scheduled listing as the registration path.
@@ -22,7 +20,7 @@ INVENTORY_PREFIX = "s3-inventory/"
 INVENTORY_ID = "raw-json-data-daily"
 
 
-def object_created_pattern(bucket_name: Any, raw_prefix: str) -> dict[str, Any]:
+def object_created_pattern(bucket_name: object, raw_prefix: str) -> dict[str, object]:
     """The EventBridge event pattern of S3 "Object Created" events of ``bucket_name`` under ``raw_prefix``."""
     return {
         "source": ["aws.s3"],

@@ -35,7 +35,7 @@ The queue policy lets only this rule send (``aws:SourceArn``).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Any
 
 from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
@@ -54,8 +54,9 @@ from platform_constructs._shared.vpc_endpoints import closed_interface_endpoint
 from platform_constructs.json_to_parquet_workflow.job_arguments import lister_arguments
 from platform_contract.discovery import MODE_EVENTS, MODE_LISTING, object_created_pattern
 
-if TYPE_CHECKING:
-    from platform_constructs.json_to_parquet_workflow.construct import JsonToParquetWorkflow
+#: The workflow construct (:class:`~platform_constructs.json_to_parquet_workflow.JsonToParquetWorkflow`), typed
+#: loosely: it imports this module.
+JsonToParquetWorkflow = Any
 
 __all__ = ["CONSUMER_JOB_NAME", "CONSUMER_MAX_SECONDS", "EventDiscovery", "add_discovery"]
 

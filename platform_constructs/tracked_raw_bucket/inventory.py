@@ -20,16 +20,13 @@ put objects under the report prefix only for this account's data bucket (``aws:S
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Any
 
 from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 
 from platform_contract.discovery import INVENTORY_ID, INVENTORY_PREFIX
-
-if TYPE_CHECKING:
-    from platform_constructs.tracked_raw_bucket.construct import TrackedRawBucket
 
 __all__ = ["INVENTORY_EXPIRY_DAYS", "add_raw_inventory"]
 
@@ -39,9 +36,10 @@ INVENTORY_EXPIRY_DAYS = 14
 OPTIONAL_FIELDS = ("Size", "LastModifiedDate", "ETag")
 
 
-def add_raw_inventory(owner: TrackedRawBucket) -> s3.Bucket:
-    """Create the report bucket and the data bucket's daily Parquet inventory of its raw prefix; returns the report
-    bucket. Only for a bucket the construct creates (an imported bucket cannot be configured)."""
+def add_raw_inventory(owner: Any) -> s3.Bucket:
+    """Create the report bucket and the data bucket's daily Parquet inventory of its raw prefix in ``owner`` (a
+    :class:`~platform_constructs.tracked_raw_bucket.TrackedRawBucket`, typed loosely: it imports this module);
+    returns the report bucket. Only for a bucket the construct creates (an imported bucket cannot be configured)."""
     data = owner.bucket
     if not isinstance(data, s3.Bucket) or owner.access_log_bucket is None:
         raise ValueError("the raw-prefix inventory needs a bucket the construct creates, not an existing_bucket")

@@ -50,6 +50,7 @@ from runtime.db.discovery import (
     stored_sequencers,
 )
 from runtime.db.registration import RegistrationCounts, lister_lock, register_page
+from runtime.errors import MldpError
 from runtime.jobs.lister import EXAMPLES_PER_REASON, OUTSIDE_LAYOUT_FOLDERS, KeyFilter, check_prefixes, shown_key
 from runtime.layout import Layout
 from runtime.storage.base import ObjectInfo, ObjectNotFound, ObjectStore
@@ -73,7 +74,7 @@ EVENT_REASONS = (OTHER_BUCKET, NOT_OBJECT_CREATED, SUPERSEDED, GONE)
 SQS_BATCH = 10
 
 
-class MalformedEvent(ValueError):
+class MalformedEvent(MldpError):
     """A message that is not an S3 event EventBridge delivered (it is left for the dead-letter queue)."""
 
 
@@ -163,12 +164,12 @@ class _Drain:
         self.sqs, self.queue_url, self.store, self.conn, self.bucket = sqs, queue_url, store, conn, bucket
         self.keep, self.poll_seconds, self.head_workers = keep, poll_seconds, head_workers
         self.summary = EventDrainSummary()
-        self.malformed_ids: set[str] = set()
+        self.held_ids: set[str] = set()
 
     def receive(self, chunk: dict[str, dict]) -> list[dict]:
         """Up to 10 messages, long polling, that are new to this drain. A message of the ``chunk`` in hand that
         comes back (its visibility timeout ran out) only renews its receipt handle (the old one no longer deletes
-        it); one found malformed earlier in this drain is skipped."""
+        it); one this drain already left in the queue (malformed, or deferred) is skipped until the next drain."""
         response = self.sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=SQS_BATCH,
                                             WaitTimeSeconds=self.poll_seconds)
         fresh = []
@@ -176,7 +177,7 @@ class _Drain:
             known = chunk.get(message["MessageId"])
             if known is not None:
                 known["ReceiptHandle"] = message["ReceiptHandle"]
-            elif message["MessageId"] not in self.malformed_ids:
+            elif message["MessageId"] not in self.held_ids:
                 chunk[message["MessageId"]] = message
                 fresh.append(message)
         return fresh
@@ -188,7 +189,7 @@ class _Drain:
             try:
                 parsed = parse_event(message.get("Body", ""))
             except MalformedEvent as err:
-                self.malformed_ids.add(message["MessageId"])
+                self.held_ids.add(message["MessageId"])
                 self.summary.malformed += 1
                 log.warning("malformed message %s left for the dead-letter queue: %s", message["MessageId"], err)
                 continue
@@ -264,6 +265,7 @@ class _Drain:
                     pending.delete.extend(messages)
                 else:
                     self.summary.kept_deferred += 1
+                    self.held_ids.update(m["MessageId"] for m in messages)
             store_sequencers(cur, done)
         self.conn.commit()
 
@@ -281,10 +283,11 @@ class _Drain:
 def drain_queue(sqs: Any, queue_url: str, store: ObjectStore, conn: Connection, *, bucket: str | None = None,
                 prefixes: list[str] | None = None, layout: Layout | None = None, max_seconds: float = 600.0,
                 chunk_messages: int = 1000, poll_seconds: int = 20, head_workers: int = 16,
-                wait_seconds: float = 0.0, stop_when_empty: bool = True,
+                wait_seconds: float = 0.0, stop_when_empty: bool = True, chunk_seconds: float = 5.0,
                 clock: Callable[[], float] = time.monotonic) -> EventDrainSummary:
     """Drain ``queue_url`` and register its events' keys (see the module docstring). Chunks of up to
-    ``chunk_messages`` messages are registered one transaction each; the drain stops at the first empty long poll
+    ``chunk_messages`` messages (or what arrived within ``chunk_seconds``, or up to a receive that was not full) are
+    registered one transaction each; the drain stops at the first empty long poll
     (``stop_when_empty``) or once ``max_seconds`` have passed (after the chunk in hand). ``bucket``: the store's
     bucket (events of another are ignored; ``None``: any). Another lister holding the lock: skipped."""
     layout = layout or Layout()
@@ -295,14 +298,17 @@ def drain_queue(sqs: Any, queue_url: str, store: ObjectStore, conn: Connection, 
     with lister_lock(conn, wait_seconds):
         empty = False
         while not empty and clock() - started < max_seconds:
-            pending, chunk = _Pending(), {}
+            pending, chunk, chunk_started = _Pending(), {}, clock()
             while clock() - started < max_seconds:
                 messages = drain.receive(chunk)
                 if not messages:
                     empty = stop_when_empty
                     break
                 drain.sort(messages, pending)
-                if len(chunk) >= chunk_messages:
+                # settle when the chunk is full, when the queue has no full batch left (a trickle of uploads is
+                # registered at once, not after 1,000 of them), or after chunk_seconds
+                if len(chunk) >= chunk_messages or len(messages) < SQS_BATCH \
+                        or clock() - chunk_started >= chunk_seconds:
                     break
             drain.settle(pending)
         summary = drain.summary
