@@ -17,9 +17,9 @@ configuration and a second code path). Batching is better too: a 5-minute drain 
 in one bulk transaction per 1,000 messages, where a Lambda per 10-message batch opens a database connection per
 invocation. The price is latency (an upload waits up to the schedule interval plus the run's ~1 minute start;
 a Lambda would take seconds) and a floor cost: 1/16 DPU x 1-minute minimum x 288 runs a day = 18 DPU-minutes a day,
-about $0.13 a day ($4 a month) whatever the volume. Per million files: SQS 300 requests (receive, delete batch
-of 10 + empty polls) ~ $0.08 with long polling, EventBridge $1.00 per million events, HeadObject
-$0.40 per million, Glue ~4 DPU-minutes (1,000 keys/s) ~ $0.03: about $1.5 per million files (docs/discovery.md).
+about $0.13 a day ($4 a month) whatever the volume. Per million files: EventBridge $1.00, SQS ~$0.12 (sends,
+receives and delete batches of 10, empty long polls), HeadObject $0.40, Glue ~1 DPU-minute at 1,000 keys/s ~$0.01:
+about $1.5 per million files (docs/discovery.md).
 
 **The queue.** Encrypted with SQS-managed keys (SSE-SQS), not the bucket's KMS key: a message holds a key name,
 size and ETag, which anyone allowed to list the raw prefix sees anyway; a customer key would need a key-policy
@@ -52,13 +52,13 @@ from constructs import Construct
 from platform_constructs._shared.nag import acknowledge, finding_value
 from platform_constructs._shared.vpc_endpoints import closed_interface_endpoint
 from platform_constructs.json_to_parquet_workflow.job_arguments import lister_arguments
-from platform_contract.discovery import MODE_EVENTS, MODE_LISTING, object_created_pattern
+from platform_contract.discovery import INVENTORY_PREFIX, MODE_EVENTS, MODE_LISTING, object_created_pattern
 
 #: The workflow construct (:class:`~platform_constructs.json_to_parquet_workflow.JsonToParquetWorkflow`), typed
 #: loosely: it imports this module.
 JsonToParquetWorkflow = Any
 
-__all__ = ["CONSUMER_JOB_NAME", "CONSUMER_MAX_SECONDS", "EventDiscovery", "add_discovery"]
+__all__ = ["CONSUMER_JOB_NAME", "CONSUMER_MAX_SECONDS", "EventDiscovery", "add_discovery", "grant_read_inventory"]
 
 CONSUMER_JOB_NAME = "FileEventConsumer"
 #: The consumer's time budget per run (``--max-seconds``); the job's timeout and the visibility timeout exceed it.
@@ -75,8 +75,18 @@ def add_discovery(workflow: JsonToParquetWorkflow) -> EventDiscovery | None:
     the event path (``events``); ``None`` when it adds no event path."""
     mode = workflow.props.discovery_mode
     if mode != MODE_LISTING:
-        workflow.props.bucket.enable_raw_inventory()
+        grant_read_inventory(workflow.lister_role.role, workflow.props.bucket.enable_raw_inventory())
     return EventDiscovery(workflow, "EventDiscovery", workflow) if mode == MODE_EVENTS else None
+
+
+def grant_read_inventory(role: iam.IRole, reports: Any) -> None:
+    """Let the lister read the inventory reports (``mldp list --from-inventory s3://<reports>/s3-inventory/...``):
+    list the report bucket, get the objects under the report prefix; nothing else."""
+    objects = reports.arn_for_objects(f"{INVENTORY_PREFIX}*")
+    role.add_to_principal_policy(iam.PolicyStatement(actions=["s3:GetObject"], resources=[objects]))
+    role.add_to_principal_policy(iam.PolicyStatement(actions=["s3:ListBucket"], resources=[reports.bucket_arn]))
+    acknowledge(role, f"AwsSolutions-IAM5[Resource::{finding_value(role, objects)}]",
+                "Read-only on the S3 Inventory report prefix: reports are named by date and id at delivery")
 
 
 class EventDiscovery(Construct):

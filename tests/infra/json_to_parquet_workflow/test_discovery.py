@@ -73,6 +73,14 @@ def test_only_s3_of_this_account_and_bucket_may_deliver_reports(inventory_mode, 
     assert reports["LifecycleConfiguration"]["Rules"][0]["ExpirationInDays"] == 14
 
 
+def test_the_lister_may_read_the_reports_and_nothing_more_of_their_bucket(inventory_mode, cfn):
+    _, workflow, template = inventory_mode
+    reports_arn = "${" + cfn.logical_id(workflow.props.bucket.inventory_bucket) + ".Arn}"
+    granted = {(a, r) for s in cfn.role_statements(template, workflow.lister_role.role) for a in s["Action"]
+               for r in s["Resource"] if r.startswith(reports_arn)}
+    assert granted == {("s3:GetObject", reports_arn + "/" + INVENTORY_PREFIX + "*"), ("s3:ListBucket", reports_arn)}
+
+
 def test_the_rule_routes_object_created_under_the_raw_prefix_of_this_bucket_to_the_queue(events_mode, cfn):
     _, workflow, template = events_mode
     d = workflow.discovery
