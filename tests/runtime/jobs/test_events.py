@@ -304,3 +304,23 @@ def open_s3() -> Any:
     from runtime.storage.factory import open_store
 
     return open_store(f"s3://{BUCKET}")
+
+
+def test_the_stacks_route_delivers_raw_uploads_only(s3_client, s3_bucket, s3_store, sqs, db_conn):
+    """The whole route in moto: the bucket sends its events to EventBridge, a rule with the stack's pattern
+    (platform_contract.discovery) routes them to the queue, the consumer registers them."""
+    from platform_contract.discovery import object_created_pattern
+
+    events_client = boto3.client("events", region_name="us-east-1")
+    s3_client.put_bucket_notification_configuration(
+        Bucket=BUCKET, NotificationConfiguration={"EventBridgeConfiguration": {}})
+    url, _ = create_queue(sqs, "routed")
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events_client.put_rule(Name="raw", EventPattern=json.dumps(object_created_pattern(BUCKET, "raw-json-data/")))
+    events_client.put_targets(Rule="raw", Targets=[{"Id": "queue", "Arn": arn}])
+    for key in (HIST + "a.json", WEEK + "b.json", "raw-json-data-processed/x.json", "s3-inventory/manifest.json"):
+        _put(s3_client, key)
+    assert queue_depth(sqs, url) == 2  # the pattern's prefix keeps the others out of the queue
+    summary = _drain(sqs, url, s3_store, db_conn)
+    assert (summary["new"], summary["deleted"]) == (2, 2)
+    assert set(_rows(db_conn)) == {HIST + "a.json", WEEK + "b.json"}
