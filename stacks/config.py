@@ -316,6 +316,8 @@ PROD = EnvironmentConfig(
         lister_timeout_minutes=60,
         glue_log_retention=logs.RetentionDays.THREE_MONTHS,
         failover_connection=True,
+        # weekly drops PENDING within minutes, the daily inventory and the scheduled listing as reconciliation
+        discovery_mode="events",
     ),
 )
 

@@ -80,6 +80,8 @@ class DataPlatformStack(Stack):
                 table_format=c.workflow.table_format,
             ),
         )
+        if self.workflow.discovery is not None:  # the event queue's alarms notify the alarm topic too
+            self.workflow.discovery.notify(self.alarms.topic)
         if c.production and self.alarms.topic_key is not None:
             # the alarm topic's key, like the other production keys: kept on update and delete, not on a failed create
             self.alarms.topic_key.apply_removal_policy(

@@ -54,6 +54,7 @@ from constructs import Construct
 
 from platform_constructs._shared.nag import acknowledge, finding_value
 from platform_constructs.json_to_parquet_workflow.database_access import grant_database_access
+from platform_constructs.json_to_parquet_workflow.discovery import add_discovery
 from platform_constructs.json_to_parquet_workflow.glue.assets import GlueCodeAssets
 from platform_constructs.json_to_parquet_workflow.glue.catalog_table import (
     CuratedCatalogTable,
@@ -204,6 +205,7 @@ class JsonToParquetWorkflow(Construct):
                 mode_values=props.mode_values,
             ),
         )
+        self.discovery = add_discovery(self)  # discovery_mode: inventory, and the event path (.discovery)
 
     # ----------------------------------------------------------------------------------------
     # Network and roles

@@ -76,10 +76,11 @@ def common_arguments(p: JsonToParquetWorkflowProps, *, migrates: bool = False) -
     }
 
 
-def lister_arguments(p: JsonToParquetWorkflowProps, code: GlueCodeAssets) -> dict[str, str]:
-    """``DefaultArguments`` of the Python-shell lister."""
+def lister_arguments(p: JsonToParquetWorkflowProps, code: GlueCodeAssets, *, migrates: bool = True) -> dict[str, str]:
+    """``DefaultArguments`` of the Python-shell lister (``migrates``: the lister itself; the event consumer, which
+    runs the same script, gets the endpoint and no secret, like the processor)."""
     arguments = {
-        **common_arguments(p, migrates=True),
+        **common_arguments(p, migrates=migrates),
         "--extra-py-files": ",".join(f.s3_url for f in (code.runtime_wheel, *code.python_shell_wheels)),
         "library-set": "analytics",
     }

@@ -46,6 +46,8 @@ from platform_constructs.json_to_parquet_workflow.reserved_arguments import chec
 from platform_constructs.tracked_raw_bucket.construct import TrackedRawBucket
 from platform_constructs.tracking_database.construct import TrackingDatabase
 from platform_contract import defaults
+from platform_contract.discovery import MODE_LISTING
+from platform_contract.discovery import MODES as DISCOVERY_MODES
 from platform_contract.table import DEFAULT_TABLE_FORMAT, ICEBERG, TABLE_FORMATS
 
 #: The workflow's start trigger: every 15 minutes.
@@ -167,6 +169,16 @@ class JsonToParquetWorkflowSettings:
     #: more ENI per endpoint, about $7.50 a month each). Off by default (one connection, one AZ); production
     #: turns it on (``stacks/config.py``).
     failover_connection: bool = False
+    #: How raw files are discovered (docs/discovery.md): ``listing`` (the scheduled listing only), ``inventory``
+    #: (plus a daily Parquet S3 Inventory report of the raw prefix, for ``mldp list --from-inventory``) or
+    #: ``events`` (plus S3 events -> EventBridge -> SQS, drained by the FileEventConsumer job every
+    #: ``event_consumer_schedule``; the inventory and the scheduled listing reconcile what events miss).
+    discovery_mode: str = MODE_LISTING
+    #: AWS cron of the FileEventConsumer job (``events`` mode): the longest an uploaded file waits to be PENDING.
+    event_consumer_schedule: str = "cron(0/5 * * * ? *)"
+    #: Alarm when the oldest event waiting in the queue is older than this (``events`` mode): the consumer is not
+    #: draining (failing, or skipped while a long listing holds the lister lock).
+    event_queue_age_alarm_minutes: int = 30
     #: Removal policy of the logs/bookmarks KMS key (``DESTROY`` is guarded, see
     #: :mod:`platform_constructs._shared.removal_policy`).
     key_removal_policy: RemovalPolicy = RemovalPolicy.RETAIN
@@ -183,6 +195,9 @@ class JsonToParquetWorkflowSettings:
         if not _GLUE_VERSION.match(self.glue_version):
             raise PropsError(owner, "glue_version", f"{self.glue_version!r} must be a Glue 5.x version such as '5.0'")
         check_one_of(owner, "processor_worker_type", self.processor_worker_type, SPARK_WORKER_TYPES)
+        check_one_of(owner, "discovery_mode", self.discovery_mode, DISCOVERY_MODES)
+        if (problem := glue_cron_problem(self.event_consumer_schedule)) is not None:
+            raise PropsError(owner, "event_consumer_schedule", problem)
         check_one_of(
             owner, "lister_max_capacity", self.lister_max_capacity, PYTHON_SHELL_CAPACITIES,
             " (the DPU settings of a Python shell job)",
@@ -241,6 +256,7 @@ class JsonToParquetWorkflowSettings:
             "lease_seconds": (self.lease_seconds, 60),
             "drain_minutes": (self.drain_minutes, 1),
             "backfill_drain_minutes": (self.backfill_drain_minutes, 1),
+            "event_queue_age_alarm_minutes": (self.event_queue_age_alarm_minutes, 5),
         })
         if self.backfill_number_of_workers is not None and self.backfill_number_of_workers < 2:
             raise PropsError(
@@ -307,6 +323,9 @@ class JsonToParquetWorkflowProps(JsonToParquetWorkflowSettings):
         check_environment_name(owner, self.environment_name)
         super().validate()
         raw_prefix = self.bucket.props.raw_prefix
+        if self.discovery_mode != MODE_LISTING and self.bucket.props.existing_bucket is not None:
+            raise PropsError(owner, "discovery_mode", f"{self.discovery_mode!r} configures the bucket's inventory and "
+                             "events, which an existing_bucket cannot get from this stack: use 'listing'")
         for prefix in self.listing_prefixes or ():
             if not prefix.startswith(raw_prefix) or "," in prefix:
                 raise PropsError(

@@ -24,6 +24,7 @@ from constructs import Construct
 
 from platform_constructs._shared.removal_policy import guard_removal_policy
 from platform_constructs.tracked_raw_bucket.grants import BucketGrants
+from platform_constructs.tracked_raw_bucket.inventory import add_raw_inventory
 from platform_constructs.tracked_raw_bucket.lifecycle import access_log_rules, data_bucket_rules
 from platform_constructs.tracked_raw_bucket.props import (
     ENCRYPTION_KMS,
@@ -74,6 +75,8 @@ class TrackedRawBucket(Construct):
         else:
             self.bucket = self._create_buckets()
         self._grants = BucketGrants(self.bucket, self.encryption_key, self.props)
+        #: The bucket of the raw prefix's daily S3 Inventory reports (:meth:`enable_raw_inventory`), or ``None``.
+        self.inventory_bucket: s3.Bucket | None = None
 
     def _create_buckets(self) -> s3.Bucket:
         p = self.props
@@ -120,6 +123,13 @@ class TrackedRawBucket(Construct):
             lifecycle_rules=data_bucket_rules(p),
             **removal,
         )
+
+    def enable_raw_inventory(self) -> s3.Bucket:
+        """Configure the daily Parquet S3 Inventory of the raw prefix into a report bucket of its own (see
+        :mod:`.inventory`); idempotent. Returns the report bucket."""
+        if self.inventory_bucket is None:
+            self.inventory_bucket = add_raw_inventory(self)
+        return self.inventory_bucket
 
     # ----------------------------------------------------------------------------------------
     # Helpers

@@ -23,6 +23,7 @@ import time
 
 from platform_contract import defaults
 from runtime.commands.common import credentials_from_args, emit, open_database
+from runtime.commands.list_from_queue import add_queue_options, run_from_queue
 from runtime.commands.options import add_job_options, layout_from_args, non_negative_int, positive_int
 from runtime.errors import UsageError
 from runtime.jobs.lister import (
@@ -50,6 +51,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--wait-seconds", type=non_negative_int, default=0, metavar="S",
                         help="while another lister runs, wait up to S seconds for it, then exit 0 without listing "
                         "(default %(default)s)")
+    add_queue_options(parser)  # --from-queue (issue 21): runtime/commands/list_from_queue.py
     parser.set_defaults(handler=run)
 
 
@@ -73,6 +75,8 @@ def run(args: argparse.Namespace) -> int:
     one line, exit 0, nothing listed (see the module docstring)."""
     layout = layout_from_args(args)
     prefixes = check_prefixes(requested_prefixes(args), layout)  # refused before any connection is opened
+    if args.from_queue:
+        return run_from_queue(args, prefixes)
     store = open_store(args.store)
     conn = open_database(credentials_from_args(args), application_name="mldp-lister")
     publisher = publisher_from_args(args)

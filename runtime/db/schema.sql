@@ -198,3 +198,33 @@ ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT USAGE, SELECT ON SEQUENCES TO ml
 -- fix, unless it is LOGIN without SUPERUSER, CREATEROLE, CREATEDB, BYPASSRLS, REPLICATION, and not a member of a
 -- role that has them or owns the tracking tables. It creates nothing (runtime/db/migrations/
 -- 0009_verify_application_role.sql).
+
+-- --- discovery: runs of each discovery path, and the last event sequencer per key (migration 0011) ----------------
+
+CREATE TABLE discovery_runs (
+    run_id BIGSERIAL PRIMARY KEY,
+    mode TEXT NOT NULL CHECK (mode IN ('listing', 'inventory', 'events')),
+    started_at TIMESTAMPTZ NOT NULL,
+    finished_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+    keys_seen BIGINT NOT NULL DEFAULT 0 CHECK (keys_seen >= 0),
+    keys_registered BIGINT NOT NULL DEFAULT 0 CHECK (keys_registered >= 0),
+    keys_ignored BIGINT NOT NULL DEFAULT 0 CHECK (keys_ignored >= 0),
+    details JSONB NOT NULL DEFAULT '{}'::jsonb
+);
+
+COMMENT ON TABLE discovery_runs IS
+    'one row per finished discovery run (listing, inventory, events): what it saw, registered and ignored';
+
+CREATE INDEX idx_discovery_runs_mode_finished ON discovery_runs (mode, finished_at DESC);
+
+CREATE TABLE discovery_event_sequencers (
+    s3_key TEXT PRIMARY KEY,
+    sequencer TEXT NOT NULL CHECK (sequencer ~ '^[0-9A-F]+$'),
+    updated_at TIMESTAMPTZ NOT NULL DEFAULT now()
+);
+
+COMMENT ON TABLE discovery_event_sequencers IS
+    'the highest S3 event sequencer per key whose object the event consumer registered (uppercase hex)';
+
+GRANT SELECT, INSERT, UPDATE, DELETE ON discovery_runs, discovery_event_sequencers TO mldp_app;
+GRANT USAGE, SELECT ON SEQUENCE discovery_runs_run_id_seq TO mldp_app;

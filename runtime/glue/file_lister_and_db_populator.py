@@ -15,7 +15,8 @@ from runtime.layout import PREFIX_OPTIONS
 OPTIONS = ["store", "db", "db-host", "db-port", "db-name", "db-secret-arn", "db-iam-user",
            "db-ca-bundle",
            "prefixes", "chunk-size", "wait-seconds", "environment", "metrics-namespace",
-           "no-metrics", *PREFIX_OPTIONS.values()]
+           "no-metrics", *PREFIX_OPTIONS.values(),
+           "from-queue", "max-seconds", "poll-seconds", "chunk-messages"]  # the FileEventConsumer job (issue 21)
 
 
 def cli_argv(argv: list) -> list:

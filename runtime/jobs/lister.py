@@ -24,9 +24,11 @@ import re
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 from platform_contract import defaults
+from runtime.db.discovery import LISTING, record_discovery_run
 from runtime.db.registration import (
     KEY_TOO_LONG,
     NOT_UTF8,
@@ -233,7 +235,7 @@ def run_lister(store: ObjectStore, conn: Connection, prefixes: Sequence[str] | N
     layout = layout or Layout()
     checked = check_prefixes(prefixes, layout)
     keep = KeyFilter(layout, default_folders_only=not checked)
-    started = time.monotonic()
+    started, started_at = time.monotonic(), datetime.now(timezone.utc)
     total = RegistrationCounts()
     with lister_lock(conn, wait_seconds):
         progress = Progress("listing", unit="keys", enabled=show_progress)
@@ -247,4 +249,6 @@ def run_lister(store: ObjectStore, conn: Connection, prefixes: Sequence[str] | N
     summary = ListingSummary(total, time.monotonic() - started, checked, ignored=dict(keep.ignored),
                              ignored_examples={reason: list(named) for reason, named in keep.examples.items()})
     log.info("listing done: %s", summary.as_dict())
+    record_discovery_run(conn, LISTING, started_at, seen=total.listed + summary.ignored_total,  # issue 21: status
+                         registered=total.new + total.changed, ignored=summary.ignored_total, details=summary.as_dict())
     return summary

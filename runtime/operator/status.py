@@ -16,6 +16,7 @@ from runtime.db import operator_queries as q
 from runtime.db.records import OpenBatch, Owner
 from runtime.db.states import BatchState, FileState
 from runtime.jobs.owner import OwnerProbe, recoverability
+from runtime.operator.discovery_status import discovery_status, render_discovery
 from runtime.operator.formatting import (
     count_of,
     format_duration,
@@ -65,6 +66,7 @@ def build_status(conn: Connection, batches: int = 10, errors: int = 10,
         recent = [_batch_row(row) for row in rows_as_dicts(cur)]
         cur.execute(q.TOP_ERRORS, {"limit": errors})
         top_errors = rows_as_dicts(cur)
+        discovery = discovery_status(cur, now)  # issue 21
     conn.commit()
     report = {
         "generated_at": now,
@@ -79,6 +81,7 @@ def build_status(conn: Connection, batches: int = 10, errors: int = 10,
         "recent_batches": recent,
         "top_errors": top_errors,
         "limits": {"recent_batches": batches, "top_errors": errors},
+        "discovery": discovery,
     }
     return jsonable(report)
 
@@ -188,6 +191,7 @@ def render_status(report: dict[str, Any]) -> str:
         _render_throughput(report),
         _render_batches(report["recent_batches"], report["limits"]["recent_batches"]),
         _render_errors(report["top_errors"], _needing_attention(report)),
+        render_discovery(report["discovery"]),
     ]
     return "\n\n".join(sections)
 

@@ -73,7 +73,8 @@ def test_bucket_encryption_per_environment(dev: dict[str, Any], prod: dict[str, 
         )
 
     assert algorithms(dev) == ["AES256", "AES256"]  # data bucket (S3_MANAGED) and access-log bucket
-    assert algorithms(prod) == ["AES256", "aws:kms"]  # access logs must stay SSE-S3
+    # access logs must stay SSE-S3; prod's inventory reports (discovery_mode events) too
+    assert algorithms(prod) == ["AES256", "AES256", "aws:kms"]
     kms_bucket = next(b for b in _resources(prod, "AWS::S3::Bucket") if "aws:kms" in str(b["Properties"]))
     rule = kms_bucket["Properties"]["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]
     assert rule["BucketKeyEnabled"] is True
@@ -150,7 +151,7 @@ def test_backfill_runs_have_their_own_job_and_never_take_the_schedule_slot(
         triggers = {t["Properties"]["Name"]: t["Properties"] for t in _resources(template, "AWS::Glue::Trigger")}
         assert [a["JobName"] for a in triggers[f"JsonToParquetBackfill-{env}"]["Actions"]] == [backfill["Name"]]
         assert [a["JobName"] for a in triggers[f"JsonToParquetAfterListing-{env}"]["Actions"]] == [scheduled["Name"]]
-        (rule,) = _resources(template, "AWS::Events::Rule")
+        (rule,) = [r for r in _resources(template, "AWS::Events::Rule") if "jobName" in str(r)]
         assert rule["Properties"]["EventPattern"]["detail"]["jobName"] == [
             f"FileListerAndDbPopulator-{env}", scheduled["Name"], backfill["Name"]]
 
@@ -236,7 +237,7 @@ def test_prod_can_publish_to_an_existing_oncall_topic(prod_with_oncall_topic: di
     # every alarm but JobFailures, whose failures the EventBridge rule reports (one failure, one notification)
     assert alarms and all(a["Properties"].get("AlarmActions", [ONCALL_TOPIC]) == [ONCALL_TOPIC] for a in alarms)
     assert sum("AlarmActions" not in a["Properties"] for a in alarms) == 1
-    (rule,) = _resources(template, "AWS::Events::Rule")
+    (rule,) = [r for r in _resources(template, "AWS::Events::Rule") if "jobName" in str(r)]  # not the S3 events'
     assert [t["Arn"] for t in rule["Properties"]["Targets"]] == [ONCALL_TOPIC]
     subscriptions = _resources(template, "AWS::SNS::Subscription")
     assert {s["Properties"]["TopicArn"] for s in subscriptions} == {ONCALL_TOPIC}

@@ -24,8 +24,10 @@ def test_production_retains_every_stateful_resource_except_on_create(
 ) -> None:
     stateful = _stateful(platform_templates["MlDataPlatform-prod"])
     counts = {t: sum(r["Type"] == t for r in stateful.values()) for t in sorted(STATEFUL_TYPES)}
-    assert counts == {  # keys: bucket, database (secret and flow logs), Glue security configuration, alarm topic
-        "AWS::KMS::Key": 4, "AWS::RDS::DBInstance": 1, "AWS::RDS::DBSubnetGroup": 1, "AWS::S3::Bucket": 2,
+    # keys: bucket, database (secret and flow logs), Glue security configuration, alarm topic;
+    # buckets: data, access logs, inventory reports
+    assert counts == {
+        "AWS::KMS::Key": 4, "AWS::RDS::DBInstance": 1, "AWS::RDS::DBSubnetGroup": 1, "AWS::S3::Bucket": 3,
         "AWS::SecretsManager::Secret": 1,
     }
     wrong = {
