@@ -75,3 +75,14 @@ def test_level_lists_sub_prefixes_and_direct_objects(store: ObjectStore):
 def test_level_of_more_than_one_page_is_none(local_store):
     _put(local_store, [f"{PREFIX}{i:04d}.json" for i in range(1001)])
     assert local_store.list_level(PREFIX) is None
+
+
+@pytest.mark.parametrize("text", ["2026-11-01T00:00:00.000Z", "2026-11-01T00:00:00Z", "2026-11-01T00:00:00",
+                                  "2026-11-01T01:00:00.123+01:00", "Sun, 01 Nov 2026 00:00:00 GMT", "1761955200"])
+def test_the_fast_timestamp_parser_gives_what_botocore_gives(text):
+    from botocore.utils import parse_timestamp
+
+    from runtime.storage.key_ranges import fast_timestamp
+
+    fast, botocore = fast_timestamp(text), parse_timestamp(text)
+    assert (fast, fast.utcoffset()) == (botocore, botocore.utcoffset())
