@@ -26,7 +26,7 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -121,7 +121,7 @@ def parse_manifest(data: bytes) -> Manifest:
         raise InventoryError(f"inventory fileSchema lacks {', '.join(missing)}: add them to the inventory's "
                              "optional fields (Size, LastModifiedDate, ETag)")
     created = doc.get("creationTimestamp")
-    when = datetime.fromtimestamp(int(created) / 1000, UTC) if str(created or "").isdigit() else None
+    when = datetime.fromtimestamp(int(created) / 1000, timezone.utc) if str(created or "").isdigit() else None
     return Manifest(source, destination.rsplit(":", 1)[-1], file_format, columns, files, when)
 
 
@@ -198,7 +198,7 @@ def inventory_pages(path: str, keep: KeyFilter, scope: Sequence[str], stats: Inv
 
 
 def _utc(value: datetime) -> datetime:
-    return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+    return value.astimezone(timezone.utc) if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
 def _page(sure: pa.RecordBatch, others: pa.RecordBatch, keep: KeyFilter) -> PreparedPage:
