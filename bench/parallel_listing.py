@@ -149,16 +149,18 @@ def list_once(endpoint: str, parallelism: int, fast: bool = True) -> dict:
 
     from bench.call_counter import CallCounter
     from runtime.jobs.parallel_listing import parallel_pages
-    from runtime.storage.key_ranges import fast_timestamp
+    from runtime.storage.key_ranges import fast_listing, fast_timestamp
     from runtime.storage.s3 import S3Store
 
     session = botocore.session.Session()
-    if fast:  # what open_store's client does (runtime.storage.key_ranges.s3_client)
+    if fast:  # what open_store's client does (runtime.storage.key_ranges.s3_client), for both modes
         session.get_component("response_parser_factory").set_parser_defaults(timestamp_parser=fast_timestamp)
     client = boto3.Session(botocore_session=session).client(
         "s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="bench",
         aws_secret_access_key="bench", config=Config(s3={"addressing_style": "path"}, max_pool_connections=64,
                                                      retries={"max_attempts": 2}))
+    if fast:
+        fast_listing(client)
     calls = CallCounter(client)
     store = S3Store(BUCKET, client=client)
     started = time.perf_counter()
