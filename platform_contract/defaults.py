@@ -37,6 +37,10 @@ DRAIN_MINUTES = 12
 BACKFILL_DRAIN_MINUTES = 480
 #: Keys the lister registers per transaction (``--chunk-size``).
 LISTER_CHUNK_SIZE = 20_000
+#: Threads listing disjoint key ranges at once (``mldp list --parallelism``; 1: one paginator per prefix). S3 answers
+#: a page in 30-100 ms, so one paginator tops out near 10-30k keys/s; 16 threads stay within one boto3 connection
+#: pool (32) and the Glue Python shell's single DPU.
+LISTER_PARALLELISM = 16
 #: Value of the ``Environment`` metric dimension of a local run (``--environment``).
 LOCAL_ENVIRONMENT = "local"
 
@@ -49,6 +53,7 @@ __all__ = [
     "IO_WORKERS",
     "LEASE_SECONDS",
     "LISTER_CHUNK_SIZE",
+    "LISTER_PARALLELISM",
     "LOCAL_ENVIRONMENT",
     "MAX_ATTEMPTS",
     "MAX_ATTEMPTS_LIMIT",

@@ -12,6 +12,10 @@ mark the run FAILED, mail the failure and make the workflow skip the processor, 
 lister registers. The skipped run publishes no lister figures, so a lister that holds the lock too long still
 trips the lister heartbeat alarm.
 
+``--from-inventory MANIFEST`` registers from an S3 Inventory report instead of listing
+(:mod:`runtime.jobs.inventory`, which needs pyarrow: imported only then); ``--parallelism N`` lists disjoint key
+ranges with N threads (:mod:`runtime.jobs.parallel_listing`).
+
 Keys listed but not registered are reported by reason after the summary line (one line each, with up to five of the
 keys and what to do; ``--json``: ``ignored`` and ``ignored_examples``) and published as ``FilesIgnored``.
 """
@@ -48,6 +52,12 @@ def register(sub: argparse._SubParsersAction) -> None:
                         help="comma-separated prefixes (the Glue job argument form)")
     parser.add_argument("--chunk-size", type=positive_int, default=defaults.LISTER_CHUNK_SIZE,
                         help="keys registered per transaction (default %(default)s)")
+    parser.add_argument("--parallelism", type=positive_int, default=defaults.LISTER_PARALLELISM, metavar="N",
+                        help="threads listing disjoint key ranges of each prefix at once; 1: one paginator "
+                        "(default %(default)s)")
+    parser.add_argument("--from-inventory", metavar="MANIFEST",
+                        help="register from an S3 Inventory report (s3://…/manifest.json or a local path; Parquet) "
+                        "instead of listing the store")
     parser.add_argument("--wait-seconds", type=non_negative_int, default=0, metavar="S",
                         help="while another lister runs, wait up to S seconds for it, then exit 0 without listing "
                         "(default %(default)s)")
@@ -83,17 +93,27 @@ def run(args: argparse.Namespace) -> int:
     started = time.monotonic()
     try:
         try:
-            summary = run_lister(store, conn, prefixes or None, chunk_size=args.chunk_size, layout=layout,
-                                 wait_seconds=args.wait_seconds)
+            extra: dict = {}
+            if args.from_inventory:
+                from runtime.jobs.inventory import register_inventory  # pyarrow: imported only for a report
+
+                summary, stats = register_inventory(store, conn, args.from_inventory, prefixes or None,
+                                                    chunk_size=args.chunk_size, layout=layout,
+                                                    wait_seconds=args.wait_seconds)
+                extra = stats.as_dict()
+            else:
+                summary = run_lister(store, conn, prefixes or None, chunk_size=args.chunk_size, layout=layout,
+                                     wait_seconds=args.wait_seconds, parallelism=args.parallelism)
             figures = lister_figures(summary)
         except ListerBusy as busy:
+            extra = {}
             summary = ListingSummary(RegistrationCounts(), time.monotonic() - started, prefixes, skipped=str(busy))
             figures = {}  # no lister heartbeat: a lister that holds the lock for too long is still alarmed on
         publisher.publish({**figures, **backlog_gauges(conn)})
     finally:
         publisher.report_failures()  # the run's failed publications, one warning, in the run's own log
         conn.close()
-    emit(summary.as_dict(), args.json, lambda d: _human(d, layout.raw_prefix))
+    emit({**summary.as_dict(), **extra}, args.json, lambda d: _human(d, layout.raw_prefix))
     return 0
 
 

@@ -191,8 +191,10 @@ def lister_lock(conn: Connection, wait_seconds: float = 0.0, poll_seconds: float
 _DONE = object()
 
 
-def register_pages(conn: Connection, pages: Iterable[list[ObjectInfo]], ahead: int = 2) -> Iterator[RegistrationCounts]:
-    """Register ``pages`` one transaction each, yielding each page's counts. A background thread lists and
+def register_pages(conn: Connection, pages: Iterable[list[ObjectInfo] | PreparedPage], ahead: int = 2
+                   ) -> Iterator[RegistrationCounts]:
+    """Register ``pages`` (lists of objects, or pages a source prepared itself, keys unique) one transaction each,
+    yielding each page's counts. A background thread lists and
     prepares up to ``ahead`` pages while the database registers the current one (listing S3 and building the CSV
     overlap the SQL; memory stays bounded by ``ahead + 1`` pages). An error on either side stops both."""
     prepared: queue.Queue = queue.Queue(maxsize=ahead)
@@ -210,7 +212,7 @@ def register_pages(conn: Connection, pages: Iterable[list[ObjectInfo]], ahead: i
     def produce() -> None:
         try:
             for page in pages:
-                if not hand_over(prepare_page(page)):
+                if not hand_over(page if isinstance(page, PreparedPage) else prepare_page(page)):
                     return
             hand_over(_DONE)
         except BaseException as exc:  # handed to the consumer, which re-raises it

@@ -19,6 +19,7 @@ dropped before the ``COPY``. The run logs one warning per reason and the summary
 
 from __future__ import annotations
 
+import bisect
 import logging
 import re
 import time
@@ -28,7 +29,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 from platform_contract import defaults
-from runtime.db.discovery import LISTING, record_discovery_run
+from runtime.db.discovery import LISTING, record_discovery_run  # noqa: F401  (LISTING: the default source)
 from runtime.db.registration import (
     KEY_TOO_LONG,
     NOT_UTF8,
@@ -39,6 +40,7 @@ from runtime.db.registration import (
     register_pages,
     unregistrable_reason,
 )
+from runtime.jobs.parallel_listing import parallel_pages
 from runtime.layout import MAX_KEY_BYTES, Layout
 from runtime.progress import Progress
 from runtime.storage.base import ObjectInfo, ObjectStore
@@ -48,8 +50,8 @@ if TYPE_CHECKING:
 
 __all__ = ["DEFAULT_CHUNK_SIZE", "EXAMPLES_PER_REASON", "IGNORED_REASONS", "KEY_TOO_LONG", "NOT_UTF8", "NUL_CHARACTER",
            "OUTSIDE_LAYOUT_FOLDERS", "PIPELINE_OUTPUT", "KeyFilter", "ListerBusy", "ListingSummary",
-           "RegistrationCounts", "check_prefixes", "chunked", "ignored_lines", "is_default_raw_key", "listed_pages",
-           "run_lister", "shown_key"]
+           "RegistrationCounts", "check_prefixes", "chunked", "filtered_pages", "ignored_lines", "is_default_raw_key",
+           "listed_pages", "register_discovered", "run_lister", "shown_key"]
 
 log = logging.getLogger(__name__)
 
@@ -166,9 +168,13 @@ class KeyFilter:
 
     layout: Layout
     default_folders_only: bool
+    #: More prefixes of the pipeline's own never to register (e.g. where S3 Inventory writes its reports), counted
+    #: as :data:`PIPELINE_OUTPUT`.
+    excluded_prefixes: tuple[str, ...] = ()
     #: Keys dropped, by reason.
     ignored: dict[str, int] = field(default_factory=dict)
-    #: The first keys dropped for each reason, as :func:`shown_key` prints them.
+    #: The first keys dropped for each reason in key order (whatever order they were listed in), as
+    #: :func:`shown_key` prints them.
     examples: dict[str, list[str]] = field(default_factory=dict)
 
     def __call__(self, key: str) -> bool:
@@ -178,8 +184,10 @@ class KeyFilter:
             return True
         self.ignored[reason] = self.ignored.get(reason, 0) + 1
         named = self.examples.setdefault(reason, [])
-        if len(named) < EXAMPLES_PER_REASON:
-            named.append(shown_key(key))
+        shown = shown_key(key)
+        if len(named) < EXAMPLES_PER_REASON or shown < named[-1]:  # the first in key order, however listed
+            bisect.insort(named, shown)
+            del named[EXAMPLES_PER_REASON:]
         return False
 
     def reason(self, key: str) -> str | None:
@@ -188,6 +196,8 @@ class KeyFilter:
         unfit = unregistrable_reason(key)
         if unfit is not None:
             return unfit
+        if self.excluded_prefixes and key.startswith(self.excluded_prefixes):
+            return PIPELINE_OUTPUT
         if not self.layout.is_registrable_key(key):
             return PIPELINE_OUTPUT if self.layout.is_pipeline_key(key) else OUTSIDE_LAYOUT_FOLDERS
         if self.default_folders_only and not self.layout.is_default_raw_key(key):
@@ -196,19 +206,27 @@ class KeyFilter:
 
 
 def listed_pages(store: ObjectStore, prefixes: Sequence[str] | None, layout: Layout | None = None,
-                 keep: KeyFilter | None = None) -> Iterator[list[ObjectInfo]]:
+                 keep: KeyFilter | None = None, parallelism: int = 1) -> Iterator[list[ObjectInfo]]:
     """Listing pages of the given prefixes (each checked by :func:`check_prefixes`), or of the reference prefixes
     when none are given (one listing of the raw prefix filtered to the historical folder and the weekly folders).
+    With ``parallelism`` > 1 each prefix is listed as disjoint key ranges by that many threads
+    (:func:`runtime.jobs.parallel_listing.parallel_pages`; pages then come in no particular order).
     Every key passes ``keep`` (by default a :class:`KeyFilter`): the pipeline's own output, and keys the tracking
     table cannot hold, are never yielded."""
     layout = layout or Layout()
     checked = check_prefixes(prefixes, layout)
     keep = keep or KeyFilter(layout, default_folders_only=not checked)
     for prefix in checked or [layout.raw_prefix]:
-        for page in store.list_pages(prefix):
-            kept = [obj for obj in page if keep(obj.key)]
-            if kept:
-                yield kept
+        pages = store.list_pages(prefix) if parallelism <= 1 else parallel_pages(store, prefix, parallelism)
+        yield from filtered_pages(pages, keep)
+
+
+def filtered_pages(pages: Iterable[Sequence[ObjectInfo]], keep: KeyFilter) -> Iterator[list[ObjectInfo]]:
+    """The objects of ``pages`` that ``keep`` registers (it counts the others), empty pages dropped."""
+    for page in pages:
+        kept = [obj for obj in page if keep(obj.key)]
+        if kept:
+            yield kept
 
 
 def chunked(pages: Iterable[list[ObjectInfo]], chunk_size: int) -> Iterator[list[ObjectInfo]]:
@@ -225,30 +243,54 @@ def chunked(pages: Iterable[list[ObjectInfo]], chunk_size: int) -> Iterator[list
 
 def run_lister(store: ObjectStore, conn: Connection, prefixes: Sequence[str] | None = None,
                chunk_size: int = DEFAULT_CHUNK_SIZE, show_progress: bool = True,
-               layout: Layout | None = None, wait_seconds: float = 0.0) -> ListingSummary:
+               layout: Layout | None = None, wait_seconds: float = 0.0, parallelism: int = 1) -> ListingSummary:
     """List the raw prefixes of ``store`` and register every raw file in the tracking database ``conn``.
 
     The prefixes are checked first (:class:`~runtime.errors.UsageError`, nothing listed); then the lister lock is
-    taken, waiting up to ``wait_seconds`` for another lister to finish (:class:`ListerBusy` if it does not)."""
-    if chunk_size <= 0:
-        raise ValueError("chunk_size must be positive")
+    taken, waiting up to ``wait_seconds`` for another lister to finish (:class:`ListerBusy` if it does not).
+    ``parallelism`` > 1 lists disjoint key ranges with that many threads; one connection registers them."""
     layout = layout or Layout()
     checked = check_prefixes(prefixes, layout)
     keep = KeyFilter(layout, default_folders_only=not checked)
+    return register_discovered(conn, listed_pages(store, checked, layout, keep, parallelism), keep=keep,
+                               chunk_size=chunk_size, show_progress=show_progress, wait_seconds=wait_seconds,
+                               prefixes=checked)
+
+
+def register_discovered(conn: Connection, pages: Iterable[Sequence[ObjectInfo]], *, keep: KeyFilter,
+                        chunk_size: int = DEFAULT_CHUNK_SIZE, show_progress: bool = True,
+                        wait_seconds: float = 0.0, prefixes: Sequence[str] = (),
+                        source: str = "listing", prepared: bool = False) -> ListingSummary:
+    """Register a stream of discovered objects: the one path of every discovery source (a listing, an S3 Inventory
+    report, S3 events from a queue), with one rule set.
+
+    ``pages`` yields lists of :class:`~runtime.storage.base.ObjectInfo` (key, size, last-modified, ETag), lazily:
+    they are filtered by ``keep`` (raw prefix only; every other key counted by reason), regrouped into chunks of
+    ``chunk_size`` and each chunk is registered in one transaction (:func:`runtime.db.registration.register_pages`:
+    never an older version, no lock on an unchanged row). Within one chunk the last object given for a key wins:
+    a source that knows the order of a key's versions (an event's ``sequencer``) gives them oldest first. The whole
+    run holds the lister lock (one discovery at a time; ``wait_seconds`` as in :func:`run_lister`). When this
+    returns, everything it counted is committed: a queue consumer deletes its messages after that.
+
+    ``prepared``: ``pages`` yields :class:`~runtime.db.registration.PreparedPage` chunks that the source built and
+    filtered with ``keep`` itself, keys unique (the inventory's vectorized path); they are registered as they come."""
+    if chunk_size <= 0:
+        raise ValueError("chunk_size must be positive")
     started, started_at = time.monotonic(), datetime.now(timezone.utc)
     total = RegistrationCounts()
     with lister_lock(conn, wait_seconds):
-        progress = Progress("listing", unit="keys", enabled=show_progress)
-        pages = chunked(listed_pages(store, checked, layout, keep), chunk_size)
-        for counts in register_pages(conn, pages):
+        progress = Progress(source, unit="keys", enabled=show_progress)
+        chunks = pages if prepared else chunked(filtered_pages(pages, keep), chunk_size)
+        for counts in register_pages(conn, chunks):  # type: ignore[arg-type]
             total.add(counts)
             progress.advance(counts.listed, new=total.new, changed=total.changed)
         progress.finish()
-    for line in ignored_lines(keep.ignored, keep.examples, layout.raw_prefix):
+    raw_prefix = keep.layout.raw_prefix
+    for line in ignored_lines(keep.ignored, keep.examples, raw_prefix):
         log.warning("%s", line)
-    summary = ListingSummary(total, time.monotonic() - started, checked, ignored=dict(keep.ignored),
+    summary = ListingSummary(total, time.monotonic() - started, list(prefixes), ignored=dict(keep.ignored),
                              ignored_examples={reason: list(named) for reason, named in keep.examples.items()})
-    log.info("listing done: %s", summary.as_dict())
-    record_discovery_run(conn, LISTING, started_at, seen=total.listed + summary.ignored_total,  # issue 21: status
+    log.info("%s done: %s", source, summary.as_dict())
+    record_discovery_run(conn, source, started_at, seen=total.listed + summary.ignored_total,  # mldp status
                          registered=total.new + total.changed, ignored=summary.ignored_total, details=summary.as_dict())
     return summary

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import BinaryIO
 
@@ -65,6 +65,15 @@ class ObjectInfo:
     etag: str  # without surrounding quotes
 
 
+@dataclass
+class Level:
+    """One ``/``-level of a prefix (a ``Delimiter='/'`` listing): its sub-prefixes (each ending in ``/``) and the
+    objects directly under it."""
+
+    prefixes: list[str] = field(default_factory=list)
+    objects: list[ObjectInfo] = field(default_factory=list)
+
+
 class ObjectStore(abc.ABC):
     """List, read, write, copy, move and delete objects under one root."""
 
@@ -76,6 +85,25 @@ class ObjectStore(abc.ABC):
         """Yield the objects under ``prefix`` page by page (S3: up to 1,000 per page), in key order,
         skipping folder markers (keys ending in ``/``). Empty pages are not yielded. Memory stays bounded by
         one page."""
+
+    def list_range_pages(self, prefix: str = "", start_after: str | None = None, end: str | None = None,
+                         page_size: int | None = None) -> Iterator[list[ObjectInfo]]:
+        """Like :meth:`list_pages`, restricted to the keys ``k`` with ``start_after < k <= end`` (``None``:
+        unbounded; see :mod:`runtime.storage.key_ranges`), in pages of at most ``page_size``. This default filters
+        a whole listing; the stores override it to start after ``start_after`` and stop at ``end``."""
+        size = page_size or 1000
+        for page in self.list_pages(prefix):
+            kept = [obj for obj in page if (start_after is None or obj.key > start_after)
+                    and (end is None or obj.key <= end)]
+            for start in range(0, len(kept), size):
+                yield kept[start:start + size]
+            if end is not None and page[-1].key > end:
+                return
+
+    def list_level(self, prefix: str) -> Level | None:
+        """The sub-prefixes and direct objects of ``prefix`` (ending in ``/``) in one request, or ``None`` when they
+        do not fit in one (or the store cannot tell): the caller then splits the prefix by key ranges."""
+        return None
 
     def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
         """Every object under ``prefix``, flattened from :meth:`list_pages`."""

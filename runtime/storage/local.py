@@ -24,7 +24,9 @@ from pathlib import Path
 from typing import BinaryIO
 from urllib.parse import unquote, urlsplit
 
+from runtime.storage import key_ranges
 from runtime.storage.base import (
+    Level,
     ObjectInfo,
     ObjectNotFound,
     ObjectStore,
@@ -153,6 +155,15 @@ class LocalStore(ObjectStore):
                 page = []
         if page:
             yield page
+
+    def list_range_pages(self, prefix: str = "", start_after: str | None = None, end: str | None = None,
+                         page_size: int | None = None) -> Iterator[list[ObjectInfo]]:
+        """The walk of :meth:`list_pages` pruned to ``(start_after, end]`` (:mod:`runtime.storage.key_ranges`)."""
+        return key_ranges.local_range_pages(self, prefix, start_after, end, page_size, TEMP_PREFIX)
+
+    def list_level(self, prefix: str) -> Level | None:
+        """One directory (:func:`runtime.storage.key_ranges.local_level`)."""
+        return key_ranges.local_level(self, prefix, TEMP_PREFIX)
 
     def _walk(self, directory: str, key_prefix: str, name_prefix: str) -> Iterator[ObjectInfo]:
         """Objects under ``directory`` whose names start with ``name_prefix``, recursively, in key order.

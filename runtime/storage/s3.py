@@ -14,6 +14,7 @@ from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
 
+from runtime.storage import key_ranges
 from runtime.storage.base import (
     ObjectInfo,
     ObjectNotFound,
@@ -219,6 +220,15 @@ class S3Store(ObjectStore):
             if isinstance(err, ClientError) and _is_denied(err):
                 raise self._denied_error(err, "s3:ListBucket", None, prefix=prefix) from err
             raise self._error(err, "list", None) from err
+
+    def list_range_pages(self, prefix: str = "", start_after: str | None = None, end: str | None = None,
+                         page_size: int | None = None) -> Iterator[list[ObjectInfo]]:
+        """``ListObjectsV2`` from ``StartAfter``, stopping at ``end`` (:mod:`runtime.storage.key_ranges`)."""
+        return key_ranges.s3_range_pages(self, prefix, start_after, end, page_size)
+
+    def list_level(self, prefix: str) -> key_ranges.Level | None:
+        """One ``ListObjectsV2(Delimiter='/')`` (:func:`runtime.storage.key_ranges.s3_level`)."""
+        return key_ranges.s3_level(self, prefix)
 
     # -- reads -----------------------------------------------------------------------------------------
 

@@ -66,7 +66,7 @@ def test_job_options_default_to_runtime_defaults() -> None:
     assert (process.batch_size, process.max_attempts, process.lease_seconds) == (
         defaults.BATCH_SIZE, defaults.MAX_ATTEMPTS, defaults.LEASE_SECONDS)
     lister = parser.parse_args(["list", "--store", "s3://b"])
-    assert lister.chunk_size == defaults.LISTER_CHUNK_SIZE
+    assert (lister.chunk_size, lister.parallelism) == (defaults.LISTER_CHUNK_SIZE, defaults.LISTER_PARALLELISM)
     for args in (process, lister):
         assert (args.environment, args.metrics_namespace) == (defaults.LOCAL_ENVIRONMENT, defaults.METRICS_NAMESPACE)
 
@@ -75,7 +75,8 @@ def test_job_options_default_to_runtime_defaults() -> None:
     ("process", [f"(default {defaults.BATCH_SIZE})", f"(default {defaults.MAX_ATTEMPTS})",
                  f"(default {defaults.LEASE_SECONDS})", f"(default {defaults.LOCAL_ENVIRONMENT})",
                  f"(default {defaults.METRICS_NAMESPACE})", "(default raw-json-data/)"]),
-    ("list", [f"(default {defaults.LISTER_CHUNK_SIZE})", f"(default {defaults.LOCAL_ENVIRONMENT})"]),
+    ("list", [f"(default {defaults.LISTER_CHUNK_SIZE})", f"(default {defaults.LOCAL_ENVIRONMENT})",
+              f"(default {defaults.LISTER_PARALLELISM})"]),
     ("demo", ["(default 36)", "(default 150)", "(default 25)", "(default .mldp/demo)"]),
 ])
 def test_help_shows_the_defaults(command: str, shown: list[str]) -> None:

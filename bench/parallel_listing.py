@@ -1,0 +1,228 @@
+"""Parallel listing against an S3 endpoint with real per-request latency: ``--parallelism 16`` against one paginator,
+the same keys, the same endpoint, the same run; keys per second, ListObjectsV2 calls and peak RSS of each.
+
+The endpoint is a tiny ListObjectsV2 server of our own (in a process of its own, so its work does not share the
+listers' interpreter), not moto: moto holds every key as a Python object and sorts them per request, so a million
+keys would take minutes to load and seconds per page, measuring moto. This server *generates* its sorted keys
+(``raw-json-data/all_historical_files/part-NNNNNNNN.json``: index order is key order), answers ``Prefix``,
+``StartAfter``, ``ContinuationToken``, ``MaxKeys`` and ``Delimiter='/'`` with real ListObjectsV2 XML, and sleeps
+30-100 ms per request (uniform, seeded): the latency of S3 pages of 1,000 keys. boto3 parses the XML as it would
+S3's, so the client-side CPU is real.
+
+    python -m bench.parallel_listing [--keys 1000000] [--parallelism 16]
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import multiprocessing
+import random
+import resource
+import subprocess
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+from xml.sax.saxutils import escape
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def peak_rss_mb() -> float:
+    """This process's peak RSS (``VmHWM``: its own, unlike ``ru_maxrss``, which a child inherits from its parent
+    across ``exec`` on Linux)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+BUCKET = "bench-bucket"
+PREFIX = "raw-json-data/all_historical_files/"
+MAX_CHAR = "\U0010ffff"
+
+
+class _Keys:
+    """The sorted keys, generated: ``PREFIX + part-%08d.json``."""
+
+    def __init__(self, count: int) -> None:
+        self.count = count
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __getitem__(self, index: int) -> str:
+        return f"{PREFIX}part-{index:08d}.json"
+
+
+def _first_after(keys: _Keys, after: str, inclusive: bool = False) -> int:
+    """Index of the first key > ``after`` (>= with ``inclusive``), by bisection over the generated keys."""
+    low, high = 0, len(keys)
+    while low < high:
+        mid = (low + high) // 2
+        if keys[mid] < after or (keys[mid] == after and not inclusive):
+            low = mid + 1
+        else:
+            high = mid
+    return low
+
+
+def _page(keys: _Keys, query: dict[str, str]) -> str:
+    prefix = query.get("prefix", "")
+    max_keys = min(int(query.get("max-keys", "1000")), 1000)
+    delimiter = query.get("delimiter")
+    after = query.get("start-after", "")
+    token = query.get("continuation-token")
+    if token:
+        after = base64.urlsafe_b64decode(token.encode()).decode()
+    index = _first_after(keys, prefix, inclusive=True)
+    if after:
+        index = max(index, _first_after(keys, after))
+    contents, common, last = [], [], None
+    while index < len(keys) and len(contents) + len(common) < max_keys:
+        key = keys[index]
+        if not key.startswith(prefix):
+            break
+        rest = key[len(prefix):]
+        if delimiter and delimiter in rest:
+            folder = prefix + rest[: rest.index(delimiter) + 1]
+            common.append(folder)
+            last = folder
+            index = _first_after(keys, folder + MAX_CHAR)
+            continue
+        contents.append(key)
+        last = key
+        index += 1
+    truncated = index < len(keys) and keys[index].startswith(prefix) and last is not None
+    parts = [f'<?xml version="1.0" encoding="UTF-8"?><ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">'
+             f"<Name>{BUCKET}</Name><Prefix>{escape(prefix)}</Prefix><KeyCount>{len(contents) + len(common)}</KeyCount>"
+             f"<MaxKeys>{max_keys}</MaxKeys><IsTruncated>{'true' if truncated else 'false'}</IsTruncated>"]
+    parts += [f"<Contents><Key>{escape(key)}</Key><LastModified>2026-11-01T00:00:00.000Z</LastModified>"
+              f"<ETag>&quot;{hash(key) & 0xFFFFFFFFFFFF:032x}&quot;</ETag><Size>204800</Size>"
+              "<StorageClass>STANDARD</StorageClass></Contents>" for key in contents]
+    parts += [f"<CommonPrefixes><Prefix>{escape(folder)}</Prefix></CommonPrefixes>" for folder in common]
+    if truncated and last is not None:
+        parts.append(f"<NextContinuationToken>{base64.urlsafe_b64encode(last.encode()).decode()}"
+                     "</NextContinuationToken>")
+    parts.append("</ListBucketResult>")
+    return "".join(parts)
+
+
+def serve(port_out: multiprocessing.Queue, count: int, low_ms: float, high_ms: float) -> None:
+    """Run the endpoint (in its own process) and report its port."""
+    keys = _Keys(count)
+    rng = random.Random(21)
+    lock = threading.Lock()
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self) -> None:
+            with lock:
+                delay = rng.uniform(low_ms, high_ms) / 1000
+            started = time.monotonic()
+            query = {k: v[0] for k, v in parse_qs(urlsplit(self.path).query, keep_blank_values=True).items()}
+            body = _page(keys, query).encode()
+            time.sleep(max(0.0, delay - (time.monotonic() - started)))
+            self.send_response(200)
+            self.send_header("Content-Type", "application/xml")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_: object) -> None:
+            return
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    port_out.put(server.server_address[1])
+    server.serve_forever()
+
+
+def list_once(endpoint: str, parallelism: int, fast: bool = True) -> dict:
+    """In this process: list every key under PREFIX through ``endpoint``; keys, calls, seconds, peak RSS."""
+    import boto3
+    import botocore.session
+    from botocore.config import Config
+
+    from bench.call_counter import CallCounter
+    from runtime.jobs.parallel_listing import parallel_pages
+    from runtime.storage.key_ranges import fast_listing, fast_timestamp
+    from runtime.storage.s3 import S3Store
+
+    session = botocore.session.Session()
+    if fast:  # what open_store's client does (runtime.storage.key_ranges.s3_client), for both modes
+        session.get_component("response_parser_factory").set_parser_defaults(timestamp_parser=fast_timestamp)
+    client = boto3.Session(botocore_session=session).client(
+        "s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="bench",
+        aws_secret_access_key="bench", config=Config(s3={"addressing_style": "path"}, max_pool_connections=64,
+                                                     retries={"max_attempts": 2}))
+    if fast:
+        fast_listing(client)
+    calls = CallCounter(client)
+    store = S3Store(BUCKET, client=client)
+    started = time.perf_counter()
+    pages = store.list_pages(PREFIX) if parallelism <= 1 else parallel_pages(store, PREFIX, parallelism)
+    keys = 0
+    for page in pages:
+        keys += len(page)
+    seconds = time.perf_counter() - started
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return {"keys": keys, "calls": calls.ops["ListObjectsV2"], "seconds": round(seconds, 2),
+            "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 1),
+            "keys_per_s": round(keys / seconds), "peak_rss_mb": round(
+                peak_rss_mb(), 1)}
+
+
+def _child(endpoint: str, parallelism: int) -> dict:
+    result = subprocess.run([sys.executable, "-m", "bench.parallel_listing", "--child", endpoint,
+                             "--parallelism", str(parallelism)], capture_output=True, text=True, check=True, cwd=ROOT)
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def run(keys: int = 1_000_000, parallelism: int = 16, low_ms: float = 30, high_ms: float = 100) -> dict:
+    """One paginator, then ``parallelism`` threads, each in a fresh child process, against one endpoint."""
+    ports: multiprocessing.Queue = multiprocessing.Queue()
+    server = multiprocessing.Process(target=serve, args=(ports, keys, low_ms, high_ms), daemon=True)
+    server.start()
+    try:
+        endpoint = f"http://127.0.0.1:{ports.get(timeout=30)}"
+        single = _child(endpoint, 1)
+        parallel = _child(endpoint, parallelism)
+    finally:
+        server.terminate()
+        server.join()
+    assert single["keys"] == parallel["keys"] == keys, (single, parallel)
+    ratio = parallel["keys_per_s"] / single["keys_per_s"]
+    rows = [
+        {"figure": f"keys listed per second ({keys:,} keys, {low_ms:g}-{high_ms:g} ms per page; reference: one "
+                   "paginator)", "ours": parallel["keys_per_s"], "reference": single["keys_per_s"],
+         "unit": "keys/s", "higher_is_better": True, "target": "≥ 8x one paginator", "met": ratio >= 8},
+        {"figure": "ListObjectsV2 calls", "ours": parallel["calls"], "reference": single["calls"], "unit": "calls",
+         "higher_is_better": False, "target": "-", "met": None},
+        {"figure": "peak RSS of the listing process", "ours": parallel["peak_rss_mb"],
+         "reference": single["peak_rss_mb"], "unit": "MB", "higher_is_better": False, "target": "< 300 MB",
+         "met": parallel["peak_rss_mb"] < 300},
+    ]
+    return {"benchmark": "parallel_listing", "keys": keys, "parallelism": parallelism,
+            "latency_ms": [low_ms, high_ms], "ours": parallel, "reference": single, "ratio": round(ratio, 1),
+            "report_rows": rows}
+
+
+def main() -> None:
+    """Command line: ``--keys N``, ``--parallelism N``; prints one JSON line."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--keys", type=int, default=1_000_000)
+    parser.add_argument("--parallelism", type=int, default=16)
+    parser.add_argument("--child", metavar="ENDPOINT", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(list_once(args.child, args.parallelism)))
+        return
+    print(json.dumps(run(args.keys, args.parallelism)))
+
+
+if __name__ == "__main__":
+    main()

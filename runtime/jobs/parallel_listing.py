@@ -1,0 +1,218 @@
+"""Parallel listing: one prefix listed as disjoint key ranges by ``parallelism`` threads at once.
+
+**Planning.** A prefix ending in ``/`` is first listed one level deep (``Delimiter='/'``, one request): when the level
+fits in one page, its direct objects are listed already and each sub-prefix becomes a range of its own. A prefix
+whose level does not fit (a flat folder of millions of keys), or a plan with fewer than ``4 x parallelism`` ranges, is
+split further by *sampling*, the coarsest ranges first: ``StartAfter`` probes of one or two keys find which characters
+follow the range's known common prefix (its stem); one probe per distinct character, each starting after
+``stem + c + U+10FFFF`` (past every key that starts with ``stem + c``). The boundaries ``stem + c + U+10FFFF`` cut the
+range into consecutive ranges ``(start_after, end]``, one per character, each with a longer stem; rounds of splitting
+(in parallel) go on until there are enough ranges or none can be split.
+
+**Exactly once.** Consecutive ranges sharing their bounds partition their parent whatever the bounds are (a key equal
+to a bound belongs to the range ending there; :mod:`runtime.storage.key_ranges`), so sampling only decides how
+balanced the ranges are, never whether a key is listed: every key under the prefix is in exactly one range, or is one
+of the level's direct objects (which no sub-prefix holds).
+
+**Memory.** The listing threads hand pages to the caller through a bounded queue (``2 x parallelism`` pages): memory
+is bounded by that queue and the plan (a few hundred ranges), not by the number of keys.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from platform_contract import defaults
+from runtime.storage.base import ObjectInfo, ObjectStore
+
+__all__ = ["DEFAULT_PARALLELISM", "MAX_CHAR", "KeyRange", "parallel_pages", "plan_ranges", "split_range"]
+
+log = logging.getLogger(__name__)
+
+#: Threads listing at once (``--parallelism``).
+DEFAULT_PARALLELISM = defaults.LISTER_PARALLELISM
+#: The greatest character: ``stem + c + MAX_CHAR`` sorts after every key starting with ``stem + c`` (but those
+#: that continue with ``MAX_CHAR`` itself, which only unbalance the ranges).
+MAX_CHAR = "\U0010ffff"
+#: Ranges planned per listing thread (more ranges balance better; each costs a few probes).
+RANGES_PER_THREAD = 4
+#: Rounds of splitting at most (each round splits up to ``parallelism`` of the coarsest ranges, in parallel).
+MAX_ROUNDS = 32
+#: Probes one range's split may spend (a range of many distinct next characters is split on the first ones).
+MAX_PROBES = 64
+
+
+@dataclass(frozen=True)
+class KeyRange:
+    """The keys ``k`` under ``prefix`` with ``start_after < k <= end`` (``None``: unbounded). ``stem`` is a known
+    common prefix of (nearly) all of them, where the next split samples (a hint: it never decides what is listed)."""
+
+    prefix: str
+    start_after: str | None = None
+    end: str | None = None
+    stem: str = ""
+
+    def pages(self, store: ObjectStore, page_size: int | None = None) -> Iterator[list[ObjectInfo]]:
+        """List this range."""
+        return store.list_range_pages(self.prefix, self.start_after, self.end, page_size)
+
+
+def _probe(store: ObjectStore, rng: KeyRange, start_after: str | None, count: int = 1) -> list[str]:
+    """The first ``count`` keys of ``rng`` after ``start_after`` (one request of ``count`` keys)."""
+    keys: list[str] = []
+    for page in store.list_range_pages(rng.prefix, start_after, rng.end, page_size=count):
+        keys.extend(obj.key for obj in page)
+        if len(keys) >= count:
+            break
+    return keys[:count]
+
+
+def split_range(store: ObjectStore, rng: KeyRange) -> list[KeyRange] | None:
+    """``rng`` cut into consecutive ranges by the characters that follow its stem (descending through a stem every
+    key shares), or ``None`` when it cannot be split (empty, one key, or no second character found)."""
+    first = _probe(store, rng, rng.start_after, count=2)
+    if len(first) < 2:
+        return None
+    stem = rng.stem if first[0].startswith(rng.stem) else rng.prefix
+    probes = 1
+    lead = first[0]  # the first key that starts with the stem and continues past it (or the stem itself)
+    while probes < MAX_PROBES:
+        chars: list[str] = []
+        key: str | None = lead
+        while key is not None and probes < MAX_PROBES:
+            if not key.startswith(stem):
+                break  # outside the stem (a key past an unusual boundary): the last range takes the rest
+            if len(key) == len(stem) or (chars and key[len(stem)] == chars[-1]):
+                after = key  # the stem itself, or a key past ``stem + c + MAX_CHAR``: step over it
+            else:
+                if not chars:
+                    lead = key
+                chars.append(key[len(stem)])
+                after = stem + chars[-1] + MAX_CHAR
+            found = _probe(store, rng, after)
+            probes += 1
+            key = found[0] if found else None
+        if len(chars) >= 2:
+            return _cut(rng, stem, chars)
+        if len(chars) == 1 and probes < MAX_PROBES:
+            stem += chars[0]  # every key (but the stem itself) starts with stem + c: sample one level deeper
+            continue
+        return None
+    return None
+
+
+def _cut(rng: KeyRange, stem: str, chars: Sequence[str]) -> list[KeyRange]:
+    """Consecutive ranges of ``rng`` with boundaries ``stem + c + MAX_CHAR`` (each strictly inside ``rng``)."""
+    ranges: list[KeyRange] = []
+    lower = rng.start_after
+    for index, char in enumerate(chars):
+        bound = stem + char + MAX_CHAR
+        last = index == len(chars) - 1
+        if not last and ((lower is not None and bound <= lower) or (rng.end is not None and bound >= rng.end)):
+            continue  # not strictly inside: the next range starts where the previous one ended
+        upper = rng.end if last else bound
+        ranges.append(KeyRange(rng.prefix, lower, upper, stem + char))
+        lower = upper
+    return ranges
+
+
+def plan_ranges(store: ObjectStore, prefix: str, parallelism: int) -> tuple[list[KeyRange], list[ObjectInfo]]:
+    """The ranges that partition ``prefix`` (about ``4 x parallelism`` of them when the keys allow it), and the
+    objects the level listing already listed (directly under ``prefix``, in no range)."""
+    target = max(parallelism * RANGES_PER_THREAD, 1)
+    direct: list[ObjectInfo] = []
+    ranges = [KeyRange(prefix, stem=prefix)]
+    level = store.list_level(prefix) if parallelism > 1 and (not prefix or prefix.endswith("/")) else None
+    if level is not None:
+        direct = level.objects
+        ranges = [KeyRange(sub, stem=sub) for sub in level.prefixes]
+    done: list[KeyRange] = []
+    split = made = 0
+    with ThreadPoolExecutor(max_workers=parallelism, thread_name_prefix="plan") as pool:
+        for _ in range(MAX_ROUNDS):
+            if not ranges or len(ranges) + len(done) >= target or parallelism <= 1:
+                break
+            ranges.sort(key=lambda r: len(r.stem))  # the coarsest first
+            # as many as should reach the target at the fan-out seen so far, at most one per thread
+            missing = target - len(ranges) - len(done)
+            fanout = made / split if split else 2
+            size = max(1, min(parallelism, int(missing / max(fanout - 1, 1)) + 1))
+            batch, ranges = ranges[:size], ranges[size:]
+            results = list(pool.map(lambda r: split_range(store, r), batch))
+            for index, rng in enumerate(batch):
+                parts = results[index]
+                if parts is None:
+                    done.append(rng)
+                else:
+                    ranges.extend(parts)
+                    split, made = split + 1, made + len(parts)
+    planned = sorted(done + ranges, key=lambda r: (r.prefix, r.start_after or ""))
+    log.info("listing %s as %d ranges (%d objects listed by the level listing)", prefix, len(planned), len(direct))
+    return planned, direct
+
+
+_DONE = object()
+
+
+def parallel_pages(store: ObjectStore, prefix: str, parallelism: int = DEFAULT_PARALLELISM,
+                   page_size: int | None = None) -> Iterator[list[ObjectInfo]]:
+    """Every object under ``prefix``, exactly once, as pages listed by ``parallelism`` threads over the ranges of
+    :func:`plan_ranges` (pages in no particular order). At most ``2 x parallelism`` pages wait in memory; an error
+    in any thread stops them all and is raised here."""
+    if parallelism < 1:
+        raise ValueError("parallelism must be at least 1")
+    ranges, direct = plan_ranges(store, prefix, parallelism)
+    if direct:
+        yield direct
+    todo: queue.SimpleQueue = queue.SimpleQueue()
+    for rng in ranges:
+        todo.put(rng)
+    pages: queue.Queue = queue.Queue(maxsize=2 * parallelism)
+    stop = threading.Event()
+
+    def hand_over(item: object) -> bool:
+        while not stop.is_set():
+            try:
+                pages.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def work() -> None:
+        try:
+            while not stop.is_set():
+                try:
+                    rng = todo.get_nowait()
+                except queue.Empty:
+                    break
+                for page in rng.pages(store, page_size):
+                    if not hand_over(page):
+                        return
+            hand_over(_DONE)
+        except BaseException as exc:  # handed to the consumer, which re-raises it
+            hand_over(exc)
+
+    threads = [threading.Thread(target=work, name=f"list-{n}", daemon=True)
+               for n in range(min(parallelism, max(len(ranges), 1)))]
+    for thread in threads:
+        thread.start()
+    running = len(threads)
+    try:
+        while running:
+            item = pages.get()
+            if item is _DONE:
+                running -= 1
+            elif isinstance(item, BaseException):
+                raise item
+            else:
+                yield item
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
