@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from runtime.cli import main
+from runtime.db.discovery import last_runs
 from runtime.jobs.inventory import InventoryError, parse_manifest, register_inventory
 from runtime.jobs.lister import PIPELINE_OUTPUT, run_lister
 from tests.support.inventory import Row, build_report, put_s3_report, rows_of, write_local_report
@@ -54,6 +55,9 @@ def test_inventory_then_listing_changes_nothing(store, db_conn, tmp_path, s3_cli
     listing = run_lister(store, db_conn, prefixes, show_progress=False, parallelism=4).as_dict()
     assert (listing["new"], listing["changed"], listing["stale"], listing["unchanged"]) == (0, 0, 0, expected)
     assert files_by_key(db_conn, COLUMNS) == registered
+    with db_conn.cursor() as cur:  # mldp status tells the two reconciliations apart
+        runs = last_runs(cur)
+    assert (runs["inventory"]["keys_registered"], runs["listing"]["keys_registered"]) == (expected, 0)
 
 
 def test_delete_markers_and_older_versions_are_skipped(local_store, db_conn, tmp_path):
