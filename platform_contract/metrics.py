@@ -25,6 +25,12 @@ Processor, once per run (at its end, 0 included, so that the alarm sees every ru
   prefix failed in this run (a newer upload kept on purpose is not one); the ``ArchiveDeleteFailures`` alarm
   fires on any.
 
+Processor with ``--table-format iceberg``, once per run (at its end, 0 included):
+
+* :data:`ICEBERG_COMMIT_FAILURES` (Count): batch commits to the Iceberg table that still conflicted with another
+  writer after every retry in this run (the run then stops with exit status 3, its batch replayable); the
+  ``IcebergCommitFailures`` alarm fires on any.
+
 Lister (``FileListerAndDbPopulator``), once per run:
 
 * :data:`FILES_LISTED` (Count): objects seen under the raw prefixes.
@@ -72,6 +78,10 @@ BATCH_DURATION_SECONDS = "BatchDurationSeconds"
 ARCHIVE_DELETE_FAILURES = "ArchiveDeleteFailures"
 """Count: raw files archived by copy whose delete from the raw prefix failed in one processor run."""
 
+# Processor with the Iceberg table format, per run.
+ICEBERG_COMMIT_FAILURES = "IcebergCommitFailures"
+"""Count: batch commits to the Iceberg table that failed after every retry in one processor run."""
+
 # Lister metrics.
 FILES_LISTED = "FilesListed"
 """Count: objects seen under the raw prefixes in one lister run."""
@@ -104,13 +114,17 @@ PROCESSOR_METRICS: tuple[str, ...] = (
 PROCESSOR_RUN_METRICS: tuple[str, ...] = (ARCHIVE_DELETE_FAILURES,)
 """Metrics the processor publishes once per run, at its end."""
 
+ICEBERG_RUN_METRICS: tuple[str, ...] = (ICEBERG_COMMIT_FAILURES,)
+"""Metrics the processor publishes once per run, at its end, with ``--table-format iceberg``."""
+
 LISTER_METRICS: tuple[str, ...] = (FILES_LISTED, FILES_REGISTERED, FILES_IGNORED, LISTER_DURATION_SECONDS)
 """Metrics the lister publishes per run."""
 
 BACKLOG_METRICS: tuple[str, ...] = (BACKLOG_FILES, OLDEST_PENDING_AGE_SECONDS, QUARANTINED_FILES_TOTAL)
 """Gauges both jobs publish at the end of a run."""
 
-ALL_METRICS: frozenset[str] = frozenset(PROCESSOR_METRICS + PROCESSOR_RUN_METRICS + LISTER_METRICS + BACKLOG_METRICS)
+ALL_METRICS: frozenset[str] = frozenset(PROCESSOR_METRICS + PROCESSOR_RUN_METRICS + ICEBERG_RUN_METRICS
+                                        + LISTER_METRICS + BACKLOG_METRICS)
 """Every custom metric name the runtime may publish."""
 
 UNITS: dict[str, str] = {
@@ -122,6 +136,7 @@ UNITS: dict[str, str] = {
     BYTES_PROCESSED: "Bytes",
     BATCH_DURATION_SECONDS: "Seconds",
     ARCHIVE_DELETE_FAILURES: "Count",
+    ICEBERG_COMMIT_FAILURES: "Count",
     FILES_LISTED: "Count",
     FILES_REGISTERED: "Count",
     FILES_IGNORED: "Count",
@@ -147,6 +162,8 @@ __all__ = [
     "FILES_QUARANTINED",
     "FILES_REGISTERED",
     "FILES_SUCCEEDED",
+    "ICEBERG_COMMIT_FAILURES",
+    "ICEBERG_RUN_METRICS",
     "LISTER_DURATION_SECONDS",
     "LISTER_METRICS",
     "OLDEST_PENDING_AGE_SECONDS",
