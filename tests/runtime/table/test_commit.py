@@ -47,7 +47,7 @@ def no_lock():
 
 
 def test_a_batch_is_committed_once_with_its_id_and_a_replay_commits_nothing(tmp_path, db_url):
-    store, table, prefix, first = prepared(tmp_path, db_url)
+    _store, table, prefix, first = prepared(tmp_path, db_url)
     assert prefix.startswith("curated-data-lake/iceberg/mldp.db/json_parsed/data/")
     batch = BatchFiles("b-1", [first])
     snapshot = table.commit_batch(batch, no_lock)
@@ -89,7 +89,7 @@ def test_a_conflict_is_retried_on_fresh_metadata_then_the_run_stops_without_comm
     from pyiceberg.exceptions import CommitFailedException
     from pyiceberg.table import Table
 
-    store, table, _prefix, first = prepared(tmp_path, db_url, retry_wait=0)
+    _store, table, _prefix, first = prepared(tmp_path, db_url, retry_wait=0)
     monkeypatch.setattr(Table, "_do_commit", lambda self, *a, **k: (_ for _ in ()).throw(
         CommitFailedException("another writer committed first")))
     with pytest.raises(TableCommitFailed) as failed:
@@ -106,7 +106,7 @@ def test_a_conflict_that_clears_is_retried_and_committed_once(tmp_path, db_url, 
     from pyiceberg.exceptions import CommitFailedException
     from pyiceberg.table import Table
 
-    store, table, _prefix, first = prepared(tmp_path, db_url, retry_wait=0)
+    _store, table, _prefix, first = prepared(tmp_path, db_url, retry_wait=0)
     real, calls = Table._do_commit, []
 
     def flaky(self, *args, **kwargs):
@@ -124,7 +124,7 @@ def test_a_conflict_that_clears_is_retried_and_committed_once(tmp_path, db_url, 
 def test_the_projects_commits_are_serialized_by_an_advisory_lock(tmp_path, db_url):
     import psycopg2
 
-    store, table, _prefix, _first = prepared(tmp_path, db_url)
+    _store, table, _prefix, _first = prepared(tmp_path, db_url)
     key = lock_key(table.location)
     holder, waiter = psycopg2.connect(db_url), psycopg2.connect(db_url)
     order: list[str] = []
