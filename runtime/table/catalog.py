@@ -179,3 +179,28 @@ def table_location(store: ObjectStore, database_url: str | None, database: str |
     if warehouse:
         return TableLocation(location.namespace, location.table, warehouse.rstrip("/"), sql_uri=location.sql_uri)
     return location
+
+
+def sql_catalog_exists(database_url: str, schema: str = ICEBERG_SQL_CATALOG_SCHEMA) -> bool:
+    """Whether the tracking database holds a local ``SqlCatalog`` (its schema exists): read-only."""
+    import psycopg2
+
+    conn = psycopg2.connect(database_url)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (schema,))
+            return cur.fetchone() is not None
+    finally:
+        conn.close()
+
+
+def operator_location(database_url: str | None, database: str | None = None,
+                      table: str | None = None) -> TableLocation | None:
+    """The table an operator command reads: in the Glue Data Catalog with ``database``, else the local
+    ``SqlCatalog`` of the tracking database (``None`` when it has none: no Iceberg table was ever written)."""
+    if database:
+        return TableLocation(database, table or ICEBERG_TABLE_NAME, "", glue=True)
+    if database_url is None or not sql_catalog_exists(database_url):
+        return None
+    return TableLocation(ICEBERG_LOCAL_NAMESPACE, table or ICEBERG_TABLE_NAME, "",
+                         sql_uri=sql_catalog_uri(database_url))

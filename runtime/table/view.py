@@ -8,6 +8,7 @@ import datetime
 import statistics
 from collections import Counter
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit, urlunsplit
 
 from platform_contract.table import BATCH_ID_PROPERTY
 from runtime.table.catalog import TableLocation
@@ -77,6 +78,15 @@ def render_table_summary(summary: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def without_password(url: str) -> str:
+    """``url`` with its password, if any, replaced by ``PASSWORD``."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":PASSWORD@", 1)
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
 def reading_guide(location: TableLocation, snapshot_id: int | None = None, tag: str | None = None,
                   metadata_location: str | None = None) -> dict[str, str]:
     """How to read the table (or exactly one snapshot of it), by tool, ready to paste."""
@@ -87,8 +97,8 @@ def reading_guide(location: TableLocation, snapshot_id: int | None = None, tag: 
                    f'table = GlueCatalog("glue").load_table("{name}")')
     else:
         catalog = ('from pyiceberg.catalog.sql import SqlCatalog\n'
-                   f'table = SqlCatalog("mldp", uri="<tracking database URL as postgresql+psycopg2://...'
-                   f'?options=-csearch_path%3Diceberg_catalog>").load_table("{name}")')
+                   f'table = SqlCatalog("mldp", uri="{without_password(location.sql_uri or "")}")'
+                   f'.load_table("{name}")')
     guide = {"pyiceberg": f"{catalog}\nframe = table.scan({pinned}).to_pandas()"}
     version = f" VERSION AS OF {snapshot_id}" if snapshot_id is not None else ""
     glue_name = f"glue_catalog.{name}"
@@ -105,7 +115,8 @@ def reading_guide(location: TableLocation, snapshot_id: int | None = None, tag: 
     if not location.glue:
         guide["athena"] = "(the table is in the local SqlCatalog; Athena reads the Glue Data Catalog's tables)"
     if metadata_location:
+        pin = f", snapshot_from_id => {snapshot_id}" if snapshot_id is not None else ""
         guide["duckdb"] = ("INSTALL iceberg; LOAD iceberg;\n"
-                           f"SELECT * FROM iceberg_scan('{metadata_location}');")
+                           f"SELECT * FROM iceberg_scan('{metadata_location}'{pin});")
     guide["spark_sql"] = f"SELECT * FROM {glue_name}{version}"
     return guide

@@ -3,9 +3,13 @@ test's database, the warehouse in the test's store) and the table's rows."""
 
 from __future__ import annotations
 
+import datetime
 from collections import Counter
 from pathlib import Path
 from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from runtime.jobs.processor import BatchProcessor, ProcessorSettings
 from runtime.table.catalog import local_location
@@ -41,3 +45,17 @@ def rows_per_source(rows: list[tuple], root: Path) -> Counter:
     """Count of table rows by source key (relative to the store root)."""
     prefix = str(root).rstrip("/") + "/"
     return Counter(r[1][len(prefix):] if r[1].startswith(prefix) else r[1] for r in rows)
+
+
+def write_file(store: Any, key: str, source: str, version: int, ids: list[str], day: int = 5,
+               extra: dict | None = None) -> str:
+    """A curated file as an Iceberg batch stages it: one partition, the partition columns kept; its path."""
+    n = len(ids)
+    columns = {"id": ids, "event_date": [datetime.date(2024, 1, day)] * n, "event_mode": ["train"] * n,
+               "source_s3_path": [source] * n, "source_version": pa.array([version] * n, pa.int32()),
+               "year": pa.array([2024] * n, pa.int32()), "month": pa.array([1] * n, pa.int32()),
+               "day": pa.array([day] * n, pa.int32()), "mode": ["train"] * n, **(extra or {})}
+    path = Path(store.spark_path(key))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.table(columns), path)
+    return str(path)

@@ -4,32 +4,15 @@ database."""
 
 from __future__ import annotations
 
-import datetime
 import threading
 from pathlib import Path
 
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 
 from platform_contract.table import BATCH_ID_PROPERTY
 from runtime.storage.local import LocalStore
 from runtime.table.commit import BatchFiles, TableCommitFailed, advisory_lock, lock_key
-from tests.support.iceberg import iceberg_table, table_rows
-
-
-def write_file(store: LocalStore, key: str, source: str, version: int, ids: list[str], day: int = 5,
-               extra: dict | None = None) -> str:
-    """A curated file as an Iceberg batch stages it: one partition, the partition columns kept; its path."""
-    n = len(ids)
-    columns = {"id": ids, "event_date": [datetime.date(2024, 1, day)] * n, "event_mode": ["train"] * n,
-               "source_s3_path": [source] * n, "source_version": pa.array([version] * n, pa.int32()),
-               "year": pa.array([2024] * n, pa.int32()), "month": pa.array([1] * n, pa.int32()),
-               "day": pa.array([day] * n, pa.int32()), "mode": ["train"] * n, **(extra or {})}
-    path = Path(store.spark_path(key))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(pa.table(columns), path)
-    return str(path)
+from tests.support.iceberg import iceberg_table, table_rows, write_file
 
 
 def prepared(tmp_path: Path, db_url: str, **options):
