@@ -13,8 +13,9 @@ table transaction:
    are deleted (``source_s3_path`` of the key, ``source_version`` lower than the new one: retraction), and the
    files are added (``add_files``), all in the same transaction, so no reader ever sees two versions of a key or
    part of a batch;
-4. a conflict with another writer (``CommitFailedException``: the Glue compaction optimizer, another engine; after
-   pyiceberg's own retries) is retried from step 2 on fresh metadata, :data:`COMMIT_ATTEMPTS` times in all, then
+4. a conflict with another writer (``CommitFailedException``, or ``ValidationException`` when a concurrent commit
+   removed a file the retraction rewrites: the Glue compaction optimizer, another engine; after pyiceberg's own
+   retries) is retried from step 2 on fresh metadata, :data:`COMMIT_ATTEMPTS` times in all, then
    :class:`TableCommitFailed` stops the run with exit status 3: no file is charged and the batch stays
    replayable (its manifest is written; the next run rolls it forward).
 """
@@ -192,7 +193,7 @@ class IcebergTable:
     def commit_batch(self, batch: BatchFiles, lock: Callable[[], contextlib.AbstractContextManager]) -> int | None:
         """Commit ``batch`` exactly once (see the module docstring); the id of the snapshot that holds it (``None``
         for a batch with nothing to commit). Raises :class:`TableCommitFailed` after :attr:`attempts` conflicts."""
-        from pyiceberg.exceptions import CommitFailedException
+        from pyiceberg.exceptions import CommitFailedException, ValidationException
 
         if not batch.data_files and not batch.replaced:
             return None
@@ -201,7 +202,7 @@ class IcebergTable:
             try:
                 with lock():
                     return self._commit_once(batch)
-            except CommitFailedException as conflict:
+            except (CommitFailedException, ValidationException) as conflict:
                 last = conflict
                 self.counts.conflicts += 1
                 log.warning("batch %s: Iceberg commit conflicted (attempt %d of %d): %s", batch.batch_id, attempt,
