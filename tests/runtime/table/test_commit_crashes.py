@@ -73,3 +73,41 @@ def test_a_new_version_of_a_key_replaces_the_rows_of_the_earlier_one(crash, tmp_
     assert sorted(r for r in rows if r[1] == source) == [("v2-1", source, 2, "train"), ("v2-2", source, 2, "test")]
     assert [r for r in rows if r[1] != source] == [r for r in before if r[1] != source]  # the other key untouched
     assert states(db_conn) == dict.fromkeys([key, other], "SUCCEEDED")
+
+
+def test_a_commit_that_keeps_conflicting_stops_the_run_with_3_charges_no_file_and_the_next_run_commits_it(
+        tmp_path, db_url, db_conn, spark, monkeypatch, caplog):
+    from pyiceberg.exceptions import CommitFailedException
+    from pyiceberg.table import Table
+
+    from runtime.cli import main
+    from runtime.table import commit
+
+    store = LocalStore(tmp_path)
+    expected = generate_sample(store, files=2, records_per_file=4, include_bad_inputs=False)
+    run_lister(store, db_conn)
+    monkeypatch.setattr("runtime.spark.session.get_spark", lambda *a, **k: spark)
+    monkeypatch.setattr(commit, "RETRY_WAIT_SECONDS", 0)
+    real = Table._do_commit
+
+    def conflicting(self, updates, requirements):
+        if any(type(u).__name__ == "AddSnapshotUpdate" for u in updates):
+            raise CommitFailedException("the Glue optimizer committed first")
+        return real(self, updates, requirements)
+
+    monkeypatch.setattr(Table, "_do_commit", conflicting)
+    monkeypatch.setattr("pyiceberg.table.TableProperties.COMMIT_MIN_RETRY_WAIT_MS_DEFAULT", 0)
+    argv = ["process", "--store", str(tmp_path), "--db", db_url, "--table-format", "iceberg", "--no-metrics"]
+    caplog.set_level("INFO", logger="mldp.metrics")
+    assert main(argv) == 3
+    assert '"IcebergCommitFailures": 1' in caplog.text
+    with db_conn.cursor() as cur:  # no file charged: the batch is handed back past its manifest
+        cur.execute("SELECT DISTINCT processing_status, retry_count FROM file_processing_status")
+        assert cur.fetchall() == [("PROCESSING", 1)]
+    db_conn.commit()
+    assert table_rows(iceberg_table(store, db_url)) == []
+    monkeypatch.setattr(Table, "_do_commit", real)
+    caplog.clear()
+    assert main([*argv, "--drain"]) == 0
+    assert '"IcebergCommitFailures": 0' in caplog.text
+    assert_in_table_exactly_once(tmp_path, db_conn, db_url, expected)
