@@ -62,6 +62,7 @@ def _table(store: LocalStore, url: str, first: str) -> IcebergTable:
 
 def commit_time_vs_history(url: str, work: Path, levels: tuple[int, ...], samples: int = 5) -> dict:
     """Median seconds of one batch commit at each history level, ours and pyiceberg's default add_files."""
+    work.mkdir(parents=True, exist_ok=True)
     store = LocalStore(work)
     first = _file(store, "staged/0.parquet", 0, 1, 10)
     table = _table(store, url, "staged/0.parquet")
@@ -94,6 +95,7 @@ def commit_time_vs_history(url: str, work: Path, levels: tuple[int, ...], sample
 
 def compaction(url: str, work: Path, batches: int, partitions: int, rows: int) -> dict:
     """Files per partition and full-scan seconds after ``batches`` batches, before and after ``compact``."""
+    work.mkdir(parents=True, exist_ok=True)
     store = LocalStore(work)
     table = None
     for batch in range(batches):
