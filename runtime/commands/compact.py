@@ -28,8 +28,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Compact, serialized with the processors' commits by the tracking database's advisory lock."""
     from runtime.commands.common import connect_database
+    from runtime.db.iceberg_catalog import advisory_lock
     from runtime.operator.table_access import open_operator_table
-    from runtime.table.commit import advisory_lock, lock_key
+    from runtime.table.commit import lock_key
     from runtime.table.compact import compact
 
     table = open_operator_table(args)

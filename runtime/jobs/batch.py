@@ -322,7 +322,8 @@ class BatchProtocol:
         """Commit the batch's published curated files to the Iceberg table, retracting earlier versions of its
         keys, exactly once (:meth:`runtime.table.commit.IcebergTable.commit_batch`: a replay finds its batch id in
         the table's history); serialized with the other processors by an advisory lock in the tracking database."""
-        from runtime.table.commit import BatchFiles, advisory_lock, lock_key
+        from runtime.db.iceberg_catalog import advisory_lock
+        from runtime.table.commit import BatchFiles, lock_key
 
         assert self.table is not None
         replaced = {lineage_uri(self.store, o.key): o.version for o in manifest.outcomes

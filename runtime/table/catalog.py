@@ -21,6 +21,7 @@ from platform_contract.table import (
     ICEBERG_TABLE_NAME,
     ICEBERG_WAREHOUSE_PREFIX,
 )
+from runtime.db.iceberg_catalog import ensure_schema, schema_exists
 from runtime.errors import MldpError
 
 if TYPE_CHECKING:
@@ -92,20 +93,6 @@ def glue_location(database: str, table: str | None, warehouse: str | None, store
                          glue=True)
 
 
-def ensure_sql_schema(database_url: str, schema: str = ICEBERG_SQL_CATALOG_SCHEMA) -> None:
-    """Create the ``SqlCatalog``'s schema in the tracking database if it is missing (idempotent)."""
-    import psycopg2
-    from psycopg2 import sql
-
-    conn = psycopg2.connect(database_url)
-    try:
-        conn.autocommit = True
-        with conn.cursor() as cur:
-            cur.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
-    finally:
-        conn.close()
-
-
 def open_catalog(location: TableLocation) -> Catalog:
     """The catalog of ``location`` (the ``SqlCatalog``'s schema created first when missing)."""
     properties = dict(location.properties)
@@ -117,7 +104,8 @@ def open_catalog(location: TableLocation) -> Catalog:
         from pyiceberg.catalog.sql import SqlCatalog
 
         assert location.sql_uri is not None
-        ensure_sql_schema(location.sql_uri.replace("postgresql+psycopg2://", "postgresql://", 1))
+        ensure_schema(location.sql_uri.replace("postgresql+psycopg2://", "postgresql://", 1),
+                      ICEBERG_SQL_CATALOG_SCHEMA)
         return SqlCatalog(CATALOG_NAME, uri=location.sql_uri, warehouse=location.warehouse, **properties)
     except MldpError:
         raise
@@ -181,26 +169,13 @@ def table_location(store: ObjectStore, database_url: str | None, database: str |
     return location
 
 
-def sql_catalog_exists(database_url: str, schema: str = ICEBERG_SQL_CATALOG_SCHEMA) -> bool:
-    """Whether the tracking database holds a local ``SqlCatalog`` (its schema exists): read-only."""
-    import psycopg2
-
-    conn = psycopg2.connect(database_url)
-    try:
-        with conn.cursor() as cur:
-            cur.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (schema,))
-            return cur.fetchone() is not None
-    finally:
-        conn.close()
-
-
 def operator_location(database_url: str | None, database: str | None = None,
                       table: str | None = None) -> TableLocation | None:
     """The table an operator command reads: in the Glue Data Catalog with ``database``, else the local
     ``SqlCatalog`` of the tracking database (``None`` when it has none: no Iceberg table was ever written)."""
     if database:
         return TableLocation(database, table or ICEBERG_TABLE_NAME, "", glue=True)
-    if database_url is None or not sql_catalog_exists(database_url):
+    if database_url is None or not schema_exists(database_url, ICEBERG_SQL_CATALOG_SCHEMA):
         return None
     return TableLocation(ICEBERG_LOCAL_NAMESPACE, table or ICEBERG_TABLE_NAME, "",
                          sql_uri=sql_catalog_uri(database_url))

@@ -27,7 +27,7 @@ import hashlib
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -88,21 +88,6 @@ def lock_key(location: TableLocation) -> int:
     """The advisory-lock key of a table: a signed 64-bit number derived from its name."""
     digest = hashlib.sha256(f"mldp.iceberg:{location.name}".encode()).digest()
     return int.from_bytes(digest[:8], "big", signed=True)
-
-
-@contextlib.contextmanager
-def advisory_lock(conn: Any, key: int) -> Iterator[None]:
-    """Hold the session-level PostgreSQL advisory lock ``key`` on ``conn`` (released on exit, or when the session
-    ends: a killed process never keeps it). The transaction it was taken in is committed at once."""
-    with conn.cursor() as cur:
-        cur.execute("SELECT pg_advisory_lock(%s)", (key,))
-    conn.commit()
-    try:
-        yield
-    finally:
-        with contextlib.suppress(Exception), conn.cursor() as cur:
-            cur.execute("SELECT pg_advisory_unlock(%s)", (key,))
-            conn.commit()
 
 
 def batch_snapshot(table: Table, batch_id: str) -> Snapshot | None:

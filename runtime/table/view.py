@@ -110,7 +110,7 @@ def reading_guide(location: TableLocation, snapshot_id: int | None = None, tag: 
            else f'spark.table("{glue_name}")'))
     if tag is not None:
         guide["spark_on_glue"] += f'\n# or by the tag: spark.sql("SELECT * FROM {glue_name}.tag_{tag}")'
-    guide["athena"] = f'SELECT * FROM "{location.namespace}"."{location.table}"' + (
+    guide["athena"] = f'-- Athena\nSELECT * FROM "{location.namespace}"."{location.table}"' + (
         f" FOR VERSION AS OF {snapshot_id}" if snapshot_id is not None else "")
     if not location.glue:
         guide["athena"] = "(the table is in the local SqlCatalog; Athena reads the Glue Data Catalog's tables)"
@@ -118,5 +118,5 @@ def reading_guide(location: TableLocation, snapshot_id: int | None = None, tag: 
         pin = f", snapshot_from_id => {snapshot_id}" if snapshot_id is not None else ""
         guide["duckdb"] = ("INSTALL iceberg; LOAD iceberg;\n"
                            f"SELECT * FROM iceberg_scan('{metadata_location}'{pin});")
-    guide["spark_sql"] = f"SELECT * FROM {glue_name}{version}"
+    guide["spark_sql"] = f"-- Spark SQL on Glue\nSELECT * FROM {glue_name}{version}"
     return guide

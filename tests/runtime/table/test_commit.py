@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from platform_contract.table import BATCH_ID_PROPERTY
+from runtime.db.iceberg_catalog import advisory_lock
 from runtime.storage.local import LocalStore
-from runtime.table.commit import BatchFiles, TableCommitFailed, advisory_lock, lock_key
+from runtime.table.commit import BatchFiles, TableCommitFailed, lock_key
 from tests.support.iceberg import iceberg_table, table_rows, write_file
 
 
