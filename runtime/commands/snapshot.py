@@ -6,7 +6,6 @@ import argparse
 import json
 
 from runtime.commands.options import add_db_option, add_iceberg_location_options, add_json_option, positive_int
-from runtime.operator.table_access import open_operator_table
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -33,6 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Create, list or show tags."""
+    from runtime.operator.table_access import open_operator_table
     from runtime.table.snapshots import create_tag, list_tags, show_tag
 
     table = open_operator_table(args)

@@ -21,7 +21,7 @@ def when(timestamp_ms: int | None) -> str | None:
     """A snapshot's time as ISO-8601 UTC."""
     if timestamp_ms is None:
         return None
-    return datetime.datetime.fromtimestamp(timestamp_ms / 1000, tz=datetime.UTC).isoformat(
+    return datetime.datetime.fromtimestamp(timestamp_ms / 1000, tz=datetime.timezone.utc).isoformat(
         timespec="seconds")
 
 
