@@ -25,11 +25,11 @@ Processor, once per run (at its end, 0 included, so that the alarm sees every ru
   prefix failed in this run (a newer upload kept on purpose is not one); the ``ArchiveDeleteFailures`` alarm
   fires on any.
 
-Processor with the Iceberg table format (``--table-format iceberg``), once per run (at its end, 0 included):
+Processor with ``--table-format iceberg``, once per run (at its end, 0 included):
 
-* :data:`ICEBERG_COMMIT_FAILURES` (Count): batches whose Iceberg commit failed in this run after its bounded
-  retries (a conflict with another writer such as the Glue compaction optimizer, or a catalog error); the batch
-  charges no file and is retried. The ``IcebergCommitFailures`` alarm (only with that format) fires on any.
+* :data:`ICEBERG_COMMIT_FAILURES` (Count): batch commits to the Iceberg table that still conflicted with another
+  writer after every retry in this run (the run then stops with exit status 3, its batch replayable); the
+  ``IcebergCommitFailures`` alarm fires on any.
 
 Lister (``FileListerAndDbPopulator``), once per run:
 
@@ -77,8 +77,10 @@ BATCH_DURATION_SECONDS = "BatchDurationSeconds"
 # Processor, per run.
 ARCHIVE_DELETE_FAILURES = "ArchiveDeleteFailures"
 """Count: raw files archived by copy whose delete from the raw prefix failed in one processor run."""
+
+# Processor with the Iceberg table format, per run.
 ICEBERG_COMMIT_FAILURES = "IcebergCommitFailures"
-"""Count: Iceberg commits that failed after their retries in one processor run (Iceberg table format only)."""
+"""Count: batch commits to the Iceberg table that failed after every retry in one processor run."""
 
 # Lister metrics.
 FILES_LISTED = "FilesListed"
@@ -113,7 +115,7 @@ PROCESSOR_RUN_METRICS: tuple[str, ...] = (ARCHIVE_DELETE_FAILURES,)
 """Metrics the processor publishes once per run, at its end."""
 
 ICEBERG_RUN_METRICS: tuple[str, ...] = (ICEBERG_COMMIT_FAILURES,)
-"""Metrics the processor publishes once per run, at its end, when the table format is Iceberg."""
+"""Metrics the processor publishes once per run, at its end, with ``--table-format iceberg``."""
 
 LISTER_METRICS: tuple[str, ...] = (FILES_LISTED, FILES_REGISTERED, FILES_IGNORED, LISTER_DURATION_SECONDS)
 """Metrics the lister publishes per run."""
@@ -121,9 +123,8 @@ LISTER_METRICS: tuple[str, ...] = (FILES_LISTED, FILES_REGISTERED, FILES_IGNORED
 BACKLOG_METRICS: tuple[str, ...] = (BACKLOG_FILES, OLDEST_PENDING_AGE_SECONDS, QUARANTINED_FILES_TOTAL)
 """Gauges both jobs publish at the end of a run."""
 
-ALL_METRICS: frozenset[str] = frozenset(
-    PROCESSOR_METRICS + PROCESSOR_RUN_METRICS + ICEBERG_RUN_METRICS + LISTER_METRICS + BACKLOG_METRICS
-)
+ALL_METRICS: frozenset[str] = frozenset(PROCESSOR_METRICS + PROCESSOR_RUN_METRICS + ICEBERG_RUN_METRICS
+                                        + LISTER_METRICS + BACKLOG_METRICS)
 """Every custom metric name the runtime may publish."""
 
 UNITS: dict[str, str] = {

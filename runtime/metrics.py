@@ -25,6 +25,7 @@ from platform_contract.metrics import (
     FILES_QUARANTINED,
     FILES_REGISTERED,
     FILES_SUCCEEDED,
+    ICEBERG_COMMIT_FAILURES,
     LISTER_DURATION_SECONDS,
     OLDEST_PENDING_AGE_SECONDS,
     QUARANTINED_FILES_TOTAL,
@@ -141,6 +142,11 @@ def archive_figures(counts) -> dict[str, float]:
     return {ARCHIVE_DELETE_FAILURES: counts.delete_failures}
 
 
+def table_figures(counts) -> dict[str, float]:
+    """Metric values of one processor run's Iceberg commits (a :class:`runtime.table.commit.CommitCounts`)."""
+    return {ICEBERG_COMMIT_FAILURES: counts.failures}
+
+
 def lister_figures(summary) -> dict[str, float]:
     """Metric values of one lister run (a :class:`runtime.jobs.lister.ListingSummary`)."""
     return {
@@ -155,8 +161,8 @@ def lister_figures(summary) -> dict[str, float]:
 __all__ = [
     "ARCHIVE_DELETE_FAILURES", "BACKLOG_FILES", "BATCH_DURATION_SECONDS", "BYTES_PROCESSED", "DEFAULT_NAMESPACE",
     "ENVIRONMENT_DIMENSION", "FILES_FAILED", "FILES_IGNORED", "FILES_LISTED", "FILES_QUARANTINED", "FILES_REGISTERED",
-    "FILES_SUCCEEDED",
+    "FILES_SUCCEEDED", "ICEBERG_COMMIT_FAILURES",
     "LISTER_DURATION_SECONDS", "MAX_DATA_POINTS_PER_CALL", "OLDEST_PENDING_AGE_SECONDS", "QUARANTINED_FILES_TOTAL",
     "RECORDS_DEAD_LETTERED", "RECORDS_GOOD", "UNITS", "MetricsPublisher", "archive_figures", "backlog_gauges",
-    "lister_figures", "publisher_from_args",
+    "lister_figures", "publisher_from_args", "table_figures",
 ]

@@ -12,6 +12,7 @@ import logging
 import time
 from pathlib import Path
 
+from platform_contract.table import DEFAULT_TABLE_FORMAT, TABLE_FORMATS
 from runtime.commands.common import connect_database
 from runtime.commands.options import add_db_option, add_json_option, positive_int
 from runtime.operator import demo
@@ -38,6 +39,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                         help="records per good file (default %(default)s)")
     parser.add_argument("--batch-size", type=positive_int, default=DEMO_BATCH_SIZE,
                         help="files per batch (default %(default)s)")
+    parser.add_argument("--table-format", choices=TABLE_FORMATS, default=DEFAULT_TABLE_FORMAT,
+                        help="the curated output: loose Parquet files, or an Iceberg table in a SqlCatalog in the "
+                             "demo's database (docs/iceberg.md) (default %(default)s)")
     add_json_option(parser)
     parser.set_defaults(handler=run)
 
@@ -48,7 +52,8 @@ def run(args: argparse.Namespace) -> int:
     if not args.verbose:  # the demo prints its own story; job logs stay available with -v
         logging.getLogger("runtime").setLevel(logging.WARNING)
     options = DemoOptions(db=args.db, workdir=Path(args.workdir), force=args.force, files=args.files,
-                          records_per_file=args.records_per_file, batch_size=args.batch_size)
+                          records_per_file=args.records_per_file, batch_size=args.batch_size,
+                          table_format=args.table_format)
     url = demo.prepare(options)
     conn = connect_database(url, application_name="mldp-demo")
     try:
@@ -81,6 +86,10 @@ def _print_result(result: dict) -> int:
     matches = result["check_ok"]
     print(f"check:              {'OK' if matches else 'MISMATCH'}: expected {result['expected_good_records']:,} "
           f"written and {result['expected_bad_records']:,} dead-lettered")
+    if "iceberg" in result:
+        from runtime.operator.table_demo import render_table_result
+
+        print(render_table_result(result["iceberg"]))
     print(f"total time:         {summary['seconds']:.1f}s")
     print("next, from this directory:")
     for command in result["next_commands"]:

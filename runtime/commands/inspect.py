@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from runtime.commands.common import current_database, emit, open_database
-from runtime.commands.options import add_db_option, add_json_option
+from runtime.commands.options import add_db_option, add_iceberg_location_options, add_json_option
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -21,6 +21,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                         help="with --store, only list curated files under this partition prefix, written as the "
                              "partitions are (numbers without leading zeros), e.g. year=2024/month=1/ "
                              "(default: the whole curated prefix)")
+    add_iceberg_location_options(parser)
     add_json_option(parser)
     parser.set_defaults(handler=run)
 
@@ -39,5 +40,25 @@ def run(args: argparse.Namespace) -> int:
         return 1
     finally:
         conn.close()
-    emit(report, args.json, render_inspection)
+    report["iceberg_snapshots"] = iceberg_snapshots(args, report["curated"]["batch_ids"])
+    emit(report, args.json, lambda r: render_inspection(r) + render_snapshots(r["iceberg_snapshots"]))
     return 0
+
+
+def iceberg_snapshots(args: argparse.Namespace, batch_ids: list) -> list | None:
+    """For each batch that recorded the file SUCCEEDED, the first snapshot of the Iceberg table holding its rows
+    (``None``: no Iceberg table)."""
+    from runtime.operator.table_access import open_operator_table
+    from runtime.table.snapshots import first_snapshots
+
+    table = open_operator_table(args, required=False)
+    return first_snapshots(table, batch_ids) if table is not None and batch_ids else None
+
+
+def render_snapshots(found: list | None) -> str:
+    """The Iceberg lines of ``mldp inspect``."""
+    if not found:
+        return ""
+    lines = [f"  batch {s['batch_id']}: first in snapshot {s['snapshot_id']} ({s['at']})" if s["snapshot_id"]
+             else f"  batch {s['batch_id']}: in no snapshot of the table" for s in found]
+    return "\n\nIceberg table: the file's records first appear in\n" + "\n".join(lines)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 
 from platform_contract import defaults
+from platform_contract.table import DEFAULT_TABLE_FORMAT, TABLE_FORMATS
 from runtime.commands.common import user_input
 from runtime.layout import PREFIX_OPTIONS, Layout
 
@@ -67,6 +68,24 @@ def add_job_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-metrics", action="store_true", help="write metrics to the log only")
     add_layout_options(parser, defaults_from=Layout())
     add_json_option(parser)
+
+
+def add_table_options(parser: argparse.ArgumentParser) -> None:
+    """``--table-format parquet|iceberg`` and, for the Glue Data Catalog, where the Iceberg table is."""
+    parser.add_argument("--table-format", choices=TABLE_FORMATS, default=DEFAULT_TABLE_FORMAT,
+                        help="the curated output: loose Parquet files under the curated prefix, or an Apache "
+                             "Iceberg table (one atomic commit per batch; docs/iceberg.md) (default %(default)s)")
+    add_iceberg_location_options(parser)
+
+
+def add_iceberg_location_options(parser: argparse.ArgumentParser) -> None:
+    """``--iceberg-database``, ``--iceberg-table``, ``--iceberg-warehouse``: where the Iceberg table is."""
+    parser.add_argument("--iceberg-database", metavar="NAME",
+                        help="the Glue database of the Iceberg table: the Glue Data Catalog is its catalog (default: "
+                             "none, a SqlCatalog in the tracking database, schema iceberg_catalog)")
+    parser.add_argument("--iceberg-table", metavar="NAME", help="the Iceberg table's name (default json_parsed)")
+    parser.add_argument("--iceberg-warehouse", metavar="URI",
+                        help="the Iceberg warehouse (default: the store's curated-data-lake/iceberg/)")
 
 
 def layout_from_args(args: argparse.Namespace) -> Layout:

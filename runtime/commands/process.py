@@ -10,7 +10,13 @@ from typing import TYPE_CHECKING, Any
 from platform_contract import defaults
 from runtime import metrics as m
 from runtime.commands.common import credentials_from_args, emit, open_database
-from runtime.commands.options import add_job_options, layout_from_args, non_negative_int, positive_int
+from runtime.commands.options import (
+    add_job_options,
+    add_table_options,
+    layout_from_args,
+    non_negative_int,
+    positive_int,
+)
 from runtime.errors import RunStopped
 from runtime.operator.summary import summarize
 
@@ -41,7 +47,24 @@ def register(sub: argparse._SubParsersAction) -> None:
                              "(default %(default)s)")
     parser.add_argument("--transform-spec", metavar="FILE", help="transform spec (JSON or YAML; s3:// on Glue; "
                                                                 "default: the packaged default spec)")
+    add_table_options(parser)
     parser.set_defaults(handler=run)
+
+
+def table_from_args(args: argparse.Namespace, store: Any, credentials: Any, spec: Any) -> Any:
+    """The Iceberg table of ``--table-format iceberg`` (``None`` for Parquet): in the Glue Data Catalog with
+    ``--iceberg-database``, else a SqlCatalog in the tracking database."""
+    from platform_contract.table import ICEBERG
+
+    if getattr(args, "table_format", None) != ICEBERG:
+        return None
+    from runtime.table.catalog import table_location
+    from runtime.table.commit import IcebergTable
+
+    database_url = None if args.iceberg_database else credentials.connection_url()
+    location = table_location(store, database_url, args.iceberg_database, args.iceberg_table,
+                              args.iceberg_warehouse)
+    return IcebergTable(location, spec.partition_names)
 
 
 def lease_seconds(text: str) -> int:
@@ -115,6 +138,7 @@ def run(args: argparse.Namespace) -> int:
     publisher = m.publisher_from_args(args)
     credentials = credentials_from_args(args)  # asked afresh for every connection, the heartbeat's reconnects too
     conn = open_database(credentials, application_name="mldp-processor")
+    table = table_from_args(args, store, credentials, spec)
     started = time.monotonic()
     processor = None
     try:
@@ -125,7 +149,7 @@ def run(args: argparse.Namespace) -> int:
 
         processor = BatchProcessor(store, conn, spark, spec, settings, layout_from_args(args),
                                    heartbeat_connect=lambda: connect(credentials, application_name="mldp-lease"),
-                                   handle_signals=True)
+                                   handle_signals=True, table=table)
         progress = Progress("processing", unit="files", total=_backlog(conn) if args.drain else None)
 
         def on_batch(report: Any) -> None:
@@ -149,6 +173,8 @@ def run(args: argparse.Namespace) -> int:
         try:
             if processor is not None:  # every run, 0 included: a failed delete is a counted outcome
                 publisher.publish(m.archive_figures(processor.archive_counts))
+            if table is not None:  # every Iceberg run, 0 included: the commit-failure alarm sees every run
+                publisher.publish(m.table_figures(table.counts))
         finally:
             publisher.report_failures()  # the run's failed publications, one warning, in the run's own log
             conn.close()

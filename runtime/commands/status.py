@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 
 from runtime.commands.common import emit, open_database
-from runtime.commands.options import MAX_COUNT, add_db_option, add_json_option
+from runtime.commands.options import MAX_COUNT, add_db_option, add_iceberg_location_options, add_json_option
 from runtime.errors import UsageError
 
 
@@ -16,6 +16,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                             description="The tracking database's answer to the morning questions of a backfill: "
                                         "what is left,\nhow fast it goes, what failed and why, what is stuck.")
     add_db_option(parser)
+    add_iceberg_location_options(parser)
     parser.add_argument("--batches", type=int, default=10, metavar="N",
                         help="last batches to show (default %(default)s)")
     parser.add_argument("--errors", type=int, default=10, metavar="N",
@@ -35,7 +36,8 @@ def _check_counts(args: argparse.Namespace) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Print the status report (text, or JSON with ``--json``)."""
-    from runtime.operator.status import build_status, render_status
+    from runtime.operator.status import build_status
+    from runtime.operator.table_status import iceberg_status, render_with_table
 
     _check_counts(args)
     conn = open_database(args.db, application_name="mldp-status")
@@ -43,5 +45,6 @@ def run(args: argparse.Namespace) -> int:
         report = build_status(conn, batches=args.batches, errors=args.errors)
     finally:
         conn.close()
-    emit(report, args.json, render_status)
+    report["iceberg"] = iceberg_status(args)  # the Iceberg table, if the tracking database's catalog has one
+    emit(report, args.json, render_with_table)
     return 0

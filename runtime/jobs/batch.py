@@ -10,7 +10,8 @@ run (docs/exactly-once.md, "The protocol"):
    file stops the run (:class:`~runtime.errors.RunStopped`) before any file is charged an attempt;
 4. :meth:`~BatchProtocol.write_manifest`: every outcome and the publish plan, the completion marker;
 5. :meth:`~BatchProtocol.finish`: renew the lease and record that the batch publishes (stop if the batch was
-   taken over), publish, commit every outcome in one transaction, archive the succeeded raw files, clean the
+   taken over), publish, for an Iceberg table commit the published files to it (:meth:`BatchProtocol.commit_table`,
+   exactly once), commit every outcome in one transaction, archive the succeeded raw files, clean the
    staging.
 
 Every failure of a file between the claim and the manifest is that file's outcome (pre-check, making it readable
@@ -41,7 +42,7 @@ from enum import Enum, IntEnum
 from typing import TYPE_CHECKING
 
 from runtime.db.records import ClaimedFile, FileOutcome
-from runtime.db.states import BatchState
+from runtime.db.states import BatchState, FileState
 from runtime.db.tracking import TrackingStore
 from runtime.jobs import publish as pub
 from runtime.jobs.archive import Archiver, succeeded_items
@@ -55,6 +56,7 @@ from runtime.storage.base import ObjectStore
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
+    from runtime.table.commit import IcebergTable
     from runtime.transforms.spec import TransformSpec
 
 __all__ = [
@@ -171,6 +173,8 @@ class BatchProtocol:
     stop_check: Callable[[], None] = lambda: None
     #: the run's batch and its stage, shared with the run (its give-back reads it)
     progress: BatchProgress = field(default_factory=BatchProgress)
+    #: the Iceberg table the batches are committed to (``--table-format iceberg``); ``None``: loose Parquet
+    table: IcebergTable | None = None
 
     def run(self) -> BatchReport | None:
         """Claim and process one new batch, every step; ``None`` when nothing is claimable."""
@@ -243,16 +247,26 @@ class BatchProtocol:
         changed while Spark read it FAILED (:class:`~runtime.jobs.conversion.BatchConversion`). Raises
         :class:`~runtime.errors.RunStopped` for a failure that belongs to no file."""
         conversion = BatchConversion(self.store, self.spark, self.spec, self.layout, batch_id,
-                                     self.settings.io_workers, self.safe_point)
+                                     self.settings.io_workers, self.safe_point,
+                                     keep_partition_columns=self.table is not None)
         return conversion.run(readable)
 
     def write_manifest(self, batch_id: str, outcomes: Sequence[FileOutcome]) -> pub.Manifest:
-        """Step 4: plan the publish from what is staged and write the manifest, the completion marker."""
-        plan = pub.plan_publish(self.store, self.layout, batch_id)
+        """Step 4: plan the publish from what is staged and write the manifest, the completion marker. For an
+        Iceberg table the curated files go to its data location (the table created first when missing)."""
+        plan = pub.plan_publish(self.store, self.layout, batch_id, self.curated_target(batch_id))
         outcomes = [replace(o, dead_letter_path=plan.dead_letters.get(o.file_id)) for o in outcomes]
         manifest = pub.Manifest(batch_id, outcomes, plan.entries, plan.partitions)
         pub.write_manifest(self.store, self.layout, manifest)
         return manifest
+
+    def curated_target(self, batch_id: str) -> str | None:
+        """Where the batch's curated files are published: ``None`` for the layout's curated prefix (Parquet), the
+        Iceberg table's data location otherwise (the table created from a staged file's schema when missing)."""
+        if self.table is None:
+            return None
+        staged = pub.first_staged_curated(self.store, self.layout, batch_id)
+        return None if staged is None else self.table.data_key_prefix(self.store, staged)
 
     def finish(self, manifest: pub.Manifest, started: float, timer: PhaseTimer | None = None) -> BatchReport:
         """Step 5 (also the roll-forward of a recovered batch): renew the lease (:class:`LeaseLost` if the batch
@@ -265,6 +279,10 @@ class BatchProtocol:
         timer.lap("publish")
         self.advance(BatchStage.PUBLISHED)
         self.checkpoint(Checkpoint.AFTER_PUBLISH)
+        if self.table is not None:
+            self.commit_table(manifest)
+            timer.lap("table commit")
+            self.checkpoint(Checkpoint.AFTER_TABLE_COMMIT)
         statuses = self.commit(manifest.batch_id, manifest.outcomes, BatchState.COMMITTED)
         timer.lap("commit")
         self.advance(BatchStage.COMMITTED)
@@ -299,6 +317,21 @@ class BatchProtocol:
         """Close the batch as ``state`` and record every outcome (through the retry rule), one transaction."""
         return self.tracking.record_outcomes(batch_id, self.settings.job_run_id, outcomes, state,
                                              self.settings.retry_policy, error)
+
+    def commit_table(self, manifest: pub.Manifest) -> int | None:
+        """Commit the batch's published curated files to the Iceberg table, retracting earlier versions of its
+        keys, exactly once (:meth:`runtime.table.commit.IcebergTable.commit_batch`: a replay finds its batch id in
+        the table's history); serialized with the other processors by an advisory lock in the tracking database."""
+        from runtime.db.iceberg_catalog import advisory_lock
+        from runtime.table.commit import BatchFiles, lock_key
+
+        assert self.table is not None
+        replaced = {lineage_uri(self.store, o.key): o.version for o in manifest.outcomes
+                    if o.status is FileState.SUCCEEDED and (o.version or 1) > 1}
+        files = BatchFiles(manifest.batch_id, [self.store.spark_path(e.final) for e in manifest.publish_plan
+                                               if e.is_curated], replaced)
+        key = lock_key(self.table.location)
+        return self.table.commit_batch(files, lambda: advisory_lock(self.tracking.conn, key))
 
     # -- the failure paths -----------------------------------------------------------------------------------------
 

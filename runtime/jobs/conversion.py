@@ -111,6 +111,8 @@ class BatchConversion:
     batch_id: str
     io_workers: int = 16
     stop_check: Callable[[], None] = lambda: None
+    #: the curated files keep their partition columns (an Iceberg table's staging)
+    keep_partition_columns: bool = False
     _spark: SparkSession | None = None
 
     def spark(self) -> SparkSession:
@@ -221,7 +223,8 @@ class BatchConversion:
         from runtime.spark.convert import convert_batch
 
         try:
-            return convert_batch(self.spark(), files, self.spec, curated_path=curated, dead_letter_path=dead_letter)
+            return convert_batch(self.spark(), files, self.spec, curated_path=curated, dead_letter_path=dead_letter,
+                                 keep_partition_columns=self.keep_partition_columns)
         except SpecError as exc:
             raise RunStopped(f"run stopped: {exc}; no file was charged an attempt", str(exc)) from exc
 

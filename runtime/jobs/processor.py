@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     from psycopg2.extensions import connection as Connection
     from pyspark.sql import SparkSession
 
+    from runtime.table.commit import IcebergTable
     from runtime.transforms.spec import TransformSpec
 
 __all__ = [
@@ -64,7 +65,8 @@ class BatchProcessor:
     so they may be replaced between batches. ``owner_probe`` tells
     whether the owner of another run's batch is provably gone (injectable: its Glue client). ``handle_signals``:
     SIGINT and SIGTERM stop :meth:`drain` and :meth:`run_once` cleanly (main thread only); :attr:`exit_status`
-    is then ``128 + signal``. ``checkpoint`` is for tests only (:mod:`runtime.jobs.checkpoints`: called at each
+    is then ``128 + signal``. ``table``: the Iceberg table each batch is committed to (``--table-format iceberg``;
+``None``: loose Parquet). ``checkpoint`` is for tests only (:mod:`runtime.jobs.checkpoints`: called at each
     crash checkpoint, it decides nothing); the product never passes one.
     """
 
@@ -72,7 +74,8 @@ class BatchProcessor:
                  spec: TransformSpec, settings: ProcessorSettings | None = None, layout: Layout | None = None, *,
                  checkpoint: CrashHook = no_crash,
                  heartbeat_connect: Callable[[], Connection] | None = None, owner_probe: OwnerProbe | None = None,
-                 handle_signals: bool = False, heartbeat_interval: float | None = None) -> None:
+                 handle_signals: bool = False, heartbeat_interval: float | None = None,
+                 table: IcebergTable | None = None) -> None:
         self.store = store
         self.conn = conn
         self.settings = settings or ProcessorSettings()
@@ -93,6 +96,8 @@ class BatchProcessor:
         self.handle_signals = handle_signals
         #: batches whose recovery failed in this run: not tried again by it
         self.failed_recoveries: set[str] = set()
+        #: the Iceberg table the batches are committed to (``None``: loose Parquet under the curated prefix)
+        self.table = table
 
     # -- public ------------------------------------------------------------------------------------------------
 
@@ -268,7 +273,7 @@ class BatchProcessor:
         lease is renewed by the run's heartbeat, not the protocol's)."""
         return BatchProtocol(self.store, self.tracking, self._spark, self.spec, self.settings, self.layout,
                              self.archiver(), checkpoint=self.checkpoint, stop_check=self.stop.check,
-                             progress=self.progress)
+                             progress=self.progress, table=self.table)
 
     def recovery(self) -> Recovery:
         """Recovery of other runs' batches, with this processor's protocol, owner probe and stop flag."""

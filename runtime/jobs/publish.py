@@ -21,6 +21,7 @@ from runtime.db.records import FileOutcome
 from runtime.jobs.checkpoints import Checkpoint, CrashHook, no_crash
 from runtime.layout import Layout
 from runtime.storage.base import ObjectNotFound, ObjectStore, ObjectStoreError
+from runtime.transforms.names import PARTITION_HELPER_PREFIX
 
 MANIFEST_NAME = "_MANIFEST.json"
 
@@ -139,17 +140,32 @@ class PublishPlan:
     dead_letters: dict[int, str]
 
 
-def plan_publish(store: ObjectStore, layout: Layout, batch_id: str) -> PublishPlan:
-    """The publish plan from what Spark staged."""
+def partition_folder(staged_folder: str) -> str:
+    """The partition folder (``year=2024/month=1/...``) of a staged folder: for an Iceberg table Spark partitions by
+    helper columns (:data:`runtime.transforms.names.PARTITION_HELPER_PREFIX`), so that the files keep their
+    partition source columns; their folders are named after the partition columns all the same."""
+    return "/".join(part.removeprefix(PARTITION_HELPER_PREFIX) for part in staged_folder.split("/"))
+
+
+def first_staged_curated(store: ObjectStore, layout: Layout, batch_id: str) -> str | None:
+    """The key of one staged curated Parquet file of the batch (``None``: it staged none)."""
+    root = curated_staging(layout, batch_id)
+    return next((obj.key for obj in store.list(root) if _is_data_file(obj.key[len(root):], ".parquet")), None)
+
+
+def plan_publish(store: ObjectStore, layout: Layout, batch_id: str, curated_prefix: str | None = None) -> PublishPlan:
+    """The publish plan from what Spark staged; the curated files go under ``curated_prefix`` (default: the
+    layout's curated prefix; for an Iceberg table, its data location)."""
     plan: list[PublishEntry] = []
     by_partition: dict[str, list] = defaultdict(list)
     root = curated_staging(layout, batch_id)
+    target = curated_prefix or layout.curated_prefix
     for obj in store.list(root):
         if _is_data_file(obj.key[len(root):], ".parquet"):
-            by_partition[posixpath.dirname(obj.key[len(root):])].append(obj)
+            by_partition[partition_folder(posixpath.dirname(obj.key[len(root):]))].append(obj)
     for partition in sorted(by_partition):
         for index, obj in enumerate(sorted(by_partition[partition], key=lambda o: o.key)):
-            final = f"{layout.curated_prefix}{partition}/batch-{batch_id}-{index:04d}.snappy.parquet"
+            final = f"{target}{partition}/batch-{batch_id}-{index:04d}.snappy.parquet"
             plan.append(PublishEntry(obj.key, final.replace("//", "/"), obj.size))
     dead_letters: dict[int, str] = {}
     by_file: dict[int, list] = defaultdict(list)
@@ -240,19 +256,23 @@ def publish(store: ObjectStore, manifest: Manifest, workers: int = 16, checkpoin
     return copied
 
 
-def published_keys(store: ObjectStore, layout: Layout, batch_id: str, partitions: Sequence[str]) -> list[str]:
+def published_keys(store: ObjectStore, layout: Layout, batch_id: str, partitions: Sequence[str],
+                   curated_prefix: str | None = None) -> list[str]:
     """Every object ``batch_id`` published: final names derive from the batch id, so one listing per partition
-    (``<curated>/<partition>/batch-<id>-*``) and one of its dead-letter folder find them all, manifest or not."""
-    prefixes = [f"{layout.curated_prefix}{p}/batch-{batch_id}-".replace("//", "/") for p in partitions]
+    (``<curated>/<partition>/batch-<id>-*``; ``curated_prefix``: an Iceberg table's data location) and one of its
+    dead-letter folder find them all, manifest or not."""
+    target = curated_prefix or layout.curated_prefix
+    prefixes = [f"{target}{p}/batch-{batch_id}-".replace("//", "/") for p in partitions]
     prefixes.append(dead_letter_batch_folder(layout, batch_id))
     return sorted(obj.key for prefix in prefixes for obj in store.list(prefix))
 
 
-def retract(store: ObjectStore, layout: Layout, batch_id: str, partitions: Sequence[str]) -> int:
+def retract(store: ObjectStore, layout: Layout, batch_id: str, partitions: Sequence[str],
+            curated_prefix: str | None = None) -> int:
     """Delete every object ``batch_id`` published into ``partitions`` (:func:`published_keys`): its rows leave the
     curated dataset and its dead letters go, so that its files can be converted again without duplicates.
     Idempotent. Returns the number of objects deleted."""
-    keys = published_keys(store, layout, batch_id, partitions)
+    keys = published_keys(store, layout, batch_id, partitions, curated_prefix)
     failed = store.delete_many(keys) if keys else []
     if failed:
         raise ObjectStoreError(f"batch {batch_id}: could not retract {len(failed)} published objects, e.g. "

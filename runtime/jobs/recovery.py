@@ -231,8 +231,10 @@ class Recovery:
         published, then close it ABANDONED and give its files back without charging them (:meth:`give_back`: the
         lost staging is no file's fault). A crash in between retracts again (idempotent: by the partitions the
         batch recorded). Returns its report (``abandoned``: the files given back)."""
+        table = self.protocol.table  # an Iceberg table: its data location, if the batch never committed to it
+        curated_prefix = table.uncommitted_data_key_prefix(self.store, batch_id) if table is not None else None
         pub.clean_staging(self.store, self.layout, batch_id)  # first: a late publisher then finds nothing to copy
-        removed = pub.retract(self.store, self.layout, batch_id, partitions)
+        removed = pub.retract(self.store, self.layout, batch_id, partitions, curated_prefix)
         return self.give_back(batch_id, f"batch retracted: {why}; {removed} published objects deleted")
 
     def give_back(self, batch_id: str, reason: str) -> BatchReport:

@@ -72,6 +72,8 @@ class DemoOptions:
     files: int = 36
     records_per_file: int = 150
     batch_size: int = DEMO_BATCH_SIZE
+    #: ``parquet`` (loose files) or ``iceberg`` (a table in the demo database's local catalog)
+    table_format: str = "parquet"
 
     @property
     def store_dir(self) -> Path:
@@ -215,9 +217,15 @@ def run_demo(conn: Any, url: str, options: DemoOptions, say: Callable[[str], Non
     time.sleep(0.01)
     store.put_bytes(OVERWRITTEN, store.get_bytes(OVERWRITTEN) + jsonl([record(random.Random(1), 99_000_000)]))
 
-    say("4. JsonToParquetBatchProcessor --drain")
-    processor = BatchProcessor(store, conn, lambda: get_spark("mldp-demo"), load_spec(None),
-                               ProcessorSettings(batch_size=options.batch_size), layout)
+    spec = load_spec(None)
+    table = None
+    if options.table_format == "iceberg":
+        from runtime.operator.table_demo import demo_table
+
+        table = demo_table(store, url, spec.partition_names)
+    say(f"4. JsonToParquetBatchProcessor --drain --table-format {options.table_format}")
+    processor = BatchProcessor(store, conn, lambda: get_spark("mldp-demo"), spec,
+                               ProcessorSettings(batch_size=options.batch_size), layout, table=table)
     reports = processor.drain()
     say("5. the next lister run finds nothing new: the run that found the overwritten file registered its new "
         "version and converted it; processing what is left")
@@ -244,4 +252,10 @@ def run_demo(conn: Any, url: str, options: DemoOptions, say: Callable[[str], Non
     }
     result["check_ok"] = (summary["records_good"], summary["records_bad"]) == (result["expected_good_records"],
                                                                              result["expected_bad_records"])
+    if table is not None:
+        from runtime.operator.table_demo import table_result
+
+        db = f" --db {shlex.quote(redact(url, url))}" if options.db else ""
+        result["iceberg"] = table_result(table, program(), db)
+        result["check_ok"] = result["check_ok"] and result["iceberg"]["rows_read"] == result["expected_good_records"]
     return result

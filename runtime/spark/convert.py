@@ -65,6 +65,7 @@ def convert_batch(
     spec: TransformSpec,
     curated_path: str | None,
     dead_letter_path: str | None,
+    keep_partition_columns: bool = False,
 ) -> ConversionResult:
     """Read ``files``, validate and transform them with ``spec``, and write the batch.
 
@@ -73,7 +74,9 @@ def convert_batch(
     Lines partitioned by ``file_id``. Both paths are overwritten and belong to this batch; nothing is written
     to a path that would be empty. A file Spark cannot open by its path (see ``unreadable_reason``) is not
     read: it is listed in ``unreadable`` with zero counts; so is a file whose codec this Spark cannot decompress.
-    Both paths ``None``: a dry run (nothing written). Raises if a read row cannot be traced back to its file;
+    Both paths ``None``: a dry run (nothing written). ``keep_partition_columns``: the curated files keep their
+    partition columns (an Iceberg table's, :func:`~runtime.spark.write.write_curated`).
+    Raises if a read row cannot be traced back to its file;
     :class:`HookFailed` (a :class:`~runtime.errors.SpecError`) when the hook cannot be loaded or breaks its
     contract before any record goes through it.
     """
@@ -109,7 +112,7 @@ def convert_batch(
             curated = map_columns(attach_lineage(validated.filter(~F.col(BAD)), spark, readable), spec)
             if hook is not None:
                 curated = apply_hook(curated, spec, hook)
-            curated_rows = write_curated(curated, spec.partition_names, curated_path)
+            curated_rows = write_curated(curated, spec.partition_names, curated_path, keep_partition_columns)
             if hook is not None and curated_path is not None:
                 written = rows_by_source(spark, curated_path) if curated_rows else {}
                 for item in readable:

@@ -9,6 +9,7 @@ from pyspark.sql import Column, DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 
 from runtime.spark.read import FILE_ID, LINEAGE
+from runtime.transforms.names import PARTITION_HELPER_PREFIX
 from runtime.transforms.spec import CORRUPT_RECORD_COLUMN, LINEAGE_COLUMN
 
 #: Fields of a dead-letter record. ``file_id`` is not in the JSON lines themselves: it is the partition
@@ -16,15 +17,23 @@ from runtime.transforms.spec import CORRUPT_RECORD_COLUMN, LINEAGE_COLUMN
 DEAD_LETTER_COLUMNS = ("source_s3_path", "file_id", "reason", "line", "raw_record")
 
 
-def write_curated(curated: DataFrame, partition_names: Sequence[str], path: str | None) -> int:
+def write_curated(curated: DataFrame, partition_names: Sequence[str], path: str | None,
+                  keep_partition_columns: bool = False) -> int:
     """Overwrite ``path`` with ``curated`` as Parquet partitioned by ``partition_names``; returns rows written.
 
     Repartitioning by the partition columns first sends each partition to one task, so the batch writes at
     most one file per partition directory. ``path=None`` is a dry run: every row is computed (the hook, the
-    partition checks) and nothing is written (Spark's ``noop`` sink).
+    partition checks) and nothing is written (Spark's ``noop`` sink). ``keep_partition_columns`` (an Iceberg
+    table, whose ``add_files`` reads each file's partition from its column statistics): the files keep the
+    partition columns, each file holding one partition, by partitioning on copies of them named
+    :data:`PARTITION_HELPER_PREFIX` + name (the same one shuffle; the copies are not in the files).
     """
     observation = Observation(f"curated_{uuid.uuid4().hex}")  # unique: batches may share a session
     observed = curated.observe(observation, F.count(F.lit(1)).alias("rows"))
+    if keep_partition_columns and partition_names:
+        observed = observed.select("*", *[F.col(name).alias(PARTITION_HELPER_PREFIX + name)
+                                          for name in partition_names])
+        partition_names = [PARTITION_HELPER_PREFIX + name for name in partition_names]
     shuffled = observed.repartition(*partition_names) if partition_names else observed.coalesce(1)
     if path is None:
         shuffled.write.format("noop").mode("overwrite").save()

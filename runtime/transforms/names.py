@@ -18,6 +18,10 @@ LINEAGE_COLUMN = "source_s3_path"
 SOURCE_VERSION_COLUMN = "source_version"
 #: Prefix of the internal columns the converter adds; spec names may not use it.
 INTERNAL_PREFIX = "__mldp_"
+#: Prefix of the helper columns an Iceberg table's staged files are partitioned by (so that the files keep their
+#: partition source columns, which Spark's ``partitionBy`` drops); a hyphen, so no spec name can take it, and no
+#: leading ``_`` or ``.``, so Hadoop does not hide the folders. Stripped from the published folders' names.
+PARTITION_HELPER_PREFIX = "mldp-part-"
 #: What Spark writes for a null or empty partition value; never a valid partition value here.
 HIVE_DEFAULT_PARTITION = "__HIVE_DEFAULT_PARTITION__"
 

@@ -1,0 +1,181 @@
+"""Where the Iceberg table is and how to open it: :class:`TableLocation` names the catalog, namespace, table and
+warehouse; :func:`open_catalog` opens it; :func:`load_or_create` loads the table or creates it from the schema of
+the first staged file, partitioned identity on the spec's partition columns.
+
+* **Locally** the catalog is a pyiceberg ``SqlCatalog`` held in the tracking database itself, in the schema
+  :data:`platform_contract.table.ICEBERG_SQL_CATALOG_SCHEMA` (created on first use: nothing to install or start),
+  and the warehouse is the store's ``curated-data-lake/iceberg/`` folder (a local folder, or ``s3://bucket/...``).
+* **On AWS** (``--iceberg-database`` given) it is the Glue Data Catalog, so Athena sees the table.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from platform_contract.table import (
+    ICEBERG_LOCAL_NAMESPACE,
+    ICEBERG_SQL_CATALOG_SCHEMA,
+    ICEBERG_TABLE_NAME,
+    ICEBERG_WAREHOUSE_PREFIX,
+)
+from runtime.db.iceberg_catalog import ensure_schema, schema_exists
+from runtime.errors import MldpError
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+    from pyiceberg.catalog import Catalog
+    from pyiceberg.table import Table
+
+    from runtime.storage.base import ObjectStore
+
+#: The catalog's name (pyiceberg's, recorded in the SqlCatalog's rows).
+CATALOG_NAME = "mldp"
+
+
+class TableUnavailable(MldpError):
+    """The Iceberg catalog or table cannot be opened (exit status 3: no file is charged)."""
+
+    exit_status = 3
+
+
+@dataclass(frozen=True)
+class TableLocation:
+    """Where the table is: ``sql_uri`` (a SQLAlchemy URL, the local ``SqlCatalog``) or ``glue`` (the Glue Data
+    Catalog), the namespace (a Glue database), the table's name and the warehouse URI."""
+
+    namespace: str
+    table: str
+    warehouse: str
+    sql_uri: str | None = None
+    glue: bool = False
+    #: extra catalog properties (e.g. ``s3.endpoint``, ``glue.endpoint`` for a moto server)
+    properties: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def identifier(self) -> tuple[str, str]:
+        """``(namespace, table)``."""
+        return (self.namespace, self.table)
+
+    @property
+    def name(self) -> str:
+        """``namespace.table``."""
+        return f"{self.namespace}.{self.table}"
+
+
+def sql_catalog_uri(database_url: str, schema: str = ICEBERG_SQL_CATALOG_SCHEMA) -> str:
+    """The SQLAlchemy URL of the local ``SqlCatalog``: the tracking database's URL, its tables in ``schema``
+    (``search_path`` through libpq's ``options``, merged with any the URL already has)."""
+    parts = urlsplit(database_url)
+    query = dict(parse_qsl(parts.query, keep_blank_values=True))
+    options = query.get("options", "")
+    query["options"] = (options + " " if options else "") + f"-csearch_path={schema}"
+    scheme = "postgresql+psycopg2"
+    return urlunsplit((scheme, parts.netloc, parts.path, urlencode(query), parts.fragment))
+
+
+def warehouse_uri(store: ObjectStore) -> str:
+    """The warehouse of ``store``: ``s3://bucket/curated-data-lake/iceberg`` or a local folder's ``file://`` URI."""
+    path = store.spark_path(ICEBERG_WAREHOUSE_PREFIX).rstrip("/")
+    return path if "://" in path else "file://" + path
+
+
+def local_location(store: ObjectStore, database_url: str, table: str = ICEBERG_TABLE_NAME) -> TableLocation:
+    """The local table: a ``SqlCatalog`` in the tracking database at ``database_url``, the store's warehouse."""
+    return TableLocation(ICEBERG_LOCAL_NAMESPACE, table, warehouse_uri(store), sql_uri=sql_catalog_uri(database_url))
+
+
+def glue_location(database: str, table: str | None, warehouse: str | None, store: ObjectStore) -> TableLocation:
+    """The table in the Glue Data Catalog (the job arguments ``--iceberg-database/-table/-warehouse``)."""
+    return TableLocation(database, table or ICEBERG_TABLE_NAME, (warehouse or warehouse_uri(store)).rstrip("/"),
+                         glue=True)
+
+
+def open_catalog(location: TableLocation) -> Catalog:
+    """The catalog of ``location`` (the ``SqlCatalog``'s schema created first when missing)."""
+    properties = dict(location.properties)
+    try:
+        if location.glue:
+            from pyiceberg.catalog.glue import GlueCatalog
+
+            return GlueCatalog(CATALOG_NAME, warehouse=location.warehouse, **properties)
+        from pyiceberg.catalog.sql import SqlCatalog
+
+        assert location.sql_uri is not None
+        ensure_schema(location.sql_uri.replace("postgresql+psycopg2://", "postgresql://", 1),
+                      ICEBERG_SQL_CATALOG_SCHEMA)
+        return SqlCatalog(CATALOG_NAME, uri=location.sql_uri, warehouse=location.warehouse, **properties)
+    except MldpError:
+        raise
+    except Exception as exc:
+        raise TableUnavailable(f"the Iceberg catalog of {location.name} cannot be opened: "
+                               f"{type(exc).__name__}: {exc}") from exc
+
+
+def load_table(catalog: Catalog, location: TableLocation) -> Table | None:
+    """The table, or ``None`` when it does not exist yet."""
+    from pyiceberg.exceptions import NoSuchTableError
+
+    try:
+        return catalog.load_table(location.identifier)
+    except NoSuchTableError:
+        return None
+
+
+def load_or_create(catalog: Catalog, location: TableLocation, schema: pa.Schema,
+                   partition_names: tuple[str, ...] | list[str]) -> Table:
+    """The table, created when missing from ``schema`` (a staged file's arrow schema), partitioned identity on
+    ``partition_names``, its location ``<warehouse>/<namespace>.db/<table>``. A concurrent creator wins: its table
+    is loaded."""
+    from pyiceberg.exceptions import NamespaceAlreadyExistsError, TableAlreadyExistsError
+
+    table = load_table(catalog, location)
+    if table is not None:
+        return table
+    if not location.glue:  # the Glue database is the workflow construct's
+        with contextlib.suppress(NamespaceAlreadyExistsError):
+            catalog.create_namespace(location.namespace)
+    try:
+        transaction = catalog.create_table_transaction(
+            location.identifier, schema=schema,
+            location=f"{location.warehouse}/{location.namespace}.db/{location.table}")
+        with transaction.update_spec() as spec:
+            for name in partition_names:
+                spec.add_identity(name)
+        return transaction.commit_transaction()
+    except TableAlreadyExistsError:
+        return catalog.load_table(location.identifier)
+
+
+def describe(location: TableLocation) -> dict[str, Any]:
+    """The location as plain values (for ``--json`` and messages; never a database URL)."""
+    return {"catalog": "glue" if location.glue else "sql", "table": location.name, "warehouse": location.warehouse}
+
+
+def table_location(store: ObjectStore, database_url: str | None, database: str | None = None,
+                   table: str | None = None, warehouse: str | None = None) -> TableLocation:
+    """The table a command means: in the Glue Data Catalog when ``database`` (``--iceberg-database``) is given,
+    else the local ``SqlCatalog`` in the tracking database at ``database_url``."""
+    if database:
+        return glue_location(database, table, warehouse, store)
+    if database_url is None:
+        raise TableUnavailable("the local Iceberg catalog lives in the tracking database: give --db (or "
+                               "--iceberg-database for the Glue Data Catalog)")
+    location = local_location(store, database_url, table or ICEBERG_TABLE_NAME)
+    if warehouse:
+        return TableLocation(location.namespace, location.table, warehouse.rstrip("/"), sql_uri=location.sql_uri)
+    return location
+
+
+def operator_location(database_url: str | None, database: str | None = None,
+                      table: str | None = None) -> TableLocation | None:
+    """The table an operator command reads: in the Glue Data Catalog with ``database``, else the local
+    ``SqlCatalog`` of the tracking database (``None`` when it has none: no Iceberg table was ever written)."""
+    if database:
+        return TableLocation(database, table or ICEBERG_TABLE_NAME, "", glue=True)
+    if database_url is None or not schema_exists(database_url, ICEBERG_SQL_CATALOG_SCHEMA):
+        return None
+    return TableLocation(ICEBERG_LOCAL_NAMESPACE, table or ICEBERG_TABLE_NAME, "",
+                         sql_uri=sql_catalog_uri(database_url))
