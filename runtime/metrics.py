@@ -30,6 +30,7 @@ from platform_contract.metrics import (
     QUARANTINED_FILES_TOTAL,
     RECORDS_DEAD_LETTERED,
     RECORDS_GOOD,
+    RECORDS_WITH_RESCUED_DATA,
     UNITS,
 )
 
@@ -157,6 +158,6 @@ __all__ = [
     "ENVIRONMENT_DIMENSION", "FILES_FAILED", "FILES_IGNORED", "FILES_LISTED", "FILES_QUARANTINED", "FILES_REGISTERED",
     "FILES_SUCCEEDED",
     "LISTER_DURATION_SECONDS", "MAX_DATA_POINTS_PER_CALL", "OLDEST_PENDING_AGE_SECONDS", "QUARANTINED_FILES_TOTAL",
-    "RECORDS_DEAD_LETTERED", "RECORDS_GOOD", "UNITS", "MetricsPublisher", "archive_figures", "backlog_gauges",
-    "lister_figures", "publisher_from_args",
+    "RECORDS_DEAD_LETTERED", "RECORDS_GOOD", "RECORDS_WITH_RESCUED_DATA", "UNITS", "MetricsPublisher",
+    "archive_figures", "backlog_gauges", "lister_figures", "publisher_from_args",
 ]
