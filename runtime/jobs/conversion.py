@@ -197,17 +197,18 @@ class BatchConversion:
                         "object changed while being read; the lister registers the new version"))
                 remaining = [i for i in remaining if i not in outcomes]
                 continue
-            if self.spec.schema_policy == "fail":  # a file that brings new fields stops; the others again without it
+            version = self.spec.content_hash if self.spec is not None else None
+            if self.spec is not None and self.spec.schema_policy == "fail":  # new fields stop a file; the rest again
                 stopped = [i for i in remaining if result.counts[i].new_fields]
                 for i in stopped:
                     outcomes[i] = _outcome(checks[i], FileState.FAILED, schema_changed(
-                        result.counts[i].new_fields, self.spec.content_hash), held=True,
-                        rescued_fields=result.counts[i].rescued_fields or None, spec_version=self.spec.content_hash)
+                        result.counts[i].new_fields, str(version)), held=True,
+                        rescued_fields=result.counts[i].rescued_fields or None, spec_version=version)
                 if stopped:
                     remaining = [i for i in remaining if i not in outcomes]
                     continue
-            outcomes.update({i: classify(checks[i], result.counts[i], result.unreadable.get(i),
-                                         self.spec.content_hash) for i in remaining})
+            outcomes.update({i: classify(checks[i], result.counts[i], result.unreadable.get(i), version)
+                             for i in remaining})
             break
         else:
             if wrote:  # every file ended FAILED or given back: nothing of theirs may stay staged

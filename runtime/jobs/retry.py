@@ -63,7 +63,7 @@ class RetryPolicy:
         if outcome.status is not FileState.FAILED:
             return Resolution(outcome.status, outcome.error)
         if outcome.held:  # the data changed shape, not a fault of the file: uncharged, waits for mldp requeue
-            return Resolution(FileState.FAILED, outcome.error, HELD_SECONDS, attempts=max(attempts - 1, 0))
+            return Resolution(FileState.FAILED, outcome.error, HELD_SECONDS, attempts=max(0, attempts - 1))
         if attempts >= self.max_attempts:
             error = None if outcome.error is None else f"gave up after {attempts} attempts: {outcome.error}"
             return Resolution(FileState.QUARANTINED, error)
