@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from runtime.commands import db, demo, inspect, migrate, process, recover, requeue, schema, smoke, status
+from runtime.commands import db, demo, inspect, migrate, process, recover, reprocess, requeue, schema, smoke, status
 from runtime.commands import list as list_command
 
 #: The command modules, in the order ``mldp --help`` lists them.
-COMMANDS: tuple[ModuleType, ...] = (db, migrate, list_command, demo, inspect, process, recover, requeue, schema,
-                                     smoke, status)
+COMMANDS: tuple[ModuleType, ...] = (db, migrate, list_command, demo, inspect, process, recover, requeue, reprocess,
+                                     schema, smoke, status)

@@ -276,3 +276,17 @@ FROM (
 GROUP BY spec_version
 ORDER BY last_used DESC NULLS LAST
 """
+
+#: ``mldp reprocess``: the SUCCEEDED files a selection names (every filter optional, NULL = none), with their archived
+#: copy and the spec version that converted them.
+REPROCESS_CANDIDATES = """
+SELECT file_id, s3_key, archived_key, spec_version, version, processed_at
+FROM file_processing_status
+WHERE processing_status = 'SUCCEEDED'
+  AND (%(spec_version)s::text IS NULL OR spec_version IS NOT DISTINCT FROM nullif(%(spec_version)s, 'none'))
+  AND (%(since)s::timestamptz IS NULL OR processed_at >= %(since)s)
+  AND (%(until)s::timestamptz IS NULL OR processed_at < %(until)s)
+  AND (%(keys)s::text[] IS NULL OR s3_key = ANY(%(keys)s))
+  AND (%(prefix)s::text IS NULL OR starts_with(s3_key, %(prefix)s))
+ORDER BY file_id
+"""
