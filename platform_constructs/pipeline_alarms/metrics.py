@@ -31,8 +31,8 @@ class PipelineMetrics:
     ``rds_free_storage`` (else ``None``).
 
     Dashboard-only attributes (5-minute sums or maxima): ``files_succeeded``, ``files_failed``,
-    ``files_quarantined``, ``records_good``, ``records_rescued``, ``bytes_processed``, ``batch_duration``, ``files_listed``,
-    ``files_registered``, ``files_ignored``, ``backlog_files``.
+    ``files_quarantined``, ``records_good``, ``records_rescued``, ``bytes_processed``, ``batch_duration``,
+    ``files_listed``, ``files_registered``, ``files_ignored``, ``backlog_files``.
     """
 
     def __init__(self, props: PipelineAlarmsProps, job_state_rule: events.Rule) -> None:
