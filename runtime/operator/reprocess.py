@@ -8,7 +8,7 @@ is reported and never re-read), and the decision per table format:
 * **Parquet** refuses: a batch writes one Parquet file per partition holding the rows of all its files, so the rows
   of one raw file cannot be removed without rewriting other files' rows; readers would see the old and the new rows
   of a reprocessed file side by side. The message names the format that can: ``--table-format iceberg``.
-* **Iceberg** (issue 19's table, ``runtime/table/``): the replacement belongs in the commit that adds the file's new
+* **Iceberg** (issue 19's table package): the replacement belongs in the commit that adds the file's new
   rows, which retracts the rows of an older ``source_version`` of the same source key, exactly once under crashes.
   :func:`requeue_for_reprocess` is the hook it plugs into: it receives the plan (files with readable archived copies)
   and moves them back to the queue with their archived key as the location to read; until that table exists it
@@ -91,7 +91,7 @@ def requeue_for_reprocess(conn: Any, plan: ReprocessPlan, table_format: str, rea
             "read); use --table-format iceberg, whose commit retracts the rows of the older source_version of the "
             "same key in the commit that adds the new ones")
     raise ReprocessRefused(
-        "reprocess with --table-format iceberg needs the Iceberg table of issue 19 (runtime/table/), whose commit "
+        "reprocess with --table-format iceberg needs the Iceberg table of issue 19, whose commit "
         "retracts a source key's older rows: not in this build; the selection above is what it would convert again")
 
 
