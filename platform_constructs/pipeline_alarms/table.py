@@ -111,7 +111,7 @@ def alarm_rows(p: PipelineAlarmsProps, m: PipelineMetrics) -> list[AlarmRow]:
                  f"A {p.processor_job_name} run archived raw file(s) but could not delete them from the raw prefix "
                  "(the run's log names them and the reason; an SDK too old for conditional deletes fails the run)"),
     ]
-    rows += rescued_data_rows(p, m)
+    rows += [AlarmRow(*fields) for fields in rescued_data_rows(p, m)]
     if m.rds_cpu and m.rds_freeable_memory and m.rds_disk_queue_depth and m.rds_free_storage:
         rows += [
             AlarmRow(RDS_CPU, m.rds_cpu, p.rds_cpu_percent, _GT, _MISSING, n, True,

@@ -49,6 +49,14 @@ def _spec_type(json_types: list[str]) -> str:
     return "string"
 
 
+def _example(text: str) -> Any:
+    """An example value as stored: its JSON, or (cut at 200 characters) the text itself followed by ``...``."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text + "..."
+
+
 def build_drift(conn: Any, since: dt.datetime | None = None) -> dict[str, Any]:
     """The drift report of the tracking database ``conn`` since ``since`` (``None``: all time), JSON-ready."""
     with conn.cursor() as cur:
@@ -64,7 +72,7 @@ def build_drift(conn: Any, since: dt.datetime | None = None) -> dict[str, Any]:
             "last_seen": last, "types": {}, "spec_versions": set()})
         item["records"] += int(records)
         item["first_seen"], item["last_seen"] = min(item["first_seen"], first), max(item["last_seen"], last)
-        item["types"][json_type] = {"records": int(records), "examples": [json.loads(e) for e in examples if e]}
+        item["types"][json_type] = {"records": int(records), "examples": [_example(e) for e in examples if e]}
         item["spec_versions"].update(v for v in versions if v)
     report = []
     for item in sorted(fields.values(), key=lambda entry: (-entry["records"], entry["path"])):

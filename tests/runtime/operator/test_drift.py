@@ -95,3 +95,10 @@ def test_suggested_entries_for_lists_odd_names_and_mixed_types():
     assert "not a dotted path" in suggested_entry('["x.y"]', ["string"])
     assert suggested_entry("score", ["integer", "number"])["type"] == "double"
     assert suggested_entry("blob", ["object", "string"])["type"] == "string"
+
+
+def test_a_long_example_is_shown_cut():
+    from runtime.operator.drift import _example
+
+    assert _example('"' + "x" * 199) == '"' + "x" * 199 + "..."
+    assert _example('{"a": 1}') == {"a": 1}
