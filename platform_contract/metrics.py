@@ -16,6 +16,8 @@ Processor (``JsonToParquetBatchProcessor``), once per batch:
   (``max_attempts`` exhausted, or not a single good record could be read).
 * :data:`RECORDS_GOOD` (Count): records written to the curated Parquet.
 * :data:`RECORDS_DEAD_LETTERED` (Count): records written to the dead-letter prefix.
+* :data:`RECORDS_WITH_RESCUED_DATA` (Count): records written whose ``_rescued_data`` is not null (fields the spec
+  does not read, values that did not fit their column), counted in every schema policy (issue 20).
 * :data:`BYTES_PROCESSED` (Bytes): raw bytes read by the batch.
 * :data:`BATCH_DURATION_SECONDS` (Seconds): wall time of the batch, claim to commit.
 
@@ -69,6 +71,8 @@ RECORDS_GOOD = "RecordsGood"
 """Count: records written to the curated Parquet."""
 RECORDS_DEAD_LETTERED = "RecordsDeadLettered"
 """Count: records written to the dead-letter prefix."""
+RECORDS_WITH_RESCUED_DATA = "RecordsWithRescuedData"
+"""Count: records written that carry rescued data (every schema policy counts them)."""
 BYTES_PROCESSED = "BytesProcessed"
 """Bytes: raw bytes read by the batch."""
 BATCH_DURATION_SECONDS = "BatchDurationSeconds"
@@ -106,6 +110,7 @@ PROCESSOR_METRICS: tuple[str, ...] = (
     FILES_QUARANTINED,
     RECORDS_GOOD,
     RECORDS_DEAD_LETTERED,
+    RECORDS_WITH_RESCUED_DATA,
     BYTES_PROCESSED,
     BATCH_DURATION_SECONDS,
 )
@@ -133,6 +138,7 @@ UNITS: dict[str, str] = {
     FILES_QUARANTINED: "Count",
     RECORDS_GOOD: "Count",
     RECORDS_DEAD_LETTERED: "Count",
+    RECORDS_WITH_RESCUED_DATA: "Count",
     BYTES_PROCESSED: "Bytes",
     BATCH_DURATION_SECONDS: "Seconds",
     ARCHIVE_DELETE_FAILURES: "Count",
@@ -172,5 +178,6 @@ __all__ = [
     "QUARANTINED_FILES_TOTAL",
     "RECORDS_DEAD_LETTERED",
     "RECORDS_GOOD",
+    "RECORDS_WITH_RESCUED_DATA",
     "UNITS",
 ]

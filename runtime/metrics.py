@@ -31,6 +31,7 @@ from platform_contract.metrics import (
     QUARANTINED_FILES_TOTAL,
     RECORDS_DEAD_LETTERED,
     RECORDS_GOOD,
+    RECORDS_WITH_RESCUED_DATA,
     UNITS,
 )
 
@@ -163,6 +164,6 @@ __all__ = [
     "ENVIRONMENT_DIMENSION", "FILES_FAILED", "FILES_IGNORED", "FILES_LISTED", "FILES_QUARANTINED", "FILES_REGISTERED",
     "FILES_SUCCEEDED", "ICEBERG_COMMIT_FAILURES",
     "LISTER_DURATION_SECONDS", "MAX_DATA_POINTS_PER_CALL", "OLDEST_PENDING_AGE_SECONDS", "QUARANTINED_FILES_TOTAL",
-    "RECORDS_DEAD_LETTERED", "RECORDS_GOOD", "UNITS", "MetricsPublisher", "archive_figures", "backlog_gauges",
-    "lister_figures", "publisher_from_args", "table_figures",
+    "RECORDS_DEAD_LETTERED", "RECORDS_GOOD", "RECORDS_WITH_RESCUED_DATA", "UNITS", "MetricsPublisher",
+    "archive_figures", "backlog_gauges", "lister_figures", "publisher_from_args", "table_figures",
 ]

@@ -18,7 +18,8 @@ MODES = ("train", "eval", "test")
 
 
 def record(rng: random.Random, index: int) -> dict:
-    """One well-formed raw record in the reference shape."""
+    """One well-formed raw record in the reference shape (``score`` and ``some_nested_struct.field2``, and ``device``
+    in one record of ten, are fields the default spec does not read: they end in ``_rescued_data``)."""
     day = date(2024, 1, 1) + timedelta(days=rng.randrange(0, 21))
     return {
         "id": f"evt-{index:08d}",
@@ -29,6 +30,8 @@ def record(rng: random.Random, index: int) -> dict:
             {"name": f"feature_{k}", "value": round(rng.random(), 4)} for k in range(rng.randrange(0, 4))
         ],
         "score": round(rng.gauss(0, 1), 5),
+        # a field producers added later: not in the default spec, kept in _rescued_data (issue 20)
+        **({"device": f"cam-{index % 4}"} if index % 10 == 3 else {}),
     }
 
 

@@ -51,7 +51,7 @@ def create_dashboard(
     )
     dashboard.add_widgets(
         graph("Files per outcome", [m.files_succeeded, m.files_failed, m.files_quarantined], width=6),
-        graph("Records", [m.records_good, m.dead_letter_records], width=6),
+        graph("Records", [m.records_good, m.dead_letter_records, m.records_rescued], width=6),
         graph("Dead-lettered (% of records)", [m.dead_letter_percent], [t.DEAD_LETTER_RECORDS], width=6),
         graph("Bytes processed", [m.bytes_processed], width=6),
     )

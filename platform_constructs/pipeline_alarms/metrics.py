@@ -33,8 +33,8 @@ class PipelineMetrics:
     ``rds_free_storage`` (else ``None``).
 
     Dashboard-only attributes (5-minute sums or maxima): ``files_succeeded``, ``files_failed``,
-    ``files_quarantined``, ``records_good``, ``bytes_processed``, ``batch_duration``, ``files_listed``,
-    ``files_registered``, ``files_ignored``, ``backlog_files``.
+    ``files_quarantined``, ``records_good``, ``records_rescued``, ``bytes_processed``, ``batch_duration``,
+    ``files_listed``, ``files_registered``, ``files_ignored``, ``backlog_files``.
     """
 
     def __init__(self, props: PipelineAlarmsProps, job_state_rule: events.Rule) -> None:
@@ -73,6 +73,7 @@ class PipelineMetrics:
         self.files_failed = self.custom(m.FILES_FAILED, "Sum", FIVE_MINUTES)
         self.files_quarantined = self.custom(m.FILES_QUARANTINED, "Sum", FIVE_MINUTES)
         self.records_good = self.custom(m.RECORDS_GOOD, "Sum", FIVE_MINUTES)
+        self.records_rescued = self.custom(m.RECORDS_WITH_RESCUED_DATA, "Sum", FIVE_MINUTES)
         self.bytes_processed = self.custom(m.BYTES_PROCESSED, "Sum", FIVE_MINUTES)
         self.batch_duration = self.custom(m.BATCH_DURATION_SECONDS, "Maximum", FIVE_MINUTES)
         self.files_listed = self.custom(m.FILES_LISTED, "Sum", FIVE_MINUTES)

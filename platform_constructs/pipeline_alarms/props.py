@@ -86,6 +86,9 @@ class PipelineAlarmsSettings:
     backlog_age_seconds: int = 86400
     #: This many quarantined files raise the alarm.
     quarantined_files_threshold: int = 1
+    #: Records with rescued data (fields the spec does not read) in a ``period`` that raise the optional
+    #: ``RecordsWithRescuedData`` alarm; ``None`` (default): no such alarm.
+    rescued_records_threshold: int | None = None
     #: Physical dashboard name; ``None`` lets CloudFormation generate one.
     dashboard_name: str | None = None
 
@@ -117,7 +120,7 @@ class PipelineAlarmsSettings:
             "backlog_age_seconds": self.backlog_age_seconds,
             "quarantined_files_threshold": self.quarantined_files_threshold,
         }
-        for name in ("lister_heartbeat_minutes", "rds_freeable_memory_bytes"):
+        for name in ("lister_heartbeat_minutes", "rds_freeable_memory_bytes", "rescued_records_threshold"):
             if getattr(self, name) is not None:
                 positive[name] = getattr(self, name)
         for name, value in positive.items():

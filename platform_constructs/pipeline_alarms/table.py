@@ -44,6 +44,7 @@ from aws_cdk import aws_cloudwatch as cloudwatch
 
 from platform_constructs.pipeline_alarms.metrics import PipelineMetrics
 from platform_constructs.pipeline_alarms.props import PipelineAlarmsProps
+from platform_constructs.pipeline_alarms.rescued_data import rescued_data_rows
 
 # Alarm keys (the keys of ``PipelineAlarms.alarms`` and the alarms' construct ids).
 JOB_FAILURES = "JobFailures"
@@ -124,6 +125,7 @@ def alarm_rows(p: PipelineAlarmsProps, m: PipelineMetrics) -> list[AlarmRow]:
                      "(a conflict with another writer such as the Glue compaction optimizer, or a catalog error); "
                      "the batch charged no file and is retried by the next run")
         )
+    rows += [AlarmRow(*fields) for fields in rescued_data_rows(p, m)]
     if m.rds_cpu and m.rds_freeable_memory and m.rds_disk_queue_depth and m.rds_free_storage:
         rows += [
             AlarmRow(RDS_CPU, m.rds_cpu, p.rds_cpu_percent, _GT, _MISSING, n, True,

@@ -11,9 +11,23 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from runtime.commands import compact, db, demo, inspect, migrate, process, recover, requeue, smoke, snapshot, status
+from runtime.commands import (
+    compact,
+    db,
+    demo,
+    inspect,
+    migrate,
+    process,
+    recover,
+    reprocess,
+    requeue,
+    schema,
+    smoke,
+    snapshot,
+    status,
+)
 from runtime.commands import list as list_command
 
 #: The command modules, in the order ``mldp --help`` lists them.
-COMMANDS: tuple[ModuleType, ...] = (db, migrate, list_command, demo, inspect, process, recover, requeue, smoke,
-                                     snapshot, compact, status)
+COMMANDS: tuple[ModuleType, ...] = (db, migrate, list_command, demo, inspect, process, recover, requeue, reprocess,
+                                     schema, smoke, snapshot, compact, status)

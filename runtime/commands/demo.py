@@ -77,6 +77,11 @@ def _print_result(result: dict) -> int:
     print(f"records written:    {summary['records_good']:,} (curated Parquet)")
     print(f"records dead-lettered: {summary['records_bad']:,}")
     print(f"partitions written: {summary['partitions_written']}")
+    rescued = result["rescued_fields"]
+    print(f"records with rescued data: {summary.get('records_rescued', 0):,} (fields the spec does not read, kept "
+          f"in the _rescued_data column: {', '.join(rescued['paths']) or 'none'})")
+    if rescued["example"]:
+        print(f"  e.g. {rescued['example']['id']}: _rescued_data = {rescued['example']['_rescued_data']}")
     print(f"curated Parquet:    {result['curated_parquet']}")
     print(f"dead letters:       {result['dead_letter']}")
     print(f"archived raw files: {result['archived_raw']}")

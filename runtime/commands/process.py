@@ -95,6 +95,7 @@ def batch_figures(report: Any) -> dict[str, float]:
         m.FILES_QUARANTINED: report.files.get(FileState.QUARANTINED, 0),
         m.RECORDS_GOOD: report.records_good,
         m.RECORDS_DEAD_LETTERED: report.records_bad,
+        m.RECORDS_WITH_RESCUED_DATA: report.records_rescued,
         m.BYTES_PROCESSED: report.bytes,
         m.BATCH_DURATION_SECONDS: report.seconds,
     }

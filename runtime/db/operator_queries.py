@@ -123,7 +123,7 @@ LIMIT %(limit)s
 FILE_COLUMNS = (
     "file_id, s3_key, file_size_bytes, last_modified_timestamp, etag, version, processing_status, glue_job_run_id, "
     "batch_id, lease_expires_at, next_attempt_at, processed_at, error_message, retry_count, records_good, "
-    "records_bad, dead_letter_path, archived_key, created_at, updated_at"
+    "records_bad, dead_letter_path, archived_key, created_at, updated_at, records_rescued, spec_version"
 )
 
 FILE_BY_KEY = f"SELECT {FILE_COLUMNS} FROM file_processing_status WHERE s3_key = %(key)s"
@@ -142,7 +142,7 @@ ORDER BY history_id
 #: Every batch the file was ever part of (from its history, plus its current batch).
 FILE_BATCHES = """
 SELECT batch_id, glue_job_run_id, state, file_count, records_good, records_bad, bytes, claimed_at, finished_at,
-    error_message
+    error_message, spec_version, records_rescued
 FROM processing_batches
 WHERE batch_id IN (
     SELECT batch_id FROM file_processing_history WHERE file_id = %(file_id)s AND batch_id IS NOT NULL
@@ -239,4 +239,54 @@ SELECT k.key, f.processing_status
 FROM unnest(%(keys)s::text[]) WITH ORDINALITY AS k(key, n)
 LEFT JOIN file_processing_status AS f ON f.s3_key = k.key
 ORDER BY k.n
+"""
+
+# --- schema drift and spec versions (issue 20) -----------------------------------------------------------------
+
+#: The sightings of a time window, per path, kind and JSON type.
+DRIFT = """
+SELECT path, kind, json_type, sum(records)::bigint AS records, count(DISTINCT file_id) AS files,
+    min(seen_at) AS first_seen, max(seen_at) AS last_seen, (array_agg(example ORDER BY seen_at DESC))[1:3] AS examples,
+    array_agg(DISTINCT spec_version) AS spec_versions
+FROM rescued_field_sightings
+WHERE seen_at >= coalesce(%(since)s, '-infinity'::timestamptz)
+GROUP BY path, kind, json_type
+ORDER BY path, kind, json_type
+"""
+
+#: Files per path over every type (a file seen with two types counts once).
+DRIFT_FILES = """
+SELECT path, kind, count(DISTINCT file_id) AS files
+FROM rescued_field_sightings
+WHERE seen_at >= coalesce(%(since)s, '-infinity'::timestamptz)
+GROUP BY path, kind
+"""
+
+#: The spec versions of the last ``limit`` finished batches, newest use first, with their rescued records.
+SPEC_VERSIONS = """
+SELECT spec_version, count(*) AS batches, coalesce(sum(records_rescued), 0) AS records_rescued,
+    max(finished_at) AS last_used
+FROM (
+    SELECT spec_version, records_rescued, finished_at
+    FROM processing_batches
+    WHERE state = 'COMMITTED'
+    ORDER BY claimed_at DESC
+    LIMIT %(limit)s
+) AS recent
+GROUP BY spec_version
+ORDER BY last_used DESC NULLS LAST
+"""
+
+#: ``mldp reprocess``: the SUCCEEDED files a selection names (every filter optional, NULL = none), with their archived
+#: copy and the spec version that converted them.
+REPROCESS_CANDIDATES = """
+SELECT file_id, s3_key, archived_key, spec_version, version, processed_at
+FROM file_processing_status
+WHERE processing_status = 'SUCCEEDED'
+  AND (%(spec_version)s::text IS NULL OR spec_version IS NOT DISTINCT FROM nullif(%(spec_version)s, 'none'))
+  AND (%(since)s::timestamptz IS NULL OR processed_at >= %(since)s)
+  AND (%(until)s::timestamptz IS NULL OR processed_at < %(until)s)
+  AND (%(keys)s::text[] IS NULL OR s3_key = ANY(%(keys)s))
+  AND (%(prefix)s::text IS NULL OR starts_with(s3_key, %(prefix)s))
+ORDER BY file_id
 """

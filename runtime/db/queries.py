@@ -239,9 +239,20 @@ ORDER BY file_id
 #: Close the batch row first: it fences concurrent finishers (only one sees its row move from CLAIMED).
 CLOSE_BATCH = """
 UPDATE processing_batches SET state = %(state)s, records_good = %(records_good)s, records_bad = %(records_bad)s,
-    error_message = %(error)s, finished_at = now()
+    records_rescued = %(records_rescued)s, spec_version = %(spec_version)s, error_message = %(error)s,
+    finished_at = now()
 WHERE batch_id = %(batch_id)s AND state = 'CLAIMED' AND glue_job_run_id = %(job_run_id)s
 RETURNING batch_id
+"""
+
+#: The evidence of drift reports: what was rescued in each file of the batch (one row per path, kind and JSON type),
+#: written in the transaction that records the batch's outcomes.
+INSERT_SIGHTINGS = """
+INSERT INTO rescued_field_sightings (batch_id, file_id, path, kind, json_type, records, example, spec_version)
+SELECT %(batch_id)s, u.file_id, u.path, u.kind, u.json_type, u.records, u.example, %(spec_version)s
+FROM unnest(%(file_ids)s::bigint[], %(paths)s::text[], %(kinds)s::text[], %(json_types)s::text[],
+            %(records)s::bigint[], %(examples)s::text[]) AS u(file_id, path, kind, json_type, records, example)
+ON CONFLICT DO NOTHING
 """
 
 #: The attempts of each file still PROCESSING in the batch: what the retry rule (Python,
@@ -269,9 +280,10 @@ WITH outcome AS (
     SELECT * FROM unnest(%(file_ids)s::bigint[], %(states)s::text[], %(errors)s::text[],
                          %(records_good)s::bigint[], %(records_bad)s::bigint[], %(dead_letter_paths)s::text[],
                          %(retry_in_seconds)s::float8[], %(etags)s::text[], %(sizes)s::bigint[],
-                         %(claim_limits)s::integer[], %(attempts)s::integer[], %(given_back)s::boolean[])
+                         %(claim_limits)s::integer[], %(attempts)s::integer[], %(given_back)s::boolean[],
+                         %(records_rescued)s::bigint[], %(spec_versions)s::text[])
         AS u(file_id, state, error, good, bad, dead_letter_path, retry_in_seconds, etag, size, claim_limit, attempts,
-             given_back)
+             given_back, rescued, spec_version)
 ), updated AS (
     UPDATE file_processing_status AS f SET
         processing_status = o.state,
@@ -279,6 +291,8 @@ WITH outcome AS (
         error_message = CASE WHEN o.given_back THEN f.error_message ELSE o.error END,
         records_good = o.good,
         records_bad = o.bad,
+        records_rescued = CASE WHEN o.given_back THEN f.records_rescued ELSE o.rescued END,
+        spec_version = CASE WHEN o.given_back THEN f.spec_version ELSE coalesce(o.spec_version, f.spec_version) END,
         dead_letter_path = o.dead_letter_path,
         etag = coalesce(f.etag, o.etag),
         file_size_bytes = CASE WHEN f.etag IS NULL AND o.etag IS NOT NULL THEN o.size ELSE f.file_size_bytes END,

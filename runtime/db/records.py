@@ -52,9 +52,21 @@ class FileOutcome:
     #: the ETag of a newer version the pre-check found in place of the one listed (the object was overwritten
     #: after listing): registered at once as the file's next version, as the lister would
     new_etag: str | None = None
+    #: good records that carry rescued data (fields the spec does not read, values that did not fit their column)
+    records_rescued: int | None = None
+    #: the version (content hash) of the transform spec that converted the file
+    spec_version: str | None = None
+    #: what was rescued in the file: [path, kind (``unknown`` | ``mismatch``), JSON type, records, example], per path
+    #: and type (the evidence of drift reports)
+    rescued_fields: tuple[tuple[str, str, str, int, str], ...] | None = None
+    #: a file stopped by ``schema_policy: fail``: FAILED without charging an attempt, and not retried until an
+    #: operator requeues it (after the spec changed)
+    held: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "status", FileState(self.status))
+        if self.rescued_fields is not None:  # a manifest stores them as JSON lists
+            object.__setattr__(self, "rescued_fields", tuple(tuple(item) for item in self.rescued_fields))
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,9 @@ CREATE TABLE file_processing_status (
     updated_at              TIMESTAMPTZ NOT NULL DEFAULT now(),
     -- the largest batch this file may next be claimed in (migration 0005)
     claim_limit             INTEGER CHECK (claim_limit IS NULL OR claim_limit >= 1),
+    -- good records of the last outcome that carried rescued data; the spec version that converted it (0013)
+    records_rescued         BIGINT,
+    spec_version            TEXT,
     -- migration 0006 added RETIRED (NOT VALID there, to skip the scan of existing rows)
     CONSTRAINT file_processing_status_processing_status_check
         CHECK (processing_status IN ('PENDING', 'PROCESSING', 'SUCCEEDED', 'FAILED', 'QUARANTINED', 'RETIRED'))
@@ -42,6 +45,8 @@ CREATE TABLE file_processing_status (
 
 COMMENT ON COLUMN file_processing_status.claim_limit IS
     'the largest batch this file may next be claimed in (NULL: any); set when a batch it was in was abandoned';
+COMMENT ON COLUMN file_processing_status.spec_version IS
+    'the version (content hash) of the transform spec of the file''s last outcome: mldp reprocess --spec-version';
 
 -- Serves the claim query: only claimable rows are indexed, in claim order.
 CREATE INDEX idx_fps_claimable ON file_processing_status (next_attempt_at, file_id)
@@ -90,7 +95,10 @@ CREATE TABLE processing_batches (
     held_at              TIMESTAMPTZ,
     -- what the batch publishes, recorded before it publishes anything (0007)
     publish_started_at   TIMESTAMPTZ,
-    published_partitions TEXT[]
+    published_partitions TEXT[],
+    -- good records that carried rescued data; the version (content hash) of the spec the batch used (0013)
+    records_rescued      BIGINT,
+    spec_version         TEXT
 );
 
 COMMENT ON COLUMN processing_batches.held_at IS
@@ -101,6 +109,8 @@ COMMENT ON COLUMN processing_batches.publish_started_at IS
     'its published objects retracted, never abandoned as if nothing were published';
 COMMENT ON COLUMN processing_batches.published_partitions IS
     'the curated partitions the batch publishes into (curated_prefix/<partition>/batch-<batch_id>-NNNN...)';
+COMMENT ON COLUMN processing_batches.spec_version IS
+    'the version (content hash) of the transform spec the batch converted its files with';
 
 CREATE INDEX idx_batches_open ON processing_batches (lease_expires_at) WHERE state = 'CLAIMED';
 -- status: the last N batches.
@@ -228,3 +238,22 @@ COMMENT ON TABLE discovery_event_sequencers IS
 
 GRANT SELECT, INSERT, UPDATE, DELETE ON discovery_runs, discovery_event_sequencers TO mldp_app;
 GRANT USAGE, SELECT ON SEQUENCE discovery_runs_run_id_seq TO mldp_app;
+
+-- --- rescued_field_sightings: what was rescued in each file of each batch (migration 0013) -----------------------
+-- The evidence of `mldp schema drift`: one row per field path (list indices as []), kind and JSON type, written with
+-- the batch's outcomes in the same transaction.
+
+CREATE TABLE rescued_field_sightings (
+    batch_id     UUID NOT NULL REFERENCES processing_batches (batch_id),
+    file_id      BIGINT NOT NULL REFERENCES file_processing_status (file_id),
+    path         TEXT NOT NULL,
+    kind         VARCHAR(16) NOT NULL CHECK (kind IN ('unknown', 'mismatch')),
+    json_type    VARCHAR(16) NOT NULL,
+    records      BIGINT NOT NULL CHECK (records > 0),
+    example      TEXT,
+    spec_version TEXT,
+    seen_at      TIMESTAMPTZ NOT NULL DEFAULT now(),
+    PRIMARY KEY (batch_id, file_id, path, kind, json_type)
+);
+
+CREATE INDEX idx_sightings_seen_at ON rescued_field_sightings (seen_at);

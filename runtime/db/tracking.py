@@ -224,6 +224,8 @@ class TrackingStore:
             "job_run_id": job_run_id, "batch_id": batch_id, "state": BatchState(state), "error": error,
             "records_good": sum(o.records_good or 0 for o in outcomes),
             "records_bad": sum(o.records_bad or 0 for o in outcomes),
+            "records_rescued": sum(o.records_rescued or 0 for o in outcomes),
+            "spec_version": next((o.spec_version for o in outcomes if o.spec_version), None),
         }
         with self._transaction() as cur:
             cur.execute(queries.CLOSE_BATCH, closing)
@@ -241,11 +243,20 @@ class TrackingStore:
                 "etags": [o.etag for o in outcomes], "sizes": [o.size if o.etag else None for o in outcomes],
                 "claim_limits": [o.claim_limit for o in outcomes], "attempts": [r.attempts for r in resolved],
                 "given_back": [r.given_back for r in resolved],
+                "records_rescued": [o.records_rescued for o in outcomes],
+                "spec_versions": [o.spec_version for o in outcomes],
             })
             final = Counter(row[0] for row in cur.fetchall())
             if sum(final.values()) != len(outcomes):  # never close a batch with files left PROCESSING
                 raise LeaseLost(f"batch {batch_id}: {len(outcomes) - sum(final.values())} of its files are no "
                                 "longer PROCESSING in it; outcome not recorded")
+            sightings = [(o.file_id, *item) for o in outcomes for item in (o.rescued_fields or ())]
+            if sightings and BatchState(state) is BatchState.COMMITTED:
+                cur.execute(queries.INSERT_SIGHTINGS, {
+                    "batch_id": batch_id, "spec_version": closing["spec_version"],
+                    "file_ids": [item[0] for item in sightings], "paths": [item[1] for item in sightings],
+                    "kinds": [item[2] for item in sightings], "json_types": [item[3] for item in sightings],
+                    "records": [item[4] for item in sightings], "examples": [item[5] for item in sightings]})
             seen = [o for o in outcomes if o.new_etag]
             if seen:  # overwritten after listing: their new version now, not attempt after attempt of the old one
                 cur.execute(queries.SET_ACTOR, {"actor": job_run_id})

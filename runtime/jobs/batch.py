@@ -140,6 +140,8 @@ class BatchReport:
     abandoned: bool = False
     #: seconds spent per protocol phase (claim, precheck, convert, publish, commit, archive, clean)
     timings: dict[str, float] = field(default_factory=dict)
+    #: good records that carried rescued data
+    records_rescued: int = 0
 
 
 class PhaseTimer:
@@ -302,6 +304,7 @@ class BatchProtocol:
             records_bad=sum(o.records_bad or 0 for o in manifest.outcomes),
             bytes=sum(o.size for o in manifest.outcomes), seconds=time.monotonic() - started,
             partitions=manifest.partitions, timings=dict(timer.laps),
+            records_rescued=sum(o.records_rescued or 0 for o in manifest.outcomes),
         )
 
     # -- the steps' database work --------------------------------------------------------------------------------

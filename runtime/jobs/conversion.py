@@ -55,20 +55,32 @@ log = logging.getLogger(__name__)
 CULPRIT_PREFIX = "conversion fails on this file alone: "
 
 
-def classify(check: PrecheckResult, counts: FileCounts, unreadable: str | None = None) -> FileOutcome:
+def classify(check: PrecheckResult, counts: FileCounts, unreadable: str | None = None,
+             spec_version: str | None = None) -> FileOutcome:
     """The outcome of a file Spark read: SUCCEEDED with at least one good record (``records_good`` is what was
     written, after the hook); QUARANTINED when it cannot yield one (unreadable, every record bad, or no record at
-    all). Retrying is :mod:`runtime.jobs.retry`'s."""
+    all). Retrying is :mod:`runtime.jobs.retry`'s. Records the rescued-data counts and evidence, and the spec
+    version."""
     good, bad = counts.records_good, counts.records_bad
     if unreadable:
-        return _outcome(check, FileState.QUARANTINED, unreadable, records_good=0, records_bad=0)
+        return _outcome(check, FileState.QUARANTINED, unreadable, records_good=0, records_bad=0,
+                        spec_version=spec_version)
+    rescue = {"records_rescued": counts.records_rescued, "rescued_fields": counts.rescued_fields or None,
+              "spec_version": spec_version}
     if good > 0:
-        return _outcome(check, FileState.SUCCEEDED, None, records_good=counts.written, records_bad=bad)
+        return _outcome(check, FileState.SUCCEEDED, None, records_good=counts.written, records_bad=bad, **rescue)
     if bad > 0:
         reason = f"no good record: all {bad} records malformed or invalid (see the dead-letter prefix)"
     else:
         reason = "no JSON record in the file (empty or whitespace-only)"
-    return _outcome(check, FileState.QUARANTINED, reason, records_good=good, records_bad=bad)
+    return _outcome(check, FileState.QUARANTINED, reason, records_good=good, records_bad=bad, **rescue)
+
+
+def schema_changed(new_fields: Sequence[str], spec_version: str) -> str:
+    """The error of a file stopped by ``schema_policy: fail``."""
+    shown = ", ".join(new_fields[:20]) + (f" and {len(new_fields) - 20} more" if len(new_fields) > 20 else "")
+    return (f"schema changed: new fields {shown} (spec version {spec_version}); add them to the spec (or set "
+            "schema_policy: rescue or ignore), then mldp requeue")
 
 
 def spark_read_alias(store: ObjectStore, file_id: int, key: str) -> str | None:
@@ -187,7 +199,18 @@ class BatchConversion:
                         "object changed while being read; the lister registers the new version"))
                 remaining = [i for i in remaining if i not in outcomes]
                 continue
-            outcomes.update({i: classify(checks[i], result.counts[i], result.unreadable.get(i)) for i in remaining})
+            version = self.spec.content_hash if self.spec is not None else None
+            if self.spec is not None and self.spec.schema_policy == "fail":  # new fields stop a file; the rest again
+                stopped = [i for i in remaining if result.counts[i].new_fields]
+                for i in stopped:
+                    outcomes[i] = _outcome(checks[i], FileState.FAILED, schema_changed(
+                        result.counts[i].new_fields, str(version)), held=True,
+                        rescued_fields=result.counts[i].rescued_fields or None, spec_version=version)
+                if stopped:
+                    remaining = [i for i in remaining if i not in outcomes]
+                    continue
+            outcomes.update({i: classify(checks[i], result.counts[i], result.unreadable.get(i), version)
+                             for i in remaining})
             break
         else:
             if wrote:  # every file ended FAILED or given back: nothing of theirs may stay staged

@@ -73,7 +73,7 @@ class Manifest:
 
 
 #: Outcome fields a manifest stores only when set, so that it has the shape of an earlier runtime's otherwise.
-_OPTIONAL_OUTCOME_FIELDS = ("claim_limit", "new_etag")
+_OPTIONAL_OUTCOME_FIELDS = ("claim_limit", "new_etag", "records_rescued", "spec_version", "rescued_fields")
 
 
 def _outcome_json(outcome: FileOutcome) -> dict:
@@ -82,6 +82,8 @@ def _outcome_json(outcome: FileOutcome) -> dict:
     for name in _OPTIONAL_OUTCOME_FIELDS:
         if fields[name] is None:
             del fields[name]
+    if not fields["held"]:
+        del fields["held"]
     return fields
 
 

@@ -3,7 +3,9 @@
 A file a run FAILED (a transient failure: vanished, changed, unreadable for now, conversion failed) is retried
 after an exponential backoff, ``backoff_base_seconds * 2 ** (attempts - 1)`` capped at ``backoff_max_seconds``;
 once it has had ``max_attempts`` attempts it is QUARANTINED instead, its error prefixed with ``gave up after N
-attempts``. SUCCEEDED and QUARANTINED outcomes are recorded as they are. A file given back without charging it
+attempts``. A file stopped by ``schema_policy: fail`` (its records bring fields the spec does not know) is FAILED
+without its attempt charged and is never quarantined for it: it waits for ``mldp requeue`` once the spec knows the
+fields. SUCCEEDED and QUARANTINED outcomes are recorded as they are. A file given back without charging it
 (a PENDING outcome, :mod:`runtime.jobs.conversion`, or the files of a batch its run released,
 :meth:`RetryPolicy.give_back`) returns to where it was before its claim: PENDING, or FAILED if it had failed
 before, its attempt not counted, claimable again at once. The tracking store asks this rule and stores its answer
@@ -25,6 +27,10 @@ from dataclasses import dataclass, replace
 from platform_contract import defaults
 from runtime.db.records import FileOutcome, Resolution
 from runtime.db.states import FileState
+
+#: How long a file held by ``schema_policy: fail`` waits before it is claimed again by itself (about 100 years: in
+#: practice until ``mldp requeue``, which makes it claimable at once, after the spec changed).
+HELD_SECONDS = 100 * 365 * 24 * 3600.0
 
 
 @dataclass(frozen=True)
@@ -56,6 +62,8 @@ class RetryPolicy:
             return replace(self.give_back(attempts), error=outcome.error)
         if outcome.status is not FileState.FAILED:
             return Resolution(outcome.status, outcome.error)
+        if outcome.held:  # the data changed shape, not a fault of the file: uncharged, waits for mldp requeue
+            return Resolution(FileState.FAILED, outcome.error, HELD_SECONDS, attempts=max(0, attempts - 1))
         if attempts >= self.max_attempts:
             error = None if outcome.error is None else f"gave up after {attempts} attempts: {outcome.error}"
             return Resolution(FileState.QUARANTINED, error)

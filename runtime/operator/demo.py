@@ -180,7 +180,23 @@ def next_commands(options: DemoOptions, url: str, problems: list[dict]) -> list[
         commands.append(f"{run_again} inspect {shlex.quote(problems[0]['key'])}{db}")
         commands.append(f"{run_again} requeue --state {problems[0]['state']} --reason \"retry after a fix\" "
                         f"--dry-run{db}")
+    commands.append(f"{run_again} schema drift{db}")
     return commands
+
+
+def rescued_example(conn: Any, curated: Path) -> dict:
+    """The fields the spec did not read, kept in ``_rescued_data`` (from the drift evidence), and one curated row's
+    ``_rescued_data`` that holds ``device`` (the field the sample's producers "added")."""
+    import pyarrow.dataset as ds
+
+    from runtime.operator.drift import build_drift
+
+    fields = [item["path"] for item in build_drift(conn)["fields"] if item["kind"] == "unknown"]
+    example = None
+    if curated.exists():
+        table = ds.dataset(curated, format="parquet", partitioning="hive").to_table(columns=["id", "_rescued_data"])
+        example = next((row for row in table.to_pylist() if '"device"' in (row["_rescued_data"] or "")), None)
+    return {"paths": fields, "example": example}
 
 
 def run_demo(conn: Any, url: str, options: DemoOptions, say: Callable[[str], None], started: float) -> dict:
@@ -249,6 +265,7 @@ def run_demo(conn: Any, url: str, options: DemoOptions, say: Callable[[str], Non
         "expected_good_records": expected.good_records - expected.good_by_file[VANISHED] + 1,
         "expected_bad_records": expected.bad_records,
         "next_commands": next_commands(options, url, problems),
+        "rescued_fields": rescued_example(conn, store_dir / layout.curated_prefix),
     }
     result["check_ok"] = (summary["records_good"], summary["records_bad"]) == (result["expected_good_records"],
                                                                              result["expected_bad_records"])

@@ -146,7 +146,8 @@ def render_inspection(report: dict, max_curated: int = 10) -> str:
         f"last modified {when(f['last_modified_timestamp'])}",
         f"  attempts      {f['retry_count']} on this version; last batch {f['batch_id'] or '-'} "
         f"(run {f['glue_job_run_id'] or '-'}), processed {when(f['processed_at'])}",
-        f"  records       {_count(f['records_good'])} good, {_count(f['records_bad'])} dead-lettered",
+        f"  records       {_count(f['records_good'])} good, {_count(f['records_bad'])} dead-lettered, "
+        f"{_count(f.get('records_rescued'))} with rescued data (spec version {f.get('spec_version') or '-'})",
         f"  dead letters  {f['dead_letter_path'] or '-'}",
         f"  archived as   {f['archived_key'] or '-'}",
         f"  registered    {when(f['created_at'])}, updated {when(f['updated_at'])}",
@@ -187,9 +188,9 @@ def _render_batches(batches: list[dict]) -> str:
     if not batches:
         return "Batches: none"
     rows = [(b["batch_id"], shorten(b["glue_job_run_id"], 24), b["state"], b["file_count"], when(b["claimed_at"]),
-             when(b["finished_at"])) for b in batches]
-    return "Batches\n" + render_table(("batch", "job run", "state", "files", "claimed", "finished"), rows,
-                                      right=(3,))
+             when(b["finished_at"]), b.get("spec_version") or "-") for b in batches]
+    return "Batches\n" + render_table(("batch", "job run", "state", "files", "claimed", "finished", "spec version"),
+                                      rows, right=(3,))
 
 
 def _render_curated(curated: dict, limit: int) -> str:

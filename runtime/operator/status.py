@@ -27,6 +27,7 @@ from runtime.operator.formatting import (
     shorten,
     when,
 )
+from runtime.operator.spec_versions import render_spec_versions, spec_versions
 
 if TYPE_CHECKING:
     from psycopg2.extensions import connection as Connection
@@ -67,6 +68,7 @@ def build_status(conn: Connection, batches: int = 10, errors: int = 10,
         cur.execute(q.TOP_ERRORS, {"limit": errors})
         top_errors = rows_as_dicts(cur)
         discovery = discovery_status(cur, now)  # issue 21
+        versions = spec_versions(cur, batches)
     conn.commit()
     report = {
         "generated_at": now,
@@ -80,6 +82,7 @@ def build_status(conn: Connection, batches: int = 10, errors: int = 10,
                               throughput),
         "recent_batches": recent,
         "top_errors": top_errors,
+        "spec_versions": versions,
         "limits": {"recent_batches": batches, "top_errors": errors},
         "discovery": discovery,
     }
@@ -190,6 +193,7 @@ def render_status(report: dict[str, Any]) -> str:
         _render_backlog(report),
         _render_throughput(report),
         _render_batches(report["recent_batches"], report["limits"]["recent_batches"]),
+        render_spec_versions(report["spec_versions"]),
         _render_errors(report["top_errors"], _needing_attention(report)),
         render_discovery(report["discovery"]),
     ]

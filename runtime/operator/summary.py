@@ -20,6 +20,7 @@ def summarize(reports: Sequence[Any], seconds: float) -> dict:
         "files": files,
         "records_good": sum(r.records_good for r in reports),
         "records_bad": sum(r.records_bad for r in reports),
+        "records_rescued": sum(getattr(r, "records_rescued", 0) for r in reports),
         "bytes": sum(r.bytes for r in reports),
         "partitions_written": len(partitions),
         "recovered_batches": sum(1 for r in reports if r.recovered),

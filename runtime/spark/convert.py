@@ -20,15 +20,17 @@ from pyspark.sql import functions as F
 from runtime.spark.names import unreadable_reason
 from runtime.spark.read import (
     FILE_ID,
+    RAW_RECORD,
     SourceFile,
     attach_lineage,
     codec_unavailable,
     read_batch,
 )
+from runtime.spark.rescue import RESCUED, rescued_fields_by_file, with_rescue
 from runtime.spark.transform import HookFailed, apply_hook, map_columns
 from runtime.spark.validate import BAD, reason_text, validate
 from runtime.spark.write import dead_letter_frame, rows_by_source, write_curated, write_dead_letters
-from runtime.transforms.spec import CORRUPT_RECORD_COLUMN, TransformSpec
+from runtime.transforms.spec import TransformSpec
 
 __all__ = ["ConversionResult", "FileCounts", "HookFailed", "SourceFile", "convert_batch"]
 
@@ -41,6 +43,16 @@ class FileCounts:
     records_good: int
     records_bad: int
     records_written: int | None = None
+    #: good records that carry rescued data (fields the spec does not read, or values that do not fit their column)
+    records_rescued: int = 0
+    #: what was rescued in the file's records (good and bad): (general path, ``unknown`` | ``mismatch``, JSON type,
+    #: records, an example value as JSON), one per path and type
+    rescued_fields: tuple[tuple[str, str, str, int, str], ...] = ()
+
+    @property
+    def new_fields(self) -> list[str]:
+        """The paths of the fields the spec does not read, sorted (what ``schema_policy: fail`` stops a file for)."""
+        return sorted({item[0] for item in self.rescued_fields if item[1] == "unknown"})
 
     @property
     def written(self) -> int:
@@ -93,18 +105,26 @@ def convert_batch(
     except Exception as exc:
         raise HookFailed(f"the transform hook {spec.hook} cannot be loaded: {exc}") from exc
     schema = spec.read_schema()
-    validated = validate(read_batch(spark, readable, schema, spec.json_reader_options()), spec).cache()
+    rescued = with_rescue(read_batch(spark, readable, schema, spec.json_reader_options()), spec)
+    validated = validate(rescued, spec)
+    validated = validated.withColumn(RAW_RECORD, F.when(F.col(BAD), F.col(RAW_RECORD))).cache()
     try:
+        has_rescue = F.col(RESCUED).isNotNull()
         totals = (
             validated.groupBy(FILE_ID)
-            .agg(F.count(F.when(~F.col(BAD), 1)).alias("good"), F.count(F.when(F.col(BAD), 1)).alias("bad"))
+            .agg(F.count(F.when(~F.col(BAD), 1)).alias("good"), F.count(F.when(F.col(BAD), 1)).alias("bad"),
+                 F.count(F.when(~F.col(BAD) & has_rescue, 1)).alias("rescued"),
+                 F.count(F.when(has_rescue, 1)).alias("any_rescued"))
             .collect()
         )
         for row in totals:
             if row[FILE_ID] is None:
                 raise RuntimeError(f"{row['good'] + row['bad']} records could not be traced back to a file "
                                    "of the batch (input_file_name() matched no file)")
-            counts[row[FILE_ID]] = FileCounts(int(row["good"]), int(row["bad"]))
+            counts[row[FILE_ID]] = FileCounts(int(row["good"]), int(row["bad"]), records_rescued=int(row["rescued"]))
+        if any(row["any_rescued"] for row in totals):
+            for file_id, fields in rescued_fields_by_file(validated, spec).items():
+                counts[file_id] = replace(counts[file_id], rescued_fields=fields)
         good_total = sum(item.records_good for item in counts.values())
         bad_total = sum(item.records_bad for item in counts.values())
         curated_rows = 0
@@ -119,9 +139,8 @@ def convert_batch(
                     counts[item.file_id] = replace(counts[item.file_id],
                                                    records_written=written.get(item.lineage_path, 0))
         if bad_total:
-            read_fields = [name for name in schema.fieldNames() if name != CORRUPT_RECORD_COLUMN]
             dead_letters = dead_letter_frame(attach_lineage(validated.filter(F.col(BAD)), spark, readable),
-                                             read_fields, reason_text(spec))
+                                             reason_text(spec))
             write_dead_letters(dead_letters, dead_letter_path)
         return ConversionResult(counts, curated_rows, bad_total, unreadable)
     finally:

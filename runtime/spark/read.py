@@ -1,4 +1,15 @@
-"""Reading one batch of raw JSON files with an explicit schema, each row tagged with its source file."""
+"""Reading one batch of raw JSON files with an explicit schema, each row tagged with its source file and holding its
+raw text.
+
+The files are read as text (a line of a JSON Lines file, the whole of an ``array`` file) and parsed once with
+``from_json`` and the spec's schema, which is Spark's JSON reader (the same parser, options and PERMISSIVE mode as
+``spark.read.json``): the raw text of every record stays at hand for the rescue of the fields the spec does not read
+(:mod:`runtime.spark.rescue`) and for the dead letters. A text that starts with ``[`` (a line that is an array, an
+``array`` file) is first split into its elements' texts (``from_json`` as ``array<string>``: each element as Spark
+re-serialises it), each one record, as ``spark.read.json`` reads such an array; an array with an element that is not
+an object, or that does not parse, is one record (malformed) with its whole text. What follows the first value of a
+text is ignored, as Spark does; blank lines hold no record; a UTF-8 byte-order mark at the start of a file is
+skipped."""
 
 from __future__ import annotations
 
@@ -7,9 +18,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from urllib.parse import unquote
 
-from pyspark.sql import DataFrame, DataFrameReader, SparkSession
+from pyspark.sql import Column, DataFrame, DataFrameReader, SparkSession
 from pyspark.sql import functions as F
-from pyspark.sql.types import IntegerType, LongType, StringType, StructField, StructType
+from pyspark.sql.types import ArrayType, IntegerType, LongType, StringType, StructField, StructType
 
 from runtime.spark.failures import root_cause
 from runtime.spark.names import GLOB_CHARS, hadoop_codec_suffix
@@ -20,6 +31,11 @@ LINEAGE = INTERNAL_PREFIX + "lineage"
 #: The tracking table's version of the raw file (1, then +1 for each new ETag), written as ``source_version``.
 SOURCE_VERSION = INTERNAL_PREFIX + "source_version"
 _INPUT_FILE = INTERNAL_PREFIX + "input_file"
+#: The raw text of each record (a line, a whole ``array`` file, or an element of an array as Spark re-serialises it).
+RAW_RECORD = INTERNAL_PREFIX + "raw_record"
+_PARSED = INTERNAL_PREFIX + "parsed"
+_NOT_UTF8 = INTERNAL_PREFIX + "not_utf8"
+_BOM = "\ufeff"
 
 LAYOUTS = ("lines", "array")
 # Hadoop collapses repeated '/' in paths (but not the '//' after 'scheme:').
@@ -90,17 +106,27 @@ STRICT_JSON_OPTIONS: dict[str, str] = {
 }
 
 
-def _reader(spark: SparkSession, schema: StructType, multi_line: bool,
-            json_options: Mapping[str, str] | None = None) -> DataFrameReader:
-    reader = (
-        spark.read.schema(schema)
-        .option("mode", "PERMISSIVE")
-        .option("columnNameOfCorruptRecord", CORRUPT_RECORD_COLUMN)
-        .option("multiLine", "true" if multi_line else "false")
-    )
-    for option, value in {**STRICT_JSON_OPTIONS, **(json_options or {})}.items():
-        reader = reader.option(option, value)
-    return reader
+def json_parse_options(json_options: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The options of every JSON parse of a batch: PERMISSIVE, ``_corrupt_record``, strict JSON
+    (:data:`STRICT_JSON_OPTIONS`) unless ``json_options`` (a spec's leniencies) say otherwise."""
+    return {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": CORRUPT_RECORD_COLUMN,
+            **STRICT_JSON_OPTIONS, **(json_options or {})}
+
+
+def _reader(spark: SparkSession, whole_text: bool) -> DataFrameReader:
+    return spark.read.format("text").option("wholetext", "true" if whole_text else "false")
+
+
+def record_texts(text: Column, options: Mapping[str, str]) -> Column:
+    """The record texts of one line or file (``array<string>``; empty for an empty array)."""
+    text = F.when(text.startswith(_BOM), text.substr(F.lit(2), F.length(text))).otherwise(text)
+    first = F.substring(text, 1, 1)
+    opens_array = F.when(first == "[", F.lit(True)).when(first.isin(" ", "\t", "\r", "\n"),
+                                                           text.rlike(r"^[\t\r\n ]*\["))
+    elements = F.from_json(text, ArrayType(StringType()), options)
+    whole = F.array(text)
+    usable = elements.isNotNull() & F.forall(elements, lambda item: item.isNotNull() & item.startswith("{"))
+    return F.when(F.coalesce(opens_array, F.lit(False)), F.when(usable, elements).otherwise(whole)).otherwise(whole)
 
 
 def _check(files: Sequence[SourceFile]) -> dict[str, SourceFile]:
@@ -117,24 +143,25 @@ def _check(files: Sequence[SourceFile]) -> dict[str, SourceFile]:
 
 def read_batch(spark: SparkSession, files: Sequence[SourceFile], schema: StructType,
                json_options: Mapping[str, str] | None = None) -> DataFrame:
-    """All records of ``files`` read with ``schema`` and strict JSON (:data:`STRICT_JSON_OPTIONS`, overridden by
+    """All records of ``files`` parsed with ``schema`` and strict JSON (:data:`STRICT_JSON_OPTIONS`, overridden by
     ``json_options``: a spec's opt-in leniencies) (PERMISSIVE: unparseable records keep their raw text in
-    ``_corrupt_record``), each row tagged with :data:`FILE_ID` (see :func:`attach_lineage` for the rest of its lineage).
+    ``_corrupt_record``), each row tagged with :data:`FILE_ID` (see :func:`attach_lineage` for the rest of its
+    lineage) and holding its raw text in :data:`RAW_RECORD` (see the module docstring).
 
-    ``lines`` files are read as JSON Lines, ``array`` files with ``multiLine`` (one document per file: a
-    broken element makes the whole document one corrupt record). The file names Spark resolved
-    (``inputFiles()``, the same URIs ``input_file_name()`` returns) are matched to ``files`` here, on the
-    driver, so each row only needs an exact-string broadcast join; a name that matches no file raises
-    ``ValueError`` before any data is read.
+    ``lines`` files are read line by line, ``array`` files whole (one document per file: a broken element makes
+    the whole document one corrupt record). The file names Spark resolved (``inputFiles()``, the same URIs
+    ``input_file_name()`` returns) are matched to ``files`` here, on the driver, so each row only needs an
+    exact-string broadcast join; a name that matches no file raises ``ValueError`` before any data is read.
     """
     by_path = _check(files)
+    options = json_parse_options(json_options)
     frames: list[DataFrame] = []
     mapping: list[tuple[str, int]] = []
     for layout in LAYOUTS:
         paths = [escape_glob(item.spark_path) for item in files if item.json_layout == layout]
         if not paths:
             continue
-        frame = _reader(spark, schema, layout == "array", json_options).json(paths)
+        frame = _reader(spark, layout == "array").load(paths)
         for uri in frame.inputFiles():
             item = by_path.get(uri_to_path(uri))
             if item is None:
@@ -148,7 +175,18 @@ def read_batch(spark: SparkSession, files: Sequence[SourceFile], schema: StructT
     ])
     lookup = F.broadcast(spark.createDataFrame(mapping, mapping_schema))
     tagged = raw.withColumn(_INPUT_FILE, F.input_file_name()).join(lookup, on=_INPUT_FILE, how="left")
-    return tagged.select(*schema.fieldNames(), FILE_ID)
+    text = F.col("value")
+    not_utf8 = F.encode(text, "UTF-8") != text.cast("binary")  # decoded with replacement characters: differs
+    records = tagged.select(FILE_ID, not_utf8.alias(_NOT_UTF8), F.explode(
+        F.when(not_utf8, F.array(text)).otherwise(record_texts(text, options))).alias(RAW_RECORD))
+    parsed = records.select(FILE_ID, RAW_RECORD, _NOT_UTF8,
+                            F.from_json(F.col(RAW_RECORD), schema, options).alias(_PARSED))
+    fields = [F.col(_PARSED).getField(name).alias(name) for name in schema.fieldNames()]
+    if CORRUPT_RECORD_COLUMN in schema.fieldNames():  # bytes that are not UTF-8 make the record malformed, as in
+        fields = [F.when(F.col(_NOT_UTF8), F.col(RAW_RECORD)).otherwise(field).alias(CORRUPT_RECORD_COLUMN)
+                  if name == CORRUPT_RECORD_COLUMN else field  # Spark's own reader of JSON files
+                  for name, field in zip(schema.fieldNames(), fields, strict=True)]
+    return parsed.where(F.col(_PARSED).isNotNull()).select(*fields, FILE_ID, RAW_RECORD)
 
 
 def attach_lineage(frame: DataFrame, spark: SparkSession, files: Sequence[SourceFile]) -> DataFrame:

@@ -10,14 +10,18 @@ from pyspark.sql import functions as F
 
 from runtime.errors import SpecError
 from runtime.spark.read import LINEAGE, SOURCE_VERSION
+from runtime.spark.rescue import RESCUED
 from runtime.spark.validate import output_value, partition_value, unsafe_segment
-from runtime.transforms.spec import LINEAGE_COLUMN, SOURCE_VERSION_COLUMN, TransformSpec
+from runtime.transforms.spec import LINEAGE_COLUMN, RESCUED_DATA_COLUMN, SOURCE_VERSION_COLUMN, TransformSpec
 
 
 def map_columns(good: DataFrame, spec: TransformSpec) -> DataFrame:
-    """Spec columns in spec order, then ``source_s3_path`` and ``source_version``, then the partition columns."""
+    """Spec columns in spec order, then ``_rescued_data`` (schema policy ``rescue``), ``source_s3_path`` and
+    ``source_version``, then the partition columns."""
     column_names = {column.name for column in spec.columns}
     selected = [output_value(column).alias(column.name) for column in spec.columns]
+    if spec.writes_rescued_data:
+        selected.append(F.col(RESCUED).alias(RESCUED_DATA_COLUMN))
     selected.append(F.col(LINEAGE).alias(LINEAGE_COLUMN))
     selected.append(F.col(SOURCE_VERSION).alias(SOURCE_VERSION_COLUMN))
     selected += [partition_value(spec, item).alias(item.name)

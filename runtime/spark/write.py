@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from pyspark.sql import Column, DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 
-from runtime.spark.read import FILE_ID, LINEAGE
+from runtime.spark.read import FILE_ID, LINEAGE, RAW_RECORD
 from runtime.transforms.names import PARTITION_HELPER_PREFIX
 from runtime.transforms.spec import CORRUPT_RECORD_COLUMN, LINEAGE_COLUMN
 
@@ -49,19 +49,18 @@ def rows_by_source(spark: SparkSession, path: str) -> dict[str, int]:
     return {row[LINEAGE_COLUMN]: int(row["count"]) for row in frame.collect()}
 
 
-def dead_letter_frame(bad: DataFrame, read_fields: Sequence[str], reason: Column) -> DataFrame:
+def dead_letter_frame(bad: DataFrame, reason: Column) -> DataFrame:
     """Dead-letter records: lineage, file id, reason, line (null: unknown) and the raw record.
 
-    ``raw_record`` is Spark's ``_corrupt_record`` text for unparseable records, else the parsed source fields
-    as JSON (fields the spec does not read are not included).
+    ``raw_record`` is the record's whole raw text (:data:`~runtime.spark.read.RAW_RECORD`: the line, the file, or
+    an array element as Spark re-serialises it), fields the spec does not read included.
     """
-    parsed = F.to_json(F.struct(*[F.col(f"`{name}`") for name in read_fields]))
     return bad.select(
         F.col(LINEAGE).alias(LINEAGE_COLUMN),
         F.col(FILE_ID).alias("file_id"),
         reason.alias("reason"),
         F.lit(None).cast("long").alias("line"),
-        F.coalesce(F.col(CORRUPT_RECORD_COLUMN), parsed).alias("raw_record"),
+        F.coalesce(F.col(RAW_RECORD), F.col(CORRUPT_RECORD_COLUMN)).alias("raw_record"),
     )
 
 

@@ -5,6 +5,7 @@ of the document, key by key, into a :class:`~runtime.transforms.model.TransformS
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Mapping, Sequence
@@ -23,6 +24,8 @@ from runtime.transforms.model import (
     DATE_TYPE,
     JSON_LENIENCIES,
     PARTITION_PARTS,
+    SCHEMA_POLICIES,
+    TYPE_MISMATCH_RULES,
     ColumnSpec,
     PartitionSpec,
     TransformSpec,
@@ -36,7 +39,8 @@ from runtime.transforms.names import (
 )
 from runtime.transforms.sql_types import TYPE_HELP, parse_type
 
-_SPEC_KEYS = frozenset({"version", "description", "columns", "partitions", "hook", "json"})
+_SPEC_KEYS = frozenset({"version", "description", "columns", "partitions", "hook", "json", "schema_policy",
+                        "on_type_mismatch"})
 _JSON_KEYS = frozenset({"allow"})
 _COLUMN_KEYS = frozenset({"name", "source", "type", "required", "cast", "formats", "iso_timestamps",
                           "description"})
@@ -101,10 +105,30 @@ def spec_from_dict(data: Any, base_dir: Path | None = None) -> TransformSpec:
             raise SpecError(f"partitions: {item.name!r} is also a column name; rename the partition (a column "
                             "can only be its own partition with part 'value')")
     hook = _hook_reference(data.get("hook"), base_dir)
+    policy = _choice(data.get("schema_policy", "rescue"), SCHEMA_POLICIES, "schema_policy")
+    mismatch = _choice(data.get("on_type_mismatch", "dead_letter"), TYPE_MISMATCH_RULES, "on_type_mismatch")
+    if mismatch == "rescue" and policy != "rescue":
+        raise SpecError(f"on_type_mismatch: 'rescue' keeps the value in _rescued_data, which schema_policy "
+                        f"{policy!r} does not write; use schema_policy: rescue or on_type_mismatch: dead_letter")
     spec = TransformSpec(columns=columns, partitions=partitions, hook=hook, version=1,
-                         description=str(data.get("description", "")), json_allow=_json_allow(data.get("json")))
+                         description=str(data.get("description", "")), json_allow=_json_allow(data.get("json")),
+                         schema_policy=policy, on_type_mismatch=mismatch, content_hash=content_hash(data))
     spec.resolve_hook()
     return spec
+
+
+def content_hash(data: Mapping[str, Any]) -> str:
+    """The version of a spec document: the first 12 hex digits of the SHA-256 of its canonical JSON (keys sorted,
+    no blanks; ``description`` texts included: any edit is a new version). Equal documents, however formatted
+    (JSON or YAML), have equal versions."""
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
+
+
+def _choice(value: Any, allowed: Sequence[str], where: str) -> str:
+    if value not in allowed:
+        raise SpecError(f"{where}: {value!r} is not one of {', '.join(allowed)}")
+    return str(value)
 
 
 def _json_allow(item: Any) -> frozenset[str]:

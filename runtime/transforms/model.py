@@ -72,6 +72,16 @@ class PartitionSpec:
         return self.part in DATE_PARTS
 
 
+#: What the spec does with fields it does not read (``schema_policy``): ``rescue`` keeps them in ``_rescued_data``,
+#: ``fail`` stops a file that brings any (FAILED until the spec changes and the file is requeued), ``ignore`` drops
+#: them (counted). Every mode counts the records that carry them.
+SCHEMA_POLICIES = ("rescue", "fail", "ignore")
+#: What a value whose type does not fit its column makes of the record (``on_type_mismatch``): ``dead_letter`` (the
+#: record is malformed) or ``rescue`` (the column is null, the raw value is kept in ``_rescued_data``; a required
+#: column still dead-letters the record).
+TYPE_MISMATCH_RULES = ("dead_letter", "rescue")
+
+
 #: Leniencies a spec may opt into (``json: {allow: [...]}``), each a Spark JSON reader option that is otherwise
 #: off. Without them a record with single-quoted strings, ``NaN``/``Infinity`` tokens, comments, unquoted field
 #: names or numbers with leading zeros is malformed (dead-lettered), as RFC 8259 says.
@@ -95,6 +105,15 @@ class TransformSpec:
     description: str = field(default="", compare=False)
     #: JSON leniencies the reader accepts (names of :data:`JSON_LENIENCIES`); none by default: RFC 8259 only
     json_allow: frozenset[str] = frozenset()
+    schema_policy: str = "rescue"
+    on_type_mismatch: str = "dead_letter"
+    #: the spec's version: the content hash of its document (:func:`runtime.transforms.loader.spec_from_dict`)
+    content_hash: str = field(default="", compare=False)
+
+    @property
+    def writes_rescued_data(self) -> bool:
+        """Whether the curated output has the ``_rescued_data`` column (schema policy ``rescue``)."""
+        return self.schema_policy == "rescue"
 
     @property
     def partition_names(self) -> tuple[str, ...]:
@@ -116,8 +135,8 @@ class TransformSpec:
         """The Spark JSON reader options of this spec: every leniency off unless the spec allows it."""
         return {option: "true" if name in self.json_allow else "false" for name, option in JSON_LENIENCIES.items()}
 
-    def read_schema(self) -> StructType:
-        """The explicit read schema: every source path as (nested) struct fields, plus ``_corrupt_record``."""
+    def source_schema(self) -> StructType:
+        """The fields of a record the spec reads: every source path as (nested) struct fields."""
         root: dict[str, Any] = {}
         for column in self.columns:
             node = root
@@ -125,7 +144,11 @@ class TransformSpec:
             for segment in parents:
                 node = node.setdefault(segment, {})
             node[leaf] = column.read_type()
-        schema = _to_struct(root)
+        return _to_struct(root)
+
+    def read_schema(self) -> StructType:
+        """The explicit read schema: every source path as (nested) struct fields, plus ``_corrupt_record``."""
+        schema = self.source_schema()
         return StructType([*schema.fields, StructField(CORRUPT_RECORD_COLUMN, StringType(), True)])
 
     def resolve_hook(self) -> Callable[[Any], Any] | None:

@@ -16,6 +16,9 @@ CORRUPT_RECORD_COLUMN = "_corrupt_record"
 LINEAGE_COLUMN = "source_s3_path"
 #: Output column: the tracking version of the raw object the row came from (readers keep the latest per source).
 SOURCE_VERSION_COLUMN = "source_version"
+#: Output column: the fields of a record the spec does not read, and values that do not fit their column, as a JSON
+#: object from JSON path to value (null when nothing was rescued); see :mod:`runtime.transforms.rescue`.
+RESCUED_DATA_COLUMN = "_rescued_data"
 #: Prefix of the internal columns the converter adds; spec names may not use it.
 INTERNAL_PREFIX = "__mldp_"
 #: Prefix of the helper columns an Iceberg table's staged files are partitioned by (so that the files keep their
@@ -42,7 +45,8 @@ def valid_name(value: Any, where: str) -> str:
     if not isinstance(value, str) or not _NAME.match(value):
         raise SpecError(f"{where}: {value!r} is not a valid name; use letters, digits and '_' "
                         "(not starting with a digit)")
-    if value.startswith(INTERNAL_PREFIX) or value in {LINEAGE_COLUMN, SOURCE_VERSION_COLUMN, CORRUPT_RECORD_COLUMN}:
+    if value.startswith(INTERNAL_PREFIX) or value in {LINEAGE_COLUMN, SOURCE_VERSION_COLUMN, CORRUPT_RECORD_COLUMN,
+                                                      RESCUED_DATA_COLUMN}:
         raise SpecError(f"{where}: {value!r} is reserved (the converter adds {LINEAGE_COLUMN} and "
                         f"{SOURCE_VERSION_COLUMN} itself)")
     return value

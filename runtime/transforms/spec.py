@@ -12,12 +12,21 @@ A spec is a JSON or YAML file (see ``default_spec.json`` for the reference mappi
       - {name: mode, from: event_mode, part: value, pattern: "^[A-Za-z0-9_.-]{1,64}$"}
     hook: my_pkg.my_module:my_function    # or /path/to/file.py:function (relative to the spec file); optional
     json: {allow: [non_numeric_numbers]}  # optional JSON leniencies; none by default (RFC 8259 records only)
+    schema_policy: rescue                 # rescue (default) | fail | ignore: fields the spec does not read
+    on_type_mismatch: dead_letter         # dead_letter (default) | rescue: a value that does not fit its column
 
 Rules the loader enforces (each violation is a :class:`~runtime.errors.SpecError`, a ``ValueError``, naming
 the offending key):
 
 * ``source`` is a dotted path into the JSON object (``a.b.c``, matched case-sensitively); the read schema is
-  built from these paths, so Spark never infers a schema, and fields that no column mentions are never read.
+  built from these paths, so Spark never infers a schema. Fields that no column mentions are not lost: with
+  ``schema_policy: rescue`` (the default) they are kept, at any depth, in the ``_rescued_data`` column (a JSON
+  object from JSON path to value, see :mod:`runtime.transforms.rescue`); ``fail`` stops a file that brings one
+  (FAILED, "schema changed: new fields ...", not charged, until the spec changes and ``mldp requeue``);
+  ``ignore`` drops them. Every policy counts the records that carry such fields.
+* ``on_type_mismatch``: ``dead_letter`` (default) makes a record whose value does not fit its column malformed;
+  ``rescue`` (needs ``schema_policy: rescue``) sets the column null and keeps the raw value in ``_rescued_data``
+  (a required column, or a partition source, still dead-letters the record).
 * ``type`` is the Spark SQL type the field is read as (``string``, ``bigint``, ``double``, ``boolean``,
   ``decimal(p,s)``, ``array<...>``, ``map<string,...>``, ``struct<a:...>``), or ``date``: a date column is
   read as a string and parsed with the accepted ``formats`` (default ``yyyy-MM-dd`` and ``yyyy/MM/dd``, see
@@ -67,6 +76,7 @@ from runtime.transforms.names import (
     HIVE_DEFAULT_PARTITION,
     INTERNAL_PREFIX,
     LINEAGE_COLUMN,
+    RESCUED_DATA_COLUMN,
     SAFE_SEGMENT_PATTERN,
     SOURCE_VERSION_COLUMN,
 )
@@ -81,6 +91,7 @@ __all__ = [
     "INTERNAL_PREFIX",
     "LINEAGE_COLUMN",
     "PARTITION_PARTS",
+    "RESCUED_DATA_COLUMN",
     "SAFE_SEGMENT_PATTERN",
     "SOURCE_VERSION_COLUMN",
     "ColumnSpec",

@@ -22,7 +22,7 @@ from runtime.storage.base import ObjectNotFound, ObjectStoreError
 
 REPO = Path(__file__).resolve().parents[2]
 COMMAND_NAMES = ["db", "migrate", "list", "demo", "inspect", "process", "recover", "requeue", "release", "retire",
-                 "smoke", "snapshot", "compact", "status"]
+                 "reprocess", "schema", "smoke", "snapshot", "compact", "status"]
 
 
 def _subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:

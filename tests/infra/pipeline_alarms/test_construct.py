@@ -423,6 +423,7 @@ def test_metric_names_contract() -> None:
         "FilesQuarantined",
         "RecordsGood",
         "RecordsDeadLettered",
+        "RecordsWithRescuedData",
         "BytesProcessed",
         "BatchDurationSeconds",
     )
@@ -531,3 +532,15 @@ def test_a_paused_schedule_keeps_the_heartbeat_with_its_actions_disabled(default
 
     assert alarm("ListerHeartbeat")["ActionsEnabled"] is False and alarm("ListerHeartbeat")["AlarmActions"]
     assert alarm("ListerDuration").get("ActionsEnabled", True) is True
+
+
+def test_the_rescued_data_alarm_is_off_by_default_and_watches_the_metric_when_set(default: Built) -> None:
+    """Issue 20: ``RecordsWithRescuedData`` only with ``rescued_records_threshold``."""
+    assert "RecordsWithRescuedData" not in default.construct.alarms
+    stack = Stack(App(), "RescuedAlarmStack")
+    construct = PipelineAlarms(stack, "Alarms", PipelineAlarmsProps(
+        environment_name="dev", lister_job_name=LISTER, processor_job_name=PROCESSOR, rescued_records_threshold=100))
+    assert "RecordsWithRescuedData" in construct.alarms
+    Template.from_stack(stack).has_resource_properties("AWS::CloudWatch::Alarm", {
+        "MetricName": m.RECORDS_WITH_RESCUED_DATA, "Statistic": "Sum", "Threshold": 100,
+        "ComparisonOperator": "GreaterThanOrEqualToThreshold", "TreatMissingData": "notBreaching"})

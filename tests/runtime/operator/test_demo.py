@@ -158,7 +158,10 @@ def test_after_the_demo_its_printed_commands_show_its_results(embedded_home, tmp
     result = json.loads(out)
     assert result["database"].endswith("/data_platform_db")  # the database every command reads without --db
     assert (workdir / "bucket" / MARKER).is_file()
-    status, inspect_overwritten, inspect_problem, requeue = result["next_commands"]
+    status, inspect_overwritten, inspect_problem, requeue, drift = result["next_commands"]
+    assert drift == "mldp schema drift" or drift.endswith(" schema drift")
+    assert "device" in result["rescued_fields"]["paths"] and '"device"' in result["rescued_fields"]["example"][
+        "_rescued_data"]
     assert "--db" not in " ".join(result["next_commands"])
 
     code, out, _err = run_printed(capsys, status, "--json")
@@ -172,6 +175,8 @@ def test_after_the_demo_its_printed_commands_show_its_results(embedded_home, tmp
     assert code == 0 and result["problems"][0]["key"] in out
     code, out, _err = run_printed(capsys, requeue)
     assert code == 0 and out.startswith("dry run: ")
+    code, out, _err = run_printed(capsys, drift)
+    assert code == 0 and "device  (unknown field)" in out and "suggested spec column" in out
 
     # make demo again: the earlier demo's database and folder are cleared and reused
     code, out, _err = run_cli(capsys, "demo", "--workdir", str(workdir), *SMALL, "--json")

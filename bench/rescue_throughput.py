@@ -1,0 +1,146 @@
+"""Rescued data (issue 20): the cost of ``schema_policy: rescue`` against ``ignore`` on the same input, on records
+with no unknown field and on records of which 10% carry one, and the read path against a bare Spark read, in one run
+on one SparkSession. Each figure is the best of ``rounds`` runs of the batch conversion (``convert_batch``: read,
+rescue, validate, cache, count, write the curated Parquet; no tracking database), plus where the time goes: the parse
+alone (``read_batch``), the parse with the rescue (``with_rescue``), and a bare ``spark.read.json`` of the same
+files (each written to Spark's ``noop`` sink).
+
+    python -m bench.rescue_throughput [--megabytes 100] [--files 20] [--rounds 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import shutil
+import time
+from collections.abc import Callable
+from importlib import resources
+from pathlib import Path
+
+from runtime.sample_data import MODES
+from runtime.spark.convert import convert_batch
+from runtime.spark.read import SourceFile, json_parse_options, read_batch
+from runtime.spark.rescue import with_rescue
+from runtime.spark.session import get_spark
+from runtime.transforms.spec import TransformSpec, spec_from_dict
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def spec(policy: str) -> TransformSpec:
+    """The default spec with ``schema_policy: policy``."""
+    data = json.loads(resources.files("runtime.transforms").joinpath("default_spec.json").read_text("utf-8"))
+    return spec_from_dict({**data, "schema_policy": policy})
+
+
+def clean_record(rng: random.Random, index: int) -> dict:
+    """A record with exactly the fields the default spec reads."""
+    return {"id": f"evt-{index:08d}", "DATE": f"2024-01-{rng.randrange(1, 22):02d}", "MODE": rng.choice(MODES),
+            "some_nested_struct": {"field1": f"value-{rng.randrange(1000)}"},
+            "some_list_of_structs": [{"name": f"feature_{k}", "value": round(rng.random(), 4)}
+                                     for k in range(rng.randrange(0, 4))]}
+
+
+def generate(folder: Path, megabytes: int, files: int, drift: float) -> list[SourceFile]:
+    """About ``megabytes`` MB of JSON Lines in ``files`` files; ``drift`` of the records carry unknown fields (a
+    top-level ``device``, a nested ``field9``)."""
+    rng = random.Random(20)
+    folder.mkdir(parents=True, exist_ok=True)
+    per_file, index, sources = megabytes * 1_000_000 // files, 0, []
+    for n in range(files):
+        lines, size = [], 0
+        while size < per_file:
+            item = clean_record(rng, index)
+            if rng.random() < drift:
+                item["device"] = f"cam-{rng.randrange(4)}"
+                item["some_nested_struct"]["field9"] = rng.randrange(100)
+            line = json.dumps(item) + "\n"
+            index += 1
+            lines.append(line)
+            size += len(line)
+        path = folder / f"part-{n:04d}.jsonl"
+        path.write_text("".join(lines))
+        sources.append(SourceFile(n + 1, f"raw/{path.name}", str(path), f"s3://bench/{path.name}", "lines"))
+    return sources
+
+
+def best(rounds: int, action: Callable[[], object]) -> float:
+    """The fastest of ``rounds`` runs of ``action``, in seconds."""
+    times = []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        action()
+        times.append(time.perf_counter() - started)
+    return min(times)
+
+
+def run(megabytes: int = 100, files: int = 20, rounds: int = 2, quick: bool = False) -> dict:
+    """Measure (see the module docstring); returns the figures and their ratios (``quick``: 10 MB, 4 files)."""
+    if quick:
+        megabytes, files = 10, 4
+    work = ROOT / ".mldp" / "bench-rescue"
+    shutil.rmtree(work, ignore_errors=True)
+    spark = get_spark("bench-rescue")
+    rescue, ignore = spec("rescue"), spec("ignore")
+    inputs = {"clean": generate(work / "clean", megabytes, files, 0.0),
+              "drift10": generate(work / "drift10", megabytes, files, 0.10)}
+    size = sum(Path(s.spark_path).stat().st_size for s in inputs["clean"]) / 1e6
+    convert = lambda sources, s: convert_batch(spark, sources, s, str(work / "out"), str(work / "dead"))  # noqa: E731
+    noop = lambda frame: frame.write.format("noop").mode("overwrite").save()  # noqa: E731
+    convert(inputs["clean"][:2], rescue)  # warm-up: JVM, Python workers
+    seconds: dict[str, float] = {}
+    for name, sources in inputs.items():
+        seconds[f"{name}_rescue"] = best(rounds, lambda s=sources: convert(s, rescue))
+        seconds[f"{name}_ignore"] = best(rounds, lambda s=sources: convert(s, ignore))
+    clean, schema = inputs["clean"], rescue.read_schema()
+    options = json_parse_options(rescue.json_reader_options())
+    seconds["bare_spark_read"] = best(rounds, lambda: noop(
+        spark.read.schema(schema).options(**options).json([s.spark_path for s in clean])))
+    seconds["parse"] = best(rounds, lambda: noop(read_batch(spark, clean, schema, rescue.json_reader_options())))
+    seconds["parse_and_rescue"] = best(rounds, lambda: noop(
+        with_rescue(read_batch(spark, clean, schema, rescue.json_reader_options()), rescue)))
+    seconds["parse_and_rescue_drift10"] = best(rounds, lambda: noop(
+        with_rescue(read_batch(spark, inputs["drift10"], schema, rescue.json_reader_options()), rescue)))
+    shutil.rmtree(work, ignore_errors=True)
+    mb_per_s = {name: round(size / value, 2) for name, value in seconds.items()}
+    return {
+        "benchmark": "rescue_throughput",
+        "input_mb": round(size, 1),
+        "files": files,
+        "seconds": {name: round(value, 2) for name, value in seconds.items()},
+        "mb_per_s": mb_per_s,
+        # > 1: rescue is faster; the goal (issue 20) is rescue at most 15% slower than ignore on clean records
+        "clean_rescue_vs_ignore": round(seconds["clean_ignore"] / seconds["clean_rescue"], 3),
+        "drift10_rescue_vs_ignore": round(seconds["drift10_ignore"] / seconds["drift10_rescue"], 3),
+        "drift10_vs_clean_rescue": round(seconds["clean_rescue"] / seconds["drift10_rescue"], 3),
+        "read_path_vs_bare_spark_read": round(seconds["bare_spark_read"] / seconds["parse"], 3),
+        "read_and_rescue_vs_bare_spark_read": round(seconds["bare_spark_read"] / seconds["parse_and_rescue"], 3),
+        "report_rows": [
+            {"figure": f"conversion with rescue vs ignore, no unknown field ({size:.0f} MB, {files} files)",
+             "ours": mb_per_s["clean_rescue"], "reference": mb_per_s["clean_ignore"], "unit": "MB/s",
+             "higher_is_better": True, "target": "≥ 0.85x ignore (issue 20)",
+             "met": seconds["clean_ignore"] / seconds["clean_rescue"] >= 0.85},
+            {"figure": "conversion with rescue vs ignore, 10% of records with unknown fields",
+             "ours": mb_per_s["drift10_rescue"], "reference": mb_per_s["drift10_ignore"], "unit": "MB/s",
+             "higher_is_better": True, "target": "-", "met": None},
+            {"figure": "read path (text + one from_json parse + rescue) vs bare spark.read.json, noop sink",
+             "ours": mb_per_s["parse_and_rescue"], "reference": mb_per_s["bare_spark_read"], "unit": "MB/s",
+             "higher_is_better": True, "target": "-", "met": None},
+        ],
+    }
+
+
+def main() -> None:
+    """Command line: ``--megabytes N``, ``--files N``, ``--rounds N``; prints one JSON line."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--megabytes", type=int, default=100)
+    parser.add_argument("--files", type=int, default=20)
+    parser.add_argument("--rounds", type=int, default=2)
+    args = parser.parse_args()
+    print(json.dumps(run(args.megabytes, args.files, args.rounds)))
+
+
+if __name__ == "__main__":
+    main()

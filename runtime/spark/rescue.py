@@ -1,0 +1,135 @@
+"""The ``_rescued_data`` of each record (:mod:`runtime.transforms.rescue`), computed by one Python UDF on the few
+records that may carry something to rescue, found without a second parse of the others.
+
+**Which records.** Every key of a JSON object is followed by one ``:`` outside strings, so the colons of a raw
+record are its keys plus the colons inside its strings. Spark's reading of the record (one parse, with the spec's
+schema) gives the keys the spec reads, and the colons of the strings it reads; when the two counts agree, the record
+holds no key the spec does not read and every value the spec reads was converted: nothing to rescue, and Python is
+not asked. The count errs only one way: a string whose colon Spark decodes from an escape (``\\u003a``) is sent to
+Python whatever the counts say, and a known field that is null, a duplicate key, or a colon in an unknown value only
+sends a record to Python for nothing. Counting is two byte passes over the text, no parse.
+
+**Type mismatches** (``on_type_mismatch: rescue``): Spark makes a record with a value that does not fit its column
+malformed, and keeps what it could convert (partial results); Python parses the record, and a value Spark read as
+null although it is not is kept under its path, and the record is no longer malformed (a required column left null
+dead-letters it as missing). A record Python cannot parse either stays malformed, dead-lettered whole.
+"""
+
+from __future__ import annotations
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql.types import (
+    ArrayType,
+    BooleanType,
+    DataType,
+    MapType,
+    StringType,
+    StructField,
+    StructType,
+)
+
+from runtime.spark.read import FILE_ID, RAW_RECORD
+from runtime.transforms.rescue import rescue_text, sightings
+from runtime.transforms.spec import CORRUPT_RECORD_COLUMN, INTERNAL_PREFIX, TransformSpec
+
+#: The rescued data of a record (JSON text, null when nothing is rescued).
+RESCUED = INTERNAL_PREFIX + "rescued"
+_RESULT = INTERNAL_PREFIX + "rescue_result"
+_RESULT_TYPE = StructType([StructField("rescued", StringType()), StructField("parsed", BooleanType())])
+
+
+def colons(text: Column) -> Column:
+    """The ``:`` characters of ``text`` (bytes, not characters: two byte passes, no decoding)."""
+    return F.octet_length(text) - F.octet_length(F.replace(text, F.lit(":"), F.lit("")))
+
+
+def _name_colons(name: str) -> int:
+    return name.count(":")
+
+
+def known_keys(value: Column, data_type: DataType) -> Column:
+    """For a non-null ``value`` read as ``data_type``: the keys Spark took inside it plus the colons of its strings
+    (null members and null elements count nothing)."""
+    if isinstance(data_type, StructType):
+        total: Column = F.lit(0)
+        for item in data_type.fields:
+            child = value.getField(item.name)
+            total = total + F.when(child.isNotNull(), 1 + _name_colons(item.name) + known_keys(child, item.dataType)) \
+                .otherwise(0)
+        return total
+    if isinstance(data_type, ArrayType):
+        element = data_type.elementType
+        return F.aggregate(value, F.lit(0), lambda acc, x: acc + F.coalesce(known_keys(x, element), F.lit(0)))
+    if isinstance(data_type, MapType):
+        inner = data_type.valueType
+        return F.aggregate(F.map_entries(value), F.lit(0), lambda acc, e: acc + 1 + colons(e["key"])
+                           + F.coalesce(known_keys(e["value"], inner), F.lit(0)))
+    if isinstance(data_type, StringType):
+        return colons(value)
+    return F.lit(0)
+
+
+def may_rescue(spec: TransformSpec) -> Column:
+    """True for a record that may carry something to rescue (see the module docstring); on a :func:`read_batch`
+    frame."""
+    schema = spec.source_schema()
+    root = F.lit(0)
+    for item in schema.fields:
+        child = F.col(f"`{item.name}`")
+        root = root + F.when(child.isNotNull(), 1 + _name_colons(item.name) + known_keys(child, item.dataType)) \
+            .otherwise(0)
+    raw = F.col(RAW_RECORD)
+    return (colons(raw) != root) | raw.contains("\\u003")
+
+
+def with_rescue(frame: DataFrame, spec: TransformSpec) -> DataFrame:
+    """``frame`` (from :func:`runtime.spark.read.read_batch`) with :data:`RESCUED`; with ``on_type_mismatch:
+    rescue``, a record malformed only by its types is no longer malformed (its ``_corrupt_record`` null)."""
+    schema = spec.source_schema()
+    allow_nan = "non_numeric_numbers" in spec.json_allow
+    mismatches = spec.on_type_mismatch == "rescue"
+
+    def rescue(text: str | None, parsed: str | None) -> tuple[str | None, bool] | None:
+        return rescue_text(text, schema, parsed, allow_nan)
+
+    udf = F.udf(rescue, _RESULT_TYPE)
+    corrupt = F.col(CORRUPT_RECORD_COLUMN).isNotNull()
+    ask = ~corrupt & may_rescue(spec)
+    parsed_text = F.lit(None).cast("string")
+    if mismatches:
+        ask = ask | corrupt
+        parsed_text = F.when(corrupt, F.to_json(F.struct(*[F.col(f"`{name}`") for name in schema.fieldNames()])))
+    result = frame.withColumn(_RESULT, udf(F.when(ask, F.col(RAW_RECORD)), parsed_text))
+    rescued = result.withColumn(RESCUED, F.col(_RESULT).getField("rescued"))
+    if mismatches:
+        rescued = rescued.withColumn(CORRUPT_RECORD_COLUMN, F.when(
+            corrupt & F.coalesce(F.col(_RESULT).getField("parsed"), F.lit(False)), F.lit(None).cast("string"))
+            .otherwise(F.col(CORRUPT_RECORD_COLUMN)))
+    return rescued.drop(_RESULT)
+
+
+_SIGHTING = StructType([StructField("path", StringType()), StructField("kind", StringType()),
+                        StructField("type", StringType()), StructField("example", StringType())])
+
+
+def rescued_fields_by_file(frame: DataFrame,
+                           spec: TransformSpec) -> dict[int, tuple[tuple[str, str, str, int, str], ...]]:
+    """What was rescued in each file: (general path, kind, JSON type, records, an example) per path and type, from
+    the records of ``frame`` that have :data:`RESCUED` (one small aggregation, collected)."""
+    schema = spec.source_schema()
+
+    def fields(rescued: str | None) -> list[tuple[str, str, str, str]]:
+        return list(sightings(rescued, schema))
+
+    udf = F.udf(fields, ArrayType(_SIGHTING))
+    found = (frame.where(F.col(RESCUED).isNotNull())
+             .select(FILE_ID, F.explode(udf(F.col(RESCUED))).alias("s"))
+             .groupBy(FILE_ID, "s.path", "s.kind", "s.type")
+             .agg(F.count(F.lit(1)).alias("records"), F.min("s.example").alias("example"))
+             .collect())
+    by_file: dict[int, list[tuple[str, str, str, int, str]]] = {}
+    for row in found:
+        by_file.setdefault(int(row[FILE_ID]), []).append(
+            (row["path"], row["kind"], row["type"], int(row["records"]), row["example"]))
+    return {file_id: tuple(sorted(items)) for file_id, items in by_file.items()}

@@ -1,0 +1,56 @@
+"""``mldp reprocess`` (issue 20): the selection of SUCCEEDED files, the archived copies checked (a missing one is
+reported, never re-read), the Parquet format refused with a message naming the Iceberg format."""
+
+from __future__ import annotations
+
+import pytest
+
+from runtime.cli import main
+from runtime.errors import UsageError
+from runtime.operator.reprocess import (
+    ReprocessRefused,
+    ReprocessSelection,
+    plan_reprocess,
+    requeue_for_reprocess,
+)
+from runtime.storage.local import LocalStore
+
+
+def tracked(conn, key: str, state: str, version: str | None, archived: str | None) -> None:
+    with conn.cursor() as cur:
+        cur.execute("INSERT INTO file_processing_status (s3_key, processing_status, spec_version, archived_key, "
+                    "processed_at) VALUES (%s, %s, %s, %s, now())", (key, state, version, archived))
+    conn.commit()
+
+
+def test_the_selection_reports_files_whose_archived_copy_is_missing(db_conn, tmp_path):
+    store = LocalStore(tmp_path)
+    store.put_bytes("raw-json-data-processed/2024/week01/a.jsonl", b"{}\n")
+    for name, state, version in (("a", "SUCCEEDED", "old"), ("b", "SUCCEEDED", "old"), ("c", "SUCCEEDED", "new"),
+                                 ("d", "FAILED", "old")):
+        tracked(db_conn, f"raw-json-data/2024/week01/{name}.jsonl", state, version,
+                f"raw-json-data-processed/2024/week01/{name}.jsonl")
+    plan = plan_reprocess(db_conn, ReprocessSelection(spec_version="old"), store)
+    assert [row["key"] for row in plan.ready] == ["raw-json-data/2024/week01/a.jsonl"]
+    assert [row["key"] for row in plan.missing_archive] == ["raw-json-data/2024/week01/b.jsonl"]
+    everything = plan_reprocess(db_conn, ReprocessSelection(prefix="raw-json-data/2024/"), None)
+    assert len(everything.ready) == 3
+    with pytest.raises(ReprocessRefused, match="use --table-format iceberg"):
+        requeue_for_reprocess(db_conn, plan, "parquet", "spec v2")
+    with pytest.raises(ReprocessRefused, match="needs the Iceberg table"):
+        requeue_for_reprocess(db_conn, plan, "iceberg", "spec v2")
+
+
+def test_a_selection_needs_a_filter_or_all():
+    with pytest.raises(UsageError, match="give --all"):
+        ReprocessSelection()
+    with pytest.raises(UsageError, match="not both"):
+        ReprocessSelection(prefix="x", all_files=True)
+
+
+def test_the_command_refuses_parquet_with_the_selection_shown(db_conn, capsys):
+    tracked(db_conn, "raw-json-data/x.jsonl", "SUCCEEDED", "v1", "raw-json-data-processed/x.jsonl")
+    dsn = db_conn.dsn
+    assert main(["reprocess", "--all", "--db", dsn]) == 1
+    out, err = capsys.readouterr()
+    assert "1 SUCCEEDED file(s) selected" in out and "use --table-format iceberg" in err

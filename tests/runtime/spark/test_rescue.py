@@ -1,0 +1,153 @@
+"""The ``_rescued_data`` column (issue 20): fields the spec does not read, at any depth, list elements of another
+shape and (``on_type_mismatch: rescue``) values that do not fit their column are kept under their JSON paths; the
+round trip over generated records; the records Python is asked about; the schema policies' output."""
+
+from __future__ import annotations
+
+import json
+import random
+from datetime import date
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import pyarrow.dataset as ds
+import pytest
+from pyspark.sql import functions as F
+
+from runtime.spark.convert import convert_batch
+from runtime.spark.read import RAW_RECORD, SourceFile, read_batch
+from runtime.spark.rescue import may_rescue
+from runtime.transforms.rescue import apply_rescue, normalise, rebuild_record, rescued_fields
+from runtime.transforms.spec import TransformSpec, load_spec, spec_from_dict
+from tests.support.drifting_records import DEFAULT_SOURCES, drifting_record, lines
+
+pytestmark = pytest.mark.spark
+
+
+def spec_with(**changes: Any) -> TransformSpec:
+    """The default spec with top-level keys changed."""
+    data = json.loads(resources.files("runtime.transforms").joinpath("default_spec.json").read_text("utf-8"))
+    return spec_from_dict({**data, **changes})
+
+
+def run(spark, tmp_path: Path, body: bytes, spec: TransformSpec, layout: str = "lines"):
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    raw = tmp_path / ("in.jsonl" if layout == "lines" else "in.json")
+    raw.write_bytes(body)
+    source = SourceFile(file_id=7, key="raw-json-data/in", spark_path=str(raw), lineage_path="s3://b/in",
+                        json_layout=layout)
+    curated, dead = tmp_path / "curated", tmp_path / "dead"
+    result = convert_batch(spark, [source], spec, str(curated), str(dead))
+    rows = ds.dataset(curated, format="parquet", partitioning="hive").to_table().to_pylist() if curated.exists() else []
+    dead_rows = [json.loads(line) for file in sorted(dead.glob("file_id=*/*.json"))
+                 for line in file.read_text("utf-8").splitlines()]
+    return result.counts[7], {row["id"]: row for row in rows}, dead_rows
+
+
+def good(record_id: str, **extra: Any) -> dict[str, Any]:
+    return {"id": record_id, "DATE": "2024-03-01", "MODE": "train", "some_nested_struct": {"field1": "v"},
+            "some_list_of_structs": [{"name": "a", "value": 0.5}], **extra}
+
+
+def test_new_top_level_and_nested_fields_and_other_list_elements_are_rescued(spark, tmp_path):
+    body = lines([
+        good("plain"),
+        good("top", device="cam-2"),
+        {**good("nested"), "some_nested_struct": {"field1": "v", "field9": {"deep": [1, 2]}}},
+        {**good("list"), "some_list_of_structs": [{"name": "a", "value": 1}, {"name": "b", "value": 2},
+                                                  {"k": 3, "tag": "a"}]},
+    ])
+    counts, rows, dead = run(spark, tmp_path, body, load_spec(None))
+    assert dead == []
+    assert rows["plain"]["_rescued_data"] is None
+    assert json.loads(rows["top"]["_rescued_data"]) == {"device": "cam-2"}
+    assert json.loads(rows["nested"]["_rescued_data"]) == {"some_nested_struct.field9": {"deep": [1, 2]}}
+    assert json.loads(rows["list"]["_rescued_data"]) == {"some_list_of_structs[2].k": 3,
+                                                         "some_list_of_structs[2].tag": "a"}
+    assert rows["list"]["original_complex_list"][2] == {"name": None, "value": None}
+    assert counts.records_rescued == 3
+    assert counts.new_fields == ["device", "some_list_of_structs[].k", "some_list_of_structs[].tag",
+                                 "some_nested_struct.field9"]
+    kinds = {(path, kind, json_type, records) for path, kind, json_type, records, _ in counts.rescued_fields}
+    assert ("device", "unknown", "string", 1) in kinds
+
+
+def test_a_type_mismatch_is_dead_lettered_by_default_and_rescued_when_the_spec_says(spark, tmp_path):
+    records = [{**good("list-text"), "some_list_of_structs": "text"},
+               {**good("value-text"), "some_list_of_structs": [{"name": "x", "value": "v"}, {"name": "y", "value": 2}]},
+               {**good("id-object"), "some_nested_struct": 3}]
+    counts, _, dead = run(spark, tmp_path / "default", lines(records), load_spec(None))
+    assert (counts.records_good, counts.records_bad) == (0, 3)
+    assert {row["reason"].split(":")[0] for row in dead} == {"malformed_json"}
+    counts, rows, dead = run(spark, tmp_path / "rescue", lines(records), spec_with(on_type_mismatch="rescue"))
+    assert (counts.records_good, counts.records_bad, dead) == (3, 0, [])
+    assert rows["list-text"]["original_complex_list"] is None
+    assert json.loads(rows["list-text"]["_rescued_data"]) == {"some_list_of_structs": "text"}
+    assert json.loads(rows["value-text"]["_rescued_data"]) == {"some_list_of_structs[0].value": "v"}
+    assert rows["value-text"]["original_complex_list"][0]["value"] is None
+    assert json.loads(rows["id-object"]["_rescued_data"]) == {"some_nested_struct": 3}
+    assert rows["id-object"]["nested_field1"] is None
+
+
+def test_dead_letters_keep_the_whole_raw_record(spark, tmp_path):
+    line = '{"id": "x", "DATE": "never", "MODE": "train", "device": "cam-2", "some_nested_struct": {"z": 1}}'
+    counts, _, dead = run(spark, tmp_path, (line + "\n").encode(), load_spec(None))
+    assert counts.records_bad == 1
+    assert dead[0]["raw_record"] == line
+
+
+def test_applying_the_rescued_data_to_the_curated_columns_gives_the_raw_record_back(spark, tmp_path):
+    rng = random.Random(2020)
+    records = [drifting_record(rng, index, drift=0.5, mismatches=True) for index in range(400)]
+    counts, rows, dead = run(spark, tmp_path, lines(records), spec_with(on_type_mismatch="rescue"))
+    assert dead == [] and len(rows) == len(records)
+    assert 0 < counts.records_rescued < len(records)
+    for raw in records:
+        row = rows[raw["id"]]
+        columns = {**row, "event_date": row["event_date"].isoformat() if isinstance(row["event_date"], date) else None}
+        rebuilt = apply_rescue(rebuild_record(columns, DEFAULT_SOURCES), row["_rescued_data"])
+        assert normalise(rebuilt) == normalise(raw), raw["id"]
+
+
+def test_python_is_asked_about_every_record_that_has_something_to_rescue(spark, tmp_path):
+    """The colon count never misses a record with an unknown field (its errors go the other way only)."""
+    rng = random.Random(7)
+    records = [drifting_record(rng, index, drift=0.3) for index in range(300)]
+    records.append({**good("escaped"), "some_nested_struct": {"field1": "a\u003ab"}, "extra": 1})
+    path = tmp_path / "in.jsonl"
+    path.write_bytes(lines(records).replace(b"a:b", b"a\\u003ab"))
+    spec = load_spec(None)
+    frame = read_batch(spark, [SourceFile(1, "k", str(path), str(path), "lines")], spec.read_schema())
+    asked = {row["id"]: row["asked"] for row in frame.select("id", may_rescue(spec).alias("asked")).collect()}
+    schema = spec.source_schema()
+    needing = {item["id"] for item in records if rescued_fields(item, schema)}
+    assert needing and all(asked[record_id] for record_id in needing)
+    clean = [item["id"] for item in records if item["id"] not in needing and "a:b" not in json.dumps(item)]
+    assert clean and sum(asked[record_id] for record_id in clean) <= len(clean) // 4
+
+
+def test_ignore_writes_no_rescued_column_but_counts(spark, tmp_path):
+    counts, rows, _ = run(spark, tmp_path, lines([good("top", device="cam-2"), good("plain")]),
+                          spec_with(schema_policy="ignore"))
+    assert "_rescued_data" not in rows["top"]
+    assert counts.records_rescued == 1 and counts.new_fields == ["device"]
+
+
+def test_an_array_file_and_array_lines_are_rescued_per_element(spark, tmp_path):
+    body = json.dumps([good("e1", device="a"), good("e2")], indent=2).encode()
+    _, rows, _ = run(spark, tmp_path / "array", body, load_spec(None), layout="array")
+    assert json.loads(rows["e1"]["_rescued_data"]) == {"device": "a"} and rows["e2"]["_rescued_data"] is None
+    _, rows, _ = run(spark, tmp_path / "lines", lines([good("l0")]) + json.dumps(
+        [good("l1", tag=1), good("l2")]).encode() + b"\n", load_spec(None))
+    assert set(rows) == {"l0", "l1", "l2"} and json.loads(rows["l1"]["_rescued_data"]) == {"tag": 1}
+
+
+def test_the_flag_counts_keys_inside_maps(spark):
+    spec = spec_from_dict({"columns": [{"name": "id", "source": "id", "type": "string"},
+                                       {"name": "m", "source": "m", "type": "map<string,bigint>"}]})
+    frame = spark.createDataFrame([('{"id": "a", "m": {"x:y": 1, "z": 2}}',), ('{"id": "b", "m": {"x": 1}, "n": 1}',)],
+                                  "value string")
+    parsed = frame.select(F.from_json("value", spec.read_schema()).alias("r"), F.col("value").alias(RAW_RECORD))
+    flags = [row[0] for row in parsed.select("r.*", RAW_RECORD).select(may_rescue(spec)).collect()]
+    assert flags == [False, True]
