@@ -23,6 +23,7 @@ from runtime.storage.base import (
     SourceChanged,
     StoragePermissionError,
 )
+from runtime.storage.s3_denied import access_denied
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +45,6 @@ _NOT_XML_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 #: The IAM action each store verb needs (HeadObject is authorized by s3:GetObject).
 _IAM_ACTIONS = {"head": "s3:GetObject", "get": "s3:GetObject", "put": "s3:PutObject", "list": "s3:ListBucket",
                 "delete": "s3:DeleteObject"}
-_KMS_ACTION = re.compile(r"\bkms:[A-Za-z]+")
 
 
 def _code(err: ClientError) -> str:
@@ -151,39 +151,9 @@ class S3Store(ObjectStore):
     def _denied(self, operation: str, message: str, action: str, key: str | None = None, *,
                 prefix: str | None = None, destination: str | None = None, detail: str = ""
                 ) -> StoragePermissionError:
-        """The one-line :class:`StoragePermissionError` of a 403: operation, IAM action, resource, and why.
-
-        An ``AccessDenied`` whose message speaks of KMS names the KMS action (the one in the message, else
-        ``kms:Decrypt`` for reads and ``kms:GenerateDataKey`` for writes) instead of the S3 one."""
-        resource = self._arn(key)
-        if "kms" in message.lower():
-            found = _KMS_ACTION.search(message)
-            kms_action = found.group(0) if found else ("kms:Decrypt" if action == "s3:GetObject"
-                                                       else "kms:GenerateDataKey")
-            return StoragePermissionError(
-                f"access denied: {kms_action} on the object's KMS key, for {operation} of {resource} (the job role "
-                "lacks it, or the key policy does not let the role use the key: the bucket's, or another key the "
-                "object was written with)",
-                operation=operation, action=kms_action, resource=resource)
-        what = f"{action} on {resource}"
-        if destination is not None:  # a copy: read the source, write the destination
-            what = f"{what} and s3:PutObject on {self._arn(destination)}"
-            action, resource = f"{action} and s3:PutObject", f"{resource} and {self._arn(destination)}"
-            why = (f"{operation} needs both: the job role lacks one, or lacks s3:ListBucket on {self._arn()}, "
-                   "without which S3 answers 403 instead of 404 for a missing source")
-        elif action == "s3:ListBucket":
-            why = (f"{operation} of prefix {prefix!r}: the job role lacks this permission, or its s3:prefix "
-                   "condition does not cover that prefix")
-        elif action == "s3:GetObject" and operation == "HeadObject":
-            why = (f"HeadObject answered 403: the job role lacks this permission, or lacks s3:ListBucket on "
-                   f"{self._arn()}, without which S3 turns the 404 of a missing key into this 403")
-        elif action == "s3:GetObject":
-            why = (f"{operation}: the job role lacks this permission, or s3:ListBucket on {self._arn()} so that "
-                   "S3 could answer 404 for a missing key")
-        else:
-            why = f"{operation}: the job role lacks this permission"
-        return StoragePermissionError(f"access denied: {what} ({why}{detail})",
-                                      operation=operation, action=action, resource=resource)
+        """The one-line :class:`StoragePermissionError` of a 403 (:func:`~runtime.storage.s3_denied.access_denied`)."""
+        return access_denied(self._arn, operation, message, action, key, prefix=prefix, destination=destination,
+                             detail=detail)
 
     # -- paths -----------------------------------------------------------------------------------------
 
