@@ -70,6 +70,8 @@ class DataPlatformStack(Stack):
                 lister_job_name=self.workflow.lister_job_name,
                 processor_job_name=self.workflow.processor_job_name,
                 backfill_job_name=self.workflow.backfill_job_name,
+                # discovery_mode events: the event consumer's failed runs are mailed like the other jobs'
+                extra_job_names=() if self.workflow.discovery is None else (self.workflow.discovery.job_name,),
                 metrics_namespace=c.workflow.metrics_namespace,
                 database_instance=self.database.instance,
                 database_instance_class=c.database.resolved_instance_type.to_string(),
