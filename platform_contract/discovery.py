@@ -4,6 +4,9 @@ the event consumer's queue."""
 
 from __future__ import annotations
 
+import re
+from datetime import datetime, timezone
+
 #: Scheduled listing only (the reference behaviour).
 MODE_LISTING = "listing"
 #: A daily S3 Inventory report of the raw prefix, and scheduled listing as the registration path.
@@ -18,6 +21,25 @@ MODES = (MODE_LISTING, MODE_INVENTORY, MODE_EVENTS)
 INVENTORY_PREFIX = "s3-inventory/"
 #: The inventory configuration's id (the reports' path: ``<prefix><bucket>/<id>/<date>/manifest.json``).
 INVENTORY_ID = "raw-json-data-daily"
+#: ``workflow.full_listing_hours``'s default (``mldp list --full-listing-hours``): with an inventory, the scheduled
+#: lister lists the whole raw prefix only when its last listing is older than this (a week; docs/discovery.md).
+DEFAULT_FULL_LISTING_HOURS = 168
+
+_REPORT_FOLDER = re.compile(r"^(\d{4})-(\d{2})-(\d{2})T(\d{2})-(\d{2})Z$")
+
+
+def report_folder_time(folder: str) -> datetime | None:
+    """The time of an S3 Inventory report folder (AWS's layout: ``<destination prefix>/<source bucket>/<config id>/
+    YYYY-MM-DDTHH-MMZ/manifest.json``, the time S3 began scanning the bucket) from the last segment of ``folder``;
+    ``None`` if it is not one."""
+    match = _REPORT_FOLDER.match(folder.rstrip("/").rsplit("/", 1)[-1])
+    if match is None:
+        return None
+    year, month, day, hour, minute = (int(part) for part in match.groups())
+    try:
+        return datetime(year, month, day, hour, minute, tzinfo=timezone.utc)
+    except ValueError:
+        return None
 
 
 def object_created_pattern(bucket_name: object, raw_prefix: str) -> dict[str, object]:
@@ -29,5 +51,5 @@ def object_created_pattern(bucket_name: object, raw_prefix: str) -> dict[str, ob
     }
 
 
-__all__ = ["INVENTORY_ID", "INVENTORY_PREFIX", "MODES", "MODE_EVENTS", "MODE_INVENTORY", "MODE_LISTING",
-           "object_created_pattern"]
+__all__ = ["DEFAULT_FULL_LISTING_HOURS", "INVENTORY_ID", "INVENTORY_PREFIX", "MODES", "MODE_EVENTS",
+           "MODE_INVENTORY", "MODE_LISTING", "object_created_pattern", "report_folder_time"]
