@@ -55,6 +55,7 @@ from platform_constructs._shared.nag import acknowledge, finding_value
 from platform_constructs._shared.vpc_endpoints import closed_interface_endpoint
 from platform_constructs.json_to_parquet_workflow.database_access import grant_database_access
 from platform_constructs.json_to_parquet_workflow.job_arguments import lister_arguments
+from platform_contract import outputs as out
 from platform_contract.discovery import (
     INVENTORY_ID,
     INVENTORY_PREFIX,
@@ -67,8 +68,8 @@ from platform_contract.discovery import (
 #: loosely: it imports this module.
 JsonToParquetWorkflow = Any
 
-__all__ = ["CONSUMER_JOB_NAME", "CONSUMER_MAX_SECONDS", "EventDiscovery", "add_discovery", "grant_read_inventory",
-           "inventory_arguments"]
+__all__ = ["CONSUMER_JOB_NAME", "CONSUMER_MAX_SECONDS", "EventDiscovery", "add_discovery", "discovery_outputs",
+           "grant_read_inventory", "inventory_arguments"]
 
 CONSUMER_JOB_NAME = "FileEventConsumer"
 #: The consumer's time budget per run (``--max-seconds``); the job's timeout and the visibility timeout exceed it.
@@ -97,6 +98,20 @@ def inventory_arguments(p: Any, reports: Any) -> dict[str, str]:
     layout ``<destination prefix>/<source bucket>/<config id>/``) and the safety-net listing period."""
     location = f"s3://{reports.bucket_name}/{INVENTORY_PREFIX}{p.bucket.bucket.bucket_name}/{INVENTORY_ID}/"
     return {"--inventory-location": location, "--full-listing-hours": str(p.full_listing_hours)}
+
+
+def discovery_outputs(workflow: JsonToParquetWorkflow) -> dict[str, str]:
+    """The stack outputs of what ``discovery_mode`` created (:data:`platform_contract.outputs.OPTIONAL_OUTPUTS`):
+    the event queue's URL (events), the report bucket and the lister's ``--inventory-location`` (inventory,
+    events); none in ``listing`` mode."""
+    found: dict[str, str] = {}
+    reports = workflow.props.bucket.inventory_bucket
+    if reports is not None:
+        found[out.INVENTORY_BUCKET_NAME] = reports.bucket_name
+        found[out.INVENTORY_LOCATION] = inventory_arguments(workflow.props, reports)["--inventory-location"]
+    if workflow.discovery is not None:
+        found[out.EVENT_QUEUE_URL] = workflow.discovery.queue.queue_url
+    return found
 
 
 def grant_read_inventory(role: iam.IRole, reports: Any) -> None:
