@@ -4,9 +4,6 @@ the event consumer's queue."""
 
 from __future__ import annotations
 
-import re
-from datetime import datetime, timezone
-
 #: Scheduled listing only (the reference behaviour).
 MODE_LISTING = "listing"
 #: A daily S3 Inventory report of the raw prefix, and scheduled listing as the registration path.
@@ -25,22 +22,6 @@ INVENTORY_ID = "raw-json-data-daily"
 #: lister lists the whole raw prefix only when its last listing is older than this (a week; docs/discovery.md).
 DEFAULT_FULL_LISTING_HOURS = 168
 
-_REPORT_FOLDER = re.compile(r"^(\d{4})-(\d{2})-(\d{2})T(\d{2})-(\d{2})Z$")
-
-
-def report_folder_time(folder: str) -> datetime | None:
-    """The time of an S3 Inventory report folder (AWS's layout: ``<destination prefix>/<source bucket>/<config id>/
-    YYYY-MM-DDTHH-MMZ/manifest.json``, the time S3 began scanning the bucket) from the last segment of ``folder``;
-    ``None`` if it is not one."""
-    match = _REPORT_FOLDER.match(folder.rstrip("/").rsplit("/", 1)[-1])
-    if match is None:
-        return None
-    year, month, day, hour, minute = (int(part) for part in match.groups())
-    try:
-        return datetime(year, month, day, hour, minute, tzinfo=timezone.utc)
-    except ValueError:
-        return None
-
 
 def object_created_pattern(bucket_name: object, raw_prefix: str) -> dict[str, object]:
     """The EventBridge event pattern of S3 "Object Created" events of ``bucket_name`` under ``raw_prefix``."""
@@ -52,4 +33,4 @@ def object_created_pattern(bucket_name: object, raw_prefix: str) -> dict[str, ob
 
 
 __all__ = ["DEFAULT_FULL_LISTING_HOURS", "INVENTORY_ID", "INVENTORY_PREFIX", "MODES", "MODE_EVENTS",
-           "MODE_INVENTORY", "MODE_LISTING", "object_created_pattern", "report_folder_time"]
+           "MODE_INVENTORY", "MODE_LISTING", "object_created_pattern"]

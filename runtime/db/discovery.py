@@ -10,18 +10,33 @@ sequencer back."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from psycopg2.extensions import connection as Connection
     from psycopg2.extensions import cursor as Cursor
 
-__all__ = ["EVENTS", "INVENTORY", "LISTING", "MODES", "RECONCILIATION_MODES", "is_newer", "last_listing_started",
-           "last_report_time", "last_runs",
-           "normalized_sequencer", "record_discovery_run", "registered_versions", "sequencer_order",
-           "store_sequencers", "stored_sequencers"]
+__all__ = [
+    "EVENTS",
+    "INVENTORY",
+    "LISTING",
+    "MODES",
+    "RECONCILIATION_MODES",
+    "is_newer",
+    "last_listing_started",
+    "last_report_time",
+    "last_runs",
+    "normalized_sequencer",
+    "record_discovery_run",
+    "registered_versions",
+    "report_folder_time",
+    "sequencer_order",
+    "store_sequencers",
+    "stored_sequencers",
+]
 
 #: The discovery paths a run is recorded under.
 LISTING = "listing"
@@ -136,3 +151,19 @@ def last_listing_started(cur: Cursor) -> datetime | None:
     """When the last finished listing started (``None``: no listing ever finished)."""
     cur.execute(_LAST_LISTING)
     return cur.fetchone()[0]
+
+_REPORT_FOLDER = re.compile(r"^(\d{4})-(\d{2})-(\d{2})T(\d{2})-(\d{2})Z$")
+
+
+def report_folder_time(folder: str) -> datetime | None:
+    """The time of an S3 Inventory report folder (AWS's layout: ``<destination prefix>/<source bucket>/<config id>/
+    YYYY-MM-DDTHH-MMZ/manifest.json``, the time S3 began scanning the bucket) from the last segment of ``folder``;
+    ``None`` if it is not one."""
+    match = _REPORT_FOLDER.match(folder.rstrip("/").rsplit("/", 1)[-1])
+    if match is None:
+        return None
+    year, month, day, hour, minute = (int(part) for part in match.groups())
+    try:
+        return datetime(year, month, day, hour, minute, tzinfo=timezone.utc)
+    except ValueError:
+        return None

@@ -36,7 +36,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from platform_contract.discovery import report_folder_time
+from runtime.db.discovery import report_folder_time
 from runtime.db.registration import PreparedPage, _csv_rows
 from runtime.errors import MldpError
 from runtime.jobs.lister import DEFAULT_CHUNK_SIZE, KeyFilter, ListingSummary, register_discovered

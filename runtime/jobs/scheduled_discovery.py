@@ -33,8 +33,8 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from platform_contract.discovery import DEFAULT_FULL_LISTING_HOURS
-from platform_contract.discovery import report_folder_time as report_time_of
 from runtime.db.discovery import last_listing_started, last_report_time
+from runtime.db.discovery import report_folder_time as report_time_of
 from runtime.errors import UsageError
 from runtime.storage.base import ObjectNotFound, ObjectStore
 
