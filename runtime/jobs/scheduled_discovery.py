@@ -106,7 +106,7 @@ def _complete(store: ObjectStore, folder: str) -> bool:
         manifest = store.get_bytes(folder + "manifest.json")
     except ObjectNotFound:
         return False
-    if hashlib.md5(manifest).hexdigest() != checksum:  # S3's own checksum of the manifest
+    if hashlib.md5(manifest, usedforsecurity=False).hexdigest() != checksum:  # S3's checksum of the manifest
         log.warning("inventory report %s: manifest.checksum does not match manifest.json (incomplete or altered): "
                     "skipped", folder)
         return False
