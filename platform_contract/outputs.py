@@ -29,6 +29,10 @@ DATABASE_SECRET_ARN = "DatabaseSecretArn"
 CATALOG_TABLE = "CatalogTable"
 #: The SNS topic of the pipeline alarms.
 ALARM_TOPIC_ARN = "AlarmTopicArn"
+#: ``database.table`` of the curated Iceberg table in the Glue Data Catalog, and its warehouse URI (only with
+#: ``workflow.table_format=iceberg``; ``mldp smoke`` reads the smoke run's rows back through the catalog).
+ICEBERG_TABLE = "IcebergTable"
+ICEBERG_WAREHOUSE = "IcebergWarehouse"
 
 #: What each output is (the ``Description`` of its ``CfnOutput``).
 DESCRIPTIONS = {
@@ -47,7 +51,12 @@ DESCRIPTIONS = {
     DATABASE_SECRET_ARN: "Tracking database credentials",
     CATALOG_TABLE: "Athena table over the curated Parquet",
     ALARM_TOPIC_ARN: "SNS topic of the pipeline alarms",
+    ICEBERG_TABLE: "Curated Iceberg table in the Glue Data Catalog (database.table; --iceberg-database)",
+    ICEBERG_WAREHOUSE: "Warehouse of the curated Iceberg table (--iceberg-warehouse)",
 }
+
+#: The outputs of a stack in the Iceberg format only (``workflow.table_format=iceberg``).
+ICEBERG_OUTPUTS = (ICEBERG_TABLE, ICEBERG_WAREHOUSE)
 
 #: The outputs ``mldp smoke`` needs (each may instead be given as a command-line option).
 SMOKE_OUTPUTS = (BUCKET_NAME, RAW_PREFIX, PROCESSED_PREFIX, CURATED_PREFIX, STAGING_PREFIX, DEAD_LETTER_PREFIX,

@@ -23,6 +23,8 @@ OUTPUT_OF_FIELD = {
     "lister_job": out.LISTER_JOB_NAME,
     "processor_job": out.PROCESSOR_JOB_NAME,
     "workflow": out.WORKFLOW_NAME,
+    "iceberg_table": out.ICEBERG_TABLE,
+    "iceberg_warehouse": out.ICEBERG_WAREHOUSE,
 }
 
 
@@ -36,6 +38,8 @@ class SmokeTarget:
         lister_job / processor_job: the Glue job names.
         workflow: the Glue workflow name (reported only: smoke starts the jobs directly, with its own arguments).
         stack: the stack the values came from, if any.
+        iceberg_table / iceberg_warehouse: ``database.table`` of the curated Iceberg table and its warehouse (the
+            Iceberg format; empty: loose Parquet under the curated prefix).
     """
 
     bucket: str = ""
@@ -48,6 +52,8 @@ class SmokeTarget:
     processor_job: str = ""
     workflow: str = ""
     stack: str | None = None
+    iceberg_table: str = ""
+    iceberg_warehouse: str = ""
 
     @property
     def layout(self) -> Layout:
