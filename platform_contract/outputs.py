@@ -35,6 +35,10 @@ ALARM_TOPIC_ARN = "AlarmTopicArn"
 EVENT_QUEUE_URL = "EventQueueUrl"
 INVENTORY_BUCKET_NAME = "InventoryBucketName"
 INVENTORY_LOCATION = "InventoryLocation"
+#: ``database.table`` of the curated Iceberg table in the Glue Data Catalog, and its warehouse URI (only with
+#: ``workflow.table_format=iceberg``; ``mldp smoke`` reads the smoke run's rows back through the catalog).
+ICEBERG_TABLE = "IcebergTable"
+ICEBERG_WAREHOUSE = "IcebergWarehouse"
 
 #: What each output is (the ``Description`` of its ``CfnOutput``).
 DESCRIPTIONS = {
@@ -56,10 +60,15 @@ DESCRIPTIONS = {
     EVENT_QUEUE_URL: "SQS queue of the raw prefix's S3 Object Created events (mldp list --from-queue <this>)",
     INVENTORY_BUCKET_NAME: "Bucket of the raw prefix's daily S3 Inventory reports",
     INVENTORY_LOCATION: "Folder of the inventory reports the lister reads (mldp list --inventory-location <this>)",
+    ICEBERG_TABLE: "Curated Iceberg table in the Glue Data Catalog (database.table; --iceberg-database)",
+    ICEBERG_WAREHOUSE: "Warehouse of the curated Iceberg table (--iceberg-warehouse)",
 }
 
 #: Outputs only the discovery modes that create their resources have (the others are in every stack).
 OPTIONAL_OUTPUTS = (EVENT_QUEUE_URL, INVENTORY_BUCKET_NAME, INVENTORY_LOCATION)
+
+#: The outputs of a stack in the Iceberg format only (``workflow.table_format=iceberg``).
+ICEBERG_OUTPUTS = (ICEBERG_TABLE, ICEBERG_WAREHOUSE)
 
 #: The outputs ``mldp smoke`` needs (each may instead be given as a command-line option).
 SMOKE_OUTPUTS = (BUCKET_NAME, RAW_PREFIX, PROCESSED_PREFIX, CURATED_PREFIX, STAGING_PREFIX, DEAD_LETTER_PREFIX,

@@ -117,6 +117,7 @@ class DataPlatformStack(Stack):
             out.DATABASE_SECRET_ARN: self.database.secret.secret_arn,
             out.CATALOG_TABLE: f"{self.workflow.catalog.database_name}.{self.workflow.catalog.table_name}",
             out.ALARM_TOPIC_ARN: self.alarms.topic.topic_arn,
+            **(self.workflow.iceberg.outputs if self.workflow.iceberg is not None else {}),
         }
         outputs.update(discovery_outputs(self.workflow))
         for output_id, value in outputs.items():

@@ -33,10 +33,11 @@ steps, and inside the publish and the archive) so that tests can inject a crash 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from enum import Enum, IntEnum
 from typing import TYPE_CHECKING
@@ -334,7 +335,18 @@ class BatchProtocol:
         files = BatchFiles(manifest.batch_id, [self.store.spark_path(e.final) for e in manifest.publish_plan
                                                if e.is_curated], replaced)
         key = lock_key(self.table.location)
-        return self.table.commit_batch(files, lambda: advisory_lock(self.tracking.conn, key))
+        return self.table.commit_batch(files, lambda: self._fenced_lock(advisory_lock(self.tracking.conn, key),
+                                                                        manifest.batch_id))
+
+    @contextlib.contextmanager
+    def _fenced_lock(self, lock: contextlib.AbstractContextManager, batch_id: str) -> Iterator[None]:
+        """The table's advisory lock, then the batch's lease renewed (:class:`LeaseLost` when another run took it
+        over or an operator forced it away): a run that lost its batch never commits it. Under the lock, so a newer
+        version of one of its keys (claimable only once this batch is closed) commits after this one, and its
+        retraction deletes these rows: an older version never lands after a newer one."""
+        with lock:
+            self.tracking.ensure_lease(batch_id, self.settings.job_run_id, self.settings.lease_seconds)
+            yield
 
     # -- the failure paths -----------------------------------------------------------------------------------------
 

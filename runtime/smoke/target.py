@@ -25,6 +25,8 @@ OUTPUT_OF_FIELD = {
     "workflow": out.WORKFLOW_NAME,
     "event_queue": out.EVENT_QUEUE_URL,
     "inventory_location": out.INVENTORY_LOCATION,
+    "iceberg_table": out.ICEBERG_TABLE,
+    "iceberg_warehouse": out.ICEBERG_WAREHOUSE,
 }
 
 
@@ -40,6 +42,8 @@ class SmokeTarget:
         event_queue / inventory_location: the S3 event queue's URL and the inventory report folder, when the
             stack's ``discovery_mode`` creates them (``""`` otherwise).
         stack: the stack the values came from, if any.
+        iceberg_table / iceberg_warehouse: ``database.table`` of the curated Iceberg table and its warehouse (the
+            Iceberg format; empty: loose Parquet under the curated prefix).
     """
 
     bucket: str = ""
@@ -54,6 +58,8 @@ class SmokeTarget:
     event_queue: str = ""
     inventory_location: str = ""
     stack: str | None = None
+    iceberg_table: str = ""
+    iceberg_warehouse: str = ""
 
     @property
     def layout(self) -> Layout:

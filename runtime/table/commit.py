@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from platform_contract.table import BATCH_ID_PROPERTY
 from runtime.errors import MldpError, RunStopped
-from runtime.table.catalog import TableLocation, load_or_create, load_table, open_catalog
+from runtime.table.catalog import TableLocation, endpoint_properties, load_or_create, load_table, open_catalog
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -157,7 +157,8 @@ class IcebergTable:
         when missing, from the schema of the staged file ``schema_from`` (a store key)."""
         table = self.load()
         if table is None:
-            schema = read_arrow_schema(store.spark_path(schema_from), dict(self.location.properties))
+            schema = read_arrow_schema(store.spark_path(schema_from),
+                                       {**endpoint_properties(), **dict(self.location.properties)})
             table = load_or_create(self.catalog, self.location, schema, self.partition_names)
         return store.key_from_spark_path(table.location().rstrip("/")) + "/data/"
 
