@@ -74,3 +74,16 @@ def test_the_command_refuses_parquet_with_the_selection_shown(db_conn, capsys):
     assert main(["reprocess", "--all", "--db", dsn]) == 1
     out, err = capsys.readouterr()
     assert "1 SUCCEEDED file(s) selected" in out and "use --table-format iceberg" in err
+
+
+def test_the_command_requeues_with_the_iceberg_format_and_records_who_and_why(db_conn, capsys, monkeypatch):
+    tracked(db_conn, "raw-json-data/x.jsonl", "SUCCEEDED", "v1", "raw-json-data-processed/x.jsonl")
+    monkeypatch.setenv("MLDP_ACTOR", "bob")
+    assert main(["reprocess", "--all", "--db", db_conn.dsn, "--table-format", "iceberg", "--reason", "spec v2"]) == 0
+    out, _err = capsys.readouterr()
+    assert "re-queued 1 file(s)" in out and "mldp process --table-format iceberg" in out
+    with db_conn.cursor() as cur:
+        cur.execute("SELECT f.processing_status, h.event, h.actor, h.reason FROM file_processing_status AS f "
+                    "JOIN file_processing_history AS h USING (file_id)")
+        assert cur.fetchall() == [("PENDING", "REPROCESS", "bob", "spec v2")]
+    db_conn.commit()
