@@ -207,7 +207,7 @@ UPDATE file_processing_status AS f SET
     updated_at = now()
 FROM picked
 WHERE f.file_id = picked.file_id
-RETURNING f.file_id, f.s3_key, f.etag, f.file_size_bytes, f.retry_count, f.version
+RETURNING f.file_id, f.s3_key, f.etag, f.file_size_bytes, f.retry_count, f.version, f.archived_key
 """
 
 #: The batch row, with the facts about the run that owns it (migration 0004): what tells a dead owner at once.
@@ -230,7 +230,7 @@ WHERE b.batch_id = %(batch_id)s
 """
 
 BATCH_FILES = """
-SELECT file_id, s3_key, etag, file_size_bytes, retry_count, version
+SELECT file_id, s3_key, etag, file_size_bytes, retry_count, version, archived_key
 FROM file_processing_status
 WHERE batch_id = %(batch_id)s AND processing_status = 'PROCESSING'
 ORDER BY file_id

@@ -123,6 +123,10 @@ TRANSITIONS: tuple[Transition, ...] = (
                "mldp release KEY: named files back to PENDING"),
     Transition(RETIRABLE_STATES, _F.RETIRED, _OPERATOR + "retire", "operator_queries.REQUEUE",
                "mldp retire: an operator gave up on the file (never claimed, not in the backlog)"),
+    Transition((_F.SUCCEEDED,), _F.PENDING, "runtime.operator.reprocess.requeue_for_reprocess",
+               "operator_queries.REPROCESS",
+               "mldp reprocess (Iceberg format): converted again from its archived copy with the current spec, "
+               "its rows replaced in the table commit; archived_key kept (read from it, never archived again)"),
     # -- batches -------------------------------------------------------------------------------------------------
     Transition((), _B.CLAIMED, _STORE + "claim", "queries.INSERT_BATCH", "a run claimed files into a new batch"),
     Transition((_B.CLAIMED,), _B.COMMITTED, _STORE + "record_outcomes", "queries.CLOSE_BATCH",

@@ -67,6 +67,12 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+#: The error of a reprocessed file claimed by a run without an Iceberg table (held: uncharged, not retried).
+REPROCESS_NEEDS_ICEBERG = (
+    "re-queued by mldp reprocess: converted again only with --table-format iceberg, whose commit replaces its rows "
+    "(the Parquet format would publish them beside the old ones); held: run mldp process --table-format iceberg "
+    "after mldp requeue")
+
 
 class BatchStage(IntEnum):
     """How far a run's batch came through the protocol, in order: the stage is reached once its step is done."""
@@ -241,7 +247,14 @@ class BatchProtocol:
                                    self.settings.lease_seconds)
 
     def precheck(self, claimed: Sequence[ClaimedFile]) -> list[PrecheckResult]:
-        """Step 2: one ranged GET per file (in parallel): which files Spark may read, and why not the others."""
+        """Step 2: one ranged GET per file (in parallel): which files Spark may read, and why not the others. A file
+        ``mldp reprocess`` re-queued is read only into an Iceberg table (whose commit replaces its rows): with the
+        Parquet format it is held, uncharged, never read (:data:`REPROCESS_NEEDS_ICEBERG`)."""
+        if self.table is None and any(f.archived_key is not None for f in claimed):
+            held = {f.file_id: PrecheckResult(f, FileState.FAILED, REPROCESS_NEEDS_ICEBERG, held=True)
+                    for f in claimed if f.archived_key is not None}
+            checked = check_files(self.store, [f for f in claimed if f.file_id not in held], self.settings.io_workers)
+            return [*checked, *held.values()]
         return check_files(self.store, claimed, self.settings.io_workers)
 
     def convert(self, batch_id: str, readable: Sequence[PrecheckResult]) -> dict[int, FileOutcome]:
@@ -330,10 +343,12 @@ class BatchProtocol:
         from runtime.table.commit import BatchFiles, lock_key
 
         assert self.table is not None
-        replaced = {lineage_uri(self.store, o.key): o.version for o in manifest.outcomes
-                    if o.status is FileState.SUCCEEDED and (o.version or 1) > 1}
+        succeeded = [o for o in manifest.outcomes if o.status is FileState.SUCCEEDED]
+        replaced = {lineage_uri(self.store, o.key): o.version for o in succeeded
+                    if o.archived_key is None and (o.version or 1) > 1}
+        reprocessed = {lineage_uri(self.store, o.key): o.version or 1 for o in succeeded if o.archived_key is not None}
         files = BatchFiles(manifest.batch_id, [self.store.spark_path(e.final) for e in manifest.publish_plan
-                                               if e.is_curated], replaced)
+                                               if e.is_curated], replaced, reprocessed)
         key = lock_key(self.table.location)
         return self.table.commit_batch(files, lambda: self._fenced_lock(advisory_lock(self.tracking.conn, key),
                                                                         manifest.batch_id))
