@@ -37,6 +37,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from runtime.db.discovery import report_folder_time
 from runtime.db.registration import PreparedPage, _csv_rows, current_object
 from runtime.errors import MldpError
 from runtime.jobs.lister import DEFAULT_CHUNK_SIZE, KeyFilter, ListingSummary, register_discovered
@@ -288,8 +289,11 @@ def register_inventory(store: ObjectStore, conn: Connection, location: str, pref
             with _checked_file(report.open, file, report.local_path(file.key)) as path:
                 yield from inventory_pages(path, keep, scope, stats, chunk_size)
 
+    # the report's time (recorded: the scheduled lister registers a report only once): its folder's, else the manifest's
+    when = report_folder_time(location.rsplit("/", 2)[-2] if location.count("/") >= 2 else "") or manifest.created
+    details = {"manifest": location, "report_time": when.isoformat() if when else None}
     summary = register_discovered(conn, pages(), keep=keep, chunk_size=chunk_size, show_progress=show_progress,
                                   wait_seconds=wait_seconds, prefixes=checked, source="inventory", prepared=True,
-                                  head=current_object(store))
+                                  details=details, head=current_object(store))
     return summary, stats
 

@@ -268,8 +268,8 @@ def run_lister(store: ObjectStore, conn: Connection, prefixes: Sequence[str] | N
 def register_discovered(conn: Connection, pages: Iterable[Sequence[ObjectInfo]], *, keep: KeyFilter,
                         chunk_size: int = DEFAULT_CHUNK_SIZE, show_progress: bool = True,
                         wait_seconds: float = 0.0, prefixes: Sequence[str] = (),
-                        source: str = "listing", prepared: bool = False, head: Head | None = None
-                        ) -> ListingSummary:
+                        source: str = "listing", prepared: bool = False,
+                        details: Mapping[str, object] | None = None, head: Head | None = None) -> ListingSummary:
     """Register a stream of discovered objects: the one path of every discovery source (a listing, an S3 Inventory
     report, S3 events from a queue), with one rule set.
 
@@ -283,7 +283,8 @@ def register_discovered(conn: Connection, pages: Iterable[Sequence[ObjectInfo]],
     returns, everything it counted is committed: a queue consumer deletes its messages after that.
 
     ``prepared``: ``pages`` yields :class:`~runtime.db.registration.PreparedPage` chunks that the source built and
-    filtered with ``keep`` itself, keys unique (the inventory's vectorized path); they are registered as they come."""
+    filtered with ``keep`` itself, keys unique (the inventory's vectorized path); they are registered as they come.
+    ``details``: more facts recorded with the run in ``discovery_runs`` (an inventory run: its report's time)."""
     if chunk_size <= 0:
         raise ValueError("chunk_size must be positive")
     started, started_at = time.monotonic(), datetime.now(timezone.utc)
@@ -302,5 +303,6 @@ def register_discovered(conn: Connection, pages: Iterable[Sequence[ObjectInfo]],
                              ignored_examples={reason: list(named) for reason, named in keep.examples.items()})
     log.info("%s done: %s", source, summary.as_dict())
     record_discovery_run(conn, source, started_at, seen=total.listed + summary.ignored_total,  # mldp status
-                         registered=total.new + total.changed, ignored=summary.ignored_total, details=summary.as_dict())
+                         registered=total.new + total.changed, ignored=summary.ignored_total,
+                         details={**summary.as_dict(), **(details or {})})
     return summary
