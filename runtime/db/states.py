@@ -97,6 +97,9 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition((), _F.PENDING, _REGISTER, "queries.REGISTER_INCOMING", "a new key is listed"),
     Transition(_AT_REST, _F.PENDING, _REGISTER, "queries.REGISTER_INCOMING",
                "a new version of the key is listed (never over a PROCESSING file): attempts reset"),
+    Transition(_AT_REST, _F.PENDING, _REGISTER, "registration_queries.REGISTER_CONFIRMED",
+               "a version listed older than the registered one that HeadObject shows is current (a multipart "
+               "upload completed after it): a new version, attempts reset"),
     # -- files: the batch protocol -------------------------------------------------------------------------------
     Transition(CLAIMABLE_STATES, _F.PROCESSING, _STORE + "claim", "queries.CLAIM_BATCH",
                "claimed into a batch (a FAILED file once its backoff is over): one attempt counted"),
