@@ -13,7 +13,7 @@ on purpose) in :mod:`platform_constructs._shared.removal_policy`.
 
 from __future__ import annotations
 
-from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
+from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -22,6 +22,7 @@ from aws_cdk import aws_rds as rds
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
+from platform_constructs._shared.kms_logs import allow_cloudwatch_logs
 from platform_constructs._shared.nag import acknowledge
 from platform_constructs._shared.removal_policy import dependent_policy, guard_removal_policy
 from platform_constructs._shared.vpc_endpoints import closed_interface_endpoint
@@ -188,23 +189,7 @@ class TrackingDatabase(Construct):
         only (the encryption-context condition CloudWatch Logs sets). Scoped to the account's log groups, not to the
         flow-log group itself: its generated ARN depends on the key, and naming it here would be a cycle. A no-op on
         an imported key (whose owner grants this)."""
-        stack = Stack.of(self)
-        self.key.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="AllowCloudWatchLogsForTheFlowLogs",
-                principals=[iam.ServicePrincipal(f"logs.{stack.region}.{stack.url_suffix}")],
-                actions=["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
-                resources=["*"],
-                conditions={
-                    "ArnLike": {
-                        "kms:EncryptionContext:aws:logs:arn": stack.format_arn(
-                            service="logs", resource="log-group", resource_name="*",
-                            arn_format=ArnFormat.COLON_RESOURCE_NAME,
-                        )
-                    }
-                },
-            )
-        )
+        allow_cloudwatch_logs(self.key, "AllowCloudWatchLogsForTheFlowLogs", "*")
 
     def _subnet_selection_kwargs(self) -> dict[str, object]:
         selection = self.props.vpc_subnets

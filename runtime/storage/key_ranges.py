@@ -198,9 +198,10 @@ def local_range_pages(store: Any, prefix: str, start_after: str | None, end: str
     yield from _pages_of(walk, page_size or store.page_size)
 
 
-def _local_names(directory: str, name_prefix: str, hidden: str) -> list[str]:
+def local_names(directory: str, name_prefix: str, hidden: str) -> list[str]:
     """The entries of ``directory`` starting with ``name_prefix`` (not ``hidden``), directories with a ``/``
-    appended, sorted."""
+    appended, sorted: that is where their keys sort among the siblings (``a-c`` < ``a/x`` < ``a0``). Empty when
+    the directory is gone; an entry that vanishes between readdir and stat is skipped."""
     names: list[str] = []
     try:
         with os.scandir(directory) as entries:
@@ -225,7 +226,7 @@ def _local_walk(store: Any, directory: str, key_prefix: str, name_prefix: str, s
                 end: str | None, hidden: str) -> Iterator[ObjectInfo]:
     """Like ``LocalStore._walk``, restricted to ``(start_after, end]``: a directory whose keys all sort at or before
     ``start_after`` is skipped unopened, and the walk stops at the first key or directory past ``end``."""
-    for name in _local_names(directory, name_prefix, hidden):
+    for name in local_names(directory, name_prefix, hidden):
         key = key_prefix + name
         if end is not None and key > end:  # every key from here on (under this directory too) is past the end
             return
@@ -252,7 +253,7 @@ def local_level(store: Any, prefix: str, hidden: str) -> Level | None:
         return None
     store._check_root()
     directory = store.url if not prefix else os.path.join(store.url, *store._segments(prefix.rstrip("/")))
-    names = _local_names(directory, "", hidden)
+    names = local_names(directory, "", hidden)
     if len(names) > LEVEL_LIMIT:
         return None
     level = Level()

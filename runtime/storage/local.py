@@ -170,23 +170,7 @@ class LocalStore(ObjectStore):
 
         Directory names get a trailing ``/`` before sorting: that is where their keys sort among the
         siblings (``a-c`` < ``a/x`` < ``a0``)."""
-        names: list[str] = []
-        try:
-            with os.scandir(directory) as entries:
-                for entry in entries:
-                    name = entry.name
-                    if not name.startswith(name_prefix) or name.startswith(TEMP_PREFIX):
-                        continue
-                    try:
-                        if entry.is_dir(follow_symlinks=False):
-                            names.append(name + "/")
-                        elif entry.is_file():
-                            names.append(name)
-                    except OSError:  # vanished or unreadable between readdir and stat
-                        continue
-        except (FileNotFoundError, NotADirectoryError):
-            return
-        names.sort()
+        names = key_ranges.local_names(directory, name_prefix, TEMP_PREFIX)
         for name in names:
             path = os.path.join(directory, name)
             if name.endswith("/"):

@@ -39,6 +39,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from platform_constructs._shared.kms_logs import allow_cloudwatch_logs
 from platform_constructs._shared.removal_policy import guard_removal_policy
 from platform_constructs._shared.validation import PropsError, check_not_destroyed_in_production
 
@@ -115,23 +116,7 @@ class GlueSecurityConfiguration(Construct):
             enable_key_rotation=True,
             removal_policy=self.removal_policy,
         )
-        self.key.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="AllowCloudWatchLogsForGlueLogGroups",
-                # regional principal: build it with the partition's URL suffix (amazonaws.com.cn in aws-cn)
-                principals=[iam.ServicePrincipal(f"logs.{stack.region}.{stack.url_suffix}")],
-                actions=["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
-                resources=["*"],
-                conditions={
-                    "ArnLike": {
-                        "kms:EncryptionContext:aws:logs:arn": stack.format_arn(
-                            service="logs", resource="log-group", resource_name="/aws-glue/*",
-                            arn_format=_COLON_RESOURCE_NAME,
-                        )
-                    }
-                },
-            )
-        )
+        allow_cloudwatch_logs(self.key, "AllowCloudWatchLogsForGlueLogGroups", "/aws-glue/*")
         s3_encryption = (
             glue.CfnSecurityConfiguration.S3EncryptionProperty(
                 s3_encryption_mode="SSE-KMS", kms_key_arn=props.s3_key.key_arn
