@@ -33,10 +33,11 @@ steps, and inside the publish and the archive) so that tests can inject a crash 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from enum import Enum, IntEnum
 from typing import TYPE_CHECKING
@@ -258,7 +259,12 @@ class BatchProtocol:
         Iceberg table the curated files go to its data location (the table created first when missing)."""
         plan = pub.plan_publish(self.store, self.layout, batch_id, self.curated_target(batch_id))
         outcomes = [replace(o, dead_letter_path=plan.dead_letters.get(o.file_id)) for o in outcomes]
-        manifest = pub.Manifest(batch_id, outcomes, plan.entries, plan.partitions)
+        record = None
+        if self.table is not None:  # the table is named in the manifest: any run that finishes the batch commits it
+            from runtime.table.catalog import manifest_record
+
+            record = manifest_record(self.table.location)
+        manifest = pub.Manifest(batch_id, outcomes, plan.entries, plan.partitions, record)
         pub.write_manifest(self.store, self.layout, manifest)
         return manifest
 
@@ -276,13 +282,14 @@ class BatchProtocol:
         timer = timer or PhaseTimer()
         self.progress.batch_id = manifest.batch_id  # a recovered batch enters here, with its manifest
         self.progress.stage = BatchStage.MANIFEST_WRITTEN
+        table = self.table_for(manifest)  # before publishing: a table that cannot be opened publishes nothing
         self.begin_publish(manifest)
         pub.publish(self.store, manifest, self.settings.io_workers, self.checkpoint)
         timer.lap("publish")
         self.advance(BatchStage.PUBLISHED)
         self.checkpoint(Checkpoint.AFTER_PUBLISH)
-        if self.table is not None:
-            self.commit_table(manifest)
+        if table is not None:
+            self.commit_table(manifest, table)
             timer.lap("table commit")
             self.checkpoint(Checkpoint.AFTER_TABLE_COMMIT)
         statuses = self.commit(manifest.batch_id, manifest.outcomes, BatchState.COMMITTED)
@@ -321,20 +328,54 @@ class BatchProtocol:
         return self.tracking.record_outcomes(batch_id, self.settings.job_run_id, outcomes, state,
                                              self.settings.retry_policy, error)
 
-    def commit_table(self, manifest: pub.Manifest) -> int | None:
+    def table_for(self, manifest: pub.Manifest) -> IcebergTable | None:
+        """The table ``manifest``'s batch commits to, whatever this run was given (a run without the table, or with
+        another format, still commits an Iceberg batch it rolls forward): the run's own table when the manifest
+        names it, else the one the manifest names (opened here; :class:`~runtime.table.catalog.TableUnavailable`
+        when it cannot be: nothing is published or recorded). A manifest without a table is Parquet, unless an
+        earlier runtime planned its curated files outside the curated prefix (into the run's table)."""
+        from runtime.table.catalog import is_recorded_table, recorded_location
+
+        if manifest.table is None:
+            legacy = any(e.is_curated and not e.final.startswith(self.layout.curated_prefix)
+                         for e in manifest.publish_plan)
+            return self.table if legacy else None
+        if self.table is not None and is_recorded_table(self.table.location, manifest.table):
+            return self.table
+        from runtime.table.commit import IcebergTable
+
+        location = recorded_location(manifest.table, self.tracking.conn)
+        log.warning("batch %s: committed to the Iceberg table %s its manifest names (this run was not given it)",
+                    manifest.batch_id, location.name)
+        return IcebergTable(location, self.spec.partition_names if self.spec is not None else (),
+                            counts=self.table.counts if self.table is not None else None)
+
+    def commit_table(self, manifest: pub.Manifest, table: IcebergTable | None = None) -> int | None:
         """Commit the batch's published curated files to the Iceberg table, retracting earlier versions of its
         keys, exactly once (:meth:`runtime.table.commit.IcebergTable.commit_batch`: a replay finds its batch id in
         the table's history); serialized with the other processors by an advisory lock in the tracking database."""
         from runtime.db.iceberg_catalog import advisory_lock
         from runtime.table.commit import BatchFiles, lock_key
 
-        assert self.table is not None
+        table = table or self.table
+        assert table is not None
+        # a new version that reached a final outcome retracts the earlier versions' rows: SUCCEEDED (its rows
+        # replace them) or QUARANTINED (no good row: the old rows describe content that is no longer the key's)
         replaced = {lineage_uri(self.store, o.key): o.version for o in manifest.outcomes
-                    if o.status is FileState.SUCCEEDED and (o.version or 1) > 1}
+                    if o.status in (FileState.SUCCEEDED, FileState.QUARANTINED) and (o.version or 1) > 1}
         files = BatchFiles(manifest.batch_id, [self.store.spark_path(e.final) for e in manifest.publish_plan
                                                if e.is_curated], replaced)
-        key = lock_key(self.table.location)
-        return self.table.commit_batch(files, lambda: advisory_lock(self.tracking.conn, key))
+        if replaced and not files.data_files and table.load() is None:
+            return None  # nothing to add, and no table holds rows to retract
+        key = lock_key(table.location)
+
+        @contextlib.contextmanager
+        def lock_while_ours() -> Iterator[None]:  # under the lock, the batch is still this run's (else LeaseLost)
+            with advisory_lock(self.tracking.conn, key):
+                self.tracking.ensure_lease(manifest.batch_id, self.settings.job_run_id, self.settings.lease_seconds)
+                yield
+
+        return table.commit_batch(files, lock_while_ours)
 
     # -- the failure paths -----------------------------------------------------------------------------------------
 

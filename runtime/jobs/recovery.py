@@ -208,7 +208,7 @@ class Recovery:
                 report = self.protocol.finish(probe.manifest, time.monotonic())
             except pub.StagingLost as lost:
                 log.warning("batch %s cannot be rolled forward (%s): retracting it", batch_id, lost)
-                return self.retract(batch_id, partitions or probe.manifest.partitions, str(lost))
+                return self.retract(batch_id, partitions or probe.manifest.partitions, str(lost), probe.manifest)
             report.recovered = True
             return report
         if decision.action is Action.RETRACT:
@@ -225,13 +225,16 @@ class Recovery:
                 "nor abandoned: inspect it")
         return None
 
-    def retract(self, batch_id: str, partitions: list[str], why: str) -> BatchReport:
+    def retract(self, batch_id: str, partitions: list[str], why: str,
+                manifest: pub.Manifest | None = None) -> BatchReport:
         """The batch started to publish but cannot be finished (``why``: its staging is gone): delete what is left
         of its staging (a publisher still running then finds nothing more to copy), then every object it may have
         published, then close it ABANDONED and give its files back without charging them (:meth:`give_back`: the
         lost staging is no file's fault). A crash in between retracts again (idempotent: by the partitions the
-        batch recorded). Returns its report (``abandoned``: the files given back)."""
-        table = self.protocol.table  # an Iceberg table: its data location, if the batch never committed to it
+        batch recorded; the table its ``manifest`` names, if any). Returns its report (``abandoned``: the files given
+        back)."""
+        # an Iceberg table: its data location, if the batch never committed to it
+        table = self.protocol.table if manifest is None else self.protocol.table_for(manifest)
         curated_prefix = table.uncommitted_data_key_prefix(self.store, batch_id) if table is not None else None
         pub.clean_staging(self.store, self.layout, batch_id)  # first: a late publisher then finds nothing to copy
         removed = pub.retract(self.store, self.layout, batch_id, partitions, curated_prefix)
