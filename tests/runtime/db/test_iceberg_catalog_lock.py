@@ -17,18 +17,18 @@ def test_a_lock_held_elsewhere_stops_the_run_with_3_and_a_free_one_is_taken(db_u
     try:
         with holder.cursor() as cur:
             cur.execute("SET statement_timeout = 50")
+        with waiter.cursor() as cur:
+            cur.execute("SET statement_timeout = 50")
         with advisory_lock(holder, 4242):
-            with waiter.cursor() as cur:
-                cur.execute("SET statement_timeout = 50")
-            with pytest.raises(TableLockBusy) as stopped:
-                with advisory_lock(waiter, 4242, wait_seconds=0.3, poll_seconds=0.1):
-                    pytest.fail("the lock was held by the other session")
+            with pytest.raises(TableLockBusy) as stopped, advisory_lock(waiter, 4242, wait_seconds=0.3,
+                                                                         poll_seconds=0.1):
+                pytest.fail("the lock was held by the other session")
             assert stopped.value.exit_status == 3
-        with advisory_lock(waiter, 4242, wait_seconds=0.3, poll_seconds=0.1):  # released: taken at once
-            with waiter.cursor() as cur:
-                cur.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
-                            "AND objid = 4242 AND pid = pg_backend_pid()")
-                assert cur.fetchone()[0] == 1
+        # released: taken at once
+        with advisory_lock(waiter, 4242, wait_seconds=0.3, poll_seconds=0.1), waiter.cursor() as cur:
+            cur.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+                        "AND objid = 4242 AND pid = pg_backend_pid()")
+            assert cur.fetchone()[0] == 1
     finally:
         holder.close()
         waiter.close()
