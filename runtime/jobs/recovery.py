@@ -39,6 +39,7 @@ from enum import Enum
 
 import psycopg2
 
+from runtime.db.iceberg_catalog import TableLockBusy
 from runtime.db.records import FileOutcome, OpenBatch
 from runtime.db.states import BatchState, FileState
 from runtime.db.tracking import LeaseLost
@@ -56,7 +57,7 @@ ABANDONED_REASON = "batch abandoned: its run stopped before finishing (lease exp
 MAX_RECOVERY_TRIES = 3
 #: Errors that belong to no batch: the batch is handed back and the run stops.
 ENVIRONMENT_ERRORS: tuple[type[BaseException], ...] = (StoragePermissionError, psycopg2.OperationalError,
-                                                       psycopg2.InterfaceError)
+                                                       psycopg2.InterfaceError, TableLockBusy)
 
 
 class UnrecoverableBatch(MldpError, RuntimeError):
