@@ -1,9 +1,11 @@
-"""Rescued data (issue 20): the cost of ``schema_policy: rescue`` against ``ignore`` on the same input, on records
-with no unknown field and on records of which 10% carry one, and the read path against a bare Spark read, in one run
-on one SparkSession. Each figure is the best of ``rounds`` runs of the batch conversion (``convert_batch``: read,
-rescue, validate, cache, count, write the curated Parquet; no tracking database), plus where the time goes: the parse
-alone (``read_batch``), the parse with the rescue (``with_rescue``), and a bare ``spark.read.json`` of the same
-files (each written to Spark's ``noop`` sink).
+"""Rescued data (issue 20): the cost of ``schema_policy: rescue`` against rescue OFF and against ``ignore`` on the same
+input, on records with no unknown field and on records of which 10% carry one, and the read path against a bare Spark
+read, in one run on one SparkSession. Each figure is the best of ``rounds`` runs of the batch conversion
+(``convert_batch``: read, rescue, validate, cache, count, write the curated Parquet; no tracking database). Rescue
+OFF is the same conversion with :func:`runtime.spark.rescue.needs_rescue` replaced by ``false`` (no record goes to
+Python, no rescue flag is computed): the baseline the issue's "at most 15% slower" is measured against. Where the
+time goes: the parse alone (``read_batch``), the parse with the rescue flag (the colon count), and a bare
+``spark.read.json`` of the same files (each written to Spark's ``noop`` sink).
 
     python -m bench.rescue_throughput [--megabytes 100] [--files 20] [--rounds 2]
 """
@@ -19,10 +21,13 @@ from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 
+from pyspark.sql import functions as F
+
 from runtime.sample_data import MODES
+from runtime.spark import convert as convert_module
 from runtime.spark.convert import convert_batch
 from runtime.spark.read import SourceFile, json_parse_options, read_batch
-from runtime.spark.rescue import with_rescue
+from runtime.spark.rescue import needs_rescue
 from runtime.spark.session import get_spark
 from runtime.transforms.spec import TransformSpec, spec_from_dict
 
@@ -92,17 +97,21 @@ def run(megabytes: int = 100, files: int = 20, rounds: int = 2, quick: bool = Fa
     convert(inputs["clean"][:2], rescue)  # warm-up: JVM, Python workers
     seconds: dict[str, float] = {}
     for name, sources in inputs.items():
-        seconds[f"{name}_rescue"] = best(rounds, lambda s=sources: convert(s, rescue))
-        seconds[f"{name}_ignore"] = best(rounds, lambda s=sources: convert(s, ignore))
+        for _ in range(rounds):  # interleaved, so that a load change on the machine hits all three alike
+            for label, action in ((f"{name}_rescue", lambda s=sources: convert(s, rescue)),
+                                  (f"{name}_off", lambda s=sources: rescue_off(lambda: convert(s, rescue))),
+                                  (f"{name}_ignore", lambda s=sources: convert(s, ignore))):
+                seconds[label] = min(seconds.get(label, float("inf")), best(1, action))
     clean, schema = inputs["clean"], rescue.read_schema()
     options = json_parse_options(rescue.json_reader_options())
-    seconds["bare_spark_read"] = best(rounds, lambda: noop(
-        spark.read.schema(schema).options(**options).json([s.spark_path for s in clean])))
-    seconds["parse"] = best(rounds, lambda: noop(read_batch(spark, clean, schema, rescue.json_reader_options())))
-    seconds["parse_and_rescue"] = best(rounds, lambda: noop(
-        with_rescue(read_batch(spark, clean, schema, rescue.json_reader_options()), rescue)))
-    seconds["parse_and_rescue_drift10"] = best(rounds, lambda: noop(
-        with_rescue(read_batch(spark, inputs["drift10"], schema, rescue.json_reader_options()), rescue)))
+    for _ in range(rounds):
+        for label, action in (
+                ("bare_spark_read", lambda: noop(spark.read.schema(schema).options(**options)
+                                                 .json([s.spark_path for s in clean]))),
+                ("parse", lambda: noop(read_batch(spark, clean, schema, rescue.json_reader_options()))),
+                ("parse_and_flag", lambda: noop(read_batch(spark, clean, schema, rescue.json_reader_options())
+                                                .where(needs_rescue(rescue))))):
+            seconds[label] = min(seconds.get(label, float("inf")), best(1, action))
     shutil.rmtree(work, ignore_errors=True)
     mb_per_s = {name: round(size / value, 2) for name, value in seconds.items()}
     return {
@@ -111,25 +120,37 @@ def run(megabytes: int = 100, files: int = 20, rounds: int = 2, quick: bool = Fa
         "files": files,
         "seconds": {name: round(value, 2) for name, value in seconds.items()},
         "mb_per_s": mb_per_s,
-        # > 1: rescue is faster; the goal (issue 20) is rescue at most 15% slower than ignore on clean records
+        # > 1: rescue is faster; the goal (issue 20) is rescue at most 15% slower than rescue off on clean records
+        "clean_rescue_vs_off": round(seconds["clean_off"] / seconds["clean_rescue"], 3),
+        "drift10_rescue_vs_off": round(seconds["drift10_off"] / seconds["drift10_rescue"], 3),
         "clean_rescue_vs_ignore": round(seconds["clean_ignore"] / seconds["clean_rescue"], 3),
         "drift10_rescue_vs_ignore": round(seconds["drift10_ignore"] / seconds["drift10_rescue"], 3),
-        "drift10_vs_clean_rescue": round(seconds["clean_rescue"] / seconds["drift10_rescue"], 3),
         "read_path_vs_bare_spark_read": round(seconds["bare_spark_read"] / seconds["parse"], 3),
-        "read_and_rescue_vs_bare_spark_read": round(seconds["bare_spark_read"] / seconds["parse_and_rescue"], 3),
+        "read_and_flag_vs_bare_spark_read": round(seconds["bare_spark_read"] / seconds["parse_and_flag"], 3),
         "report_rows": [
-            {"figure": f"conversion with rescue vs ignore, no unknown field ({size:.0f} MB, {files} files)",
-             "ours": mb_per_s["clean_rescue"], "reference": mb_per_s["clean_ignore"], "unit": "MB/s",
-             "higher_is_better": True, "target": "≥ 0.85x ignore (issue 20)",
-             "met": seconds["clean_ignore"] / seconds["clean_rescue"] >= 0.85},
-            {"figure": "conversion with rescue vs ignore, 10% of records with unknown fields",
-             "ours": mb_per_s["drift10_rescue"], "reference": mb_per_s["drift10_ignore"], "unit": "MB/s",
+            {"figure": f"conversion with rescue vs rescue off, no unknown field ({size:.0f} MB, {files} files)",
+             "ours": mb_per_s["clean_rescue"], "reference": mb_per_s["clean_off"], "unit": "MB/s",
+             "higher_is_better": True, "target": "≥ 0.85x off (issue 20)",
+             "met": seconds["clean_off"] / seconds["clean_rescue"] >= 0.85},
+            {"figure": "conversion with rescue vs rescue off, 10% of records with unknown fields",
+             "ours": mb_per_s["drift10_rescue"], "reference": mb_per_s["drift10_off"], "unit": "MB/s",
              "higher_is_better": True, "target": "-", "met": None},
-            {"figure": "read path (text + one from_json parse + rescue) vs bare spark.read.json, noop sink",
-             "ours": mb_per_s["parse_and_rescue"], "reference": mb_per_s["bare_spark_read"], "unit": "MB/s",
-             "higher_is_better": True, "target": "-", "met": None},
+            {"figure": "read path (text + one from_json parse + rescue flag) vs bare spark.read.json, noop sink",
+             "ours": mb_per_s["parse_and_flag"], "reference": mb_per_s["bare_spark_read"], "unit": "MB/s",
+             "higher_is_better": True, "target": "≥ 0.76x (issue 20)",
+             "met": seconds["bare_spark_read"] / seconds["parse_and_flag"] >= 0.76},
         ],
     }
+
+
+def rescue_off(action: Callable[[], object]) -> object:
+    """Run ``action`` with no record sent to the rescue (:func:`needs_rescue` replaced by ``false``)."""
+    saved = convert_module.needs_rescue
+    convert_module.needs_rescue = lambda spec: F.lit(False)
+    try:
+        return action()
+    finally:
+        convert_module.needs_rescue = saved
 
 
 def main() -> None:

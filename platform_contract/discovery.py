@@ -18,6 +18,9 @@ MODES = (MODE_LISTING, MODE_INVENTORY, MODE_EVENTS)
 INVENTORY_PREFIX = "s3-inventory/"
 #: The inventory configuration's id (the reports' path: ``<prefix><bucket>/<id>/<date>/manifest.json``).
 INVENTORY_ID = "raw-json-data-daily"
+#: ``workflow.full_listing_hours``'s default (``mldp list --full-listing-hours``): with an inventory, the scheduled
+#: lister lists the whole raw prefix only when its last listing is older than this (a week; docs/discovery.md).
+DEFAULT_FULL_LISTING_HOURS = 168
 
 
 def object_created_pattern(bucket_name: object, raw_prefix: str) -> dict[str, object]:
@@ -29,5 +32,5 @@ def object_created_pattern(bucket_name: object, raw_prefix: str) -> dict[str, ob
     }
 
 
-__all__ = ["INVENTORY_ID", "INVENTORY_PREFIX", "MODES", "MODE_EVENTS", "MODE_INVENTORY", "MODE_LISTING",
-           "object_created_pattern"]
+__all__ = ["DEFAULT_FULL_LISTING_HOURS", "INVENTORY_ID", "INVENTORY_PREFIX", "MODES", "MODE_EVENTS",
+           "MODE_INVENTORY", "MODE_LISTING", "object_created_pattern"]

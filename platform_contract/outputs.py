@@ -29,6 +29,16 @@ DATABASE_SECRET_ARN = "DatabaseSecretArn"
 CATALOG_TABLE = "CatalogTable"
 #: The SNS topic of the pipeline alarms.
 ALARM_TOPIC_ARN = "AlarmTopicArn"
+#: Discovery (``workflow.discovery_mode``; docs/discovery.md): the S3 event queue the ``FileEventConsumer`` drains
+#: (events), the bucket of the raw prefix's S3 Inventory reports and the folder the scheduled lister reads them
+#: from (inventory and events). Only in the modes that create them (:data:`OPTIONAL_OUTPUTS`).
+EVENT_QUEUE_URL = "EventQueueUrl"
+INVENTORY_BUCKET_NAME = "InventoryBucketName"
+INVENTORY_LOCATION = "InventoryLocation"
+#: ``database.table`` of the curated Iceberg table in the Glue Data Catalog, and its warehouse URI (only with
+#: ``workflow.table_format=iceberg``; ``mldp smoke`` reads the smoke run's rows back through the catalog).
+ICEBERG_TABLE = "IcebergTable"
+ICEBERG_WAREHOUSE = "IcebergWarehouse"
 
 #: What each output is (the ``Description`` of its ``CfnOutput``).
 DESCRIPTIONS = {
@@ -47,7 +57,18 @@ DESCRIPTIONS = {
     DATABASE_SECRET_ARN: "Tracking database credentials",
     CATALOG_TABLE: "Athena table over the curated Parquet",
     ALARM_TOPIC_ARN: "SNS topic of the pipeline alarms",
+    EVENT_QUEUE_URL: "SQS queue of the raw prefix's S3 Object Created events (mldp list --from-queue <this>)",
+    INVENTORY_BUCKET_NAME: "Bucket of the raw prefix's daily S3 Inventory reports",
+    INVENTORY_LOCATION: "Folder of the inventory reports the lister reads (mldp list --inventory-location <this>)",
+    ICEBERG_TABLE: "Curated Iceberg table in the Glue Data Catalog (database.table; --iceberg-database)",
+    ICEBERG_WAREHOUSE: "Warehouse of the curated Iceberg table (--iceberg-warehouse)",
 }
+
+#: Outputs only the discovery modes that create their resources have (the others are in every stack).
+OPTIONAL_OUTPUTS = (EVENT_QUEUE_URL, INVENTORY_BUCKET_NAME, INVENTORY_LOCATION)
+
+#: The outputs of a stack in the Iceberg format only (``workflow.table_format=iceberg``).
+ICEBERG_OUTPUTS = (ICEBERG_TABLE, ICEBERG_WAREHOUSE)
 
 #: The outputs ``mldp smoke`` needs (each may instead be given as a command-line option).
 SMOKE_OUTPUTS = (BUCKET_NAME, RAW_PREFIX, PROCESSED_PREFIX, CURATED_PREFIX, STAGING_PREFIX, DEAD_LETTER_PREFIX,

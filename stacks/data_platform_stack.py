@@ -14,6 +14,7 @@ from constructs import Construct
 
 from platform_constructs._shared.removal_policy import DESTROY_CONTEXT_KEY, retain_except_on_create
 from platform_constructs.json_to_parquet_workflow import JsonToParquetWorkflow, JsonToParquetWorkflowProps
+from platform_constructs.json_to_parquet_workflow.discovery import discovery_outputs
 from platform_constructs.json_to_parquet_workflow.glue.schedule import max_interval_minutes
 from platform_constructs.pipeline_alarms import PipelineAlarms, PipelineAlarmsProps
 from platform_constructs.tracked_raw_bucket import TrackedRawBucket
@@ -70,6 +71,8 @@ class DataPlatformStack(Stack):
                 lister_job_name=self.workflow.lister_job_name,
                 processor_job_name=self.workflow.processor_job_name,
                 backfill_job_name=self.workflow.backfill_job_name,
+                # discovery_mode events: the event consumer's failed runs are mailed like the other jobs'
+                extra_job_names=() if self.workflow.discovery is None else (self.workflow.discovery.job_name,),
                 metrics_namespace=c.workflow.metrics_namespace,
                 database_instance=self.database.instance,
                 database_instance_class=c.database.resolved_instance_type.to_string(),
@@ -114,6 +117,8 @@ class DataPlatformStack(Stack):
             out.DATABASE_SECRET_ARN: self.database.secret.secret_arn,
             out.CATALOG_TABLE: f"{self.workflow.catalog.database_name}.{self.workflow.catalog.table_name}",
             out.ALARM_TOPIC_ARN: self.alarms.topic.topic_arn,
+            **(self.workflow.iceberg.outputs if self.workflow.iceberg is not None else {}),
         }
+        outputs.update(discovery_outputs(self.workflow))
         for output_id, value in outputs.items():
             CfnOutput(self, output_id, value=value, description=out.DESCRIPTIONS[output_id])

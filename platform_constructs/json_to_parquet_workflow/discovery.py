@@ -2,7 +2,9 @@
 
 * ``listing``: nothing here (the workflow's scheduled lister is the only discovery).
 * ``inventory``: the bucket's daily Parquet S3 Inventory of the raw prefix
-  (:meth:`~platform_constructs.tracked_raw_bucket.TrackedRawBucket.enable_raw_inventory`).
+  (:meth:`~platform_constructs.tracked_raw_bucket.TrackedRawBucket.enable_raw_inventory`), read by the scheduled
+  lister (``--inventory-location``, ``--full-listing-hours``: it registers each new report and lists the whole
+  prefix only as the safety net; the lister's role reads the report prefix).
 * ``events``: the inventory, plus :class:`EventDiscovery`: S3 "Object Created" events under the raw prefix (the
   bucket sends every event to EventBridge) -> an EventBridge rule -> an SQS queue with a dead-letter queue ->
   the ``FileEventConsumer`` Glue Python-shell job, every ``event_consumer_schedule``, running
@@ -53,13 +55,21 @@ from platform_constructs._shared.nag import acknowledge, finding_value
 from platform_constructs._shared.vpc_endpoints import closed_interface_endpoint
 from platform_constructs.json_to_parquet_workflow.database_access import grant_database_access
 from platform_constructs.json_to_parquet_workflow.job_arguments import lister_arguments
-from platform_contract.discovery import INVENTORY_PREFIX, MODE_EVENTS, MODE_LISTING, object_created_pattern
+from platform_contract import outputs as out
+from platform_contract.discovery import (
+    INVENTORY_ID,
+    INVENTORY_PREFIX,
+    MODE_EVENTS,
+    MODE_LISTING,
+    object_created_pattern,
+)
 
 #: The workflow construct (:class:`~platform_constructs.json_to_parquet_workflow.JsonToParquetWorkflow`), typed
 #: loosely: it imports this module.
 JsonToParquetWorkflow = Any
 
-__all__ = ["CONSUMER_JOB_NAME", "CONSUMER_MAX_SECONDS", "EventDiscovery", "add_discovery", "grant_read_inventory"]
+__all__ = ["CONSUMER_JOB_NAME", "CONSUMER_MAX_SECONDS", "EventDiscovery", "add_discovery", "discovery_outputs",
+           "grant_read_inventory", "inventory_arguments"]
 
 CONSUMER_JOB_NAME = "FileEventConsumer"
 #: The consumer's time budget per run (``--max-seconds``); the job's timeout and the visibility timeout exceed it.
@@ -76,8 +86,32 @@ def add_discovery(workflow: JsonToParquetWorkflow) -> EventDiscovery | None:
     the event path (``events``); ``None`` when it adds no event path."""
     mode = workflow.props.discovery_mode
     if mode != MODE_LISTING:
-        grant_read_inventory(workflow.lister_role.role, workflow.props.bucket.enable_raw_inventory())
+        reports = workflow.props.bucket.enable_raw_inventory()
+        grant_read_inventory(workflow.lister_role.role, reports)
+        job = workflow.lister_job  # registers from each new report (runtime.jobs.scheduled_discovery)
+        job.default_arguments = {**job.default_arguments, **inventory_arguments(workflow.props, reports)}
     return EventDiscovery(workflow, "EventDiscovery", workflow) if mode == MODE_EVENTS else None
+
+
+def inventory_arguments(p: Any, reports: Any) -> dict[str, str]:
+    """The lister's arguments with an inventory: where this bucket's reports land (the config's folder in AWS's
+    layout ``<destination prefix>/<source bucket>/<config id>/``) and the safety-net listing period."""
+    location = f"s3://{reports.bucket_name}/{INVENTORY_PREFIX}{p.bucket.bucket.bucket_name}/{INVENTORY_ID}/"
+    return {"--inventory-location": location, "--full-listing-hours": str(p.full_listing_hours)}
+
+
+def discovery_outputs(workflow: JsonToParquetWorkflow) -> dict[str, str]:
+    """The stack outputs of what ``discovery_mode`` created (:data:`platform_contract.outputs.OPTIONAL_OUTPUTS`):
+    the event queue's URL (events), the report bucket and the lister's ``--inventory-location`` (inventory,
+    events); none in ``listing`` mode."""
+    found: dict[str, str] = {}
+    reports = workflow.props.bucket.inventory_bucket
+    if reports is not None:
+        found[out.INVENTORY_BUCKET_NAME] = reports.bucket_name
+        found[out.INVENTORY_LOCATION] = inventory_arguments(workflow.props, reports)["--inventory-location"]
+    if workflow.discovery is not None:
+        found[out.EVENT_QUEUE_URL] = workflow.discovery.queue.queue_url
+    return found
 
 
 def grant_read_inventory(role: iam.IRole, reports: Any) -> None:

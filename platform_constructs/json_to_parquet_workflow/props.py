@@ -46,7 +46,7 @@ from platform_constructs.json_to_parquet_workflow.reserved_arguments import chec
 from platform_constructs.tracked_raw_bucket.construct import TrackedRawBucket
 from platform_constructs.tracking_database.construct import TrackingDatabase
 from platform_contract import defaults
-from platform_contract.discovery import MODE_LISTING
+from platform_contract.discovery import DEFAULT_FULL_LISTING_HOURS, MODE_LISTING
 from platform_contract.discovery import MODES as DISCOVERY_MODES
 from platform_contract.table import DEFAULT_TABLE_FORMAT, ICEBERG, TABLE_FORMATS
 
@@ -179,6 +179,11 @@ class JsonToParquetWorkflowSettings:
     #: Alarm when the oldest event waiting in the queue is older than this (``events`` mode): the consumer is not
     #: draining (failing, or skipped while a long listing holds the lister lock).
     event_queue_age_alarm_minutes: int = 30
+    #: With an inventory (``discovery_mode`` inventory or events) the scheduled lister registers from each new daily
+    #: report and lists the whole raw prefix only when its last listing is older than this many hours (or no
+    #: recent report exists): the safety net behind the events and the inventory. 0 lists on every run that
+    #: registers no report (docs/discovery.md argues the weekly default).
+    full_listing_hours: int = DEFAULT_FULL_LISTING_HOURS
     #: Removal policy of the logs/bookmarks KMS key (``DESTROY`` is guarded, see
     #: :mod:`platform_constructs._shared.removal_policy`).
     key_removal_policy: RemovalPolicy = RemovalPolicy.RETAIN
@@ -257,6 +262,7 @@ class JsonToParquetWorkflowSettings:
             "drain_minutes": (self.drain_minutes, 1),
             "backfill_drain_minutes": (self.backfill_drain_minutes, 1),
             "event_queue_age_alarm_minutes": (self.event_queue_age_alarm_minutes, 5),
+            "full_listing_hours": (self.full_listing_hours, 0),
         })
         if self.backfill_number_of_workers is not None and self.backfill_number_of_workers < 2:
             raise PropsError(

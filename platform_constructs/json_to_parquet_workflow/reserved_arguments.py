@@ -45,6 +45,8 @@ LISTER_RESERVED: dict[str, str] = {
     "--extra-py-files": "runtime_dir and wheels_dir (the bundled runtime wheel and dependencies)",
     "library-set": "the construct (Python shell analytics libraries)",
     "--prefixes": "listing_prefixes",
+    "--inventory-location": "discovery_mode (inventory, events: the raw prefix's S3 Inventory reports)",
+    "--full-listing-hours": "full_listing_hours",
 }
 #: Arguments of the processor and backfill jobs, and the prop that sets each.
 PROCESSOR_RESERVED: dict[str, str] = {

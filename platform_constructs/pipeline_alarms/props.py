@@ -157,6 +157,9 @@ class PipelineAlarmsProps(PipelineAlarmsSettings):
     processor_job_name: str
     #: The workflow's backfill job, whose failures and timeouts are reported too; ``None`` when there is none.
     backfill_job_name: str | None = None
+    #: More Glue jobs whose failed runs are reported the same way, e.g. the ``FileEventConsumer`` of
+    #: ``discovery_mode`` events (docs/discovery.md); each a different name.
+    extra_job_names: tuple[str, ...] = ()
     #: Namespace of the runtime's custom metrics (the workflow's ``metrics_namespace``).
     metrics_namespace: str = defaults.METRICS_NAMESPACE
     #: The tracking database; ``None`` skips the RDS alarms and graphs.
@@ -185,9 +188,11 @@ class PipelineAlarmsProps(PipelineAlarmsSettings):
 
     @property
     def job_names(self) -> tuple[str, ...]:
-        """The Glue jobs whose failed runs are reported: lister, processor and, if given, backfill."""
+        """The Glue jobs whose failed runs are reported: lister, processor, the backfill if given, then
+        ``extra_job_names``."""
         names = (self.lister_job_name, self.processor_job_name)
-        return names if self.backfill_job_name is None else (*names, self.backfill_job_name)
+        names = names if self.backfill_job_name is None else (*names, self.backfill_job_name)
+        return (*names, *self.extra_job_names)
 
     def minimum_heartbeat_minutes(self) -> int | None:
         """Processor timeout + lister timeout + one schedule interval, rounded up to 5 minutes (a workflow run
@@ -268,7 +273,13 @@ class PipelineAlarmsProps(PipelineAlarmsSettings):
                 raise PropsError(owner, name, "must name the Glue job to watch")
         if self.backfill_job_name is not None and not self.backfill_job_name:
             raise PropsError(owner, "backfill_job_name", "must name the Glue job to watch, or be None")
+        if any(not name for name in self.extra_job_names):
+            raise PropsError(owner, "extra_job_names", f"must each name a Glue job, got {self.extra_job_names}")
         if len(set(self.job_names)) != len(self.job_names):
+            core = self.job_names[:len(self.job_names) - len(self.extra_job_names)]
+            if len(set(core)) == len(core):
+                raise PropsError(owner, "extra_job_names", f"repeats a job: job names must differ, got "
+                                 f"{self.job_names}")
             raise PropsError(
                 owner, "backfill_job_name" if self.backfill_job_name in self.job_names[:2] else "processor_job_name",
                 f"repeats another job: job names must differ, got {self.job_names}: lister_job_name, "

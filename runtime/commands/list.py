@@ -14,7 +14,10 @@ trips the lister heartbeat alarm.
 
 ``--from-inventory MANIFEST`` registers from an S3 Inventory report instead of listing
 (:mod:`runtime.jobs.inventory`, which needs pyarrow: imported only then); ``--parallelism N`` lists disjoint key
-ranges with N threads (:mod:`runtime.jobs.parallel_listing`).
+ranges with N threads (:mod:`runtime.jobs.parallel_listing`). ``--inventory-location URL`` (the scheduled lister
+of ``discovery_mode`` inventory and events) registers from the newest complete report there when it is newer than
+the last one registered, and lists only when no report can be trusted or the last listing is older than
+``--full-listing-hours`` (:mod:`runtime.jobs.scheduled_discovery`).
 
 Keys listed but not registered are reported by reason after the summary line (one line each, with up to five of the
 keys and what to do; ``--json``: ``ignored`` and ``ignored_examples``) and published as ``FilesIgnored``.
@@ -26,6 +29,7 @@ import argparse
 import time
 
 from platform_contract import defaults
+from platform_contract.discovery import DEFAULT_FULL_LISTING_HOURS
 from runtime.commands.common import credentials_from_args, emit, open_database
 from runtime.commands.list_from_queue import add_queue_options, run_from_queue
 from runtime.commands.options import add_job_options, layout_from_args, non_negative_int, positive_int
@@ -58,6 +62,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--from-inventory", metavar="MANIFEST",
                         help="register from an S3 Inventory report (s3://…/manifest.json or a local path; Parquet) "
                         "instead of listing the store")
+    parser.add_argument("--inventory-location", metavar="URL",
+                        help="scheduled discovery: register from the newest complete S3 Inventory report under URL "
+                        "(s3://bucket/<dest-prefix>/<bucket>/<config-id>/ or a local directory) when it is newer than "
+                        "the last one registered; list only as the safety net (docs/discovery.md)")
+    parser.add_argument("--full-listing-hours", type=non_negative_int, default=DEFAULT_FULL_LISTING_HOURS,
+                        metavar="H", help="with --inventory-location: list the whole prefix when the last listing "
+                        "is older than H hours; 0: on every run that registers no report (default %(default)s)")
     parser.add_argument("--wait-seconds", type=non_negative_int, default=0, metavar="S",
                         help="while another lister runs, wait up to S seconds for it, then exit 0 without listing "
                         "(default %(default)s)")
@@ -87,6 +98,8 @@ def run(args: argparse.Namespace) -> int:
     prefixes = check_prefixes(requested_prefixes(args), layout)  # refused before any connection is opened
     if args.from_queue:
         return run_from_queue(args, prefixes)
+    if args.from_inventory and args.inventory_location:
+        raise UsageError("give --from-inventory (one report) or --inventory-location (the newest report), not both")
     store = open_store(args.store)
     conn = open_database(credentials_from_args(args), application_name="mldp-lister")
     publisher = publisher_from_args(args)
@@ -101,6 +114,13 @@ def run(args: argparse.Namespace) -> int:
                                                     chunk_size=args.chunk_size, layout=layout,
                                                     wait_seconds=args.wait_seconds)
                 extra = stats.as_dict()
+            elif args.inventory_location:
+                from runtime.jobs.scheduled_discovery import run_scheduled_discovery
+
+                summary, extra = run_scheduled_discovery(
+                    store, conn, args.inventory_location, full_listing_hours=args.full_listing_hours,
+                    prefixes=prefixes or None, chunk_size=args.chunk_size, layout=layout,
+                    wait_seconds=args.wait_seconds, parallelism=args.parallelism)
             else:
                 summary = run_lister(store, conn, prefixes or None, chunk_size=args.chunk_size, layout=layout,
                                      wait_seconds=args.wait_seconds, parallelism=args.parallelism)
@@ -121,9 +141,12 @@ def _human(d: dict, raw_prefix: str) -> str:
     """The report of a listing (or of a skipped one): one line, then one line per reason keys were ignored."""
     if d["skipped"]:
         return f"skipped: {d['skipped']}"
+    if d.get("discovery") == "none":
+        return f"nothing to register: {d['discovery_reason']}"
     extra = "".join(f", {d[key]:,} {key}" for key in ("stale", "deferred") if d[key])
     ignored = sum(d["ignored"].values())
     extra += f", {ignored:,} ignored" if ignored else ""
     line = (f"listed {d['listed']:,} files: {d['new']:,} new, {d['changed']:,} changed, "
             f"{d['unchanged']:,} unchanged{extra} ({d['seconds']}s)")
-    return "\n".join([line, *ignored_lines(d["ignored"], d["ignored_examples"], raw_prefix)])
+    why = [f"{d['discovery']}: {d['discovery_reason']}"] if d.get("discovery_reason") else []
+    return "\n".join([*why, line, *ignored_lines(d["ignored"], d["ignored_examples"], raw_prefix)])

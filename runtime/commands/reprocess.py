@@ -25,7 +25,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--prefix", help="raw keys under this prefix")
     parser.add_argument("--all", action="store_true", help="every SUCCEEDED file")
     parser.add_argument("--table-format", default="parquet", choices=("parquet", "iceberg"),
-                        help="the curated table's format (default %(default)s: refused, rows cannot be replaced)")
+                        help="the curated table's format (default %(default)s: refused, rows cannot be replaced; "
+                             "iceberg: re-queued, the table commit replaces each file's rows)")
     parser.add_argument("--store", help="s3://bucket or a local directory: check that each archived copy is there")
     parser.add_argument("--reason", default="reprocess with the current spec", help="recorded with each file")
     parser.add_argument("--dry-run", action="store_true", help="show the selection, change nothing")
@@ -60,10 +61,13 @@ def run(args: argparse.Namespace) -> int:
         if args.dry_run:
             return 0
         try:
-            requeue_for_reprocess(conn, plan, args.table_format, args.reason)
+            moved = requeue_for_reprocess(conn, plan, args.table_format, args.reason)
         except ReprocessRefused as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 1
+        print(f"re-queued {moved} file(s) to be converted again from their archived copies (recorded as REPROCESS:"
+              f" {args.reason}); next: mldp process --table-format iceberg",
+              file=sys.stderr if args.json else sys.stdout)
     finally:
         conn.close()
     return 0

@@ -34,6 +34,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     given.add_argument("--lister-job", metavar="NAME", help="the FileListerAndDbPopulator Glue job")
     given.add_argument("--processor-job", metavar="NAME", help="the JsonToParquetBatchProcessor Glue job")
     given.add_argument("--workflow", metavar="NAME", help="the Glue workflow (reported only)")
+    given.add_argument("--iceberg-table", metavar="DATABASE.TABLE",
+                       help="the curated Iceberg table in the Glue Data Catalog (the IcebergTable output): the "
+                            "run's rows are read back through the catalog")
     add_layout_options(given, metavar="PREFIX",
                        help_text="bucket layout (default: the stack output, else the reference layout)")
     parser.add_argument("--timeout-minutes", type=float, default=30.0,
@@ -62,7 +65,8 @@ def run(args: argparse.Namespace, clients: Any = None, **timing: Callable[..., A
         target = target_from_stack(clients.cloudformation, args.stack) if args.stack else SmokeTarget()
         target = target.with_overrides(
             bucket=args.bucket, lister_job=args.lister_job, processor_job=args.processor_job,
-            workflow=args.workflow, **{name: getattr(args, name) for name in PREFIX_OPTIONS}).validate()
+            workflow=args.workflow, iceberg_table=args.iceberg_table,
+            **{name: getattr(args, name) for name in PREFIX_OPTIONS}).validate()
         options = SmokeOptions(timeout_minutes=args.timeout_minutes, poll_seconds=args.poll_seconds,
                                processor_max_minutes=args.processor_max_minutes, keep=args.keep,
                                good_only=args.good_only).validate()

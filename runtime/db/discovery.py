@@ -10,17 +10,33 @@ sequencer back."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from psycopg2.extensions import connection as Connection
     from psycopg2.extensions import cursor as Cursor
 
-__all__ = ["EVENTS", "INVENTORY", "LISTING", "MODES", "RECONCILIATION_MODES", "is_newer", "last_runs",
-           "normalized_sequencer", "record_discovery_run", "registered_versions", "sequencer_order",
-           "store_sequencers", "stored_sequencers"]
+__all__ = [
+    "EVENTS",
+    "INVENTORY",
+    "LISTING",
+    "MODES",
+    "RECONCILIATION_MODES",
+    "is_newer",
+    "last_listing_started",
+    "last_report_time",
+    "last_runs",
+    "normalized_sequencer",
+    "record_discovery_run",
+    "registered_versions",
+    "report_folder_time",
+    "sequencer_order",
+    "store_sequencers",
+    "stored_sequencers",
+]
 
 #: The discovery paths a run is recorded under.
 LISTING = "listing"
@@ -41,6 +57,14 @@ SELECT DISTINCT ON (mode) mode, started_at, finished_at, keys_seen, keys_registe
 FROM discovery_runs
 ORDER BY mode, finished_at DESC
 """
+
+#: The newest inventory report registered: its ``report_time`` (recorded since the scheduled inventory runs), else
+#: the run's start (a report is never newer than the run that registered it).
+_LAST_REPORT_TIME = """
+SELECT max(coalesce((details->>'report_time')::timestamptz, started_at)) FROM discovery_runs WHERE mode = 'inventory'
+"""
+
+_LAST_LISTING = "SELECT max(started_at) FROM discovery_runs WHERE mode = 'listing'"
 
 _REGISTERED = "SELECT s3_key, etag, last_modified_timestamp FROM file_processing_status WHERE s3_key = ANY(%(keys)s)"
 
@@ -115,3 +139,31 @@ def last_runs(cur: Cursor) -> dict[str, dict[str, Any]]:
     cur.execute(_LAST_RUNS)
     names = [column.name for column in cur.description]
     return {row[0]: dict(zip(names, row)) for row in cur.fetchall()}
+
+
+def last_report_time(cur: Cursor) -> datetime | None:
+    """The time of the newest S3 Inventory report registered (``None``: none ever was)."""
+    cur.execute(_LAST_REPORT_TIME)
+    return cur.fetchone()[0]
+
+
+def last_listing_started(cur: Cursor) -> datetime | None:
+    """When the last finished listing started (``None``: no listing ever finished)."""
+    cur.execute(_LAST_LISTING)
+    return cur.fetchone()[0]
+
+_REPORT_FOLDER = re.compile(r"^(\d{4})-(\d{2})-(\d{2})T(\d{2})-(\d{2})Z$")
+
+
+def report_folder_time(folder: str) -> datetime | None:
+    """The time of an S3 Inventory report folder (AWS's layout: ``<destination prefix>/<source bucket>/<config id>/
+    YYYY-MM-DDTHH-MMZ/manifest.json``, the time S3 began scanning the bucket) from the last segment of ``folder``;
+    ``None`` if it is not one."""
+    match = _REPORT_FOLDER.match(folder.rstrip("/").rsplit("/", 1)[-1])
+    if match is None:
+        return None
+    year, month, day, hour, minute = (int(part) for part in match.groups())
+    try:
+        return datetime(year, month, day, hour, minute, tzinfo=timezone.utc)
+    except ValueError:
+        return None

@@ -290,3 +290,43 @@ WHERE processing_status = 'SUCCEEDED'
   AND (%(prefix)s::text IS NULL OR starts_with(s3_key, %(prefix)s))
 ORDER BY file_id
 """
+
+#: ``mldp reprocess``: the planned files (id and archived key, as the plan saw them) that are still SUCCEEDED with
+#: that archived copy go back to PENDING (attempts reset, claimable at once), their ``archived_key`` kept: the
+#: processor reads that copy and never archives the file again (:attr:`runtime.db.records.ClaimedFile.read_key`).
+#: One ``REPROCESS`` history row per file keeps the outcome it had, with ``actor`` and ``reason``.
+REPROCESS = """
+WITH planned AS (
+    SELECT * FROM unnest(%(file_ids)s::bigint[], %(archived_keys)s::text[]) AS u(file_id, archived_key)
+), picked AS (
+    SELECT f.file_id, f.s3_key, f.etag, f.version, f.processing_status, f.batch_id, f.glue_job_run_id,
+        f.retry_count, f.error_message, f.records_good, f.records_bad, f.dead_letter_path, f.archived_key
+    FROM file_processing_status AS f
+    JOIN planned AS p ON p.file_id = f.file_id AND p.archived_key = f.archived_key
+    WHERE f.processing_status = 'SUCCEEDED'
+    ORDER BY f.file_id
+    FOR UPDATE OF f
+), updated AS (
+    UPDATE file_processing_status AS f SET
+        processing_status = 'PENDING',
+        retry_count = 0,
+        next_attempt_at = now(),
+        error_message = NULL,
+        claim_limit = NULL,
+        lease_expires_at = NULL,
+        updated_at = now()
+    FROM picked
+    WHERE f.file_id = picked.file_id AND f.processing_status = 'SUCCEEDED'
+    RETURNING f.file_id, f.s3_key
+), logged AS (
+    INSERT INTO file_processing_history (file_id, event, etag, version, processing_status, batch_id,
+        glue_job_run_id, retry_count, error_message, records_good, records_bad, dead_letter_path, archived_key,
+        actor, reason)
+    SELECT p.file_id, 'REPROCESS', p.etag, p.version, p.processing_status, p.batch_id, p.glue_job_run_id,
+        p.retry_count, p.error_message, p.records_good, p.records_bad, p.dead_letter_path, p.archived_key,
+        %(actor)s, %(reason)s
+    FROM picked AS p
+    JOIN updated AS u ON u.file_id = p.file_id
+)
+SELECT count(*), coalesce(array_agg(s3_key ORDER BY file_id), '{}'::text[]) FROM updated
+"""

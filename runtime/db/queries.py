@@ -27,8 +27,12 @@ COPY_INCOMING = (
 
 #: (incoming_objects holds each key once: the caller de-duplicates a chunk.)
 #: Register one staged page. ``classified`` sorts each key without taking any lock: ``new`` (not registered),
-#: ``unchanged`` (same ETag), ``newer`` (a new version), ``stale`` (an older listing: its last-modified time is
-#: before the registered one's, or equal to it with an ETag this key already had: never go back in version).
+#: ``unchanged`` (same ETag), ``newer`` (a new version: a later last-modified time, or the same time and an ETag the
+#: key never had), ``stale`` (an older listing: an earlier or equal last-modified time and an ETag this key already
+#: had: never go back in version), ``unconfirmed`` (an earlier last-modified time and an ETag the key never had: a
+#: multipart upload completed after the registered version, or an old listing of a version never registered;
+#: counted stale here and returned, so :func:`runtime.db.registration.register_page` asks S3 which, see
+#: :data:`runtime.db.registration_queries.REGISTER_CONFIRMED`; rare: no HEAD for the common case).
 #: Only ``newer`` rows are locked, in file_id order, with SKIP LOCKED: the lister never waits for a row lock, so
 #: it can never be part of a deadlock, and it never locks an unchanged row (a plain ON CONFLICT DO UPDATE ... WHERE
 #: locks every conflicting row, even those it does not update). A locked row is re-checked: a row being processed
@@ -39,12 +43,13 @@ COPY_INCOMING = (
 #: them) has no version to compare: the listed object is taken as the row's own version (``adopt``: its ETag and
 #: size recorded, no new version, no state change, counted unchanged) unless it was modified after the row's last
 #: outcome (``processed_at``), when it is a new version; one older than the recorded last-modified time is stale.
-#: Returns (new, changed, newer + adoptions left to the next listing, stale): deferred = newer - changed. Run it
-#: after :data:`REGISTRATION_PLAN`.
+#: Returns (new, changed, newer + adoptions left to the next listing, stale + unconfirmed, the unconfirmed rows as
+#: JSON ``[key, size, epoch, etag, registered etag]``): deferred = newer - changed. Run it after
+#: :data:`REGISTRATION_PLAN`.
 #: What a new version of a file resets, whoever registers it (the lister, or the processor that found it in place
 #: of the version listed): PENDING at once, attempts reset, the previous version's outcome cleared (the trigger of
 #: migrations 0003/0007 keeps it in the history).
-_NEXT_VERSION = """
+NEXT_VERSION = """
         version = f.version + 1,
         processing_status = 'PENDING',
         retry_count = 0,
@@ -63,7 +68,7 @@ _NEXT_VERSION = """
 
 REGISTER_INCOMING = f"""
 WITH classified AS (
-    SELECT i.s3_key, i.file_size_bytes, i.last_modified, i.etag, f.file_id,
+    SELECT i.s3_key, i.file_size_bytes, i.last_modified, i.last_modified_epoch, i.etag, f.file_id,
         CASE
             WHEN f.file_id IS NULL THEN 'new'
             WHEN f.etag IS NOT DISTINCT FROM i.etag THEN 'unchanged'
@@ -72,12 +77,13 @@ WITH classified AS (
                 WHEN i.last_modified > f.processed_at THEN 'newer'  -- uploaded after its last outcome
                 ELSE 'adopt' END
             WHEN f.last_modified_timestamp IS NULL OR i.last_modified > f.last_modified_timestamp THEN 'newer'
-            WHEN i.last_modified = f.last_modified_timestamp AND NOT EXISTS (
-                SELECT 1 FROM file_processing_history AS h WHERE h.file_id = f.file_id AND h.etag = i.etag)
-                THEN 'newer'
-            ELSE 'stale'
-        END AS kind
-    FROM (SELECT s3_key, file_size_bytes, to_timestamp(last_modified_epoch) AS last_modified, etag
+            WHEN EXISTS (SELECT 1 FROM file_processing_history AS h WHERE h.file_id = f.file_id AND h.etag = i.etag)
+                THEN 'stale'  -- an ETag the key had before, not listed after the registered version
+            WHEN i.last_modified = f.last_modified_timestamp THEN 'newer'
+            ELSE 'unconfirmed'  -- older, but an ETag the key never had: a HEAD decides (register_page)
+        END AS kind, f.etag AS registered_etag
+    FROM (SELECT s3_key, file_size_bytes, last_modified_epoch, to_timestamp(last_modified_epoch) AS last_modified,
+                 etag
           FROM incoming_objects) AS i
     LEFT JOIN file_processing_status AS f ON f.s3_key = i.s3_key
 ), locked AS (
@@ -94,7 +100,7 @@ WITH classified AS (
     UPDATE file_processing_status AS f SET
         file_size_bytes = l.file_size_bytes,
         last_modified_timestamp = l.last_modified,
-        etag = l.etag,{_NEXT_VERSION}
+        etag = l.etag,{NEXT_VERSION}
     FROM locked AS l
     WHERE f.file_id = l.file_id
     RETURNING f.file_id
@@ -122,7 +128,9 @@ WITH classified AS (
 )
 SELECT (SELECT count(*) FROM inserted), (SELECT count(*) FROM updated),
     count(*) FILTER (WHERE kind = 'newer') + count(*) FILTER (WHERE kind = 'adopt') - (SELECT count(*) FROM adopted),
-    count(*) FILTER (WHERE kind = 'stale')
+    count(*) FILTER (WHERE kind IN ('stale', 'unconfirmed')),
+    coalesce(json_agg(json_build_array(s3_key, file_size_bytes, last_modified_epoch, etag, registered_etag))
+        FILTER (WHERE kind = 'unconfirmed'), '[]')
 FROM classified
 """
 
@@ -207,7 +215,7 @@ UPDATE file_processing_status AS f SET
     updated_at = now()
 FROM picked
 WHERE f.file_id = picked.file_id
-RETURNING f.file_id, f.s3_key, f.etag, f.file_size_bytes, f.retry_count, f.version
+RETURNING f.file_id, f.s3_key, f.etag, f.file_size_bytes, f.retry_count, f.version, f.archived_key
 """
 
 #: The batch row, with the facts about the run that owns it (migration 0004): what tells a dead owner at once.
@@ -230,7 +238,7 @@ WHERE b.batch_id = %(batch_id)s
 """
 
 BATCH_FILES = """
-SELECT file_id, s3_key, etag, file_size_bytes, retry_count, version
+SELECT file_id, s3_key, etag, file_size_bytes, retry_count, version, archived_key
 FROM file_processing_status
 WHERE batch_id = %(batch_id)s AND processing_status = 'PROCESSING'
 ORDER BY file_id
@@ -321,7 +329,7 @@ RETURNING CASE WHEN event = 'UNCLAIMED' THEN 'PENDING' ELSE processing_status EN
 REGISTER_SEEN_VERSIONS = f"""
 UPDATE file_processing_status AS f SET
     etag = u.etag,
-    file_size_bytes = u.size,{_NEXT_VERSION}
+    file_size_bytes = u.size,{NEXT_VERSION}
 FROM unnest(%(file_ids)s::bigint[], %(etags)s::text[], %(sizes)s::bigint[]) AS u(file_id, etag, size)
 WHERE f.file_id = u.file_id AND f.processing_status IN ('FAILED', 'QUARANTINED') AND f.etag IS DISTINCT FROM u.etag
 RETURNING f.file_id

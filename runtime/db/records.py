@@ -24,6 +24,14 @@ class ClaimedFile:
     size: int | None
     attempt: int
     version: int = 1
+    #: set for a file ``mldp reprocess`` re-queued: its archived copy, the object this batch reads (the raw key may
+    #: be gone or hold a newer upload); such a file is never archived again
+    archived_key: str | None = None
+
+    @property
+    def read_key(self) -> str:
+        """The object the batch reads: the archived copy of a reprocessed file, else the raw key."""
+        return self.archived_key or self.key
 
 
 @dataclass(frozen=True)
@@ -62,6 +70,9 @@ class FileOutcome:
     #: a file stopped by ``schema_policy: fail``: FAILED without charging an attempt, and not retried until an
     #: operator requeues it (after the spec changed)
     held: bool = False
+    #: read from this archived copy (a file ``mldp reprocess`` re-queued): its rows of the same version are replaced
+    #: in the table commit, and it is not archived again
+    archived_key: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "status", FileState(self.status))

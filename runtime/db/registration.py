@@ -13,23 +13,37 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timezone
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Optional
 
 import psycopg2
 
-from runtime.db import queries
+from runtime.db import queries, registration_queries
 from runtime.errors import MldpError
 from runtime.layout import MAX_KEY_BYTES
-from runtime.storage.base import ObjectInfo
+from runtime.storage.base import ObjectInfo, ObjectNotFound, ObjectStore
 
 if TYPE_CHECKING:
     from psycopg2.extensions import connection as Connection
 
 log = logging.getLogger(__name__)
+
+#: The object a key holds now (one ``HeadObject``), or ``None`` if it is gone: how :func:`register_page` confirms a
+#: listed version that looks older than the registered one (:func:`current_object` makes one of a store).
+Head = Callable[[str], Optional[ObjectInfo]]
+
+
+def current_object(store: ObjectStore) -> Head:
+    """A :data:`Head` reading ``store`` (``store.head``; a missing key is ``None``)."""
+    def head(key: str) -> ObjectInfo | None:
+        try:
+            return store.head(key)
+        except ObjectNotFound:
+            return None
+    return head
 
 
 @dataclass
@@ -40,7 +54,8 @@ class RegistrationCounts:
     new: int = 0
     changed: int = 0
     #: Listed with an older last-modified time than the registered version (or the same time and an ETag the key
-    #: already had): an out-of-date listing, ignored (a version is never rolled back).
+    #: already had): an out-of-date listing, ignored (a version is never rolled back). An older one with an ETag
+    #: the key never had is stale only once a ``HeadObject`` shows another object (:func:`register_page`).
     stale: int = 0
     #: A newer version of a file being processed (or locked by a batch) right now: left for the next listing.
     deferred: int = 0
@@ -114,9 +129,16 @@ def prepare_page(objects: list[ObjectInfo]) -> PreparedPage:
     return PreparedPage(len(unique), _csv_rows(unique))
 
 
-def register_page(conn: Connection, objects: list[ObjectInfo] | PreparedPage) -> RegistrationCounts:
+def register_page(conn: Connection, objects: list[ObjectInfo] | PreparedPage, head: Head | None = None
+                  ) -> RegistrationCounts:
     """Register one page of listed objects in one transaction and return what was new, changed, stale or
-    deferred (see :data:`runtime.db.queries.REGISTER_INCOMING`)."""
+    deferred (see :data:`runtime.db.queries.REGISTER_INCOMING`).
+
+    A listed object older than the registered version whose ETag the key never had (``unconfirmed``: rare) is
+    checked with ``head`` after the commit: S3 gives an object written by a multipart upload the time the upload
+    started, so an upload completed after the registered version looks older than it. If the key's object now has
+    that ETag, it is the current version and is registered (:data:`runtime.db.registration_queries.
+    REGISTER_CONFIRMED`); otherwise (or without ``head``) it is stale, as an old listing is."""
     page = objects if isinstance(objects, PreparedPage) else prepare_page(objects)
     if not page.count:
         return RegistrationCounts()
@@ -126,12 +148,43 @@ def register_page(conn: Connection, objects: list[ObjectInfo] | PreparedPage) ->
             cur.copy_expert(queries.COPY_INCOMING, page.csv)
             cur.execute(queries.REGISTRATION_PLAN)
             cur.execute(queries.REGISTER_INCOMING)
-            new, changed, newer, stale = (int(n) for n in cur.fetchone())
+            new, changed, newer, stale, unconfirmed = cur.fetchone()
         conn.commit()
     except BaseException:
         conn.rollback()
         raise
-    return RegistrationCounts(listed=page.count, new=new, changed=changed, stale=stale, deferred=newer - changed)
+    counts = RegistrationCounts(listed=page.count, new=int(new), changed=int(changed), stale=int(stale),
+                                deferred=int(newer) - int(changed))
+    if unconfirmed and head is not None:
+        _register_confirmed(conn, unconfirmed, head, counts)
+    return counts
+
+
+def _register_confirmed(conn: Connection, unconfirmed: list[list], head: Head, counts: RegistrationCounts) -> None:
+    """HEAD each ``unconfirmed`` row (``[key, size, epoch, etag, registered etag]``) and register those whose key
+    holds that ETag now: changed, or deferred if their file is being processed; ``counts`` moved from stale."""
+    confirmed = []
+    for row in unconfirmed:
+        current = head(row[0])
+        if current is not None and current.etag == row[3]:
+            confirmed.append(row)
+    if not confirmed:
+        return
+    keys, sizes, epochs, etags, registered = (list(column) for column in zip(*confirmed))
+    try:
+        with conn.cursor() as cur:
+            cur.execute(registration_queries.REGISTER_CONFIRMED, {"keys": keys, "sizes": sizes, "epochs": epochs,
+                                                                   "etags": etags, "registered": registered})
+            updated = len(cur.fetchall())
+        conn.commit()
+    except BaseException:
+        conn.rollback()
+        raise
+    log.info("%d listed version(s) older than the registered one confirmed current by HeadObject (multipart "
+             "uploads completed later), %d registered", len(confirmed), updated)
+    counts.stale -= len(confirmed)
+    counts.changed += updated
+    counts.deferred += len(confirmed) - updated
 
 
 class ListerBusy(MldpError):
@@ -191,10 +244,10 @@ def lister_lock(conn: Connection, wait_seconds: float = 0.0, poll_seconds: float
 _DONE = object()
 
 
-def register_pages(conn: Connection, pages: Iterable[list[ObjectInfo] | PreparedPage], ahead: int = 2
-                   ) -> Iterator[RegistrationCounts]:
-    """Register ``pages`` (lists of objects, or pages a source prepared itself, keys unique) one transaction each,
-    yielding each page's counts. A background thread lists and
+def register_pages(conn: Connection, pages: Iterable[list[ObjectInfo] | PreparedPage], ahead: int = 2,
+                   head: Head | None = None) -> Iterator[RegistrationCounts]:
+    """Register ``pages`` (lists of objects, or pages a source prepared itself, keys unique) one transaction each
+    (:func:`register_page`, confirming with ``head``), yielding each page's counts. A background thread lists and
     prepares up to ``ahead`` pages while the database registers the current one (listing S3 and building the CSV
     overlap the SQL; memory stays bounded by ``ahead + 1`` pages). An error on either side stops both."""
     prepared: queue.Queue = queue.Queue(maxsize=ahead)
@@ -227,7 +280,7 @@ def register_pages(conn: Connection, pages: Iterable[list[ObjectInfo] | Prepared
                 return
             if isinstance(item, BaseException):
                 raise item
-            yield register_page(conn, item)
+            yield register_page(conn, item, head)
     finally:
         stop.set()
         producer.join()

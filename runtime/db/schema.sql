@@ -45,6 +45,9 @@ CREATE TABLE file_processing_status (
 
 COMMENT ON COLUMN file_processing_status.claim_limit IS
     'the largest batch this file may next be claimed in (NULL: any); set when a batch it was in was abandoned';
+COMMENT ON COLUMN file_processing_status.archived_key IS
+    'the archived copy of the processed version; on a file that is not SUCCEEDED (mldp reprocess re-queued it), the '
+    'copy the processor reads instead of the raw key, never archived again';
 COMMENT ON COLUMN file_processing_status.spec_version IS
     'the version (content hash) of the transform spec of the file''s last outcome: mldp reprocess --spec-version';
 
@@ -143,7 +146,9 @@ COMMENT ON COLUMN file_processing_history.event IS
     'REQUEUED / RELEASED (an operator moved the file back to PENDING; the row keeps the state and error it had '
     'before, actor and reason say who and why), RETIRED (an operator gave up on the file: the row keeps the state '
     'and error it had before), UNCLAIMED (its run stopped before finishing the batch and gave the file back '
-    'without counting the attempt), RECOVER (an operator recovered the batch of a gone run)';
+    'without counting the attempt), RECOVER (an operator recovered the batch of a gone run), REPROCESS (mldp '
+    'reprocess re-queued a SUCCEEDED file to be converted again from its archived copy: the row keeps its outcome, '
+    'actor and reason say who and why)';
 COMMENT ON COLUMN file_processing_history.actor IS
     'who made the change: a job (run id) or an operator (REQUEUED, RELEASED: $MLDP_ACTOR or the OS user)';
 

@@ -97,6 +97,9 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition((), _F.PENDING, _REGISTER, "queries.REGISTER_INCOMING", "a new key is listed"),
     Transition(_AT_REST, _F.PENDING, _REGISTER, "queries.REGISTER_INCOMING",
                "a new version of the key is listed (never over a PROCESSING file): attempts reset"),
+    Transition(_AT_REST, _F.PENDING, _REGISTER, "registration_queries.REGISTER_CONFIRMED",
+               "a version listed older than the registered one that HeadObject shows is current (a multipart "
+               "upload completed after it): a new version, attempts reset"),
     # -- files: the batch protocol -------------------------------------------------------------------------------
     Transition(CLAIMABLE_STATES, _F.PROCESSING, _STORE + "claim", "queries.CLAIM_BATCH",
                "claimed into a batch (a FAILED file once its backoff is over): one attempt counted"),
@@ -123,6 +126,10 @@ TRANSITIONS: tuple[Transition, ...] = (
                "mldp release KEY: named files back to PENDING"),
     Transition(RETIRABLE_STATES, _F.RETIRED, _OPERATOR + "retire", "operator_queries.REQUEUE",
                "mldp retire: an operator gave up on the file (never claimed, not in the backlog)"),
+    Transition((_F.SUCCEEDED,), _F.PENDING, "runtime.operator.reprocess.requeue_for_reprocess",
+               "operator_queries.REPROCESS",
+               "mldp reprocess (Iceberg format): converted again from its archived copy with the current spec, "
+               "its rows replaced in the table commit; archived_key kept (read from it, never archived again)"),
     # -- batches -------------------------------------------------------------------------------------------------
     Transition((), _B.CLAIMED, _STORE + "claim", "queries.INSERT_BATCH", "a run claimed files into a new batch"),
     Transition((_B.CLAIMED,), _B.COMMITTED, _STORE + "record_outcomes", "queries.CLOSE_BATCH",

@@ -32,9 +32,11 @@ LEFTOVER_LIMIT = 10_000
 
 
 def succeeded_items(outcomes: Sequence[FileOutcome]) -> list[ArchiveItem]:
-    """The files of ``outcomes`` to archive: the SUCCEEDED ones, as processed (key, size, ETag, version)."""
+    """The files of ``outcomes`` to archive: the SUCCEEDED ones, as processed (key, size, ETag, version); never a
+    reprocessed one (read from its archived copy: archiving it again would move whatever the raw key holds now, a
+    newer upload or nothing, over that copy)."""
     return [ArchiveItem(o.file_id, o.key, o.size, o.etag, o.version)
-            for o in outcomes if o.status is FileState.SUCCEEDED]
+            for o in outcomes if o.status is FileState.SUCCEEDED and o.archived_key is None]
 
 
 @dataclass

@@ -67,6 +67,12 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+#: The error of a reprocessed file claimed by a run without an Iceberg table (held: uncharged, not retried).
+REPROCESS_NEEDS_ICEBERG = (
+    "re-queued by mldp reprocess: converted again only with --table-format iceberg, whose commit replaces its rows "
+    "(the Parquet format would publish them beside the old ones); held: run mldp process --table-format iceberg "
+    "after mldp requeue")
+
 
 class BatchStage(IntEnum):
     """How far a run's batch came through the protocol, in order: the stage is reached once its step is done."""
@@ -241,7 +247,14 @@ class BatchProtocol:
                                    self.settings.lease_seconds)
 
     def precheck(self, claimed: Sequence[ClaimedFile]) -> list[PrecheckResult]:
-        """Step 2: one ranged GET per file (in parallel): which files Spark may read, and why not the others."""
+        """Step 2: one ranged GET per file (in parallel): which files Spark may read, and why not the others. A file
+        ``mldp reprocess`` re-queued is read only into an Iceberg table (whose commit replaces its rows): with the
+        Parquet format it is held, uncharged, never read (:data:`REPROCESS_NEEDS_ICEBERG`)."""
+        if self.table is None and any(f.archived_key is not None for f in claimed):
+            held = {f.file_id: PrecheckResult(f, FileState.FAILED, REPROCESS_NEEDS_ICEBERG, held=True)
+                    for f in claimed if f.archived_key is not None}
+            checked = check_files(self.store, [f for f in claimed if f.file_id not in held], self.settings.io_workers)
+            return [*checked, *held.values()]
         return check_files(self.store, claimed, self.settings.io_workers)
 
     def convert(self, batch_id: str, readable: Sequence[PrecheckResult]) -> dict[int, FileOutcome]:
@@ -259,11 +272,9 @@ class BatchProtocol:
         Iceberg table the curated files go to its data location (the table created first when missing)."""
         plan = pub.plan_publish(self.store, self.layout, batch_id, self.curated_target(batch_id))
         outcomes = [replace(o, dead_letter_path=plan.dead_letters.get(o.file_id)) for o in outcomes]
-        record = None
-        if self.table is not None:  # the table is named in the manifest: any run that finishes the batch commits it
-            from runtime.table.catalog import manifest_record
+        from runtime.table.catalog import manifest_record  # the table named: any run finishing the batch commits it
 
-            record = manifest_record(self.table.location)
+        record = None if self.table is None else manifest_record(self.table.location)
         manifest = pub.Manifest(batch_id, outcomes, plan.entries, plan.partitions, record)
         pub.write_manifest(self.store, self.layout, manifest)
         return manifest
@@ -329,53 +340,53 @@ class BatchProtocol:
                                              self.settings.retry_policy, error)
 
     def table_for(self, manifest: pub.Manifest) -> IcebergTable | None:
-        """The table ``manifest``'s batch commits to, whatever this run was given (a run without the table, or with
-        another format, still commits an Iceberg batch it rolls forward): the run's own table when the manifest
-        names it, else the one the manifest names (opened here; :class:`~runtime.table.catalog.TableUnavailable`
-        when it cannot be: nothing is published or recorded). A manifest without a table is Parquet, unless an
-        earlier runtime planned its curated files outside the curated prefix (into the run's table)."""
+        """The table ``manifest``'s batch commits to, whatever this run was given: the run's own when the manifest
+        names it, else the one it names (:class:`~runtime.table.catalog.TableUnavailable` if it cannot be opened:
+        nothing is published). No table: Parquet, unless an earlier runtime planned it outside the curated prefix."""
         from runtime.table.catalog import is_recorded_table, recorded_location
-
-        if manifest.table is None:
-            legacy = any(e.is_curated and not e.final.startswith(self.layout.curated_prefix)
-                         for e in manifest.publish_plan)
-            return self.table if legacy else None
-        if self.table is not None and is_recorded_table(self.table.location, manifest.table):
-            return self.table
         from runtime.table.commit import IcebergTable
 
+        if manifest.table is None:  # legacy Iceberg: curated files planned outside the curated prefix
+            return self.table if any(e.is_curated and not e.final.startswith(self.layout.curated_prefix)
+                                     for e in manifest.publish_plan) else None
+        if self.table is not None and is_recorded_table(self.table.location, manifest.table):
+            return self.table
         location = recorded_location(manifest.table, self.tracking.conn)
-        log.warning("batch %s: committed to the Iceberg table %s its manifest names (this run was not given it)",
-                    manifest.batch_id, location.name)
+        log.warning("batch %s: committed to the Iceberg table %s its manifest names", manifest.batch_id, location.name)
         return IcebergTable(location, self.spec.partition_names if self.spec is not None else (),
                             counts=self.table.counts if self.table is not None else None)
 
     def commit_table(self, manifest: pub.Manifest, table: IcebergTable | None = None) -> int | None:
-        """Commit the batch's published curated files to the Iceberg table, retracting earlier versions of its
-        keys, exactly once (:meth:`runtime.table.commit.IcebergTable.commit_batch`: a replay finds its batch id in
-        the table's history); serialized with the other processors by an advisory lock in the tracking database."""
+        """Commit the batch's published curated files to ``table`` (default the run's), retracting earlier versions
+        of its keys, exactly once (:meth:`runtime.table.commit.IcebergTable.commit_batch`), under the lock."""
         from runtime.db.iceberg_catalog import advisory_lock
         from runtime.table.commit import BatchFiles, lock_key
 
         table = table or self.table
         assert table is not None
-        # a new version that reached a final outcome retracts the earlier versions' rows: SUCCEEDED (its rows
-        # replace them) or QUARANTINED (no good row: the old rows describe content that is no longer the key's)
-        replaced = {lineage_uri(self.store, o.key): o.version for o in manifest.outcomes
-                    if o.status in (FileState.SUCCEEDED, FileState.QUARANTINED) and (o.version or 1) > 1}
+        # a new version SUCCEEDED or QUARANTINED (no good row) retracts the earlier versions' rows
+        final = [o for o in manifest.outcomes if o.status in (FileState.SUCCEEDED, FileState.QUARANTINED)]
+        replaced = {lineage_uri(self.store, o.key): o.version for o in final
+                    if o.archived_key is None and (o.version or 1) > 1}
+        reprocessed = {lineage_uri(self.store, o.key): o.version or 1 for o in final
+                       if o.status is FileState.SUCCEEDED and o.archived_key is not None}
         files = BatchFiles(manifest.batch_id, [self.store.spark_path(e.final) for e in manifest.publish_plan
-                                               if e.is_curated], replaced)
-        if replaced and not files.data_files and table.load() is None:
-            return None  # nothing to add, and no table holds rows to retract
+                                               if e.is_curated], replaced, reprocessed)
+        if replaced and not files.data_files and not reprocessed and table.load() is None:
+            return None  # no table holds rows to retract
         key = lock_key(table.location)
+        return table.commit_batch(files, lambda: self._fenced_lock(advisory_lock(self.tracking.conn, key),
+                                                                   manifest.batch_id))
 
-        @contextlib.contextmanager
-        def lock_while_ours() -> Iterator[None]:  # under the lock, the batch is still this run's (else LeaseLost)
-            with advisory_lock(self.tracking.conn, key):
-                self.tracking.ensure_lease(manifest.batch_id, self.settings.job_run_id, self.settings.lease_seconds)
-                yield
-
-        return table.commit_batch(files, lock_while_ours)
+    @contextlib.contextmanager
+    def _fenced_lock(self, lock: contextlib.AbstractContextManager, batch_id: str) -> Iterator[None]:
+        """The table's advisory lock, then the batch's lease renewed (:class:`LeaseLost` when another run took it
+        over or an operator forced it away): a run that lost its batch never commits it. Under the lock, so a newer
+        version of one of its keys (claimable only once this batch is closed) commits after this one, and its
+        retraction deletes these rows: an older version never lands after a newer one."""
+        with lock:
+            self.tracking.ensure_lease(batch_id, self.settings.job_run_id, self.settings.lease_seconds)
+            yield
 
     # -- the failure paths -----------------------------------------------------------------------------------------
 

@@ -103,7 +103,7 @@ def _outcome(check: PrecheckResult, state: FileState, reason: str | None, **fiel
     """An outcome of a file the pre-check read: with the ETag and size it read (the version processed)."""
     file = check.file
     return FileOutcome(file.file_id, file.key, state, reason, size=check.size, etag=check.processed.etag,
-                       version=file.version, **fields)  # type: ignore[arg-type]
+                       version=file.version, archived_key=file.archived_key, **fields)  # type: ignore[arg-type]
 
 
 def _given_back(check: PrecheckResult, part_size: int,
@@ -135,14 +135,14 @@ class BatchConversion:
 
     def run(self, readable: Sequence[PrecheckResult]) -> dict[int, FileOutcome]:
         """The outcome of every file of ``readable``, the staging holding the output of the SUCCEEDED ones."""
-        inputs = [SparkInput(c.file.key, c.file.file_id, c.processed.etag,
-                             spark_read_alias(self.store, c.file.file_id, c.file.key)) for c in readable]
+        inputs = [SparkInput(c.file.read_key, c.file.file_id, c.processed.etag,
+                             spark_read_alias(self.store, c.file.file_id, c.file.read_key)) for c in readable]
         root = pub.staging_root(self.layout, self.batch_id)
         with spark_paths(self.store, inputs, pub.curated_staging(self.layout, self.batch_id),
                          pub.dead_letter_staging(self.layout, self.batch_id), self.io_workers,
                          scratch_prefix=root + "scratch/") as paths:
             outcomes = {c.file.file_id: _outcome(c, why.state, why.reason) for c in readable
-                        if (why := paths.unavailable.get(c.file.key))}
+                        if (why := paths.unavailable.get(c.file.read_key))}
             checks = {c.file.file_id: c for c in readable if c.file.file_id not in outcomes}
             outcomes.update(self._convert_until_clean(checks, paths))
             return outcomes
@@ -150,7 +150,7 @@ class BatchConversion:
     def _convert_until_clean(self, checks: dict[int, PrecheckResult], paths: SparkPaths) -> dict[int, FileOutcome]:
         from runtime.spark.convert import SourceFile
 
-        sources = {file_id: SourceFile(file_id=file_id, key=c.file.key, spark_path=paths.source_path(c.file.key),
+        sources = {file_id: SourceFile(file_id=file_id, key=c.file.key, spark_path=paths.source_path(c.file.read_key),
                                        lineage_path=lineage_uri(self.store, c.file.key),
                                        json_layout=c.json_layout, source_version=c.file.version)
                    for file_id, c in checks.items()}

@@ -245,7 +245,7 @@ class _Drain:
             else:
                 objects.append((key, info))
         if objects:
-            self.summary.counts.add(register_page(self.conn, [info for _, info in objects]))
+            self.summary.counts.add(register_page(self.conn, [info for _, info in objects], head=self.head))
             self._confirm(objects, wanted, pending)
         self.delete(pending.delete)
 

@@ -10,8 +10,9 @@ Each data file is checked (size, MD5, the columns the manifest's ``fileSchema`` 
 are skipped; keys outside the prefixes the listing would list (the raw prefix, or ``--prefix``) are out of scope, and
 the report's own prefix is the pipeline's (never registered). Every other row is registered as a listing would:
 size, last-modified and ETag into the same chunked registration (:func:`runtime.jobs.lister.register_discovered`),
-so an inventory older than a registered version is stale (never rolls it back), and a listing after it finds every
-key unchanged. The common rows (under the historical folder, or any requested prefix) are turned into the COPY
+so an inventory older than a registered version is stale (never rolls it back: a row older than the registered
+version with an ETag the key never had is checked with one ``HeadObject``), and a listing after it finds every key
+unchanged. The common rows (under the historical folder, or any requested prefix) are turned into the COPY
 input by ``pyarrow`` itself; the others go through the lister's key filter one by one and are counted by reason.
 """
 
@@ -36,7 +37,8 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from runtime.db.registration import PreparedPage, _csv_rows
+from runtime.db.discovery import report_folder_time
+from runtime.db.registration import PreparedPage, _csv_rows, current_object
 from runtime.errors import MldpError
 from runtime.jobs.lister import DEFAULT_CHUNK_SIZE, KeyFilter, ListingSummary, register_discovered
 from runtime.layout import HISTORICAL_FOLDER, MAX_KEY_BYTES, Layout
@@ -167,6 +169,7 @@ def _scope_masks(keys: pa.Array, scope: Sequence[str], fast: Sequence[str], slow
         sure = pc.and_(sure, pc.invert(pc.starts_with(keys, prefix)))
     sure = pc.and_(sure, pc.less_equal(pc.binary_length(keys), MAX_KEY_BYTES))
     sure = pc.and_(sure, pc.invert(pc.match_substring(keys, "\x00")))
+    sure = pc.and_(sure, pc.invert(pc.ends_with(keys, "/")))  # a folder object: the key filter counts it
     return pc.fill_null(in_scope, False), pc.fill_null(sure, False)
 
 
@@ -286,7 +289,11 @@ def register_inventory(store: ObjectStore, conn: Connection, location: str, pref
             with _checked_file(report.open, file, report.local_path(file.key)) as path:
                 yield from inventory_pages(path, keep, scope, stats, chunk_size)
 
+    # the report's time (recorded: the scheduled lister registers a report only once): its folder's, else the manifest's
+    when = report_folder_time(location.rsplit("/", 2)[-2] if location.count("/") >= 2 else "") or manifest.created
+    details = {"manifest": location, "report_time": when.isoformat() if when else None}
     summary = register_discovered(conn, pages(), keep=keep, chunk_size=chunk_size, show_progress=show_progress,
-                                  wait_seconds=wait_seconds, prefixes=checked, source="inventory", prepared=True)
+                                  wait_seconds=wait_seconds, prefixes=checked, source="inventory", prepared=True,
+                                  details=details, head=current_object(store))
     return summary, stats
 

@@ -13,9 +13,9 @@ a listing never rolls a file back to an older version and never locks an unchang
 
 Every listed key that is not registered is counted by reason (:data:`IGNORED_REASONS`) and a few of each are kept by
 name (memory stays flat): outside the default listing folders, the pipeline's own output, a name that is not UTF-8,
-longer than S3's 1,024 bytes, or holding a NUL character. Such a key never stops the rest of the listing: it is
-dropped before the ``COPY``. The run logs one warning per reason and the summary reports them.
-"""
+longer than S3's 1,024 bytes, holding a NUL character, or a "folder" object (a key ending in ``/``). Such a key
+never stops the rest of the listing: it is dropped before the ``COPY``. The run logs one warning per reason and the
+summary reports them."""
 
 from __future__ import annotations
 
@@ -34,8 +34,10 @@ from runtime.db.registration import (
     KEY_TOO_LONG,
     NOT_UTF8,
     NUL_CHARACTER,
+    Head,
     ListerBusy,
     RegistrationCounts,
+    current_object,
     lister_lock,
     register_pages,
     unregistrable_reason,
@@ -48,8 +50,8 @@ from runtime.storage.base import ObjectInfo, ObjectStore
 if TYPE_CHECKING:
     from psycopg2.extensions import connection as Connection
 
-__all__ = ["DEFAULT_CHUNK_SIZE", "EXAMPLES_PER_REASON", "IGNORED_REASONS", "KEY_TOO_LONG", "NOT_UTF8", "NUL_CHARACTER",
-           "OUTSIDE_LAYOUT_FOLDERS", "PIPELINE_OUTPUT", "KeyFilter", "ListerBusy", "ListingSummary",
+__all__ = ["DEFAULT_CHUNK_SIZE", "EXAMPLES_PER_REASON", "FOLDER_MARKER", "IGNORED_REASONS", "KEY_TOO_LONG", "NOT_UTF8",
+           "NUL_CHARACTER", "OUTSIDE_LAYOUT_FOLDERS", "PIPELINE_OUTPUT", "KeyFilter", "ListerBusy", "ListingSummary",
            "RegistrationCounts", "check_prefixes", "chunked", "filtered_pages", "ignored_lines", "is_default_raw_key",
            "listed_pages", "register_discovered", "run_lister", "shown_key"]
 
@@ -62,8 +64,11 @@ DEFAULT_CHUNK_SIZE = defaults.LISTER_CHUNK_SIZE
 OUTSIDE_LAYOUT_FOLDERS = "outside_layout_folders"
 #: A key under the processed, curated, staging or dead-letter prefix (a layout may nest them under the raw prefix).
 PIPELINE_OUTPUT = "pipeline_output"
+#: A key ending in ``/``: a "folder" object (the S3 console's "Create folder", a zero-byte object), never a file.
+#: The stores' listings skip them; an inventory row or an "Object Created" event of one is counted here.
+FOLDER_MARKER = "folder_marker"
 #: Every reason a listed key is not registered, in the order the reports give them.
-IGNORED_REASONS = (OUTSIDE_LAYOUT_FOLDERS, PIPELINE_OUTPUT, NOT_UTF8, KEY_TOO_LONG, NUL_CHARACTER)
+IGNORED_REASONS = (OUTSIDE_LAYOUT_FOLDERS, PIPELINE_OUTPUT, NOT_UTF8, KEY_TOO_LONG, NUL_CHARACTER, FOLDER_MARKER)
 #: Ignored keys kept by name per reason (the others are only counted).
 EXAMPLES_PER_REASON = 5
 
@@ -91,6 +96,7 @@ def _explanation(reason: str, raw_prefix: str) -> tuple[str, str]:
         KEY_TOO_LONG: (f"longer than {MAX_KEY_BYTES:,} bytes", "S3's limit on a key: shorten their names"),
         NUL_CHARACTER: ("containing a NUL character (shown as \\x00)",
                         "rename them: the tracking table cannot hold one"),
+        FOLDER_MARKER: ("ending in / (folder objects, e.g. the S3 console's Create folder)", "never files"),
     }[reason]
 
 
@@ -196,6 +202,8 @@ class KeyFilter:
         unfit = unregistrable_reason(key)
         if unfit is not None:
             return unfit
+        if key.endswith("/"):
+            return FOLDER_MARKER
         if self.excluded_prefixes and key.startswith(self.excluded_prefixes):
             return PIPELINE_OUTPUT
         if not self.layout.is_registrable_key(key):
@@ -254,26 +262,29 @@ def run_lister(store: ObjectStore, conn: Connection, prefixes: Sequence[str] | N
     keep = KeyFilter(layout, default_folders_only=not checked)
     return register_discovered(conn, listed_pages(store, checked, layout, keep, parallelism), keep=keep,
                                chunk_size=chunk_size, show_progress=show_progress, wait_seconds=wait_seconds,
-                               prefixes=checked)
+                               prefixes=checked, head=current_object(store))
 
 
 def register_discovered(conn: Connection, pages: Iterable[Sequence[ObjectInfo]], *, keep: KeyFilter,
                         chunk_size: int = DEFAULT_CHUNK_SIZE, show_progress: bool = True,
                         wait_seconds: float = 0.0, prefixes: Sequence[str] = (),
-                        source: str = "listing", prepared: bool = False) -> ListingSummary:
+                        source: str = "listing", prepared: bool = False,
+                        details: Mapping[str, object] | None = None, head: Head | None = None) -> ListingSummary:
     """Register a stream of discovered objects: the one path of every discovery source (a listing, an S3 Inventory
     report, S3 events from a queue), with one rule set.
 
     ``pages`` yields lists of :class:`~runtime.storage.base.ObjectInfo` (key, size, last-modified, ETag), lazily:
     they are filtered by ``keep`` (raw prefix only; every other key counted by reason), regrouped into chunks of
     ``chunk_size`` and each chunk is registered in one transaction (:func:`runtime.db.registration.register_pages`:
-    never an older version, no lock on an unchanged row). Within one chunk the last object given for a key wins:
+    never an older version, no lock on an unchanged row; ``head`` reads the store's current object of a key listed
+    older than its registered version with an ETag it never had). Within one chunk the last object given for a key wins:
     a source that knows the order of a key's versions (an event's ``sequencer``) gives them oldest first. The whole
     run holds the lister lock (one discovery at a time; ``wait_seconds`` as in :func:`run_lister`). When this
     returns, everything it counted is committed: a queue consumer deletes its messages after that.
 
     ``prepared``: ``pages`` yields :class:`~runtime.db.registration.PreparedPage` chunks that the source built and
-    filtered with ``keep`` itself, keys unique (the inventory's vectorized path); they are registered as they come."""
+    filtered with ``keep`` itself, keys unique (the inventory's vectorized path); they are registered as they come.
+    ``details``: more facts recorded with the run in ``discovery_runs`` (an inventory run: its report's time)."""
     if chunk_size <= 0:
         raise ValueError("chunk_size must be positive")
     started, started_at = time.monotonic(), datetime.now(timezone.utc)
@@ -281,7 +292,7 @@ def register_discovered(conn: Connection, pages: Iterable[Sequence[ObjectInfo]],
     with lister_lock(conn, wait_seconds):
         progress = Progress(source, unit="keys", enabled=show_progress)
         chunks = pages if prepared else chunked(filtered_pages(pages, keep), chunk_size)
-        for counts in register_pages(conn, chunks):  # type: ignore[arg-type]
+        for counts in register_pages(conn, chunks, head=head):  # type: ignore[arg-type]
             total.add(counts)
             progress.advance(counts.listed, new=total.new, changed=total.changed)
         progress.finish()
@@ -292,5 +303,6 @@ def register_discovered(conn: Connection, pages: Iterable[Sequence[ObjectInfo]],
                              ignored_examples={reason: list(named) for reason, named in keep.examples.items()})
     log.info("%s done: %s", source, summary.as_dict())
     record_discovery_run(conn, source, started_at, seen=total.listed + summary.ignored_total,  # mldp status
-                         registered=total.new + total.changed, ignored=summary.ignored_total, details=summary.as_dict())
+                         registered=total.new + total.changed, ignored=summary.ignored_total,
+                         details={**summary.as_dict(), **(details or {})})
     return summary

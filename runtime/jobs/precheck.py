@@ -85,6 +85,8 @@ class PrecheckResult:
     etag: str | None = None
     codec: str | None = None
     refusal: StoragePermissionError | None = field(default=None, repr=False, compare=False)
+    #: FAILED without charging an attempt, and not retried until ``mldp requeue`` (:attr:`FileOutcome.held`)
+    held: bool = False
 
     @property
     def readable(self) -> bool:
@@ -104,7 +106,8 @@ class PrecheckResult:
             raise ValueError(f"{self.file.key} is readable: its outcome comes from the conversion")
         changed = self.file.etag is not None and self.etag is not None and self.etag != self.file.etag
         return FileOutcome(self.file.file_id, self.file.key, self.status, self.reason, size=self.size,
-                           etag=self.processed.etag, new_etag=self.etag if changed else None)
+                           etag=self.processed.etag, new_etag=self.etag if changed else None,
+                           archived_key=self.file.archived_key, held=self.held)
 
 
 def json_layout(head: bytes) -> str:
@@ -120,7 +123,7 @@ def verify_unchanged(store: ObjectStore, files: Sequence[ClaimedFile], workers: 
     processed (:attr:`PrecheckResult.processed`); a file whose ETag is still unknown (``None``) is not compared."""
     def changed(claimed: ClaimedFile) -> bool:
         try:
-            current = store.head(claimed.key).etag
+            current = store.head(claimed.read_key).etag
         except ObjectNotFound:
             return True
         return claimed.etag is not None and current != claimed.etag
@@ -158,7 +161,7 @@ def _decode(store: ObjectStore, claimed: ClaimedFile, suffix: str, found: Preche
 
     def decode() -> json_shape.JsonShape:
         scan = json_shape.JsonShapeScan()
-        codecs.decode(store.open_stream(claimed.key), suffix, scan.feed)
+        codecs.decode(store.open_stream(claimed.read_key), suffix, scan.feed)
         return scan.finish()
 
     def codec_error(exc: Exception) -> PrecheckResult | None:
@@ -177,7 +180,7 @@ def _layout(store: ObjectStore, claimed: ClaimedFile, found: PrecheckResult, hea
     head of a longer file) by a scan of the whole object."""
     first = json_shape.first_significant_byte(head)
     if first == b"[" or (not first and found.size > len(head)):
-        return _read_whole(found, lambda: json_shape.scan_stream(store.open_stream(claimed.key)))
+        return _read_whole(found, lambda: json_shape.scan_stream(store.open_stream(claimed.read_key)))
     return replace(found, json_layout="lines")
 
 
@@ -188,9 +191,12 @@ def _refused(found: PrecheckResult, exc: StoragePermissionError) -> PrecheckResu
 
 
 def _classify(store: ObjectStore, claimed: ClaimedFile) -> PrecheckResult:
-    """One file's pre-check, a refused read noted but not judged yet."""
+    """One file's pre-check, a refused read noted but not judged yet. A reprocessed file is read from its archived
+    copy, whose ETag is not the raw upload's (a multipart copy has its own): the ETag read is the one processed."""
+    if claimed.archived_key is not None:
+        claimed = replace(claimed, etag=None)
     try:
-        info, head = store.read_head(claimed.key, codecs.HEAD_BYTES)
+        info, head = store.read_head(claimed.read_key, codecs.HEAD_BYTES)
     except ObjectNotFound:
         return PrecheckResult(claimed, FileState.FAILED, "object vanished after listing (deleted or moved)")
     except StoragePermissionError as exc:
@@ -246,7 +252,7 @@ def _judge_refusals(store: ObjectStore, results: list[PrecheckResult], workers: 
         judged = {r.file.file_id: _object_refusal(r, "another file of the batch was read") for r in refused}
     else:
         with ThreadPoolExecutor(max_workers=min(workers, len(refused))) as pool:
-            allowed = list(pool.map(lambda r: _head_allowed(store, r.file.key), refused))
+            allowed = list(pool.map(lambda r: _head_allowed(store, r.file.read_key), refused))
         if not any(allowed):
             raise refused[0].refusal  # type: ignore[misc]  # no read and no HEAD allowed: the role's, not a file's
         evidence = {True: "a HeadObject of it is allowed", False: "a HeadObject of another refused file is allowed"}
@@ -268,7 +274,7 @@ def check_files(store: ObjectStore, files: Sequence[ClaimedFile], workers: int =
         results = list(pool.map(lambda f: _classify(store, f), files))
     results = _judge_refusals(store, results, workers)
     if len(results) > 1 and all((r.reason or "").startswith(READ_ERROR) for r in results) \
-            and not store_answers(store, (r.file.key for r in results)):
+            and not store_answers(store, (r.file.read_key for r in results)):
         raise ObjectStoreError(f"the store could not be read: each of the {len(results)} files of the batch failed "
                                f"({results[0].reason}); no file was charged an attempt")
     return results

@@ -81,7 +81,8 @@ class Manifest:
 
 
 #: Outcome fields a manifest stores only when set, so that it has the shape of an earlier runtime's otherwise.
-_OPTIONAL_OUTCOME_FIELDS = ("claim_limit", "new_etag", "records_rescued", "spec_version", "rescued_fields")
+_OPTIONAL_OUTCOME_FIELDS = ("claim_limit", "new_etag", "records_rescued", "spec_version", "rescued_fields",
+                            "archived_key")
 
 
 def _outcome_json(outcome: FileOutcome) -> dict:

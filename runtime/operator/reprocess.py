@@ -8,11 +8,14 @@ is reported and never re-read), and the decision per table format:
 * **Parquet** refuses: a batch writes one Parquet file per partition holding the rows of all its files, so the rows
   of one raw file cannot be removed without rewriting other files' rows; readers would see the old and the new rows
   of a reprocessed file side by side. The message names the format that can: ``--table-format iceberg``.
-* **Iceberg** (issue 19's table package): the replacement belongs in the commit that adds the file's new
-  rows, which retracts the rows of an older ``source_version`` of the same source key, exactly once under crashes.
-  :func:`requeue_for_reprocess` is the hook it plugs into: it receives the plan (files with readable archived copies)
-  and moves them back to the queue with their archived key as the location to read; until that table exists it
-  refuses with what is missing.
+* **Iceberg**: :func:`requeue_for_reprocess` moves the planned files back to PENDING in one transaction (still
+  SUCCEEDED with the archived copy the plan checked; a ``REPROCESS`` history row each, with actor and reason),
+  their ``archived_key`` kept: the processor reads that copy (:attr:`runtime.db.records.ClaimedFile.read_key`),
+  never archives the file again, and its Iceberg commit deletes the file's rows of the same ``source_version`` and
+  lower in the transaction that adds the new ones (:func:`runtime.table.commit.retraction_filter`), exactly once
+  under crashes (the batch id in the snapshot history). A processor without an Iceberg table holds such a file
+  uncharged instead of reading it (:data:`runtime.jobs.batch.REPROCESS_NEEDS_ICEBERG`). docs/iceberg.md,
+  "Reprocessing", argues the design.
 """
 
 from __future__ import annotations
@@ -21,8 +24,9 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from runtime.db.operator_queries import REPROCESS_CANDIDATES
+from runtime.db.operator_queries import REPROCESS, REPROCESS_CANDIDATES
 from runtime.errors import MldpError, UsageError
+from runtime.operator.requeue import default_actor
 from runtime.storage.base import ObjectStore
 
 TABLE_FORMATS = ("parquet", "iceberg")
@@ -79,9 +83,11 @@ def plan_reprocess(conn: Any, selection: ReprocessSelection, store: ObjectStore 
     return plan
 
 
-def requeue_for_reprocess(conn: Any, plan: ReprocessPlan, table_format: str, reason: str) -> int:
+def requeue_for_reprocess(conn: Any, plan: ReprocessPlan, table_format: str, reason: str,
+                          actor: str | None = None) -> int:
     """Move the ready files of ``plan`` back to the queue, to be read from their archived copies (see the module
-    docstring); raises :class:`ReprocessRefused` where the format cannot replace their rows exactly."""
+    docstring), in one transaction; how many moved (a file whose state or archived copy changed since the plan is
+    left as it is). Raises :class:`ReprocessRefused` where the format cannot replace their rows exactly."""
     if table_format not in TABLE_FORMATS:
         raise UsageError(f"--table-format: {table_format!r} is not one of {', '.join(TABLE_FORMATS)}")
     if table_format == "parquet":
@@ -90,9 +96,22 @@ def requeue_for_reprocess(conn: Any, plan: ReprocessPlan, table_format: str, rea
             "Parquet files with other files' rows and cannot be replaced exactly (old and new rows would both be "
             "read); use --table-format iceberg, whose commit retracts the rows of the older source_version of the "
             "same key in the commit that adds the new ones")
-    raise ReprocessRefused(
-        "reprocess with --table-format iceberg needs the Iceberg table of issue 19, whose commit "
-        "retracts a source key's older rows: not in this build; the selection above is what it would convert again")
+    if not reason or not reason.strip():
+        raise UsageError("--reason is required: say why these files are converted again")
+    if not plan.ready:
+        return 0
+    params = {"file_ids": [row["file_id"] for row in plan.ready],
+              "archived_keys": [row["archived_key"] for row in plan.ready],
+              "actor": actor or default_actor(), "reason": reason.strip()}
+    try:
+        with conn.cursor() as cur:
+            cur.execute(REPROCESS, params)
+            count, _keys = cur.fetchone()
+        conn.commit()
+    except BaseException:
+        conn.rollback()
+        raise
+    return int(count)
 
 
 def render_plan(plan: ReprocessPlan) -> str:

@@ -13,6 +13,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from runtime.errors import UsageError
 from runtime.smoke.glue_runs import GlueJobRunner, JobRunReport
+from runtime.smoke.iceberg import SmokeTable
 from runtime.smoke.plan import POISON, SmokePlan, build_plan
 from runtime.smoke.target import SmokeClients, SmokeTarget
 from runtime.smoke.verify import Check, Observation, ParquetSources, SmokeBucket, pyarrow_sources
@@ -121,11 +122,14 @@ def stderr_say(text: str) -> None:
 def run_smoke(target: SmokeTarget, clients: SmokeClients, options: SmokeOptions | None = None, *,
               say: Callable[[str], None] = stderr_say, read_sources: ParquetSources | str | None = "pyarrow",
               clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep,
-              now: datetime | None = None, token: str | None = None) -> SmokeResult:
+              now: datetime | None = None, token: str | None = None,
+              table: SmokeTable | None = None) -> SmokeResult:
     """Run one smoke test of ``target`` with ``clients`` and return its report.
 
     ``read_sources`` reads curated Parquet (``"pyarrow"``: with pyarrow when importable; ``None``: never).
-    ``clock``, ``sleep``, ``now`` and ``token`` are injectable for tests. A missing Glue job raises
+    ``clock``, ``sleep``, ``now`` and ``token`` are injectable for tests, and ``table`` (the Iceberg table the
+    run's rows are read from through the catalog: by default the Glue Data Catalog's table the target names, if
+    any). A missing Glue job raises
     ``ValueError`` before anything is uploaded; an AWS error after that ends the run FAILED (after clean-up).
     """
     options = (options or SmokeOptions()).validate()
@@ -139,8 +143,11 @@ def run_smoke(target: SmokeTarget, clients: SmokeClients, options: SmokeOptions 
     processor_job = glue.describe_job(target.processor_job)
     plan = build_plan(target.raw_prefix, now=now, token=token, records_per_file=options.records_per_file,
                       include_bad_inputs=not options.good_only)
+    if table is None and target.iceberg_table:
+        table = SmokeTable(target.iceberg_table, target.iceberg_warehouse,
+                           region=getattr(getattr(clients.glue, "meta", None), "region_name", None))
     bucket = SmokeBucket(S3Store(target.bucket, client=clients.s3), target, plan,
-                         read_sources if callable(read_sources) else None)
+                         read_sources if callable(read_sources) else None, table)
     lister = JobRunReport("lister", target.lister_job)
     processor = JobRunReport("processor", target.processor_job)
     failure: str | None = None

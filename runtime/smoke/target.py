@@ -23,6 +23,10 @@ OUTPUT_OF_FIELD = {
     "lister_job": out.LISTER_JOB_NAME,
     "processor_job": out.PROCESSOR_JOB_NAME,
     "workflow": out.WORKFLOW_NAME,
+    "event_queue": out.EVENT_QUEUE_URL,
+    "inventory_location": out.INVENTORY_LOCATION,
+    "iceberg_table": out.ICEBERG_TABLE,
+    "iceberg_warehouse": out.ICEBERG_WAREHOUSE,
 }
 
 
@@ -35,7 +39,11 @@ class SmokeTarget:
         raw_prefix ... staging_prefix: its layout (the reference layout by default).
         lister_job / processor_job: the Glue job names.
         workflow: the Glue workflow name (reported only: smoke starts the jobs directly, with its own arguments).
+        event_queue / inventory_location: the S3 event queue's URL and the inventory report folder, when the
+            stack's ``discovery_mode`` creates them (``""`` otherwise).
         stack: the stack the values came from, if any.
+        iceberg_table / iceberg_warehouse: ``database.table`` of the curated Iceberg table and its warehouse (the
+            Iceberg format; empty: loose Parquet under the curated prefix).
     """
 
     bucket: str = ""
@@ -47,7 +55,11 @@ class SmokeTarget:
     lister_job: str = ""
     processor_job: str = ""
     workflow: str = ""
+    event_queue: str = ""
+    inventory_location: str = ""
     stack: str | None = None
+    iceberg_table: str = ""
+    iceberg_warehouse: str = ""
 
     @property
     def layout(self) -> Layout:

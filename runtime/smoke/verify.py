@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from runtime.smoke.iceberg import SmokeTable, TableRows, batch_of
 from runtime.smoke.plan import MALFORMED, POISON, SmokePlan
 from runtime.smoke.target import SmokeTarget
 from runtime.storage.base import ObjectInfo, ObjectStore
@@ -85,6 +86,8 @@ class Observation:
     rows_read: bool = False
     dead_letters: list[DeadLetterFile] = field(default_factory=list)
     staging_left: list[str] = field(default_factory=list)
+    #: the run's rows read through the Iceberg catalog (``None``: the Parquet format)
+    table: TableRows | None = None
 
     @property
     def batch_ids(self) -> list[str]:
@@ -107,8 +110,10 @@ class SmokeBucket:
     """Reads and cleans the objects of one smoke run in the target bucket."""
 
     def __init__(self, store: ObjectStore, target: SmokeTarget, plan: SmokePlan,
-                 read_sources: ParquetSources | None) -> None:
+                 read_sources: ParquetSources | None, table: SmokeTable | None = None) -> None:
         self.store = store
+        #: the curated Iceberg table (``None``: loose Parquet under the curated prefix)
+        self.table = table
         self.target = target
         self.layout = target.layout
         self.plan = plan
@@ -153,7 +158,11 @@ class SmokeBucket:
         seen.archived = {o.key for o in self.store.list(archived_prefix)}
         seen.rows_read = self.read_sources is not None
         since = self.plan.started - CLOCK_SKEW
-        for obj in self.store.list(self.curated_folder):
+        if self.table is not None:
+            seen.table = self.table.observe([self.url(f.key) for f in self.plan.files])
+            seen.curated = [CuratedFile(path, batch) for path in seen.table.data_files
+                            if (batch := batch_of(path, CURATED_NAME)) is not None]
+        for obj in self.store.list(self.curated_folder) if self.table is None else ():
             match = CURATED_NAME.match(posixpath.basename(obj.key))
             if match is None:
                 continue
@@ -223,7 +232,24 @@ class SmokeBucket:
         return Check(name, True, f"{len(poison)}/{len(poison)} left under raw, not archived "
                                  f"({', '.join(_names([f.key for f in poison]))})")
 
+    def _table_check(self, seen: Observation, rows: TableRows) -> Check:
+        """The Iceberg format: the run's rows, read through the catalog, are each good record exactly once."""
+        name = f"Iceberg table {self.table.name if self.table else ''} holds the good records"
+        if rows.error is not None:
+            return Check(name, False, f"not readable through the catalog: {rows.error}")
+        found = Counter({s: n for s, n in rows.rows_by_source.items() if self.is_ours(s)})
+        expected = Counter({self.url(f.key): f.good_records for f in self.plan.files if f.good_records})
+        if found != expected:
+            wrong = [f"{posixpath.basename(s)}: {found.get(s, 0)} rows, expected {expected.get(s, 0)}"
+                     for s in sorted(set(found) | set(expected)) if found.get(s, 0) != expected.get(s, 0)]
+            return Check(name, False, "; ".join(wrong))
+        return Check(name, True, f"{sum(found.values())} rows = {self.plan.good_records} expected, read through "
+                                 f"the catalog from {len(rows.data_files)} data file(s) of batch(es) "
+                                 f"{', '.join(seen.batch_ids)}")
+
     def _curated_check(self, seen: Observation) -> Check:
+        if seen.table is not None:
+            return self._table_check(seen, seen.table)
         name = "curated Parquet holds the good records"
         if not seen.curated:
             return Check(name, False, f"no batch-*.parquet file with this run's rows under {self.curated_folder} "
@@ -286,7 +312,13 @@ class SmokeBucket:
                 deletable.append(dead.key)
             else:
                 left.append({"key": dead.key, "why": "also holds dead letters of files outside the smoke prefix"})
-        for curated in seen.curated:
+        table_rows = 0
+        if self.table is not None:  # the run's rows, deleted in one table commit (never a data file by hand)
+            try:
+                table_rows = self.table.delete_rows([self.url(f.key) for f in self.plan.files])
+            except Exception as exc:  # reported; the rest is still cleaned
+                left.append({"key": self.table.name, "why": f"the run's rows not deleted from the table: {exc}"})
+        for curated in seen.curated if self.table is None else ():
             if curated.rows_by_source is None:
                 left.append({"key": curated.key, "why": "rows not readable without pyarrow: cannot prove every "
                                                         "row is from this run"})
@@ -298,7 +330,10 @@ class SmokeBucket:
         left += [{"key": key, "why": "delete failed"} for key in sorted(failed)]
         present = seen.in_raw | seen.archived | {d.key for d in seen.dead_letters} | {c.key for c in seen.curated}
         deleted = [key for key in deletable if key not in failed and key in present]
-        return {"deleted": len(deleted), "deleted_keys": deleted, "left": left}
+        result = {"deleted": len(deleted), "deleted_keys": deleted, "left": left}
+        if self.table is not None:
+            result["table_rows_deleted"] = table_rows
+        return result
 
 
 def _written_since(obj: ObjectInfo, since: datetime) -> bool:

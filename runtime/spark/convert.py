@@ -1,6 +1,7 @@
 """Convert one claimed batch of raw JSON files: read, validate, transform, write to a staging location.
 
-Spark work per batch: one aggregation (which also fills the cache: the only full read of the input), one
+Spark work per batch: one aggregation (which also fills the caches, :func:`read_and_rescue`: the batch parsed once,
+and its few rows that need the rescue after their one pass through Python; the only full read of the input), one
 write of the good records (a shuffle by the partition columns, then Parquet), and, only when there are
 bad records, one write of the dead letters. With a hook, the written rows are counted per file from the staged
 Parquet (one column read back): the hook may drop or add rows, and the counts recorded are what was written.
@@ -14,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
-from pyspark.sql import SparkSession
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from runtime.spark.names import unreadable_reason
@@ -26,13 +27,13 @@ from runtime.spark.read import (
     codec_unavailable,
     read_batch,
 )
-from runtime.spark.rescue import RESCUED, rescued_fields_by_file, with_rescue
+from runtime.spark.rescue import RESCUED, needs_rescue, rescued_fields_by_file, with_rescue
 from runtime.spark.transform import HookFailed, apply_hook, map_columns
-from runtime.spark.validate import BAD, reason_text, validate
+from runtime.spark.validate import BAD, computed_name, is_computed, reason_text, validate
 from runtime.spark.write import dead_letter_frame, rows_by_source, write_curated, write_dead_letters
-from runtime.transforms.spec import TransformSpec
+from runtime.transforms.spec import INTERNAL_PREFIX, TransformSpec
 
-__all__ = ["ConversionResult", "FileCounts", "HookFailed", "SourceFile", "convert_batch"]
+__all__ = ["ConversionResult", "FileCounts", "HookFailed", "SourceFile", "convert_batch", "read_and_rescue"]
 
 
 @dataclass(frozen=True)
@@ -104,10 +105,8 @@ def convert_batch(
         hook = spec.resolve_hook()
     except Exception as exc:
         raise HookFailed(f"the transform hook {spec.hook} cannot be loaded: {exc}") from exc
-    schema = spec.read_schema()
-    rescued = with_rescue(read_batch(spark, readable, schema, spec.json_reader_options()), spec)
-    validated = validate(rescued, spec)
-    validated = validated.withColumn(RAW_RECORD, F.when(F.col(BAD), F.col(RAW_RECORD))).cache()
+    base, asked = read_and_rescue(spark, readable, spec)
+    validated = base.where(~F.col(_ASK)).withColumn(RESCUED, F.lit(None).cast("string")).unionByName(asked)
     try:
         has_rescue = F.col(RESCUED).isNotNull()
         totals = (
@@ -144,4 +143,23 @@ def convert_batch(
             write_dead_letters(dead_letters, dead_letter_path)
         return ConversionResult(counts, curated_rows, bad_total, unreadable)
     finally:
-        validated.unpersist()
+        asked.unpersist()
+        base.unpersist()
+
+
+_ASK = INTERNAL_PREFIX + "ask_python"
+
+
+def read_and_rescue(spark: SparkSession, files: Sequence[SourceFile], spec: TransformSpec) -> tuple[DataFrame,
+                                                                                                       DataFrame]:
+    """The batch parsed once and validated, cached, with :data:`_ASK` (:func:`needs_rescue`); and, cached too, its
+    rows that need Python, rescued and validated again (a rescued type mismatch is no longer malformed). Only those
+    rows go through the Python worker: a UDF in the projection of the whole batch would ship every row there and
+    back. The raw text is kept for the bad records (the dead letters) and the rows Python reads."""
+    base = validate(read_batch(spark, files, spec.read_schema(), spec.json_reader_options())
+                    .withColumn(_ASK, needs_rescue(spec)), spec)
+    base = base.withColumn(RAW_RECORD, F.when(F.col(BAD) | F.col(_ASK), F.col(RAW_RECORD))).cache()
+    computed = [computed_name(column) for column in spec.columns if is_computed(column)]
+    rescued = with_rescue(base.where(F.col(_ASK)).drop(*computed, BAD), spec, ask=F.lit(True))
+    asked = validate(rescued, spec)
+    return base, asked.withColumn(RAW_RECORD, F.when(F.col(BAD), F.col(RAW_RECORD))).cache()

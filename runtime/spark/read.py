@@ -118,7 +118,11 @@ def _reader(spark: SparkSession, whole_text: bool) -> DataFrameReader:
 
 
 def record_texts(text: Column, options: Mapping[str, str]) -> Column:
-    """The record texts of one line or file (``array<string>``; empty for an empty array)."""
+    """The record texts of one line or file (``array<string>``; empty for an empty array). A text that starts with
+    ``{`` (nearly every record) is one record, decided by one byte test before anything else: the array split
+    below costs even when its branch is not taken (measured: about half the read path's time without the gate)."""
+    plain = F.array(text)
+    starts_object = text.startswith("{")
     text = F.when(text.startswith(_BOM), text.substr(F.lit(2), F.length(text))).otherwise(text)
     first = F.substring(text, 1, 1)
     opens_array = F.when(first == "[", F.lit(True)).when(first.isin(" ", "\t", "\r", "\n"),
@@ -126,7 +130,8 @@ def record_texts(text: Column, options: Mapping[str, str]) -> Column:
     elements = F.from_json(text, ArrayType(StringType()), options)
     whole = F.array(text)
     usable = elements.isNotNull() & F.forall(elements, lambda item: item.isNotNull() & item.startswith("{"))
-    return F.when(F.coalesce(opens_array, F.lit(False)), F.when(usable, elements).otherwise(whole)).otherwise(whole)
+    split = F.when(F.coalesce(opens_array, F.lit(False)), F.when(usable, elements).otherwise(whole)).otherwise(whole)
+    return F.when(starts_object, plain).otherwise(split)
 
 
 def _check(files: Sequence[SourceFile]) -> dict[str, SourceFile]:
@@ -179,14 +184,19 @@ def read_batch(spark: SparkSession, files: Sequence[SourceFile], schema: StructT
     not_utf8 = F.encode(text, "UTF-8") != text.cast("binary")  # decoded with replacement characters: differs
     records = tagged.select(FILE_ID, not_utf8.alias(_NOT_UTF8), F.explode(
         F.when(not_utf8, F.array(text)).otherwise(record_texts(text, options))).alias(RAW_RECORD))
-    parsed = records.select(FILE_ID, RAW_RECORD, _NOT_UTF8,
-                            F.from_json(F.col(RAW_RECORD), schema, options).alias(_PARSED))
+    raw_record = F.col(RAW_RECORD)
+    # from_json gives null exactly for a blank text (no JSON token): those are dropped BEFORE the parse, as a filter
+    # on the parsed value would be pushed below the projection and parse every record twice
+    blank = F.when(raw_record.startswith("{"), F.lit(False)).otherwise(
+        F.expr(f"trim(BOTH ' \\t\\r\\n' FROM `{RAW_RECORD}`) = ''"))
+    parsed = records.where(~blank).select(FILE_ID, RAW_RECORD, _NOT_UTF8,
+                                          F.from_json(raw_record, schema, options).alias(_PARSED))
     fields = [F.col(_PARSED).getField(name).alias(name) for name in schema.fieldNames()]
     if CORRUPT_RECORD_COLUMN in schema.fieldNames():  # bytes that are not UTF-8 make the record malformed, as in
         fields = [F.when(F.col(_NOT_UTF8), F.col(RAW_RECORD)).otherwise(field).alias(CORRUPT_RECORD_COLUMN)
                   if name == CORRUPT_RECORD_COLUMN else field  # Spark's own reader of JSON files
                   for name, field in zip(schema.fieldNames(), fields, strict=True)]
-    return parsed.where(F.col(_PARSED).isNotNull()).select(*fields, FILE_ID, RAW_RECORD)
+    return parsed.select(*fields, FILE_ID, RAW_RECORD)
 
 
 def attach_lineage(frame: DataFrame, spark: SparkSession, files: Sequence[SourceFile]) -> DataFrame:

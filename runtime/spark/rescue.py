@@ -83,9 +83,20 @@ def may_rescue(spec: TransformSpec) -> Column:
     return (colons(raw) != root) | raw.contains("\\u003")
 
 
-def with_rescue(frame: DataFrame, spec: TransformSpec) -> DataFrame:
+def needs_rescue(spec: TransformSpec) -> Column:
+    """True for a record Python must look at (on a :func:`read_batch` frame): a well-formed one that
+    :func:`may_rescue`, and with ``on_type_mismatch: rescue`` every malformed one."""
+    corrupt = F.col(CORRUPT_RECORD_COLUMN).isNotNull()
+    ask = ~corrupt & may_rescue(spec)
+    return ask | corrupt if spec.on_type_mismatch == "rescue" else ask
+
+
+def with_rescue(frame: DataFrame, spec: TransformSpec, ask: Column | None = None) -> DataFrame:
     """``frame`` (from :func:`runtime.spark.read.read_batch`) with :data:`RESCUED`; with ``on_type_mismatch:
-    rescue``, a record malformed only by its types is no longer malformed (its ``_corrupt_record`` null)."""
+    rescue``, a record malformed only by its types is no longer malformed (its ``_corrupt_record`` null).
+    Python looks at the records where ``ask`` holds (default: :func:`needs_rescue`), but Spark ships EVERY row of
+    ``frame`` to the Python worker and back (about 1 µs a row): give it only the rows that need it
+    (:func:`runtime.spark.convert.convert_batch` splits the cached batch on :func:`needs_rescue`)."""
     schema = spec.source_schema()
     allow_nan = "non_numeric_numbers" in spec.json_allow
     mismatches = spec.on_type_mismatch == "rescue"
@@ -95,10 +106,9 @@ def with_rescue(frame: DataFrame, spec: TransformSpec) -> DataFrame:
 
     udf = F.udf(rescue, _RESULT_TYPE)
     corrupt = F.col(CORRUPT_RECORD_COLUMN).isNotNull()
-    ask = ~corrupt & may_rescue(spec)
+    ask = needs_rescue(spec) if ask is None else ask
     parsed_text = F.lit(None).cast("string")
     if mismatches:
-        ask = ask | corrupt
         parsed_text = F.when(corrupt, F.to_json(F.struct(*[F.col(f"`{name}`") for name in schema.fieldNames()])))
     result = frame.withColumn(_RESULT, udf(F.when(ask, F.col(RAW_RECORD)), parsed_text))
     rescued = result.withColumn(RESCUED, F.col(_RESULT).getField("rescued"))

@@ -11,6 +11,8 @@ the first staged file, partitioned identity on the spec's partition columns.
 from __future__ import annotations
 
 import contextlib
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -93,9 +95,23 @@ def glue_location(database: str, table: str | None, warehouse: str | None, store
                          glue=True)
 
 
+def endpoint_properties(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The S3 endpoint of the environment as pyiceberg properties: boto3 (the store) reads ``AWS_ENDPOINT_URL_S3``
+    or ``AWS_ENDPOINT_URL``, pyarrow's S3 client (through which pyiceberg reads and writes the warehouse) does not,
+    so the table would look for the store's bucket on AWS (MinIO, LocalStack, a moto server). With it, the region
+    of the environment too (pyiceberg would otherwise ask AWS for the bucket's)."""
+    env = os.environ if environ is None else environ
+    endpoint = env.get("AWS_ENDPOINT_URL_S3") or env.get("AWS_ENDPOINT_URL")
+    if not endpoint:
+        return {}
+    region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION")
+    return {"s3.endpoint": endpoint, **({"s3.region": region} if region else {})}
+
+
 def open_catalog(location: TableLocation) -> Catalog:
-    """The catalog of ``location`` (the ``SqlCatalog``'s schema created first when missing)."""
-    properties = dict(location.properties)
+    """The catalog of ``location`` (the ``SqlCatalog``'s schema created first when missing); the environment's S3
+    endpoint (:func:`endpoint_properties`) unless ``location`` names one."""
+    properties = {**endpoint_properties(), **dict(location.properties)}
     try:
         if location.glue:
             from pyiceberg.catalog.glue import GlueCatalog

@@ -9,8 +9,10 @@ table transaction:
 2. on fresh table metadata, it looks for the batch id in the snapshot history (the snapshot property
    :data:`platform_contract.table.BATCH_ID_PROPERTY`): a replay after a crash between the Iceberg commit and the
    tracking commit finds it and commits nothing;
-3. the staged schema's new columns are added (``union_by_name``), the rows of earlier versions of the batch's keys
-   are deleted (``source_s3_path`` of the key, ``source_version`` lower than the new one: retraction), and the
+3. the staged schema's new columns are added (``union_by_name``; a retype or a drop is refused,
+   :mod:`runtime.table.evolution`), the rows of earlier versions of the batch's keys
+   are deleted (``source_s3_path`` of the key, ``source_version`` lower than the new one: retraction; for a file
+   ``mldp reprocess`` re-queued, its version and lower: its rows from the earlier spec), and the
    files are added (``add_files``), all in the same transaction, so no reader ever sees two versions of a key or
    part of a batch;
 4. a conflict with another writer (``CommitFailedException``, or ``ValidationException`` when a concurrent commit
@@ -33,7 +35,8 @@ from typing import TYPE_CHECKING, Any
 
 from platform_contract.table import BATCH_ID_PROPERTY
 from runtime.errors import MldpError, RunStopped
-from runtime.table.catalog import TableLocation, load_or_create, load_table, open_catalog
+from runtime.table.catalog import TableLocation, endpoint_properties, load_or_create, load_table, open_catalog
+from runtime.table.evolution import check_evolution, evolve
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -66,11 +69,14 @@ class BatchCommitted(MldpError):
 @dataclass(frozen=True)
 class BatchFiles:
     """What one batch commits: its data files (URIs, already in the table's data location) and, for each raw file
-    it holds a later version of, the source path and that version (rows of lower versions are retracted)."""
+    it holds a later version of, the source path and that version (rows of lower versions are retracted); for each
+    file it converts again (``mldp reprocess``), the source path and its version (rows of that version and lower
+    are retracted: the file's rows from an earlier spec, replaced by the ones this batch adds)."""
 
     batch_id: str
     data_files: list[str]
     replaced: Mapping[str, int] = field(default_factory=dict)
+    reprocessed: Mapping[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -127,15 +133,20 @@ def holds_batch_files(table: Table, batch_id: str, paths: Sequence[str] = ()) ->
     return False
 
 
-def retraction_filter(replaced: Mapping[str, int]) -> Any:
-    """Rows of earlier versions of the keys in ``replaced`` (source path -> new version): one ``In`` per version."""
-    from pyiceberg.expressions import And, In, LessThan, Or
+def retraction_filter(replaced: Mapping[str, int], reprocessed: Mapping[str, int] | None = None) -> Any:
+    """Rows of earlier versions of the keys in ``replaced`` (source path -> new version), and rows of the keys in
+    ``reprocessed`` up to and including their version (source path -> version converted again): one ``In`` per
+    version and kind. The batch's own rows are added after the delete in the same transaction, so ``<=`` never
+    removes them; see docs/iceberg.md, "Reprocessing"."""
+    from pyiceberg.expressions import And, In, LessThan, LessThanOrEqual, Or
 
-    by_version: dict[int, list[str]] = defaultdict(list)
-    for path, version in replaced.items():
-        by_version[int(version)].append(path)
-    terms = [And(In(LINEAGE_COLUMN, sorted(paths)), LessThan(SOURCE_VERSION_COLUMN, version))
-             for version, paths in sorted(by_version.items())]
+    terms = []
+    for mapping, compare in ((replaced, LessThan), (reprocessed or {}, LessThanOrEqual)):
+        by_version: dict[int, list[str]] = defaultdict(list)
+        for path, version in mapping.items():
+            by_version[int(version)].append(path)
+        terms += [And(In(LINEAGE_COLUMN, sorted(paths)), compare(SOURCE_VERSION_COLUMN, version))
+                  for version, paths in sorted(by_version.items())]
     return terms[0] if len(terms) == 1 else Or(*terms)
 
 
@@ -146,12 +157,6 @@ def read_arrow_schema(uri: str, properties: Mapping[str, str] | None = None) -> 
 
     with PyArrowFileIO(dict(properties or {})).new_input(uri).open() as stream:
         return pq.read_schema(stream)
-
-
-def new_columns(table: Table, schema: pa.Schema) -> list[str]:
-    """Top-level columns of ``schema`` the table does not have yet."""
-    known = {f.name for f in table.schema().fields}
-    return [name for name in schema.names if name not in known]
 
 
 class IcebergTable:
@@ -181,11 +186,15 @@ class IcebergTable:
 
     def data_key_prefix(self, store: ObjectStore, schema_from: str) -> str:
         """The store key prefix of the table's data files (``<table location>/data/``), the table created first
-        when missing, from the schema of the staged file ``schema_from`` (a store key)."""
+        when missing, from the schema of the staged file ``schema_from`` (a store key); raises
+        :class:`~runtime.table.evolution.TableSchemaRefused` when that schema would retype or drop a column."""
         table = self.load()
+        schema = read_arrow_schema(store.spark_path(schema_from),
+                                   {**endpoint_properties(), **dict(self.location.properties)})
         if table is None:
-            schema = read_arrow_schema(store.spark_path(schema_from), dict(self.location.properties))
             table = load_or_create(self.catalog, self.location, schema, self.partition_names)
+        else:  # a retype or a drop stops the run here, before the manifest: the batch is given back uncharged
+            check_evolution(table, schema)
         return store.key_from_spark_path(table.location().rstrip("/")) + "/data/"
 
     def uncommitted_data_key_prefix(self, store: ObjectStore, batch_id: str) -> str | None:
@@ -207,7 +216,7 @@ class IcebergTable:
         for a batch with nothing to commit). Raises :class:`TableCommitFailed` after :attr:`attempts` conflicts."""
         from pyiceberg.exceptions import CommitFailedException, ValidationException
 
-        if not batch.data_files and not batch.replaced:
+        if not batch.data_files and not batch.replaced and not batch.reprocessed:
             return None
         last: Exception | None = None
         for attempt in range(1, self.attempts + 1):
@@ -241,13 +250,10 @@ class IcebergTable:
             return done.snapshot_id
         properties = {BATCH_ID_PROPERTY: batch.batch_id}
         transaction = table.transaction()
-        if batch.data_files:
-            schema = read_arrow_schema(batch.data_files[0], table.io.properties)
-            if new_columns(table, schema):
-                with transaction.update_schema() as update:
-                    update.union_by_name(schema)
-        if batch.replaced:
-            transaction.delete(retraction_filter(batch.replaced), snapshot_properties=properties)
+        if batch.data_files:  # new columns added, a retype or a drop refused (runtime.table.evolution)
+            evolve(table, transaction, read_arrow_schema(batch.data_files[0], table.io.properties))
+        if batch.replaced or batch.reprocessed:
+            transaction.delete(retraction_filter(batch.replaced, batch.reprocessed), snapshot_properties=properties)
         if batch.data_files:
             # duplicates are excluded by the batch-id check above: checking every file of the table would make the
             # commit grow with the table

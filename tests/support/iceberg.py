@@ -25,9 +25,11 @@ def iceberg_table(store: Any, db_url: str, **options: Any) -> IcebergTable:
 
 def iceberg_processor(store: Any, conn: Any, spark: Any, db_url: str, table: IcebergTable | None = None,
                       **settings: Any) -> BatchProcessor:
-    """A processor of ``store`` committing to its local Iceberg table (``checkpoint=``: a crash hook)."""
+    """A processor of ``store`` committing to its local Iceberg table (``checkpoint=``: a crash hook; ``spec=``: a
+    transform spec, the default one when not given)."""
     checkpoint = settings.pop("checkpoint", lambda name: None)
-    return BatchProcessor(store, conn, lambda: spark, load_spec(None), ProcessorSettings(**settings), LAYOUT,
+    spec = settings.pop("spec", None) or load_spec(None)
+    return BatchProcessor(store, conn, lambda: spark, spec, ProcessorSettings(**settings), LAYOUT,
                           checkpoint=checkpoint, table=table or iceberg_table(store, db_url))
 
 

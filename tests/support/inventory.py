@@ -60,27 +60,37 @@ def parquet_bytes(bucket: str, rows: Sequence[Row]) -> bytes:
     return sink.getvalue()
 
 
+#: The default report's time (its folder ``2026-12-06T00-00Z``).
+REPORT_TIME = datetime(2026, 12, 6, tzinfo=UTC)
+
+
 def build_report(rows: Sequence[Row], source_bucket: str, *, files: int = 2, prefix: str = "inventory/",
                  config: str = "raw-daily", file_format: str = "Parquet", schema: str = FILE_SCHEMA,
-                 destination_bucket: str = "inventory-bucket") -> tuple[str, dict[str, bytes]]:
-    """The manifest's key and every object of a report (manifest, checksum, data files) by key."""
+                 destination_bucket: str = "inventory-bucket", created: datetime = REPORT_TIME,
+                 complete: bool = True) -> tuple[str, dict[str, bytes]]:
+    """The manifest's key and every object of a report (manifest, checksum, data files) by key: the report of
+    ``created`` (its folder ``YYYY-MM-DDTHH-MMZ``, minutes precision), without ``manifest.checksum`` unless
+    ``complete`` (a report S3 is still writing)."""
+    folder = created.astimezone(UTC).strftime("%Y-%m-%dT%H-%MZ")
     base = f"{prefix}{source_bucket}/{config}/"
     objects: dict[str, bytes] = {}
     entries = []
     per_file = max(1, -(-len(rows) // files))
     for index in range(files):
         data = parquet_bytes(source_bucket, rows[index * per_file:(index + 1) * per_file])
-        key = f"{base}data/{index:04d}-5f8c7f5e.parquet"
+        key = f"{base}data/{index:04d}-{folder}.parquet"
         objects[key] = data
         entries.append({"key": key, "size": len(data), "MD5checksum": hashlib.md5(data).hexdigest()})
     manifest = json.dumps({
         "sourceBucket": source_bucket, "destinationBucket": f"arn:aws:s3:::{destination_bucket}",
-        "version": "2016-11-30", "creationTimestamp": "1765065600000", "fileFormat": file_format,
+        "version": "2016-11-30",
+        "creationTimestamp": str(int(created.timestamp() * 1000)), "fileFormat": file_format,
         "fileSchema": schema, "files": entries,
     }).encode()
-    manifest_key = f"{base}2026-12-06T00-00Z/manifest.json"
+    manifest_key = f"{base}{folder}/manifest.json"
     objects[manifest_key] = manifest
-    objects[f"{base}2026-12-06T00-00Z/manifest.checksum"] = hashlib.md5(manifest).hexdigest().encode()
+    if complete:
+        objects[f"{base}{folder}/manifest.checksum"] = hashlib.md5(manifest).hexdigest().encode()
     return manifest_key, objects
 
 

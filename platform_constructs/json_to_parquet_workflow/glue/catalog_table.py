@@ -18,13 +18,17 @@ from constructs import Construct
 from platform_constructs._shared.validation import check_prefix
 
 #: Data columns of the runtime's default transform (``runtime/transforms/default_spec.json``, the reference
-#: mapping) plus the ``source_s3_path`` lineage column; a test keeps the two in line.
+#: mapping), then ``_rescued_data`` (a JSON string, null when nothing was rescued; absent from the files of a
+#: ``schema_policy: ignore`` spec, where it reads null) and the ``source_s3_path`` / ``source_version`` lineage
+#: columns, in the order the processor writes them; a test keeps the two in line. A spec change reaches the table by
+#: a deploy with the new columns (docs/rescued-data.md, "Readers and the catalog").
 DEFAULT_COLUMNS: tuple[tuple[str, str], ...] = (
     ("id", "string"),
     ("event_date", "date"),
     ("event_mode", "string"),
     ("nested_field1", "string"),
     ("original_complex_list", "array<struct<name:string,value:double>>"),
+    ("_rescued_data", "string"),
     ("source_s3_path", "string"),
     ("source_version", "int"),
 )

@@ -42,6 +42,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from platform_constructs._shared.nag import acknowledge, finding_value
+from platform_contract import outputs as out
 from platform_contract.table import ICEBERG, ICEBERG_TABLE_NAME, ICEBERG_WAREHOUSE_PREFIX
 
 if TYPE_CHECKING:  # the workflow's props import this package: no import at run time
@@ -123,6 +124,13 @@ class IcebergTableAccess(Construct):
         self.optimizers: dict[str, glue.CfnTableOptimizer] = {}
         if props.optimizers:
             self._declare_optimizers(stack)
+
+    @property
+    def outputs(self) -> dict[str, str]:
+        """The stack outputs that name the table (keys of :mod:`platform_contract.outputs`): ``database.table``
+        and the warehouse URI, which ``mldp smoke`` reads the table through."""
+        return {out.ICEBERG_TABLE: f"{self.props.database_name}.{self.props.table_name}",
+                out.ICEBERG_WAREHOUSE: self.warehouse_uri}
 
     @property
     def warehouse_objects(self) -> str:

@@ -204,3 +204,40 @@ def test_events_mode_is_cdk_nag_clean(events_mode):
     findings = [f"{v.rule_name} at {r.construct_path}" for v in report.violations for r in v.violating_resources
                 if "EventDiscovery" in r.construct_path or "InventoryBucket" in r.construct_path]
     assert findings == []
+
+
+@pytest.mark.parametrize("mode", ["inventory", "events"])
+def test_the_scheduled_lister_registers_from_the_reports_and_lists_as_the_safety_net(request, cfn, mode):
+    _, workflow, template = request.getfixturevalue(f"{mode}_mode")
+    bucket = workflow.props.bucket
+    args = cfn.render(cfn.job(template, workflow.lister_job_name)["DefaultArguments"])
+    # the config's folder in AWS's layout <destination prefix>/<source bucket>/<config id>/
+    assert args["--inventory-location"] == (
+        "s3://${" + cfn.logical_id(bucket.inventory_bucket) + "}/" + INVENTORY_PREFIX
+        + "${" + cfn.logical_id(bucket.bucket) + "}/" + INVENTORY_ID + "/")
+    assert args["--full-listing-hours"] == "168"
+    # the lister's role may list the report bucket and read the report prefix (the location lies under it)
+    reports_arn = "${" + cfn.logical_id(bucket.inventory_bucket) + ".Arn}"
+    granted = {(a, r) for s in cfn.role_statements(template, workflow.lister_role.role) for a in s["Action"]
+               for r in s["Resource"] if r.startswith(reports_arn)}
+    assert {("s3:GetObject", reports_arn + "/" + INVENTORY_PREFIX + "*"), ("s3:ListBucket", reports_arn)} <= granted
+    if workflow.discovery is not None:  # the event consumer drains its queue, it never reads reports
+        consumer = cfn.render(cfn.job(template, workflow.discovery.job_name)["DefaultArguments"])
+        assert "--inventory-location" not in consumer
+
+
+def test_listing_mode_lists_on_every_run(default, cfn):
+    _, workflow, template = default
+    args = cfn.job(template, workflow.lister_job_name)["DefaultArguments"]
+    assert "--inventory-location" not in args and "--full-listing-hours" not in args
+
+
+def test_full_listing_hours_is_passed_and_validated(build_workflow, cfn):
+    from platform_constructs.json_to_parquet_workflow import JsonToParquetWorkflowSettings
+
+    _, workflow, template = build_workflow(environment_name="dev", discovery_mode="inventory", full_listing_hours=0)
+    assert cfn.job(template, workflow.lister_job_name)["DefaultArguments"]["--full-listing-hours"] == "0"
+    with pytest.raises(PropsError, match="full_listing_hours"):
+        JsonToParquetWorkflowSettings(full_listing_hours=-1).validate()
+    with pytest.raises(PropsError, match="--inventory-location"):
+        JsonToParquetWorkflowSettings(extra_lister_arguments={"--inventory-location": "s3://x/"}).validate()

@@ -297,6 +297,19 @@ def test_backfill_job_is_optional(custom: Built, by_arn: Built, cfn: Any) -> Non
     assert job_names(by_arn) == ["lister", "processor", "backfill"]
 
 
+def test_extra_jobs_such_as_the_event_consumer_are_reported_by_the_one_rule(cfn: Any) -> None:
+    stack = Stack(App(), "ConsumerAlarmStack")
+    construct = PipelineAlarms(stack, "Alarms", PipelineAlarmsProps(
+        environment_name="prod", lister_job_name="lister", processor_job_name="processor",
+        backfill_job_name="backfill", extra_job_names=("FileEventConsumer-prod",)))
+    template = Template.from_stack(stack).to_json()
+    rule = template["Resources"][cfn.logical_id(construct.job_state_rule)]["Properties"]
+    assert rule["EventPattern"]["detail"]["jobName"] == ["lister", "processor", "backfill", "FileEventConsumer-prod"]
+    assert len(rule["Targets"]) == 1  # one notification per failed run, whichever job
+    failures = template["Resources"][cfn.logical_id(construct.alarms["JobFailures"])]["Properties"]
+    assert "FileEventConsumer-prod" in failures["AlarmDescription"]
+
+
 # --------------------------------------------------------------------------------------------
 # Alarms
 # --------------------------------------------------------------------------------------------

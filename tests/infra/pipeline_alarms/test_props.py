@@ -46,6 +46,8 @@ def test_alarms_use_the_contracts_namespace() -> None:
         ({"lister_job_name": ""}, r"lister_job_name must name the Glue job"),
         ({"backfill_job_name": ""}, r"backfill_job_name must name the Glue job to watch, or be None"),
         ({"backfill_job_name": "p"}, r"job names must differ, got \('l', 'p', 'p'\)"),
+        ({"extra_job_names": ("",)}, r"extra_job_names must each name a Glue job"),
+        ({"extra_job_names": ("l",)}, r"extra_job_names repeats a job: job names must differ"),
         ({"existing_topic_arn": "oncall"}, r"existing_topic_arn 'oncall' is not an SNS topic ARN"),
         ({"existing_topic_arn": ONCALL_TOPIC + ".fifo"}, r"existing_topic_arn .* is a FIFO topic"),
         ({"metrics_namespace": "AWS/Glue"}, r"must not start with 'AWS/'"),

@@ -70,3 +70,13 @@ def test_the_iceberg_stack_alarms_on_commit_failures_and_passes_the_table_to_the
     job = cfn.job(iceberg_template, stack.workflow.processor_job_name)
     assert job["DefaultArguments"]["--table-format"] == "iceberg"
     assert job["DefaultArguments"]["--iceberg-database"] == "ml_data_platform_dev"
+
+
+def test_the_iceberg_stack_outputs_name_the_table_for_smoke(iceberg_template: dict[str, Any]) -> None:
+    from platform_contract import outputs as out
+
+    outputs = iceberg_template["Outputs"]
+    assert outputs[out.ICEBERG_TABLE]["Value"] == "ml_data_platform_dev.json_parsed"
+    assert "curated-data-lake/iceberg/" in str(outputs[out.ICEBERG_WAREHOUSE]["Value"])
+    for key in out.ICEBERG_OUTPUTS:
+        assert outputs[key]["Description"] == out.DESCRIPTIONS[key]

@@ -28,9 +28,11 @@ def test_every_output_smoke_needs_exists_with_its_description(
 ) -> None:
     outputs = platform_templates[stack_name]["Outputs"]
     assert set(out.SMOKE_OUTPUTS) <= set(outputs)
-    assert set(out.DESCRIPTIONS) <= set(outputs)
-    for key, description in out.DESCRIPTIONS.items():
-        assert outputs[key]["Description"] == description
+    assert set(out.DESCRIPTIONS) - set(out.OPTIONAL_OUTPUTS) - set(out.ICEBERG_OUTPUTS) <= set(outputs)
+    assert not set(out.ICEBERG_OUTPUTS) & set(outputs)  # the Parquet format (tests/infra/stacks/test_iceberg_stack.py)
+    assert set(outputs) <= set(out.DESCRIPTIONS)
+    for key, output in outputs.items():
+        assert output["Description"] == out.DESCRIPTIONS[key]
 
 
 @pytest.mark.parametrize("stack_name", STACKS)
@@ -58,3 +60,22 @@ def test_outputs_name_what_the_jobs_are_configured_with(
         assert arguments["--curated-prefix"] == value[out.CURATED_PREFIX]
         assert arguments["--staging-prefix"] == value[out.STAGING_PREFIX]
         assert arguments["--dead-letter-prefix"] == value[out.DEAD_LETTER_PREFIX]
+
+
+def test_discovery_outputs_name_the_event_queue_and_the_inventory_reports(
+    platform_templates: dict[str, dict[str, Any]], cfn: Any
+) -> None:
+    """prod (discovery_mode events): the queue the FileEventConsumer drains, the report bucket and the folder the
+    lister reads, equal to the jobs' arguments; dev (listing) creates none of them and has no such output."""
+    prod = platform_templates["MlDataPlatform-prod"]
+    value = {key: cfn.render(o["Value"]) for key, o in prod["Outputs"].items()}
+    consumer = cfn.render(_glue_job(prod, "FileEventConsumer-prod")["DefaultArguments"])
+    lister = cfn.render(_glue_job(prod, value[out.LISTER_JOB_NAME])["DefaultArguments"])
+    assert value[out.EVENT_QUEUE_URL] == consumer["--from-queue"]
+    assert value[out.INVENTORY_LOCATION] == lister["--inventory-location"]
+    (reports,) = [k for k, r in prod["Resources"].items()
+                  if r["Type"] == "AWS::S3::Bucket" and k.startswith("DataLakeInventoryBucket")]
+    assert value[out.INVENTORY_BUCKET_NAME] == "${" + reports + "}"
+    assert value[out.INVENTORY_LOCATION].startswith("s3://${" + reports + "}/")
+    dev = platform_templates["MlDataPlatform-dev"]["Outputs"]
+    assert not set(out.OPTIONAL_OUTPUTS) & set(dev)

@@ -152,7 +152,7 @@ def test_backfill_runs_have_their_own_job_and_never_take_the_schedule_slot(
         assert [a["JobName"] for a in triggers[f"JsonToParquetBackfill-{env}"]["Actions"]] == [backfill["Name"]]
         assert [a["JobName"] for a in triggers[f"JsonToParquetAfterListing-{env}"]["Actions"]] == [scheduled["Name"]]
         (rule,) = [r for r in _resources(template, "AWS::Events::Rule") if "jobName" in str(r)]
-        assert rule["Properties"]["EventPattern"]["detail"]["jobName"] == [
+        assert rule["Properties"]["EventPattern"]["detail"]["jobName"][:3] == [  # then prod's event consumer
             f"FileListerAndDbPopulator-{env}", scheduled["Name"], backfill["Name"]]
 
 
@@ -300,3 +300,21 @@ def test_pausing_the_schedule_stops_the_live_trigger_and_silences_only_the_heart
     alarms = _resources(template, "AWS::CloudWatch::Alarm")
     silenced = [a["Properties"]["AlarmDescription"] for a in alarms if a["Properties"].get("ActionsEnabled") is False]
     assert len(silenced) == 1 and "run reported in" in silenced[0]
+
+
+def test_failed_event_consumer_runs_are_mailed_by_the_job_failure_rule(dev: dict[str, Any],
+                                                                       prod: dict[str, Any]) -> None:
+    """discovery_mode events (prod): the FileEventConsumer's FAILED/TIMEOUT/ERROR runs reach the alarm topic through
+    the same Glue job-state rule as the lister's, one notification per run; dev (listing) has no consumer."""
+    def failure_rule_jobs(template: dict[str, Any]) -> list[str]:
+        (rule,) = [r for r in _resources(template, "AWS::Events::Rule")
+                   if r["Properties"].get("EventPattern", {}).get("source") == ["aws.glue"]]
+        return rule["Properties"]["EventPattern"]["detail"]["jobName"]
+
+    consumers = [j["Properties"]["Name"] for j in _resources(prod, "AWS::Glue::Job")
+                 if j["Properties"]["Name"].startswith("FileEventConsumer")]
+    assert consumers == ["FileEventConsumer-prod"]
+    assert failure_rule_jobs(prod)[-1] == "FileEventConsumer-prod"
+    assert failure_rule_jobs(prod)[:3] == ["FileListerAndDbPopulator-prod", "JsonToParquetBatchProcessor-prod",
+                                           "JsonToParquetBatchProcessorBackfill-prod"]
+    assert not any(name.startswith("FileEventConsumer") for name in failure_rule_jobs(dev))

@@ -17,7 +17,7 @@ from runtime.db.states import TRANSITIONS, BatchState, FileState
 
 RUNTIME = Path(runtime.__file__).parent
 #: The SQL modules of runtime/db (module-level string constants).
-SQL_MODULES = ("queries", "lease_queries", "operator_queries", "demo")
+SQL_MODULES = ("queries", "registration_queries", "lease_queries", "operator_queries", "demo")
 _UPDATE = re.compile(r"UPDATE\s+(file_processing_status|processing_batches)(?:\s+AS\s+\w+)?\s+SET\b(.*?)"
                      r"(?=\bFROM\b|\bWHERE\b|\bRETURNING\b|$)", re.DOTALL)
 _INSERT = re.compile(r"INSERT\s+INTO\s+(file_processing_status|processing_batches)\b")

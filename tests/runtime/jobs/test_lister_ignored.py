@@ -19,6 +19,7 @@ from platform_contract import metrics as metric_names
 from runtime.cli import main
 from runtime.jobs.lister import (
     EXAMPLES_PER_REASON,
+    FOLDER_MARKER,
     IGNORED_REASONS,
     KEY_TOO_LONG,
     NOT_UTF8,
@@ -145,7 +146,7 @@ def test_the_json_summary_counts_every_reason_and_names_a_few_keys_of_each(tmp_p
 
     assert (report["listed"], report["new"]) == (1, 1)
     assert report["ignored"] == {OUTSIDE_LAYOUT_FOLDERS: len(outside), PIPELINE_OUTPUT: 0, NOT_UTF8: 1,
-                                 KEY_TOO_LONG: 1, NUL_CHARACTER: 0}
+                                 KEY_TOO_LONG: 1, NUL_CHARACTER: 0, FOLDER_MARKER: 0}
     assert list(report["ignored"]) == list(IGNORED_REASONS)
     assert report["ignored_examples"] == {
         OUTSIDE_LAYOUT_FOLDERS: outside[:EXAMPLES_PER_REASON],  # listed in key order; only the first few kept

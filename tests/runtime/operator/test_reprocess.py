@@ -37,8 +37,28 @@ def test_the_selection_reports_files_whose_archived_copy_is_missing(db_conn, tmp
     assert len(everything.ready) == 3
     with pytest.raises(ReprocessRefused, match="use --table-format iceberg"):
         requeue_for_reprocess(db_conn, plan, "parquet", "spec v2")
-    with pytest.raises(ReprocessRefused, match="needs the Iceberg table"):
-        requeue_for_reprocess(db_conn, plan, "iceberg", "spec v2")
+    assert requeue_for_reprocess(db_conn, plan, "iceberg", "spec v2", actor="alice") == 1
+    with db_conn.cursor() as cur:
+        cur.execute("SELECT s3_key, processing_status, archived_key IS NOT NULL FROM file_processing_status "
+                    "ORDER BY s3_key")
+        assert [(k.rsplit("/", 1)[1], s, a) for k, s, a in cur.fetchall()] == [
+            ("a.jsonl", "PENDING", True), ("b.jsonl", "SUCCEEDED", True), ("c.jsonl", "SUCCEEDED", True),
+            ("d.jsonl", "FAILED", True)]
+        cur.execute("SELECT event, processing_status, actor, reason FROM file_processing_history")
+        assert cur.fetchall() == [("REPROCESS", "SUCCEEDED", "alice", "spec v2")]
+    db_conn.commit()
+    assert requeue_for_reprocess(db_conn, plan, "iceberg", "again") == 0  # no longer SUCCEEDED: left as it is
+
+
+def test_a_file_whose_archived_copy_changed_since_the_plan_is_left_as_it_is(db_conn, tmp_path):
+    tracked(db_conn, "raw-json-data/x.jsonl", "SUCCEEDED", "v1", "raw-json-data-processed/x.jsonl")
+    plan = plan_reprocess(db_conn, ReprocessSelection(all_files=True), None)
+    with db_conn.cursor() as cur:  # a new version was processed and archived meanwhile
+        cur.execute("UPDATE file_processing_status SET archived_key = 'raw-json-data-processed/_versions/v2/x.jsonl'")
+    db_conn.commit()
+    assert requeue_for_reprocess(db_conn, plan, "iceberg", "spec v2") == 0
+    with pytest.raises(UsageError, match="--reason"):
+        requeue_for_reprocess(db_conn, plan, "iceberg", " ")
 
 
 def test_a_selection_needs_a_filter_or_all():
@@ -54,3 +74,16 @@ def test_the_command_refuses_parquet_with_the_selection_shown(db_conn, capsys):
     assert main(["reprocess", "--all", "--db", dsn]) == 1
     out, err = capsys.readouterr()
     assert "1 SUCCEEDED file(s) selected" in out and "use --table-format iceberg" in err
+
+
+def test_the_command_requeues_with_the_iceberg_format_and_records_who_and_why(db_conn, capsys, monkeypatch):
+    tracked(db_conn, "raw-json-data/x.jsonl", "SUCCEEDED", "v1", "raw-json-data-processed/x.jsonl")
+    monkeypatch.setenv("MLDP_ACTOR", "bob")
+    assert main(["reprocess", "--all", "--db", db_conn.dsn, "--table-format", "iceberg", "--reason", "spec v2"]) == 0
+    out, _err = capsys.readouterr()
+    assert "re-queued 1 file(s)" in out and "mldp process --table-format iceberg" in out
+    with db_conn.cursor() as cur:
+        cur.execute("SELECT f.processing_status, h.event, h.actor, h.reason FROM file_processing_status AS f "
+                    "JOIN file_processing_history AS h USING (file_id)")
+        assert cur.fetchall() == [("PENDING", "REPROCESS", "bob", "spec v2")]
+    db_conn.commit()

@@ -417,6 +417,17 @@ def test_a_stack_with_a_backfill_job_is_smoked_through_it_never_through_the_sche
     assert target_from_stack(stubbed_stack(outputs), STACK).processor_job == PROCESSOR
 
 
+def test_the_discovery_outputs_reach_the_target_when_the_stack_has_them(aws_credentials):
+    from runtime.smoke.target import target_from_stack
+
+    outputs = {out.BUCKET_NAME: BUCKET, out.LISTER_JOB_NAME: LISTER, out.PROCESSOR_JOB_NAME: PROCESSOR}
+    assert target_from_stack(stubbed_stack(outputs), STACK).event_queue == ""  # discovery_mode listing
+    queue = "https://sqs.us-east-1.amazonaws.com/123456789012/events"
+    outputs.update({out.EVENT_QUEUE_URL: queue, out.INVENTORY_LOCATION: "s3://reports/s3-inventory/b/c/"})
+    target = target_from_stack(stubbed_stack(outputs), STACK)
+    assert (target.event_queue, target.inventory_location) == (queue, "s3://reports/s3-inventory/b/c/")
+
+
 def test_missing_glue_job_is_an_error_before_any_upload(deployment, s3_client):
     clients = SmokeClients(s3_client, deployment.glue, None)
     target = SmokeTarget(bucket=BUCKET, lister_job=LISTER, processor_job=PROCESSOR)

@@ -9,7 +9,7 @@ from collections import Counter
 import pytest
 
 from platform_contract.table import BATCH_ID_PROPERTY
-from runtime.jobs.checkpoints import ICEBERG_CHECKPOINTS
+from runtime.jobs.checkpoints import ICEBERG_CHECKPOINTS, Checkpoint
 from runtime.jobs.lister import run_lister
 from runtime.sample_data import generate_sample
 from runtime.storage.local import LocalStore
@@ -38,22 +38,68 @@ def assert_in_table_exactly_once(root, conn, db_url, expected) -> None:
     assert not list((root / LAYOUT.staging_prefix).rglob("*.parquet")), "staging left behind"
 
 
-@pytest.mark.parametrize("point", ICEBERG_CHECKPOINTS)
-def test_crash_at_every_step_of_an_iceberg_batch_then_a_normal_run_commits_it_exactly_once(point, tmp_path,
-                                                                                           db_conn, db_url, spark):
+#: From the manifest to the tracking commit: a crash there leaves a batch the next run rolls forward (no new
+#: conversion), through the same steps as a first run's finish.
+ROLLED_FORWARD = ICEBERG_CHECKPOINTS[ICEBERG_CHECKPOINTS.index(Checkpoint.AFTER_COMPLETION_MARKER):
+                                     ICEBERG_CHECKPOINTS.index(Checkpoint.AFTER_COMMIT) + 1]
+#: Before the manifest (the batch is abandoned, its files given back) and after the tracking commit (only the
+#: archive is left): nothing of the table happens there, so each is as in the Parquet format, whose crash matrix
+#: (tests/runtime/jobs/test_processor.py) covers each alone; here they are covered once, one per batch of one run.
+AS_IN_PARQUET = (Checkpoint.AFTER_STAGING_WRITE, Checkpoint.MID_ARCHIVE, Checkpoint.AFTER_ARCHIVE)
+#: Before the conversion: the Iceberg batch has done nothing the Parquet one has not (the Parquet matrix's alone).
+PARQUET_MATRIX_ONLY = (Checkpoint.AFTER_CLAIM, Checkpoint.AFTER_PRECHECK)
+
+
+def test_every_checkpoint_of_an_iceberg_batch_is_crashed_at_here_or_in_the_parquet_matrix():
+    assert sorted(ROLLED_FORWARD + AS_IN_PARQUET + PARQUET_MATRIX_ONLY) == sorted(ICEBERG_CHECKPOINTS)
+
+
+def test_a_crash_at_every_step_from_the_manifest_on_each_recovered_by_a_run_that_crashes_at_the_next(
+        tmp_path, db_conn, db_url, spark):
+    """One conversion, then a crash at each checkpoint from the manifest on, in order: the run that rolls the
+    batch forward after a crash at one checkpoint is the one that crashes at the next (so it passed the first),
+    and a normal run ends it. Every roll-forward goes through the same steps as a first run's finish, so each
+    checkpoint is proven recovered, and the table gets the batch exactly once (after the Iceberg commit, the
+    replays find its batch id)."""
     store = LocalStore(tmp_path)
     expected = generate_sample(store, files=2, records_per_file=8,
                                include_bad_inputs=["malformed-line-among-good.jsonl"])
     run_lister(store, db_conn)
-    crashing = iceberg_processor(store, db_conn, spark, db_url, batch_size=100, checkpoint=crash_at(point))
-    with pytest.raises(SimulatedCrash):
-        crashing.run_once()
+    passed = []
+    for point in ROLLED_FORWARD:
+        crashing = iceberg_processor(store, db_conn, spark, db_url, batch_size=100, checkpoint=crash_at(point))
+        with pytest.raises(SimulatedCrash):
+            crashing.run_once()
+        passed.append(point)
+    assert passed == list(ROLLED_FORWARD)
+    iceberg_processor(store, db_conn, spark, db_url, batch_size=100, backoff_base_seconds=0).drain()
+    assert_in_table_exactly_once(tmp_path, db_conn, db_url, expected)
+    table = iceberg_table(store, db_url)
+    assert len(table.load().snapshots()) == 1, "the batch was committed to the table more than once"
+
+
+def test_a_crash_before_the_manifest_and_after_the_tracking_commit_each_then_the_next_runs_commit_exactly_once(
+        tmp_path, db_conn, db_url, spark):
+    """The checkpoints of :data:`AS_IN_PARQUET`, one per batch: a crash after the staging (the staged files of a
+    table keep their partition columns) abandons the batch of two files, which are then claimed one per batch; the
+    first of those crashes mid-archive, the second after its archive; a normal run ends it all."""
+    store = LocalStore(tmp_path)
+    expected = generate_sample(store, files=1, records_per_file=8,
+                               include_bad_inputs=["malformed-line-among-good.jsonl"])
+    run_lister(store, db_conn)
+    for point in AS_IN_PARQUET:
+        crashing = iceberg_processor(store, db_conn, spark, db_url, batch_size=100, backoff_base_seconds=0,
+                                     checkpoint=crash_at(point))
+        with pytest.raises(SimulatedCrash):
+            crashing.run_once()
     iceberg_processor(store, db_conn, spark, db_url, batch_size=100, backoff_base_seconds=0).drain()
     assert_in_table_exactly_once(tmp_path, db_conn, db_url, expected)
 
 
-@pytest.mark.parametrize("crash", [None, "after_table_commit", "mid_publish"])
-def test_a_new_version_of_a_key_replaces_the_rows_of_the_earlier_one(crash, tmp_path, db_conn, db_url, spark):
+@pytest.mark.parametrize("crashes", [(), ("mid_publish", "after_table_commit")], ids=["no-crash", "crashes"])
+def test_a_new_version_of_a_key_replaces_the_rows_of_the_earlier_one(crashes, tmp_path, db_conn, db_url, spark):
+    """Without a crash, and with a crash mid-publish then one after the Iceberg commit (the run rolling the
+    first forward is the one that crashes at the second) before the run that ends the batch."""
     store = LocalStore(tmp_path)
     expected = generate_sample(store, files=2, records_per_file=5, include_bad_inputs=False)
     key, other = sorted(expected.files)
@@ -64,7 +110,7 @@ def test_a_new_version_of_a_key_replaces_the_rows_of_the_earlier_one(crash, tmp_
     store.put_bytes(key, b'{"id": "v2-1", "DATE": "2024-03-01", "MODE": "train"}\n'
                          b'{"id": "v2-2", "DATE": "2024-03-02", "MODE": "test"}\n')  # a corrected file
     assert run_lister(store, db_conn).as_dict()["changed"] == 1
-    if crash is not None:
+    for crash in crashes:
         with pytest.raises(SimulatedCrash):
             iceberg_processor(store, db_conn, spark, db_url, checkpoint=crash_at(crash)).run_once()
     iceberg_processor(store, db_conn, spark, db_url).drain()

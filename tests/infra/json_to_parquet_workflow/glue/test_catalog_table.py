@@ -24,8 +24,10 @@ def test_catalog_table_over_curated_parquet_with_partition_projection(default: A
     assert table_input["StorageDescriptor"]["SerdeInfo"]["SerializationLibrary"].endswith("ParquetHiveSerDe")
     assert [c["Name"] for c in table_input["PartitionKeys"]] == ["year", "month", "day", "mode"]
     assert [c["Name"] for c in table_input["StorageDescriptor"]["Columns"]] == [
-        "id", "event_date", "event_mode", "nested_field1", "original_complex_list", "source_s3_path",
-        "source_version"]
+        "id", "event_date", "event_mode", "nested_field1", "original_complex_list", "_rescued_data",
+        "source_s3_path", "source_version"]
+    rescued = next(c for c in table_input["StorageDescriptor"]["Columns"] if c["Name"] == "_rescued_data")
+    assert rescued["Type"] == "string"  # Parquet readers (Athena) see the rescued fields through the catalog
     params = table_input["Parameters"]
     assert params["projection.enabled"] == "true"
     assert (params["projection.month.range"], params["projection.day.range"]) == ("1,12", "1,31")
@@ -41,6 +43,7 @@ def test_catalog_columns_match_the_runtime_default_transform_spec() -> None:
     from platform_constructs.json_to_parquet_workflow.glue.catalog_table import DEFAULT_COLUMNS, DEFAULT_PARTITION_KEYS
 
     spec = json.loads((RUNTIME / "transforms" / "default_spec.json").read_text())
-    lineage = [("source_s3_path", "string"), ("source_version", "int")]
-    assert [(c["name"], c["type"]) for c in spec["columns"]] + lineage == list(DEFAULT_COLUMNS)
+    written = [("_rescued_data", "string"), ("source_s3_path", "string"), ("source_version", "int")]
+    assert spec.get("schema_policy", "rescue") == "rescue"  # so its files carry _rescued_data
+    assert [(c["name"], c["type"]) for c in spec["columns"]] + written == list(DEFAULT_COLUMNS)
     assert [p["name"] for p in spec["partitions"]] == [name for name, _ in DEFAULT_PARTITION_KEYS]

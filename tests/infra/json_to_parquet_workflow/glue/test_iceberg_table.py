@@ -247,3 +247,19 @@ def test_grant_read_is_read_only_on_the_table_and_the_warehouse(cdk: Any, cfn: A
          {"StringLike": {"s3:prefix": ["curated-data-lake/iceberg", "curated-data-lake/iceberg/*"]}}),
         (["kms:Decrypt"], [key], {}),
     ]
+
+
+def test_the_table_is_named_for_the_stack_outputs_smoke_reads(iceberg: Any, cfn: Any) -> None:
+    from platform_contract import outputs as out
+
+    _, workflow, _template = iceberg
+    outputs = workflow.iceberg.outputs
+    assert outputs[out.ICEBERG_TABLE] == "ml_data_platform_dev.json_parsed"
+    assert outputs[out.ICEBERG_WAREHOUSE] == workflow.iceberg.warehouse_uri
+    assert outputs[out.ICEBERG_WAREHOUSE].endswith("/curated-data-lake/iceberg/")
+    assert set(outputs) <= set(out.DESCRIPTIONS)
+
+
+def test_parquet_names_no_iceberg_table_for_the_outputs(default: Any) -> None:
+    _, workflow, _template = default
+    assert workflow.iceberg is None  # the stack adds the table's outputs only from an IcebergTableAccess
