@@ -53,18 +53,46 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def table_from_args(args: argparse.Namespace, store: Any, credentials: Any, spec: Any) -> Any:
     """The Iceberg table of ``--table-format iceberg`` (``None`` for Parquet): in the Glue Data Catalog with
-    ``--iceberg-database``, else a SqlCatalog in the tracking database."""
+    ``--iceberg-database``, else a SqlCatalog in the tracking database. Opened here, before anything is claimed: a
+    catalog that cannot be opened stops the run (exit status 3) before a batch is converted for nothing. The
+    SqlCatalog is refused to the application role (``--db-host``: IAM tokens as ``mldp_app``), which may not
+    create its schema and whose single token the catalog's engine would keep: on AWS the Glue Data Catalog is the
+    catalog."""
     from platform_contract.table import ICEBERG
 
     if getattr(args, "table_format", None) != ICEBERG:
         return None
-    from runtime.table.catalog import table_location
+    from runtime.table.catalog import TableUnavailable, table_location
     from runtime.table.commit import IcebergTable
 
+    refuse_local_catalog_as_app(args)
     database_url = None if args.iceberg_database else credentials.connection_url()
     location = table_location(store, database_url, args.iceberg_database, args.iceberg_table,
                               args.iceberg_warehouse)
-    return IcebergTable(location, spec.partition_names)
+    table = IcebergTable(location, spec.partition_names)
+    try:
+        table.load()  # the catalog opened, the table read if it exists (created by the first batch otherwise)
+    except TableUnavailable:
+        raise
+    except Exception as exc:
+        raise TableUnavailable(f"the Iceberg table {location.name} cannot be opened: {type(exc).__name__}: "
+                               f"{(str(exc).splitlines() or [''])[0][:300]}") from exc
+    return table
+
+
+def refuse_local_catalog_as_app(args: argparse.Namespace) -> None:
+    """Raise :class:`~runtime.table.catalog.TableUnavailable` (exit status 3) for ``--table-format iceberg`` with
+    ``--db-host`` (the application role, IAM tokens) and no ``--iceberg-database``: that role may not open the
+    local catalog in the tracking database (it cannot create its schema; the catalog's engine would keep one
+    15-minute token). Checked first, before anything is claimed."""
+    from platform_contract.table import ICEBERG
+    from runtime.table.catalog import TableUnavailable
+
+    if getattr(args, "table_format", None) == ICEBERG and not args.iceberg_database and getattr(args, "db_host",
+                                                                                                 None):
+        raise TableUnavailable("--table-format iceberg with --db-host (the application role) needs "
+                               "--iceberg-database: the local catalog in the tracking database is for local runs, "
+                               "the Glue Data Catalog is the catalog on AWS")
 
 
 def lease_seconds(text: str) -> int:
@@ -128,6 +156,7 @@ def run(args: argparse.Namespace) -> int:
     from runtime.storage.factory import open_store
     from runtime.storage.sdk_check import check_store
 
+    refuse_local_catalog_as_app(args)  # before anything is opened or claimed
     settings_kwargs = {"batch_size": args.batch_size, "max_attempts": args.max_attempts,
                        "lease_seconds": args.lease_seconds}
     if args.job_run_id:

@@ -272,7 +272,10 @@ class BatchProtocol:
         Iceberg table the curated files go to its data location (the table created first when missing)."""
         plan = pub.plan_publish(self.store, self.layout, batch_id, self.curated_target(batch_id))
         outcomes = [replace(o, dead_letter_path=plan.dead_letters.get(o.file_id)) for o in outcomes]
-        manifest = pub.Manifest(batch_id, outcomes, plan.entries, plan.partitions)
+        from runtime.table.catalog import manifest_record  # the table named: any run finishing the batch commits it
+
+        record = None if self.table is None else manifest_record(self.table.location)
+        manifest = pub.Manifest(batch_id, outcomes, plan.entries, plan.partitions, record)
         pub.write_manifest(self.store, self.layout, manifest)
         return manifest
 
@@ -290,13 +293,14 @@ class BatchProtocol:
         timer = timer or PhaseTimer()
         self.progress.batch_id = manifest.batch_id  # a recovered batch enters here, with its manifest
         self.progress.stage = BatchStage.MANIFEST_WRITTEN
+        table = self.table_for(manifest)  # before publishing: a table that cannot be opened publishes nothing
         self.begin_publish(manifest)
         pub.publish(self.store, manifest, self.settings.io_workers, self.checkpoint)
         timer.lap("publish")
         self.advance(BatchStage.PUBLISHED)
         self.checkpoint(Checkpoint.AFTER_PUBLISH)
-        if self.table is not None:
-            self.commit_table(manifest)
+        if table is not None:
+            self.commit_table(manifest, table)
             timer.lap("table commit")
             self.checkpoint(Checkpoint.AFTER_TABLE_COMMIT)
         statuses = self.commit(manifest.batch_id, manifest.outcomes, BatchState.COMMITTED)
@@ -335,23 +339,44 @@ class BatchProtocol:
         return self.tracking.record_outcomes(batch_id, self.settings.job_run_id, outcomes, state,
                                              self.settings.retry_policy, error)
 
-    def commit_table(self, manifest: pub.Manifest) -> int | None:
-        """Commit the batch's published curated files to the Iceberg table, retracting earlier versions of its
-        keys, exactly once (:meth:`runtime.table.commit.IcebergTable.commit_batch`: a replay finds its batch id in
-        the table's history); serialized with the other processors by an advisory lock in the tracking database."""
+    def table_for(self, manifest: pub.Manifest) -> IcebergTable | None:
+        """The table ``manifest``'s batch commits to, whatever this run was given: the run's own when the manifest
+        names it, else the one it names (:class:`~runtime.table.catalog.TableUnavailable` if it cannot be opened:
+        nothing is published). No table: Parquet, unless an earlier runtime planned it outside the curated prefix."""
+        from runtime.table.catalog import is_recorded_table, recorded_location
+        from runtime.table.commit import IcebergTable
+
+        if manifest.table is None:  # legacy Iceberg: curated files planned outside the curated prefix
+            return self.table if any(e.is_curated and not e.final.startswith(self.layout.curated_prefix)
+                                     for e in manifest.publish_plan) else None
+        if self.table is not None and is_recorded_table(self.table.location, manifest.table):
+            return self.table
+        location = recorded_location(manifest.table, self.tracking.conn)
+        log.warning("batch %s: committed to the Iceberg table %s its manifest names", manifest.batch_id, location.name)
+        return IcebergTable(location, self.spec.partition_names if self.spec is not None else (),
+                            counts=self.table.counts if self.table is not None else None)
+
+    def commit_table(self, manifest: pub.Manifest, table: IcebergTable | None = None) -> int | None:
+        """Commit the batch's published curated files to ``table`` (default the run's), retracting earlier versions
+        of its keys, exactly once (:meth:`runtime.table.commit.IcebergTable.commit_batch`), under the lock."""
         from runtime.db.iceberg_catalog import advisory_lock
         from runtime.table.commit import BatchFiles, lock_key
 
-        assert self.table is not None
-        succeeded = [o for o in manifest.outcomes if o.status is FileState.SUCCEEDED]
-        replaced = {lineage_uri(self.store, o.key): o.version for o in succeeded
+        table = table or self.table
+        assert table is not None
+        # a new version SUCCEEDED or QUARANTINED (no good row) retracts the earlier versions' rows
+        final = [o for o in manifest.outcomes if o.status in (FileState.SUCCEEDED, FileState.QUARANTINED)]
+        replaced = {lineage_uri(self.store, o.key): o.version for o in final
                     if o.archived_key is None and (o.version or 1) > 1}
-        reprocessed = {lineage_uri(self.store, o.key): o.version or 1 for o in succeeded if o.archived_key is not None}
+        reprocessed = {lineage_uri(self.store, o.key): o.version or 1 for o in final
+                       if o.status is FileState.SUCCEEDED and o.archived_key is not None}
         files = BatchFiles(manifest.batch_id, [self.store.spark_path(e.final) for e in manifest.publish_plan
                                                if e.is_curated], replaced, reprocessed)
-        key = lock_key(self.table.location)
-        return self.table.commit_batch(files, lambda: self._fenced_lock(advisory_lock(self.tracking.conn, key),
-                                                                        manifest.batch_id))
+        if replaced and not files.data_files and not reprocessed and table.load() is None:
+            return None  # no table holds rows to retract
+        key = lock_key(table.location)
+        return table.commit_batch(files, lambda: self._fenced_lock(advisory_lock(self.tracking.conn, key),
+                                                                   manifest.batch_id))
 
     @contextlib.contextmanager
     def _fenced_lock(self, lock: contextlib.AbstractContextManager, batch_id: str) -> Iterator[None]:

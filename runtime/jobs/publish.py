@@ -46,7 +46,9 @@ class Manifest:
     """The completion marker of a staged batch: every file's outcome and the exact publish plan.
 
     The JSON on disk is ``{"batch_id", "outcomes": [FileOutcome fields], "publish_plan": [[staged, final, size]],
-    "partitions"}``; a manifest written by any earlier version of the runtime reads back the same way.
+    "partitions"[, "table"]}``; a manifest written by any earlier version of the runtime reads back the same way.
+    ``table`` names the Iceberg table the batch commits to (:func:`runtime.table.catalog.manifest_record`: catalog
+    kind, namespace, table, warehouse; never a credential); absent (``None``): a Parquet batch.
     """
 
     batch_id: str
@@ -54,22 +56,28 @@ class Manifest:
     #: curated Parquet first, then dead-letter JSON
     publish_plan: list[PublishEntry] = field(default_factory=list)
     partitions: list[str] = field(default_factory=list)
+    #: the Iceberg table the batch commits to; ``None``: loose Parquet
+    table: dict[str, str] | None = None
 
     def to_json(self) -> bytes:
-        """The manifest as stored (sorted keys)."""
-        return json.dumps({
+        """The manifest as stored (sorted keys; ``table`` only for an Iceberg batch)."""
+        stored = {
             "batch_id": self.batch_id,
             "outcomes": [_outcome_json(o) for o in self.outcomes],
             "publish_plan": [[e.staged, e.final, e.size] for e in self.publish_plan],
             "partitions": list(self.partitions),
-        }, sort_keys=True).encode()
+        }
+        if self.table is not None:
+            stored["table"] = dict(self.table)
+        return json.dumps(stored, sort_keys=True).encode()
 
     @classmethod
     def from_json(cls, data: bytes) -> Manifest:
         """Read a stored manifest; raises ``ValueError`` (or ``KeyError``/``TypeError``) when it is not one."""
         raw = json.loads(data)
         return cls(raw["batch_id"], [FileOutcome(**o) for o in raw["outcomes"]],
-                   [PublishEntry(*entry) for entry in raw["publish_plan"]], raw.get("partitions", []))
+                   [PublishEntry(*entry) for entry in raw["publish_plan"]], raw.get("partitions", []),
+                   raw.get("table"))
 
 
 #: Outcome fields a manifest stores only when set, so that it has the shape of an earlier runtime's otherwise.

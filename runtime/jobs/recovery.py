@@ -39,6 +39,7 @@ from enum import Enum
 
 import psycopg2
 
+from runtime.db.iceberg_catalog import TableLockBusy
 from runtime.db.records import FileOutcome, OpenBatch
 from runtime.db.states import BatchState, FileState
 from runtime.db.tracking import LeaseLost
@@ -56,7 +57,7 @@ ABANDONED_REASON = "batch abandoned: its run stopped before finishing (lease exp
 MAX_RECOVERY_TRIES = 3
 #: Errors that belong to no batch: the batch is handed back and the run stops.
 ENVIRONMENT_ERRORS: tuple[type[BaseException], ...] = (StoragePermissionError, psycopg2.OperationalError,
-                                                       psycopg2.InterfaceError)
+                                                       psycopg2.InterfaceError, TableLockBusy)
 
 
 class UnrecoverableBatch(MldpError, RuntimeError):
@@ -208,7 +209,7 @@ class Recovery:
                 report = self.protocol.finish(probe.manifest, time.monotonic())
             except pub.StagingLost as lost:
                 log.warning("batch %s cannot be rolled forward (%s): retracting it", batch_id, lost)
-                return self.retract(batch_id, partitions or probe.manifest.partitions, str(lost))
+                return self.retract(batch_id, partitions or probe.manifest.partitions, str(lost), probe.manifest)
             report.recovered = True
             return report
         if decision.action is Action.RETRACT:
@@ -225,13 +226,16 @@ class Recovery:
                 "nor abandoned: inspect it")
         return None
 
-    def retract(self, batch_id: str, partitions: list[str], why: str) -> BatchReport:
+    def retract(self, batch_id: str, partitions: list[str], why: str,
+                manifest: pub.Manifest | None = None) -> BatchReport:
         """The batch started to publish but cannot be finished (``why``: its staging is gone): delete what is left
         of its staging (a publisher still running then finds nothing more to copy), then every object it may have
         published, then close it ABANDONED and give its files back without charging them (:meth:`give_back`: the
         lost staging is no file's fault). A crash in between retracts again (idempotent: by the partitions the
-        batch recorded). Returns its report (``abandoned``: the files given back)."""
-        table = self.protocol.table  # an Iceberg table: its data location, if the batch never committed to it
+        batch recorded; the table its ``manifest`` names, if any). Returns its report (``abandoned``: the files given
+        back)."""
+        # an Iceberg table: its data location, if the batch never committed to it
+        table = self.protocol.table if manifest is None else self.protocol.table_for(manifest)
         curated_prefix = table.uncommitted_data_key_prefix(self.store, batch_id) if table is not None else None
         pub.clean_staging(self.store, self.layout, batch_id)  # first: a late publisher then finds nothing to copy
         removed = pub.retract(self.store, self.layout, batch_id, partitions, curated_prefix)

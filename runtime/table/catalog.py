@@ -195,3 +195,41 @@ def operator_location(database_url: str | None, database: str | None = None,
         return None
     return TableLocation(ICEBERG_LOCAL_NAMESPACE, table or ICEBERG_TABLE_NAME, "",
                          sql_uri=sql_catalog_uri(database_url))
+
+
+def manifest_record(location: TableLocation) -> dict[str, str]:
+    """What a batch's manifest records of the table it commits to (:attr:`runtime.jobs.publish.Manifest.table`):
+    the format, the catalog kind, namespace, table and warehouse; never a database URL or credential (the local
+    ``SqlCatalog`` lives in the tracking database, which every run that finishes the batch is connected to)."""
+    return {"format": "iceberg", "catalog": "glue" if location.glue else "sql", "namespace": location.namespace,
+            "table": location.table, "warehouse": location.warehouse}
+
+
+def is_recorded_table(location: TableLocation, record: dict[str, str]) -> bool:
+    """Whether ``location`` is the table ``record`` (a manifest's) names: same catalog kind, namespace and table."""
+    return (record.get("catalog") == ("glue" if location.glue else "sql")
+            and record.get("namespace") == location.namespace and record.get("table") == location.table)
+
+
+def recorded_location(record: dict[str, str], conn: Any) -> TableLocation:
+    """The table a manifest's ``record`` names, for a run that was not given it: in the Glue Data Catalog, or the
+    local ``SqlCatalog`` of the tracking database ``conn`` is connected to."""
+    if record.get("format", "iceberg") != "iceberg" or record.get("catalog") not in ("sql", "glue"):
+        raise TableUnavailable(f"the batch's manifest names a table this runtime cannot open: {record}")
+    namespace, table, warehouse = record["namespace"], record["table"], record["warehouse"]
+    if record["catalog"] == "glue":
+        return TableLocation(namespace, table, warehouse, glue=True)
+    return TableLocation(namespace, table, warehouse, sql_uri=sql_catalog_uri(connection_url(conn)))
+
+
+def connection_url(conn: Any) -> str:
+    """The libpq URL of the psycopg2 connection ``conn`` (its parameters and password)."""
+    from urllib.parse import quote
+
+    params = dict(conn.info.dsn_parameters)
+    user, password = params.pop("user", ""), conn.info.password or ""
+    host, port, dbname = params.pop("host", ""), params.pop("port", ""), params.pop("dbname", "")
+    auth = quote(user, safe="") + (":" + quote(password, safe="") if password else "")
+    netloc = f"{auth}@{quote(host, safe='')}" + (f":{port}" if port else "")
+    keep = {k: v for k, v in params.items() if k in ("sslmode", "sslrootcert", "options")}
+    return urlunsplit(("postgresql", netloc, "/" + dbname, urlencode(keep), ""))

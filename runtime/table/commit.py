@@ -106,6 +106,33 @@ def batch_snapshot(table: Table, batch_id: str) -> Snapshot | None:
     return found
 
 
+def history_truncated(table: Table) -> bool:
+    """Whether snapshots of ``table`` were expired: fewer snapshots than sequence numbers given (format 2; each
+    commit takes the next one), or a retained snapshot's parent gone; always for a format 1 table (no sequence
+    numbers to tell). Its history may then no longer hold the snapshot of a batch the current snapshot holds."""
+    metadata = table.metadata
+    known = {s.snapshot_id for s in metadata.snapshots}
+    if metadata.format_version < 2:
+        return bool(known)
+    return (len(known) < metadata.last_sequence_number
+            or any(s.parent_snapshot_id is not None and s.parent_snapshot_id not in known for s in metadata.snapshots))
+
+
+def holds_batch_files(table: Table, batch_id: str, paths: Sequence[str] = ()) -> bool:
+    """Whether the current snapshot's data files include one of the batch's: a ``batch-<id>-`` name (the names
+    :func:`runtime.jobs.publish.plan_publish` gives) or one of ``paths``. Read (every manifest of the current
+    snapshot) only when :func:`history_truncated`: otherwise :func:`batch_snapshot` is the whole answer."""
+    snapshot = table.current_snapshot()
+    if snapshot is None or not history_truncated(table):
+        return False
+    marker, exact = f"/batch-{batch_id}-", set(paths)
+    for manifest in snapshot.manifests(table.io):
+        for entry in manifest.fetch_manifest_entry(table.io, discard_deleted=True):
+            if marker in entry.data_file.file_path or entry.data_file.file_path in exact:
+                return True
+    return False
+
+
 def retraction_filter(replaced: Mapping[str, int], reprocessed: Mapping[str, int] | None = None) -> Any:
     """Rows of earlier versions of the keys in ``replaced`` (source path -> new version), and rows of the keys in
     ``reprocessed`` up to and including their version (source path -> version converted again): one ``In`` per
@@ -178,10 +205,10 @@ class IcebergTable:
         if table is None:
             return None
         snapshot = batch_snapshot(table, batch_id)
-        if snapshot is not None:
-            raise BatchCommitted(f"batch {batch_id} is committed to {self.location.name} (snapshot "
-                                 f"{snapshot.snapshot_id}) but its staging is gone: it is neither retracted nor "
-                                 "rolled forward; inspect it")
+        if snapshot is not None or holds_batch_files(table, batch_id):
+            where = f"snapshot {snapshot.snapshot_id}" if snapshot is not None else "its current snapshot's files"
+            raise BatchCommitted(f"batch {batch_id} is committed to {self.location.name} ({where}) but its staging "
+                                 "is gone: it is neither retracted nor rolled forward; inspect it")
         return store.key_from_spark_path(table.location().rstrip("/")) + "/data/"
 
     def commit_batch(self, batch: BatchFiles, lock: Callable[[], contextlib.AbstractContextManager]) -> int | None:
@@ -214,6 +241,8 @@ class IcebergTable:
             raise TableCommitFailed(f"the Iceberg table {self.location.name} does not exist (dropped since the "
                                     f"batch {batch.batch_id} was planned?); no file was charged")
         done = batch_snapshot(table, batch.batch_id)
+        if done is None and holds_batch_files(table, batch.batch_id, batch.data_files):
+            done = table.current_snapshot()  # its own snapshot expired since: the files say it is committed
         if done is not None:
             self.counts.already_committed += 1
             log.warning("batch %s: already committed to %s in snapshot %s (a replay): not committed again",

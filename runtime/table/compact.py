@@ -60,12 +60,19 @@ class CompactionReport:
                                  for p, n in sorted(self.before.items())}}
 
 
+def in_partition(path: str, partition: str) -> bool:
+    """Whether the partition ``path`` is ``partition`` or under it, on whole path segments (``year=2024/month=1``
+    holds ``year=2024/month=1/day=5``, not ``year=2024/month=10``)."""
+    wanted = partition.strip("/")
+    return not wanted or path == wanted or path.startswith(wanted + "/")
+
+
 def _files_by_partition(table: Table, partition: str | None) -> dict[str, list[Any]]:
     by_partition: dict[str, list[Any]] = defaultdict(list)
     spec, schema = table.spec(), table.schema()
     for task in table.scan().plan_files():
         path = spec.partition_to_path(task.file.partition, schema)
-        if partition is None or path.startswith(partition.strip("/")):
+        if partition is None or in_partition(path, partition):
             by_partition[path].append(task)
     return by_partition
 
