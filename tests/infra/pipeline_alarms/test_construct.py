@@ -444,7 +444,7 @@ def test_metric_names_contract() -> None:
     assert m.BACKLOG_METRICS == ("BacklogFiles", "OldestPendingAgeSeconds", "QuarantinedFilesTotal")
     assert m.PROCESSOR_RUN_METRICS == ("ArchiveDeleteFailures",)
     assert m.ICEBERG_RUN_METRICS == ("IcebergCommitFailures",)
-    assert set(m.UNITS) == m.ALL_METRICS and len(m.ALL_METRICS) == 16
+    assert set(m.UNITS) == m.ALL_METRICS and len(m.ALL_METRICS) == 17
     assert {m.UNITS[n] for n in m.ALL_METRICS} == {"Count", "Bytes", "Seconds"}
 
 
