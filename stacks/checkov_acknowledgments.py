@@ -114,6 +114,15 @@ ACKNOWLEDGMENTS: tuple[CheckovAcknowledgment, ...] = (
         "the data lake's access-log bucket",
     ),
     CheckovAcknowledgment(
+        "CKV_AWS_27", "AWS::SQS::Queue",
+        ("Workflow/EventDiscovery/Queue/Resource", "Workflow/EventDiscovery/DeadLetterQueue/Resource"),
+        "Encrypted at rest with SQS-managed keys (SqsManagedSseEnabled: true, set explicitly); the check reads only "
+        "KmsMasterKeyId. A customer-managed key would need a key policy for EventBridge and a KMS request per data "
+        "key for messages that hold only object keys and sizes (platform_constructs/json_to_parquet_workflow/"
+        "discovery.py argues it)",
+        "the S3 event queue and its dead-letter queue (discovery_mode events)",
+    ),
+    CheckovAcknowledgment(
         "CKV_AWS_157", "AWS::RDS::DBInstance", ("TrackingDatabase/Instance/Resource",),
         "Written only on a single-AZ instance, i.e. dev by design: the production rules require Multi-AZ in prod; "
         "in dev a single AZ halves the database cost and losing it only delays processing (the next listing "
