@@ -15,22 +15,16 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import resource
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+from bench.memory import peak_rss_mb
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def peak_rss_mb() -> float:
-    """This process's peak RSS (``VmHWM``: its own, unlike ``ru_maxrss``, which a child inherits from its parent
-    across ``exec`` on Linux)."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 ROWS_PER_FILE = 1_000_000
 SOURCE_BUCKET = "bench-source"
 

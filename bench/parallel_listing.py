@@ -29,16 +29,11 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 from xml.sax.saxutils import escape
 
+from bench.memory import peak_rss_mb
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def peak_rss_mb() -> float:
-    """This process's peak RSS (``VmHWM``: its own, unlike ``ru_maxrss``, which a child inherits from its parent
-    across ``exec`` on Linux)."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 BUCKET = "bench-bucket"
 PREFIX = "raw-json-data/all_historical_files/"
 MAX_CHAR = "\U0010ffff"
