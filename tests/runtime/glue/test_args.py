@@ -91,6 +91,15 @@ def test_python_shell_run_without_glue_extras_gives_the_lister_command_line(reso
                             "--prefixes": "raw-json-data/a/,raw-json-data/b/", "--job-run-id": "jr_9"}, [])
 
 
+def test_the_scheduled_listers_inventory_arguments_reach_mldp_list(resolver):
+    # discovery_mode inventory/events: the construct passes these two to the lister job (they were once dropped)
+    argv = ["/tmp/file_lister_and_db_populator-ab12.py", "--JOB_RUN_ID", "jr_9", "--store", "s3://b",
+            "--inventory-location", "s3://reports/s3-inventory/b/raw-json-data-daily/", "--full-listing-hours", "168"]
+    assert _pairs(lister_entry.cli_argv(argv)) == ({
+        "--store": "s3://b", "--inventory-location": "s3://reports/s3-inventory/b/raw-json-data-daily/",
+        "--full-listing-hours": "168", "--job-run-id": "jr_9"}, [])
+
+
 def test_no_run_id_outside_glue(resolver):
     cli = lister_entry.cli_argv(["script.py", "--store", "/data"])
     assert _pairs(cli) == ({"--store": "/data"}, [])
