@@ -80,3 +80,9 @@ def test_the_iceberg_stack_outputs_name_the_table_for_smoke(iceberg_template: di
     assert "curated-data-lake/iceberg/" in str(outputs[out.ICEBERG_WAREHOUSE]["Value"])
     for key in out.ICEBERG_OUTPUTS:
         assert outputs[key]["Description"] == out.DESCRIPTIONS[key]
+
+
+def test_the_iceberg_jobs_arguments_all_reach_mldp(iceberg_template: dict[str, Any]) -> None:
+    from tests.infra.stacks.test_job_arguments_reach_the_entry import dropped_job_arguments
+
+    assert dropped_job_arguments(iceberg_template) == {}
