@@ -5,7 +5,8 @@ The endpoint is a tiny ListObjectsV2 server of our own (in a process of its own,
 listers' interpreter), not moto: moto holds every key as a Python object and sorts them per request, so a million
 keys would take minutes to load and seconds per page, measuring moto. This server *generates* its sorted keys
 (``raw-json-data/all_historical_files/part-NNNNNNNN.json``: index order is key order), answers ``Prefix``,
-``StartAfter``, ``ContinuationToken``, ``MaxKeys`` and ``Delimiter='/'`` with real ListObjectsV2 XML, and sleeps
+``StartAfter``, ``ContinuationToken``, ``MaxKeys``, ``EncodingType=url`` and ``Delimiter='/'`` with ListObjectsV2 XML
+as S3 writes it today (checksum elements, URL-encoded keys when botocore asks for them, as it always does), and sleeps
 30-100 ms per request (uniform, seeded): the latency of S3 pages of 1,000 keys. boto3 parses the XML as it would
 S3's, so the client-side CPU is real.
 
@@ -26,7 +27,7 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 from xml.sax.saxutils import escape
 
 from bench.memory import peak_rss_mb
@@ -91,13 +92,17 @@ def _page(keys: _Keys, query: dict[str, str]) -> str:
         last = key
         index += 1
     truncated = index < len(keys) and keys[index].startswith(prefix) and last is not None
+    url = query.get("encoding-type") == "url"  # botocore asks for it on every listing; S3 then encodes the keys
+    name = (lambda text: escape(quote(text, safe="/"))) if url else escape
     parts = [f'<?xml version="1.0" encoding="UTF-8"?><ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">'
-             f"<Name>{BUCKET}</Name><Prefix>{escape(prefix)}</Prefix><KeyCount>{len(contents) + len(common)}</KeyCount>"
-             f"<MaxKeys>{max_keys}</MaxKeys><IsTruncated>{'true' if truncated else 'false'}</IsTruncated>"]
-    parts += [f"<Contents><Key>{escape(key)}</Key><LastModified>2026-11-01T00:00:00.000Z</LastModified>"
-              f"<ETag>&quot;{hash(key) & 0xFFFFFFFFFFFF:032x}&quot;</ETag><Size>204800</Size>"
+             f"<Name>{BUCKET}</Name><Prefix>{name(prefix)}</Prefix><KeyCount>{len(contents) + len(common)}</KeyCount>"
+             f"<MaxKeys>{max_keys}</MaxKeys>{'<EncodingType>url</EncodingType>' if url else ''}"
+             f"<IsTruncated>{'true' if truncated else 'false'}</IsTruncated>"]
+    parts += [f"<Contents><Key>{name(key)}</Key><LastModified>2026-11-01T00:00:00.000Z</LastModified>"
+              f"<ETag>&quot;{hash(key) & 0xFFFFFFFFFFFF:032x}&quot;</ETag>"
+              "<ChecksumAlgorithm>CRC64NVME</ChecksumAlgorithm><ChecksumType>FULL_OBJECT</ChecksumType><Size>204800</Size>"
               "<StorageClass>STANDARD</StorageClass></Contents>" for key in contents]
-    parts += [f"<CommonPrefixes><Prefix>{escape(folder)}</Prefix></CommonPrefixes>" for folder in common]
+    parts += [f"<CommonPrefixes><Prefix>{name(folder)}</Prefix></CommonPrefixes>" for folder in common]
     if truncated and last is not None:
         parts.append(f"<NextContinuationToken>{base64.urlsafe_b64encode(last.encode()).decode()}"
                      "</NextContinuationToken>")
@@ -144,11 +149,11 @@ def list_once(endpoint: str, parallelism: int, fast: bool = True) -> dict:
 
     from bench.call_counter import CallCounter
     from runtime.jobs.parallel_listing import parallel_pages
-    from runtime.storage.key_ranges import fast_listing, fast_timestamp
     from runtime.storage.s3 import S3Store
+    from runtime.storage.s3_list_parse import fast_listing, fast_timestamp
 
     session = botocore.session.Session()
-    if fast:  # what open_store's client does (runtime.storage.key_ranges.s3_client), for both modes
+    if fast:  # what open_store's client does (runtime.storage.s3_list_parse.s3_client), for both modes
         session.get_component("response_parser_factory").set_parser_defaults(timestamp_parser=fast_timestamp)
     client = boto3.Session(botocore_session=session).client(
         "s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="bench",

@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import timezone
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -48,75 +48,6 @@ def _pages_of(objects: Iterator[ObjectInfo], page_size: int) -> Iterator[list[Ob
 
 
 # -- S3 ---------------------------------------------------------------------------------------------------------
-
-
-def fast_timestamp(value: Any) -> Any:
-    """botocore's timestamp parser for ISO 8601 strings (every ``LastModified`` of a listing) without dateutil:
-    ``datetime.fromisoformat`` is ~10x cheaper, and a page of 1,000 keys has 1,000 of them; anything else (an HTTP
-    date) goes to botocore's own parser."""
-    from botocore.utils import parse_timestamp
-
-    if isinstance(value, str) and "T" in value:
-        try:
-            parsed = datetime.fromisoformat(value[:-1] + "+00:00" if value.endswith("Z") else value)
-        except ValueError:
-            return parse_timestamp(value)
-        return parsed  # naive when the text is, as botocore's
-    return parse_timestamp(value)
-
-
-_CONTENTS = re.compile(rb"<Contents>(.*?)</Contents>", re.S)
-_FIELDS = {name: re.compile(rb"<" + name.encode() + rb">(.*?)</" + name.encode() + rb">", re.S)
-           for name in ("Key", "LastModified", "ETag", "Size", "StorageClass")}
-
-
-def _fast_contents(response_dict: dict[str, Any], customized_response_dict: dict[str, Any], **_: Any) -> None:
-    """``before-parse`` hook of ``ListObjectsV2``: the ``Contents`` of a page parsed by regular expressions (C speed)
-    and taken out of the XML botocore then parses, which otherwise spends ~30 ms of CPU (under the GIL) on a page of
-    1,000 keys. Anything unexpected (an error, an encoding type, a field it does not know) leaves the response to
-    botocore untouched."""
-    import html
-
-    body = response_dict.get("body")
-    if response_dict.get("status_code") != 200 or not isinstance(body, bytes) or b"<EncodingType>" in body:
-        return
-    contents = []
-    for block in _CONTENTS.findall(body):
-        item: dict[str, Any] = {}
-        for name, pattern in _FIELDS.items():
-            found = pattern.search(block)
-            if found is not None:
-                item[name] = html.unescape(found.group(1).decode("utf-8"))
-        if "Key" not in item or "Size" not in item or "LastModified" not in item:
-            return
-        item["Size"] = int(item["Size"])
-        item["LastModified"] = fast_timestamp(item["LastModified"])
-        contents.append(item)
-    if contents:
-        response_dict["body"] = _CONTENTS.sub(b"", body)
-        customized_response_dict["Contents"] = contents
-
-
-def fast_listing(client: Any) -> Any:
-    """``client`` with :func:`_fast_contents` on its ``ListObjectsV2`` responses (returned for chaining)."""
-    client.meta.events.register("before-parse.s3.ListObjectsV2", _fast_contents)
-    return client
-
-
-def s3_client(max_pool_connections: int = 32) -> Any:
-    """A boto3 S3 client of the default session whose responses parse timestamps with :func:`fast_timestamp`
-    (listing 1,000 keys costs botocore more CPU than the network wait at 16 threads: the GIL makes that CPU the
-    ceiling of parallel listing). The default session's response parser factory is given the parser: a drop-in for
-    botocore's (same values), for every client made from that session afterwards."""
-    import boto3
-    from botocore.config import Config
-
-    if boto3.DEFAULT_SESSION is None:
-        boto3.setup_default_session()
-    session = boto3.DEFAULT_SESSION
-    factory = session._session.get_component("response_parser_factory")
-    factory.set_parser_defaults(timestamp_parser=fast_timestamp)
-    return fast_listing(session.client("s3", config=Config(max_pool_connections=max_pool_connections)))
 
 
 def _xml_safe(text: str | None) -> str | None:

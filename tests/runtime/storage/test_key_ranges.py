@@ -75,35 +75,3 @@ def test_level_lists_sub_prefixes_and_direct_objects(store: ObjectStore):
 def test_level_of_more_than_one_page_is_none(local_store):
     _put(local_store, [f"{PREFIX}{i:04d}.json" for i in range(1001)])
     assert local_store.list_level(PREFIX) is None
-
-
-@pytest.mark.parametrize("text", ["2026-11-01T00:00:00.000Z", "2026-11-01T00:00:00Z", "2026-11-01T00:00:00",
-                                  "2026-11-01T01:00:00.123+01:00", "Sun, 01 Nov 2026 00:00:00 GMT", "1761955200"])
-def test_the_fast_timestamp_parser_gives_what_botocore_gives(text):
-    from botocore.utils import parse_timestamp
-
-    from runtime.storage.key_ranges import fast_timestamp
-
-    fast, botocore = fast_timestamp(text), parse_timestamp(text)
-    assert (fast, fast.utcoffset()) == (botocore, botocore.utcoffset())
-
-
-def test_the_fast_listing_hook_gives_what_botocore_parses(s3_client, s3_bucket):
-    import boto3
-    from botocore.config import Config
-
-    from runtime.storage.key_ranges import fast_listing
-
-    keys = [*stress_keys(5, 60), PREFIX + "a&b<c>d'e\"f.json", PREFIX + "x&amp;y.json", PREFIX + "tab\there.json"]
-    for index, key in enumerate(keys):
-        s3_client.put_object(Bucket=s3_bucket, Key=key, Body=b"x" * index)
-    fast = fast_listing(boto3.client("s3", region_name="us-east-1", config=Config(max_pool_connections=4)))
-    fields = ("Key", "Size", "LastModified", "ETag", "StorageClass")
-    after = next(k for k in keys[10:] if "\uffff" not in k)  # moto cannot echo U+FFFF in its XML
-    for params in ({"MaxKeys": 17}, {"StartAfter": after, "MaxKeys": 1000}, {"Delimiter": "/", "Prefix": PREFIX}):
-        plain = s3_client.list_objects_v2(Bucket=s3_bucket, **params)
-        parsed = fast.list_objects_v2(Bucket=s3_bucket, **params)
-        assert [tuple(c[f] for f in fields) for c in parsed["Contents"]] == [
-            tuple(c[f] for f in fields) for c in plain["Contents"]]
-        assert parsed["IsTruncated"] == plain["IsTruncated"]
-        assert parsed.get("CommonPrefixes") == plain.get("CommonPrefixes")

@@ -1,0 +1,128 @@
+"""A cheap parse of ``ListObjectsV2`` responses, and the S3 client that uses it.
+
+Listing 1,000 keys costs botocore about 20 ms of CPU a page, under the GIL: an ElementTree parse of the whole body
+to look for an embedded ``<Error>`` (``botocore.handlers._handle_200_error``), a second full parse into a dict, a
+dateutil parse of every ``LastModified``, an unescape of every ``ETag``. At 16 listing threads that CPU, not the
+network, is the ceiling of parallel listing. :func:`fast_listing` gives a client a ``before-parse`` hook that reads
+the ``Contents`` of a page with one regular expression (C speed), hands them to botocore as the parsed value, and
+leaves botocore the small rest of the document (prefixes, truncation, tokens) and its error check on that rest.
+
+**Only what it can read exactly.** The hook handles a page whose ``Contents`` are consecutive entries of exactly
+S3's shape (``Key``, ``LastModified``, ``ETag``, checksum elements, ``Size``, ``StorageClass``, in that order, as
+S3 and moto write them) in a complete ``ListBucketResult``. Anything else (an ``Owner``, a ``RestoreStatus``, a
+truncated or error body, another order) is left whole to botocore, so the result is never different, only slower.
+Keys stay as S3 sent them after XML unescaping: with ``EncodingType=url`` (which botocore sets on every listing)
+botocore's own ``after-call`` handler URL-decodes them, as it does after its own parse.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+__all__ = ["fast_listing", "fast_timestamp", "parse_contents", "s3_client"]
+
+#: One ``Contents`` entry of the shape S3 writes (whitespace between elements allowed, as moto indents).
+_ENTRY = re.compile(
+    rb"<Contents>\s*<Key>([^<]*)</Key>\s*<LastModified>([^<]*)</LastModified>\s*<ETag>([^<]*)</ETag>\s*"
+    rb"(?:<Checksum(?:Algorithm|Type)>[^<]*</Checksum(?:Algorithm|Type)>\s*)*"
+    rb"<Size>(\d+)</Size>\s*(?:<StorageClass>([^<]*)</StorageClass>\s*)?</Contents>\s*")
+_END = b"</ListBucketResult>"
+
+
+def fast_timestamp(value: Any) -> Any:
+    """botocore's timestamp parser for ISO 8601 strings (every ``LastModified`` of a listing) without dateutil:
+    ``datetime.fromisoformat`` is ~10x cheaper, and a page of 1,000 keys has 1,000 of them; anything else (an HTTP
+    date) goes to botocore's own parser."""
+    from botocore.utils import parse_timestamp
+
+    if isinstance(value, str) and "T" in value:
+        try:
+            parsed = datetime.fromisoformat(value[:-1] + "+00:00" if value.endswith("Z") else value)
+        except ValueError:
+            return parse_timestamp(value)
+        return parsed  # naive when the text is, as botocore's
+    return parse_timestamp(value)
+
+
+def _text(raw: bytes) -> str:
+    """XML character data as text (an ``&`` starts an entity or character reference)."""
+    text = raw.decode("utf-8")
+    return html.unescape(text) if "&" in text else text
+
+
+def parse_contents(body: bytes) -> tuple[list[dict[str, Any]], bytes] | None:
+    """The ``Contents`` entries of a ``ListObjectsV2`` body as botocore would parse them (``Key``,
+    ``LastModified``, ``ETag``, ``Size`` and ``StorageClass`` when present), and the body without them; ``None``
+    when the body has no entries or is not exactly of the shape this reads (see the module docstring)."""
+    first = body.find(b"<Contents>")
+    if first < 0 or not body.rstrip().endswith(_END):
+        return None
+    entries: list[dict[str, Any]] = []
+    stamps: dict[bytes, Any] = {}
+    position = first
+    for match in _ENTRY.finditer(body, first):
+        if match.start() != position:
+            return None  # something between two entries, or an entry of another shape
+        key, modified, etag, size, storage = match.groups()
+        stamp = stamps.get(modified)
+        if stamp is None:
+            stamp = stamps[modified] = fast_timestamp(modified.decode("ascii"))
+        entry = {"Key": _text(key), "LastModified": stamp, "ETag": _text(etag.replace(b"&quot;", b'"')),
+                 "Size": int(size)}
+        if storage is not None:
+            entry["StorageClass"] = _text(storage)
+        entries.append(entry)
+        position = match.end()
+    if body.find(b"<Contents>", position) >= 0:
+        return None  # an entry it could not read
+    return entries, body[:first] + body[position:]
+
+
+def _fast_contents(check: Callable[..., Any] | None) -> Callable[..., None]:
+    """The ``before-parse.s3.*`` handler: for ``ListObjectsV2``, :func:`parse_contents` before anything else;
+    then botocore's check for an error in a 200 response (``check``), on what is left of the body."""
+
+    def handler(response_dict: dict[str, Any], customized_response_dict: dict[str, Any], operation_model: Any = None,
+                **kwargs: Any) -> None:
+        body = response_dict.get("body")
+        if (operation_model is not None and operation_model.name == "ListObjectsV2"
+                and response_dict.get("status_code") == 200 and isinstance(body, bytes)):
+            parsed = parse_contents(body)
+            if parsed is not None:
+                customized_response_dict["Contents"], response_dict["body"] = parsed
+        if check is not None:
+            check(operation_model=operation_model, response_dict=response_dict, **kwargs)
+
+    return handler
+
+
+def fast_listing(client: Any) -> Any:
+    """``client`` (botocore copies the event handlers per client) with the fast ``ListObjectsV2`` parse, run
+    before botocore's 200-error check, which it then calls on the rest of the body (returned for chaining)."""
+    from botocore import handlers
+
+    events = client.meta.events
+    check = getattr(handlers, "_handle_200_error", None)
+    if check is not None:
+        events.unregister("before-parse.s3.*", check)
+    events.register_first("before-parse.s3.*", _fast_contents(check))
+    return client
+
+
+def s3_client(max_pool_connections: int = 32) -> Any:
+    """A boto3 S3 client of the default session with :func:`fast_listing`, whose responses parse timestamps with
+    :func:`fast_timestamp`. The default session's response parser factory is given the parser: a drop-in for
+    botocore's (same values), for every client made from that session afterwards."""
+    import boto3
+    from botocore.config import Config
+
+    if boto3.DEFAULT_SESSION is None:
+        boto3.setup_default_session()
+    session = boto3.DEFAULT_SESSION
+    factory = session._session.get_component("response_parser_factory")
+    factory.set_parser_defaults(timestamp_parser=fast_timestamp)
+    return fast_listing(session.client("s3", config=Config(max_pool_connections=max_pool_connections)))
