@@ -24,7 +24,7 @@ import logging
 import queue
 import threading
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
 
 from platform_contract import defaults
@@ -41,6 +41,12 @@ DEFAULT_PARALLELISM = defaults.LISTER_PARALLELISM
 MAX_CHAR = "\U0010ffff"
 #: Ranges planned per listing thread (more ranges balance better; each costs a few probes).
 RANGES_PER_THREAD = 4
+#: Character classes a split probes at once, the rest of a class as soon as two characters of a level are known.
+CHARACTER_CLASSES = ("0123456789", "abcdefghijklmnopqrstuvwxyz", "ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+#: Lengths of a shared stem probed at once (a round trip), while the stem goes on.
+DESCENT_PROBES = 8
+#: Ranges per listing thread a plan may grow to while it evens out (see :func:`plan_ranges`).
+MAX_RANGES_PER_THREAD = 16
 #: Rounds of splitting at most (each round splits up to ``parallelism`` of the coarsest ranges, in parallel).
 MAX_ROUNDS = 32
 #: Probes one range's split may spend (a range of many distinct next characters is split on the first ones).
@@ -72,9 +78,51 @@ def _probe(store: ObjectStore, rng: KeyRange, start_after: str | None, count: in
     return keys[:count]
 
 
-def split_range(store: ObjectStore, rng: KeyRange) -> list[KeyRange] | None:
+def _class_rest(char: str) -> str:
+    """The characters of ``char``'s class (:data:`CHARACTER_CLASSES`) after it; empty outside them."""
+    for cls in CHARACTER_CLASSES:
+        index = cls.find(char)
+        if index >= 0:
+            return cls[index + 1:]
+    return ""
+
+
+def _probe_class(store: ObjectStore, rng: KeyRange, stem: str, chars: list[str], pool: Executor,
+                 probes: int) -> tuple[int, list[str]]:
+    """``chars`` (ascending, the level's characters found so far) extended by the ones that follow the last in its
+    class, probed at once: the probe past ``stem + c + MAX_CHAR`` finds the first present character after ``c``,
+    so probing every ``c`` of the class finds every present character up to the class's end, and the first one
+    after it. Serially that is one round trip per character; a level of digits takes one instead of ten."""
+    rest = (chars[-1] + _class_rest(chars[-1]))[: max(MAX_PROBES - probes, 0)]  # past the last one too
+    if len(rest) < 2:
+        return probes, chars  # nothing to gain over the next serial probe
+    found = pool.map(lambda char: _probe(store, rng, stem + char + MAX_CHAR), rest)
+    seen = {keys[0][len(stem)] for keys in found if keys and keys[0].startswith(stem) and len(keys[0]) > len(stem)}
+    return probes + len(rest), chars + sorted(char for char in seen if char > chars[-1])
+
+
+def _descend(store: ObjectStore, rng: KeyRange, stem: str, lead: str, pool: Executor,
+             probes: int) -> tuple[int, str]:
+    """The longest prefix of ``lead`` (a key of ``rng`` extending ``stem``) that every key of ``rng`` shares, from
+    ``stem`` (shared), probed at once: nothing follows ``lead[:n] + MAX_CHAR`` in ``rng`` exactly when every key
+    starts with ``lead[:n]`` (``lead`` is the first key). Serially a long shared stem costs a round trip a
+    character."""
+    while len(stem) < len(lead) and probes < MAX_PROBES:
+        lengths = list(range(len(stem) + 1, len(lead) + 1))[: min(DESCENT_PROBES, MAX_PROBES - probes)]
+        found = list(pool.map(lambda n: _probe(store, rng, lead[:n] + MAX_CHAR), lengths))
+        probes += len(lengths)
+        for length, keys in zip(lengths, found):
+            if keys:
+                return probes, stem
+            stem = lead[:length]
+    return probes, stem
+
+
+def split_range(store: ObjectStore, rng: KeyRange, pool: Executor | None = None) -> list[KeyRange] | None:
     """``rng`` cut into consecutive ranges by the characters that follow its stem (descending through a stem every
-    key shares), or ``None`` when it cannot be split (empty, one key, or no second character found)."""
+    key shares), or ``None`` when it cannot be split (empty, one key, or no second character found). With a
+    ``pool``, a shared stem (:func:`_descend`) and the rest of a character class (:func:`_probe_class`) are probed
+    at once."""
     first = _probe(store, rng, rng.start_after, count=2)
     if len(first) < 2:
         return None
@@ -93,6 +141,8 @@ def split_range(store: ObjectStore, rng: KeyRange) -> list[KeyRange] | None:
                 if not chars:
                     lead = key
                 chars.append(key[len(stem)])
+                if pool is not None and len(chars) >= 2:  # the level splits: probe the rest of the class at once
+                    probes, chars = _probe_class(store, rng, stem, chars, pool, probes)
                 after = stem + chars[-1] + MAX_CHAR
             found = _probe(store, rng, after)
             probes += 1
@@ -101,6 +151,8 @@ def split_range(store: ObjectStore, rng: KeyRange) -> list[KeyRange] | None:
             return _cut(rng, stem, chars)
         if len(chars) == 1 and probes < MAX_PROBES:
             stem += chars[0]  # every key (but the stem itself) starts with stem + c: sample one level deeper
+            if pool is not None:
+                probes, stem = _descend(store, rng, stem, lead, pool, probes)
             continue
         return None
     return None
@@ -133,17 +185,18 @@ def plan_ranges(store: ObjectStore, prefix: str, parallelism: int) -> tuple[list
         ranges = [KeyRange(sub, stem=sub) for sub in level.prefixes]
     done: list[KeyRange] = []
     split = made = 0
-    with ThreadPoolExecutor(max_workers=parallelism, thread_name_prefix="plan") as pool:
+    with ThreadPoolExecutor(max_workers=parallelism, thread_name_prefix="plan") as pool, \
+            ThreadPoolExecutor(max_workers=2 * parallelism, thread_name_prefix="probe") as probe_pool:
         for _ in range(MAX_ROUNDS):
-            if not ranges or len(ranges) + len(done) >= target or parallelism <= 1:
+            if not ranges or parallelism <= 1:
                 break
             ranges.sort(key=lambda r: len(r.stem))  # the coarsest first
-            # as many as should reach the target at the fan-out seen so far, at most one per thread
-            missing = target - len(ranges) - len(done)
             fanout = made / split if split else 2
-            size = max(1, min(parallelism, int(missing / max(fanout - 1, 1)) + 1))
+            size = _round_size(ranges, len(ranges) + len(done), target, parallelism, fanout)
+            if size < 1:
+                break
             batch, ranges = ranges[:size], ranges[size:]
-            results = list(pool.map(lambda r: split_range(store, r), batch))
+            results = list(pool.map(lambda r: split_range(store, r, probe_pool), batch))
             for index, rng in enumerate(batch):
                 parts = results[index]
                 if parts is None:
@@ -154,6 +207,20 @@ def plan_ranges(store: ObjectStore, prefix: str, parallelism: int) -> tuple[list
     planned = sorted(done + ranges, key=lambda r: (r.prefix, r.start_after or ""))
     log.info("listing %s as %d ranges (%d objects listed by the level listing)", prefix, len(planned), len(direct))
     return planned, direct
+
+
+def _round_size(ranges: Sequence[KeyRange], planned: int, target: int, parallelism: int, fanout: float) -> int:
+    """How many of the coarsest ``ranges`` (sorted, coarsest first) the next round splits: all of the coarsest
+    level at once (one round per level: every round costs round trips), at most one per thread, while the plan
+    stays under :data:`MAX_RANGES_PER_THREAD` per thread at the fan-out seen so far. Below the target, at least
+    one; at it, only ranges still coarser than the finest (a sibling of theirs was split, so each holds about
+    ``fanout`` times the keys of the finest: left, they would be the tail of the listing), none once even."""
+    coarsest = len(ranges[0].stem)
+    if planned >= target and coarsest == len(ranges[-1].stem):
+        return 0
+    coarse = sum(1 for rng in ranges if len(rng.stem) == coarsest)
+    room = int((parallelism * MAX_RANGES_PER_THREAD - planned) / max(fanout - 1, 1))
+    return max(1 if planned < target else 0, min(coarse, parallelism, room))
 
 
 _DONE = object()
@@ -170,7 +237,7 @@ def parallel_pages(store: ObjectStore, prefix: str, parallelism: int = DEFAULT_P
     if direct:
         yield direct
     todo: queue.SimpleQueue = queue.SimpleQueue()
-    for rng in ranges:
+    for rng in sorted(ranges, key=lambda r: len(r.stem)):  # the coarsest (likely the largest) first: no long tail
         todo.put(rng)
     pages: queue.Queue = queue.Queue(maxsize=2 * parallelism)
     stop = threading.Event()

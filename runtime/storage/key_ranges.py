@@ -82,11 +82,14 @@ def s3_range_pages(store: Any, prefix: str, start_after: str | None, end: str | 
     try:
         for response in pages:
             contents = response.get("Contents", ())
-            keys = [item["Key"] for item in contents]
-            past_end = bool(keys) and ((end is not None and keys[-1] > end)
-                                       or (not exact and keys[-1] > prefix and not keys[-1].startswith(prefix)))
-            page = [_listed(item) for item in contents if in_range(item["Key"], start_after, end)
-                    and (exact or item["Key"].startswith(prefix)) and not item["Key"].endswith("/")]
+            last = contents[-1]["Key"] if contents else ""
+            past_end = bool(contents) and ((end is not None and last > end)
+                                           or (not exact and last > prefix and not last.startswith(prefix)))
+            if exact and not past_end:  # S3 sent only keys of the prefix after StartAfter: all in the range
+                page = [_listed(item) for item in contents if not item["Key"].endswith("/")]
+            else:
+                page = [_listed(item) for item in contents if in_range(item["Key"], start_after, end)
+                        and (exact or item["Key"].startswith(prefix)) and not item["Key"].endswith("/")]
             for start in range(0, len(page), size):
                 yield page[start:start + size]
             if past_end:

@@ -8,9 +8,10 @@ the ``Contents`` of a page with one regular expression (C speed), hands them to 
 leaves botocore the small rest of the document (prefixes, truncation, tokens) and its error check on that rest.
 
 **Only what it can read exactly.** The hook handles a page whose ``Contents`` are consecutive entries of exactly
-S3's shape (``Key``, ``LastModified``, ``ETag``, checksum elements, ``Size``, ``StorageClass``, in that order, as
-S3 and moto write them) in a complete ``ListBucketResult``. Anything else (an ``Owner``, a ``RestoreStatus``, a
-truncated or error body, another order) is left whole to botocore, so the result is never different, only slower.
+S3's shape (``Key``, ``LastModified``, ``ETag``, checksum elements, ``Size``, ``StorageClass``, in that order, with
+no whitespace between elements, as S3 and moto write them) in a complete ``ListBucketResult``. Anything else (an
+``Owner``, a ``RestoreStatus``, a truncated or error body, another order, whitespace) is left whole to botocore, so
+the result is never different, only slower.
 Keys stay as S3 sent them after XML unescaping: with ``EncodingType=url`` (which botocore sets on every listing)
 botocore's own ``after-call`` handler URL-decodes them, as it does after its own parse.
 """
@@ -25,11 +26,12 @@ from typing import Any
 
 __all__ = ["fast_listing", "fast_timestamp", "parse_contents", "s3_client"]
 
-#: One ``Contents`` entry of the shape S3 writes (whitespace between elements allowed, as moto indents).
-_ENTRY = re.compile(
-    rb"<Contents>\s*<Key>([^<]*)</Key>\s*<LastModified>([^<]*)</LastModified>\s*<ETag>([^<]*)</ETag>\s*"
-    rb"(?:<Checksum(?:Algorithm|Type)>[^<]*</Checksum(?:Algorithm|Type)>\s*)*"
-    rb"<Size>(\d+)</Size>\s*(?:<StorageClass>([^<]*)</StorageClass>\s*)?</Contents>\s*")
+
+#: One ``Contents`` entry of the shape S3 writes (as moto does: no whitespace between elements), five fields read.
+_ENTRY = re.compile(rb"<Contents><Key>([^<]*)</Key><LastModified>([^<]*)</LastModified><ETag>([^<]*)</ETag>"
+                    rb"(?:<Checksum(?:Algorithm|Type)>[^<]*</Checksum(?:Algorithm|Type)>)*<Size>(\d+)</Size>"
+                    rb"(?:<StorageClass>([^<]*)</StorageClass>)?</Contents>")
+_OPEN, _CLOSE = b"<Contents>", b"</Contents>"
 _END = b"</ListBucketResult>"
 
 
@@ -48,38 +50,34 @@ def fast_timestamp(value: Any) -> Any:
     return parse_timestamp(value)
 
 
-def _text(raw: bytes) -> str:
-    """XML character data as text (an ``&`` starts an entity or character reference)."""
-    text = raw.decode("utf-8")
-    return html.unescape(text) if "&" in text else text
-
-
 def parse_contents(body: bytes) -> tuple[list[dict[str, Any]], bytes] | None:
     """The ``Contents`` entries of a ``ListObjectsV2`` body as botocore would parse them (``Key``,
     ``LastModified``, ``ETag``, ``Size`` and ``StorageClass`` when present), and the body without them; ``None``
     when the body has no entries or is not exactly of the shape this reads (see the module docstring)."""
-    first = body.find(b"<Contents>")
+    first = body.find(_OPEN)
     if first < 0 or not body.rstrip().endswith(_END):
         return None
+    end = body.rfind(_CLOSE) + len(_CLOSE)
+    found = _ENTRY.findall(body, first, end)
+    # A match is one entry (its fields hold no "<"). Every entry read, each right after the one before: then the
+    # entries are exactly body[first:end] (in a well-formed document every </Contents> closes one of them).
+    if len(found) != body.count(_OPEN) or body.count(_CLOSE + _OPEN, first, end) != len(found) - 1:
+        return None  # an entry of another shape, or something between two entries
     entries: list[dict[str, Any]] = []
     stamps: dict[bytes, Any] = {}
-    position = first
-    for match in _ENTRY.finditer(body, first):
-        if match.start() != position:
-            return None  # something between two entries, or an entry of another shape
-        key, modified, etag, size, storage = match.groups()
+    unescape = html.unescape
+    for key, modified, etag, size, storage in found:
         stamp = stamps.get(modified)
         if stamp is None:
             stamp = stamps[modified] = fast_timestamp(modified.decode("ascii"))
-        entry = {"Key": _text(key), "LastModified": stamp, "ETag": _text(etag.replace(b"&quot;", b'"')),
-                 "Size": int(size)}
-        if storage is not None:
-            entry["StorageClass"] = _text(storage)
+        text = key.decode("utf-8")
+        tag = etag.replace(b"&quot;", b'"').decode("utf-8")
+        entry = {"Key": unescape(text) if "&" in text else text, "LastModified": stamp,
+                 "ETag": unescape(tag) if "&" in tag else tag, "Size": int(size)}
+        if storage:
+            entry["StorageClass"] = storage.decode("utf-8")
         entries.append(entry)
-        position = match.end()
-    if body.find(b"<Contents>", position) >= 0:
-        return None  # an entry it could not read
-    return entries, body[:first] + body[position:]
+    return entries, body[:first] + body[end:]
 
 
 def _fast_contents(check: Callable[..., Any] | None) -> Callable[..., None]:

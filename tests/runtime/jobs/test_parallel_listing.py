@@ -5,12 +5,19 @@ from __future__ import annotations
 
 import itertools
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from runtime.jobs import parallel_listing
 from runtime.jobs.lister import run_lister
-from runtime.jobs.parallel_listing import KeyRange, parallel_pages, plan_ranges, split_range
+from runtime.jobs.parallel_listing import (
+    MAX_RANGES_PER_THREAD,
+    KeyRange,
+    parallel_pages,
+    plan_ranges,
+    split_range,
+)
 from runtime.storage.base import ObjectStore, ObjectStoreError
 from tests.support.key_sets import stress_keys
 from tests.support.sql import files_by_key
@@ -65,6 +72,24 @@ def test_split_range_descends_a_shared_stem_and_refuses_one_key(local_store):
     assert split_range(local_store, KeyRange(PREFIX + "none/", stem=PREFIX + "none/")) is None
 
 
+def test_probing_at_once_splits_as_probing_one_by_one(local_store):
+    keys = [f"{PREFIX}shared-stem-{c}{i}.json" for c in "0123789abxyz~é" for i in range(3)]
+    _put(local_store, keys)
+    with ThreadPoolExecutor(8) as pool:
+        for rng in (KeyRange(PREFIX, stem=PREFIX), KeyRange(PREFIX, f"{PREFIX}shared-stem-2", f"{PREFIX}shared-stem-y",
+                                                             PREFIX)):
+            serial, at_once = split_range(local_store, rng), split_range(local_store, rng, pool)
+            assert serial is not None and at_once == serial
+    assert [p.stem[-1] for p in at_once] == list("23789abx")
+
+
+def test_a_flat_folder_is_planned_as_even_ranges(local_store):
+    _put(local_store, [f"{PREFIX}part-{i:04d}.json" for i in range(2000)])  # more than a level: sampled
+    ranges, _ = plan_ranges(local_store, PREFIX, parallelism=16)
+    # 2 ranges, then 20, then 16 of them split (one per thread) and the 4 left, ten times larger, too
+    assert [r.stem for r in ranges] == [f"{PREFIX}part-{i:03d}" for i in range(200)]
+
+
 def test_s3_calls_stay_near_one_paginator(s3_store, s3_calls):
     keys = [f"{PREFIX}{d:02d}/part-{i:03d}.json" for d in range(8) for i in range(100)]
     _put(s3_store, keys)
@@ -72,7 +97,8 @@ def test_s3_calls_stay_near_one_paginator(s3_store, s3_calls):
     assert _listed(s3_store, PREFIX, 4, page_size=50) == Counter(keys)
     calls = s3_calls.ops["ListObjectsV2"]
     pages = len(keys) // 50
-    assert pages <= calls <= pages + 2 * 16 * 4 + 20  # the pages, plus a few probes per planned range
+    # the pages, plus a request and about two probes per planned range (at most MAX_RANGES_PER_THREAD per thread)
+    assert pages <= calls <= pages + 3 * 4 * MAX_RANGES_PER_THREAD + 1
     assert s3_calls.max_in_flight > 1
 
 
