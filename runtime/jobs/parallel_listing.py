@@ -3,11 +3,15 @@
 **Planning.** A prefix ending in ``/`` is first listed one level deep (``Delimiter='/'``, one request): when the level
 fits in one page, its direct objects are listed already and each sub-prefix becomes a range of its own. A prefix
 whose level does not fit (a flat folder of millions of keys), or a plan with fewer than ``4 x parallelism`` ranges, is
-split further by *sampling*, the coarsest ranges first: ``StartAfter`` probes of one or two keys find which characters
-follow the range's known common prefix (its stem); one probe per distinct character, each starting after
-``stem + c + U+10FFFF`` (past every key that starts with ``stem + c``). The boundaries ``stem + c + U+10FFFF`` cut the
-range into consecutive ranges ``(start_after, end]``, one per character, each with a longer stem; rounds of splitting
-(in parallel) go on until there are enough ranges or none can be split.
+split further by *sampling*, a whole level of the coarsest ranges a round: ``StartAfter`` probes of one or two keys
+find which characters follow the range's known common prefix (its stem); the probe starting after
+``stem + c + U+10FFFF`` (past every key that starts with ``stem + c``) finds the next character. The boundaries
+``stem + c + U+10FFFF`` cut the range into consecutive ranges ``(start_after, end]``, one per character, each with a
+longer stem. Rounds of splitting (in parallel) go on until there are enough ranges and none is left coarser than a
+split sibling (the coarse ones would be the tail of the listing; the plan stays under ``16 x parallelism`` ranges),
+or none can be split. Probes are round trips: a long shared stem and the rest of a character class (digits,
+``a-z``, ``A-Z``) are probed at once, so a level of digits costs one round trip, not ten. The threads then take the
+coarsest ranges first.
 
 **Exactly once.** Consecutive ranges sharing their bounds partition their parent whatever the bounds are (a key equal
 to a bound belongs to the range ending there; :mod:`runtime.storage.key_ranges`), so sampling only decides how
