@@ -17,12 +17,12 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterator
-from datetime import timezone
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from runtime.storage.base import Level, ObjectInfo
+from runtime.storage.s3_list_parse import listed_object
 
 #: Characters an XML 1.0 document cannot carry (as ``runtime.storage.s3``'s): C0 controls but tab, LF and CR.
 _NOT_XML_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
@@ -59,12 +59,6 @@ def _xml_safe(text: str | None) -> str | None:
     return text if found is None else text[: found.start()]
 
 
-def _listed(item: dict[str, Any]) -> ObjectInfo:
-    """The :class:`ObjectInfo` of one ``Contents`` entry of a ``ListObjectsV2`` response."""
-    return ObjectInfo(item["Key"], int(item["Size"]), item["LastModified"].astimezone(timezone.utc),
-                      (item.get("ETag") or "").strip('"'))
-
-
 def s3_range_pages(store: Any, prefix: str, start_after: str | None, end: str | None,
                    page_size: int | None = None) -> Iterator[list[ObjectInfo]]:
     """The objects of one key range, one page per ``ListObjectsV2`` response; no request past ``end``. A prefix or
@@ -86,9 +80,9 @@ def s3_range_pages(store: Any, prefix: str, start_after: str | None, end: str | 
             past_end = bool(contents) and ((end is not None and last > end)
                                            or (not exact and last > prefix and not last.startswith(prefix)))
             if exact and not past_end:  # S3 sent only keys of the prefix after StartAfter: all in the range
-                page = [_listed(item) for item in contents if not item["Key"].endswith("/")]
+                page = [listed_object(item) for item in contents if not item["Key"].endswith("/")]
             else:
-                page = [_listed(item) for item in contents if in_range(item["Key"], start_after, end)
+                page = [listed_object(item) for item in contents if in_range(item["Key"], start_after, end)
                         and (exact or item["Key"].startswith(prefix)) and not item["Key"].endswith("/")]
             for start in range(0, len(page), size):
                 yield page[start:start + size]
@@ -115,7 +109,7 @@ def s3_level(store: Any, prefix: str) -> Level | None:
     if response.get("IsTruncated"):
         return None
     return Level([p["Prefix"] for p in response.get("CommonPrefixes", ())],
-                 [_listed(item) for item in response.get("Contents", ()) if not item["Key"].endswith("/")])
+                 [listed_object(item) for item in response.get("Contents", ()) if not item["Key"].endswith("/")])
 
 
 # -- local directory --------------------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from runtime.storage.base import (
     StoragePermissionError,
 )
 from runtime.storage.s3_denied import access_denied
+from runtime.storage.s3_list_parse import listed_object
 
 log = logging.getLogger(__name__)
 
@@ -61,11 +62,6 @@ def _utc(value: datetime) -> datetime:
 
 def _etag(value: str | None) -> str:
     return (value or "").strip('"')
-
-
-def _listed(item: dict[str, Any]) -> ObjectInfo:
-    """The :class:`ObjectInfo` of one ``Contents`` entry of a ``ListObjectsV2`` response."""
-    return ObjectInfo(item["Key"], int(item["Size"]), _utc(item["LastModified"]), _etag(item.get("ETag")))
 
 
 def _total_size(response: dict[str, Any]) -> int:
@@ -183,7 +179,7 @@ class S3Store(ObjectStore):
         try:
             for response in pages:
                 contents = response.get("Contents", ())
-                page = [_listed(item) for item in contents if not item["Key"].endswith("/")]
+                page = [listed_object(item) for item in contents if not item["Key"].endswith("/")]
                 if page:
                     yield page
         except (ClientError, BotoCoreError) as err:

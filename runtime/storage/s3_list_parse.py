@@ -21,10 +21,12 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
-__all__ = ["fast_listing", "fast_timestamp", "parse_contents", "s3_client"]
+from runtime.storage.base import ObjectInfo
+
+__all__ = ["fast_listing", "fast_timestamp", "listed_object", "parse_contents", "s3_client"]
 
 
 #: One ``Contents`` entry of the shape S3 writes (as moto does: no whitespace between elements), five fields read.
@@ -78,6 +80,14 @@ def parse_contents(body: bytes) -> tuple[list[dict[str, Any]], bytes] | None:
             entry["StorageClass"] = storage.decode("utf-8")
         entries.append(entry)
     return entries, body[:first] + body[end:]
+
+
+def listed_object(item: dict[str, Any]) -> ObjectInfo:
+    """The :class:`ObjectInfo` of one ``Contents`` entry of a ``ListObjectsV2`` response (either parse's)."""
+    modified = item["LastModified"]
+    if modified.tzinfo is not timezone.utc:  # fast_timestamp's are already
+        modified = modified.astimezone(timezone.utc)
+    return ObjectInfo(item["Key"], item["Size"], modified, (item.get("ETag") or "").strip('"'))
 
 
 def _fast_contents(check: Callable[..., Any] | None) -> Callable[..., None]:
