@@ -92,17 +92,20 @@ def _class_rest(char: str) -> str:
 
 
 def _probe_class(store: ObjectStore, rng: KeyRange, stem: str, chars: list[str], pool: Executor,
-                 probes: int) -> tuple[int, list[str]]:
+                 probes: int) -> tuple[int, list[str], list[str] | None]:
     """``chars`` (ascending, the level's characters found so far) extended by the ones that follow the last in its
     class, probed at once: the probe past ``stem + c + MAX_CHAR`` finds the first present character after ``c``,
     so probing every ``c`` of the class finds every present character up to the class's end, and the first one
-    after it. Serially that is one round trip per character; a level of digits takes one instead of ten."""
+    after it. Serially that is one round trip per character; a level of digits takes one instead of ten. Also
+    returns what the probe past the new last character found, when it was among them (``None`` if not)."""
     rest = (chars[-1] + _class_rest(chars[-1]))[: max(MAX_PROBES - probes, 0)]  # past the last one too
     if len(rest) < 2:
-        return probes, chars  # nothing to gain over the next serial probe
-    found = pool.map(lambda char: _probe(store, rng, stem + char + MAX_CHAR), rest)
-    seen = {keys[0][len(stem)] for keys in found if keys and keys[0].startswith(stem) and len(keys[0]) > len(stem)}
-    return probes + len(rest), chars + sorted(char for char in seen if char > chars[-1])
+        return probes, chars, None  # nothing to gain over the next serial probe
+    past = dict(zip(rest, pool.map(lambda char: _probe(store, rng, stem + char + MAX_CHAR), rest)))
+    seen = {keys[0][len(stem)] for keys in past.values()
+            if keys and keys[0].startswith(stem) and len(keys[0]) > len(stem)}
+    chars = chars + sorted(char for char in seen if char > chars[-1])
+    return probes + len(rest), chars, past.get(chars[-1])
 
 
 def _descend(store: ObjectStore, rng: KeyRange, stem: str, lead: str, pool: Executor,
@@ -146,7 +149,10 @@ def split_range(store: ObjectStore, rng: KeyRange, pool: Executor | None = None)
                     lead = key
                 chars.append(key[len(stem)])
                 if pool is not None and len(chars) >= 2:  # the level splits: probe the rest of the class at once
-                    probes, chars = _probe_class(store, rng, stem, chars, pool, probes)
+                    probes, chars, known = _probe_class(store, rng, stem, chars, pool, probes)
+                    if known is not None:  # what comes past the last character: probed already
+                        key = known[0] if known else None
+                        continue
                 after = stem + chars[-1] + MAX_CHAR
             found = _probe(store, rng, after)
             probes += 1
