@@ -143,21 +143,32 @@ def register_page(conn: Connection, objects: list[ObjectInfo] | PreparedPage, he
     if not page.count:
         return RegistrationCounts()
     try:
-        with conn.cursor() as cur:
-            cur.execute(queries.CREATE_INCOMING)
-            cur.copy_expert(queries.COPY_INCOMING, page.csv)
-            cur.execute(queries.REGISTRATION_PLAN)
-            cur.execute(queries.REGISTER_INCOMING)
-            new, changed, newer, stale, unconfirmed = cur.fetchone()
-        conn.commit()
-    except BaseException:
-        conn.rollback()
-        raise
+        new, changed, newer, stale, unconfirmed = _register_staged(conn, page, queries.REGISTER_INCOMING)
+    except psycopg2.errors.UniqueViolation:  # another session inserted one of the keys since: the page again
+        log.info("a key of the page was inserted by another session meanwhile: page registered with ON CONFLICT")
+        page.csv.seek(0)
+        new, changed, newer, stale, unconfirmed = _register_staged(conn, page, queries.REGISTER_INCOMING_ON_CONFLICT)
     counts = RegistrationCounts(listed=page.count, new=int(new), changed=int(changed), stale=int(stale),
                                 deferred=int(newer) - int(changed))
     if unconfirmed and head is not None:
         _register_confirmed(conn, unconfirmed, head, counts)
     return counts
+
+
+def _register_staged(conn: Connection, page: PreparedPage, statement: str) -> tuple:
+    """Stage ``page`` and run the bulk ``statement`` over it in one transaction (committed; rolled back on error)."""
+    try:
+        with conn.cursor() as cur:
+            cur.execute(queries.CREATE_INCOMING)
+            cur.copy_expert(queries.COPY_INCOMING, page.csv)
+            cur.execute(queries.REGISTRATION_PLAN)
+            cur.execute(statement)
+            row = cur.fetchone()
+        conn.commit()
+    except BaseException:
+        conn.rollback()
+        raise
+    return row
 
 
 def _register_confirmed(conn: Connection, unconfirmed: list[list], head: Head, counts: RegistrationCounts) -> None:
