@@ -135,16 +135,15 @@ SELECT (SELECT count(*) FROM inserted), (SELECT count(*) FROM updated),
 FROM classified
 """
 
-#: The bulk statement as every page runs it: new keys by a plain INSERT. The lister lock serializes every writer of
-#: new keys (registration is the only one), so a key ``classified`` found absent is still absent at the INSERT, and
-#: the speculative insertion of ON CONFLICT (a second probe of the key index, a speculative token, one more WAL
-#: record per row) is pure cost: 27% of the statement's time on a page of new keys. Should another session insert
-#: one of the keys in between all the same, the INSERT fails with a unique violation, the page's transaction is
-#: rolled back and the page is registered again by :data:`REGISTER_INCOMING_ON_CONFLICT`
-#: (:func:`runtime.db.registration.register_page`): the outcome is the same, the fast path only costs less.
+#: The bulk statement as every page runs it: new keys by a plain INSERT. The lister lock serializes the writers of
+#: new keys (registration is the only one; a report's writers take disjoint keys), so a key found absent is still
+#: absent at the INSERT, and ON CONFLICT's speculative insertion (a second probe of the key index, a token, one more
+#: WAL record a row) is pure cost: 27% of the statement's time on a page of new keys. Should another session insert
+#: one of the keys meanwhile all the same, the INSERT fails (unique violation), the page's transaction is rolled
+#: back and the page is registered again by :data:`REGISTER_INCOMING_ON_CONFLICT` (:func:`runtime.db.registration.
+#: register_page`), which classifies that key against the committed row: the outcome of a later listing.
 REGISTER_INCOMING = _register_incoming("")
-#: The same statement with ``ON CONFLICT (s3_key) DO NOTHING`` (locks nothing): a key inserted by another session
-#: since the classification is left to it. The fallback of a page whose plain INSERT met such a key.
+#: The same statement with ``ON CONFLICT (s3_key) DO NOTHING`` (locks nothing): the fallback above.
 REGISTER_INCOMING_ON_CONFLICT = _register_incoming("\n    ON CONFLICT (s3_key) DO NOTHING")
 
 #: Each staged key is one index probe of the tracking table (as ON CONFLICT would do), whatever the planner makes
