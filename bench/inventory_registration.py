@@ -1,7 +1,8 @@
 """Registration from an S3 Inventory report, end to end into the real PostgreSQL: ``mldp list --from-inventory`` on a
 generated Parquet report of N keys (default 10,000,000), in a child process (its peak RSS is its own), against the
 naive reading of the same report in the same run (every row made an object and registered through the listing's
-per-object path, as a listing's pages are), on a fresh database each.
+per-object path, as a listing's pages are), and against one writer connection instead of the CLI's
+:data:`~runtime.jobs.inventory.WRITERS` on the smaller report, on a fresh database each.
 
 The report is generated in the documented format (``manifest.json`` with ``fileSchema`` and MD5 checksums, Parquet
 files of 1,000,000 rows with the inventory's columns; one key in 50 is a delete marker or an older version, which
@@ -21,6 +22,7 @@ import time
 from pathlib import Path
 
 from bench.memory import peak_rss_mb
+from runtime.jobs.inventory import WRITERS
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -99,10 +101,12 @@ def naive(manifest: str, db: str) -> dict:
             "peak_rss_mb": peak_rss_mb()}
 
 
-def _ours(manifest: Path, db: str, store: Path) -> dict:
+def _ours(manifest: Path, db: str, store: Path, writers: int | None = None) -> dict:
     started = time.perf_counter()
+    more = ["--writers", str(writers)] if writers else []
     result = subprocess.run([sys.executable, "-m", "bench.inventory_registration", "--child-ours", str(manifest),
-                             "--db", db, "--store", str(store)], capture_output=True, text=True, check=True, cwd=ROOT)
+                             "--db", db, "--store", str(store), *more], capture_output=True, text=True, check=True,
+                            cwd=ROOT)
     seconds = time.perf_counter() - started
     child = json.loads(result.stdout.strip().splitlines()[-1])
     return {"new": child["new"], "seconds": seconds, "in_process_seconds": child["in_process_seconds"],
@@ -110,12 +114,17 @@ def _ours(manifest: Path, db: str, store: Path) -> dict:
             "rows": child["inventory_rows"], "skipped": child["delete_markers"] + child["not_latest"]}
 
 
-def ours_child(manifest: str, db: str, store: str) -> dict:
-    """In this process: ``mldp list --from-inventory`` (the CLI's own code path), and this process's peak RSS."""
+def ours_child(manifest: str, db: str, store: str, writers: int | None = None) -> dict:
+    """In this process: ``mldp list --from-inventory`` (the CLI's own code path; ``writers``: instead of
+    :data:`runtime.jobs.inventory.WRITERS` connections), and this process's peak RSS."""
     import contextlib
     import io
 
     from runtime.cli import main as cli
+    from runtime.jobs import inventory
+
+    if writers:
+        inventory.WRITERS = writers
 
     out = io.StringIO()
     started = time.perf_counter()
@@ -150,11 +159,14 @@ def run(keys: int = 10_000_000, reference_keys: int = 1_000_000) -> dict:
         with fresh_database(admin) as url:
             ours_small = _ours(small, url, store)
         with fresh_database(admin) as url:
+            one_writer_small = _ours(small, url, store, writers=1)
+        with fresh_database(admin) as url:
             ours_large = _ours(large, url, store)
     rate = ours_large["new"] / ours_large["seconds"]
     # in-process time on both sides (the naive path runs in its child without the interpreter start either)
     small_rate = ours_small["new"] / ours_small["in_process_seconds"]
     naive_rate = naive_small["new"] / naive_small["seconds"]
+    one_rate = one_writer_small["new"] / one_writer_small["in_process_seconds"]
     rows = [
         {"figure": f"keys registered per second from an inventory of {keys:,} keys, end to end (child process)",
          "ours": round(rate), "reference": None, "unit": "keys/s", "higher_is_better": True,
@@ -165,9 +177,13 @@ def run(keys: int = 10_000_000, reference_keys: int = 1_000_000) -> dict:
         {"figure": f"keys/s at {reference_keys:,} keys (reference: every row an object, the listing's path)",
          "ours": round(small_rate), "reference": round(naive_rate), "unit": "keys/s", "higher_is_better": True,
          "target": "faster than reference", "met": small_rate > naive_rate},
+        {"figure": f"keys/s at {reference_keys:,} keys, {WRITERS} writer connections (reference: one)",
+         "ours": round(small_rate), "reference": round(one_rate), "unit": "keys/s", "higher_is_better": True,
+         "target": "-", "met": None},
     ]
     return {"benchmark": "inventory_registration", "keys": keys, "reference_keys": reference_keys,
-            "ours": ours_large, "ours_small": ours_small, "naive_small": naive_small,
+            "ours": ours_large, "ours_small": ours_small, "one_writer_small": one_writer_small,
+            "naive_small": naive_small,
             "setup_seconds": round(setup, 1), "report_rows": rows}
 
 
@@ -180,9 +196,10 @@ def main() -> None:
     parser.add_argument("--child-naive", help=argparse.SUPPRESS)
     parser.add_argument("--db", help=argparse.SUPPRESS)
     parser.add_argument("--store", help=argparse.SUPPRESS)
+    parser.add_argument("--writers", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child_ours:
-        print(json.dumps(ours_child(args.child_ours, args.db, args.store)))
+        print(json.dumps(ours_child(args.child_ours, args.db, args.store, args.writers)))
     elif args.child_naive:
         print(json.dumps(naive(args.child_naive, args.db)))
     else:

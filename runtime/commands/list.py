@@ -27,10 +27,11 @@ from __future__ import annotations
 
 import argparse
 import time
+from functools import partial
 
 from platform_contract import defaults
 from platform_contract.discovery import DEFAULT_FULL_LISTING_HOURS
-from runtime.commands.common import credentials_from_args, emit, open_database
+from runtime.commands.common import connect_database, credentials_from_args, emit, open_database
 from runtime.commands.list_from_queue import add_queue_options, run_from_queue
 from runtime.commands.options import add_job_options, layout_from_args, non_negative_int, positive_int
 from runtime.errors import UsageError
@@ -101,7 +102,9 @@ def run(args: argparse.Namespace) -> int:
     if args.from_inventory and args.inventory_location:
         raise UsageError("give --from-inventory (one report) or --inventory-location (the newest report), not both")
     store = open_store(args.store)
-    conn = open_database(credentials_from_args(args), application_name="mldp-lister")
+    credentials = credentials_from_args(args)
+    conn = open_database(credentials, application_name="mldp-lister")
+    connect = partial(connect_database, credentials, application_name="mldp-lister")  # a report's extra writers
     publisher = publisher_from_args(args)
     started = time.monotonic()
     try:
@@ -112,7 +115,7 @@ def run(args: argparse.Namespace) -> int:
 
                 summary, stats = register_inventory(store, conn, args.from_inventory, prefixes or None,
                                                     chunk_size=args.chunk_size, layout=layout,
-                                                    wait_seconds=args.wait_seconds)
+                                                    wait_seconds=args.wait_seconds, connect=connect)
                 extra = stats.as_dict()
             elif args.inventory_location:
                 from runtime.jobs.scheduled_discovery import run_scheduled_discovery
@@ -120,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
                 summary, extra = run_scheduled_discovery(
                     store, conn, args.inventory_location, full_listing_hours=args.full_listing_hours,
                     prefixes=prefixes or None, chunk_size=args.chunk_size, layout=layout,
-                    wait_seconds=args.wait_seconds, parallelism=args.parallelism)
+                    wait_seconds=args.wait_seconds, parallelism=args.parallelism, connect=connect)
             else:
                 summary = run_lister(store, conn, prefixes or None, chunk_size=args.chunk_size, layout=layout,
                                      wait_seconds=args.wait_seconds, parallelism=args.parallelism)

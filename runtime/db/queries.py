@@ -37,7 +37,7 @@ COPY_INCOMING = (
 #: it can never be part of a deadlock, and it never locks an unchanged row (a plain ON CONFLICT DO UPDATE ... WHERE
 #: locks every conflicting row, even those it does not update). A locked row is re-checked: a row being processed
 #: (PROCESSING) or locked by a batch right now keeps its version; the new one is ``deferred`` to the next listing.
-#: New keys are inserted (ON CONFLICT DO NOTHING locks nothing). A new version goes back to PENDING
+#: New keys are inserted (a plain INSERT, see below; never a lock). A new version goes back to PENDING
 #: with attempts reset; the trigger of migrations 0003/0007 writes the replaced version's outcome to the history.
 #: A row registered without an ETag (the reference schema's rows; the processor records the ETag it processed on
 #: them) has no version to compare: the listed object is taken as the row's own version (``adopt``: its ETag and
@@ -66,7 +66,9 @@ NEXT_VERSION = """
         claim_limit = NULL,
         updated_at = now()"""
 
-REGISTER_INCOMING = f"""
+def _register_incoming(on_conflict: str) -> str:
+    """The bulk statement, its new keys' INSERT ending with ``on_conflict``."""
+    return f"""
 WITH classified AS (
     SELECT i.s3_key, i.file_size_bytes, i.last_modified, i.last_modified_epoch, i.etag, f.file_id,
         CASE
@@ -122,8 +124,7 @@ WITH classified AS (
         (s3_key, file_size_bytes, last_modified_timestamp, etag, processing_status, next_attempt_at)
     SELECT s3_key, file_size_bytes, last_modified, etag, 'PENDING', now()
     FROM classified
-    WHERE kind = 'new'
-    ON CONFLICT (s3_key) DO NOTHING
+    WHERE kind = 'new'{on_conflict}
     RETURNING f.file_id
 )
 SELECT (SELECT count(*) FROM inserted), (SELECT count(*) FROM updated),
@@ -133,6 +134,17 @@ SELECT (SELECT count(*) FROM inserted), (SELECT count(*) FROM updated),
         FILTER (WHERE kind = 'unconfirmed'), '[]')
 FROM classified
 """
+
+#: The bulk statement as every page runs it: new keys by a plain INSERT. The lister lock serializes the writers of
+#: new keys (registration is the only one; a report's writers take disjoint keys), so a key found absent is still
+#: absent at the INSERT, and ON CONFLICT's speculative insertion (a second probe of the key index, a token, one more
+#: WAL record a row) is pure cost: 27% of the statement's time on a page of new keys. Should another session insert
+#: one of the keys meanwhile all the same, the INSERT fails (unique violation), the page's transaction is rolled
+#: back and the page is registered again by :data:`REGISTER_INCOMING_ON_CONFLICT` (:func:`runtime.db.registration.
+#: register_page`), which classifies that key against the committed row: the outcome of a later listing.
+REGISTER_INCOMING = _register_incoming("")
+#: The same statement with ``ON CONFLICT (s3_key) DO NOTHING`` (locks nothing): the fallback above.
+REGISTER_INCOMING_ON_CONFLICT = _register_incoming("\n    ON CONFLICT (s3_key) DO NOTHING")
 
 #: Each staged key is one index probe of the tracking table (as ON CONFLICT would do), whatever the planner makes
 #: of a temporary table without statistics: a hash or merge join reads the whole table for every page, which makes

@@ -13,7 +13,7 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timezone
@@ -143,21 +143,32 @@ def register_page(conn: Connection, objects: list[ObjectInfo] | PreparedPage, he
     if not page.count:
         return RegistrationCounts()
     try:
-        with conn.cursor() as cur:
-            cur.execute(queries.CREATE_INCOMING)
-            cur.copy_expert(queries.COPY_INCOMING, page.csv)
-            cur.execute(queries.REGISTRATION_PLAN)
-            cur.execute(queries.REGISTER_INCOMING)
-            new, changed, newer, stale, unconfirmed = cur.fetchone()
-        conn.commit()
-    except BaseException:
-        conn.rollback()
-        raise
+        new, changed, newer, stale, unconfirmed = _register_staged(conn, page, queries.REGISTER_INCOMING)
+    except psycopg2.errors.UniqueViolation:  # another session inserted one of the keys since: the page again
+        log.info("a key of the page was inserted by another session meanwhile: page registered with ON CONFLICT")
+        page.csv.seek(0)
+        new, changed, newer, stale, unconfirmed = _register_staged(conn, page, queries.REGISTER_INCOMING_ON_CONFLICT)
     counts = RegistrationCounts(listed=page.count, new=int(new), changed=int(changed), stale=int(stale),
                                 deferred=int(newer) - int(changed))
     if unconfirmed and head is not None:
         _register_confirmed(conn, unconfirmed, head, counts)
     return counts
+
+
+def _register_staged(conn: Connection, page: PreparedPage, statement: str) -> tuple:
+    """Stage ``page`` and run the bulk ``statement`` over it in one transaction (committed; rolled back on error)."""
+    try:
+        with conn.cursor() as cur:
+            cur.execute(queries.CREATE_INCOMING)
+            cur.copy_expert(queries.COPY_INCOMING, page.csv)
+            cur.execute(queries.REGISTRATION_PLAN)
+            cur.execute(statement)
+            row = cur.fetchone()
+        conn.commit()
+    except BaseException:
+        conn.rollback()
+        raise
+    return row
 
 
 def _register_confirmed(conn: Connection, unconfirmed: list[list], head: Head, counts: RegistrationCounts) -> None:
@@ -244,13 +255,36 @@ def lister_lock(conn: Connection, wait_seconds: float = 0.0, poll_seconds: float
 _DONE = object()
 
 
+@contextmanager
+def writer_connections(connect: Callable[[], Connection] | None, writers: int) -> Iterator[list[Connection]]:
+    """``writers - 1`` more connections made by ``connect`` (none without it), closed at the end of the block: the
+    extra writers of :func:`register_pages`. Open them inside :func:`lister_lock`: they register under its lock."""
+    extra: list[Connection] = []
+    try:
+        if connect is not None:
+            extra.extend(connect() for _ in range(max(writers, 1) - 1))
+        yield extra
+    finally:
+        for conn in extra:
+            conn.close()
+
+
 def register_pages(conn: Connection, pages: Iterable[list[ObjectInfo] | PreparedPage], ahead: int = 2,
-                   head: Head | None = None) -> Iterator[RegistrationCounts]:
+                   head: Head | None = None, writers: Sequence[Connection] = ()) -> Iterator[RegistrationCounts]:
     """Register ``pages`` (lists of objects, or pages a source prepared itself, keys unique) one transaction each
     (:func:`register_page`, confirming with ``head``), yielding each page's counts. A background thread lists and
     prepares up to ``ahead`` pages while the database registers the current one (listing S3 and building the CSV
-    overlap the SQL; memory stays bounded by ``ahead + 1`` pages). An error on either side stops both."""
+    overlap the SQL; memory stays bounded by ``ahead + 1`` pages, plus one per extra writer). An error on either
+    side stops both.
+
+    ``writers``: more connections that register pages too, each in a thread of its own, in no particular order
+    (the backends are processes: the statement's CPU, the bound of a bulk registration, runs on more cores). Only
+    for a source whose keys are unique across pages (an inventory report lists each key once): a key in two pages
+    registered at once would be settled by the order of the commits, not of the pages. The statement's rules hold
+    between concurrent pages as they do between listers (no lock on an unchanged row, locks taken with SKIP LOCKED
+    in file_id order, a key inserted meanwhile classified again: :data:`runtime.db.queries.REGISTER_INCOMING`)."""
     prepared: queue.Queue = queue.Queue(maxsize=ahead)
+    results: queue.Queue = queue.Queue()
     stop = threading.Event()
 
     def hand_over(item: object) -> bool:
@@ -271,16 +305,56 @@ def register_pages(conn: Connection, pages: Iterable[list[ObjectInfo] | Prepared
         except BaseException as exc:  # handed to the consumer, which re-raises it
             hand_over(exc)
 
-    producer = threading.Thread(target=produce, name="listing", daemon=True)
-    producer.start()
-    try:
-        while True:
-            item = prepared.get()
-            if item is _DONE:
+    def take() -> object:
+        """The next page; the end (or the producer's error) is put back for the other writers."""
+        while not stop.is_set():
+            try:
+                item = prepared.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            if item is _DONE or isinstance(item, BaseException):
+                prepared.put(item)
+            return item
+        return _DONE
+
+    def write(extra: Connection) -> None:
+        try:
+            while isinstance(item := take(), PreparedPage):
+                results.put(register_page(extra, item, head))
+        except BaseException as exc:  # handed to the consumer, which re-raises it
+            results.put(exc)
+        finally:
+            results.put(_DONE)
+
+    threads = [threading.Thread(target=produce, name="listing", daemon=True)]
+    threads += [threading.Thread(target=write, args=(c,), name=f"writer-{n}", daemon=True)
+                for n, c in enumerate(writers, 2)]
+    for thread in threads:
+        thread.start()
+    running = len(writers)
+
+    def collected(block: bool) -> Iterator[RegistrationCounts]:
+        nonlocal running
+        while running:
+            try:
+                item = results.get(block=block)
+            except queue.Empty:
                 return
-            if isinstance(item, BaseException):
+            if item is _DONE:
+                running -= 1
+            elif isinstance(item, BaseException):
                 raise item
+            else:
+                yield item
+
+    try:
+        while isinstance(item := take(), PreparedPage):
             yield register_page(conn, item, head)
+            yield from collected(block=False)
+        if isinstance(item, BaseException):
+            raise item
+        yield from collected(block=True)
     finally:
         stop.set()
-        producer.join()
+        for thread in threads:
+            thread.join()

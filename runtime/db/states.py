@@ -97,6 +97,10 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition((), _F.PENDING, _REGISTER, "queries.REGISTER_INCOMING", "a new key is listed"),
     Transition(_AT_REST, _F.PENDING, _REGISTER, "queries.REGISTER_INCOMING",
                "a new version of the key is listed (never over a PROCESSING file): attempts reset"),
+    Transition((), _F.PENDING, _REGISTER, "queries.REGISTER_INCOMING_ON_CONFLICT",
+               "a new key is listed, the page registered again after another session inserted one of its keys"),
+    Transition(_AT_REST, _F.PENDING, _REGISTER, "queries.REGISTER_INCOMING_ON_CONFLICT",
+               "a new version of the key is listed, the page registered again (as above)"),
     Transition(_AT_REST, _F.PENDING, _REGISTER, "registration_queries.REGISTER_CONFIRMED",
                "a version listed older than the registered one that HeadObject shows is current (a multipart "
                "upload completed after it): a new version, attempts reset"),

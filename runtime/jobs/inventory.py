@@ -24,7 +24,7 @@ import json
 import os
 import re
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -56,6 +56,14 @@ REQUIRED_COLUMNS = ("bucket", "key", "size", "last_modified_date", "e_tag")
 VERSION_COLUMNS = ("is_latest", "is_delete_marker")
 _SCHEMA_FIELD = re.compile(r"\b(?:required|optional|repeated)\s+\w+\s+(\w+)")
 _COPY_OPTIONS = pacsv.WriteOptions(include_header=False, quoting_style="needed")
+#: Connections that register a report's chunks at once (:func:`runtime.db.registration.register_pages`): a report
+#: lists each key once (latest versions only), so its chunks are disjoint. The bulk statement's CPU in the backend
+#: is the bound of a report's registration (~6.5 µs a new key, against ~1 µs of pyarrow and Python in this
+#: process); a second backend is a second process on another core: 0.9-1.6x (median 1.12x) in 7 alternating runs
+#: of 1,000,000 keys on a 2-core machine at a load of 4-6, 1.6x when the other core is free (BENCHMARKS.md, issue
+#: 21). More writers than cores add contention on the same index pages (the file_id and claim indexes grow at
+#: their right end), not throughput.
+WRITERS = 2
 
 
 class InventoryError(MldpError):
@@ -268,9 +276,11 @@ def open_inventory(location: str, s3_client: Any = None) -> tuple[Manifest, _Rep
 
 def register_inventory(store: ObjectStore, conn: Connection, location: str, prefixes: Sequence[str] | None = None,
                        chunk_size: int = DEFAULT_CHUNK_SIZE, layout: Layout | None = None, wait_seconds: float = 0.0,
-                       show_progress: bool = True, s3_client: Any = None) -> tuple[ListingSummary, InventoryStats]:
+                       show_progress: bool = True, s3_client: Any = None,
+                       connect: Callable[[], Connection] | None = None) -> tuple[ListingSummary, InventoryStats]:
     """Register the report at ``location`` (module docstring) for ``store`` (an S3 store must be the report's
-    source bucket), with the listing's prefixes (``None``: the reference folders) and its rules."""
+    source bucket), with the listing's prefixes (``None``: the reference folders) and its rules. With ``connect``
+    (a new connection to the same database), :data:`WRITERS` connections register its chunks at once."""
     from runtime.jobs.lister import check_prefixes
 
     layout = layout or Layout()
@@ -294,6 +304,6 @@ def register_inventory(store: ObjectStore, conn: Connection, location: str, pref
     details = {"manifest": location, "report_time": when.isoformat() if when else None}
     summary = register_discovered(conn, pages(), keep=keep, chunk_size=chunk_size, show_progress=show_progress,
                                   wait_seconds=wait_seconds, prefixes=checked, source="inventory", prepared=True,
-                                  details=details, head=current_object(store))
+                                  details=details, head=current_object(store), connect=connect, writers=WRITERS)
     return summary, stats
 

@@ -23,7 +23,7 @@ import bisect
 import logging
 import re
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
@@ -41,6 +41,7 @@ from runtime.db.registration import (
     lister_lock,
     register_pages,
     unregistrable_reason,
+    writer_connections,
 )
 from runtime.jobs.parallel_listing import parallel_pages
 from runtime.layout import MAX_KEY_BYTES, Layout
@@ -269,7 +270,8 @@ def register_discovered(conn: Connection, pages: Iterable[Sequence[ObjectInfo]],
                         chunk_size: int = DEFAULT_CHUNK_SIZE, show_progress: bool = True,
                         wait_seconds: float = 0.0, prefixes: Sequence[str] = (),
                         source: str = "listing", prepared: bool = False,
-                        details: Mapping[str, object] | None = None, head: Head | None = None) -> ListingSummary:
+                        details: Mapping[str, object] | None = None, head: Head | None = None,
+                        connect: Callable[[], Connection] | None = None, writers: int = 1) -> ListingSummary:
     """Register a stream of discovered objects: the one path of every discovery source (a listing, an S3 Inventory
     report, S3 events from a queue), with one rule set.
 
@@ -284,7 +286,10 @@ def register_discovered(conn: Connection, pages: Iterable[Sequence[ObjectInfo]],
 
     ``prepared``: ``pages`` yields :class:`~runtime.db.registration.PreparedPage` chunks that the source built and
     filtered with ``keep`` itself, keys unique (the inventory's vectorized path); they are registered as they come.
-    ``details``: more facts recorded with the run in ``discovery_runs`` (an inventory run: its report's time)."""
+    ``details``: more facts recorded with the run in ``discovery_runs`` (an inventory run: its report's time).
+    ``connect``, ``writers``: with ``writers > 1``, that many connections register chunks at once (``connect`` makes
+    the extra ones, opened under the lock and closed before it is released): only for a source whose keys are unique
+    across chunks (:func:`runtime.db.registration.register_pages`)."""
     if chunk_size <= 0:
         raise ValueError("chunk_size must be positive")
     started, started_at = time.monotonic(), datetime.now(timezone.utc)
@@ -292,9 +297,10 @@ def register_discovered(conn: Connection, pages: Iterable[Sequence[ObjectInfo]],
     with lister_lock(conn, wait_seconds):
         progress = Progress(source, unit="keys", enabled=show_progress)
         chunks = pages if prepared else chunked(filtered_pages(pages, keep), chunk_size)
-        for counts in register_pages(conn, chunks, head=head):  # type: ignore[arg-type]
-            total.add(counts)
-            progress.advance(counts.listed, new=total.new, changed=total.changed)
+        with writer_connections(connect, writers) as extra:
+            for counts in register_pages(conn, chunks, head=head, writers=extra):  # type: ignore[arg-type]
+                total.add(counts)
+                progress.advance(counts.listed, new=total.new, changed=total.changed)
         progress.finish()
     raw_prefix = keep.layout.raw_prefix
     for line in ignored_lines(keep.ignored, keep.examples, raw_prefix):

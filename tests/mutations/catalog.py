@@ -205,4 +205,16 @@ MUTATIONS: tuple[Mutation, ...] = (
         T + "jobs/test_batch_safe_points.py::test_the_stop_rule_is_a_function_of_the_stage_alone",
         T + "jobs/test_batch_safe_points.py::"
             "test_a_stop_during_each_step_gives_the_batch_back_before_its_manifest_and_finishes_it_after"),
+    # -- registration (issue 21's measure round): the plain INSERT's fallback, a report's two writers ---------------
+    one_edit(
+        "a page whose plain INSERT met a key inserted meanwhile fails instead of being registered again",
+        "runtime/db/registration.py", "except psycopg2.errors.UniqueViolation:", "except KeyError:",
+        T + "db/test_registration_insert_race.py::"
+            "test_a_key_inserted_by_another_session_during_the_page_is_classified_again_not_an_error"),
+    one_edit(
+        "the pages an extra writer registered are not counted (register_pages)",
+        "runtime/db/registration.py", "results.put(register_page(extra, item, head))",
+        "register_page(extra, item, head)",
+        T + "db/test_registration_writers.py::test_every_page_is_registered_once_across_the_writers",
+        T + "jobs/test_inventory.py::test_two_writers_register_a_report_by_the_same_rules"),
 )

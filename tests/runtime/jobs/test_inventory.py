@@ -135,3 +135,32 @@ def test_cli_from_inventory(tmp_path, db_url, capsys):
                  "--no-metrics"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert (report["new"], report["inventory_rows"], report["inventory_files"]) == (3, 3, 2)
+
+
+def test_two_writers_register_a_report_by_the_same_rules(local_store, db_conn, db_url, tmp_path):
+    """With ``connect``, a report's chunks are registered on two connections at once (its keys are disjoint):
+    every key once, newer versions taken, older ones stale, unchanged ones untouched; the extra connection is
+    opened under the lister lock and closed."""
+    import psycopg2
+
+    opened: list = []
+
+    def connect():
+        opened.append(psycopg2.connect(db_url))
+        return opened[-1]
+
+    keys = [HIST + f"w/{i:03d}.json" for i in range(200)]
+    t0 = _now()
+    first = write_local_report(tmp_path / "r1", [Row(k, 1, t0, "v1") for k in keys], files=4)
+    summary, _ = _register(local_store, db_conn, first, chunk_size=9, connect=connect)
+    assert (summary["new"], len(opened), all(c.closed for c in opened)) == (200, 1, True)
+    registered = files_by_key(db_conn, COLUMNS)
+    assert len(registered) == 200
+    rows = [Row(k, 2, t0 + timedelta(hours=1), "v2") if i % 2 == 0 else  # newer: taken
+            Row(k, 3, t0 - timedelta(hours=1), "v0") if i % 4 == 1 else  # older (no such object now): stale
+            Row(k, 1, t0, "v1") for i, k in enumerate(keys)]  # unchanged
+    summary, _ = _register(local_store, db_conn, write_local_report(tmp_path / "r2", rows, files=4), chunk_size=9,
+                           connect=connect)
+    assert (summary["changed"], summary["stale"], summary["unchanged"], len(opened)) == (100, 50, 50, 2)
+    after = files_by_key(db_conn, "etag, version")
+    assert after == {k: (("v2", 2) if i % 2 == 0 else ("v1", 1)) for i, k in enumerate(keys)}
