@@ -8,10 +8,10 @@ find which characters follow the range's known common prefix (its stem); the pro
 ``stem + c + U+10FFFF`` (past every key that starts with ``stem + c``) finds the next character. The boundaries
 ``stem + c + U+10FFFF`` cut the range into consecutive ranges ``(start_after, end]``, one per character, each with a
 longer stem. Rounds of splitting (in parallel) go on until there are enough ranges and none is left coarser than a
-split sibling (the coarse ones would be the tail of the listing; the plan stays under ``16 x parallelism`` ranges),
-or none can be split. Probes are round trips: a long shared stem and the rest of a character class (digits,
-``a-z``, ``A-Z``) are probed at once, so a level of digits costs one round trip, not ten. The threads then take the
-coarsest ranges first.
+split sibling (the coarse ones would be the tail of the listing; the plan stops at about ``16 x parallelism``
+ranges), or none can be split. Probes are round trips: a long shared stem and the rest of a character class
+(digits, ``a-z``, ``A-Z``) are probed at once, so a level of digits costs one round trip, not ten. The threads then
+take the coarsest ranges first.
 
 **Exactly once.** Consecutive ranges sharing their bounds partition their parent whatever the bounds are (a key equal
 to a bound belongs to the range ending there; :mod:`runtime.storage.key_ranges`), so sampling only decides how
@@ -47,7 +47,7 @@ MAX_CHAR = "\U0010ffff"
 RANGES_PER_THREAD = 4
 #: Character classes a split probes at once, the rest of a class as soon as two characters of a level are known.
 CHARACTER_CLASSES = ("0123456789", "abcdefghijklmnopqrstuvwxyz", "ABCDEFGHIJKLMNOPQRSTUVWXYZ")
-#: Lengths of a shared stem probed at once (a round trip), while the stem goes on.
+#: Lengths of a shared stem probed at once (a round trip of the stem's k-ary search).
 DESCENT_PROBES = 8
 #: Ranges per listing thread a plan may grow to while it evens out (see :func:`plan_ranges`).
 MAX_RANGES_PER_THREAD = 16
@@ -66,6 +66,9 @@ class KeyRange:
     start_after: str | None = None
     end: str | None = None
     stem: str = ""
+    #: Splits between this range and the prefix (or sub-prefix) it was planned from: how coarse it is. The stem's
+    #: length is no measure of that: sub-prefixes of one level differ in name length.
+    depth: int = 0
 
     def pages(self, store: ObjectStore, page_size: int | None = None) -> Iterator[list[ObjectInfo]]:
         """List this range."""
@@ -112,26 +115,34 @@ def _descend(store: ObjectStore, rng: KeyRange, stem: str, lead: str, pool: Exec
              probes: int) -> tuple[int, str]:
     """The longest prefix of ``lead`` (a key of ``rng`` extending ``stem``) that every key of ``rng`` shares, from
     ``stem`` (shared), probed at once: nothing follows ``lead[:n] + MAX_CHAR`` in ``rng`` exactly when every key
-    starts with ``lead[:n]`` (``lead`` is the first key). Serially a long shared stem costs a round trip a
-    character."""
-    while len(stem) < len(lead) and probes < MAX_PROBES:
-        lengths = list(range(len(stem) + 1, len(lead) + 1))[: min(DESCENT_PROBES, MAX_PROBES - probes)]
+    starts with ``lead[:n]`` (``lead`` is the first key), which holds up to some ``n`` and no further: each round
+    probes :data:`DESCENT_PROBES` lengths spread over what is left (a k-ary search). Serially a long shared stem
+    costs a round trip and a probe a character; here a 100-character stem takes three round trips."""
+    low, high = len(stem), len(lead) + 1  # every key starts with lead[:low]; lead[:high] is past the lead
+    while high - low > 1 and probes < MAX_PROBES:
+        count = min(DESCENT_PROBES, high - low - 1, MAX_PROBES - probes)
+        lengths = sorted({low + (high - low) * (i + 1) // (count + 1) for i in range(count)})
         found = list(pool.map(lambda n: _probe(store, rng, lead[:n] + MAX_CHAR), lengths))
         probes += len(lengths)
         for length, keys in zip(lengths, found):
             if keys:
-                return probes, stem
-            stem = lead[:length]
-    return probes, stem
+                high = length
+                break
+            low = length
+    return probes, lead[:low]
 
 
-def split_range(store: ObjectStore, rng: KeyRange, pool: Executor | None = None) -> list[KeyRange] | None:
+def split_range(store: ObjectStore, rng: KeyRange, pool: Executor | None = None,
+                page_size: int = 1) -> list[KeyRange] | None:
     """``rng`` cut into consecutive ranges by the characters that follow its stem (descending through a stem every
-    key shares), or ``None`` when it cannot be split (empty, one key, or no second character found). With a
-    ``pool``, a shared stem (:func:`_descend`) and the rest of a character class (:func:`_probe_class`) are probed
-    at once."""
-    first = _probe(store, rng, rng.start_after, count=2)
-    if len(first) < 2:
+    key shares), or ``None`` when it cannot be split: no second character found, or its parts would hold less than
+    a page (``page_size`` keys) each, judged by the first part (its first page of keys, read by the first probe,
+    lies wholly in it): a part listed in one request costs a round trip for a fraction of a page, so splitting
+    would make the listing slower, not faster. With a ``pool``, a shared stem (:func:`_descend`) and the rest of a
+    character class (:func:`_probe_class`) are probed at once."""
+    count = max(page_size, 2)
+    first = _probe(store, rng, rng.start_after, count=count)
+    if len(first) < count:
         return None
     stem = rng.stem if first[0].startswith(rng.stem) else rng.prefix
     probes = 1
@@ -158,7 +169,10 @@ def split_range(store: ObjectStore, rng: KeyRange, pool: Executor | None = None)
             probes += 1
             key = found[0] if found else None
         if len(chars) >= 2:
-            return _cut(rng, stem, chars)
+            if not first[page_size - 1].startswith(stem + chars[0]):
+                return None  # the first part holds less than a page
+            # cut short (probes spent, keys left): the last range keeps the level, to be split again
+            return _cut(rng, stem, chars, complete=key is None or not key.startswith(stem))
         if len(chars) == 1 and probes < MAX_PROBES:
             stem += chars[0]  # every key (but the stem itself) starts with stem + c: sample one level deeper
             if pool is not None:
@@ -168,8 +182,10 @@ def split_range(store: ObjectStore, rng: KeyRange, pool: Executor | None = None)
     return None
 
 
-def _cut(rng: KeyRange, stem: str, chars: Sequence[str]) -> list[KeyRange]:
-    """Consecutive ranges of ``rng`` with boundaries ``stem + c + MAX_CHAR`` (each strictly inside ``rng``)."""
+def _cut(rng: KeyRange, stem: str, chars: Sequence[str], complete: bool = True) -> list[KeyRange]:
+    """Consecutive ranges of ``rng`` with boundaries ``stem + c + MAX_CHAR`` (each strictly inside ``rng``), one
+    split deeper. When the level's characters were not all found (``complete`` false), the last range holds every
+    character from its own on: it keeps ``stem`` and ``rng``'s depth, so that a later round splits it again."""
     ranges: list[KeyRange] = []
     lower = rng.start_after
     for index, char in enumerate(chars):
@@ -178,15 +194,19 @@ def _cut(rng: KeyRange, stem: str, chars: Sequence[str]) -> list[KeyRange]:
         if not last and ((lower is not None and bound <= lower) or (rng.end is not None and bound >= rng.end)):
             continue  # not strictly inside: the next range starts where the previous one ended
         upper = rng.end if last else bound
-        ranges.append(KeyRange(rng.prefix, lower, upper, stem + char))
+        whole = last and not complete
+        ranges.append(KeyRange(rng.prefix, lower, upper, stem if whole else stem + char,
+                               rng.depth if whole else rng.depth + 1))
         lower = upper
     return ranges
 
 
-def plan_ranges(store: ObjectStore, prefix: str, parallelism: int) -> tuple[list[KeyRange], list[ObjectInfo]]:
+def plan_ranges(store: ObjectStore, prefix: str, parallelism: int,
+                page_size: int | None = None) -> tuple[list[KeyRange], list[ObjectInfo]]:
     """The ranges that partition ``prefix`` (about ``4 x parallelism`` of them when the keys allow it), and the
     objects the level listing already listed (directly under ``prefix``, in no range)."""
     target = max(parallelism * RANGES_PER_THREAD, 1)
+    page = page_size or getattr(store, "page_size", 1000)  # a range of fewer keys is not split
     direct: list[ObjectInfo] = []
     ranges = [KeyRange(prefix, stem=prefix)]
     level = store.list_level(prefix) if parallelism > 1 and (not prefix or prefix.endswith("/")) else None
@@ -196,17 +216,17 @@ def plan_ranges(store: ObjectStore, prefix: str, parallelism: int) -> tuple[list
     done: list[KeyRange] = []
     split = made = 0
     with ThreadPoolExecutor(max_workers=parallelism, thread_name_prefix="plan") as pool, \
-            ThreadPoolExecutor(max_workers=2 * parallelism, thread_name_prefix="probe") as probe_pool:
+            ThreadPoolExecutor(max_workers=parallelism, thread_name_prefix="probe") as probe_pool:
         for _ in range(MAX_ROUNDS):
             if not ranges or parallelism <= 1:
                 break
-            ranges.sort(key=lambda r: len(r.stem))  # the coarsest first
+            ranges.sort(key=lambda r: r.depth)  # the coarsest first
             fanout = made / split if split else 2
             size = _round_size(ranges, len(ranges) + len(done), target, parallelism, fanout)
             if size < 1:
                 break
             batch, ranges = ranges[:size], ranges[size:]
-            results = list(pool.map(lambda r: split_range(store, r, probe_pool), batch))
+            results = list(pool.map(lambda r: split_range(store, r, probe_pool, page), batch))
             for index, rng in enumerate(batch):
                 parts = results[index]
                 if parts is None:
@@ -221,16 +241,18 @@ def plan_ranges(store: ObjectStore, prefix: str, parallelism: int) -> tuple[list
 
 def _round_size(ranges: Sequence[KeyRange], planned: int, target: int, parallelism: int, fanout: float) -> int:
     """How many of the coarsest ``ranges`` (sorted, coarsest first) the next round splits: all of the coarsest
-    level at once (one round per level: every round costs round trips), at most one per thread, while the plan
-    stays under :data:`MAX_RANGES_PER_THREAD` per thread at the fan-out seen so far. Below the target, at least
-    one; at it, only ranges still coarser than the finest (a sibling of theirs was split, so each holds about
-    ``fanout`` times the keys of the finest: left, they would be the tail of the listing), none once even."""
-    coarsest = len(ranges[0].stem)
-    if planned >= target and coarsest == len(ranges[-1].stem):
+    level at once (one round per level: every round costs round trips), at most one per thread, as many as keep
+    the plan under :data:`MAX_RANGES_PER_THREAD` per thread at the fan-out seen so far, and one while it is under
+    (so a plan may pass the cap by one split). Below the target, at least one; at it, only ranges still coarser
+    than the finest (a sibling of theirs was split, so each holds about ``fanout`` times the keys of the finest:
+    left, they would be the tail of the listing), none once even."""
+    coarsest = ranges[0].depth
+    if planned >= target and coarsest == ranges[-1].depth:
         return 0
-    coarse = sum(1 for rng in ranges if len(rng.stem) == coarsest)
-    room = int((parallelism * MAX_RANGES_PER_THREAD - planned) / max(fanout - 1, 1))
-    return max(1 if planned < target else 0, min(coarse, parallelism, room))
+    coarse = sum(1 for rng in ranges if rng.depth == coarsest)
+    cap = parallelism * MAX_RANGES_PER_THREAD
+    room = int((cap - planned) / max(fanout - 1, 1)) if planned < cap else 0
+    return max(1 if planned < target else 0, min(coarse, parallelism, max(room, 1 if planned < cap else 0)))
 
 
 _DONE = object()
@@ -243,11 +265,11 @@ def parallel_pages(store: ObjectStore, prefix: str, parallelism: int = DEFAULT_P
     in any thread stops them all and is raised here."""
     if parallelism < 1:
         raise ValueError("parallelism must be at least 1")
-    ranges, direct = plan_ranges(store, prefix, parallelism)
+    ranges, direct = plan_ranges(store, prefix, parallelism, page_size)
     if direct:
         yield direct
     todo: queue.SimpleQueue = queue.SimpleQueue()
-    for rng in sorted(ranges, key=lambda r: len(r.stem)):  # the coarsest (likely the largest) first: no long tail
+    for rng in sorted(ranges, key=lambda r: r.depth):  # the coarsest (likely the largest) first: no long tail
         todo.put(rng)
     pages: queue.Queue = queue.Queue(maxsize=2 * parallelism)
     stop = threading.Event()

@@ -11,14 +11,14 @@ leaves botocore the small rest of the document (prefixes, truncation, tokens) an
 S3's shape (``Key``, ``LastModified``, ``ETag``, checksum elements, ``Size``, ``StorageClass``, in that order, with
 no whitespace between elements, as S3 and moto write them) in a complete ``ListBucketResult``. Anything else (an
 ``Owner``, a ``RestoreStatus``, a truncated or error body, another order, whitespace) is left whole to botocore, so
-the result is never different, only slower.
+the result is never different, only slower. What the fast parse leaves out: the checksum elements of an entry
+(``ChecksumAlgorithm``, ``ChecksumType``; nothing here reads them) and an empty ``StorageClass``.
 Keys stay as S3 sent them after XML unescaping: with ``EncodingType=url`` (which botocore sets on every listing)
 botocore's own ``after-call`` handler URL-decodes them, as it does after its own parse.
 """
 
 from __future__ import annotations
 
-import html
 import re
 from collections.abc import Callable
 from datetime import datetime, timezone
@@ -34,6 +34,11 @@ _ENTRY = re.compile(rb"<Contents><Key>([^<]*)</Key><LastModified>([^<]*)</LastMo
                     rb"(?:<Checksum(?:Algorithm|Type)>[^<]*</Checksum(?:Algorithm|Type)>)*<Size>(\d+)</Size>"
                     rb"(?:<StorageClass>([^<]*)</StorageClass>)?</Contents>")
 _OPEN, _CLOSE = b"<Contents>", b"</Contents>"
+#: Every byte but those an XML parser would refuse or change in character data (C0 controls; a CR becomes a LF):
+#: deleting these leaves only the suspect ones (``bytes.translate``, ~15x faster than a regular expression).
+_PLAIN_BYTES = bytes(range(0x20, 0x100)) + b"\t\n"
+_REFERENCE = re.compile(r"&(?:(amp|lt|gt|quot|apos)|#([0-9]+)|#x([0-9a-fA-F]+));")
+_NAMED = {"amp": "&", "lt": "<", "gt": ">", "quot": '"', "apos": "'"}
 _END = b"</ListBucketResult>"
 
 
@@ -65,21 +70,50 @@ def parse_contents(body: bytes) -> tuple[list[dict[str, Any]], bytes] | None:
     # entries are exactly body[first:end] (in a well-formed document every </Contents> closes one of them).
     if len(found) != body.count(_OPEN) or body.count(_CLOSE + _OPEN, first, end) != len(found) - 1:
         return None  # an entry of another shape, or something between two entries
+    if body[first:end].translate(None, _PLAIN_BYTES):
+        return None  # a control character, or a CR an XML parser would turn into a LF: botocore's to judge
+    try:
+        return _entries(found), body[:first] + body[end:]
+    except (ValueError, UnicodeError):  # not UTF-8, or a reference XML has no meaning for: botocore's to judge
+        return None
+
+
+def _entries(found: list[tuple[bytes, ...]]) -> list[dict[str, Any]]:
     entries: list[dict[str, Any]] = []
     stamps: dict[bytes, Any] = {}
-    unescape = html.unescape
     for key, modified, etag, size, storage in found:
         stamp = stamps.get(modified)
         if stamp is None:
             stamp = stamps[modified] = fast_timestamp(modified.decode("ascii"))
         text = key.decode("utf-8")
         tag = etag.replace(b"&quot;", b'"').decode("utf-8")
-        entry = {"Key": unescape(text) if "&" in text else text, "LastModified": stamp,
-                 "ETag": unescape(tag) if "&" in tag else tag, "Size": int(size)}
+        entry = {"Key": _xml_unescape(text) if "&" in text else text, "LastModified": stamp,
+                 "ETag": _xml_unescape(tag) if "&" in tag else tag, "Size": int(size)}
         if storage:
             entry["StorageClass"] = storage.decode("utf-8")
         entries.append(entry)
-    return entries, body[:first] + body[end:]
+    return entries
+
+
+def _reference(match: re.Match[str]) -> str:
+    name, decimal, hexadecimal = match.groups()
+    if name:
+        return _NAMED[name]
+    code = int(decimal) if decimal else int(hexadecimal, 16)
+    if not (code in (0x9, 0xA, 0xD) or 0x20 <= code <= 0xD7FF or 0xE000 <= code <= 0xFFFD
+            or 0x10000 <= code <= 0x10FFFF):
+        raise ValueError(f"&#{code}; is no XML character")
+    return chr(code)
+
+
+def _xml_unescape(text: str) -> str:
+    """XML character data as text: the five predefined entities and character references, as an XML parser reads
+    them (``html.unescape`` would read ``&#128;`` as cp1252's euro sign, and accept ``&copy;``); any other ``&``
+    raises ``ValueError``."""
+    unescaped = _REFERENCE.sub(_reference, text)
+    if "&" in _REFERENCE.sub("", text):
+        raise ValueError("an & that is no XML reference")
+    return unescaped
 
 
 def listed_object(item: dict[str, Any]) -> ObjectInfo:
@@ -113,6 +147,9 @@ def fast_listing(client: Any) -> Any:
     before botocore's 200-error check, which it then calls on the rest of the body (returned for chaining)."""
     from botocore import handlers
 
+    if getattr(client.meta, "mldp_fast_listing", False):
+        return client  # once: a second handler would run the error check twice
+    client.meta.mldp_fast_listing = True
     events = client.meta.events
     check = getattr(handlers, "_handle_200_error", None)
     if check is not None:
@@ -121,10 +158,12 @@ def fast_listing(client: Any) -> Any:
     return client
 
 
-def s3_client(max_pool_connections: int = 32) -> Any:
+def s3_client(max_pool_connections: int = 64) -> Any:
     """A boto3 S3 client of the default session with :func:`fast_listing`, whose responses parse timestamps with
-    :func:`fast_timestamp`. The default session's response parser factory is given the parser: a drop-in for
-    botocore's (same values), for every client made from that session afterwards."""
+    :func:`fast_timestamp`; its connections are twice the default listing parallelism, as planning runs a split's
+    probes beside the splits (:mod:`runtime.jobs.parallel_listing`). The default session's response parser factory
+    is given the parser: a drop-in for botocore's (same values), for every client made from that session
+    afterwards."""
     import boto3
     from botocore.config import Config
 

@@ -45,14 +45,14 @@ def test_every_key_exactly_once(store: ObjectStore, seed: int, parallelism: int)
     # a prefix that is not a folder (no level listing: sampling alone), and the raw prefix (a level of one folder)
     for prefix in (PREFIX + "a", "raw-json-data/"):
         expected = {k for k in keys if k.startswith(prefix)}
-        assert _listed(store, prefix, parallelism) == Counter(expected)
+        assert _listed(store, prefix, parallelism, page_size=9) == Counter(expected)
 
 
 def test_planned_ranges_partition_the_prefix(local_store):
     keys = [f"{PREFIX}part-{i:05d}.json" for i in range(3000)] + [PREFIX + "part-", PREFIX + "part-0"]
     _put(local_store, keys[:-1])
     local_store.put_bytes(PREFIX + "partx", b"{}")
-    ranges, direct = plan_ranges(local_store, PREFIX, parallelism=4)
+    ranges, direct = plan_ranges(local_store, PREFIX, parallelism=4, page_size=10)
     assert direct == []  # the level does not fit in one page: split by sampling
     assert len(ranges) >= 16
     flat = sorted(ranges, key=lambda r: r.start_after or "")
@@ -85,9 +85,36 @@ def test_probing_at_once_splits_as_probing_one_by_one(local_store):
 
 def test_a_flat_folder_is_planned_as_even_ranges(local_store):
     _put(local_store, [f"{PREFIX}part-{i:04d}.json" for i in range(2000)])  # more than a level: sampled
-    ranges, _ = plan_ranges(local_store, PREFIX, parallelism=16)
+    ranges, _ = plan_ranges(local_store, PREFIX, parallelism=16, page_size=10)
     # 2 ranges, then 20, then 16 of them split (one per thread) and the 4 left, ten times larger, too
     assert [r.stem for r in ranges] == [f"{PREFIX}part-{i:03d}" for i in range(200)]
+
+
+def _range_sizes(store: ObjectStore, ranges: list[KeyRange]) -> list[int]:
+    return [sum(len(page) for page in r.pages(store)) for r in ranges]
+
+
+def test_sub_folders_of_any_name_length_are_split_alike(local_store):
+    folders = ("2024/", "2025/", "backfill-2023/")  # a longer name is no finer a range
+    _put(local_store, [f"{PREFIX}{folder}part-{i:03d}.json" for folder in folders for i in range(300)])
+    ranges, _ = plan_ranges(local_store, PREFIX, parallelism=4, page_size=10)
+    sizes = _range_sizes(local_store, ranges)
+    assert sum(sizes) == 900 and max(sizes) <= 100  # every folder split at least once (by its first digit)
+
+
+def test_a_level_cut_short_is_split_again_from_where_it_stopped(local_store):
+    chars = [chr(0x4E00 + i) for i in range(100)]  # more next characters than a split may probe
+    _put(local_store, [f"{PREFIX}{c}-{i:02d}.json" for c in chars for i in range(11)])  # more than a level
+    ranges, _ = plan_ranges(local_store, PREFIX, parallelism=4, page_size=5)
+    sizes = _range_sizes(local_store, ranges)
+    assert sum(sizes) == 1100 and max(sizes) <= 110
+
+
+def test_a_long_shared_stem_does_not_stop_the_split(local_store):
+    stem = "export_customer_events_kafka_connect_s3_sink_prod_eu_west_1_partition_"  # 70 characters
+    _put(local_store, [f"{PREFIX}{stem}{i:03d}.json" for i in range(1200)])
+    ranges, _ = plan_ranges(local_store, PREFIX, parallelism=4, page_size=10)
+    assert len(ranges) >= 16 and sum(_range_sizes(local_store, ranges)) == 1200
 
 
 def test_s3_calls_stay_near_one_paginator(s3_store, s3_calls):

@@ -101,6 +101,21 @@ def test_a_page_of_another_shape_is_left_whole_to_botocore(body):
     assert (response["body"], customized) == (body, {})
 
 
+def test_character_references_are_read_as_an_xml_parser_reads_them():
+    body = _body([_entry("raw-json-data/euro&#128;&#x85;&#13;&lt;&apos;.json")])
+    fast, _ = _client_parse(body, fast=True)
+    plain, _ = _client_parse(body, fast=False)
+    assert parse_contents(body) is not None and _contents(fast) == _contents(plain)
+    assert fast["Contents"][0]["Key"] == "raw-json-data/euro\x80\x85\r<'.json"  # not cp1252's euro sign
+
+
+@pytest.mark.parametrize("key", [b"a&copy;b", b"a&amp", b"a&#0;b", b"a\rb", b"a\x01b", b"a\xffb"],
+                         ids=["html-entity", "no-semicolon", "not-a-character", "raw-cr", "control", "not-utf8"])
+def test_a_key_an_xml_parser_would_refuse_or_change_is_left_to_botocore(key):
+    body = _body([_entry("raw-json-data/ok.json")]).replace(b"raw-json-data/ok.json", b"raw-json-data/" + key)
+    assert parse_contents(body) is None
+
+
 @pytest.mark.parametrize("body", [
     b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>InternalError</Code><Message>x</Message></Error>',
     _body([_entry("raw-json-data/a.json")] * 3)[:-40],
@@ -126,6 +141,7 @@ def test_a_client_with_the_fast_parse_lists_moto_as_a_plain_client_does(s3_clien
 
     monkeypatch.setattr(s3_list_parse, "parse_contents", counted)
     fast = fast_listing(boto3.client("s3", region_name="us-east-1", config=Config(max_pool_connections=4)))
+    assert fast_listing(fast) is fast  # twice: still one handler (one parse a page below)
     after = next(k for k in keys[10:] if "\uffff" not in k)  # moto cannot echo U+FFFF in its XML
     for params in ({"MaxKeys": 17}, {"StartAfter": after, "MaxKeys": 1000}, {"Delimiter": "/", "Prefix": PREFIX}):
         read.clear()
