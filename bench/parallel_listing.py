@@ -176,14 +176,16 @@ def list_once(endpoint: str, parallelism: int, fast: bool = True) -> dict:
                 peak_rss_mb(), 1)}
 
 
-def _child(endpoint: str, parallelism: int) -> dict:
+def _child(endpoint: str, parallelism: int, fast: bool = True) -> dict:
     result = subprocess.run([sys.executable, "-m", "bench.parallel_listing", "--child", endpoint,
-                             "--parallelism", str(parallelism)], capture_output=True, text=True, check=True, cwd=ROOT)
+                             "--parallelism", str(parallelism), *([] if fast else ["--plain"])],
+                            capture_output=True, text=True, check=True, cwd=ROOT)
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 def run(keys: int = 1_000_000, parallelism: int = 16, low_ms: float = 30, high_ms: float = 100) -> dict:
-    """One paginator, then ``parallelism`` threads, each in a fresh child process, against one endpoint."""
+    """One paginator, then ``parallelism`` threads, then one plain boto3 paginator (botocore parsing the pages, as
+    the lister did before issue 21), each in a fresh child process, against one endpoint."""
     ports: multiprocessing.Queue = multiprocessing.Queue()
     server = multiprocessing.Process(target=serve, args=(ports, keys, low_ms, high_ms), daemon=True)
     server.start()
@@ -191,15 +193,19 @@ def run(keys: int = 1_000_000, parallelism: int = 16, low_ms: float = 30, high_m
         endpoint = f"http://127.0.0.1:{ports.get(timeout=30)}"
         single = _child(endpoint, 1)
         parallel = _child(endpoint, parallelism)
+        plain = _child(endpoint, 1, fast=False)
     finally:
         server.terminate()
         server.join()
-    assert single["keys"] == parallel["keys"] == keys, (single, parallel)
+    assert single["keys"] == parallel["keys"] == plain["keys"] == keys, (single, parallel, plain)
     ratio = parallel["keys_per_s"] / single["keys_per_s"]
     rows = [
         {"figure": f"keys listed per second ({keys:,} keys, {low_ms:g}-{high_ms:g} ms per page; reference: one "
                    "paginator)", "ours": parallel["keys_per_s"], "reference": single["keys_per_s"],
          "unit": "keys/s", "higher_is_better": True, "target": "≥ 8x one paginator", "met": ratio >= 8},
+        {"figure": "keys listed per second (reference: one plain boto3 paginator, botocore's own parse: the lister "
+                   "before issue 21)", "ours": parallel["keys_per_s"], "reference": plain["keys_per_s"],
+         "unit": "keys/s", "higher_is_better": True, "target": "-", "met": None},
         {"figure": "ListObjectsV2 calls", "ours": parallel["calls"], "reference": single["calls"], "unit": "calls",
          "higher_is_better": False, "target": "-", "met": None},
         {"figure": "peak RSS of the listing process", "ours": parallel["peak_rss_mb"],
@@ -207,7 +213,8 @@ def run(keys: int = 1_000_000, parallelism: int = 16, low_ms: float = 30, high_m
          "met": parallel["peak_rss_mb"] < 300},
     ]
     return {"benchmark": "parallel_listing", "keys": keys, "parallelism": parallelism,
-            "latency_ms": [low_ms, high_ms], "ours": parallel, "reference": single, "ratio": round(ratio, 1),
+            "latency_ms": [low_ms, high_ms], "ours": parallel, "reference": single, "plain_paginator": plain,
+            "ratio": round(ratio, 2),
             "report_rows": rows}
 
 
@@ -217,9 +224,10 @@ def main() -> None:
     parser.add_argument("--keys", type=int, default=1_000_000)
     parser.add_argument("--parallelism", type=int, default=16)
     parser.add_argument("--child", metavar="ENDPOINT", help=argparse.SUPPRESS)
+    parser.add_argument("--plain", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(list_once(args.child, args.parallelism)))
+        print(json.dumps(list_once(args.child, args.parallelism, fast=not args.plain)))
         return
     print(json.dumps(run(args.keys, args.parallelism)))
 
