@@ -151,3 +151,23 @@ def test_the_flag_counts_keys_inside_maps(spark):
     parsed = frame.select(F.from_json("value", spec.read_schema()).alias("r"), F.col("value").alias(RAW_RECORD))
     flags = [row[0] for row in parsed.select("r.*", RAW_RECORD).select(may_rescue(spec)).collect()]
     assert flags == [False, True]
+
+
+def test_the_flag_counts_keys_inside_nested_lists_without_a_lambda(spark):
+    """Lists of lists of structs and lists of strings are counted across their elements (null elements, null
+    fields and colons inside strings included), with no ``aggregate`` over them (its lambda is evaluated
+    interpreted: the costliest part of the flag)."""
+    spec = spec_from_dict({"columns": [
+        {"name": "id", "source": "id", "type": "string"},
+        {"name": "grid", "source": "grid", "type": "array<array<struct<a:string,b:bigint>>>"},
+        {"name": "tags", "source": "tags", "type": "array<string>"}]})
+    texts = ['{"id": "a", "grid": [[{"a": "x:y", "b": 1}, null, {"b": 2}], null, []], "tags": ["p:q", null, "r"]}',
+             '{"id": "b", "grid": [[{"a": "x", "b": 1, "c": 3}]], "tags": []}',
+             '{"id": "c", "grid": [[{"a": "x"}], [{"b": 1}]], "tags": ["s"], "more": null}',
+             '{"id": "d", "grid": [[]], "tags": []}']
+    frame = spark.createDataFrame([(text,) for text in texts], "value string")
+    parsed = frame.select(F.from_json("value", spec.read_schema()).alias("r"), F.col("value").alias(RAW_RECORD))
+    flagged = parsed.select("r.*", RAW_RECORD).select(may_rescue(spec))
+    assert [row[0] for row in flagged.collect()] == [False, True, True, False]
+    plan = flagged._jdf.queryExecution().optimizedPlan().toString()
+    assert "aggregate(" not in plan
