@@ -198,8 +198,10 @@ def read_batch(spark: SparkSession, files: Sequence[SourceFile], schema: StructT
     tagged = raw.withColumn(_INPUT_FILE, F.input_file_name()).join(lookup, on=_INPUT_FILE, how="left")
     text = F.col("value")
     not_utf8 = F.encode(text, "UTF-8") != text.cast("binary")  # decoded with replacement characters: differs
-    records = tagged.select(FILE_ID, not_utf8.alias(_NOT_UTF8), F.explode(
-        F.when(not_utf8, F.array(text)).otherwise(record_texts(text, options))).alias(RAW_RECORD))
+    # the check is a column before the explode: given in the select of the explode, it was computed twice per line
+    # (once inside the Generate, once in the projection after it)
+    records = tagged.select(FILE_ID, "value", not_utf8.alias(_NOT_UTF8)).select(FILE_ID, _NOT_UTF8, F.explode(
+        F.when(F.col(_NOT_UTF8), F.array(text)).otherwise(record_texts(text, options))).alias(RAW_RECORD))
     raw_record = F.col(RAW_RECORD)
     # from_json gives null exactly for a blank text (no JSON token): those are dropped BEFORE the parse, as a filter
     # on the parsed value would be pushed below the projection and parse every record twice
