@@ -28,7 +28,14 @@ from runtime.spark.read import (
     codec_unavailable,
     read_batch,
 )
-from runtime.spark.rescue import RESCUED, needs_rescue, rescued_fields_by_file, with_rescue
+from runtime.spark.rescue import (
+    RESCUED,
+    SIGHTINGS,
+    needs_rescue,
+    no_sightings,
+    rescued_fields_by_file,
+    with_rescue,
+)
 from runtime.spark.transform import HookFailed, apply_hook, map_columns
 from runtime.spark.validate import BAD, computed_name, is_computed, reason_text, validate
 from runtime.spark.write import dead_letter_frame, rows_by_source, write_curated, write_dead_letters
@@ -111,7 +118,8 @@ def convert_batch(
         ask = F.col(_ASK)
         totals = _totals(base, ~ask)  # fills the cache of the batch
         if any(values[4] for values in totals.values()):
-            validated = base.where(~ask).withColumn(RESCUED, F.lit(None).cast("string")).unionByName(asked)
+            validated = base.where(~ask).withColumn(RESCUED, F.lit(None).cast("string")) \
+                .withColumn(SIGHTINGS, no_sightings()).unionByName(asked)
             for file_id, values in _totals(asked, F.lit(True)).items():
                 totals[file_id] = [a + b for a, b in zip(totals.get(file_id, [0] * 5), values, strict=True)]
         else:  # no record for Python: the rescue frame is never computed (its Python workers took 0.4-1.4 s of

@@ -36,7 +36,13 @@ from runtime.transforms.spec import CORRUPT_RECORD_COLUMN, INTERNAL_PREFIX, Tran
 #: The rescued data of a record (JSON text, null when nothing is rescued).
 RESCUED = INTERNAL_PREFIX + "rescued"
 _RESULT = INTERNAL_PREFIX + "rescue_result"
-_RESULT_TYPE = StructType([StructField("rescued", StringType()), StructField("parsed", BooleanType())])
+#: What was rescued of a record, one entry per field (:func:`runtime.transforms.rescue.sightings`), computed in the
+#: same Python pass as :data:`RESCUED` (a second UDF over the rescued records cost as much as the rescue itself).
+SIGHTINGS = INTERNAL_PREFIX + "sightings"
+_SIGHTING = StructType([StructField("path", StringType()), StructField("kind", StringType()),
+                        StructField("type", StringType()), StructField("example", StringType())])
+_RESULT_TYPE = StructType([StructField("rescued", StringType()), StructField("parsed", BooleanType()),
+                           StructField("sightings", ArrayType(_SIGHTING))])
 
 
 def colons(text: Column) -> Column:
@@ -114,8 +120,9 @@ def needs_rescue(spec: TransformSpec) -> Column:
 
 
 def with_rescue(frame: DataFrame, spec: TransformSpec, ask: Column | None = None) -> DataFrame:
-    """``frame`` (from :func:`runtime.spark.read.read_batch`) with :data:`RESCUED`; with ``on_type_mismatch:
-    rescue``, a record malformed only by its types is no longer malformed (its ``_corrupt_record`` null).
+    """``frame`` (from :func:`runtime.spark.read.read_batch`) with :data:`RESCUED` and :data:`SIGHTINGS`; with
+    ``on_type_mismatch: rescue``, a record malformed only by its types is no longer malformed (its
+    ``_corrupt_record`` null).
     Python looks at the records where ``ask`` holds (default: :func:`needs_rescue`), but Spark ships EVERY row of
     ``frame`` to the Python worker and back (about 1 µs a row): give it only the rows that need it
     (:func:`runtime.spark.convert.convert_batch` splits the cached batch on :func:`needs_rescue`)."""
@@ -123,8 +130,11 @@ def with_rescue(frame: DataFrame, spec: TransformSpec, ask: Column | None = None
     allow_nan = "non_numeric_numbers" in spec.json_allow
     mismatches = spec.on_type_mismatch == "rescue"
 
-    def rescue(text: str | None, parsed: str | None) -> tuple[str | None, bool] | None:
-        return rescue_text(text, schema, parsed, allow_nan)
+    def rescue(text: str | None, parsed: str | None) -> tuple[str | None, bool, list] | None:
+        result = rescue_text(text, schema, parsed, allow_nan)
+        if result is None:
+            return None
+        return result[0], result[1], list(sightings(result[0], schema))
 
     udf = F.udf(rescue, _RESULT_TYPE)
     corrupt = F.col(CORRUPT_RECORD_COLUMN).isNotNull()
@@ -133,7 +143,8 @@ def with_rescue(frame: DataFrame, spec: TransformSpec, ask: Column | None = None
     if mismatches:
         parsed_text = F.when(corrupt, F.to_json(F.struct(*[F.col(f"`{name}`") for name in schema.fieldNames()])))
     result = frame.withColumn(_RESULT, udf(F.when(ask, F.col(RAW_RECORD)), parsed_text))
-    rescued = result.withColumn(RESCUED, F.col(_RESULT).getField("rescued"))
+    rescued = result.withColumn(RESCUED, F.col(_RESULT).getField("rescued")) \
+        .withColumn(SIGHTINGS, F.col(_RESULT).getField("sightings"))
     if mismatches:
         rescued = rescued.withColumn(CORRUPT_RECORD_COLUMN, F.when(
             corrupt & F.coalesce(F.col(_RESULT).getField("parsed"), F.lit(False)), F.lit(None).cast("string"))
@@ -141,22 +152,27 @@ def with_rescue(frame: DataFrame, spec: TransformSpec, ask: Column | None = None
     return rescued.drop(_RESULT)
 
 
-_SIGHTING = StructType([StructField("path", StringType()), StructField("kind", StringType()),
-                        StructField("type", StringType()), StructField("example", StringType())])
+def no_sightings() -> Column:
+    """A null :data:`SIGHTINGS` (for rows Python did not look at)."""
+    return F.lit(None).cast(ArrayType(_SIGHTING))
 
 
 def rescued_fields_by_file(frame: DataFrame,
                            spec: TransformSpec) -> dict[int, tuple[tuple[str, str, str, int, str], ...]]:
     """What was rescued in each file: (general path, kind, JSON type, records, an example) per path and type, from
-    the records of ``frame`` that have :data:`RESCUED` (one small aggregation, collected)."""
-    schema = spec.source_schema()
+    the records of ``frame`` that have :data:`RESCUED` (one small aggregation, collected; from :data:`SIGHTINGS`,
+    which :func:`with_rescue` computes with :data:`RESCUED`, when ``frame`` has it)."""
+    if SIGHTINGS in frame.columns:
+        found_fields = F.col(SIGHTINGS)
+    else:
+        schema = spec.source_schema()
 
-    def fields(rescued: str | None) -> list[tuple[str, str, str, str]]:
-        return list(sightings(rescued, schema))
+        def fields(rescued: str | None) -> list[tuple[str, str, str, str]]:
+            return list(sightings(rescued, schema))
 
-    udf = F.udf(fields, ArrayType(_SIGHTING))
+        found_fields = F.udf(fields, ArrayType(_SIGHTING))(F.col(RESCUED))
     found = (frame.where(F.col(RESCUED).isNotNull())
-             .select(FILE_ID, F.explode(udf(F.col(RESCUED))).alias("s"))
+             .select(FILE_ID, F.explode(found_fields).alias("s"))
              .groupBy(FILE_ID, "s.path", "s.kind", "s.type")
              .agg(F.count(F.lit(1)).alias("records"), F.min("s.example").alias("example"))
              .collect())

@@ -17,8 +17,8 @@ from pyspark.sql import functions as F
 
 from runtime.spark.convert import convert_batch
 from runtime.spark.read import RAW_RECORD, SourceFile, read_batch
-from runtime.spark.rescue import may_rescue
-from runtime.transforms.rescue import apply_rescue, normalise, rebuild_record, rescued_fields
+from runtime.spark.rescue import RESCUED, SIGHTINGS, may_rescue, rescued_fields_by_file, with_rescue
+from runtime.transforms.rescue import apply_rescue, normalise, rebuild_record, rescued_fields, sightings
 from runtime.transforms.spec import TransformSpec, load_spec, spec_from_dict
 from tests.support.drifting_records import DEFAULT_SOURCES, drifting_record, lines
 
@@ -171,3 +171,21 @@ def test_the_flag_counts_keys_inside_nested_lists_without_a_lambda(spark):
     assert [row[0] for row in flagged.collect()] == [False, True, True, False]
     plan = flagged._jdf.queryExecution().optimizedPlan().toString()
     assert "aggregate(" not in plan
+
+
+def test_what_was_rescued_per_file_comes_from_the_one_python_pass(spark, tmp_path):
+    """The sightings of each rescued record are computed with its rescued data (no second UDF over the rescued
+    records), and they are what :func:`sightings` says of that rescued data, per file too."""
+    rng = random.Random(5)
+    records = [drifting_record(rng, index, drift=0.5) for index in range(60)]
+    path = tmp_path / "in.jsonl"
+    path.write_bytes(lines(records))
+    spec = load_spec(None)
+    rescued = with_rescue(read_batch(spark, [SourceFile(1, "k", str(path), str(path), "lines")], spec.read_schema()),
+                          spec)
+    rows = rescued.select(RESCUED, SIGHTINGS).collect()
+    assert any(row[RESCUED] for row in rows)
+    for row in rows:
+        assert [tuple(item) for item in row[SIGHTINGS] or []] == list(sightings(row[RESCUED], spec.source_schema()))
+    by_file = rescued_fields_by_file(rescued, spec)
+    assert by_file[1] and by_file == rescued_fields_by_file(rescued.drop(SIGHTINGS), spec)  # the same by a UDF
