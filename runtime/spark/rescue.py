@@ -30,7 +30,7 @@ from pyspark.sql.types import (
 )
 
 from runtime.spark.read import FILE_ID, RAW_RECORD
-from runtime.transforms.rescue import rescue_text, sightings
+from runtime.transforms.rescue import field_sightings, rescue_record, rescued_json, sightings
 from runtime.transforms.spec import CORRUPT_RECORD_COLUMN, INTERNAL_PREFIX, TransformSpec
 
 #: The rescued data of a record (JSON text, null when nothing is rescued).
@@ -130,11 +130,14 @@ def with_rescue(frame: DataFrame, spec: TransformSpec, ask: Column | None = None
     allow_nan = "non_numeric_numbers" in spec.json_allow
     mismatches = spec.on_type_mismatch == "rescue"
 
+    paths: dict[str, tuple[str, str]] = {}  # general path and kind of each path seen (per Python worker)
+
     def rescue(text: str | None, parsed: str | None) -> tuple[str | None, bool, list] | None:
-        result = rescue_text(text, schema, parsed, allow_nan)
-        if result is None:
+        found = rescue_record(text, schema, parsed, allow_nan)
+        if found is None:
             return None
-        return result[0], result[1], list(sightings(result[0], schema))
+        fields, ok = found
+        return rescued_json(fields, ok), ok, list(field_sightings(fields, schema, paths))
 
     udf = F.udf(rescue, _RESULT_TYPE)
     corrupt = F.col(CORRUPT_RECORD_COLUMN).isNotNull()
