@@ -147,7 +147,7 @@ def lookup_frame(spark: SparkSession, rows: Sequence[Sequence[str | int]], schem
     values = ", ".join("(" + ", ".join(literal(value, data_type) for value, data_type in zip(row, types, strict=True))
                        + ")" for row in rows)
     names = ", ".join(f"`{name}`" for name in schema.fieldNames())
-    return spark.sql(f"SELECT * FROM VALUES {values} AS t({names})")
+    return spark.sql(f"VALUES {values} AS t({names})")
 
 
 def _check(files: Sequence[SourceFile]) -> dict[str, SourceFile]:
