@@ -1,7 +1,8 @@
 """Processor throughput: ``mldp process`` end to end (claim, pre-check, read with the explicit schema, validate,
 transform, stage, publish, record outcomes, archive) against a bare
 ``spark.read.schema(...).json(...) -> write.partitionBy(...).parquet(...)`` of the same generated JSON, in one run
-on the same SparkSession. Also counts Parquet files per partition written by the batch.
+on the same SparkSession, with the executor CPU time of each (per Spark stage, :mod:`bench.stage_cpu`). Also counts
+Parquet files per partition written by the batch.
 
 The generated records are the sample's (``runtime.sample_data.record``): every one carries ``score`` and
 ``some_nested_struct.field2``, which the default spec does not read, so with it every record goes through the rescue
@@ -27,6 +28,7 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from bench.pg import bench_server, fresh_database
+from bench.stage_cpu import Stage, cpu, timed
 from runtime.jobs.lister import run_lister
 from runtime.jobs.processor import BatchProcessor, ProcessorSettings
 from runtime.sample_data import record
@@ -111,6 +113,8 @@ def run(megabytes: int = 200, files: int = 40, rounds: int = 2, covering: bool =
     raw_bytes = generate(work / "input", megabytes, files)
     raw_dir = work / "input" / "raw-json-data" / "all_historical_files"
     bare_times, ours_times = [], []
+    bare_stages: list[list[Stage]] = []
+    ours_stages: list[list[Stage]] = []
     with bench_server() as admin:
         warm = work / "warmup-store" / "raw-json-data" / "all_historical_files"
         warm.mkdir(parents=True)
@@ -119,12 +123,18 @@ def run(megabytes: int = 200, files: int = 40, rounds: int = 2, covering: bool =
         bare_spark(spark, spec, warm, work / "warmup-bare")
         ours(spark, spec, work / "warmup-store", admin, files)
         for round_ in range(rounds):
-            bare_times.append(bare_spark(spark, spec, raw_dir, work / f"bare-output-{round_}"))
+            _, ran = timed(spark, lambda r=round_: bare_times.append(
+                bare_spark(spark, spec, raw_dir, work / f"bare-output-{r}")))
+            bare_stages.append(ran)
             store_dir = work / f"store-{round_}"
             shutil.copytree(work / "input", store_dir)
-            seconds, reports = ours(spark, spec, store_dir, admin, files)
+            outcome: list = []
+            _, ran = timed(spark, lambda d=store_dir, out=outcome: out.append(ours(spark, spec, d, admin, files)))
+            seconds, reports = outcome[0]
             ours_times.append(seconds)
+            ours_stages.append(ran)
     bare_seconds, ours_seconds = min(bare_times), min(ours_times)
+    best_bare, best_ours = bare_times.index(bare_seconds), ours_times.index(ours_seconds)
     curated = work / f"store-{rounds - 1}" / "curated-data-lake" / "json_parsed_parquet"
     result = {
         "benchmark": "processor_throughput",
@@ -139,6 +149,12 @@ def run(megabytes: int = 200, files: int = 40, rounds: int = 2, covering: bool =
         "records": sum(r.records_good for r in reports),
         "ours_phase_seconds": {k: round(sum(r.timings.get(k, 0) for r in reports), 2)
                                for k in (reports[0].timings if reports else {})},
+        # executor CPU per round and the stages of the fastest round (robust to the load of a shared machine)
+        "bare_executor_cpu_seconds": [round(cpu(ran), 2) for ran in bare_stages],
+        "ours_executor_cpu_seconds": [round(cpu(ran), 2) for ran in ours_stages],
+        "cpu_ratio": round(min(cpu(ran) for ran in bare_stages) / min(cpu(ran) for ran in ours_stages), 2),
+        "stages": {"bare": [stage.as_dict() for stage in bare_stages[best_bare]],
+                   "ours": [stage.as_dict() for stage in ours_stages[best_ours]]},
         "max_parquet_files_per_partition_per_batch": files_per_partition(curated),
         "bare_parquet_files_max_per_partition": files_per_partition(work / f"bare-output-{rounds - 1}"),
     }

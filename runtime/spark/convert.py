@@ -1,10 +1,11 @@
 """Convert one claimed batch of raw JSON files: read, validate, transform, write to a staging location.
 
-Spark work per batch: one aggregation (which also fills the caches, :func:`read_and_rescue`: the batch parsed once,
-and its few rows that need the rescue after their one pass through Python; the only full read of the input), one
-write of the good records (a shuffle by the partition columns, then Parquet), and, only when there are
-bad records, one write of the dead letters. With a hook, the written rows are counted per file from the staged
-Parquet (one column read back): the hook may drop or add rows, and the counts recorded are what was written.
+Spark work per batch: one aggregation (which also fills the cache of the batch parsed once, :func:`read_and_rescue`;
+the only full read of the input) and, only when some rows need the rescue, a second one over them (which fills their
+cache after their one pass through Python), one write of the good records (a shuffle by the partition columns, then
+Parquet), and, only when there are bad records, one write of the dead letters. With a hook, the written rows are
+counted per file from the staged Parquet (one column read back): the hook may drop or add rows, and the counts
+recorded are what was written.
 
 A dry run (no output paths) computes everything, the hook and the partition checks included, and writes nothing:
 the narrowing of a failed batch (:mod:`runtime.jobs.narrowing`) uses it to find the file that fails it.
@@ -15,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from runtime.spark.names import unreadable_reason
@@ -27,7 +28,14 @@ from runtime.spark.read import (
     codec_unavailable,
     read_batch,
 )
-from runtime.spark.rescue import RESCUED, needs_rescue, rescued_fields_by_file, with_rescue
+from runtime.spark.rescue import (
+    RESCUED,
+    SIGHTINGS,
+    needs_rescue,
+    no_sightings,
+    rescued_fields_by_file,
+    with_rescue,
+)
 from runtime.spark.transform import HookFailed, apply_hook, map_columns
 from runtime.spark.validate import BAD, computed_name, is_computed, reason_text, validate
 from runtime.spark.write import dead_letter_frame, rows_by_source, write_curated, write_dead_letters
@@ -106,22 +114,23 @@ def convert_batch(
     except Exception as exc:
         raise HookFailed(f"the transform hook {spec.hook} cannot be loaded: {exc}") from exc
     base, asked = read_and_rescue(spark, readable, spec)
-    validated = base.where(~F.col(_ASK)).withColumn(RESCUED, F.lit(None).cast("string")).unionByName(asked)
     try:
-        has_rescue = F.col(RESCUED).isNotNull()
-        totals = (
-            validated.groupBy(FILE_ID)
-            .agg(F.count(F.when(~F.col(BAD), 1)).alias("good"), F.count(F.when(F.col(BAD), 1)).alias("bad"),
-                 F.count(F.when(~F.col(BAD) & has_rescue, 1)).alias("rescued"),
-                 F.count(F.when(has_rescue, 1)).alias("any_rescued"))
-            .collect()
-        )
-        for row in totals:
-            if row[FILE_ID] is None:
-                raise RuntimeError(f"{row['good'] + row['bad']} records could not be traced back to a file "
-                                   "of the batch (input_file_name() matched no file)")
-            counts[row[FILE_ID]] = FileCounts(int(row["good"]), int(row["bad"]), records_rescued=int(row["rescued"]))
-        if any(row["any_rescued"] for row in totals):
+        ask = F.col(_ASK)
+        totals = _totals(base, ~ask)  # fills the cache of the batch
+        if any(values[4] for values in totals.values()):
+            validated = base.where(~ask).withColumn(RESCUED, F.lit(None).cast("string")) \
+                .withColumn(SIGHTINGS, no_sightings()).unionByName(asked)
+            for file_id, values in _totals(asked, F.lit(True)).items():
+                totals[file_id] = [a + b for a, b in zip(totals.get(file_id, [0] * 5), values, strict=True)]
+        else:  # no record for Python: the rescue frame is never computed (its Python workers took 0.4-1.4 s of
+            # task time a batch, with no row to look at)
+            validated = base.withColumn(RESCUED, F.lit(None).cast("string"))
+        if None in totals:
+            raise RuntimeError(f"{totals[None][0] + totals[None][1]} records could not be traced back to a file "
+                               "of the batch (input_file_name() matched no file)")
+        for file_id, (good, bad, rescued, _, _) in totals.items():
+            counts[file_id] = FileCounts(good, bad, records_rescued=rescued)
+        if any(values[3] for values in totals.values()):
             for file_id, fields in rescued_fields_by_file(validated, spec).items():
                 counts[file_id] = replace(counts[file_id], rescued_fields=fields)
         good_total = sum(item.records_good for item in counts.values())
@@ -148,6 +157,17 @@ def convert_batch(
 
 
 _ASK = INTERNAL_PREFIX + "ask_python"
+
+
+def _totals(frame: DataFrame, keep: Column) -> dict[int | None, list[int]]:
+    """By file id, among the rows where ``keep`` holds: good, bad, good with rescued data, any with rescued data;
+    and the rows where it does not (those :func:`read_and_rescue` sends to Python, on its batch frame)."""
+    bad = F.col(BAD)
+    has_rescue = F.col(RESCUED).isNotNull() if RESCUED in frame.columns else F.lit(False)
+    rows = frame.groupBy(FILE_ID).agg(
+        F.count(F.when(keep & ~bad, 1)), F.count(F.when(keep & bad, 1)), F.count(F.when(keep & ~bad & has_rescue, 1)),
+        F.count(F.when(keep & has_rescue, 1)), F.count(F.when(~keep, 1))).collect()
+    return {row[0]: [int(value) for value in row[1:]] for row in rows}
 
 
 def read_and_rescue(spark: SparkSession, files: Sequence[SourceFile], spec: TransformSpec) -> tuple[DataFrame,

@@ -30,13 +30,19 @@ from pyspark.sql.types import (
 )
 
 from runtime.spark.read import FILE_ID, RAW_RECORD
-from runtime.transforms.rescue import rescue_text, sightings
+from runtime.transforms.rescue import field_sightings, rescue_record, rescued_json, sightings
 from runtime.transforms.spec import CORRUPT_RECORD_COLUMN, INTERNAL_PREFIX, TransformSpec
 
 #: The rescued data of a record (JSON text, null when nothing is rescued).
 RESCUED = INTERNAL_PREFIX + "rescued"
 _RESULT = INTERNAL_PREFIX + "rescue_result"
-_RESULT_TYPE = StructType([StructField("rescued", StringType()), StructField("parsed", BooleanType())])
+#: What was rescued of a record, one entry per field (:func:`runtime.transforms.rescue.sightings`), computed in the
+#: same Python pass as :data:`RESCUED` (a second UDF over the rescued records cost as much as the rescue itself).
+SIGHTINGS = INTERNAL_PREFIX + "sightings"
+_SIGHTING = StructType([StructField("path", StringType()), StructField("kind", StringType()),
+                        StructField("type", StringType()), StructField("example", StringType())])
+_RESULT_TYPE = StructType([StructField("rescued", StringType()), StructField("parsed", BooleanType()),
+                           StructField("sightings", ArrayType(_SIGHTING))])
 
 
 def colons(text: Column) -> Column:
@@ -59,14 +65,36 @@ def known_keys(value: Column, data_type: DataType) -> Column:
                 .otherwise(0)
         return total
     if isinstance(data_type, ArrayType):
-        element = data_type.elementType
-        return F.aggregate(value, F.lit(0), lambda acc, x: acc + F.coalesce(known_keys(x, element), F.lit(0)))
+        return _elements_known_keys(value, data_type.elementType)
     if isinstance(data_type, MapType):
         inner = data_type.valueType
         return F.aggregate(F.map_entries(value), F.lit(0), lambda acc, e: acc + 1 + colons(e["key"])
                            + F.coalesce(known_keys(e["value"], inner), F.lit(0)))
     if isinstance(data_type, StringType):
         return colons(value)
+    return F.lit(0)
+
+
+def _elements_known_keys(elements: Column, data_type: DataType) -> Column:
+    """:func:`known_keys` summed over ``elements`` (an array of ``data_type``; a null element counts nothing), with no
+    ``aggregate`` where the type allows: its lambda, holding every nested count, is evaluated interpreted per
+    element (measured: the ``aggregate`` over the list column cost as much as all the other counts of the flag
+    together; with the counts below, the read of 40 MB and its known-key counts took 0.96 s of executor CPU instead
+    of 1.22 s). A struct's fields are taken across the elements at once (``elements.field``: an array, its nulls
+    dropped by ``array_compact``), a string array is joined once (``concat_ws`` skips nulls)."""
+    if isinstance(data_type, StringType):
+        return colons(F.concat_ws("", elements))
+    if isinstance(data_type, StructType):
+        total: Column = F.lit(0)
+        for item in data_type.fields:
+            children = F.array_compact(elements.getField(item.name))
+            total = total + F.size(children) * (1 + _name_colons(item.name)) \
+                + _elements_known_keys(children, item.dataType)
+        return total
+    if isinstance(data_type, ArrayType):
+        return _elements_known_keys(F.flatten(F.array_compact(elements)), data_type.elementType)
+    if isinstance(data_type, MapType):
+        return F.aggregate(F.array_compact(elements), F.lit(0), lambda acc, x: acc + known_keys(x, data_type))
     return F.lit(0)
 
 
@@ -92,8 +120,9 @@ def needs_rescue(spec: TransformSpec) -> Column:
 
 
 def with_rescue(frame: DataFrame, spec: TransformSpec, ask: Column | None = None) -> DataFrame:
-    """``frame`` (from :func:`runtime.spark.read.read_batch`) with :data:`RESCUED`; with ``on_type_mismatch:
-    rescue``, a record malformed only by its types is no longer malformed (its ``_corrupt_record`` null).
+    """``frame`` (from :func:`runtime.spark.read.read_batch`) with :data:`RESCUED` and :data:`SIGHTINGS`; with
+    ``on_type_mismatch: rescue``, a record malformed only by its types is no longer malformed (its
+    ``_corrupt_record`` null).
     Python looks at the records where ``ask`` holds (default: :func:`needs_rescue`), but Spark ships EVERY row of
     ``frame`` to the Python worker and back (about 1 µs a row): give it only the rows that need it
     (:func:`runtime.spark.convert.convert_batch` splits the cached batch on :func:`needs_rescue`)."""
@@ -101,8 +130,14 @@ def with_rescue(frame: DataFrame, spec: TransformSpec, ask: Column | None = None
     allow_nan = "non_numeric_numbers" in spec.json_allow
     mismatches = spec.on_type_mismatch == "rescue"
 
-    def rescue(text: str | None, parsed: str | None) -> tuple[str | None, bool] | None:
-        return rescue_text(text, schema, parsed, allow_nan)
+    paths: dict[str, tuple[str, str]] = {}  # general path and kind of each path seen (per Python worker)
+
+    def rescue(text: str | None, parsed: str | None) -> tuple[str | None, bool, list] | None:
+        found = rescue_record(text, schema, parsed, allow_nan)
+        if found is None:
+            return None
+        fields, ok = found
+        return rescued_json(fields, ok), ok, list(field_sightings(fields, schema, paths))
 
     udf = F.udf(rescue, _RESULT_TYPE)
     corrupt = F.col(CORRUPT_RECORD_COLUMN).isNotNull()
@@ -111,7 +146,8 @@ def with_rescue(frame: DataFrame, spec: TransformSpec, ask: Column | None = None
     if mismatches:
         parsed_text = F.when(corrupt, F.to_json(F.struct(*[F.col(f"`{name}`") for name in schema.fieldNames()])))
     result = frame.withColumn(_RESULT, udf(F.when(ask, F.col(RAW_RECORD)), parsed_text))
-    rescued = result.withColumn(RESCUED, F.col(_RESULT).getField("rescued"))
+    rescued = result.withColumn(RESCUED, F.col(_RESULT).getField("rescued")) \
+        .withColumn(SIGHTINGS, F.col(_RESULT).getField("sightings"))
     if mismatches:
         rescued = rescued.withColumn(CORRUPT_RECORD_COLUMN, F.when(
             corrupt & F.coalesce(F.col(_RESULT).getField("parsed"), F.lit(False)), F.lit(None).cast("string"))
@@ -119,22 +155,27 @@ def with_rescue(frame: DataFrame, spec: TransformSpec, ask: Column | None = None
     return rescued.drop(_RESULT)
 
 
-_SIGHTING = StructType([StructField("path", StringType()), StructField("kind", StringType()),
-                        StructField("type", StringType()), StructField("example", StringType())])
+def no_sightings() -> Column:
+    """A null :data:`SIGHTINGS` (for rows Python did not look at)."""
+    return F.lit(None).cast(ArrayType(_SIGHTING))
 
 
 def rescued_fields_by_file(frame: DataFrame,
                            spec: TransformSpec) -> dict[int, tuple[tuple[str, str, str, int, str], ...]]:
     """What was rescued in each file: (general path, kind, JSON type, records, an example) per path and type, from
-    the records of ``frame`` that have :data:`RESCUED` (one small aggregation, collected)."""
-    schema = spec.source_schema()
+    the records of ``frame`` that have :data:`RESCUED` (one small aggregation, collected; from :data:`SIGHTINGS`,
+    which :func:`with_rescue` computes with :data:`RESCUED`, when ``frame`` has it)."""
+    if SIGHTINGS in frame.columns:
+        found_fields = F.col(SIGHTINGS)
+    else:
+        schema = spec.source_schema()
 
-    def fields(rescued: str | None) -> list[tuple[str, str, str, str]]:
-        return list(sightings(rescued, schema))
+        def fields(rescued: str | None) -> list[tuple[str, str, str, str]]:
+            return list(sightings(rescued, schema))
 
-    udf = F.udf(fields, ArrayType(_SIGHTING))
+        found_fields = F.udf(fields, ArrayType(_SIGHTING))(F.col(RESCUED))
     found = (frame.where(F.col(RESCUED).isNotNull())
-             .select(FILE_ID, F.explode(udf(F.col(RESCUED))).alias("s"))
+             .select(FILE_ID, F.explode(found_fields).alias("s"))
              .groupBy(FILE_ID, "s.path", "s.kind", "s.type")
              .agg(F.count(F.lit(1)).alias("records"), F.min("s.example").alias("example"))
              .collect())

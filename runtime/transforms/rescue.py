@@ -13,7 +13,7 @@ a date column holds the parsed date, a ``cast`` column the cast value, a string 
 non-string value. ``tests/runtime/spark/test_rescue.py`` checks it over generated records.
 
 Everything here is plain Python over parsed JSON and a Spark read schema (:class:`pyspark.sql.types.StructType`,
-used as a tree only): the Spark side (:mod:`runtime.spark.rescue`) calls :func:`rescue_text` in a Python UDF, on the
+used as a tree only): the Spark side (:mod:`runtime.spark.rescue`) calls :func:`rescue_record` in a Python UDF, on the
 few records whose key count tells they carry something to rescue.
 """
 
@@ -134,17 +134,33 @@ def rescue_text(text: str | None, schema: StructType, parsed_json: str | None = 
     """The ``_rescued_data`` of one raw record (``None``: nothing to rescue) and whether Python could parse it;
     ``None`` for no record. ``parsed_json`` (a record Spark found malformed) asks for type mismatches too: a
     record that parses is then malformed only by its types, each kept under its path."""
+    found = rescue_record(text, schema, parsed_json, allow_non_numeric)
+    if found is None:
+        return None
+    return rescued_json(*found), found[1]
+
+
+def rescued_json(fields: Mapping[str, Any], parsed: bool) -> str | None:
+    """The ``_rescued_data`` text of :func:`rescue_record`'s result (``None``: nothing rescued)."""
+    if not fields:
+        return None
+    return dumps(fields) if parsed else json.dumps(fields, ensure_ascii=False)  # the whole record, as Python read it
+
+
+def rescue_record(text: str | None, schema: StructType, parsed_json: str | None = None,
+                  allow_non_numeric: bool = False) -> tuple[dict[str, Any], bool] | None:
+    """:func:`rescue_text` before its JSON text: the rescued fields (path -> value; ``{"$": text}`` for a record
+    Python cannot parse although Spark did) and whether Python could parse the record."""
     if text is None:
         return None
     try:
         record = parse_record(text, allow_non_numeric)
     except ValueError:
         if parsed_json is not None:
-            return None, False  # really malformed: dead-lettered whole
-        return json.dumps({WHOLE_RECORD: text}, ensure_ascii=False), False
+            return {}, False  # really malformed: dead-lettered whole
+        return {WHOLE_RECORD: text}, False
     parsed = json.loads(parsed_json) if parsed_json is not None else None
-    fields = rescued_fields(record, schema, parsed)
-    return (dumps(fields) if fields else None), True
+    return rescued_fields(record, schema, parsed), True
 
 
 def dumps(fields: Mapping[str, Any]) -> str:
@@ -253,8 +269,18 @@ def sightings(rescued: str | None, schema: StructType) -> Iterator[tuple[str, st
     """(general path, ``unknown`` or ``mismatch``, JSON type, example value as JSON) of every rescued field."""
     if rescued is None:
         return
-    for text, value in json.loads(rescued).items():
-        segments = parse_path(text) if text != WHOLE_RECORD else []
-        kind = "mismatch" if segments and known_path(segments, schema) else "unknown"
-        example = json.dumps(value, ensure_ascii=False)[:200]
-        yield general_path(text), kind, json_type(value), example
+    yield from field_sightings(json.loads(rescued), schema)
+
+
+def field_sightings(fields: Mapping[str, Any], schema: StructType,
+                    paths: dict[str, tuple[str, str]] | None = None) -> Iterator[tuple[str, str, str, str]]:
+    """:func:`sightings` of rescued fields already parsed; ``paths`` (path -> general path and kind) is filled and
+    reused across calls by a caller that sees many records with the same fields."""
+    paths = {} if paths is None else paths
+    for text, value in fields.items():
+        known = paths.get(text)
+        if known is None:
+            segments = parse_path(text) if text != WHOLE_RECORD else []
+            known = paths[text] = (general_path(text),
+                                   "mismatch" if segments and known_path(segments, schema) else "unknown")
+        yield known[0], known[1], json_type(value), json.dumps(value, ensure_ascii=False)[:200]

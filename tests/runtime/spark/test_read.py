@@ -8,9 +8,10 @@ import json
 from pathlib import Path
 
 import pytest
+from pyspark.sql.types import IntegerType, LongType, StringType, StructField, StructType
 
 from runtime.spark.convert import read_and_rescue
-from runtime.spark.read import SourceFile, read_batch
+from runtime.spark.read import SourceFile, lookup_frame, read_batch
 from runtime.transforms.spec import load_spec
 
 pytestmark = pytest.mark.spark
@@ -47,3 +48,14 @@ def test_only_the_records_that_need_the_rescue_go_to_python(spark, tmp_path):
     finally:
         asked.unpersist()
         base.unpersist()
+
+
+def test_the_lookup_tables_are_local_and_keep_any_text(spark):
+    """The file-id and lineage lookups are inline tables (no Python job to build them) and keep every character."""
+    schema = StructType([StructField("id", LongType(), False), StructField("path", StringType(), False),
+                         StructField("version", IntegerType(), False)])
+    rows = [(1, "s3://b/a'b\\c\"d`e {x} é 日本.json", 2), (2**40, "", 1)]
+    frame = lookup_frame(spark, rows, schema)
+    assert [tuple(row) for row in frame.collect()] == rows
+    assert frame.schema == schema
+    assert "LocalRelation" in frame._jdf.queryExecution().optimizedPlan().toString()

@@ -17,8 +17,8 @@ from pyspark.sql import functions as F
 
 from runtime.spark.convert import convert_batch
 from runtime.spark.read import RAW_RECORD, SourceFile, read_batch
-from runtime.spark.rescue import may_rescue
-from runtime.transforms.rescue import apply_rescue, normalise, rebuild_record, rescued_fields
+from runtime.spark.rescue import RESCUED, SIGHTINGS, may_rescue, rescued_fields_by_file, with_rescue
+from runtime.transforms.rescue import apply_rescue, normalise, rebuild_record, rescued_fields, sightings
 from runtime.transforms.spec import TransformSpec, load_spec, spec_from_dict
 from tests.support.drifting_records import DEFAULT_SOURCES, drifting_record, lines
 
@@ -151,3 +151,41 @@ def test_the_flag_counts_keys_inside_maps(spark):
     parsed = frame.select(F.from_json("value", spec.read_schema()).alias("r"), F.col("value").alias(RAW_RECORD))
     flags = [row[0] for row in parsed.select("r.*", RAW_RECORD).select(may_rescue(spec)).collect()]
     assert flags == [False, True]
+
+
+def test_the_flag_counts_keys_inside_nested_lists_without_a_lambda(spark):
+    """Lists of lists of structs and lists of strings are counted across their elements (null elements, null
+    fields and colons inside strings included), with no ``aggregate`` over them (its lambda is evaluated
+    interpreted: the costliest part of the flag)."""
+    spec = spec_from_dict({"columns": [
+        {"name": "id", "source": "id", "type": "string"},
+        {"name": "grid", "source": "grid", "type": "array<array<struct<a:string,b:bigint>>>"},
+        {"name": "tags", "source": "tags", "type": "array<string>"}]})
+    texts = ['{"id": "a", "grid": [[{"a": "x:y", "b": 1}, null, {"b": 2}], null, []], "tags": ["p:q", null, "r"]}',
+             '{"id": "b", "grid": [[{"a": "x", "b": 1, "c": 3}]], "tags": []}',
+             '{"id": "c", "grid": [[{"a": "x"}], [{"b": 1}]], "tags": ["s"], "more": null}',
+             '{"id": "d", "grid": [[]], "tags": []}']
+    frame = spark.createDataFrame([(text,) for text in texts], "value string")
+    parsed = frame.select(F.from_json("value", spec.read_schema()).alias("r"), F.col("value").alias(RAW_RECORD))
+    flagged = parsed.select("r.*", RAW_RECORD).select(may_rescue(spec))
+    assert [row[0] for row in flagged.collect()] == [False, True, True, False]
+    plan = flagged._jdf.queryExecution().optimizedPlan().toString()
+    assert "aggregate(" not in plan
+
+
+def test_what_was_rescued_per_file_comes_from_the_one_python_pass(spark, tmp_path):
+    """The sightings of each rescued record are computed with its rescued data (no second UDF over the rescued
+    records), and they are what :func:`sightings` says of that rescued data, per file too."""
+    rng = random.Random(5)
+    records = [drifting_record(rng, index, drift=0.5) for index in range(60)]
+    path = tmp_path / "in.jsonl"
+    path.write_bytes(lines(records))
+    spec = load_spec(None)
+    rescued = with_rescue(read_batch(spark, [SourceFile(1, "k", str(path), str(path), "lines")], spec.read_schema()),
+                          spec)
+    rows = rescued.select(RESCUED, SIGHTINGS).collect()
+    assert any(row[RESCUED] for row in rows)
+    for row in rows:
+        assert [tuple(item) for item in row[SIGHTINGS] or []] == list(sightings(row[RESCUED], spec.source_schema()))
+    by_file = rescued_fields_by_file(rescued, spec)
+    assert by_file[1] and by_file == rescued_fields_by_file(rescued.drop(SIGHTINGS), spec)  # the same by a UDF
