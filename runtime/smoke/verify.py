@@ -232,17 +232,21 @@ class SmokeBucket:
         return Check(name, True, f"{len(poison)}/{len(poison)} left under raw, not archived "
                                  f"({', '.join(_names([f.key for f in poison]))})")
 
+    def _rows_not_expected(self, found: Counter) -> str:
+        """Each source whose row count in ``found`` differs from the plan's good records (empty: none)."""
+        expected = Counter({self.url(f.key): f.good_records for f in self.plan.files if f.good_records})
+        return "; ".join(f"{posixpath.basename(s)}: {found.get(s, 0)} rows, expected {expected.get(s, 0)}"
+                         for s in sorted(set(found) | set(expected)) if found.get(s, 0) != expected.get(s, 0))
+
     def _table_check(self, seen: Observation, rows: TableRows) -> Check:
         """The Iceberg format: the run's rows, read through the catalog, are each good record exactly once."""
         name = f"Iceberg table {self.table.name if self.table else ''} holds the good records"
         if rows.error is not None:
             return Check(name, False, f"not readable through the catalog: {rows.error}")
         found = Counter({s: n for s, n in rows.rows_by_source.items() if self.is_ours(s)})
-        expected = Counter({self.url(f.key): f.good_records for f in self.plan.files if f.good_records})
-        if found != expected:
-            wrong = [f"{posixpath.basename(s)}: {found.get(s, 0)} rows, expected {expected.get(s, 0)}"
-                     for s in sorted(set(found) | set(expected)) if found.get(s, 0) != expected.get(s, 0)]
-            return Check(name, False, "; ".join(wrong))
+        wrong = self._rows_not_expected(found)
+        if wrong:
+            return Check(name, False, wrong)
         return Check(name, True, f"{sum(found.values())} rows = {self.plan.good_records} expected, read through "
                                  f"the catalog from {len(rows.data_files)} data file(s) of batch(es) "
                                  f"{', '.join(seen.batch_ids)}")
@@ -261,11 +265,9 @@ class SmokeBucket:
         found: Counter = Counter()
         for curated in seen.curated:
             found.update({s: n for s, n in (curated.rows_by_source or {}).items() if self.is_ours(s)})
-        expected = Counter({self.url(f.key): f.good_records for f in self.plan.files if f.good_records})
-        if found != expected:
-            wrong = [f"{posixpath.basename(s)}: {found.get(s, 0)} rows, expected {expected.get(s, 0)}"
-                     for s in sorted(set(found) | set(expected)) if found.get(s, 0) != expected.get(s, 0)]
-            return Check(name, False, "; ".join(wrong))
+        wrong = self._rows_not_expected(found)
+        if wrong:
+            return Check(name, False, wrong)
         return Check(name, True, f"{sum(found.values())} rows = {self.plan.good_records} expected, in "
                                  f"{len(seen.curated)} file(s) of batch(es) {batches}")
 
