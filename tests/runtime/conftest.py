@@ -1,6 +1,7 @@
 """The runtime tests' object-store fixtures: a moto S3 bucket (:data:`tests.support.s3.BUCKET`), a local store
-root, both stores, and an S3 API call counter built on botocore events. Every test under ``tests/runtime/`` may
-request them by name.
+root, both stores, an S3 API call counter built on botocore events, and a moto server over HTTP (``moto_endpoint``:
+for clients that cannot be intercepted in process, such as pyarrow's C++ S3 client). Every test under
+``tests/runtime/`` may request them by name.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from botocore.config import Config
 from moto import mock_aws
 
 from bench.call_counter import CallCounter
+from runtime.db.embedded import free_port
 from runtime.storage.base import ObjectStore
 from runtime.storage.local import LocalStore
 from runtime.storage.s3 import S3Store
@@ -75,3 +77,20 @@ def local_store(local_root: Path) -> LocalStore:
 def store(request: pytest.FixtureRequest) -> ObjectStore:
     """Each implementation in turn: the same test runs against a local directory and a moto bucket."""
     return request.getfixturevalue(f"{request.param}_store")
+
+
+@pytest.fixture
+def moto_endpoint(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """The URL of a moto server of this test's own (AWS APIs over HTTP), with fake credentials and region."""
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    for name, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing"),
+                        ("AWS_DEFAULT_REGION", "us-east-1")):
+        monkeypatch.setenv(name, value)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()

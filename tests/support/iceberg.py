@@ -4,6 +4,7 @@ test's database, the warehouse in the test's store) and the table's rows."""
 from __future__ import annotations
 
 import datetime
+import io
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -51,13 +52,14 @@ def rows_per_source(rows: list[tuple], root: Path) -> Counter:
 
 def write_file(store: Any, key: str, source: str, version: int, ids: list[str], day: int = 5,
                extra: dict | None = None) -> str:
-    """A curated file as an Iceberg batch stages it: one partition, the partition columns kept; its path."""
+    """A curated file as an Iceberg batch stages it (one partition, the partition columns kept), written through
+    ``store`` (local or S3); its Spark path."""
     n = len(ids)
     columns = {"id": ids, "event_date": [datetime.date(2024, 1, day)] * n, "event_mode": ["train"] * n,
                "source_s3_path": [source] * n, "source_version": pa.array([version] * n, pa.int32()),
                "year": pa.array([2024] * n, pa.int32()), "month": pa.array([1] * n, pa.int32()),
                "day": pa.array([day] * n, pa.int32()), "mode": ["train"] * n, **(extra or {})}
-    path = Path(store.spark_path(key))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(pa.table(columns), path)
-    return str(path)
+    sink = io.BytesIO()
+    pq.write_table(pa.table(columns), sink)
+    store.put_bytes(key, sink.getvalue())
+    return store.spark_path(key)

@@ -19,7 +19,7 @@ from runtime.smoke.verify import SmokeBucket
 from runtime.storage.factory import open_store
 from runtime.table.catalog import TableLocation, open_catalog
 from runtime.table.commit import BatchFiles, IcebergTable
-from tests.runtime.table.test_glue_catalog import moto_endpoint, staged  # noqa: F401
+from tests.support.iceberg import write_file
 
 #: Names of their own: moto's state outlives its server, and test_glue_catalog creates its bucket and database.
 BUCKET, DATABASE = "smoke-lake", "mldp_smoke"
@@ -36,7 +36,7 @@ def glue_location(endpoint: str, table: str) -> TableLocation:
 
 
 @pytest.fixture
-def deployed(moto_endpoint, request):  # noqa: F811 - the fixture imported above
+def deployed(moto_endpoint, request):
     """The bucket and the Glue database (moto's state is the process's: each test has a table of its own)."""
     s3 = boto3.client("s3", endpoint_url=moto_endpoint, region_name="us-east-1")
     with contextlib.suppress(Exception):
@@ -52,7 +52,7 @@ def commit(store, table: IcebergTable, batch_id: str, rows_by_source: dict[str, 
     batch, in the table's data location)."""
     files = []
     for n, (source, count) in enumerate(sorted(rows_by_source.items())):
-        staged(store, f"staging/{batch_id}/{n}.parquet", source, 1, [f"{source}#{i}" for i in range(count)])
+        write_file(store, f"staging/{batch_id}/{n}.parquet", source, 1, [f"{source}#{i}" for i in range(count)])
         prefix = table.data_key_prefix(store, f"staging/{batch_id}/{n}.parquet")
         final = f"{prefix}year=2024/month=1/day=5/mode=train/batch-{batch_id}-{n:04d}.snappy.parquet"
         store.copy(f"staging/{batch_id}/{n}.parquet", final)

@@ -5,48 +5,15 @@ in the Glue database, a batch committed once (a replay finds its batch id), a ne
 from __future__ import annotations
 
 import contextlib
-import datetime
-import io
-from collections.abc import Iterator
 
 import boto3
-import pyarrow as pa
-import pyarrow.parquet as pq
-import pytest
 
-from runtime.db.embedded import free_port
 from runtime.storage.factory import open_store
 from runtime.table.catalog import TableLocation
 from runtime.table.commit import BatchFiles, IcebergTable
+from tests.support.iceberg import write_file
 
 BUCKET, DATABASE = "lake", "mldp_dev"
-
-
-@pytest.fixture
-def moto_endpoint(monkeypatch) -> Iterator[str]:
-    from moto.server import ThreadedMotoServer
-
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    for name, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing"),
-                        ("AWS_DEFAULT_REGION", "us-east-1")):
-        monkeypatch.setenv(name, value)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.stop()
-
-
-def staged(store, key: str, source: str, version: int, ids: list[str]) -> None:
-    n = len(ids)
-    table = pa.table({"id": ids, "source_s3_path": [source] * n, "source_version": pa.array([version] * n, pa.int32()),
-                      "event_date": [datetime.date(2024, 1, 5)] * n, "year": pa.array([2024] * n, pa.int32()),
-                      "month": pa.array([1] * n, pa.int32()), "day": pa.array([5] * n, pa.int32()),
-                      "mode": ["train"] * n})
-    sink = io.BytesIO()
-    pq.write_table(table, sink)
-    store.put_bytes(key, sink.getvalue())
 
 
 def test_a_batch_is_committed_once_to_a_table_in_the_glue_data_catalog(moto_endpoint):
@@ -61,7 +28,7 @@ def test_a_batch_is_committed_once_to_a_table_in_the_glue_data_catalog(moto_endp
                              properties=properties)
     table = IcebergTable(location, ("year", "month", "day", "mode"))
     store = open_store(f"s3://{BUCKET}", s3_client=s3)
-    staged(store, "staged/a.parquet", "s3://raw/a.jsonl", 1, ["1", "2"])
+    write_file(store, "staged/a.parquet", "s3://raw/a.jsonl", 1, ["1", "2"])
     prefix = table.data_key_prefix(store, "staged/a.parquet")
     assert prefix == f"curated-data-lake/iceberg/{DATABASE}.db/json_parsed/data/"
     final = prefix + "year=2024/month=1/day=5/mode=train/batch-b1-0000.snappy.parquet"
@@ -69,7 +36,7 @@ def test_a_batch_is_committed_once_to_a_table_in_the_glue_data_catalog(moto_endp
     lock = contextlib.nullcontext
     first = table.commit_batch(BatchFiles("b-1", [f"s3://{BUCKET}/{final}"]), lock)
     assert table.commit_batch(BatchFiles("b-1", [f"s3://{BUCKET}/{final}"]), lock) == first  # the replay
-    staged(store, "staged/a2.parquet", "s3://raw/a.jsonl", 2, ["1-new"])
+    write_file(store, "staged/a2.parquet", "s3://raw/a.jsonl", 2, ["1-new"])
     second = prefix + "year=2024/month=1/day=5/mode=train/batch-b2-0000.snappy.parquet"
     store.copy("staged/a2.parquet", second)
     table.commit_batch(BatchFiles("b-2", [f"s3://{BUCKET}/{second}"], {"s3://raw/a.jsonl": 2}), lock)

@@ -19,7 +19,6 @@ from runtime.storage.factory import open_store
 from runtime.table.catalog import TableLocation, endpoint_properties, local_location
 from runtime.table.commit import IcebergTable
 from runtime.transforms.spec import load_spec
-from tests.runtime.table.test_glue_catalog import moto_endpoint  # noqa: F401 - the fixture
 from tests.support.pipeline import LAYOUT, states
 
 #: A bucket of its own: moto's state outlives its server.
@@ -37,7 +36,7 @@ def test_the_environments_s3_endpoint_reaches_pyiceberg_as_boto3_reads_it():
 
 @pytest.mark.spark
 def test_mldp_process_commits_every_good_record_once_to_a_table_whose_warehouse_is_on_s3(
-        moto_endpoint, monkeypatch, db_conn, db_url, spark):  # noqa: F811 - the fixture imported above
+        moto_endpoint, monkeypatch, db_conn, db_url, spark):
     monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint)  # boto3 and pyarrow's S3 client both read it
     monkeypatch.setattr("runtime.spark.session.get_spark", lambda *a, **k: spark)
     s3 = boto3.client("s3", region_name="us-east-1")
