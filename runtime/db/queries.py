@@ -337,11 +337,15 @@ RETURNING CASE WHEN event = 'UNCLAIMED' THEN 'PENDING' ELSE processing_status EN
 
 #: Files the pre-check found overwritten since they were listed (:attr:`FileOutcome.new_etag`), just recorded FAILED:
 #: their new version is registered at once, as the lister would (never over a row that changed meanwhile), so they
-#: are not charged attempt after attempt, and quarantined, before the next listing.
+#: are not charged attempt after attempt, and quarantined, before the next listing. The pre-check does not know the
+#: new version's Last-Modified; ``now()`` is an upper bound of it, recorded so that a listing or an inventory report
+#: that saw an in-between version (older than this one, newer than the version listed) finds it older, not newer,
+#: and never rolls the row back: a version really uploaded since is confirmed by a HEAD (REGISTER_CONFIRMED).
 REGISTER_SEEN_VERSIONS = f"""
 UPDATE file_processing_status AS f SET
     etag = u.etag,
-    file_size_bytes = u.size,{NEXT_VERSION}
+    file_size_bytes = u.size,
+    last_modified_timestamp = greatest(f.last_modified_timestamp, now()),{NEXT_VERSION}
 FROM unnest(%(file_ids)s::bigint[], %(etags)s::text[], %(sizes)s::bigint[]) AS u(file_id, etag, size)
 WHERE f.file_id = u.file_id AND f.processing_status IN ('FAILED', 'QUARANTINED') AND f.etag IS DISTINCT FROM u.etag
 RETURNING f.file_id
