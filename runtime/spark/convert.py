@@ -23,6 +23,7 @@ from runtime.spark.names import unreadable_reason
 from runtime.spark.read import (
     FILE_ID,
     RAW_RECORD,
+    SKIPPED_FIELD,
     SourceFile,
     attach_lineage,
     codec_unavailable,
@@ -176,8 +177,9 @@ def read_and_rescue(spark: SparkSession, files: Sequence[SourceFile], spec: Tran
     rows that need Python, rescued and validated again (a rescued type mismatch is no longer malformed). Only those
     rows go through the Python worker: a UDF in the projection of the whole batch would ship every row there and
     back. The raw text is kept for the bad records (the dead letters) and the rows Python reads."""
-    base = validate(read_batch(spark, files, spec.read_schema(), spec.json_reader_options())
-                    .withColumn(_ASK, needs_rescue(spec)), spec)
+    frame = read_batch(spark, files, spec.read_schema(), spec.json_reader_options())
+    flagged = SKIPPED_FIELD in frame.columns
+    base = validate(frame.withColumn(_ASK, needs_rescue(spec, flagged)).drop(SKIPPED_FIELD), spec)
     base = base.withColumn(RAW_RECORD, F.when(F.col(BAD) | F.col(_ASK), F.col(RAW_RECORD))).cache()
     computed = [computed_name(column) for column in spec.columns if is_computed(column)]
     rescued = with_rescue(base.where(F.col(_ASK)).drop(*computed, BAD), spec, ask=F.lit(True))

@@ -2,7 +2,8 @@
 raw text.
 
 The files are read as text (a line of a JSON Lines file, the whole of an ``array`` file) and parsed once with
-``from_json`` and the spec's schema, which is Spark's JSON reader (the same parser, options and PERMISSIVE mode as
+``from_json`` and the spec's schema (or its bytes-fed twin that also flags skipped keys,
+:mod:`runtime.spark.native_json`), which is Spark's JSON reader (the same parser, options and PERMISSIVE mode as
 ``spark.read.json``): the raw text of every record stays at hand for the rescue of the fields the spec does not read
 (:mod:`runtime.spark.rescue`) and for the dead letters. A text that starts with ``[`` (a line that is an array, an
 ``array`` file) is first split into its elements' texts (``from_json`` as ``array<string>``: each element as Spark
@@ -22,6 +23,7 @@ from pyspark.sql import Column, DataFrame, DataFrameReader, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import ArrayType, IntegerType, LongType, StringType, StructField, StructType
 
+from runtime.spark import native_json
 from runtime.spark.failures import root_cause
 from runtime.spark.names import GLOB_CHARS, hadoop_codec_suffix
 from runtime.transforms.spec import CORRUPT_RECORD_COLUMN, INTERNAL_PREFIX
@@ -31,6 +33,9 @@ LINEAGE = INTERNAL_PREFIX + "lineage"
 #: The tracking table's version of the raw file (1, then +1 for each new ETag), written as ``source_version``.
 SOURCE_VERSION = INTERNAL_PREFIX + "source_version"
 _INPUT_FILE = INTERNAL_PREFIX + "input_file"
+#: True for a record holding a key the schema does not read (present only where the native parse is used:
+#: :mod:`runtime.spark.native_json`).
+SKIPPED_FIELD = native_json.SKIPPED_FIELD
 #: The raw text of each record (a line, a whole ``array`` file, or an element of an array as Spark re-serialises it).
 RAW_RECORD = INTERNAL_PREFIX + "raw_record"
 _PARSED = INTERNAL_PREFIX + "parsed"
@@ -167,7 +172,9 @@ def read_batch(spark: SparkSession, files: Sequence[SourceFile], schema: StructT
     """All records of ``files`` parsed with ``schema`` and strict JSON (:data:`STRICT_JSON_OPTIONS`, overridden by
     ``json_options``: a spec's opt-in leniencies) (PERMISSIVE: unparseable records keep their raw text in
     ``_corrupt_record``), each row tagged with :data:`FILE_ID` (see :func:`attach_lineage` for the rest of its
-    lineage) and holding its raw text in :data:`RAW_RECORD` (see the module docstring).
+    lineage) and holding its raw text in :data:`RAW_RECORD` (see the module docstring). Where the native parse is
+    usable (:func:`runtime.spark.native_json.available`) the records are parsed by it, with the same result, and
+    the frame also has :data:`SKIPPED_FIELD`.
 
     ``lines`` files are read line by line, ``array`` files whole (one document per file: a broken element makes
     the whole document one corrupt record). The file names Spark resolved (``inputFiles()``, the same URIs
@@ -207,14 +214,17 @@ def read_batch(spark: SparkSession, files: Sequence[SourceFile], schema: StructT
     # on the parsed value would be pushed below the projection and parse every record twice
     blank = F.when(raw_record.startswith("{"), F.lit(False)).otherwise(
         F.expr(f"trim(BOTH ' \\t\\r\\n' FROM `{RAW_RECORD}`) = ''"))
-    parsed = records.where(~blank).select(FILE_ID, RAW_RECORD, _NOT_UTF8,
-                                          F.from_json(raw_record, schema, options).alias(_PARSED))
+    native = native_json.available(spark)  # the same parse, on the bytes, flagging skipped keys
+    parse = native_json.flagged_from_json(spark, raw_record, schema, options) if native \
+        else F.from_json(raw_record, schema, options)
+    parsed = records.where(~blank).select(FILE_ID, RAW_RECORD, _NOT_UTF8, parse.alias(_PARSED))
     fields = [F.col(_PARSED).getField(name).alias(name) for name in schema.fieldNames()]
     if CORRUPT_RECORD_COLUMN in schema.fieldNames():  # bytes that are not UTF-8 make the record malformed, as in
         fields = [F.when(F.col(_NOT_UTF8), F.col(RAW_RECORD)).otherwise(field).alias(CORRUPT_RECORD_COLUMN)
                   if name == CORRUPT_RECORD_COLUMN else field  # Spark's own reader of JSON files
                   for name, field in zip(schema.fieldNames(), fields, strict=True)]
-    return parsed.select(*fields, FILE_ID, RAW_RECORD)
+    flag = [F.col(_PARSED).getField(SKIPPED_FIELD).alias(SKIPPED_FIELD)] if native else []
+    return parsed.select(*fields, FILE_ID, RAW_RECORD, *flag)
 
 
 def attach_lineage(frame: DataFrame, spark: SparkSession, files: Sequence[SourceFile]) -> DataFrame:

@@ -1,7 +1,8 @@
 """The ``_rescued_data`` of each record (:mod:`runtime.transforms.rescue`), computed by one Python UDF on the few
 records that may carry something to rescue, found without a second parse of the others.
 
-**Which records.** Every key of a JSON object is followed by one ``:`` outside strings, so the colons of a raw
+**Which records.** The native parse (:mod:`runtime.spark.native_json`) flags them in the parse itself. Without it:
+every key of a JSON object is followed by one ``:`` outside strings, so the colons of a raw
 record are its keys plus the colons inside its strings. Spark's reading of the record (one parse, with the spec's
 schema) gives the keys the spec reads, and the colons of the strings it reads; when the two counts agree, the record
 holds no key the spec does not read and every value the spec reads was converted: nothing to rescue, and Python is
@@ -29,7 +30,7 @@ from pyspark.sql.types import (
     StructType,
 )
 
-from runtime.spark.read import FILE_ID, RAW_RECORD
+from runtime.spark.read import FILE_ID, RAW_RECORD, SKIPPED_FIELD
 from runtime.transforms.rescue import field_sightings, rescue_record, rescued_json, sightings
 from runtime.transforms.spec import CORRUPT_RECORD_COLUMN, INTERNAL_PREFIX, TransformSpec
 
@@ -98,9 +99,12 @@ def _elements_known_keys(elements: Column, data_type: DataType) -> Column:
     return F.lit(0)
 
 
-def may_rescue(spec: TransformSpec) -> Column:
+def may_rescue(spec: TransformSpec, flagged: bool = False) -> Column:
     """True for a record that may carry something to rescue (see the module docstring); on a :func:`read_batch`
-    frame."""
+    frame. ``flagged``: the frame has :data:`~runtime.spark.read.SKIPPED_FIELD` (the native parse's flag, exact for
+    a well-formed record: Spark's parser skips a key exactly when the schema lacks it), used instead of the count."""
+    if flagged:
+        return F.col(SKIPPED_FIELD)
     schema = spec.source_schema()
     root = F.lit(0)
     for item in schema.fields:
@@ -111,11 +115,11 @@ def may_rescue(spec: TransformSpec) -> Column:
     return (colons(raw) != root) | raw.contains("\\u003")
 
 
-def needs_rescue(spec: TransformSpec) -> Column:
+def needs_rescue(spec: TransformSpec, flagged: bool = False) -> Column:
     """True for a record Python must look at (on a :func:`read_batch` frame): a well-formed one that
-    :func:`may_rescue`, and with ``on_type_mismatch: rescue`` every malformed one."""
+    :func:`may_rescue` (``flagged``: see there), and with ``on_type_mismatch: rescue`` every malformed one."""
     corrupt = F.col(CORRUPT_RECORD_COLUMN).isNotNull()
-    ask = ~corrupt & may_rescue(spec)
+    ask = ~corrupt & may_rescue(spec, flagged)
     return ask | corrupt if spec.on_type_mismatch == "rescue" else ask
 
 

@@ -7,6 +7,8 @@ import os
 from pyspark import SparkContext
 from pyspark.sql import SparkSession
 
+from runtime.spark.native_json import jar_path
+
 #: Correctness settings applied to every session, including a reused Glue session (runtime SQL confs).
 SESSION_CONF: dict[str, str] = {
     "spark.sql.session.timeZone": "UTC",
@@ -57,7 +59,8 @@ def get_spark(app_name: str = "mldp") -> SparkSession:
     On Glue (or whenever a session or SparkContext is already running) the existing session is reused and only
     :data:`SESSION_CONF` is applied. Otherwise a local session is started: ``local[2]`` (override with
     ``MLDP_SPARK_MASTER``), UI off, 4 shuffle partitions, UTC, driver memory
-    ``MLDP_SPARK_DRIVER_MEMORY`` (default 2g).
+    ``MLDP_SPARK_DRIVER_MEMORY`` (default 2g), the runtime's JVM class on the classpath
+    (:mod:`runtime.spark.native_json`).
     """
     session = SparkSession.getActiveSession()
     if session is None and (SparkContext._active_spark_context is not None or on_glue()):
@@ -70,6 +73,9 @@ def get_spark(app_name: str = "mldp") -> SparkSession:
         )
         for key, value in {**LOCAL_CONF, **SESSION_CONF}.items():
             builder = builder.config(key, value)
+        native_jar = jar_path()  # the one-parse JSON reader (runtime.spark.native_json); on Glue: --extra-jars
+        if native_jar is not None:
+            builder = builder.config("spark.driver.extraClassPath", native_jar)
         session = builder.getOrCreate()
         session.sparkContext.setLogLevel(os.environ.get("MLDP_SPARK_LOG_LEVEL", "WARN"))
     for key, value in SESSION_CONF.items():

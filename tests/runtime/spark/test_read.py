@@ -11,7 +11,8 @@ import pytest
 from pyspark.sql.types import IntegerType, LongType, StringType, StructField, StructType
 
 from runtime.spark.convert import read_and_rescue
-from runtime.spark.read import SourceFile, lookup_frame, read_batch
+from runtime.spark import native_json
+from runtime.spark.read import SKIPPED_FIELD, SourceFile, lookup_frame, read_batch
 from runtime.transforms.spec import load_spec
 
 pytestmark = pytest.mark.spark
@@ -31,10 +32,15 @@ RECORD = {"id": "a", "DATE": "2024-01-02", "MODE": "train", "some_nested_struct"
           "some_list_of_structs": [{"name": "n", "value": 1.0}]}
 
 
-def test_each_record_is_parsed_once_and_blank_lines_hold_no_record(spark, tmp_path):
+@pytest.mark.parametrize("native", [True, False], ids=["native-parse", "from_json"])
+def test_each_record_is_parsed_once_and_blank_lines_hold_no_record(spark, tmp_path, monkeypatch, native):
+    if not native:
+        monkeypatch.setenv(native_json.SWITCH, "off")
     spec = load_spec(None)
     frame = read_batch(spark, [source(tmp_path, [RECORD, {**RECORD, "id": "b"}])], spec.read_schema())
-    assert executed_plan(frame).count("from_json(StructField(") == 1
+    plan = executed_plan(frame)
+    assert (plan.count("mldp.spark.FlaggedJson"), plan.count("from_json(StructField(")) == ((1, 0) if native else (0, 1))
+    assert (SKIPPED_FIELD in frame.columns) is native
     assert sorted(row["id"] for row in frame.collect()) == ["a", "b"]
 
 

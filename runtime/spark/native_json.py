@@ -1,0 +1,115 @@
+"""One JSON parse that also tells which records hold a field the schema does not read.
+
+Spark 3.5's ``from_json`` hands each record to Jackson through a character decoder (``spark.read.json`` hands it
+the bytes), and the rescue needs to know which records carry a key the spec does not read, which Spark's parser
+finds and drops in silence. A small JVM class shipped with the runtime, ``mldp.spark.FlaggedJson``
+(``native/src``, built into ``native/mldp-native.jar`` by ``scripts/build-native-jar.sh``), runs Spark's own parser
+(the same ``JacksonParser``, ``JSONOptions`` and PERMISSIVE ``FailureSafeParser`` as ``from_json``: the same typed
+values, partial results and ``_corrupt_record``) on the record's bytes, and returns one more field, true when the
+parser skipped a key: Spark's parser skips a key exactly when its struct lacks it (and after a conversion error,
+which makes the record malformed anyway). The flag replaces the colon count of :func:`runtime.spark.rescue.may_rescue`
+and costs nothing beyond the parse.
+
+The class uses Spark internals (``JacksonParser``, ``FailureSafeParser``, ``StaticInvoke``), so it is used only when
+it is on the JVM's classpath (the local session adds it; on Glue the processor's ``--extra-jars`` does) and a
+self-check on probe records agrees with ``from_json``, once per SparkContext; otherwise the read falls back to
+``from_json`` and the colon count, with one warning (``MLDP_NATIVE_JSON=off`` forces the fallback).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Mapping
+from importlib import resources
+from pathlib import Path
+
+from pyspark.sql import Column, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql.types import ArrayType, IntegerType, StringType, StructField, StructType
+
+from runtime.transforms.spec import CORRUPT_RECORD_COLUMN, INTERNAL_PREFIX
+
+__all__ = ["JAR_NAME", "SKIPPED_FIELD", "available", "flagged_from_json", "jar_path"]
+
+log = logging.getLogger(__name__)
+
+JAR_NAME = "mldp-native.jar"
+#: The field of the parsed struct that is true when the record holds a key the schema does not read.
+SKIPPED_FIELD = INTERNAL_PREFIX + "skipped_field"
+_CLASS = "mldp.spark.FlaggedJson"
+#: Set to ``off`` to parse with ``from_json`` and flag with the colon count.
+SWITCH = "MLDP_NATIVE_JSON"
+
+_checked: dict[str, bool] = {}
+
+#: Probe records of the self-check: (text, expected flag; ``None`` for a malformed record, whose flag means nothing)
+#: under :data:`_PROBE_SCHEMA`.
+_PROBES: tuple[tuple[str, bool | None], ...] = (
+    ('{"a": 1, "s": {"b": 2}}', False),
+    ('{"a": 1, "x": [1, {"y": 2}]}', True),
+    ('{"s": {"b": 2, "c": "d"}}', True),
+    ('{"s": null, "l": [{"n": "p"}, {"n": "q", "m": 1}]}', True),
+    ('{"a": "not a number", "z": 1}', None),
+    ('{"a": 1', None),
+    ('{"t": {"u": [1, 2]}, "A": 3}', True),
+    ('{"t": "text", "l": []}', False),
+)
+_PROBE_SCHEMA = StructType([
+    StructField("a", IntegerType()),
+    StructField("s", StructType([StructField("b", IntegerType())])),
+    StructField("l", ArrayType(StructType([StructField("n", StringType())]))),
+    StructField("t", StringType()),
+    StructField(CORRUPT_RECORD_COLUMN, StringType()),
+])
+
+
+def jar_path() -> str | None:
+    """The jar's file path when the runtime is a folder on disk (a local run, the tests), else ``None`` (the
+    runtime imported from a zip, as on Glue, where ``--extra-jars`` puts the jar on the classpath)."""
+    found = resources.files("runtime.spark").joinpath("native", JAR_NAME)
+    return str(found) if isinstance(found, Path) and found.is_file() else None
+
+
+def flagged_from_json(spark: SparkSession, text: Column, schema: StructType, options: Mapping[str, str]) -> Column:
+    """``text`` parsed as ``from_json(text, schema, options)`` would, as a struct of ``schema``'s fields and then
+    :data:`SKIPPED_FIELD`. Only where :func:`available` holds."""
+    jvm = spark.sparkContext._jvm
+    native = jvm.mldp.spark.FlaggedJson
+    return Column(native.column(text._jc, schema.json(), json.dumps(dict(options)),
+                                spark.conf.get("spark.sql.session.timeZone"), SKIPPED_FIELD))
+
+
+def available(spark: SparkSession) -> bool:
+    """Whether :func:`flagged_from_json` can be used in this SparkContext: the class loads and agrees with
+    ``from_json`` and with the expected flags on probe records (checked once per SparkContext)."""
+    if os.environ.get(SWITCH, "on").lower() == "off":
+        return False
+    key = spark.sparkContext.applicationId
+    if key not in _checked:
+        _checked[key] = _self_check(spark)
+    return _checked[key]
+
+
+def _self_check(spark: SparkSession) -> bool:
+    options = {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": CORRUPT_RECORD_COLUMN}
+    values = ", ".join(f"(CAST(X'{text.encode().hex()}' AS STRING))" for text, _ in _PROBES)
+    try:
+        probes = spark.sql(f"VALUES {values} AS t(text)")
+        native = flagged_from_json(spark, F.col("text"), _PROBE_SCHEMA, options)
+        names = _PROBE_SCHEMA.fieldNames()
+        ours = F.to_json(F.struct(*[native.getField(name).alias(name) for name in names]))
+        rows = probes.select(F.to_json(F.from_json("text", _PROBE_SCHEMA, options)).alias("spark"),
+                             ours.alias("ours"), native.getField(SKIPPED_FIELD).alias("flag")).collect()
+    except Exception as exc:  # py4j: class not on the classpath, or Spark internals that differ from 3.5's
+        log.warning("the native JSON parse (%s) is not usable here, using from_json and the colon count: %s",
+                    _CLASS, str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+        return False
+    wrong = [(text, row) for (text, flag), row in zip(_PROBES, rows, strict=True)
+             if row["spark"] != row["ours"] or (flag is not None and row["flag"] != flag)]
+    if wrong:
+        log.warning("the native JSON parse (%s) disagrees with from_json on %d probe records (first: %r), using "
+                    "from_json and the colon count", _CLASS, len(wrong), wrong[0])
+        return False
+    return True
