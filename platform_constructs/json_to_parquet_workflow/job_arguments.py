@@ -112,6 +112,7 @@ def processor_arguments(p: JsonToParquetWorkflowProps, code: GlueCodeAssets) -> 
         "--max-minutes": str(p.drain_minutes),
         "--drain": "false",
         "--extra-py-files": code.runtime_zip.s3_url,
+        "--extra-jars": code.native_jar.s3_url,
         "--additional-python-modules": ",".join(f.s3_url for f in code.spark_wheels),
         "--python-modules-installer-option": "--no-index",
         "--TempDir": p.bucket.uri_for(p.bucket.props.glue_temp_prefix),

@@ -57,6 +57,7 @@ PROCESSOR_RESERVED: dict[str, str] = {
     "--max-minutes": "drain_minutes / backfill_drain_minutes",
     "--drain": "the construct (the triggers drain, a bare start-job-run of the processor does not)",
     "--extra-py-files": "runtime_dir (the bundled runtime.zip)",
+    "--extra-jars": "runtime_dir (the bundled one-parse JSON reader, runtime/spark/native)",
     "--additional-python-modules": "wheels_dir (the bundled dependency wheels)",
     "--python-modules-installer-option": "the construct (offline installation of the bundled wheels)",
     "--TempDir": "the bucket's staging prefix",

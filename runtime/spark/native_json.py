@@ -18,6 +18,7 @@ self-check on probe records agrees with ``from_json``, once per SparkContext; ot
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -75,8 +76,7 @@ def jar_path() -> str | None:
 def flagged_from_json(spark: SparkSession, text: Column, schema: StructType, options: Mapping[str, str]) -> Column:
     """``text`` parsed as ``from_json(text, schema, options)`` would, as a struct of ``schema``'s fields and then
     :data:`SKIPPED_FIELD`. Only where :func:`available` holds."""
-    jvm = spark.sparkContext._jvm
-    native = jvm.mldp.spark.FlaggedJson
+    native = functools.reduce(getattr, _CLASS.split("."), spark.sparkContext._jvm)
     return Column(native.column(text._jc, schema.json(), json.dumps(dict(options)),
                                 spark.conf.get("spark.sql.session.timeZone"), SKIPPED_FIELD))
 

@@ -58,6 +58,8 @@ DEFAULT_WHEELS_DIR = Path(__file__).resolve().parent / "wheels"
 #: Entry scripts, relative to the runtime package folder.
 LISTER_SCRIPT = "glue/file_lister_and_db_populator.py"
 PROCESSOR_SCRIPT = "glue/json_to_parquet_batch_processor.py"
+#: The processor's JVM class (``runtime.spark.native_json``), under the runtime folder: its ``--extra-jars``.
+NATIVE_JAR = "spark/native/mldp-native.jar"
 #: Distributions (normalized names) that every job installs from the vendored wheels.
 REQUIRED_WHEELS = ("psycopg2_binary", "pyyaml")
 #: Pure-Python wheels (``*-none-any``) of the AWS SDK and its dependencies that the Spark processor installs over
@@ -328,6 +330,7 @@ class GlueCodeAssets(Construct):
 
     Attributes:
         lister_script / processor_script: the entry scripts.
+        native_jar: ``mldp-native-<digest>.jar``, the processor's one-parse JSON reader (its ``--extra-jars``).
         runtime_zip: ``runtime-<digest>.zip`` (processor ``--extra-py-files``), the contract included.
         runtime_wheel: the runtime wheel (lister ``--extra-py-files``), the contract included.
         spark_wheels: cp311 dependency wheels, the pinned AWS SDK and, with ``iceberg_wheels``, pyiceberg's closure
@@ -353,6 +356,11 @@ class GlueCodeAssets(Construct):
         processor = runtime_dir / PROCESSOR_SCRIPT
         self.lister_script = add_named_file_asset(self, lister, _digest_named(lister))
         self.processor_script = add_named_file_asset(self, processor, _digest_named(processor))
+        native_jar = runtime_dir / NATIVE_JAR
+        if not native_jar.is_file():
+            raise ValueError(f"{native_jar} not found: runtime_dir must be the runtime package folder that contains "
+                             f"{NATIVE_JAR} (rebuilt by scripts/build-native-jar.sh)")
+        self.native_jar = add_named_file_asset(self, native_jar, _digest_named(native_jar))
         extra_packages = (Path(self.props.contract_dir),)
         runtime_zip = build_runtime_zip(runtime_dir, extra_packages=extra_packages)
         runtime_wheel = build_runtime_wheel(runtime_dir, extra_packages=extra_packages)
@@ -369,7 +377,7 @@ class GlueCodeAssets(Construct):
     @property
     def processor_files(self) -> list[BundledFile]:
         """Every object the processor job reads."""
-        return [self.processor_script, self.runtime_zip, *self.spark_wheels]
+        return [self.processor_script, self.runtime_zip, self.native_jar, *self.spark_wheels]
 
     def grant_read(self, files: Sequence[BundledFile], grantee: iam.IGrantable) -> iam.Grant:
         """``s3:GetObject`` on exactly these objects of the asset bucket (never the whole bucket)."""

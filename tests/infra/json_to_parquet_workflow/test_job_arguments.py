@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -66,6 +67,8 @@ def test_processor_is_a_glue_5_spark_job_with_contract_arguments(default: Any, c
     assert all(m.endswith("-none-any.whl") for m in modules[2:])  # the pinned SDK (issue 18, item 4)
     assert args["--extra-py-files"].rsplit("/", 1)[1].startswith("runtime-")
     assert args["--extra-py-files"].endswith(".zip")
+    # the one-parse JSON reader's JVM class (runtime.spark.native_json), named by its content's digest
+    assert re.fullmatch(r"mldp-native-[0-9a-f]+\.jar", args["--extra-jars"].rsplit("/", 1)[1])
 
 
 def test_overridden_job_settings(custom: Any, cfn: Any) -> None:

@@ -15,6 +15,7 @@ import pyarrow.dataset as ds
 import pytest
 from pyspark.sql import functions as F
 
+from runtime.spark import native_json
 from runtime.spark.convert import convert_batch
 from runtime.spark.read import RAW_RECORD, SourceFile, read_batch
 from runtime.spark.rescue import RESCUED, SIGHTINGS, may_rescue, rescued_fields_by_file, with_rescue
@@ -97,7 +98,11 @@ def test_dead_letters_keep_the_whole_raw_record(spark, tmp_path):
     assert dead[0]["raw_record"] == line
 
 
-def test_applying_the_rescued_data_to_the_curated_columns_gives_the_raw_record_back(spark, tmp_path):
+@pytest.mark.parametrize("native", [True, False], ids=["native-parse", "from_json"])
+def test_applying_the_rescued_data_to_the_curated_columns_gives_the_raw_record_back(spark, tmp_path, monkeypatch,
+                                                                                    native):
+    if not native:
+        monkeypatch.setenv(native_json.SWITCH, "off")
     rng = random.Random(2020)
     records = [drifting_record(rng, index, drift=0.5, mismatches=True) for index in range(400)]
     counts, rows, dead = run(spark, tmp_path, lines(records), spec_with(on_type_mismatch="rescue"))

@@ -67,8 +67,8 @@ def test_processor_role_is_prefix_scoped(default: Any, cfn: Any) -> None:
     asset_reads = [r for s in statements if s["Action"] == ["s3:GetObject"] for r in s["Resource"]
                    if "cdk-hnb659fds-assets" in r]
     assert sorted(r.rsplit("/", 1)[1].split("-")[0] for r in asset_reads) == sorted([
-        "PyYAML", "json_to_parquet_batch_processor", "psycopg2_binary", "runtime", "boto3", "botocore", "s3transfer",
-        "jmespath", "python_dateutil", "six", "urllib3"])
+        "PyYAML", "json_to_parquet_batch_processor", "mldp", "psycopg2_binary", "runtime", "boto3", "botocore",
+        "s3transfer", "jmespath", "python_dateutil", "six", "urllib3"])
 
 
 def test_only_the_processor_role_lists_the_bucket_without_a_prefix_condition(default: Any, cfn: Any) -> None:

@@ -1,0 +1,153 @@
+"""The one-parse JSON reader (``runtime.spark.native_json``): its parse is ``from_json``'s, value for value, on
+well-formed, malformed and hostile records; its flag is exactly "holds a key the schema does not read" on a
+well-formed record; without the class the read falls back to ``from_json``; the shipped jar is built from the
+shipped sources."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import random
+import re
+import shutil
+import subprocess
+import zipfile
+from importlib import resources
+from pathlib import Path
+
+import pyspark
+import pytest
+from pyspark.sql import functions as F
+
+from runtime.spark import native_json
+from runtime.spark.read import SKIPPED_FIELD, SourceFile, json_parse_options, read_batch
+from runtime.transforms.rescue import rescued_fields
+from runtime.transforms.spec import CORRUPT_RECORD_COLUMN, load_spec, spec_from_dict
+from tests.support.drifting_records import drifting_record, lines
+
+pytestmark = pytest.mark.spark
+
+NATIVE = Path(resources.files("runtime.spark").joinpath("native"))  # type: ignore[arg-type]
+
+#: Texts on which the two parses must agree: well-formed, lenient-only, malformed, mistyped, hostile bytes.
+HOSTILE_TEXTS = [
+    '{"id": "a", "DATE": "2024-01-02", "MODE": "train", "some_nested_struct": {"field1": "x", "z": [1]}}',
+    '{"id": 1, "some_list_of_structs": [{"name": "n", "value": "text"}, {"name": "m", "value": 2}]}',
+    '{"id": "b", "some_list_of_structs": "text"}',
+    '{"id": "c", "some_nested_struct": 3}',
+    '{"id": "d", "some_nested_struct": {"field1": {"an": "object"}}}',
+    '{"id": "e"',
+    '{"id": "f", "x": NaN}',
+    "{'id': 'g'}",
+    '{"id": "h"} trailing text',
+    '  \t{"id": "i"}',
+    '{"id": "j", "id": "k"}',
+    '{"id": "\\u0000\\u003a\\ud83d\\ude00"}',
+    '\ufeff{"id": "bom-inside"}',
+    '\x00{"id": "nul"}',
+    '{"id": "deep", "x": ' + "[" * 1200 + "]" * 1200 + "}",
+    "[1, 2]",
+    '"just a string"',
+    "123",
+    "null",
+    '{"id": "l", "some_list_of_structs": [null, {"name": null}, {}]}',
+    '{"id": "m", "MODE": 10000000000000000000000000}',
+]
+
+
+def test_the_native_parse_is_from_json_value_for_value(spark):
+    """Under strict options and under every leniency, the native parse gives ``from_json``'s values (partial
+    results of a mistyped record and ``_corrupt_record`` included), as ``to_json`` writes them."""
+    schema = load_spec(None).read_schema()
+    texts = HOSTILE_TEXTS + [json.dumps(drifting_record(random.Random(3), n, drift=0.5, mismatches=True))
+                             for n in range(200)]
+    values = ", ".join(f"(CAST(X'{text.encode('utf-8').hex()}' AS STRING))" for text in texts)
+    frame = spark.sql(f"VALUES {values} AS t(value)")
+    lenient = {key: "true" for key in ("allowSingleQuotes", "allowNonNumericNumbers", "allowComments",
+                                       "allowUnquotedFieldNames", "allowNumericLeadingZeros")}
+    assert native_json.available(spark)
+    for options in (json_parse_options(), json_parse_options(lenient)):
+        native = native_json.flagged_from_json(spark, F.col("value"), schema, options)
+        ours = F.to_json(F.struct(*[native.getField(name).alias(name) for name in schema.fieldNames()]))
+        rows = frame.select("value", F.to_json(F.from_json("value", schema, options)).alias("spark"),
+                            ours.alias("ours")).collect()
+        assert len(rows) == len(texts)
+        assert [row["value"] for row in rows if row["spark"] != row["ours"]] == []
+        assert sum(CORRUPT_RECORD_COLUMN in (row["ours"] or "") for row in rows) >= 8  # the malformed ones
+
+
+def test_the_flag_is_exactly_the_records_holding_a_key_the_spec_does_not_read(spark, tmp_path):
+    """On every well-formed record the flag equals "the rescue finds an unknown field" (both ways: it never misses
+    one, and never asks Python for nothing), wrong-case names, keys holding ':' and escaped colons included."""
+    rng = random.Random(17)
+    records = [drifting_record(rng, index, drift=0.3) for index in range(400)]
+    records += [{"id": "case", "Id": 1}, {"id": "colon", "some_nested_struct": {"field1": "a:b"}},
+                {"id": "key-colon", "some_nested_struct": {"x:y": 1}},
+                {"id": "empty", "some_nested_struct": {}, "some_list_of_structs": [{}]},
+                {"id": "null-unknown", "extra": None}]
+    path = tmp_path / "in.jsonl"
+    path.write_bytes(lines(records).replace(b'"a:b"', b'"a\\u003ab"'))
+    spec = load_spec(None)
+    frame = read_batch(spark, [SourceFile(1, "k", str(path), str(path), "lines")], spec.read_schema())
+    flags = {row["id"]: row[SKIPPED_FIELD] for row in frame.where(F.col(CORRUPT_RECORD_COLUMN).isNull())
+             .select("id", SKIPPED_FIELD).collect()}
+    schema = spec.source_schema()
+    expected = {item["id"]: bool(rescued_fields(item, schema)) for item in records}
+    assert flags == expected
+    assert 50 < sum(expected.values()) < len(records) - 50
+    assert flags["null-unknown"] and flags["case"] and flags["key-colon"] and not flags["colon"]
+
+
+def test_without_the_class_the_read_falls_back_to_from_json(spark, tmp_path, monkeypatch, caplog):
+    """A JVM without the class (a Glue job without ``--extra-jars``, or a Spark whose internals differ) fails the
+    self-check once, with a warning, and the batch is parsed by ``from_json`` with the colon count."""
+    monkeypatch.setattr(native_json, "_CLASS", "mldp.spark.NoSuchClass")
+    monkeypatch.setattr(native_json, "_checked", {})
+    with caplog.at_level(logging.WARNING, logger=native_json.__name__):
+        assert native_json.available(spark) is False
+    assert "not usable here" in caplog.text
+    path = tmp_path / "in.jsonl"
+    path.write_bytes(lines([{"id": "a", "device": 1}]))
+    frame = read_batch(spark, [SourceFile(1, "k", str(path), str(path), "lines")], load_spec(None).read_schema())
+    assert SKIPPED_FIELD not in frame.columns
+    assert "from_json(StructField(" in frame._jdf.queryExecution().executedPlan().toString()
+    assert [row["id"] for row in frame.collect()] == ["a"]
+
+
+def test_a_map_column_reads_every_key_so_nothing_is_flagged_in_it(spark, tmp_path):
+    spec = spec_from_dict({"columns": [{"name": "id", "source": "id", "type": "string"},
+                                       {"name": "m", "source": "m", "type": "map<string,bigint>"}]})
+    path = tmp_path / "in.jsonl"
+    path.write_bytes(lines([{"id": "a", "m": {"x:y": 1, "z": 2}}, {"id": "b", "m": {"x": 1}, "n": 1}]))
+    frame = read_batch(spark, [SourceFile(1, "k", str(path), str(path), "lines")], spec.read_schema())
+    assert {row["id"]: row[SKIPPED_FIELD] for row in frame.collect()} == {"a": False, "b": True}
+
+
+def _sources_digest() -> str:
+    digest = hashlib.sha256()
+    for path in sorted(NATIVE.joinpath("src").rglob("*.java")):
+        digest.update(path.relative_to(NATIVE).as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def test_the_shipped_jar_is_built_from_the_shipped_sources(tmp_path):
+    """The provenance names the sources' digest and the jar's; the sources compile against the pinned Spark into
+    exactly the jar's classes (byte for byte with the javac that built it; scripts/build-native-jar.sh rebuilds)."""
+    provenance = json.loads(NATIVE.joinpath("mldp-native.provenance.json").read_text())
+    jar = NATIVE.joinpath(native_json.JAR_NAME).read_bytes()
+    assert provenance["sources_sha256"] == _sources_digest(), "sources changed: run scripts/build-native-jar.sh"
+    assert provenance["jar_sha256"] == hashlib.sha256(jar).hexdigest()
+    javac = shutil.which("javac")
+    assert javac, "javac (a JDK 17) is needed to check the shipped jar against its sources"
+    jars = Path(pyspark.__file__).parent / "jars"
+    assert re.fullmatch(r"spark-catalyst_2\.12-3\.5\.\d+\.jar", provenance["compiled_against"][0])
+    subprocess.run([javac, "--release", "17", "-nowarn", "-cp", f"{jars}/*", "-d", str(tmp_path),
+                    *map(str, sorted(NATIVE.joinpath("src").rglob("*.java")))], check=True, capture_output=True)
+    built = {path.relative_to(tmp_path).as_posix(): path.read_bytes() for path in tmp_path.rglob("*.class")}
+    with zipfile.ZipFile(NATIVE.joinpath(native_json.JAR_NAME)) as archive:
+        shipped = {name: archive.read(name) for name in archive.namelist() if name.endswith(".class")}
+    assert sorted(built) == sorted(shipped)
+    version = subprocess.run([javac, "-version"], capture_output=True, text=True, check=True)
+    if (version.stdout or version.stderr).strip() == provenance["javac"]:
+        assert built == shipped
