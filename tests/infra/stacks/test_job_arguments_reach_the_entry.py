@@ -11,7 +11,7 @@ from runtime.glue import json_to_parquet_batch_processor as processor_entry
 
 #: Arguments Glue itself reads (job parameters of the AWS Glue documentation), not forwarded to ``mldp``.
 GLUE_OWN = frozenset({
-    "--TempDir", "--additional-python-modules", "--python-modules-installer-option", "--extra-py-files",
+    "--TempDir", "--additional-python-modules", "--python-modules-installer-option", "--extra-py-files", "--extra-jars",
     "--job-language", "--job-bookmark-option", "--enable-metrics", "--enable-observability-metrics",
     "--enable-continuous-cloudwatch-log", "--enable-auto-scaling", "--conf", "library-set",
 })
