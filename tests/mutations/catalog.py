@@ -205,6 +205,11 @@ MUTATIONS: tuple[Mutation, ...] = (
         T + "jobs/test_batch_safe_points.py::test_the_stop_rule_is_a_function_of_the_stage_alone",
         T + "jobs/test_batch_safe_points.py::"
             "test_a_stop_during_each_step_gives_the_batch_back_before_its_manifest_and_finishes_it_after"),
+    # -- the one parse (issue 20's read path): its flag decides which records reach the rescue --------------------
+    one_edit(
+        "the one parse's flag ignored: no record with an unknown field reaches the rescue (may_rescue)",
+        "runtime/spark/rescue.py", "        return F.col(SKIPPED_FIELD)", "        return F.lit(False)",
+        T + "spark/test_rescue.py::test_new_top_level_and_nested_fields_and_other_list_elements_are_rescued"),
     # -- registration (issue 21's measure round): the plain INSERT's fallback, a report's two writers ---------------
     one_edit(
         "a page whose plain INSERT met a key inserted meanwhile fails instead of being registered again",
