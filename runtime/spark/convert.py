@@ -20,10 +20,10 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from runtime.spark.names import unreadable_reason
+from runtime.spark.native_json import RESCUED_FIELD
 from runtime.spark.read import (
     FILE_ID,
     RAW_RECORD,
-    SKIPPED_FIELD,
     SourceFile,
     attach_lineage,
     codec_unavailable,
@@ -35,6 +35,7 @@ from runtime.spark.rescue import (
     needs_rescue,
     no_sightings,
     rescued_fields_by_file,
+    rescued_in_the_parse,
     with_rescue,
 )
 from runtime.spark.transform import HookFailed, apply_hook, map_columns
@@ -118,14 +119,15 @@ def convert_batch(
     try:
         ask = F.col(_ASK)
         totals = _totals(base, ~ask)  # fills the cache of the batch
+        plain = base if RESCUED in base.columns else base.withColumn(RESCUED, F.lit(None).cast("string")) \
+            .withColumn(SIGHTINGS, no_sightings())  # what the rows Python does not see hold
         if any(values[4] for values in totals.values()):
-            validated = base.where(~ask).withColumn(RESCUED, F.lit(None).cast("string")) \
-                .withColumn(SIGHTINGS, no_sightings()).unionByName(asked)
+            validated = plain.where(~ask).unionByName(asked)
             for file_id, values in _totals(asked, F.lit(True)).items():
                 totals[file_id] = [a + b for a, b in zip(totals.get(file_id, [0] * 5), values, strict=True)]
         else:  # no record for Python: the rescue frame is never computed (its Python workers took 0.4-1.4 s of
             # task time a batch, with no row to look at)
-            validated = base.withColumn(RESCUED, F.lit(None).cast("string"))
+            validated = plain
         if None in totals:
             raise RuntimeError(f"{totals[None][0] + totals[None][1]} records could not be traced back to a file "
                                "of the batch (input_file_name() matched no file)")
@@ -178,8 +180,11 @@ def read_and_rescue(spark: SparkSession, files: Sequence[SourceFile], spec: Tran
     rows go through the Python worker: a UDF in the projection of the whole batch would ship every row there and
     back. The raw text is kept for the bad records (the dead letters) and the rows Python reads."""
     frame = read_batch(spark, files, spec.read_schema(), spec.json_reader_options())
-    flagged = SKIPPED_FIELD in frame.columns
-    base = validate(frame.withColumn(_ASK, needs_rescue(spec, flagged)).drop(SKIPPED_FIELD), spec)
+    if RESCUED_FIELD in frame.columns:  # the one parse rescued the well-formed records already
+        frame, ask = rescued_in_the_parse(frame, spec)
+    else:
+        ask = needs_rescue(spec)
+    base = validate(frame.withColumn(_ASK, ask), spec)
     base = base.withColumn(RAW_RECORD, F.when(F.col(BAD) | F.col(_ASK), F.col(RAW_RECORD))).cache()
     computed = [computed_name(column) for column in spec.columns if is_computed(column)]
     rescued = with_rescue(base.where(F.col(_ASK)).drop(*computed, BAD), spec, ask=F.lit(True))

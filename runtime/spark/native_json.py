@@ -8,7 +8,9 @@ finds and drops in silence. A small JVM class shipped with the runtime, ``mldp.s
 values, partial results and ``_corrupt_record``) on the record's bytes, and returns one more field, true when the
 parser skipped a key: Spark's parser skips a key exactly when its struct lacks it (and after a conversion error,
 which makes the record malformed anyway). The flag replaces the colon count of :func:`runtime.spark.rescue.may_rescue`
-and costs nothing beyond the parse.
+and costs nothing beyond the parse. The skipped values are not thrown away: the class copies each under its JSON
+path, so a well-formed record's rescued data and its sightings come out of the same parse, and no Python pass is
+needed for it (Python still rescues malformed records under ``on_type_mismatch: rescue``).
 
 The class uses Spark internals (``JacksonParser``, ``FailureSafeParser``, ``StaticInvoke``), so it is used only when
 it is on the JVM's classpath (the local session adds it; on Glue the processor's ``--extra-jars`` does) and a
@@ -30,15 +32,21 @@ from pyspark.sql import Column, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import ArrayType, IntegerType, StringType, StructField, StructType
 
+from runtime.transforms.rescue import rescued_fields
 from runtime.transforms.spec import CORRUPT_RECORD_COLUMN, INTERNAL_PREFIX
 
-__all__ = ["JAR_NAME", "SKIPPED_FIELD", "available", "flagged_from_json", "jar_path"]
+__all__ = ["JAR_NAME", "RESCUED_FIELD", "SIGHTINGS_FIELD", "SKIPPED_FIELD", "available", "flagged_from_json",
+           "jar_path"]
 
 log = logging.getLogger(__name__)
 
 JAR_NAME = "mldp-native.jar"
 #: The field of the parsed struct that is true when the record holds a key the schema does not read.
 SKIPPED_FIELD = INTERNAL_PREFIX + "skipped_field"
+#: The record's rescued data as the parse found it (``{"path":value,...}``; null: nothing skipped), and its
+#: sightings (``array<struct<path,kind,type,example>>``): :mod:`runtime.transforms.rescue`'s, for a well-formed record.
+RESCUED_FIELD = INTERNAL_PREFIX + "parse_rescued"
+SIGHTINGS_FIELD = INTERNAL_PREFIX + "parse_sightings"
 _CLASS = "mldp.spark.FlaggedJson"
 #: Set to ``off`` to parse with ``from_json`` and flag with the colon count.
 SWITCH = "MLDP_NATIVE_JSON"
@@ -75,10 +83,11 @@ def jar_path() -> str | None:
 
 def flagged_from_json(spark: SparkSession, text: Column, schema: StructType, options: Mapping[str, str]) -> Column:
     """``text`` parsed as ``from_json(text, schema, options)`` would, as a struct of ``schema``'s fields and then
-    :data:`SKIPPED_FIELD`. Only where :func:`available` holds."""
+    :data:`SKIPPED_FIELD`, :data:`RESCUED_FIELD` and :data:`SIGHTINGS_FIELD`. Only where :func:`available` holds."""
     native = functools.reduce(getattr, _CLASS.split("."), spark.sparkContext._jvm)
     return Column(native.column(text._jc, schema.json(), json.dumps(dict(options)),
-                                spark.conf.get("spark.sql.session.timeZone"), SKIPPED_FIELD))
+                                spark.conf.get("spark.sql.session.timeZone"), SKIPPED_FIELD, RESCUED_FIELD,
+                                SIGHTINGS_FIELD))
 
 
 def available(spark: SparkSession) -> bool:
@@ -101,13 +110,20 @@ def _self_check(spark: SparkSession) -> bool:
         names = _PROBE_SCHEMA.fieldNames()
         ours = F.to_json(F.struct(*[native.getField(name).alias(name) for name in names]))
         rows = probes.select(F.to_json(F.from_json("text", _PROBE_SCHEMA, options)).alias("spark"),
-                             ours.alias("ours"), native.getField(SKIPPED_FIELD).alias("flag")).collect()
+                             ours.alias("ours"), native.getField(SKIPPED_FIELD).alias("flag"),
+                             native.getField(RESCUED_FIELD).alias("rescued")).collect()
     except Exception as exc:  # py4j: class not on the classpath, or Spark internals that differ from 3.5's
         log.warning("the native JSON parse (%s) is not usable here, using from_json and the colon count: %s",
                     _CLASS, str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
         return False
+    source = StructType([item for item in _PROBE_SCHEMA.fields if item.name != CORRUPT_RECORD_COLUMN])
+
+    def rescued(text: str) -> dict | None:
+        return rescued_fields(json.loads(text), source) or None
+
     wrong = [(text, row) for (text, flag), row in zip(_PROBES, rows, strict=True)
-             if row["spark"] != row["ours"] or (flag is not None and row["flag"] != flag)]
+             if row["spark"] != row["ours"] or (flag is not None and (
+                 row["flag"] != flag or (json.loads(row["rescued"]) if row["rescued"] else None) != rescued(text)))]
     if wrong:
         log.warning("the native JSON parse (%s) disagrees with from_json on %d probe records (first: %r), using "
                     "from_json and the colon count", _CLASS, len(wrong), wrong[0])

@@ -174,7 +174,8 @@ def read_batch(spark: SparkSession, files: Sequence[SourceFile], schema: StructT
     ``_corrupt_record``), each row tagged with :data:`FILE_ID` (see :func:`attach_lineage` for the rest of its
     lineage) and holding its raw text in :data:`RAW_RECORD` (see the module docstring). Where the native parse is
     usable (:func:`runtime.spark.native_json.available`) the records are parsed by it, with the same result, and
-    the frame also has :data:`SKIPPED_FIELD`.
+    the frame also has :data:`SKIPPED_FIELD` and the rescued data the parse found
+    (:data:`runtime.spark.native_json.RESCUED_FIELD`, :data:`~runtime.spark.native_json.SIGHTINGS_FIELD`).
 
     ``lines`` files are read line by line, ``array`` files whole (one document per file: a broken element makes
     the whole document one corrupt record). The file names Spark resolved (``inputFiles()``, the same URIs
@@ -223,7 +224,8 @@ def read_batch(spark: SparkSession, files: Sequence[SourceFile], schema: StructT
         fields = [F.when(F.col(_NOT_UTF8), F.col(RAW_RECORD)).otherwise(field).alias(CORRUPT_RECORD_COLUMN)
                   if name == CORRUPT_RECORD_COLUMN else field  # Spark's own reader of JSON files
                   for name, field in zip(schema.fieldNames(), fields, strict=True)]
-    flag = [F.col(_PARSED).getField(SKIPPED_FIELD).alias(SKIPPED_FIELD)] if native else []
+    flag = [F.col(_PARSED).getField(name).alias(name) for name in (SKIPPED_FIELD, native_json.RESCUED_FIELD,
+                                                                     native_json.SIGHTINGS_FIELD)] if native else []
     return parsed.select(*fields, FILE_ID, RAW_RECORD, *flag)
 
 

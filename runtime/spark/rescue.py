@@ -30,6 +30,7 @@ from pyspark.sql.types import (
     StructType,
 )
 
+from runtime.spark.native_json import RESCUED_FIELD, SIGHTINGS_FIELD
 from runtime.spark.read import FILE_ID, RAW_RECORD, SKIPPED_FIELD
 from runtime.transforms.rescue import field_sightings, rescue_record, rescued_json, sightings
 from runtime.transforms.spec import CORRUPT_RECORD_COLUMN, INTERNAL_PREFIX, TransformSpec
@@ -121,6 +122,18 @@ def needs_rescue(spec: TransformSpec, flagged: bool = False) -> Column:
     corrupt = F.col(CORRUPT_RECORD_COLUMN).isNotNull()
     ask = ~corrupt & may_rescue(spec, flagged)
     return ask | corrupt if spec.on_type_mismatch == "rescue" else ask
+
+
+def rescued_in_the_parse(frame: DataFrame, spec: TransformSpec) -> tuple[DataFrame, Column]:
+    """``frame`` (from :func:`read_batch`) with :data:`RESCUED` and :data:`SIGHTINGS` as the one parse found them
+    (:mod:`runtime.spark.native_json`: a well-formed record's rescued data is complete there), the parse's own
+    columns dropped; and the records Python must still look at: the malformed ones under ``on_type_mismatch:
+    rescue`` (their values that do not fit). Only for a frame of the one parse (it has :data:`RESCUED_FIELD`)."""
+    corrupt = F.col(CORRUPT_RECORD_COLUMN).isNotNull()
+    ask = corrupt if spec.on_type_mismatch == "rescue" else F.lit(False)
+    rescued = frame.withColumn(RESCUED, F.when(~corrupt, F.col(RESCUED_FIELD))) \
+        .withColumn(SIGHTINGS, F.when(~corrupt, F.col(SIGHTINGS_FIELD)))
+    return rescued.drop(SKIPPED_FIELD, RESCUED_FIELD, SIGHTINGS_FIELD), ask
 
 
 def with_rescue(frame: DataFrame, spec: TransformSpec, ask: Column | None = None) -> DataFrame:

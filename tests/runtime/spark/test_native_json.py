@@ -22,7 +22,7 @@ from pyspark.sql import functions as F
 
 from runtime.spark import native_json
 from runtime.spark.read import SKIPPED_FIELD, SourceFile, json_parse_options, read_batch
-from runtime.transforms.rescue import rescued_fields
+from runtime.transforms.rescue import rescued_fields, rescued_json, sightings
 from runtime.transforms.spec import CORRUPT_RECORD_COLUMN, load_spec, spec_from_dict
 from tests.support.drifting_records import drifting_record, lines
 
@@ -151,3 +151,43 @@ def test_the_shipped_jar_is_built_from_the_shipped_sources(tmp_path):
     version = subprocess.run([javac, "-version"], capture_output=True, text=True, check=True)
     if (version.stdout or version.stderr).strip() == provenance["javac"]:
         assert built == shipped
+
+
+def test_the_parse_rescues_what_python_rescues(spark, tmp_path):
+    """On every well-formed record the parse's rescued data is what :mod:`runtime.transforms.rescue` finds (as JSON
+    values), and its sightings are Python's: the same general paths, kinds and JSON types, and examples that read as
+    the same JSON value (a float's text may differ: ``1e+20`` in Python, ``1.0E20`` in Java)."""
+    rng = random.Random(23)
+    records = [drifting_record(rng, index, drift=0.6) for index in range(300)]
+    texts = [json.dumps(item) for item in records] + [
+        '{"id": "dup", "x": 1, "y": [1e3, 1e20, -0.0, 12345678901234567890], "x": {"b": null}}',
+        '{"id": "names", "x.y": 1, "": 2, "$ref": 3, "quote\\"d": 4, "naïve": "ü\\u2028\\u001f", "a[0]": []}',
+        '{"id": "deep", "some_list_of_structs": [{"name": "n", "value": 1, "more": {"k": [{"z": 1}]}}, {"k2": 2}],'
+        ' "some_nested_struct": {"field1": "v", "inner": {"a": {"b": {"c": "d"}}}}}',
+        '{"id": "long", "blob": "' + "é" * 300 + '"}',
+    ]
+    path = tmp_path / "in.jsonl"
+    path.write_text("\n".join(texts) + "\n", encoding="utf-8")
+    spec = load_spec(None)
+    frame = read_batch(spark, [SourceFile(1, "k", str(path), str(path), "lines")], spec.read_schema())
+    found = {row["id"]: row for row in frame.where(F.col(CORRUPT_RECORD_COLUMN).isNull()).collect()}
+    assert len(found) == len(texts)
+    schema = spec.source_schema()
+    for text in texts:
+        record = json.loads(text)
+        expected = rescued_json(rescued_fields(record, schema), True)
+        row = found[record["id"]]
+        ours = row[native_json.RESCUED_FIELD]
+        assert (json.loads(ours) if ours else None) == (json.loads(expected) if expected else None), text
+        if expected is not None:
+            assert list(json.loads(ours)) == list(json.loads(expected)), text  # the same order
+        theirs = list(sightings(expected, schema))
+        mine = [tuple(item) for item in row[native_json.SIGHTINGS_FIELD] or []]
+        assert [item[:3] for item in mine] == [item[:3] for item in theirs], text
+        for (*_, example), (*_, python_example) in zip(mine, theirs, strict=True):
+            if len(python_example) < 200:
+                assert json.loads(example) == json.loads(python_example), text
+            else:
+                assert example == python_example, text
+    assert json.loads(found["dup"][native_json.RESCUED_FIELD]) == {"x": {"b": None}, "y": [1000.0, 1e20, -0.0,
+                                                                                         12345678901234567890]}

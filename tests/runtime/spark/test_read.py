@@ -5,6 +5,7 @@ through the Python worker."""
 from __future__ import annotations
 
 import json
+from importlib import resources
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,10 @@ from pyspark.sql.types import IntegerType, LongType, StringType, StructField, St
 from runtime.spark import native_json
 from runtime.spark.convert import read_and_rescue
 from runtime.spark.read import SKIPPED_FIELD, SourceFile, lookup_frame, read_batch
-from runtime.transforms.spec import load_spec
+from runtime.spark.rescue import RESCUED
+from runtime.transforms.spec import load_spec, spec_from_dict
+
+DEFAULT_SPEC = json.loads(resources.files("runtime.transforms").joinpath("default_spec.json").read_text("utf-8"))
 
 pytestmark = pytest.mark.spark
 
@@ -45,7 +49,9 @@ def test_each_record_is_parsed_once_and_blank_lines_hold_no_record(spark, tmp_pa
     assert sorted(row["id"] for row in frame.collect()) == ["a", "b"]
 
 
-def test_only_the_records_that_need_the_rescue_go_to_python(spark, tmp_path):
+def test_only_the_records_that_need_the_rescue_go_to_python(spark, tmp_path, monkeypatch):
+    """With ``from_json`` (the fallback), the records the colon count flags go to Python; none other does."""
+    monkeypatch.setenv(native_json.SWITCH, "off")
     spec = load_spec(None)
     base, asked = read_and_rescue(spark, [source(tmp_path, [RECORD, {**RECORD, "id": "b", "device": "d"}])], spec)
     try:
@@ -55,6 +61,23 @@ def test_only_the_records_that_need_the_rescue_go_to_python(spark, tmp_path):
     finally:
         asked.unpersist()
         base.unpersist()
+
+
+def test_with_the_one_parse_only_mistyped_records_go_to_python(spark, tmp_path):
+    """The one parse rescues a well-formed record's unknown fields itself: Python sees only the malformed records
+    under ``on_type_mismatch: rescue`` (their values that do not fit), and none otherwise."""
+    records = [RECORD, {**RECORD, "id": "b", "device": "d"}, {**RECORD, "id": "c", "some_nested_struct": 3}]
+    for mismatch, python in (("dead_letter", []), ("rescue", ["c"])):
+        spec = spec_from_dict({**DEFAULT_SPEC, "on_type_mismatch": mismatch})
+        base, asked = read_and_rescue(spark, [source(tmp_path, records)], spec)
+        try:
+            assert "BatchEvalPython" not in executed_plan(base)
+            assert [row["id"] for row in asked.collect()] == python
+            rescued = {row["id"]: row[RESCUED] for row in base.where("id = 'b'").collect()}
+            assert json.loads(rescued["b"]) == {"device": "d"}
+        finally:
+            asked.unpersist()
+            base.unpersist()
 
 
 def test_the_lookup_tables_are_local_and_keep_any_text(spark):

@@ -1,11 +1,20 @@
 package mldp.spark;
 
 import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonGenerator;
 import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonStreamContext;
+import com.fasterxml.jackson.core.JsonToken;
+import com.fasterxml.jackson.core.PrettyPrinter;
+import com.fasterxml.jackson.core.json.JsonWriteFeature;
 import com.fasterxml.jackson.core.util.JsonParserDelegate;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
+import java.io.StringWriter;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
 import java.nio.ByteBuffer;
 import java.util.Iterator;
 import java.util.Map;
@@ -19,7 +28,9 @@ import org.apache.spark.sql.catalyst.json.CreateJacksonParser;
 import org.apache.spark.sql.catalyst.json.JSONOptions;
 import org.apache.spark.sql.catalyst.json.JacksonParser;
 import org.apache.spark.sql.catalyst.util.FailureSafeParser;
+import org.apache.spark.sql.catalyst.util.GenericArrayData;
 import org.apache.spark.sql.types.AbstractDataType;
+import org.apache.spark.sql.types.ArrayType;
 import org.apache.spark.sql.types.DataType;
 import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.StructField;
@@ -37,22 +48,32 @@ import scala.runtime.AbstractFunction2;
  * field, true when the parser skipped a field the schema does not read: Spark's parser calls
  * {@link JsonParser#skipChildren()} exactly for a key the schema lacks (and after a conversion error, which makes
  * the record malformed anyway). That flag is what the rescue needs to know, found in the one parse.
+ *
+ * <p>A skipped value is not thrown away: it is copied (as the skip would have consumed it) under its JSON path, so
+ * the record's rescued data ({@code {"path":value,...}}, {@code runtime/transforms/rescue.py}'s format) and its
+ * sightings (general path, {@code unknown}, JSON type, an example as Python's {@code json.dumps} lays it out) come
+ * out of the same parse: two more fields after the flag, null when nothing was skipped. On a malformed record they
+ * mean nothing (the caller rescues those in Python).
  */
 public final class FlaggedJson {
   private FlaggedJson() {}
 
   /** The column: {@code text} parsed with {@code schemaJson} (a StructType's JSON) and {@code optionsJson} (a JSON
-   * object of reader options) in {@code timeZone}; its struct has the schema's fields, then {@code flagField}. */
+   * object of reader options) in {@code timeZone}; its struct has the schema's fields, then {@code flagField},
+   * {@code rescuedField} and {@code sightingsField}. */
   public static Column column(Column text, String schemaJson, String optionsJson, String timeZone,
-                              String flagField) throws IOException {
+                              String flagField, String rescuedField, String sightingsField) throws IOException {
     ObjectMapper mapper = new ObjectMapper();
     com.fasterxml.jackson.databind.node.ObjectNode config = mapper.createObjectNode();
     config.set("schema", mapper.readTree(schemaJson));
     config.set("options", mapper.readTree(optionsJson));
     config.put("timeZone", timeZone);
     StructType schema = (StructType) DataType.fromJson(schemaJson);
+    StructType sighting = new StructType().add("path", DataTypes.StringType).add("kind", DataTypes.StringType)
+        .add("type", DataTypes.StringType).add("example", DataTypes.StringType);
     StructType out = schema.asNullable().add(new StructField(flagField, DataTypes.BooleanType, false,
-        org.apache.spark.sql.types.Metadata.empty()));
+        org.apache.spark.sql.types.Metadata.empty())).add(rescuedField, DataTypes.StringType)
+        .add(sightingsField, ArrayType.apply(sighting));
     Expression configLiteral = Literal.create(mapper.writeValueAsString(config), DataTypes.StringType);
     java.util.List<Expression> args = java.util.Arrays.asList(text.expr(), configLiteral);
     java.util.List<AbstractDataType> types = java.util.Collections.emptyList();
@@ -83,6 +104,9 @@ public final class FlaggedJson {
     final FailureSafeParser<UTF8String> parser;
     final int width;
     boolean skipped;
+    /** The record's skipped values by path (a duplicate key: the last value, at the first's place, as Python). */
+    final LinkedHashMap<String, Captured> captured = new LinkedHashMap<>();
+    final JsonFactory plain = new JsonFactory();
 
     State(UTF8String key) throws IOException {
       this.key = key;
@@ -136,18 +160,171 @@ public final class FlaggedJson {
 
     InternalRow parse(UTF8String text) {
       skipped = false;
+      captured.clear();
       scala.collection.Iterator<InternalRow> rows = parser.parse(text);
       if (!rows.hasNext()) {
         return null;
       }
       InternalRow row = rows.next();
-      Object[] values = new Object[width + 1];
+      Object[] values = new Object[width + 3];
       for (int i = 0; i < width; i++) {
         values[i] = row.isNullAt(i) ? null : row.get(i, null);
       }
       values[width] = skipped;
+      if (!captured.isEmpty()) {
+        try {
+          values[width + 1] = UTF8String.fromString(rescuedJson());
+        } catch (IOException e) {
+          throw new RuntimeException(e);
+        }
+        Object[] sightings = new Object[captured.size()];
+        int i = 0;
+        for (Map.Entry<String, Captured> entry : captured.entrySet()) {
+          Captured item = entry.getValue();
+          sightings[i++] = new GenericInternalRow(new Object[] {UTF8String.fromString(item.generalPath),
+              UTF8String.fromString("unknown"), UTF8String.fromString(item.type),
+              UTF8String.fromString(item.example)});
+        }
+        values[width + 2] = new GenericArrayData(sightings);
+      }
       return new GenericInternalRow(values);
     }
+
+    /** {@code {"path":value,...}}, compact, as Python's {@code json.dumps(..., separators=(",", ":"))}. */
+    String rescuedJson() throws IOException {
+      StringWriter out = new StringWriter();
+      try (JsonGenerator generator = plain.createGenerator(out)) {
+        generator.disable(JsonGenerator.Feature.ESCAPE_NON_ASCII);
+        generator.writeStartObject();
+        for (Map.Entry<String, Captured> entry : captured.entrySet()) {
+          generator.writeFieldName(entry.getKey());
+          generator.writeRawValue(entry.getValue().compact);
+        }
+        generator.writeEndObject();
+      }
+      return out.toString();
+    }
+
+    /** Copy the value the parser stands on (consuming it, as a skip would) under its path. */
+    void capture(JsonParser parser) throws IOException {
+      JsonToken token = parser.currentToken();
+      JsonStreamContext context = parser.getParsingContext();
+      if (token == JsonToken.START_OBJECT || token == JsonToken.START_ARRAY) {
+        context = context.getParent();  // the started structure's own context: its field is the parent's
+      }
+      List<Object> segments = new ArrayList<>();
+      for (JsonStreamContext at = context; at != null && !at.inRoot(); at = at.getParent()) {
+        segments.add(0, at.inArray() ? (Object) at.getCurrentIndex() : at.getCurrentName());
+      }
+      StringWriter out = new StringWriter();
+      try (JsonGenerator generator = plain.createGenerator(out)) {
+        generator.disable(JsonWriteFeature.WRITE_NAN_AS_STRINGS.mappedFeature());
+        generator.copyCurrentStructure(parser);
+      }
+      String compact = out.toString();
+      // a repeated key: the last value, at the first one's place (a LinkedHashMap keeps it), as Python's dict
+      captured.put(Paths.text(segments, false), new Captured(Paths.text(segments, true), typeOf(token), compact,
+          example(compact)));
+    }
+
+    /** Python's {@code json.dumps(value, ensure_ascii=False)[:200]} of a compact JSON value. */
+    String example(String compact) throws IOException {
+      StringWriter out = new StringWriter();
+      try (JsonParser parser = plain.createParser(compact);
+           JsonGenerator generator = plain.createGenerator(out)) {
+        generator.disable(JsonWriteFeature.WRITE_NAN_AS_STRINGS.mappedFeature());
+        generator.setPrettyPrinter(new PythonLayout());
+        parser.enable(JsonParser.Feature.ALLOW_NON_NUMERIC_NUMBERS);
+        parser.nextToken();
+        generator.copyCurrentStructure(parser);
+      }
+      String text = out.toString();
+      int length = text.codePointCount(0, text.length());
+      return length <= 200 ? text : text.substring(0, text.offsetByCodePoints(0, 200));
+    }
+  }
+
+  /** A skipped value: its general path, JSON type, compact JSON and example. */
+  private static final class Captured {
+    final String generalPath;
+    final String type;
+    final String compact;
+    final String example;
+
+    Captured(String generalPath, String type, String compact, String example) {
+      this.generalPath = generalPath;
+      this.type = type;
+      this.compact = compact;
+      this.example = example;
+    }
+  }
+
+  /** The JSON type a value's first token shows, as {@code runtime.transforms.rescue.json_type} names it. */
+  static String typeOf(JsonToken token) {
+    switch (token) {
+      case VALUE_STRING:
+        return "string";
+      case VALUE_NUMBER_INT:
+        return "integer";
+      case VALUE_NUMBER_FLOAT:
+        return "number";
+      case VALUE_TRUE:
+      case VALUE_FALSE:
+        return "boolean";
+      case START_OBJECT:
+        return "object";
+      case START_ARRAY:
+        return "array";
+      default:
+        return "null";
+    }
+  }
+
+  /** Python's {@code json.dumps} layout: {@code ", "} between items, {@code ": "} after a key. */
+  private static final class PythonLayout implements PrettyPrinter {
+    @Override
+    public void writeRootValueSeparator(JsonGenerator g) {}
+
+    @Override
+    public void writeStartObject(JsonGenerator g) throws IOException {
+      g.writeRaw('{');
+    }
+
+    @Override
+    public void writeEndObject(JsonGenerator g, int entries) throws IOException {
+      g.writeRaw('}');
+    }
+
+    @Override
+    public void writeObjectEntrySeparator(JsonGenerator g) throws IOException {
+      g.writeRaw(", ");
+    }
+
+    @Override
+    public void writeObjectFieldValueSeparator(JsonGenerator g) throws IOException {
+      g.writeRaw(": ");
+    }
+
+    @Override
+    public void writeStartArray(JsonGenerator g) throws IOException {
+      g.writeRaw('[');
+    }
+
+    @Override
+    public void writeEndArray(JsonGenerator g, int values) throws IOException {
+      g.writeRaw(']');
+    }
+
+    @Override
+    public void writeArrayValueSeparator(JsonGenerator g) throws IOException {
+      g.writeRaw(", ");
+    }
+
+    @Override
+    public void beforeArrayValues(JsonGenerator g) {}
+
+    @Override
+    public void beforeObjectEntries(JsonGenerator g) {}
   }
 
   /** Jackson reading the record's bytes as UTF-8. A record whose first bytes would make Jackson guess another
@@ -178,7 +355,13 @@ public final class FlaggedJson {
     @Override
     public JsonParser skipChildren() throws IOException {
       state.skipped = true;
-      delegate.skipChildren();
+      JsonToken token = delegate.currentToken();
+      if (token != null && (token.isScalarValue() || token == JsonToken.START_OBJECT
+          || token == JsonToken.START_ARRAY)) {
+        state.capture(delegate);  // consumes exactly what the skip would
+      } else {
+        delegate.skipChildren();
+      }
       return this;
     }
   }
