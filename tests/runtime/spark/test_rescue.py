@@ -194,3 +194,13 @@ def test_what_was_rescued_per_file_comes_from_the_one_python_pass(spark, tmp_pat
         assert [tuple(item) for item in row[SIGHTINGS] or []] == list(sightings(row[RESCUED], spec.source_schema()))
     by_file = rescued_fields_by_file(rescued, spec)
     assert by_file[1] and by_file == rescued_fields_by_file(rescued.drop(SIGHTINGS), spec)  # the same by a UDF
+
+
+def test_a_record_only_a_leniency_reads_is_rescued_field_by_field_in_the_one_parse(spark, tmp_path):
+    """With ``json: {allow: [comments, single_quotes]}`` Spark reads the record; the one parse copies its unknown field
+    as strict JSON (Python's ``json`` could not read the record, and would keep it whole under ``$``)."""
+    line = "{'id': 'q', 'DATE': '2024-03-01', 'MODE': 'train', /* note */ 'device': {'n': 'cam-2'}}"
+    counts, rows, dead = run(spark, tmp_path, (line + "\n").encode(),
+                             spec_with(json={"allow": ["comments", "single_quotes"]}))
+    assert dead == [] and counts.records_rescued == 1
+    assert json.loads(rows["q"]["_rescued_data"]) == {"device": {"n": "cam-2"}}
