@@ -36,7 +36,7 @@ from runtime.transforms.rescue import rescued_fields
 from runtime.transforms.spec import CORRUPT_RECORD_COLUMN, INTERNAL_PREFIX
 
 __all__ = ["JAR_NAME", "RESCUED_FIELD", "SIGHTINGS_FIELD", "SKIPPED_FIELD", "available", "flagged_from_json",
-           "jar_path"]
+           "jar_path", "valid_utf8"]
 
 log = logging.getLogger(__name__)
 
@@ -90,9 +90,16 @@ def flagged_from_json(spark: SparkSession, text: Column, schema: StructType, opt
                                 SIGHTINGS_FIELD))
 
 
+def valid_utf8(spark: SparkSession, text: Column) -> Column:
+    """Whether ``text``'s bytes are well-formed UTF-8, in one pass over them (``encode(text) = cast(text as binary)``
+    decodes and encodes every text). Only where :func:`available` holds."""
+    return Column(functools.reduce(getattr, _CLASS.split("."), spark.sparkContext._jvm).utf8Column(text._jc))
+
+
 def available(spark: SparkSession) -> bool:
-    """Whether :func:`flagged_from_json` can be used in this SparkContext: the class loads and agrees with
-    ``from_json`` and with the expected flags on probe records (checked once per SparkContext)."""
+    """Whether :func:`flagged_from_json` and :func:`valid_utf8` can be used in this SparkContext: the class loads,
+    both run, and the parse agrees with ``from_json``, the expected flags and the Python rescue on probe records
+    (checked once per SparkContext)."""
     if os.environ.get(SWITCH, "on").lower() == "off":
         return False
     key = spark.sparkContext.applicationId
@@ -103,15 +110,19 @@ def available(spark: SparkSession) -> bool:
 
 def _self_check(spark: SparkSession) -> bool:
     options = {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": CORRUPT_RECORD_COLUMN}
-    values = ", ".join(f"(CAST(X'{text.encode().hex()}' AS STRING))" for text, _ in _PROBES)
+    texts = F.array(*[F.lit(text) for text, _ in _PROBES])
     try:
-        probes = spark.sql(f"VALUES {values} AS t(text)")
+        # from a range, not a local table: the probes are parsed by the executors, in generated code, as a batch is
+        # (a projection over a local table is folded on the driver, interpreted, by the optimizer)
+        probes = spark.range(len(_PROBES), numPartitions=1).select(F.element_at(texts, F.col("id").cast("int") + 1)
+                                                                   .alias("text"))
         native = flagged_from_json(spark, F.col("text"), _PROBE_SCHEMA, options)
         names = _PROBE_SCHEMA.fieldNames()
         ours = F.to_json(F.struct(*[native.getField(name).alias(name) for name in names]))
         rows = probes.select(F.to_json(F.from_json("text", _PROBE_SCHEMA, options)).alias("spark"),
                              ours.alias("ours"), native.getField(SKIPPED_FIELD).alias("flag"),
-                             native.getField(RESCUED_FIELD).alias("rescued")).collect()
+                             native.getField(RESCUED_FIELD).alias("rescued"),
+                             valid_utf8(spark, F.col("text")).alias("utf8")).collect()
     except Exception as exc:  # py4j: class not on the classpath, or Spark internals that differ from 3.5's
         log.warning("the native JSON parse (%s) is not usable here, using from_json and the colon count: %s",
                     _CLASS, str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
@@ -122,7 +133,7 @@ def _self_check(spark: SparkSession) -> bool:
         return rescued_fields(json.loads(text), source) or None
 
     wrong = [(text, row) for (text, flag), row in zip(_PROBES, rows, strict=True)
-             if row["spark"] != row["ours"] or (flag is not None and (
+             if row["spark"] != row["ours"] or row["utf8"] is not True or (flag is not None and (
                  row["flag"] != flag or (json.loads(row["rescued"]) if row["rescued"] else None) != rescued(text)))]
     if wrong:
         log.warning("the native JSON parse (%s) disagrees with from_json on %d probe records (first: %r), using "

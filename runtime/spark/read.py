@@ -205,7 +205,9 @@ def read_batch(spark: SparkSession, files: Sequence[SourceFile], schema: StructT
     lookup = F.broadcast(lookup_frame(spark, mapping, mapping_schema))
     tagged = raw.withColumn(_INPUT_FILE, F.input_file_name()).join(lookup, on=_INPUT_FILE, how="left")
     text = F.col("value")
-    not_utf8 = F.encode(text, "UTF-8") != text.cast("binary")  # decoded with replacement characters: differs
+    native = native_json.available(spark)  # the same parse, on the bytes, rescuing skipped keys
+    # decoded with replacement characters, a text that is not UTF-8 differs from its bytes
+    not_utf8 = ~native_json.valid_utf8(spark, text) if native else F.encode(text, "UTF-8") != text.cast("binary")
     # the check is a column before the explode: given in the select of the explode, it was computed twice per line
     # (once inside the Generate, once in the projection after it)
     records = tagged.select(FILE_ID, "value", not_utf8.alias(_NOT_UTF8)).select(FILE_ID, _NOT_UTF8, F.explode(
@@ -215,7 +217,6 @@ def read_batch(spark: SparkSession, files: Sequence[SourceFile], schema: StructT
     # on the parsed value would be pushed below the projection and parse every record twice
     blank = F.when(raw_record.startswith("{"), F.lit(False)).otherwise(
         F.expr(f"trim(BOTH ' \\t\\r\\n' FROM `{RAW_RECORD}`) = ''"))
-    native = native_json.available(spark)  # the same parse, on the bytes, flagging skipped keys
     parse = native_json.flagged_from_json(spark, raw_record, schema, options) if native \
         else F.from_json(raw_record, schema, options)
     parsed = records.where(~blank).select(FILE_ID, RAW_RECORD, _NOT_UTF8, parse.alias(_PARSED))

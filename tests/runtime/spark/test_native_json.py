@@ -191,3 +191,29 @@ def test_the_parse_rescues_what_python_rescues(spark, tmp_path):
                 assert example == python_example, text
     assert json.loads(found["dup"][native_json.RESCUED_FIELD]) == {"x": {"b": None}, "y": [1000.0, 1e20, -0.0,
                                                                                          12345678901234567890]}
+
+
+def test_the_utf8_check_is_strict_utf8_as_python_decodes_it(spark):
+    """The one-pass check agrees with a strict UTF-8 decoder on edge sequences and on random bytes: stray
+    continuation bytes, truncated, overlong and surrogate sequences, code points past U+10FFFF, 4-byte characters."""
+    rng = random.Random(41)
+    edge = [b"", b"plain", "é日😀".encode(), b"\x80", b"\xc0\xaf", b"\xc1\xbf", b"\xc2", b"\xc2\x80", b"\xe0\x9f\xbf",
+            b"\xe0\xa0\x80", b"\xed\x9f\xbf", b"\xed\xa0\x80", b"\xef\xbf\xbf", b"\xf0\x8f\xbf\xbf",
+            b"\xf0\x90\x80\x80", b"\xf4\x8f\xbf\xbf", b"\xf4\x90\x80\x80", b"\xf5\x80\x80\x80", b"\xff",
+            b"a\xe2\x82", b"\xe2\x82\xacz"]
+    alphabet = [b"a", b"\x00", b"\x7f", b"\x80", b"\xbf", b"\xc2", b"\xdf", b"\xe0", b"\xed", b"\xef", b"\xf0", b"\xf4",
+                b"\xf8", b"\xa0", b"\x90", b"\x8f"]
+    samples = edge + [b"".join(rng.choice(alphabet) for _ in range(rng.randrange(1, 6))) for _ in range(3000)]
+
+    def strict(data: bytes) -> bool:
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError:
+            return False
+        return True
+
+    values = ", ".join(f"(CAST(X'{data.hex()}' AS STRING))" for data in samples)
+    frame = spark.sql(f"VALUES {values} AS t(value)")
+    ours = [row[0] for row in frame.select(native_json.valid_utf8(spark, F.col("value"))).collect()]
+    assert ours == [strict(data) for data in samples]
+    assert 100 < sum(ours) < len(samples) - 100

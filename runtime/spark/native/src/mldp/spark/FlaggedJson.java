@@ -82,6 +82,68 @@ public final class FlaggedJson {
     return new Column(invoke);
   }
 
+  /** The column: whether {@code text}'s bytes are well-formed UTF-8 (null for null). */
+  public static Column utf8Column(Column text) {
+    java.util.List<Expression> args = java.util.Collections.singletonList(text.expr());
+    java.util.List<AbstractDataType> types = java.util.Collections.emptyList();
+    return new Column(new StaticInvoke(FlaggedJson.class, DataTypes.BooleanType, "validUtf8",
+        JavaConverters.asScalaBuffer(args).toSeq(), JavaConverters.asScalaBuffer(types).toSeq(), true, false, true));
+  }
+
+  /** Whether the bytes are well-formed UTF-8 (Unicode's table 3-7: no stray continuation byte, no truncated,
+   * overlong or surrogate sequence, nothing past U+10FFFF): exactly the texts Java's decoder reads without a
+   * replacement character. One pass over the bytes, no copy. */
+  public static boolean validUtf8(UTF8String text) {
+    Object base = text.getBaseObject();
+    long offset = text.getBaseOffset();
+    int length = text.numBytes();
+    int i = 0;
+    while (i < length) {
+      int b = org.apache.spark.unsafe.Platform.getByte(base, offset + i) & 0xff;
+      if (b < 0x80) {
+        i++;
+        continue;
+      }
+      int count;
+      int low = 0x80;
+      int high = 0xbf;
+      if (b >= 0xc2 && b <= 0xdf) {
+        count = 1;
+      } else if (b >= 0xe0 && b <= 0xef) {
+        count = 2;
+        if (b == 0xe0) {
+          low = 0xa0;
+        } else if (b == 0xed) {
+          high = 0x9f;
+        }
+      } else if (b >= 0xf0 && b <= 0xf4) {
+        count = 3;
+        if (b == 0xf0) {
+          low = 0x90;
+        } else if (b == 0xf4) {
+          high = 0x8f;
+        }
+      } else {
+        return false;
+      }
+      if (i + count >= length) {  // truncated: the sequence runs past the end
+        return false;
+      }
+      int second = org.apache.spark.unsafe.Platform.getByte(base, offset + i + 1) & 0xff;
+      if (second < low || second > high) {
+        return false;
+      }
+      for (int k = 2; k <= count; k++) {
+        int next = org.apache.spark.unsafe.Platform.getByte(base, offset + i + k) & 0xff;
+        if (next < 0x80 || next > 0xbf) {
+          return false;
+        }
+      }
+      i += count + 1;
+    }
+    return true;
+  }
+
   private static final ThreadLocal<State> STATE = new ThreadLocal<>();
 
   /** One record: its row (the schema's fields, then the flag), or null for a text holding no JSON value. */
