@@ -7,7 +7,7 @@ with ``/``.
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import BinaryIO
@@ -103,6 +103,12 @@ class ObjectStore(abc.ABC):
     def list_level(self, prefix: str) -> Level | None:
         """The sub-prefixes and direct objects of ``prefix`` (ending in ``/``) in one request, or ``None`` when they
         do not fit in one (or the store cannot tell): the caller then splits the prefix by key ranges."""
+        return None
+
+    def worker_factory(self) -> Callable[[], ObjectStore] | None:
+        """A picklable callable that opens this store again in another process (a listing process:
+        :mod:`runtime.jobs.listing_processes`), or ``None`` when it cannot be (the default): its listing stays in
+        threads of this process."""
         return None
 
     def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
