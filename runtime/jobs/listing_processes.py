@@ -17,9 +17,11 @@ S3 store given a client) and a daemonic process (which may have no children) kee
 before the plan is made, so that their start (importing boto3, about half a CPU-second each) overlaps its round
 trips. The parent puts the planned ranges, coarsest first, on one task queue, then an end marker per thread: every
 thread of every process takes the next range when it is done with one (nothing is dealt in advance, so no process
-idles while another lists a tail). A thread lists its range through its process's store and sends each page as
-columns (keys, sizes, timestamps, ETags), which unpickle in a sixth of the time of ``ObjectInfo`` objects, on one
-result queue of ``2 x parallelism`` pages (bounded memory); the parent makes the ``ObjectInfo`` objects.
+idles while another lists a tail). A thread lists its range through its process's store as rows
+(``ObjectStore.list_range_rows``: ``(key, size, last_modified, etag)`` tuples made straight from the response's
+entries) and sends each page of them on one result queue of ``2 x parallelism`` pages (bounded memory); the parent
+makes the ``ObjectInfo`` objects, through their ``__dict__`` (0.5 ms a page of 1,000 with the unpickling, against
+0.6 ms for unpickling ready ``ObjectInfo`` objects, which cost the worker about 1 ms more to make and pickle).
 
 **Stopping.** An error in a worker is sent to the parent, which stops every worker and raises it (an exception that
 cannot be pickled arrives as an :class:`~runtime.storage.base.ObjectStoreError` naming it); a worker that dies
@@ -64,7 +66,6 @@ CGROUP_CPU_MAX = "/sys/fs/cgroup/cpu.max"
 CGROUP_V1 = ("/sys/fs/cgroup/cpu/cpu.cfs_quota_us", "/sys/fs/cgroup/cpu/cpu.cfs_period_us")
 
 _PAGE, _DONE, _ERROR = 0, 1, 2
-_FIELDS = ("key", "size", "last_modified", "etag")
 
 
 @dataclass(frozen=True)
@@ -114,19 +115,16 @@ def process_count(parallelism: int, requested: int | None = None, cpus: int | No
     return max(1, min(usable, parallelism // THREADS_PER_PROCESS))
 
 
-def _columns(page: list[ObjectInfo]) -> tuple[list[Any], ...]:
-    return ([o.key for o in page], [o.size for o in page], [o.last_modified for o in page], [o.etag for o in page])
-
-
-def _objects(columns: tuple[list[Any], ...]) -> list[ObjectInfo]:
-    """The ``ObjectInfo`` objects of a page's columns, their fields set as unpickling sets them (through
-    ``__dict__``, not the frozen dataclass's ``__setattr__``: a third cheaper, and this is the parent's work)."""
+def _objects(rows: list[tuple[str, int, Any, str]]) -> list[ObjectInfo]:
+    """The ``ObjectInfo`` objects of a page's rows, their fields set as unpickling sets them (through ``__dict__``,
+    not the frozen dataclass's ``__setattr__``: a third cheaper, and this is the parent's work)."""
     new = object.__new__
-    objects = []
-    for values in zip(*columns):
+    objects: list[ObjectInfo] = []
+    append = objects.append
+    for key, size, last_modified, etag in rows:
         obj = new(ObjectInfo)
-        obj.__dict__.update(zip(_FIELDS, values))
-        objects.append(obj)
+        obj.__dict__.update(key=key, size=size, last_modified=last_modified, etag=etag)
+        append(obj)
     return objects
 
 
@@ -180,8 +178,8 @@ def _work(factory: Callable[[], ObjectStore], tasks: Any, results: Any, stop: An
         try:
             rng = next_range()
             while rng is not None:
-                for page in rng.pages(store, page_size):
-                    if not send((_PAGE, _columns(page))):
+                for rows in store.list_range_rows(rng.prefix, rng.start_after, rng.end, page_size):
+                    if not send((_PAGE, rows)):
                         return
                 rng = next_range()
         except BaseException as exc:  # the parent raises it

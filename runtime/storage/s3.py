@@ -25,7 +25,7 @@ from runtime.storage.base import (
     StoragePermissionError,
 )
 from runtime.storage.s3_denied import access_denied
-from runtime.storage.s3_list_parse import S3ClientSpec, answered_in_process, listed_object
+from runtime.storage.s3_list_parse import S3ClientSpec, answered_in_process, listed_object, listed_row
 
 log = logging.getLogger(__name__)
 
@@ -201,6 +201,11 @@ class S3Store(ObjectStore):
                          page_size: int | None = None) -> Iterator[list[ObjectInfo]]:
         """``ListObjectsV2`` from ``StartAfter``, stopping at ``end`` (:mod:`runtime.storage.key_ranges`)."""
         return key_ranges.s3_range_pages(self, prefix, start_after, end, page_size)
+
+    def list_range_rows(self, prefix: str = "", start_after: str | None = None, end: str | None = None,
+                        page_size: int | None = None) -> Iterator[list[tuple[str, int, datetime, str]]]:
+        """:meth:`list_range_pages` as rows, made from the response's entries (no ``ObjectInfo`` made)."""
+        return key_ranges.s3_range_pages(self, prefix, start_after, end, page_size, convert=listed_row)
 
     def list_level(self, prefix: str) -> key_ranges.Level | None:
         """One ``ListObjectsV2(Delimiter='/')`` (:func:`runtime.storage.key_ranges.s3_level`)."""

@@ -27,8 +27,8 @@ from typing import Any
 
 from runtime.storage.base import ObjectInfo
 
-__all__ = ["S3ClientSpec", "answered_in_process", "fast_listing", "fast_timestamp", "listed_object", "parse_contents",
-           "s3_client"]
+__all__ = ["S3ClientSpec", "answered_in_process", "fast_listing", "fast_timestamp", "listed_object", "listed_row",
+           "parse_contents", "s3_client"]
 
 
 #: One ``Contents`` entry of the shape S3 writes (as moto does: no whitespace between elements), five fields read.
@@ -124,6 +124,14 @@ def listed_object(item: dict[str, Any]) -> ObjectInfo:
     if modified.tzinfo is not timezone.utc:  # fast_timestamp's are already
         modified = modified.astimezone(timezone.utc)
     return ObjectInfo(item["Key"], item["Size"], modified, (item.get("ETag") or "").strip('"'))
+
+
+def listed_row(item: dict[str, Any]) -> tuple[str, int, datetime, str]:
+    """:func:`listed_object`'s fields as a tuple ``(key, size, last_modified, etag)`` (a listing process's row)."""
+    modified = item["LastModified"]
+    if modified.tzinfo is not timezone.utc:
+        modified = modified.astimezone(timezone.utc)
+    return item["Key"], item["Size"], modified, (item.get("ETag") or "").strip('"')
 
 
 def _fast_contents(check: Callable[..., Any] | None) -> Callable[..., None]:

@@ -49,10 +49,10 @@ def _put(store: ObjectStore, keys: list[str]) -> None:
 class FailingStore(S3Store):
     """A store that fails listing one sub-folder (made in the worker from the factory)."""
 
-    def list_range_pages(self, prefix="", start_after=None, end=None, page_size=None):
+    def list_range_rows(self, prefix="", start_after=None, end=None, page_size=None):
         if prefix.endswith("e/"):
             raise ObjectStoreError("boom in a worker")
-        return super().list_range_pages(prefix, start_after, end, page_size)
+        return super().list_range_rows(prefix, start_after, end, page_size)
 
 
 def _dying_store() -> ObjectStore:
