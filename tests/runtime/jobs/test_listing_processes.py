@@ -158,3 +158,28 @@ def test_an_exception_that_cannot_be_pickled_arrives_as_a_store_error():
     assert isinstance(sent, ObjectStoreError) and "Local" in str(sent) and "lost" in str(sent)
     kept = ObjectStoreError("kept")
     assert listing_processes._portable(kept) is kept
+
+
+def test_mldp_list_registers_through_listing_processes(server_store: S3Store, moto_endpoint: str, db_url: str,
+                                                        monkeypatch, capsys):
+    import json
+
+    from runtime.cli import main
+
+    keys = [f"{PREFIX}{c}/{i:02d}.json" for c in "abcdefgh" for i in range(6)]
+    _put(server_store, keys)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint)  # open_store's client, and its children's
+    started = []
+    real_start = listing_processes.start
+
+    def recording(*args, **kwargs):
+        started.append(real_start(*args, **kwargs))
+        return started[-1]
+
+    monkeypatch.setattr(listing_processes, "start", recording)
+    assert main(["list", "--store", f"s3://{BUCKET}", "--db", db_url, "--no-metrics", "--json", "--prefix", PREFIX,
+                 "--parallelism", "4", "--listing-processes", "2"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert (summary["listed"], summary["new"]) == (len(keys), len(keys))
+    assert len(started) == 1 and started[0] is not None and started[0].threads == [2, 2]
+    assert len(started[0].usage) == 2  # both processes listed and reported
