@@ -43,13 +43,10 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from platform_contract import defaults
 from runtime.storage.base import ObjectInfo, ObjectStore, ObjectStoreError
-
-if TYPE_CHECKING:
-    from runtime.jobs.parallel_listing import KeyRange
 
 __all__ = ["THREADS_PER_PROCESS", "ListingProcesses", "WorkerUsage", "process_count", "start", "usable_cpus"]
 
@@ -66,6 +63,16 @@ CGROUP_CPU_MAX = "/sys/fs/cgroup/cpu.max"
 CGROUP_V1 = ("/sys/fs/cgroup/cpu/cpu.cfs_quota_us", "/sys/fs/cgroup/cpu/cpu.cfs_period_us")
 
 _PAGE, _DONE, _ERROR = 0, 1, 2
+
+
+class KeyRange(Protocol):
+    """What a listing process reads of a :class:`runtime.jobs.parallel_listing.KeyRange` (which imports this
+    module)."""
+
+    prefix: str
+    start_after: str | None
+    end: str | None
+    depth: int
 
 
 @dataclass(frozen=True)

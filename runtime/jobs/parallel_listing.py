@@ -20,6 +20,10 @@ of the level's direct objects (which no sub-prefix holds).
 
 **Memory.** The listing threads hand pages to the caller through a bounded queue (``2 x parallelism`` pages): memory
 is bounded by that queue and the plan (a few hundred ranges), not by the number of keys.
+
+**Processes.** Where there are CPUs for it, the threads are spread over listing processes (one interpreter each:
+listing is CPU-bound under one GIL), which take the ranges from one queue and send their pages back through another
+(:mod:`runtime.jobs.listing_processes`); the contract is the same.
 """
 
 from __future__ import annotations
