@@ -295,13 +295,18 @@ class ListingProcesses:
 def start(store: ObjectStore, parallelism: int, processes: int | None = None, page_size: int | None = None,
           usage: list[WorkerUsage] | None = None) -> ListingProcesses | None:
     """Listing processes for ``store`` (:func:`process_count` of them), or ``None`` when it lists in threads: one
-    process, a store without a ``worker_factory()``, or a daemonic process (which may not have children)."""
+    process, a store without a ``worker_factory()``, a daemonic process (which may not have children), or processes
+    that could not be started (logged)."""
     count = process_count(parallelism, processes)
     if count <= 1 or multiprocessing.current_process().daemon:
         return None
     factory = store.worker_factory()
     if factory is None:
         return None
-    workers = ListingProcesses(factory, count, parallelism, page_size, usage)
+    try:
+        workers = ListingProcesses(factory, count, parallelism, page_size, usage)
+    except (OSError, RuntimeError, ValueError, pickle.PicklingError) as exc:  # no interpreter to spawn, no pipes...
+        log.warning("listing in threads: listing processes could not be started (%s)", exc)
+        return None
     log.info("listing with %d processes of %s threads", count, "/".join(map(str, workers.threads)))
     return workers

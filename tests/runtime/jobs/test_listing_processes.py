@@ -112,6 +112,20 @@ def test_a_small_plan_is_listed_by_threads(server_store: S3Store):
     assert usage == [] and multiprocessing.active_children() == []
 
 
+def test_processes_that_cannot_start_leave_the_listing_to_threads(server_store: S3Store, monkeypatch):
+    keys = [f"{PREFIX}{c}/{i}.json" for c in "abcdefgh" for i in range(3)]
+    _put(server_store, keys)
+
+    def cannot_start(*args, **kwargs):
+        raise OSError("no interpreter to spawn")
+
+    monkeypatch.setattr(listing_processes, "ListingProcesses", cannot_start)
+    usage: list = []
+    assert sorted(o.key for page in parallel_pages(server_store, PREFIX, 4, processes=2, usage=usage)
+                  for o in page) == keys
+    assert usage == []
+
+
 def test_a_store_made_from_a_spec_opens_again(server_store: S3Store):
     factory = server_store.worker_factory()
     assert factory is not None
