@@ -8,7 +8,13 @@ keys would take minutes to load and seconds per page, measuring moto. This serve
 ``StartAfter``, ``ContinuationToken``, ``MaxKeys``, ``EncodingType=url`` and ``Delimiter='/'`` with ListObjectsV2 XML
 as S3 writes it today (checksum elements, URL-encoded keys when botocore asks for them, as it always does), and sleeps
 30-100 ms per request (uniform, seeded): the latency of S3 pages of 1,000 keys. boto3 parses the XML as it would
-S3's, so the client-side CPU is real.
+S3's, so the client-side CPU is real. The server counts the requests (the listing processes' clients are not this
+process's).
+
+``ours`` is the product path: ``parallel_pages`` with its default rule of listing processes
+(:mod:`runtime.jobs.listing_processes`: 2 processes of 8 threads on 2 usable CPUs), through a store made from a spec
+as ``open_store`` makes it; its CPU and peak RSS are the listing's parent plus its processes (each process's own
+peak, summed). ``threads_only`` is the same with one process (16 threads: the path before the listing processes).
 
     python -m bench.parallel_listing [--keys 1000000] [--parallelism 16]
 """
@@ -20,6 +26,7 @@ import base64
 import json
 import multiprocessing
 import random
+import re
 import resource
 import subprocess
 import sys
@@ -27,6 +34,7 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 from xml.sax.saxutils import escape
 
@@ -65,6 +73,21 @@ def _first_after(keys: _Keys, after: str, inclusive: bool = False) -> int:
     return low
 
 
+#: Characters ``quote(text, safe="/")`` and XML escaping leave as they are: a name of only these is sent unchanged.
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9/_.~-]*")
+
+
+def _url_name(text: str) -> str:
+    """A key as S3 sends it with ``EncodingType=url``, XML-escaped. The generated keys need neither step: the test
+    (a C-speed match) spares the endpoint half its CPU, which shares the listers' two cores."""
+    return text if _PLAIN_NAME.fullmatch(text) else escape(quote(text, safe="/"))
+
+
+_MODIFIED = "<LastModified>2026-11-01T00:00:00.000Z</LastModified>"
+_REST = ("<ChecksumAlgorithm>CRC64NVME</ChecksumAlgorithm><ChecksumType>FULL_OBJECT</ChecksumType><Size>204800</Size>"
+         "<StorageClass>STANDARD</StorageClass></Contents>")
+
+
 def _page(keys: _Keys, query: dict[str, str]) -> str:
     prefix = query.get("prefix", "")
     max_keys = min(int(query.get("max-keys", "1000")), 1000)
@@ -77,7 +100,12 @@ def _page(keys: _Keys, query: dict[str, str]) -> str:
     if after:
         index = max(index, _first_after(keys, after))
     contents, common, last = [], [], None
-    while index < len(keys) and len(contents) + len(common) < max_keys:
+    if not delimiter:  # a run of consecutive keys: no per-key test of the prefix (the index of its end bounds it)
+        stop = min(index + max_keys, _first_after(keys, prefix + MAX_CHAR))
+        contents = [keys[i] for i in range(index, stop)]
+        last = contents[-1] if contents else None
+        index = max(index, stop)
+    while index < len(keys) and len(contents) + len(common) < max_keys and delimiter:
         key = keys[index]
         if not key.startswith(prefix):
             break
@@ -93,15 +121,13 @@ def _page(keys: _Keys, query: dict[str, str]) -> str:
         index += 1
     truncated = index < len(keys) and keys[index].startswith(prefix) and last is not None
     url = query.get("encoding-type") == "url"  # botocore asks for it on every listing; S3 then encodes the keys
-    name = (lambda text: escape(quote(text, safe="/"))) if url else escape
+    name = _url_name if url else escape
     parts = [f'<?xml version="1.0" encoding="UTF-8"?><ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">'
              f"<Name>{BUCKET}</Name><Prefix>{name(prefix)}</Prefix><KeyCount>{len(contents) + len(common)}</KeyCount>"
              f"<MaxKeys>{max_keys}</MaxKeys>{'<EncodingType>url</EncodingType>' if url else ''}"
              f"<IsTruncated>{'true' if truncated else 'false'}</IsTruncated>"]
-    parts += [f"<Contents><Key>{name(key)}</Key><LastModified>2026-11-01T00:00:00.000Z</LastModified>"
-              f"<ETag>&quot;{hash(key) & 0xFFFFFFFFFFFF:032x}&quot;</ETag>"
-              "<ChecksumAlgorithm>CRC64NVME</ChecksumAlgorithm><ChecksumType>FULL_OBJECT</ChecksumType><Size>204800</Size>"
-              "<StorageClass>STANDARD</StorageClass></Contents>" for key in contents]
+    parts += [f"<Contents><Key>{name(key)}</Key>{_MODIFIED}<ETag>&quot;{hash(key) & 0xFFFFFFFFFFFF:032x}&quot;"
+              f"</ETag>{_REST}" for key in contents]
     parts += [f"<CommonPrefixes><Prefix>{name(folder)}</Prefix></CommonPrefixes>" for folder in common]
     if truncated and last is not None:
         parts.append(f"<NextContinuationToken>{base64.urlsafe_b64encode(last.encode()).decode()}"
@@ -110,8 +136,8 @@ def _page(keys: _Keys, query: dict[str, str]) -> str:
     return "".join(parts)
 
 
-def serve(port_out: multiprocessing.Queue, count: int, low_ms: float, high_ms: float) -> None:
-    """Run the endpoint (in its own process) and report its port."""
+def serve(port_out: multiprocessing.Queue, count: int, low_ms: float, high_ms: float, calls: Any = None) -> None:
+    """Run the endpoint (in its own process) and report its port; ``calls`` (a shared integer) counts requests."""
     keys = _Keys(count)
     rng = random.Random(21)
     lock = threading.Lock()
@@ -122,6 +148,8 @@ def serve(port_out: multiprocessing.Queue, count: int, low_ms: float, high_ms: f
         def do_GET(self) -> None:
             with lock:
                 delay = rng.uniform(low_ms, high_ms) / 1000
+                if calls is not None:
+                    calls.value += 1
             started = time.monotonic()
             query = {k: v[0] for k, v in parse_qs(urlsplit(self.path).query, keep_blank_values=True).items()}
             body = _page(keys, query).encode()
@@ -141,63 +169,74 @@ def serve(port_out: multiprocessing.Queue, count: int, low_ms: float, high_ms: f
     server.serve_forever()
 
 
-def list_once(endpoint: str, parallelism: int, fast: bool = True) -> dict:
-    """In this process: list every key under PREFIX through ``endpoint``; keys, calls, seconds, peak RSS."""
+def list_once(endpoint: str, parallelism: int, fast: bool = True, processes: int | None = None) -> dict:
+    """In this process (and its listing processes): list every key under PREFIX through ``endpoint``; keys,
+    seconds, CPU and peak RSS of the whole listing."""
     import boto3
     import botocore.session
     from botocore.config import Config
 
-    from bench.call_counter import CallCounter
+    from runtime.jobs.listing_processes import WorkerUsage
     from runtime.jobs.parallel_listing import parallel_pages
     from runtime.storage.s3 import S3Store
-    from runtime.storage.s3_list_parse import fast_listing, fast_timestamp
+    from runtime.storage.s3_list_parse import S3ClientSpec
 
-    session = botocore.session.Session()
-    if fast:  # what open_store's client does (runtime.storage.s3_list_parse.s3_client), for both modes
-        session.get_component("response_parser_factory").set_parser_defaults(timestamp_parser=fast_timestamp)
-    client = boto3.Session(botocore_session=session).client(
-        "s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="bench",
-        aws_secret_access_key="bench", config=Config(s3={"addressing_style": "path"}, max_pool_connections=64,
-                                                     retries={"max_attempts": 2}))
-    if fast:
-        fast_listing(client)
-    calls = CallCounter(client)
-    store = S3Store(BUCKET, client=client)
+    config = Config(s3={"addressing_style": "path"}, retries={"max_attempts": 2})
+    if fast:  # open_store's client (runtime.storage.s3_list_parse.s3_client), made from a spec a child can use
+        store = S3Store(BUCKET, spec=S3ClientSpec(endpoint, "us-east-1", config, ("bench", "bench", None)))
+    else:  # botocore's own parse and timestamps: the lister before issue 21
+        client = boto3.Session(botocore_session=botocore.session.Session()).client(
+            "s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="bench",
+            aws_secret_access_key="bench", config=config.merge(Config(max_pool_connections=64)))
+        store = S3Store(BUCKET, client=client)
+    usage: list[WorkerUsage] = []
     started = time.perf_counter()
-    pages = store.list_pages(PREFIX) if parallelism <= 1 else parallel_pages(store, PREFIX, parallelism)
+    pages = store.list_pages(PREFIX) if parallelism <= 1 else parallel_pages(store, PREFIX, parallelism,
+                                                                            processes=processes, usage=usage)
     keys = 0
     for page in pages:
         keys += len(page)
     seconds = time.perf_counter() - started
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return {"keys": keys, "calls": calls.ops["ListObjectsV2"], "seconds": round(seconds, 2),
-            "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 1),
-            "keys_per_s": round(keys / seconds), "peak_rss_mb": round(
-                peak_rss_mb(), 1)}
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    parent_rss = peak_rss_mb()
+    return {"keys": keys, "seconds": round(seconds, 2), "processes": len(usage) or 1,
+            "cpu_seconds": round(own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime, 1),
+            "parent_cpu_seconds": round(own.ru_utime + own.ru_stime, 1),
+            "keys_per_s": round(keys / seconds),
+            "peak_rss_mb": round(parent_rss + sum(u.peak_rss_mb for u in usage), 1),
+            "parent_peak_rss_mb": round(parent_rss, 1), "process_peak_rss_mb": [u.peak_rss_mb for u in usage],
+            "process_cpu_seconds": [u.cpu_seconds for u in usage]}
 
 
-def _child(endpoint: str, parallelism: int, fast: bool = True) -> dict:
+def _child(endpoint: str, parallelism: int, calls: Any, fast: bool = True, processes: int | None = None) -> dict:
+    before = calls.value
     result = subprocess.run([sys.executable, "-m", "bench.parallel_listing", "--child", endpoint,
-                             "--parallelism", str(parallelism), *([] if fast else ["--plain"])],
+                             "--parallelism", str(parallelism), *([] if fast else ["--plain"]),
+                             *([] if processes is None else ["--processes", str(processes)])],
                             capture_output=True, text=True, check=True, cwd=ROOT)
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    figures = json.loads(result.stdout.strip().splitlines()[-1])
+    figures["calls"] = calls.value - before
+    return dict(figures)
 
 
 def run(keys: int = 1_000_000, parallelism: int = 16, low_ms: float = 30, high_ms: float = 100) -> dict:
-    """One paginator, then ``parallelism`` threads, then one plain boto3 paginator (botocore parsing the pages, as
-    the lister did before issue 21), each in a fresh child process, against one endpoint."""
+    """One paginator, then ``parallelism`` threads in the default listing processes, then the same threads in one
+    process, then one plain boto3 paginator (botocore parsing the pages, as the lister did before issue 21), each in
+    a fresh child process, against one endpoint."""
     ports: multiprocessing.Queue = multiprocessing.Queue()
-    server = multiprocessing.Process(target=serve, args=(ports, keys, low_ms, high_ms), daemon=True)
+    calls = multiprocessing.Value("q", 0)
+    server = multiprocessing.Process(target=serve, args=(ports, keys, low_ms, high_ms, calls), daemon=True)
     server.start()
     try:
         endpoint = f"http://127.0.0.1:{ports.get(timeout=30)}"
-        single = _child(endpoint, 1)
-        parallel = _child(endpoint, parallelism)
-        plain = _child(endpoint, 1, fast=False)
+        single = _child(endpoint, 1, calls)
+        parallel = _child(endpoint, parallelism, calls)
+        threads = _child(endpoint, parallelism, calls, processes=1)
+        plain = _child(endpoint, 1, calls, fast=False)
     finally:
         server.terminate()
         server.join()
-    assert single["keys"] == parallel["keys"] == plain["keys"] == keys, (single, parallel, plain)
+    assert single["keys"] == parallel["keys"] == threads["keys"] == plain["keys"] == keys, (single, parallel, plain)
     ratio = parallel["keys_per_s"] / single["keys_per_s"]
     rows = [
         {"figure": f"keys listed per second ({keys:,} keys, {low_ms:g}-{high_ms:g} ms per page; reference: one "
@@ -206,14 +245,18 @@ def run(keys: int = 1_000_000, parallelism: int = 16, low_ms: float = 30, high_m
         {"figure": "keys listed per second (reference: one plain boto3 paginator, botocore's own parse: the lister "
                    "before issue 21)", "ours": parallel["keys_per_s"], "reference": plain["keys_per_s"],
          "unit": "keys/s", "higher_is_better": True, "target": "-", "met": None},
+        {"figure": f"keys listed per second (reference: the same {parallelism} threads in one process)",
+         "ours": parallel["keys_per_s"], "reference": threads["keys_per_s"], "unit": "keys/s",
+         "higher_is_better": True, "target": "-", "met": None},
         {"figure": "ListObjectsV2 calls", "ours": parallel["calls"], "reference": single["calls"], "unit": "calls",
          "higher_is_better": False, "target": "-", "met": None},
-        {"figure": "peak RSS of the listing process", "ours": parallel["peak_rss_mb"],
+        {"figure": "peak RSS of the listing (its process plus its listing processes)", "ours": parallel["peak_rss_mb"],
          "reference": single["peak_rss_mb"], "unit": "MB", "higher_is_better": False, "target": "< 300 MB",
          "met": parallel["peak_rss_mb"] < 300},
     ]
     return {"benchmark": "parallel_listing", "keys": keys, "parallelism": parallelism,
-            "latency_ms": [low_ms, high_ms], "ours": parallel, "reference": single, "plain_paginator": plain,
+            "latency_ms": [low_ms, high_ms], "ours": parallel, "reference": single, "threads_only": threads,
+            "plain_paginator": plain,
             "ratio": round(ratio, 2),
             "report_rows": rows}
 
@@ -225,9 +268,10 @@ def main() -> None:
     parser.add_argument("--parallelism", type=int, default=16)
     parser.add_argument("--child", metavar="ENDPOINT", help=argparse.SUPPRESS)
     parser.add_argument("--plain", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--processes", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(list_once(args.child, args.parallelism, fast=not args.plain)))
+        print(json.dumps(list_once(args.child, args.parallelism, fast=not args.plain, processes=args.processes)))
         return
     print(json.dumps(run(args.keys, args.parallelism)))
 

@@ -41,6 +41,10 @@ LISTER_CHUNK_SIZE = 20_000
 #: a page in 30-100 ms, so one paginator tops out near 10-30k keys/s; 16 threads stay within one boto3 connection
 #: pool (32) and the Glue Python shell's single DPU.
 LISTER_PARALLELISM = 16
+#: Listing threads per listing process (``mldp list --listing-processes``; :mod:`runtime.jobs.listing_processes`):
+#: by default a listing runs ``min(usable CPUs, parallelism // 8)`` processes, one process being threads only. One
+#: interpreter's GIL carries about 8 threads of listing at 30-100 ms a page before its CPU is the ceiling.
+LISTER_THREADS_PER_PROCESS = 8
 #: Value of the ``Environment`` metric dimension of a local run (``--environment``).
 LOCAL_ENVIRONMENT = "local"
 
@@ -54,6 +58,7 @@ __all__ = [
     "LEASE_SECONDS",
     "LISTER_CHUNK_SIZE",
     "LISTER_PARALLELISM",
+    "LISTER_THREADS_PER_PROCESS",
     "LOCAL_ENVIRONMENT",
     "MAX_ATTEMPTS",
     "MAX_ATTEMPTS_LIMIT",

@@ -14,7 +14,8 @@ trips the lister heartbeat alarm.
 
 ``--from-inventory MANIFEST`` registers from an S3 Inventory report instead of listing
 (:mod:`runtime.jobs.inventory`, which needs pyarrow: imported only then); ``--parallelism N`` lists disjoint key
-ranges with N threads (:mod:`runtime.jobs.parallel_listing`). ``--inventory-location URL`` (the scheduled lister
+ranges with N threads (:mod:`runtime.jobs.parallel_listing`), spread over ``--listing-processes`` processes
+(:mod:`runtime.jobs.listing_processes`). ``--inventory-location URL`` (the scheduled lister
 of ``discovery_mode`` inventory and events) registers from the newest complete report there when it is newer than
 the last one registered, and lists only when no report can be trusted or the last listing is older than
 ``--full-listing-hours`` (:mod:`runtime.jobs.scheduled_discovery`).
@@ -60,6 +61,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--parallelism", type=positive_int, default=defaults.LISTER_PARALLELISM, metavar="N",
                         help="threads listing disjoint key ranges of each prefix at once; 1: one paginator "
                         "(default %(default)s)")
+    parser.add_argument("--listing-processes", type=positive_int, metavar="N",
+                        help="processes the --parallelism threads are spread over (each lists with its own "
+                        "interpreter); 1: threads of this process only (default: usable CPUs, at most one per "
+                        f"{defaults.LISTER_THREADS_PER_PROCESS} threads; docs/tuning.md)")
     parser.add_argument("--from-inventory", metavar="MANIFEST",
                         help="register from an S3 Inventory report (s3://…/manifest.json or a local path; Parquet) "
                         "instead of listing the store")
@@ -123,10 +128,12 @@ def run(args: argparse.Namespace) -> int:
                 summary, extra = run_scheduled_discovery(
                     store, conn, args.inventory_location, full_listing_hours=args.full_listing_hours,
                     prefixes=prefixes or None, chunk_size=args.chunk_size, layout=layout,
-                    wait_seconds=args.wait_seconds, parallelism=args.parallelism, connect=connect)
+                    wait_seconds=args.wait_seconds, parallelism=args.parallelism, connect=connect,
+                    processes=args.listing_processes)
             else:
                 summary = run_lister(store, conn, prefixes or None, chunk_size=args.chunk_size, layout=layout,
-                                     wait_seconds=args.wait_seconds, parallelism=args.parallelism)
+                                     wait_seconds=args.wait_seconds, parallelism=args.parallelism,
+                                     processes=args.listing_processes)
             figures = lister_figures(summary)
         except ListerBusy as busy:
             extra = {}

@@ -16,7 +16,8 @@ OPTIONS = ["store", "db", "db-host", "db-port", "db-name", "db-secret-arn", "db-
            "db-ca-bundle",
            "prefixes", "chunk-size", "wait-seconds", "environment", "metrics-namespace",
            "no-metrics", *PREFIX_OPTIONS.values(),
-           "parallelism", "inventory-location", "full-listing-hours",  # discovery_mode inventory and events
+           "parallelism", "listing-processes",  # parallel listing (issue 21)
+           "inventory-location", "full-listing-hours",  # discovery_mode inventory and events
            "from-queue", "max-seconds", "poll-seconds", "chunk-messages"]  # the FileEventConsumer job (issue 21)
 
 

@@ -215,18 +215,21 @@ class KeyFilter:
 
 
 def listed_pages(store: ObjectStore, prefixes: Sequence[str] | None, layout: Layout | None = None,
-                 keep: KeyFilter | None = None, parallelism: int = 1) -> Iterator[list[ObjectInfo]]:
+                 keep: KeyFilter | None = None, parallelism: int = 1,
+                 processes: int | None = None) -> Iterator[list[ObjectInfo]]:
     """Listing pages of the given prefixes (each checked by :func:`check_prefixes`), or of the reference prefixes
     when none are given (one listing of the raw prefix filtered to the historical folder and the weekly folders).
     With ``parallelism`` > 1 each prefix is listed as disjoint key ranges by that many threads
-    (:func:`runtime.jobs.parallel_listing.parallel_pages`; pages then come in no particular order).
+    (:func:`runtime.jobs.parallel_listing.parallel_pages`; pages then come in no particular order), in ``processes``
+    listing processes (default: :func:`runtime.jobs.listing_processes.process_count`'s rule).
     Every key passes ``keep`` (by default a :class:`KeyFilter`): the pipeline's own output, and keys the tracking
     table cannot hold, are never yielded."""
     layout = layout or Layout()
     checked = check_prefixes(prefixes, layout)
     keep = keep or KeyFilter(layout, default_folders_only=not checked)
     for prefix in checked or [layout.raw_prefix]:
-        pages = store.list_pages(prefix) if parallelism <= 1 else parallel_pages(store, prefix, parallelism)
+        pages = (store.list_pages(prefix) if parallelism <= 1
+                 else parallel_pages(store, prefix, parallelism, processes=processes))
         yield from filtered_pages(pages, keep)
 
 
@@ -252,16 +255,18 @@ def chunked(pages: Iterable[list[ObjectInfo]], chunk_size: int) -> Iterator[list
 
 def run_lister(store: ObjectStore, conn: Connection, prefixes: Sequence[str] | None = None,
                chunk_size: int = DEFAULT_CHUNK_SIZE, show_progress: bool = True,
-               layout: Layout | None = None, wait_seconds: float = 0.0, parallelism: int = 1) -> ListingSummary:
+               layout: Layout | None = None, wait_seconds: float = 0.0, parallelism: int = 1,
+               processes: int | None = None) -> ListingSummary:
     """List the raw prefixes of ``store`` and register every raw file in the tracking database ``conn``.
 
     The prefixes are checked first (:class:`~runtime.errors.UsageError`, nothing listed); then the lister lock is
     taken, waiting up to ``wait_seconds`` for another lister to finish (:class:`ListerBusy` if it does not).
-    ``parallelism`` > 1 lists disjoint key ranges with that many threads; one connection registers them."""
+    ``parallelism`` > 1 lists disjoint key ranges with that many threads (in ``processes`` listing processes: by
+    default :mod:`runtime.jobs.listing_processes`'s rule); one connection registers them."""
     layout = layout or Layout()
     checked = check_prefixes(prefixes, layout)
     keep = KeyFilter(layout, default_folders_only=not checked)
-    return register_discovered(conn, listed_pages(store, checked, layout, keep, parallelism), keep=keep,
+    return register_discovered(conn, listed_pages(store, checked, layout, keep, parallelism, processes), keep=keep,
                                chunk_size=chunk_size, show_progress=show_progress, wait_seconds=wait_seconds,
                                prefixes=checked, head=current_object(store))
 

@@ -20,6 +20,10 @@ of the level's direct objects (which no sub-prefix holds).
 
 **Memory.** The listing threads hand pages to the caller through a bounded queue (``2 x parallelism`` pages): memory
 is bounded by that queue and the plan (a few hundred ranges), not by the number of keys.
+
+**Processes.** Where there are CPUs for it, the threads are spread over listing processes (one interpreter each:
+listing is CPU-bound under one GIL), which take the ranges from one queue and send their pages back through another
+(:mod:`runtime.jobs.listing_processes`); the contract is the same.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
 
 from platform_contract import defaults
+from runtime.jobs import listing_processes
 from runtime.storage.base import ObjectInfo, ObjectStore
 
 __all__ = ["DEFAULT_PARALLELISM", "MAX_CHAR", "KeyRange", "parallel_pages", "plan_ranges", "split_range"]
@@ -259,15 +264,36 @@ _DONE = object()
 
 
 def parallel_pages(store: ObjectStore, prefix: str, parallelism: int = DEFAULT_PARALLELISM,
-                   page_size: int | None = None) -> Iterator[list[ObjectInfo]]:
+                   page_size: int | None = None, processes: int | None = None,
+                   usage: list[listing_processes.WorkerUsage] | None = None) -> Iterator[list[ObjectInfo]]:
     """Every object under ``prefix``, exactly once, as pages listed by ``parallelism`` threads over the ranges of
     :func:`plan_ranges` (pages in no particular order). At most ``2 x parallelism`` pages wait in memory; an error
-    in any thread stops them all and is raised here."""
+    in any thread stops them all and is raised here. The threads run in listing processes
+    (:mod:`runtime.jobs.listing_processes`): ``processes`` of them, by default its rule (1: threads of this process
+    only); a plan of fewer ranges than threads (a small prefix) is listed by threads of this process. ``usage``
+    collects what each process used."""
     if parallelism < 1:
         raise ValueError("parallelism must be at least 1")
-    ranges, direct = plan_ranges(store, prefix, parallelism, page_size)
-    if direct:
-        yield direct
+    workers = listing_processes.start(store, parallelism, processes, page_size, usage)
+    try:  # the processes start while the plan is made
+        ranges, direct = plan_ranges(store, prefix, parallelism, page_size)
+        if direct:
+            yield direct
+        if workers is not None and len(ranges) >= parallelism:
+            yield from workers.pages(ranges)
+            return
+        if workers is not None:
+            workers.close(wait=0)  # given no range: ended at once, even while they start
+            workers = None
+    finally:
+        if workers is not None:
+            workers.close()
+    yield from _thread_pages(store, ranges, parallelism, page_size)
+
+
+def _thread_pages(store: ObjectStore, ranges: Sequence[KeyRange], parallelism: int,
+                  page_size: int | None) -> Iterator[list[ObjectInfo]]:
+    """The objects of ``ranges``, listed by ``parallelism`` threads of this process."""
     todo: queue.SimpleQueue = queue.SimpleQueue()
     for rng in sorted(ranges, key=lambda r: r.depth):  # the coarsest (likely the largest) first: no long tail
         todo.put(rng)

@@ -165,7 +165,8 @@ def run_scheduled_discovery(store: ObjectStore, conn: Connection, location: str,
                             prefixes: Sequence[str] | None = None, chunk_size: int | None = None,
                             layout: Layout | None = None, wait_seconds: float = 0.0, parallelism: int = 1,
                             show_progress: bool = True, s3_client: Any = None,
-                            now: datetime | None = None, connect: Any = None) -> tuple[Any, dict[str, Any]]:
+                            now: datetime | None = None, connect: Any = None,
+                            processes: int | None = None) -> tuple[Any, dict[str, Any]]:
     """One scheduled run (module docstring): the :class:`~runtime.jobs.lister.ListingSummary` (zero counts when
     nothing was due) and the extra report fields (``discovery``: what ran, ``discovery_reason``, and the report's
     counts when it registered one). ``connect``: a new connection, for a report's extra writers
@@ -191,6 +192,6 @@ def run_scheduled_discovery(store: ObjectStore, conn: Connection, location: str,
         return summary, {**extra, **stats.as_dict(), "report": plan.report.manifest}
     if plan.listing:
         summary = run_lister(store, conn, prefixes, chunk_size=size, show_progress=show_progress, layout=layout,
-                             wait_seconds=wait_seconds, parallelism=parallelism)
+                             wait_seconds=wait_seconds, parallelism=parallelism, processes=processes)
         return summary, extra
     return ListingSummary(RegistrationCounts(), 0.0, list(prefixes or ())), extra

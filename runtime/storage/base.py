@@ -7,7 +7,7 @@ with ``/``.
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import BinaryIO
@@ -100,9 +100,22 @@ class ObjectStore(abc.ABC):
             if end is not None and page[-1].key > end:
                 return
 
+    def list_range_rows(self, prefix: str = "", start_after: str | None = None, end: str | None = None,
+                        page_size: int | None = None) -> Iterator[list[tuple[str, int, datetime, str]]]:
+        """:meth:`list_range_pages` as rows ``(key, size, last_modified, etag)``: what a listing process sends its
+        parent (:mod:`runtime.jobs.listing_processes`), cheaper to make, pickle and unpickle than objects."""
+        for page in self.list_range_pages(prefix, start_after, end, page_size):
+            yield [(obj.key, obj.size, obj.last_modified, obj.etag) for obj in page]
+
     def list_level(self, prefix: str) -> Level | None:
         """The sub-prefixes and direct objects of ``prefix`` (ending in ``/``) in one request, or ``None`` when they
         do not fit in one (or the store cannot tell): the caller then splits the prefix by key ranges."""
+        return None
+
+    def worker_factory(self) -> Callable[[], ObjectStore] | None:
+        """A picklable callable that opens this store again in another process (a listing process:
+        :mod:`runtime.jobs.listing_processes`), or ``None`` when it cannot be (the default): its listing stays in
+        threads of this process."""
         return None
 
     def list(self, prefix: str = "") -> Iterator[ObjectInfo]:

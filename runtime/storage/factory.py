@@ -15,7 +15,8 @@ def open_store(url: str, *, s3_client: Any = None) -> ObjectStore:
     """The store ``url`` names.
 
     - ``s3://bucket`` or ``s3://bucket/``: an :class:`S3Store` (using ``s3_client`` if given, else
-      :func:`runtime.storage.s3_list_parse.s3_client`: listings parse their timestamps cheaply). A key prefix
+      :func:`runtime.storage.s3_list_parse.s3_client`'s client, made from a spec that a listing process can make it
+      again from: listings parse their timestamps cheaply). A key prefix
       after the bucket is rejected: stores are rooted at the bucket and the layout holds the prefixes.
     - ``file:///abs/dir`` (or ``file://localhost/abs/dir``; percent-decoded): a :class:`LocalStore`.
     - anything without a scheme: a relative or absolute directory for a :class:`LocalStore`.
@@ -32,7 +33,9 @@ def open_store(url: str, *, s3_client: Any = None) -> ObjectStore:
             raise ObjectStoreError(
                 f"store URL {url!r} has a key prefix; give only s3://bucket (prefixes come from the layout)"
             )
-        return S3Store(parts.netloc, client=s3_client or s3_list_parse.s3_client())
+        if s3_client is not None:
+            return S3Store(parts.netloc, client=s3_client)
+        return S3Store(parts.netloc, spec=s3_list_parse.S3ClientSpec())  # a listing process can open it again
     if url.startswith("file:"):
         parts = urlsplit(url)
         if parts.netloc not in ("", "localhost") or not parts.path.startswith("/"):

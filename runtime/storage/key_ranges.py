@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -60,10 +60,11 @@ def _xml_safe(text: str | None) -> str | None:
 
 
 def s3_range_pages(store: Any, prefix: str, start_after: str | None, end: str | None,
-                   page_size: int | None = None) -> Iterator[list[ObjectInfo]]:
+                   page_size: int | None = None, convert: Callable[[Any], Any] = listed_object) -> Iterator[list[Any]]:
     """The objects of one key range, one page per ``ListObjectsV2`` response; no request past ``end``. A prefix or
     bound holding a character XML cannot carry is sent cut before it (:func:`_xml_safe`) and the keys it adds are
-    dropped here. ``store`` is a :class:`runtime.storage.s3.S3Store`."""
+    dropped here. ``store`` is a :class:`runtime.storage.s3.S3Store`; ``convert`` makes an entry of the response
+    an item of a page (an :class:`ObjectInfo`)."""
     sent_prefix = _xml_safe(prefix) or ""
     sent_after = _xml_safe(start_after)
     params: dict[str, Any] = {"Bucket": store.bucket, "Prefix": sent_prefix}
@@ -80,9 +81,9 @@ def s3_range_pages(store: Any, prefix: str, start_after: str | None, end: str | 
             past_end = bool(contents) and ((end is not None and last > end)
                                            or (not exact and last > prefix and not last.startswith(prefix)))
             if exact and not past_end:  # S3 sent only keys of the prefix after StartAfter: all in the range
-                page = [listed_object(item) for item in contents if not item["Key"].endswith("/")]
+                page = [convert(item) for item in contents if not item["Key"].endswith("/")]
             else:
-                page = [listed_object(item) for item in contents if in_range(item["Key"], start_after, end)
+                page = [convert(item) for item in contents if in_range(item["Key"], start_after, end)
                         and (exact or item["Key"].startswith(prefix)) and not item["Key"].endswith("/")]
             for start in range(0, len(page), size):
                 yield page[start:start + size]

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime, timezone
+from functools import partial
 from typing import Any, BinaryIO, cast
 from urllib.parse import unquote, urlsplit
 
@@ -24,7 +25,7 @@ from runtime.storage.base import (
     StoragePermissionError,
 )
 from runtime.storage.s3_denied import access_denied
-from runtime.storage.s3_list_parse import listed_object
+from runtime.storage.s3_list_parse import S3ClientSpec, answered_in_process, listed_object, listed_row
 
 log = logging.getLogger(__name__)
 
@@ -81,8 +82,9 @@ class S3Store(ObjectStore):
     ``transfer_workers`` threads). ``transfer_workers`` is the concurrency of one managed multipart copy.
     ``single_copy_limit``: objects of a known size below it are copied with one ``CopyObject``; larger or
     unknown sizes go through boto3's managed copy, which switches to ``UploadPartCopy`` at this size.
-    ``page_size`` is the number of keys per ``ListObjectsV2`` request (at most 1,000).
-    No request is made until the store is used.
+    ``page_size`` is the number of keys per ``ListObjectsV2`` request (at most 1,000). Without a ``client``, a
+    ``spec`` (:class:`~runtime.storage.s3_list_parse.S3ClientSpec`) makes it, and makes it again in another process
+    (:meth:`worker_factory`). No request is made until the store is used.
     """
 
     def __init__(
@@ -94,6 +96,7 @@ class S3Store(ObjectStore):
         single_copy_limit: int = SINGLE_COPY_LIMIT,
         copy_chunk_size: int = COPY_CHUNK_SIZE,
         page_size: int = 1000,
+        spec: S3ClientSpec | None = None,
     ) -> None:
         if not bucket or "/" in bucket:
             raise ObjectStoreError(f"invalid bucket name {bucket!r}")
@@ -105,9 +108,9 @@ class S3Store(ObjectStore):
         self.url = f"s3://{bucket}"
         self.page_size = page_size
         self.single_copy_limit = single_copy_limit
-        self.client = client or boto3.client(
-            "s3", config=Config(max_pool_connections=max(32, transfer_workers * 2))
-        )
+        self._spec = spec if client is None else None
+        self.client = client or (spec.client() if spec is not None else boto3.client(
+            "s3", config=Config(max_pool_connections=max(32, transfer_workers * 2))))
         self._transfer_config = TransferConfig(
             multipart_threshold=single_copy_limit,
             multipart_chunksize=copy_chunk_size,
@@ -116,6 +119,13 @@ class S3Store(ObjectStore):
 
     def __repr__(self) -> str:
         return f"S3Store({self.url!r})"
+
+    def worker_factory(self) -> Callable[[], ObjectStore] | None:
+        """This store opened again (its client made again from its spec), picklable; ``None`` for a store given a
+        client (which cannot be made again) or whose client a test's mock answers in this process."""
+        if self._spec is None or answered_in_process(self.client):
+            return None
+        return partial(S3Store, self.bucket, page_size=self.page_size, spec=self._spec)
 
     # -- errors ----------------------------------------------------------------------------------------
 
@@ -191,6 +201,11 @@ class S3Store(ObjectStore):
                          page_size: int | None = None) -> Iterator[list[ObjectInfo]]:
         """``ListObjectsV2`` from ``StartAfter``, stopping at ``end`` (:mod:`runtime.storage.key_ranges`)."""
         return key_ranges.s3_range_pages(self, prefix, start_after, end, page_size)
+
+    def list_range_rows(self, prefix: str = "", start_after: str | None = None, end: str | None = None,
+                        page_size: int | None = None) -> Iterator[list[tuple[str, int, datetime, str]]]:
+        """:meth:`list_range_pages` as rows, made from the response's entries (no ``ObjectInfo`` made)."""
+        return key_ranges.s3_range_pages(self, prefix, start_after, end, page_size, convert=listed_row)
 
     def list_level(self, prefix: str) -> key_ranges.Level | None:
         """One ``ListObjectsV2(Delimiter='/')`` (:func:`runtime.storage.key_ranges.s3_level`)."""

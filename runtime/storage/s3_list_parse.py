@@ -21,12 +21,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
 from runtime.storage.base import ObjectInfo
 
-__all__ = ["fast_listing", "fast_timestamp", "listed_object", "parse_contents", "s3_client"]
+__all__ = ["S3ClientSpec", "answered_in_process", "fast_listing", "fast_timestamp", "listed_object", "listed_row",
+           "parse_contents", "s3_client"]
 
 
 #: One ``Contents`` entry of the shape S3 writes (as moto does: no whitespace between elements), five fields read.
@@ -124,6 +126,14 @@ def listed_object(item: dict[str, Any]) -> ObjectInfo:
     return ObjectInfo(item["Key"], item["Size"], modified, (item.get("ETag") or "").strip('"'))
 
 
+def listed_row(item: dict[str, Any]) -> tuple[str, int, datetime, str]:
+    """:func:`listed_object`'s fields as a tuple ``(key, size, last_modified, etag)`` (a listing process's row)."""
+    modified = item["LastModified"]
+    if modified.tzinfo is not timezone.utc:
+        modified = modified.astimezone(timezone.utc)
+    return item["Key"], item["Size"], modified, (item.get("ETag") or "").strip('"')
+
+
 def _fast_contents(check: Callable[..., Any] | None) -> Callable[..., None]:
     """The ``before-parse.s3.*`` handler: for ``ListObjectsV2``, :func:`parse_contents` before anything else;
     then botocore's check for an error in a 200 response (``check``), on what is left of the body."""
@@ -164,12 +174,47 @@ def s3_client(max_pool_connections: int = 64) -> Any:
     probes beside the splits (:mod:`runtime.jobs.parallel_listing`). The default session's response parser factory
     is given the parser: a drop-in for botocore's (same values), for every client made from that session
     afterwards."""
-    import boto3
-    from botocore.config import Config
+    return S3ClientSpec(max_pool_connections=max_pool_connections).client()
 
-    if boto3.DEFAULT_SESSION is None:
-        boto3.setup_default_session()
-    session = boto3.DEFAULT_SESSION
-    factory = session._session.get_component("response_parser_factory")
-    factory.set_parser_defaults(timestamp_parser=fast_timestamp)
-    return fast_listing(session.client("s3", config=Config(max_pool_connections=max_pool_connections)))
+
+@dataclass(frozen=True)
+class S3ClientSpec:
+    """How to make an S3 client (:func:`s3_client`'s) again in another process, e.g. a listing process
+    (:mod:`runtime.jobs.listing_processes`): picklable, unlike a client. What is left ``None`` is resolved there as
+    here, by the default session from the environment (which a spawned process inherits), the shared config and the
+    container or instance role. Explicit ``credentials`` (access key, secret key, session token) travel in the spec
+    to the child; ``repr`` leaves them out. ``config`` is a botocore ``Config`` merged over the pool size."""
+
+    endpoint_url: str | None = None
+    region_name: str | None = None
+    config: Any = None
+    credentials: tuple[str, str, str | None] | None = field(default=None, repr=False)
+    max_pool_connections: int = 64
+
+    def client(self) -> Any:
+        """A new client of the default session with :func:`fast_listing` and :func:`fast_timestamp`."""
+        import boto3
+        from botocore.config import Config
+
+        if boto3.DEFAULT_SESSION is None:
+            boto3.setup_default_session()
+        session = boto3.DEFAULT_SESSION
+        factory = session._session.get_component("response_parser_factory")
+        factory.set_parser_defaults(timestamp_parser=fast_timestamp)
+        config = Config(max_pool_connections=self.max_pool_connections)
+        key, secret, token = self.credentials or (None, None, None)
+        return fast_listing(session.client(
+            "s3", endpoint_url=self.endpoint_url, region_name=self.region_name,
+            config=config.merge(self.config) if self.config is not None else config,
+            aws_access_key_id=key, aws_secret_access_key=secret, aws_session_token=token))
+
+
+def answered_in_process(client: Any) -> bool:
+    """Whether a ``before-send`` handler may answer ``client``'s listing requests in this process (a test's mock:
+    moto's ``mock_aws``, whose handler says whether it is ``enabled``): a client made again in another process would
+    send them to the real endpoint instead. Unknown (botocore's emitter changed): ``True``."""
+    events = getattr(client.meta, "events", None)
+    trie = getattr(getattr(events, "_emitter", events), "_handlers", None)
+    if trie is None or not hasattr(trie, "prefix_search"):
+        return True
+    return any(getattr(handler, "enabled", True) for handler in trie.prefix_search("before-send.s3.ListObjectsV2"))

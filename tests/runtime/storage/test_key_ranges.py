@@ -46,6 +46,16 @@ def test_consecutive_ranges_partition_the_prefix(store: ObjectStore, seed: int):
     assert _range(store, PREFIX, None, None) == keys
 
 
+def test_rows_are_the_pages_fields(store: ObjectStore):
+    keys = stress_keys(4, 40)
+    _put(store, keys)
+    bounds = (keys[3], keys[-5])
+    rows = list(store.list_range_rows(PREFIX, *bounds, page_size=7))
+    pages = list(store.list_range_pages(PREFIX, *bounds, page_size=7))
+    assert rows == [[(o.key, o.size, o.last_modified, o.etag) for o in page] for page in pages]
+    assert len(rows) > 1 and all(isinstance(row, tuple) for page in rows for row in page)
+
+
 def test_a_key_equal_to_a_bound_belongs_to_the_range_ending_there(store: ObjectStore):
     keys = [PREFIX + name for name in ("a", "a-", "a.", "a0", "a~", "a!/b", "b")]
     _put(store, keys)
