@@ -5,8 +5,8 @@ import com.fasterxml.jackson.core.JsonGenerator;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonStreamContext;
 import com.fasterxml.jackson.core.JsonToken;
-import com.fasterxml.jackson.core.PrettyPrinter;
 import com.fasterxml.jackson.core.json.JsonWriteFeature;
+import com.fasterxml.jackson.core.util.MinimalPrettyPrinter;
 import com.fasterxml.jackson.core.util.JsonParserDelegate;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -343,20 +343,7 @@ public final class FlaggedJson {
   }
 
   /** Python's {@code json.dumps} layout: {@code ", "} between items, {@code ": "} after a key. */
-  private static final class PythonLayout implements PrettyPrinter {
-    @Override
-    public void writeRootValueSeparator(JsonGenerator g) {}
-
-    @Override
-    public void writeStartObject(JsonGenerator g) throws IOException {
-      g.writeRaw('{');
-    }
-
-    @Override
-    public void writeEndObject(JsonGenerator g, int entries) throws IOException {
-      g.writeRaw('}');
-    }
-
+  private static final class PythonLayout extends MinimalPrettyPrinter {
     @Override
     public void writeObjectEntrySeparator(JsonGenerator g) throws IOException {
       g.writeRaw(", ");
@@ -368,25 +355,9 @@ public final class FlaggedJson {
     }
 
     @Override
-    public void writeStartArray(JsonGenerator g) throws IOException {
-      g.writeRaw('[');
-    }
-
-    @Override
-    public void writeEndArray(JsonGenerator g, int values) throws IOException {
-      g.writeRaw(']');
-    }
-
-    @Override
     public void writeArrayValueSeparator(JsonGenerator g) throws IOException {
       g.writeRaw(", ");
     }
-
-    @Override
-    public void beforeArrayValues(JsonGenerator g) {}
-
-    @Override
-    public void beforeObjectEntries(JsonGenerator g) {}
   }
 
   /** Jackson reading the record's bytes as UTF-8. A record whose first bytes would make Jackson guess another
