@@ -19,13 +19,15 @@ trips. The parent puts the planned ranges, coarsest first, on one task queue, th
 thread of every process takes the next range when it is done with one (nothing is dealt in advance, so no process
 idles while another lists a tail). A thread lists its range through its process's store as rows
 (``ObjectStore.list_range_rows``: ``(key, size, last_modified, etag)`` tuples made straight from the response's
-entries) and sends each page of them on one result queue of ``2 x parallelism`` pages (bounded memory); the parent
+entries) and sends each page of them on its process's own pipe (a send blocks while the pipe is full: memory is
+bounded by a page per thread); the parent
 makes the ``ObjectInfo`` objects, through their ``__dict__`` (0.5 ms a page of 1,000 with the unpickling, against
 0.6 ms for unpickling ready ``ObjectInfo`` objects, which cost the worker about 1 ms more to make and pickle).
 
 **Stopping.** An error in a worker is sent to the parent, which stops every worker and raises it (an exception that
 cannot be pickled arrives as an :class:`~runtime.storage.base.ObjectStoreError` naming it); a worker that dies
-without a word (killed) is an error too. Closing the parent's generator (or an error in it) stops the workers, waits
+without a word (killed, even in the middle of a page: its pipe ends, and no other process holds it) is an error
+too. Closing the parent's generator (or an error in it) stops the workers, waits
 for them a few seconds and terminates what is left: no process outlives the listing. A worker whose parent died
 stops by itself, and ignores Ctrl-C (the parent's to handle).
 """
@@ -43,6 +45,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from multiprocessing.connection import wait
 from typing import Any, Protocol
 
 from platform_contract import defaults
@@ -164,14 +167,17 @@ def _work(factory: Callable[[], ObjectStore], tasks: Any, results: Any, stop: An
     def going() -> bool:
         return not stop.is_set() and (parent is None or parent.is_alive())
 
+    lock = threading.Lock()  # one message at a time on this process's pipe
+
     def send(item: tuple[int, Any]) -> bool:
-        while going():
+        if not going():
+            return False
+        with lock:
             try:
-                results.put(item, timeout=POLL_SECONDS)
+                results.send(item)  # blocks while the pipe is full: the parent reads at its pace
                 return True
-            except queue.Full:
-                continue
-        return False
+            except (OSError, EOFError):  # the parent closed its end
+                return False
 
     def next_range() -> KeyRange | None:
         while going():
@@ -202,8 +208,8 @@ def _work(factory: Callable[[], ObjectStore], tasks: Any, results: Any, stop: An
         worker.start()
     for worker in workers:
         worker.join()
-    if not send((_DONE, _usage())):
-        results.cancel_join_thread()  # stopped: what is still unsent may be dropped, exit without flushing it
+    send((_DONE, _usage()))
+    results.close()
 
 
 class ListingProcesses:
@@ -217,15 +223,23 @@ class ListingProcesses:
                         for n in range(processes)]
         self.usage = usage if usage is not None else []
         self._tasks = context.Queue()
-        self._results = context.Queue(maxsize=2 * parallelism)
         self._stop = context.Event()
+        # one pipe per process, its write end held by that process alone (the parent closes its copy once the
+        # process started): a process that dies, even in the middle of a page, ends its pipe, and the parent reads
+        # the end of file instead of waiting for the rest of the message (a queue shared by the processes would
+        # still be held open by the others, and its lock by the dead one)
+        pipes = [context.Pipe(duplex=False) for _ in self.threads]
+        self._readers = [reader for reader, _ in pipes]
         self._processes = [context.Process(target=_work, name=f"mldp-list-{n}", daemon=True,
-                                           args=(factory, self._tasks, self._results, self._stop, threads, page_size))
-                           for n, threads in enumerate(self.threads)]
+                                           args=(factory, self._tasks, writer, self._stop, threads, page_size))
+                           for n, ((_, writer), threads) in enumerate(zip(pipes, self.threads, strict=True))]
         try:
-            for process in self._processes:
+            for process, (_, writer) in zip(self._processes, pipes, strict=True):
                 process.start()
+                writer.close()
         except BaseException:
+            for _, writer in pipes:
+                writer.close()
             self.close()
             raise
 
@@ -241,26 +255,23 @@ class ListingProcesses:
             self._tasks.put(rng)
         for _ in range(sum(self.threads)):
             self._tasks.put(None)
-        running = len(self._processes)
+        running = dict(zip(self._readers, self._processes, strict=True))
         while running:
-            kind, payload = self._next()
-            if kind == _PAGE:
-                yield _objects(payload)
-            elif kind == _DONE:
-                running -= 1
-                self.usage.append(payload)
-            else:
-                raise payload
-
-    def _next(self) -> tuple[int, Any]:
-        while True:
-            try:
-                return self._results.get(timeout=POLL_SECONDS)  # type: ignore[no-any-return]
-            except queue.Empty:
-                dead = [p for p in self._processes if p.exitcode not in (None, 0)]
-                if dead:
-                    raise ObjectStoreError(f"listing process {dead[0].name} ended with exit code "
-                                           f"{dead[0].exitcode}") from None
+            for reader in wait(list(running), timeout=POLL_SECONDS):
+                process = running[reader]
+                try:
+                    kind, payload = reader.recv()
+                except (EOFError, OSError):  # its pipe ended before it said it was done: it died
+                    process.join(POLL_SECONDS)
+                    raise ObjectStoreError(f"listing process {process.name} ended (exit code {process.exitcode}) "
+                                           "before it was done") from None
+                if kind == _PAGE:
+                    yield _objects(payload)
+                elif kind == _DONE:
+                    del running[reader]
+                    self.usage.append(payload)
+                else:
+                    raise payload
 
     def close(self, wait: float = JOIN_SECONDS) -> None:
         """Stop the workers, wait up to ``wait`` seconds for them (reading what they still send, so that they can
@@ -281,15 +292,18 @@ class ListingProcesses:
                     process.kill()
                     process.join()
         self._tasks.cancel_join_thread()  # ranges left untaken: nobody reads them
-        for channel in (self._tasks, self._results):
-            channel.close()
+        self._tasks.close()
+        for reader in self._readers:
+            reader.close()
 
     def _drain(self) -> None:
-        try:
-            while True:
-                self._results.get_nowait()
-        except (queue.Empty, OSError, EOFError, pickle.UnpicklingError):
-            return
+        """Read and drop what the processes still send (a process blocked on its full pipe can then see the stop)."""
+        for reader in self._readers:
+            try:
+                while not reader.closed and reader.poll():
+                    reader.recv()
+            except (OSError, EOFError, pickle.UnpicklingError):
+                continue
 
 
 def start(store: ObjectStore, parallelism: int, processes: int | None = None, page_size: int | None = None,

@@ -7,16 +7,20 @@ from __future__ import annotations
 import multiprocessing
 import os
 import pickle
+import signal
+import threading
+import time
 import urllib.request
 from collections import Counter
+from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 
 import pytest
 
 from runtime.jobs import listing_processes
-from runtime.jobs.listing_processes import process_count, usable_cpus
-from runtime.jobs.parallel_listing import parallel_pages
+from runtime.jobs.listing_processes import ListingProcesses, process_count, usable_cpus
+from runtime.jobs.parallel_listing import KeyRange, parallel_pages
 from runtime.storage.base import ObjectStore, ObjectStoreError
 from runtime.storage.s3 import S3Store
 from runtime.storage.s3_list_parse import S3ClientSpec
@@ -197,3 +201,48 @@ def test_mldp_list_registers_through_listing_processes(server_store: S3Store, mo
     assert (summary["listed"], summary["new"]) == (len(keys), len(keys))
     assert len(started) == 1 and started[0] is not None and started[0].threads == [2, 2]
     assert len(started[0].usage) == 2  # both processes listed and reported
+
+
+# -- found by the review of the listing processes: a process killed in the middle of a page --------------------
+
+class _PageThenDie:
+    """A worker store: one small page, then one big page, and the process SIGKILLs itself while its feeder thread
+    is still writing the big page (the parent is not reading: the consumer is busy)."""
+
+    def list_range_rows(self, prefix="", start_after=None, end=None, page_size=None):
+        now = datetime.now(UTC)
+        yield [("raw-json-data/a/first.json", 1, now, "e")]
+        threading.Timer(1.0, os.kill, (os.getpid(), signal.SIGKILL)).start()
+        yield [(f"raw-json-data/a/{n:08d}" + "x" * 100 + ".json", 1, now, "etag" * 8) for n in range(20000)]
+
+
+def _page_then_die() -> _PageThenDie:
+    return _PageThenDie()
+
+
+def test_a_child_killed_in_the_middle_of_a_page_is_an_error_not_a_hang():
+    """A page of 1,000 rows pickles to more than a pipe holds: a process killed (OOM, ``kill -9``) while the parent is
+    busy registering dies in the middle of a page. The parent raises instead of waiting for the rest of it (it did,
+    for ever, while the processes shared one queue), and no process is left."""
+    outcome: list[object] = []
+    workers = ListingProcesses(_page_then_die, processes=2, parallelism=2)
+
+    def consume() -> None:
+        try:
+            pages = workers.pages([KeyRange("raw-json-data/a/")])
+            next(pages)
+            time.sleep(3.0)  # the parent is busy registering: the child's feeder blocks mid-page, then it is killed
+            for _ in pages:
+                pass
+            outcome.append("finished")
+        except ObjectStoreError as exc:
+            outcome.append(exc)
+
+    consumer = threading.Thread(target=consume, daemon=True)
+    consumer.start()
+    consumer.join(30)  # a hang detector, not a timing threshold: the error should come within ~0.1 s of the death
+    hung = consumer.is_alive()
+    workers.close(wait=0)
+    assert multiprocessing.active_children() == []
+    assert not hung, "the parent is blocked in Queue.get on a half-written page of a killed child"
+    assert outcome and isinstance(outcome[0], ObjectStoreError)
