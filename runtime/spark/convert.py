@@ -181,10 +181,10 @@ def read_and_rescue(spark: SparkSession, files: Sequence[SourceFile], spec: Tran
     back. The raw text is kept for the bad records (the dead letters) and the rows Python reads."""
     frame = read_batch(spark, files, spec.read_schema(), spec.json_reader_options())
     if RESCUED_FIELD in frame.columns:  # the one parse rescued the well-formed records already
-        frame, ask = rescued_in_the_parse(frame, spec)
+        frame = rescued_in_the_parse(frame, spec, _ASK)
     else:
-        ask = needs_rescue(spec)
-    base = validate(frame.withColumn(_ASK, ask), spec)
+        frame = frame.withColumn(_ASK, needs_rescue(spec))
+    base = validate(frame, spec)
     base = base.withColumn(RAW_RECORD, F.when(F.col(BAD) | F.col(_ASK), F.col(RAW_RECORD))).cache()
     computed = [computed_name(column) for column in spec.columns if is_computed(column)]
     rescued = with_rescue(base.where(F.col(_ASK)).drop(*computed, BAD), spec, ask=F.lit(True))

@@ -15,7 +15,8 @@ needed for it (Python still rescues malformed records under ``on_type_mismatch: 
 The class uses Spark internals (``JacksonParser``, ``FailureSafeParser``, ``StaticInvoke``), so it is used only when
 it is on the JVM's classpath (the local session adds it; on Glue the processor's ``--extra-jars`` does) and a
 self-check on probe records agrees with ``from_json``, once per SparkContext; otherwise the read falls back to
-``from_json`` and the colon count, with one warning (``MLDP_NATIVE_JSON=off`` forces the fallback).
+``from_json`` and the colon count, with one warning (``MLDP_NATIVE_JSON=off``, or the Spark setting
+``spark.mldp.nativeJson=false``, e.g. the workflow's ``spark_conf`` on Glue, forces the fallback).
 """
 
 from __future__ import annotations
@@ -50,6 +51,8 @@ SIGHTINGS_FIELD = INTERNAL_PREFIX + "parse_sightings"
 _CLASS = "mldp.spark.FlaggedJson"
 #: Set to ``off`` to parse with ``from_json`` and flag with the colon count.
 SWITCH = "MLDP_NATIVE_JSON"
+#: The same switch as a Spark setting (``false``), which a Glue job takes through its ``spark_conf``.
+CONF = "spark.mldp.nativeJson"
 
 _checked: dict[str, bool] = {}
 
@@ -100,7 +103,7 @@ def available(spark: SparkSession) -> bool:
     """Whether :func:`flagged_from_json` and :func:`valid_utf8` can be used in this SparkContext: the class loads,
     both run, and the parse agrees with ``from_json``, the expected flags and the Python rescue on probe records
     (checked once per SparkContext)."""
-    if os.environ.get(SWITCH, "on").lower() == "off":
+    if os.environ.get(SWITCH, "on").lower() == "off" or spark.conf.get(CONF, "true").lower() == "false":
         return False
     key = spark.sparkContext.applicationId
     if key not in _checked:

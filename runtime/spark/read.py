@@ -39,7 +39,9 @@ SKIPPED_FIELD = native_json.SKIPPED_FIELD
 #: The raw text of each record (a line, a whole ``array`` file, or an element of an array as Spark re-serialises it).
 RAW_RECORD = INTERNAL_PREFIX + "raw_record"
 _PARSED = INTERNAL_PREFIX + "parsed"
-_NOT_UTF8 = INTERNAL_PREFIX + "not_utf8"
+#: True for a record whose bytes are not UTF-8 (malformed whatever a second look at its decoded text finds).
+NOT_UTF8 = INTERNAL_PREFIX + "not_utf8"
+_NOT_UTF8 = NOT_UTF8
 _BOM = "\ufeff"
 
 LAYOUTS = ("lines", "array")
@@ -172,9 +174,9 @@ def read_batch(spark: SparkSession, files: Sequence[SourceFile], schema: StructT
     """All records of ``files`` parsed with ``schema`` and strict JSON (:data:`STRICT_JSON_OPTIONS`, overridden by
     ``json_options``: a spec's opt-in leniencies) (PERMISSIVE: unparseable records keep their raw text in
     ``_corrupt_record``), each row tagged with :data:`FILE_ID` (see :func:`attach_lineage` for the rest of its
-    lineage) and holding its raw text in :data:`RAW_RECORD` (see the module docstring). Where the native parse is
-    usable (:func:`runtime.spark.native_json.available`) the records are parsed by it, with the same result, and
-    the frame also has :data:`SKIPPED_FIELD` and the rescued data the parse found
+    lineage), holding its raw text in :data:`RAW_RECORD` (see the module docstring) and :data:`NOT_UTF8`. Where
+    the native parse is usable (:func:`runtime.spark.native_json.available`) the records are parsed by it, with the
+    same result, and the frame also has :data:`SKIPPED_FIELD` and the rescued data the parse found
     (:data:`runtime.spark.native_json.RESCUED_FIELD`, :data:`~runtime.spark.native_json.SIGHTINGS_FIELD`).
 
     ``lines`` files are read line by line, ``array`` files whole (one document per file: a broken element makes
@@ -227,7 +229,7 @@ def read_batch(spark: SparkSession, files: Sequence[SourceFile], schema: StructT
                   for name, field in zip(schema.fieldNames(), fields, strict=True)]
     flag = [F.col(_PARSED).getField(name).alias(name) for name in (SKIPPED_FIELD, native_json.RESCUED_FIELD,
                                                                      native_json.SIGHTINGS_FIELD)] if native else []
-    return parsed.select(*fields, FILE_ID, RAW_RECORD, *flag)
+    return parsed.select(*fields, FILE_ID, RAW_RECORD, _NOT_UTF8, *flag)
 
 
 def attach_lineage(frame: DataFrame, spark: SparkSession, files: Sequence[SourceFile]) -> DataFrame:

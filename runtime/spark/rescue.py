@@ -31,7 +31,7 @@ from pyspark.sql.types import (
 )
 
 from runtime.spark.native_json import RESCUED_FIELD, SIGHTINGS_FIELD
-from runtime.spark.read import FILE_ID, RAW_RECORD, SKIPPED_FIELD
+from runtime.spark.read import FILE_ID, NOT_UTF8, RAW_RECORD, SKIPPED_FIELD
 from runtime.transforms.rescue import field_sightings, rescue_record, rescued_json, sightings
 from runtime.transforms.spec import CORRUPT_RECORD_COLUMN, INTERNAL_PREFIX, TransformSpec
 
@@ -121,19 +121,29 @@ def needs_rescue(spec: TransformSpec, flagged: bool = False) -> Column:
     :func:`may_rescue` (``flagged``: see there), and with ``on_type_mismatch: rescue`` every malformed one."""
     corrupt = F.col(CORRUPT_RECORD_COLUMN).isNotNull()
     ask = ~corrupt & may_rescue(spec, flagged)
-    return ask | corrupt if spec.on_type_mismatch == "rescue" else ask
+    return ask | _mistyped(corrupt) if spec.on_type_mismatch == "rescue" else ask
 
 
-def rescued_in_the_parse(frame: DataFrame, spec: TransformSpec) -> tuple[DataFrame, Column]:
+def _mistyped(corrupt: Column) -> Column:
+    """The malformed records Python looks at under ``on_type_mismatch: rescue``: all but those whose bytes are not
+    UTF-8 (decoded with replacement characters, Python would read them, and write them as good)."""
+    return corrupt & ~F.col(NOT_UTF8)
+
+
+def rescued_in_the_parse(frame: DataFrame, spec: TransformSpec, ask_column: str) -> DataFrame:
     """``frame`` (from :func:`read_batch`) with :data:`RESCUED` and :data:`SIGHTINGS` as the one parse found them
     (:mod:`runtime.spark.native_json`: a well-formed record's rescued data is complete there), the parse's own
-    columns dropped; and the records Python must still look at: the malformed ones under ``on_type_mismatch:
-    rescue`` (their values that do not fit). Only for a frame of the one parse (it has :data:`RESCUED_FIELD`)."""
+    columns dropped, and ``ask_column`` true for the records Python must still look at: the malformed ones under
+    ``on_type_mismatch: rescue`` (their values that do not fit; not those whose bytes are not UTF-8), and a record
+    whose skipped value the parse could not copy. Only for a frame of the one parse (it has :data:`RESCUED_FIELD`)."""
     corrupt = F.col(CORRUPT_RECORD_COLUMN).isNotNull()
-    ask = corrupt if spec.on_type_mismatch == "rescue" else F.lit(False)
-    rescued = frame.withColumn(RESCUED, F.when(~corrupt, F.col(RESCUED_FIELD))) \
+    # a skipped value the parse could not copy (a string longer than Jackson reads) leaves the record flagged with no
+    # rescued data: Python rescues it
+    incomplete = ~corrupt & F.col(SKIPPED_FIELD) & F.col(RESCUED_FIELD).isNull()
+    ask = incomplete | _mistyped(corrupt) if spec.on_type_mismatch == "rescue" else incomplete
+    rescued = frame.withColumn(ask_column, ask).withColumn(RESCUED, F.when(~corrupt, F.col(RESCUED_FIELD))) \
         .withColumn(SIGHTINGS, F.when(~corrupt, F.col(SIGHTINGS_FIELD)))
-    return rescued.drop(SKIPPED_FIELD, RESCUED_FIELD, SIGHTINGS_FIELD), ask
+    return rescued.drop(SKIPPED_FIELD, RESCUED_FIELD, SIGHTINGS_FIELD)
 
 
 def with_rescue(frame: DataFrame, spec: TransformSpec, ask: Column | None = None) -> DataFrame:

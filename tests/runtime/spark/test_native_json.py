@@ -22,7 +22,7 @@ from pyspark.sql import functions as F
 
 from runtime.spark import native_json
 from runtime.spark.read import SKIPPED_FIELD, SourceFile, json_parse_options, read_batch
-from runtime.transforms.rescue import rescued_fields, rescued_json, sightings
+from runtime.transforms.rescue import apply_rescue, normalise, rescued_fields, rescued_json, sightings
 from runtime.transforms.spec import CORRUPT_RECORD_COLUMN, load_spec, spec_from_dict
 from tests.support.drifting_records import drifting_record, lines
 
@@ -217,3 +217,43 @@ def test_the_utf8_check_is_strict_utf8_as_python_decodes_it(spark):
     ours = [row[0] for row in frame.select(native_json.valid_utf8(spark, F.col("value"))).collect()]
     assert ours == [strict(data) for data in samples]
     assert 100 < sum(ours) < len(samples) - 100
+
+
+@pytest.mark.parametrize("text", [
+    # a known struct given twice: Spark and Python keep the last value, but the first one's unknown field is rescued
+    '{"id": "a", "some_nested_struct": {"field1": "x", "extra": 1}, "some_nested_struct": {"field1": "y"}}',
+    '{"id": "b", "some_nested_struct": {"field1": "x", "extra": 1}, "some_nested_struct": null}',
+])
+def test_a_repeated_known_key_rescues_only_what_python_rescues(spark, tmp_path, text):
+    """Spark and Python keep a repeated key's last value: what the earlier one held is not rescued (found by the
+    review: it was, which broke the round trip)."""
+    path = tmp_path / "in.jsonl"
+    path.write_text(text + "\n", encoding="utf-8")
+    spec = load_spec(None)
+    assert native_json.available(spark)
+    row = read_batch(spark, [SourceFile(1, "k", str(path), str(path), "lines")], spec.read_schema()).collect()[0]
+    assert row[CORRUPT_RECORD_COLUMN] is None
+    python = rescued_json(rescued_fields(json.loads(text), spec.source_schema()), True)
+    ours = row[native_json.RESCUED_FIELD]
+    # the round trip: the curated struct (the last value) with the rescued data applied is not the raw record
+    rebuilt = {"id": row["id"]} | ({"some_nested_struct": row["some_nested_struct"].asDict()}
+                                   if row["some_nested_struct"] else {})
+    assert normalise(apply_rescue(rebuilt, ours)) == normalise(json.loads(text)), (ours, python)
+    assert (ours, row[SKIPPED_FIELD]) == (python, python is not None)
+
+
+def test_a_long_unknown_string_does_not_make_the_record_malformed(spark, tmp_path):
+    """``from_json`` skips an unknown value without reading it; the one parse copies it, and a string past Jackson's
+    20,000,000-character limit cannot be copied: the skip is finished, the record stays well-formed, flagged with no
+    rescued data, for Python (found by the review: it was made malformed)."""
+    text = '{"id": "long", "blob": "' + "a" * 20_000_001 + '"}'
+    frame = spark.createDataFrame([(text,)], "value string")
+    schema = load_spec(None).read_schema()
+    options = {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": CORRUPT_RECORD_COLUMN}
+    native = native_json.flagged_from_json(spark, F.col("value"), schema, options)
+    row = frame.select(F.from_json("value", schema, options).getField(CORRUPT_RECORD_COLUMN).isNull().alias("spark"),
+                       native.getField(CORRUPT_RECORD_COLUMN).isNull().alias("ours")).collect()[0]
+    assert row["spark"] is True  # from_json: well-formed
+    assert row["ours"] is True, "the one parse made a well-formed record malformed"
+    flagged = frame.select(native.getField(SKIPPED_FIELD), native.getField(native_json.RESCUED_FIELD)).collect()[0]
+    assert tuple(flagged) == (True, None)  # flagged with no rescued data: Python rescues it (rescued_in_the_parse)

@@ -204,3 +204,20 @@ def test_a_record_only_a_leniency_reads_is_rescued_field_by_field_in_the_one_par
                              spec_with(json={"allow": ["comments", "single_quotes"]}))
     assert dead == [] and counts.records_rescued == 1
     assert json.loads(rows["q"]["_rescued_data"]) == {"device": {"n": "cam-2"}}
+
+
+@pytest.mark.parametrize("switch", ["on", "off"])
+def test_a_record_that_is_not_utf8_stays_malformed_under_on_type_mismatch_rescue(spark, tmp_path, monkeypatch,
+                                                                                   switch):
+    """A line with a byte that is not UTF-8 is malformed (read.py's rule, as Spark's reader of JSON files). Under
+    ``on_type_mismatch: rescue`` Python re-reads it (decoded with U+FFFD) and, finding no type mismatch, clears
+    ``_corrupt_record``: the record was written, its text silently altered (found by the review). It stays malformed:
+    dead-lettered with its raw bytes, under both parses."""
+    monkeypatch.setenv(native_json.SWITCH, switch)
+    body = json.dumps(good("bad-byte", device="cam")).replace('"v"', '"v\\u00e9"').encode().replace(
+        b"\\u00e9", b"\xff") + b"\n"
+    counts, rows, dead = run(spark, tmp_path / switch, body, spec_with(on_type_mismatch="rescue"))
+    written = rows.get("bad-byte") or next(iter(rows.values()), None)
+    shown = {key: written[key] for key in ("nested_field1", "_rescued_data")} if written else None
+    assert (counts.records_good, counts.records_bad) == (0, 1), (switch, shown)
+    assert [row["reason"].split(":")[0] for row in dead] == ["malformed_json"]

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.core.JsonGenerator;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonStreamContext;
 import com.fasterxml.jackson.core.JsonToken;
+import com.fasterxml.jackson.core.exc.StreamConstraintsException;
 import com.fasterxml.jackson.core.json.JsonWriteFeature;
 import com.fasterxml.jackson.core.util.MinimalPrettyPrinter;
 import com.fasterxml.jackson.core.util.JsonParserDelegate;
@@ -149,7 +150,7 @@ public final class FlaggedJson {
   /** One record: its row (the schema's fields, then the flag), or null for a text holding no JSON value. */
   public static InternalRow parse(UTF8String text, UTF8String config) {
     State state = STATE.get();
-    if (state == null || (state.key != config && !state.key.equals(config))) {
+    if (state == null || (state.source != config && !state.key.equals(config))) {
       try {
         state = new State(config.clone());
       } catch (IOException e) {
@@ -157,15 +158,19 @@ public final class FlaggedJson {
       }
       STATE.set(state);
     }
+    state.source = config;  // the literal's own object: the same for every record of the task, compared first
     return state.parse(text);
   }
 
   /** Parses with one configuration, in one thread. */
   private static final class State {
     final UTF8String key;
+    UTF8String source;
     final FailureSafeParser<UTF8String> parser;
     final int width;
     boolean skipped;
+    /** A skipped value could not be copied (a string longer than Jackson reads): the record is left to Python. */
+    boolean incomplete;
     /** The record's skipped values by path (a duplicate key: the last value, at the first's place, as Python). */
     final LinkedHashMap<String, Captured> captured = new LinkedHashMap<>();
     final JsonFactory plain = new JsonFactory();
@@ -222,6 +227,7 @@ public final class FlaggedJson {
 
     InternalRow parse(UTF8String text) {
       skipped = false;
+      incomplete = false;
       captured.clear();
       scala.collection.Iterator<InternalRow> rows = parser.parse(text);
       if (!rows.hasNext()) {
@@ -232,8 +238,10 @@ public final class FlaggedJson {
       for (int i = 0; i < width; i++) {
         values[i] = row.isNullAt(i) ? null : row.get(i, null);
       }
-      values[width] = skipped;
-      if (!captured.isEmpty()) {
+      // a key was skipped and what it held is still in the record (a repeated key's earlier value is not: Spark
+      // keeps the last one), or could not be copied
+      values[width] = skipped && (incomplete || !captured.isEmpty());
+      if (!captured.isEmpty() && !incomplete) {  // incomplete: flagged with no rescued data, for Python
         try {
           values[width + 1] = UTF8String.fromString(rescuedJson());
         } catch (IOException e) {
@@ -267,6 +275,23 @@ public final class FlaggedJson {
       return out.toString();
     }
 
+    /** Drop what was rescued inside an earlier value of the field the parser stands on (a key given twice: Spark,
+     * like Python's {@code json}, keeps the last value, so what the earlier one held is gone from both). A repeated
+     * unknown key itself is kept (its last value, at its first place). */
+    void forgetUnder(JsonStreamContext context) {
+      String path = Paths.text(segments(context), false);
+      captured.keySet().removeIf(key -> key.startsWith(path + ".") || key.startsWith(path + "["));
+    }
+
+    /** The path of the field (or element) a context stands on, from the record's root. */
+    static List<Object> segments(JsonStreamContext context) {
+      List<Object> segments = new ArrayList<>();
+      for (JsonStreamContext at = context; at != null && !at.inRoot(); at = at.getParent()) {
+        segments.add(0, at.inArray() ? (Object) at.getCurrentIndex() : at.getCurrentName());
+      }
+      return segments;
+    }
+
     /** Copy the value the parser stands on (consuming it, as a skip would) under its path. */
     void capture(JsonParser parser) throws IOException {
       JsonToken token = parser.currentToken();
@@ -274,14 +299,25 @@ public final class FlaggedJson {
       if (token == JsonToken.START_OBJECT || token == JsonToken.START_ARRAY) {
         context = context.getParent();  // the started structure's own context: its field is the parent's
       }
-      List<Object> segments = new ArrayList<>();
-      for (JsonStreamContext at = context; at != null && !at.inRoot(); at = at.getParent()) {
-        segments.add(0, at.inArray() ? (Object) at.getCurrentIndex() : at.getCurrentName());
-      }
+      List<Object> segments = segments(context);
+      int depth = parser.getParsingContext().getNestingDepth();
       StringWriter out = new StringWriter();
       try (JsonGenerator generator = plain.createGenerator(out)) {
         generator.disable(JsonWriteFeature.WRITE_NAN_AS_STRINGS.mappedFeature());
         generator.copyCurrentStructure(parser);
+      } catch (StreamConstraintsException e) {
+        JsonToken at = parser.currentToken();
+        if (at != JsonToken.VALUE_STRING && at != JsonToken.FIELD_NAME) {
+          throw e;  // a number too long: the skip fails on it too
+        }
+        // a string longer than Jackson reads (the skip does not read it): finish the skip, leave the record to Python
+        if (token == JsonToken.START_OBJECT || token == JsonToken.START_ARRAY) {
+          while (parser.getParsingContext().getNestingDepth() >= depth && parser.nextToken() != null) {
+            // the rest of the value, as the skip would consume it
+          }
+        }
+        incomplete = true;
+        return;
       }
       String compact = out.toString();
       // a repeated key: the last value, at the first one's place (a LinkedHashMap keeps it), as Python's dict
@@ -383,6 +419,15 @@ public final class FlaggedJson {
     Flagging(State state, JsonParser parser) {
       super(parser);
       this.state = state;
+    }
+
+    @Override
+    public JsonToken nextToken() throws IOException {
+      JsonToken token = delegate.nextToken();
+      if (token == JsonToken.FIELD_NAME && !state.captured.isEmpty()) {
+        state.forgetUnder(delegate.getParsingContext());  // a repeated key: Spark keeps its last value
+      }
+      return token;
     }
 
     @Override
