@@ -100,12 +100,9 @@ def _elements_known_keys(elements: Column, data_type: DataType) -> Column:
     return F.lit(0)
 
 
-def may_rescue(spec: TransformSpec, flagged: bool = False) -> Column:
+def may_rescue(spec: TransformSpec) -> Column:
     """True for a record that may carry something to rescue (see the module docstring); on a :func:`read_batch`
-    frame. ``flagged``: the frame has :data:`~runtime.spark.read.SKIPPED_FIELD` (the native parse's flag, exact for
-    a well-formed record: Spark's parser skips a key exactly when the schema lacks it), used instead of the count."""
-    if flagged:
-        return F.col(SKIPPED_FIELD)
+    frame of the fallback parse (the one parse flags and rescues by itself: :func:`rescued_in_the_parse`)."""
     schema = spec.source_schema()
     root = F.lit(0)
     for item in schema.fields:
@@ -116,11 +113,12 @@ def may_rescue(spec: TransformSpec, flagged: bool = False) -> Column:
     return (colons(raw) != root) | raw.contains("\\u003")
 
 
-def needs_rescue(spec: TransformSpec, flagged: bool = False) -> Column:
-    """True for a record Python must look at (on a :func:`read_batch` frame): a well-formed one that
-    :func:`may_rescue` (``flagged``: see there), and with ``on_type_mismatch: rescue`` every malformed one."""
+def needs_rescue(spec: TransformSpec) -> Column:
+    """True for a record Python must look at (on a :func:`read_batch` frame of the fallback parse): a well-formed
+    one that :func:`may_rescue`, and with ``on_type_mismatch: rescue`` every malformed one (but those whose bytes are
+    not UTF-8)."""
     corrupt = F.col(CORRUPT_RECORD_COLUMN).isNotNull()
-    ask = ~corrupt & may_rescue(spec, flagged)
+    ask = ~corrupt & may_rescue(spec)
     return ask | _mistyped(corrupt) if spec.on_type_mismatch == "rescue" else ask
 
 

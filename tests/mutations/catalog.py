@@ -207,8 +207,9 @@ MUTATIONS: tuple[Mutation, ...] = (
             "test_a_stop_during_each_step_gives_the_batch_back_before_its_manifest_and_finishes_it_after"),
     # -- the one parse (issue 20's read path): its flag decides which records reach the rescue --------------------
     one_edit(
-        "the one parse's flag ignored: no record with an unknown field reaches the rescue (may_rescue)",
-        "runtime/spark/rescue.py", "        return F.col(SKIPPED_FIELD)", "        return F.lit(False)",
+        "what the one parse rescued is dropped (rescued_in_the_parse)",
+        "runtime/spark/rescue.py", "withColumn(RESCUED, F.when(~corrupt, F.col(RESCUED_FIELD)))",
+        'withColumn(RESCUED, F.lit(None).cast("string"))',
         T + "spark/test_rescue.py::test_new_top_level_and_nested_fields_and_other_list_elements_are_rescued"),
     # -- registration (issue 21's measure round): the plain INSERT's fallback, a report's two writers ---------------
     one_edit(
