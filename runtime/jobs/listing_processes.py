@@ -232,9 +232,9 @@ class ListingProcesses:
         self._readers = [reader for reader, _ in pipes]
         self._processes = [context.Process(target=_work, name=f"mldp-list-{n}", daemon=True,
                                            args=(factory, self._tasks, writer, self._stop, threads, page_size))
-                           for n, ((_, writer), threads) in enumerate(zip(pipes, self.threads, strict=True))]
+                           for n, ((_, writer), threads) in enumerate(zip(pipes, self.threads))]
         try:
-            for process, (_, writer) in zip(self._processes, pipes, strict=True):
+            for process, (_, writer) in zip(self._processes, pipes):
                 process.start()
                 writer.close()
         except BaseException:
@@ -255,7 +255,7 @@ class ListingProcesses:
             self._tasks.put(rng)
         for _ in range(sum(self.threads)):
             self._tasks.put(None)
-        running = dict(zip(self._readers, self._processes, strict=True))
+        running = dict(zip(self._readers, self._processes))
         while running:
             for reader in wait(list(running), timeout=POLL_SECONDS):
                 process = running[reader]
