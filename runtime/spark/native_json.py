@@ -28,6 +28,7 @@ import os
 from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from pyspark.sql import Column, SparkSession
 from pyspark.sql import functions as F
@@ -84,19 +85,23 @@ def jar_path() -> str | None:
     return str(found) if isinstance(found, Path) and found.is_file() else None
 
 
+def _native(spark: SparkSession) -> Any:
+    """The JVM class (a py4j proxy)."""
+    return functools.reduce(getattr, _CLASS.split("."), spark.sparkContext._jvm)
+
+
 def flagged_from_json(spark: SparkSession, text: Column, schema: StructType, options: Mapping[str, str]) -> Column:
     """``text`` parsed as ``from_json(text, schema, options)`` would, as a struct of ``schema``'s fields and then
     :data:`SKIPPED_FIELD`, :data:`RESCUED_FIELD` and :data:`SIGHTINGS_FIELD`. Only where :func:`available` holds."""
-    native = functools.reduce(getattr, _CLASS.split("."), spark.sparkContext._jvm)
-    return Column(native.column(text._jc, schema.json(), json.dumps(dict(options)),
-                                spark.conf.get("spark.sql.session.timeZone"), SKIPPED_FIELD, RESCUED_FIELD,
-                                SIGHTINGS_FIELD))
+    return Column(_native(spark).column(text._jc, schema.json(), json.dumps(dict(options)),
+                                        spark.conf.get("spark.sql.session.timeZone"), SKIPPED_FIELD, RESCUED_FIELD,
+                                        SIGHTINGS_FIELD))
 
 
 def valid_utf8(spark: SparkSession, text: Column) -> Column:
     """Whether ``text``'s bytes are well-formed UTF-8, in one pass over them (``encode(text) = cast(text as binary)``
     decodes and encodes every text). Only where :func:`available` holds."""
-    return Column(functools.reduce(getattr, _CLASS.split("."), spark.sparkContext._jvm).utf8Column(text._jc))
+    return Column(_native(spark).utf8Column(text._jc))
 
 
 def available(spark: SparkSession) -> bool:

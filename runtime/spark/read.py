@@ -41,7 +41,6 @@ RAW_RECORD = INTERNAL_PREFIX + "raw_record"
 _PARSED = INTERNAL_PREFIX + "parsed"
 #: True for a record whose bytes are not UTF-8 (malformed whatever a second look at its decoded text finds).
 NOT_UTF8 = INTERNAL_PREFIX + "not_utf8"
-_NOT_UTF8 = NOT_UTF8
 _BOM = "\ufeff"
 
 LAYOUTS = ("lines", "array")
@@ -212,8 +211,8 @@ def read_batch(spark: SparkSession, files: Sequence[SourceFile], schema: StructT
     not_utf8 = ~native_json.valid_utf8(spark, text) if native else F.encode(text, "UTF-8") != text.cast("binary")
     # the check is a column before the explode: given in the select of the explode, it was computed twice per line
     # (once inside the Generate, once in the projection after it)
-    records = tagged.select(FILE_ID, "value", not_utf8.alias(_NOT_UTF8)).select(FILE_ID, _NOT_UTF8, F.explode(
-        F.when(F.col(_NOT_UTF8), F.array(text)).otherwise(record_texts(text, options))).alias(RAW_RECORD))
+    records = tagged.select(FILE_ID, "value", not_utf8.alias(NOT_UTF8)).select(FILE_ID, NOT_UTF8, F.explode(
+        F.when(F.col(NOT_UTF8), F.array(text)).otherwise(record_texts(text, options))).alias(RAW_RECORD))
     raw_record = F.col(RAW_RECORD)
     # from_json gives null exactly for a blank text (no JSON token): those are dropped BEFORE the parse, as a filter
     # on the parsed value would be pushed below the projection and parse every record twice
@@ -221,15 +220,15 @@ def read_batch(spark: SparkSession, files: Sequence[SourceFile], schema: StructT
         F.expr(f"trim(BOTH ' \\t\\r\\n' FROM `{RAW_RECORD}`) = ''"))
     parse = native_json.flagged_from_json(spark, raw_record, schema, options) if native \
         else F.from_json(raw_record, schema, options)
-    parsed = records.where(~blank).select(FILE_ID, RAW_RECORD, _NOT_UTF8, parse.alias(_PARSED))
+    parsed = records.where(~blank).select(FILE_ID, RAW_RECORD, NOT_UTF8, parse.alias(_PARSED))
     fields = [F.col(_PARSED).getField(name).alias(name) for name in schema.fieldNames()]
     if CORRUPT_RECORD_COLUMN in schema.fieldNames():  # bytes that are not UTF-8 make the record malformed, as in
-        fields = [F.when(F.col(_NOT_UTF8), F.col(RAW_RECORD)).otherwise(field).alias(CORRUPT_RECORD_COLUMN)
+        fields = [F.when(F.col(NOT_UTF8), F.col(RAW_RECORD)).otherwise(field).alias(CORRUPT_RECORD_COLUMN)
                   if name == CORRUPT_RECORD_COLUMN else field  # Spark's own reader of JSON files
                   for name, field in zip(schema.fieldNames(), fields, strict=True)]
     flag = [F.col(_PARSED).getField(name).alias(name) for name in (SKIPPED_FIELD, native_json.RESCUED_FIELD,
                                                                      native_json.SIGHTINGS_FIELD)] if native else []
-    return parsed.select(*fields, FILE_ID, RAW_RECORD, _NOT_UTF8, *flag)
+    return parsed.select(*fields, FILE_ID, RAW_RECORD, NOT_UTF8, *flag)
 
 
 def attach_lineage(frame: DataFrame, spark: SparkSession, files: Sequence[SourceFile]) -> DataFrame:
