@@ -22,8 +22,8 @@ of the level's direct objects (which no sub-prefix holds).
 is bounded by that queue and the plan (a few hundred ranges), not by the number of keys.
 
 **Processes.** Where there are CPUs for it, the threads are spread over listing processes (one interpreter each:
-listing is CPU-bound under one GIL), which take the ranges from one queue and send their pages back through another
-(:mod:`runtime.jobs.listing_processes`); the contract is the same.
+listing is CPU-bound under one GIL), which take the ranges from one queue and send their pages back each through
+its own pipe (:mod:`runtime.jobs.listing_processes`); the contract is the same.
 """
 
 from __future__ import annotations
