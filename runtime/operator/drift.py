@@ -1,10 +1,10 @@
 """``mldp schema drift``: every field path the transform spec does not read (or whose values did not fit their
 column), seen in which records and files, when, with which JSON types and examples, and a spec entry to paste.
 
-**Where the evidence is.** Spark aggregates what it rescued per file, path and JSON type while it converts (one small
-aggregation over the records that carry rescued data, :func:`runtime.spark.rescue.rescued_fields_by_file`), and the
-processor writes those rows to ``rescued_field_sightings`` in the transaction that records the batch's outcomes (a
-batch records them once: its row is the fence). The report is then one GROUP BY over a table as small as the drift
+**Where the evidence is.** Spark aggregates what it rescued per file, path and JSON type while it converts (in the
+aggregation that counts the batch's records, :mod:`runtime.spark.convert`), and the processor writes those rows to
+``rescued_field_sightings`` in the transaction that records the batch's outcomes (a batch records them once: its row
+is the fence). The report is then one GROUP BY over a table as small as the drift
 itself: no scan of the curated data, no Spark, and it also covers files that ``schema_policy: fail`` stopped and
 fields that ``ignore`` dropped (neither leaves a ``_rescued_data`` value to scan). A file converted again (a new
 version, ``mldp reprocess``) adds its rows again: ``records`` counts sightings, ``files`` distinct files.

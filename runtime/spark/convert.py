@@ -1,8 +1,9 @@
 """Convert one claimed batch of raw JSON files: read, validate, transform, write to a staging location.
 
-Spark work per batch: one aggregation (which also fills the cache of the batch parsed once, :func:`read_and_rescue`;
-the only full read of the input) and, only when some rows need the rescue, a second one over them (which fills their
-cache after their one pass through Python), one write of the good records (a shuffle by the partition columns, then
+Spark work per batch: one aggregation (the counts per file and what was rescued in them; it also fills the cache of
+the batch parsed once, :func:`read_and_rescue`: the only full read of the input) and, only when some rows need
+Python's rescue, a second one over them (which fills their cache after their one pass through Python,
+:func:`rescue_in_python`), one write of the good records (a shuffle by the partition columns, then
 Parquet), and, only when there are bad records, one write of the dead letters. With a hook, the written rows are
 counted per file from the staged Parquet (one column read back): the hook may drop or add rows, and the counts
 recorded are what was written.
@@ -34,7 +35,6 @@ from runtime.spark.rescue import (
     SIGHTINGS,
     needs_rescue,
     no_sightings,
-    rescued_fields_by_file,
     rescued_in_the_parse,
     with_rescue,
 )
@@ -43,7 +43,8 @@ from runtime.spark.validate import BAD, computed_name, is_computed, reason_text,
 from runtime.spark.write import dead_letter_frame, rows_by_source, write_curated, write_dead_letters
 from runtime.transforms.spec import INTERNAL_PREFIX, TransformSpec
 
-__all__ = ["ConversionResult", "FileCounts", "HookFailed", "SourceFile", "convert_batch", "read_and_rescue"]
+__all__ = ["ConversionResult", "FileCounts", "HookFailed", "SourceFile", "convert_batch", "read_and_rescue",
+           "rescue_in_python"]
 
 
 @dataclass(frozen=True)
@@ -115,27 +116,30 @@ def convert_batch(
         hook = spec.resolve_hook()
     except Exception as exc:
         raise HookFailed(f"the transform hook {spec.hook} cannot be loaded: {exc}") from exc
-    base, asked = read_and_rescue(spark, readable, spec)
+    base = read_and_rescue(spark, readable, spec)
+    asked: DataFrame | None = None
     try:
         ask = F.col(_ASK)
-        totals = _totals(base, ~ask)  # fills the cache of the batch
-        plain = base if RESCUED in base.columns else base.withColumn(RESCUED, F.lit(None).cast("string")) \
-            .withColumn(SIGHTINGS, no_sightings())  # what the rows Python does not see hold
+        plain = base if RESCUED in base.columns else base.withColumns(
+            {RESCUED: F.lit(None).cast("string"), SIGHTINGS: no_sightings()})  # what the rows Python does not see hold
+        totals, fields = _summary(plain, ~ask)  # fills the cache of the batch
         if any(values[4] for values in totals.values()):
+            asked = rescue_in_python(base, spec)
             validated = plain.where(~ask).unionByName(asked)
-            for file_id, values in _totals(asked, F.lit(True)).items():
+            asked_totals, asked_fields = _summary(asked, F.lit(True))  # fills the cache of the rows Python rescued
+            for file_id, values in asked_totals.items():
                 totals[file_id] = [a + b for a, b in zip(totals.get(file_id, [0] * 5), values, strict=True)]
-        else:  # no record for Python: the rescue frame is never computed (its Python workers took 0.4-1.4 s of
-            # task time a batch, with no row to look at)
+            _merge_fields(fields, asked_fields)
+        else:  # no record for Python: the rescue frame is never built (its Python workers took 0.4-1.4 s of task
+            # time a batch, with no row to look at, and building the frame about 0.2 s of the driver's)
             validated = plain
         if None in totals:
             raise RuntimeError(f"{totals[None][0] + totals[None][1]} records could not be traced back to a file "
                                "of the batch (input_file_name() matched no file)")
         for file_id, (good, bad, rescued, _, _) in totals.items():
-            counts[file_id] = FileCounts(good, bad, records_rescued=rescued)
-        if any(values[3] for values in totals.values()):
-            for file_id, fields in rescued_fields_by_file(validated, spec).items():
-                counts[file_id] = replace(counts[file_id], rescued_fields=fields)
+            found = tuple(sorted((path, kind, json_type, records, example)
+                                 for (path, kind, json_type), (records, example) in fields.get(file_id, {}).items()))
+            counts[file_id] = FileCounts(good, bad, records_rescued=rescued, rescued_fields=found)
         good_total = sum(item.records_good for item in counts.values())
         bad_total = sum(item.records_bad for item in counts.values())
         curated_rows = 0
@@ -155,38 +159,86 @@ def convert_batch(
             write_dead_letters(dead_letters, dead_letter_path)
         return ConversionResult(counts, curated_rows, bad_total, unreadable)
     finally:
-        asked.unpersist()
+        if asked is not None:
+            asked.unpersist()
         base.unpersist()
 
 
 _ASK = INTERNAL_PREFIX + "ask_python"
+_KEPT = INTERNAL_PREFIX + "kept"
+_HAS_RESCUED = INTERNAL_PREFIX + "has_rescued"
+_SIGHTING = INTERNAL_PREFIX + "sighting"
+_SIGHTING_INDEX = INTERNAL_PREFIX + "sighting_index"
+
+#: What was rescued in one file's records: (general path, kind, JSON type) -> [records, an example value as JSON].
+FieldsSeen = dict[tuple[str, str, str], list]
 
 
-def _totals(frame: DataFrame, keep: Column) -> dict[int | None, list[int]]:
-    """By file id, among the rows where ``keep`` holds: good, bad, good with rescued data, any with rescued data;
-    and the rows where it does not (those :func:`read_and_rescue` sends to Python, on its batch frame)."""
-    bad = F.col(BAD)
-    has_rescue = F.col(RESCUED).isNotNull() if RESCUED in frame.columns else F.lit(False)
-    rows = frame.groupBy(FILE_ID).agg(
-        F.count(F.when(keep & ~bad, 1)), F.count(F.when(keep & bad, 1)), F.count(F.when(keep & ~bad & has_rescue, 1)),
-        F.count(F.when(keep & has_rescue, 1)), F.count(F.when(~keep, 1))).collect()
-    return {row[0]: [int(value) for value in row[1:]] for row in rows}
+def _summary(frame: DataFrame, keep: Column) -> tuple[dict[int | None, list[int]], dict[int | None, FieldsSeen]]:
+    """One aggregation over ``frame`` (with :data:`RESCUED` and :data:`SIGHTINGS`), collected: by file id, among the
+    rows where ``keep`` holds, the records good, bad, good with rescued data, and any with rescued data, then the rows
+    where it does not (those :func:`read_and_rescue` sends to Python, on its batch frame); and by file id what was
+    rescued in the kept rows (:data:`FieldsSeen`: each record's :data:`SIGHTINGS`, good and bad).
+
+    Each record becomes one row per sighting (one row with none when it has none); its counts are taken on its
+    first row only. So the counts and the fields seen come out of the same pass over the cache (as two aggregations
+    they were two more Spark jobs a batch, and about 0.3 s)."""
+    rescued = F.col(RESCUED).isNotNull()
+    rows = frame.select(FILE_ID, keep.alias(_KEPT), F.col(BAD), rescued.alias(_HAS_RESCUED),
+                        F.posexplode_outer(F.when(keep & rescued, F.col(SIGHTINGS))).alias(_SIGHTING_INDEX, _SIGHTING))
+    first = F.coalesce(F.col(_SIGHTING_INDEX) == 0, F.lit(True))  # each record counted once, on its first row
+    kept, bad, has_rescued, sighting = first & F.col(_KEPT), F.col(BAD), F.col(_HAS_RESCUED), F.col(_SIGHTING)
+    keys = [FILE_ID, *[sighting.getField(name).alias(name) for name in ("path", "kind", "type")]]
+    # by example first: counts alone hash-aggregate, a min() of a string sorts every row (measured: 0.3 s more);
+    # the min of the examples is then taken over the distinct ones
+    numbers = ["good", "bad", "rescued_good", "rescued", "python", "records"]
+    by_example = rows.groupBy(*keys, sighting.getField("example").alias("example")).agg(
+        F.count(F.when(kept & ~bad, 1)).alias("good"), F.count(F.when(kept & bad, 1)).alias("bad"),
+        F.count(F.when(kept & ~bad & has_rescued, 1)).alias("rescued_good"),
+        F.count(F.when(kept & has_rescued, 1)).alias("rescued"),
+        F.count(F.when(first & ~F.col(_KEPT), 1)).alias("python"), F.count(sighting).alias("records"))
+    found = by_example.groupBy(FILE_ID, "path", "kind", "type").agg(
+        *[F.sum(name) for name in numbers], F.min("example")).collect()
+    totals: dict[int | None, list[int]] = {}
+    fields: dict[int | None, FieldsSeen] = {}
+    for file_id, path, kind, json_type, *numbers, records, example in found:
+        sums = totals.setdefault(file_id, [0] * 5)
+        totals[file_id] = [a + int(b) for a, b in zip(sums, numbers, strict=True)]
+        if records:
+            fields.setdefault(file_id, {})[(path, kind, json_type)] = [int(records), example]
+    return totals, fields
 
 
-def read_and_rescue(spark: SparkSession, files: Sequence[SourceFile], spec: TransformSpec) -> tuple[DataFrame,
-                                                                                                       DataFrame]:
-    """The batch parsed once and validated, cached, with :data:`_ASK` (:func:`needs_rescue`); and, cached too, its
-    rows that need Python, rescued and validated again (a rescued type mismatch is no longer malformed). Only those
-    rows go through the Python worker: a UDF in the projection of the whole batch would ship every row there and
-    back. The raw text is kept for the bad records (the dead letters) and the rows Python reads."""
+def _merge_fields(into: dict[int | None, FieldsSeen], more: dict[int | None, FieldsSeen]) -> None:
+    """Add the fields seen in ``more`` to ``into``: records summed, the least example kept (as Spark's ``min``: UTF-8
+    bytes order as code points do)."""
+    for file_id, seen in more.items():
+        target = into.setdefault(file_id, {})
+        for key, (records, example) in seen.items():
+            if key in target:
+                target[key] = [target[key][0] + records, min(target[key][1], example)]
+            else:
+                target[key] = [records, example]
+
+
+def read_and_rescue(spark: SparkSession, files: Sequence[SourceFile], spec: TransformSpec) -> DataFrame:
+    """The batch parsed once and validated, cached, with :data:`_ASK` (:func:`needs_rescue`, or what the one parse
+    could not rescue: :func:`rescued_in_the_parse`). The raw text is kept for the bad records (the dead letters) and
+    the rows Python must read (:func:`rescue_in_python`)."""
     frame = read_batch(spark, files, spec.read_schema(), spec.json_reader_options())
     if RESCUED_FIELD in frame.columns:  # the one parse rescued the well-formed records already
         frame = rescued_in_the_parse(frame, spec, _ASK)
     else:
         frame = frame.withColumn(_ASK, needs_rescue(spec))
     base = validate(frame, spec)
-    base = base.withColumn(RAW_RECORD, F.when(F.col(BAD) | F.col(_ASK), F.col(RAW_RECORD))).cache()
+    return base.withColumn(RAW_RECORD, F.when(F.col(BAD) | F.col(_ASK), F.col(RAW_RECORD))).cache()
+
+
+def rescue_in_python(base: DataFrame, spec: TransformSpec) -> DataFrame:
+    """The rows of ``base`` (from :func:`read_and_rescue`) that need Python, rescued and validated again (a rescued
+    type mismatch is no longer malformed), cached. Only those rows go through the Python worker: a UDF in the
+    projection of the whole batch would ship every row there and back."""
     computed = [computed_name(column) for column in spec.columns if is_computed(column)]
     rescued = with_rescue(base.where(F.col(_ASK)).drop(*computed, BAD), spec, ask=F.lit(True))
     asked = validate(rescued, spec)
-    return base, asked.withColumn(RAW_RECORD, F.when(F.col(BAD), F.col(RAW_RECORD))).cache()
+    return asked.withColumn(RAW_RECORD, F.when(F.col(BAD), F.col(RAW_RECORD))).cache()

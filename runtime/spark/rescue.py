@@ -31,8 +31,8 @@ from pyspark.sql.types import (
 )
 
 from runtime.spark.native_json import RESCUED_FIELD, SIGHTINGS_FIELD
-from runtime.spark.read import FILE_ID, NOT_UTF8, RAW_RECORD, SKIPPED_FIELD
-from runtime.transforms.rescue import field_sightings, rescue_record, rescued_json, sightings
+from runtime.spark.read import NOT_UTF8, RAW_RECORD, SKIPPED_FIELD
+from runtime.transforms.rescue import field_sightings, rescue_record, rescued_json
 from runtime.transforms.spec import CORRUPT_RECORD_COLUMN, INTERNAL_PREFIX, TransformSpec
 
 #: The rescued data of a record (JSON text, null when nothing is rescued).
@@ -183,29 +183,3 @@ def with_rescue(frame: DataFrame, spec: TransformSpec, ask: Column | None = None
 def no_sightings() -> Column:
     """A null :data:`SIGHTINGS` (for rows Python did not look at)."""
     return F.lit(None).cast(ArrayType(_SIGHTING))
-
-
-def rescued_fields_by_file(frame: DataFrame,
-                           spec: TransformSpec) -> dict[int, tuple[tuple[str, str, str, int, str], ...]]:
-    """What was rescued in each file: (general path, kind, JSON type, records, an example) per path and type, from
-    the records of ``frame`` that have :data:`RESCUED` (one small aggregation, collected; from :data:`SIGHTINGS`,
-    which :func:`with_rescue` computes with :data:`RESCUED`, when ``frame`` has it)."""
-    if SIGHTINGS in frame.columns:
-        found_fields = F.col(SIGHTINGS)
-    else:
-        schema = spec.source_schema()
-
-        def fields(rescued: str | None) -> list[tuple[str, str, str, str]]:
-            return list(sightings(rescued, schema))
-
-        found_fields = F.udf(fields, ArrayType(_SIGHTING))(F.col(RESCUED))
-    found = (frame.where(F.col(RESCUED).isNotNull())
-             .select(FILE_ID, F.explode(found_fields).alias("s"))
-             .groupBy(FILE_ID, "s.path", "s.kind", "s.type")
-             .agg(F.count(F.lit(1)).alias("records"), F.min("s.example").alias("example"))
-             .collect())
-    by_file: dict[int, list[tuple[str, str, str, int, str]]] = {}
-    for row in found:
-        by_file.setdefault(int(row[FILE_ID]), []).append(
-            (row["path"], row["kind"], row["type"], int(row["records"]), row["example"]))
-    return {file_id: tuple(sorted(items)) for file_id, items in by_file.items()}

@@ -12,7 +12,7 @@ import pytest
 from pyspark.sql.types import IntegerType, LongType, StringType, StructField, StructType
 
 from runtime.spark import native_json
-from runtime.spark.convert import read_and_rescue
+from runtime.spark.convert import read_and_rescue, rescue_in_python
 from runtime.spark.read import SKIPPED_FIELD, SourceFile, lookup_frame, read_batch
 from runtime.spark.rescue import RESCUED
 from runtime.transforms.spec import load_spec, spec_from_dict
@@ -53,7 +53,8 @@ def test_only_the_records_that_need_the_rescue_go_to_python(spark, tmp_path, mon
     """With ``from_json`` (the fallback), the records the colon count flags go to Python; none other does."""
     monkeypatch.setenv(native_json.SWITCH, "off")
     spec = load_spec(None)
-    base, asked = read_and_rescue(spark, [source(tmp_path, [RECORD, {**RECORD, "id": "b", "device": "d"}])], spec)
+    base = read_and_rescue(spark, [source(tmp_path, [RECORD, {**RECORD, "id": "b", "device": "d"}])], spec)
+    asked = rescue_in_python(base, spec)
     try:
         assert "BatchEvalPython" not in executed_plan(base)
         assert "BatchEvalPython" in executed_plan(asked)
@@ -69,7 +70,8 @@ def test_with_the_one_parse_only_mistyped_records_go_to_python(spark, tmp_path):
     records = [RECORD, {**RECORD, "id": "b", "device": "d"}, {**RECORD, "id": "c", "some_nested_struct": 3}]
     for mismatch, python in (("dead_letter", []), ("rescue", ["c"])):
         spec = spec_from_dict({**DEFAULT_SPEC, "on_type_mismatch": mismatch})
-        base, asked = read_and_rescue(spark, [source(tmp_path, records)], spec)
+        base = read_and_rescue(spark, [source(tmp_path, records)], spec)
+        asked = rescue_in_python(base, spec)
         try:
             assert "BatchEvalPython" not in executed_plan(base)
             assert [row["id"] for row in asked.collect()] == python

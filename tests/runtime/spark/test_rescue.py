@@ -18,7 +18,7 @@ from pyspark.sql import functions as F
 from runtime.spark import native_json
 from runtime.spark.convert import convert_batch
 from runtime.spark.read import RAW_RECORD, SourceFile, read_batch
-from runtime.spark.rescue import RESCUED, SIGHTINGS, may_rescue, rescued_fields_by_file, with_rescue
+from runtime.spark.rescue import RESCUED, SIGHTINGS, may_rescue, with_rescue
 from runtime.transforms.rescue import apply_rescue, normalise, rebuild_record, rescued_fields, sightings
 from runtime.transforms.spec import TransformSpec, load_spec, spec_from_dict
 from tests.support.drifting_records import DEFAULT_SOURCES, drifting_record, lines
@@ -178,9 +178,9 @@ def test_the_flag_counts_keys_inside_nested_lists_without_a_lambda(spark):
     assert "aggregate(" not in plan
 
 
-def test_what_was_rescued_per_file_comes_from_the_one_python_pass(spark, tmp_path):
+def test_each_rescued_records_sightings_come_from_the_one_python_pass(spark, tmp_path):
     """The sightings of each rescued record are computed with its rescued data (no second UDF over the rescued
-    records), and they are what :func:`sightings` says of that rescued data, per file too."""
+    records), and they are what :func:`sightings` says of that rescued data."""
     rng = random.Random(5)
     records = [drifting_record(rng, index, drift=0.5) for index in range(60)]
     path = tmp_path / "in.jsonl"
@@ -192,8 +192,47 @@ def test_what_was_rescued_per_file_comes_from_the_one_python_pass(spark, tmp_pat
     assert any(row[RESCUED] for row in rows)
     for row in rows:
         assert [tuple(item) for item in row[SIGHTINGS] or []] == list(sightings(row[RESCUED], spec.source_schema()))
-    by_file = rescued_fields_by_file(rescued, spec)
-    assert by_file[1] and by_file == rescued_fields_by_file(rescued.drop(SIGHTINGS), spec)  # the same by a UDF
+
+
+@pytest.mark.parametrize("native", [True, False], ids=["one-parse", "from_json"])
+def test_what_was_rescued_per_file_is_counted_with_the_records(spark, tmp_path, monkeypatch, native):
+    """A file's rescued fields (path, kind, JSON type, records, least example), as the batch's one aggregation counts
+    them with its records, are what :func:`sightings` says of the ``_rescued_data`` written for the file, its good
+    and its bad records together: with type mismatches rescued, so that rows Python rescued add to those the parse
+    rescued (the one parse) or are all of them (``from_json``). A record is counted once however many fields it had
+    rescued."""
+    if not native:
+        monkeypatch.setenv(native_json.SWITCH, "off")
+    rng = random.Random(8)
+    spec = spec_with(on_type_mismatch="rescue")
+    sources = []
+    for file_id in (1, 2):
+        records = [drifting_record(rng, index, drift=0.4, mismatches=True) for index in range(80)]
+        if file_id == 2:
+            records.append({"DATE": "2024-03-01", "MODE": "train", "device": "cam-0"})  # bad: no id
+        path = tmp_path / f"in-{file_id}.jsonl"
+        path.write_bytes(lines(records))
+        sources.append(SourceFile(file_id, f"k{file_id}", str(path), f"s3://b/k{file_id}", "lines"))
+    result = convert_batch(spark, sources, spec, str(tmp_path / "out"), str(tmp_path / "dead"))
+    written = ds.dataset(tmp_path / "out", format="parquet").to_table(
+        columns=["source_s3_path", "_rescued_data"]).to_pylist()
+    expected: dict[str, dict[tuple[str, str, str], list]] = {}
+    for row in [*written, {"source_s3_path": "s3://b/k2", "_rescued_data": '{"device": "cam-0"}'}]:
+        for path, kind, json_type, example in sightings(row["_rescued_data"], spec.source_schema()):
+            seen = expected.setdefault(row["source_s3_path"], {}).setdefault((path, kind, json_type), [0, example])
+            seen[0] += 1
+            seen[1] = min(seen[1], example)
+    for source in sources:
+        found = result.counts[source.file_id].rescued_fields
+        assert {(path, kind, json_type): [records, example] for path, kind, json_type, records, example in found} \
+            == expected[source.lineage_path]
+        assert list(found) == sorted(found)
+        assert {"mismatch", "unknown"} <= {item[1] for item in found}
+    assert (result.counts[1].records_bad, result.counts[2].records_bad) == (0, 1)
+    for source in sources:  # each record counted once, however many fields it had rescued
+        mine = [row for row in written if row["source_s3_path"] == source.lineage_path]
+        assert result.counts[source.file_id].records_good == len(mine) == 80
+        assert result.counts[source.file_id].records_rescued == sum(row["_rescued_data"] is not None for row in mine)
 
 
 def test_a_record_only_a_leniency_reads_is_rescued_field_by_field_in_the_one_parse(spark, tmp_path):
