@@ -7,7 +7,7 @@ import argparse
 import sys
 
 from runtime.commands.common import emit, open_database
-from runtime.commands.options import add_db_option, add_json_option
+from runtime.commands.options import add_db_option, add_iceberg_location_options, add_json_option
 from runtime.errors import UsageError
 
 
@@ -26,7 +26,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--all", action="store_true", help="every SUCCEEDED file")
     parser.add_argument("--table-format", default="parquet", choices=("parquet", "iceberg"),
                         help="the curated table's format (default %(default)s: refused, rows cannot be replaced; "
-                             "iceberg: re-queued, the table commit replaces each file's rows)")
+                             "iceberg: re-queued, the table commit replaces each file's rows; the table must exist)")
+    add_iceberg_location_options(parser)
     parser.add_argument("--store", help="s3://bucket or a local directory: check that each archived copy is there")
     parser.add_argument("--reason", default="reprocess with the current spec", help="recorded with each file")
     parser.add_argument("--dry-run", action="store_true", help="show the selection, change nothing")
@@ -36,6 +37,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Show the selection; requeue it (or say why not). Exit status 1 when refused."""
+    from platform_contract.table import ICEBERG
     from runtime.operator.reprocess import (
         ReprocessRefused,
         ReprocessSelection,
@@ -60,6 +62,12 @@ def run(args: argparse.Namespace) -> int:
         emit(plan.as_dict(), args.json, lambda _: render_plan(plan))
         if args.dry_run:
             return 0
+        if args.table_format == ICEBERG and plan.ready:
+            # re-queued for a table that is not there, the files would be held by every processor run (uncharged, but
+            # stuck until someone notices); say so now, before anything moves
+            from runtime.operator.table_access import open_operator_table
+
+            open_operator_table(args)
         try:
             moved = requeue_for_reprocess(conn, plan, args.table_format, args.reason)
         except ReprocessRefused as exc:

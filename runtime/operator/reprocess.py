@@ -24,12 +24,11 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
+from platform_contract.table import PARQUET, TABLE_FORMATS
 from runtime.db.operator_queries import REPROCESS, REPROCESS_CANDIDATES
 from runtime.errors import MldpError, UsageError
 from runtime.operator.requeue import default_actor
 from runtime.storage.base import ObjectStore
-
-TABLE_FORMATS = ("parquet", "iceberg")
 
 
 class ReprocessRefused(MldpError):
@@ -90,7 +89,7 @@ def requeue_for_reprocess(conn: Any, plan: ReprocessPlan, table_format: str, rea
     left as it is). Raises :class:`ReprocessRefused` where the format cannot replace their rows exactly."""
     if table_format not in TABLE_FORMATS:
         raise UsageError(f"--table-format: {table_format!r} is not one of {', '.join(TABLE_FORMATS)}")
-    if table_format == "parquet":
+    if table_format == PARQUET:
         raise ReprocessRefused(
             f"reprocess refused for {len(plan.ready)} file(s): with the Parquet table format a file's rows share "
             "Parquet files with other files' rows and cannot be replaced exactly (old and new rows would both be "

@@ -14,6 +14,7 @@ from runtime.operator.reprocess import (
     requeue_for_reprocess,
 )
 from runtime.storage.local import LocalStore
+from tests.support.iceberg import iceberg_table, write_file
 
 
 def tracked(conn, key: str, state: str, version: str | None, archived: str | None) -> None:
@@ -76,10 +77,21 @@ def test_the_command_refuses_parquet_with_the_selection_shown(db_conn, capsys):
     assert "1 SUCCEEDED file(s) selected" in out and "use --table-format iceberg" in err
 
 
-def test_the_command_requeues_with_the_iceberg_format_and_records_who_and_why(db_conn, capsys, monkeypatch):
+def iceberg_table_exists(tmp_path, db_url: str) -> None:
+    """Create the local Iceberg table of the tracking database at ``db_url`` (one staged file's schema)."""
+    (tmp_path / "store").mkdir()
+    store = LocalStore(tmp_path / "store")
+    table = iceberg_table(store, db_url)
+    write_file(store, "staged/0.parquet", "s3://b/0.jsonl", 1, ["a"])
+    table.data_key_prefix(store, "staged/0.parquet")
+
+
+def test_the_command_requeues_with_the_iceberg_format_and_records_who_and_why(db_conn, db_url, tmp_path, capsys,
+                                                                              monkeypatch):
     tracked(db_conn, "raw-json-data/x.jsonl", "SUCCEEDED", "v1", "raw-json-data-processed/x.jsonl")
+    iceberg_table_exists(tmp_path, db_url)
     monkeypatch.setenv("MLDP_ACTOR", "bob")
-    assert main(["reprocess", "--all", "--db", db_conn.dsn, "--table-format", "iceberg", "--reason", "spec v2"]) == 0
+    assert main(["reprocess", "--all", "--db", db_url, "--table-format", "iceberg", "--reason", "spec v2"]) == 0
     out, _err = capsys.readouterr()
     assert "re-queued 1 file(s)" in out and "mldp process --table-format iceberg" in out
     with db_conn.cursor() as cur:
@@ -87,3 +99,19 @@ def test_the_command_requeues_with_the_iceberg_format_and_records_who_and_why(db
                     "JOIN file_processing_history AS h USING (file_id)")
         assert cur.fetchall() == [("PENDING", "REPROCESS", "bob", "spec v2")]
     db_conn.commit()
+
+
+def test_the_command_moves_nothing_when_the_iceberg_table_does_not_exist(db_conn, db_url, capsys):
+    """Re-queued for a table that is not there, the files would be held by every processor run: the command stops
+    first, saying which table it looked for and how to make one."""
+    tracked(db_conn, "raw-json-data/x.jsonl", "SUCCEEDED", "v1", "raw-json-data-processed/x.jsonl")
+    assert main(["reprocess", "--all", "--db", db_url, "--table-format", "iceberg", "--reason", "spec v2"]) == 2
+    _out, err = capsys.readouterr()
+    assert "no Iceberg table" in err and "--table-format iceberg" in err
+    with db_conn.cursor() as cur:
+        cur.execute("SELECT processing_status FROM file_processing_status")
+        assert cur.fetchall() == [("SUCCEEDED",)]
+        cur.execute("SELECT count(*) FROM file_processing_history")
+        assert cur.fetchone() == (0,)
+    db_conn.commit()
+    assert main(["reprocess", "--all", "--db", db_url, "--table-format", "iceberg", "--dry-run"]) == 0  # a look is fine
