@@ -76,8 +76,14 @@ def classify(check: PrecheckResult, counts: FileCounts, unreadable: str | None =
     return _outcome(check, FileState.QUARANTINED, reason, records_good=good, records_bad=bad, **rescue)
 
 
-def schema_changed(new_fields: Sequence[str], spec_version: str) -> str:
-    """The error of a file stopped by ``schema_policy: fail``."""
+def schema_changed(new_fields: Sequence[str], spec_version: str, unchecked: int = 0) -> str:
+    """The error of a file stopped by ``schema_policy: fail``: for its new fields, or for ``unchecked`` records whose
+    fields could not be checked (read by a leniency of Spark's parser that the fallback's Python check lacks)."""
+    if not new_fields:
+        return (f"schema unchecked: {unchecked} record(s) only Spark's lenient JSON options (json.allow) read could "
+                f"not be checked for new fields by the fallback parse (spec version {spec_version}); run where the "
+                "native parse is usable (docs/rescued-data.md) or set schema_policy: rescue (which keeps such a record "
+                "whole in _rescued_data), then mldp requeue")
     shown = ", ".join(new_fields[:20]) + (f" and {len(new_fields) - 20} more" if len(new_fields) > 20 else "")
     return (f"schema changed: new fields {shown} (spec version {spec_version}); add them to the spec (or set "
             "schema_policy: rescue or ignore), then mldp requeue")
@@ -201,10 +207,10 @@ class BatchConversion:
                 continue
             version = self.spec.content_hash if self.spec is not None else None
             if self.spec is not None and self.spec.schema_policy == "fail":  # new fields stop a file; the rest again
-                stopped = [i for i in remaining if result.counts[i].new_fields]
+                stopped = [i for i in remaining if result.counts[i].new_fields or result.counts[i].unchecked]
                 for i in stopped:
                     outcomes[i] = _outcome(checks[i], FileState.FAILED, schema_changed(
-                        result.counts[i].new_fields, str(version)), held=True,
+                        result.counts[i].new_fields, str(version), result.counts[i].unchecked), held=True,
                         rescued_fields=result.counts[i].rescued_fields or None, spec_version=version)
                 if stopped:
                     remaining = [i for i in remaining if i not in outcomes]

@@ -7,7 +7,8 @@ aggregation that counts the batch's records, :mod:`runtime.spark.convert`), and 
 is the fence). The report is then one GROUP BY over a table as small as the drift
 itself: no scan of the curated data, no Spark, and it also covers files that ``schema_policy: fail`` stopped and
 fields that ``ignore`` dropped (neither leaves a ``_rescued_data`` value to scan). A file converted again (a new
-version, ``mldp reprocess``) adds its rows again: ``records`` counts sightings, ``files`` distinct files.
+version, ``mldp reprocess``) adds its rows again: ``records`` counts the records that held a field (once
+however many of a record's list elements held it), ``files`` distinct files.
 """
 
 from __future__ import annotations

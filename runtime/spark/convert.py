@@ -41,6 +41,7 @@ from runtime.spark.rescue import (
 from runtime.spark.transform import HookFailed, apply_hook, map_columns
 from runtime.spark.validate import BAD, computed_name, is_computed, reason_text, validate
 from runtime.spark.write import dead_letter_frame, rows_by_source, write_curated, write_dead_letters
+from runtime.transforms.rescue import WHOLE_RECORD
 from runtime.transforms.spec import INTERNAL_PREFIX, TransformSpec
 
 __all__ = ["ConversionResult", "FileCounts", "HookFailed", "SourceFile", "convert_batch", "read_and_rescue",
@@ -63,8 +64,16 @@ class FileCounts:
 
     @property
     def new_fields(self) -> list[str]:
-        """The paths of the fields the spec does not read, sorted (what ``schema_policy: fail`` stops a file for)."""
-        return sorted({item[0] for item in self.rescued_fields if item[1] == "unknown"})
+        """The paths of the fields the spec does not read, sorted (what ``schema_policy: fail`` stops a file for). A
+        record only Spark could read (a leniency Python lacks, in the fallback parse) is kept whole under
+        :data:`~runtime.transforms.rescue.WHOLE_RECORD`: no field a spec could add (see :attr:`unchecked`)."""
+        return sorted({item[0] for item in self.rescued_fields if item[1] == "unknown" and item[0] != WHOLE_RECORD})
+
+    @property
+    def unchecked(self) -> int:
+        """Records kept whole (:data:`~runtime.transforms.rescue.WHOLE_RECORD`): whether they hold a field the spec
+        does not read is not known, so ``schema_policy: fail`` stops the file for them, with its own message."""
+        return sum(item[3] for item in self.rescued_fields if item[0] == WHOLE_RECORD)
 
     @property
     def written(self) -> int:
@@ -169,8 +178,11 @@ _KEPT = INTERNAL_PREFIX + "kept"
 _HAS_RESCUED = INTERNAL_PREFIX + "has_rescued"
 _SIGHTING = INTERNAL_PREFIX + "sighting"
 _SIGHTING_INDEX = INTERNAL_PREFIX + "sighting_index"
+_SIGHTING_KINDS = INTERNAL_PREFIX + "sighting_kinds"
+_SIGHTINGS_KEPT = INTERNAL_PREFIX + "sightings_kept"
 
-#: What was rescued in one file's records: (general path, kind, JSON type) -> [records, an example value as JSON].
+#: What was rescued in one file's records: (general path, kind, JSON type) -> [records that hold it, the least
+#: example value as JSON].
 FieldsSeen = dict[tuple[str, str, str], list]
 
 
@@ -185,9 +197,15 @@ def _summary(frame: DataFrame, keep: Column) -> tuple[dict[int | None, list[int]
     they were two more Spark jobs a batch, and about 0.3 s)."""
     rescued = F.col(RESCUED).isNotNull()
     rows = frame.select(FILE_ID, keep.alias(_KEPT), F.col(BAD), rescued.alias(_HAS_RESCUED),
-                        F.posexplode_outer(F.when(keep & rescued, F.col(SIGHTINGS))).alias(_SIGHTING_INDEX, _SIGHTING))
+                        F.when(keep & rescued, F.col(SIGHTINGS)).alias(_SIGHTINGS_KEPT))
+    rows = rows.select(FILE_ID, _KEPT, BAD, _HAS_RESCUED,
+                       F.expr(f"transform(`{_SIGHTINGS_KEPT}`, s -> {_sighting_kind('s')})").alias(_SIGHTING_KINDS),
+                       F.posexplode_outer(_SIGHTINGS_KEPT).alias(_SIGHTING_INDEX, _SIGHTING))
     first = F.coalesce(F.col(_SIGHTING_INDEX) == 0, F.lit(True))  # each record counted once, on its first row
     kept, bad, has_rescued, sighting = first & F.col(_KEPT), F.col(BAD), F.col(_HAS_RESCUED), F.col(_SIGHTING)
+    # a record counts once for a path, kind and type however often it holds them (two list elements with a `tag`)
+    new_kind = F.expr(f"array_position(`{_SIGHTING_KINDS}`, {_sighting_kind(f'`{_SIGHTING}`')}) "
+                      f"= `{_SIGHTING_INDEX}` + 1")
     keys = [FILE_ID, *[sighting.getField(name).alias(name) for name in ("path", "kind", "type")]]
     # by example first: counts alone hash-aggregate, a min() of a string sorts every row (measured: 0.3 s more);
     # the min of the examples is then taken over the distinct ones
@@ -196,7 +214,7 @@ def _summary(frame: DataFrame, keep: Column) -> tuple[dict[int | None, list[int]
         F.count(F.when(kept & ~bad, 1)).alias("good"), F.count(F.when(kept & bad, 1)).alias("bad"),
         F.count(F.when(kept & ~bad & has_rescued, 1)).alias("rescued_good"),
         F.count(F.when(kept & has_rescued, 1)).alias("rescued"),
-        F.count(F.when(first & ~F.col(_KEPT), 1)).alias("python"), F.count(sighting).alias("records"))
+        F.count(F.when(first & ~F.col(_KEPT), 1)).alias("python"), F.count(F.when(new_kind, 1)).alias("records"))
     found = by_example.groupBy(FILE_ID, "path", "kind", "type").agg(
         *[F.sum(name) for name in numbers], F.min("example")).collect()
     totals: dict[int | None, list[int]] = {}
@@ -207,6 +225,12 @@ def _summary(frame: DataFrame, keep: Column) -> tuple[dict[int | None, list[int]
         if records:
             fields.setdefault(file_id, {})[(path, kind, json_type)] = [int(records), example]
     return totals, fields
+
+
+def _sighting_kind(sighting: str) -> str:
+    """SQL: what the sighting ``sighting`` (a SQL reference) is of: its general path, kind and JSON type (not its
+    example)."""
+    return "named_struct(" + ", ".join(f"'{name}', {sighting}.{name}" for name in ("path", "kind", "type")) + ")"
 
 
 def _merge_fields(into: dict[int | None, FieldsSeen], more: dict[int | None, FieldsSeen]) -> None:

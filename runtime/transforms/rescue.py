@@ -71,19 +71,31 @@ def general_path(text: str) -> str:
                    path_text(["x", segment])[1:] for at, segment in enumerate(parse_path(text)))
 
 
-def _decoder(allow_non_numeric: bool) -> json.JSONDecoder:
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in found:
+            raise ValueError(f"the key {key!r} is given twice")
+        found[key] = value
+    return found
+
+
+def _decoder(allow_non_numeric: bool, unique_keys: bool = False) -> json.JSONDecoder:
     def refuse(token: str) -> float:
         raise ValueError(f"{token} is not a JSON number")
 
-    return json.JSONDecoder() if allow_non_numeric else json.JSONDecoder(parse_constant=refuse)
+    options: dict[str, Any] = {} if allow_non_numeric else {"parse_constant": refuse}
+    if unique_keys:
+        options["object_pairs_hook"] = _unique_keys
+    return json.JSONDecoder(**options)
 
 
-def parse_record(text: str, allow_non_numeric: bool = False) -> Any:
+def parse_record(text: str, allow_non_numeric: bool = False, unique_keys: bool = False) -> Any:
     """The first JSON value of ``text``, as Spark reads it (what follows it is ignored); raises ``ValueError``
-    (``RecursionError`` too deep nesting is one)."""
+    (``RecursionError`` too deep nesting is one; with ``unique_keys``, a key given twice in one object is one)."""
     stripped = text.lstrip(" \t\r\n\ufeff")
     try:
-        value, _ = _decoder(allow_non_numeric).raw_decode(stripped)
+        value, _ = _decoder(allow_non_numeric, unique_keys).raw_decode(stripped)
     except RecursionError:
         raise ValueError("nested too deep") from None
     return value
@@ -154,7 +166,9 @@ def rescue_record(text: str | None, schema: StructType, parsed_json: str | None 
     if text is None:
         return None
     try:
-        record = parse_record(text, allow_non_numeric)
+        # a malformed record (parsed_json given) with a key given twice stays malformed: Spark's partial reading keeps
+        # the earlier value where Python keeps the later one, so no value-by-value comparison can say what was lost
+        record = parse_record(text, allow_non_numeric, unique_keys=parsed_json is not None)
     except ValueError:
         if parsed_json is not None:
             return {}, False  # really malformed: dead-lettered whole

@@ -15,6 +15,7 @@ import pyarrow.dataset as ds
 import pytest
 from pyspark.sql import functions as F
 
+from runtime.jobs.conversion import schema_changed
 from runtime.spark import native_json
 from runtime.spark.convert import convert_batch
 from runtime.spark.read import RAW_RECORD, SourceFile, read_batch
@@ -200,7 +201,7 @@ def test_what_was_rescued_per_file_is_counted_with_the_records(spark, tmp_path, 
     them with its records, are what :func:`sightings` says of the ``_rescued_data`` written for the file, its good
     and its bad records together: with type mismatches rescued, so that rows Python rescued add to those the parse
     rescued (the one parse) or are all of them (``from_json``). A record is counted once however many fields it had
-    rescued."""
+    rescued, and once for a path however many of its list elements hold it."""
     if not native:
         monkeypatch.setenv(native_json.SWITCH, "off")
     rng = random.Random(8)
@@ -218,10 +219,12 @@ def test_what_was_rescued_per_file_is_counted_with_the_records(spark, tmp_path, 
         columns=["source_s3_path", "_rescued_data"]).to_pylist()
     expected: dict[str, dict[tuple[str, str, str], list]] = {}
     for row in [*written, {"source_s3_path": "s3://b/k2", "_rescued_data": '{"device": "cam-0"}'}]:
+        kinds = set()
         for path, kind, json_type, example in sightings(row["_rescued_data"], spec.source_schema()):
             seen = expected.setdefault(row["source_s3_path"], {}).setdefault((path, kind, json_type), [0, example])
-            seen[0] += 1
+            seen[0] += (path, kind, json_type) not in kinds  # records that hold it, however often
             seen[1] = min(seen[1], example)
+            kinds.add((path, kind, json_type))
     for source in sources:
         found = result.counts[source.file_id].rescued_fields
         assert {(path, kind, json_type): [records, example] for path, kind, json_type, records, example in found} \
@@ -233,6 +236,62 @@ def test_what_was_rescued_per_file_is_counted_with_the_records(spark, tmp_path, 
         mine = [row for row in written if row["source_s3_path"] == source.lineage_path]
         assert result.counts[source.file_id].records_good == len(mine) == 80
         assert result.counts[source.file_id].records_rescued == sum(row["_rescued_data"] is not None for row in mine)
+
+
+@pytest.mark.parametrize("native", [True, False], ids=["one-parse", "from_json"])
+def test_a_field_held_by_several_list_elements_counts_its_record_once(spark, tmp_path, monkeypatch, native):
+    """``records`` of a rescued field is records (what ``mldp schema drift`` shows), not occurrences: one record whose
+    two list elements carry ``tag`` is one record; a second record with one more is two."""
+    if not native:
+        monkeypatch.setenv(native_json.SWITCH, "off")
+    head = '"DATE": "2024-03-01", "MODE": "train"'
+    body = ('{"id": "a", ' + head + ', "some_list_of_structs": [{"name": "n", "tag": "x"}, '
+            '{"name": "m", "tag": "y"}]}\n'
+            '{"id": "b", ' + head + ', "some_list_of_structs": [{"name": "n", "tag": "z"}]}\n').encode()
+    counts, _rows, _dead = run(spark, tmp_path, body, load_spec(None))
+    assert counts.records_rescued == 2
+    assert counts.rescued_fields == (("some_list_of_structs[].tag", "unknown", "string", 2, '"x"'),)
+
+
+@pytest.mark.parametrize("native", [True, False], ids=["one-parse", "from_json"])
+def test_a_malformed_record_with_a_key_given_twice_is_dead_lettered_whole_under_mismatch_rescue(
+        spark, tmp_path, monkeypatch, native):
+    """Spark's partial reading keeps the earlier value of a key given twice, Python's the later one: a malformed record
+    with a repeated key cannot be rescued value by value, so it stays malformed, whole in the dead letters (found by
+    the review of 2026-12-06: the later, mistyped value was written nowhere). A repeated key in a well-formed record
+    is Spark's to read, as before."""
+    if not native:
+        monkeypatch.setenv(native_json.SWITCH, "off")
+    head = '"DATE": "2024-03-01", "MODE": "train"'
+    lines = ['{"id": "struct", ' + head + ', "some_nested_struct": {"field1": "first"}, "some_nested_struct": 3}',
+             '{"id": "list", ' + head + ', "some_list_of_structs": [{"name": "a", "value": 1}], '
+             '"some_list_of_structs": "text"}',
+             '{"id": "value", ' + head + ', "some_list_of_structs": [{"name": "a", "value": 1, "value": "v"}]}',
+             '{"id": "fine", ' + head + ', "some_nested_struct": 3}']
+    counts, rows, dead = run(spark, tmp_path, ("\n".join(lines) + "\n").encode(),
+                             spec_with(on_type_mismatch="rescue"))
+    assert sorted(rows) == ["fine"] and json.loads(rows["fine"]["_rescued_data"]) == {"some_nested_struct": 3}
+    assert (counts.records_good, counts.records_bad) == (1, 3)
+    assert sorted(item["raw_record"] for item in dead) == sorted(lines[:3])
+
+
+@pytest.mark.parametrize("native", [True, False], ids=["one-parse", "from_json"])
+def test_a_record_only_spark_reads_is_no_new_field_named_dollar(spark, tmp_path, monkeypatch, native):
+    """With comments allowed, a ``:`` inside a comment sends the record to Python in the fallback parse, which cannot
+    read comments: the record is kept whole under ``$``. That is no field a spec could add (found by the review of
+    2026-12-06: the file was held for good, "new fields $"), but a record whose fields were not checked: ``fail``
+    stops the file for it with a message that says what to do. The one parse skips no key: nothing to rescue."""
+    if not native:
+        monkeypatch.setenv(native_json.SWITCH, "off")
+    line = '{"id": "c", "DATE": "2024-03-01", "MODE": "train" /* see http://example.org */}\n'
+    counts, rows, _dead = run(spark, tmp_path, line.encode(), spec_with(json={"allow": ["comments"]}))
+    assert counts.new_fields == [] and counts.records_good == 1
+    assert counts.unchecked == (0 if native else 1)
+    rescued = rows["c"]["_rescued_data"]
+    assert rescued is None if native else json.loads(rescued) == {"$": line.rstrip("\n")}
+    if not native:
+        message = schema_changed(counts.new_fields, "v1", counts.unchecked)
+        assert "1 record(s)" in message and "schema_policy: rescue" in message and "mldp requeue" in message
 
 
 def test_a_record_only_a_leniency_reads_is_rescued_field_by_field_in_the_one_parse(spark, tmp_path):
