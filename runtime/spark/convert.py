@@ -209,19 +209,19 @@ def _summary(frame: DataFrame, keep: Column) -> tuple[dict[int | None, list[int]
     keys = [FILE_ID, *[sighting.getField(name).alias(name) for name in ("path", "kind", "type")]]
     # by example first: counts alone hash-aggregate, a min() of a string sorts every row (measured: 0.3 s more);
     # the min of the examples is then taken over the distinct ones
-    numbers = ["good", "bad", "rescued_good", "rescued", "python", "records"]
+    summed = ["good", "bad", "rescued_good", "rescued", "python", "records"]
     by_example = rows.groupBy(*keys, sighting.getField("example").alias("example")).agg(
         F.count(F.when(kept & ~bad, 1)).alias("good"), F.count(F.when(kept & bad, 1)).alias("bad"),
         F.count(F.when(kept & ~bad & has_rescued, 1)).alias("rescued_good"),
         F.count(F.when(kept & has_rescued, 1)).alias("rescued"),
         F.count(F.when(first & ~F.col(_KEPT), 1)).alias("python"), F.count(F.when(new_kind, 1)).alias("records"))
     found = by_example.groupBy(FILE_ID, "path", "kind", "type").agg(
-        *[F.sum(name) for name in numbers], F.min("example")).collect()
+        *[F.sum(name) for name in summed], F.min("example")).collect()
     totals: dict[int | None, list[int]] = {}
     fields: dict[int | None, FieldsSeen] = {}
-    for file_id, path, kind, json_type, *numbers, records, example in found:
+    for file_id, path, kind, json_type, *counts, records, example in found:
         sums = totals.setdefault(file_id, [0] * 5)
-        totals[file_id] = [a + int(b) for a, b in zip(sums, numbers, strict=True)]
+        totals[file_id] = [a + int(b) for a, b in zip(sums, counts, strict=True)]
         if records:
             fields.setdefault(file_id, {})[(path, kind, json_type)] = [int(records), example]
     return totals, fields

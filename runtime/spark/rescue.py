@@ -139,8 +139,8 @@ def rescued_in_the_parse(frame: DataFrame, spec: TransformSpec, ask_column: str)
     # rescued data: Python rescues it
     incomplete = ~corrupt & F.col(SKIPPED_FIELD) & F.col(RESCUED_FIELD).isNull()
     ask = incomplete | _mistyped(corrupt) if spec.on_type_mismatch == "rescue" else incomplete
-    rescued = frame.withColumn(ask_column, ask).withColumn(RESCUED, F.when(~corrupt, F.col(RESCUED_FIELD))) \
-        .withColumn(SIGHTINGS, F.when(~corrupt, F.col(SIGHTINGS_FIELD)))
+    rescued = frame.withColumns({ask_column: ask, RESCUED: F.when(~corrupt, F.col(RESCUED_FIELD)),
+                                 SIGHTINGS: F.when(~corrupt, F.col(SIGHTINGS_FIELD))})
     return rescued.drop(SKIPPED_FIELD, RESCUED_FIELD, SIGHTINGS_FIELD)
 
 
