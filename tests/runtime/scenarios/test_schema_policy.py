@@ -87,3 +87,27 @@ def test_ignore_converts_and_counts(spark, tmp_path, db_conn):
     state = files(db_conn)
     assert state["drift.jsonl"][0] == "SUCCEEDED" and state["drift.jsonl"][3] == 2
     assert state["clean.jsonl"][3] == 0
+
+
+def test_fail_holds_a_file_it_could_not_check_with_a_message_that_says_what_to_do(spark, tmp_path, db_conn,
+                                                                                 monkeypatch):
+    """The fallback parse with comments allowed: a ``:`` inside a comment sends the record to Python, which cannot read
+    comments. Its fields were not checked, so ``fail`` holds the file, uncharged, with a message naming what to do (not
+    "new fields $", which no spec change could answer); after ``mldp requeue`` with ``rescue`` it converts."""
+    from runtime.spark import native_json
+
+    monkeypatch.setenv(native_json.SWITCH, "off")
+    store = LocalStore(tmp_path)
+    store.put_bytes(FOLDER + "commented.jsonl",
+                    b'{"id": "k1", "DATE": "2024-01-15", "MODE": "train" /* see http://example.org */}\n')
+    run_lister(store, db_conn, show_progress=False)
+    failing = spec_with(schema_policy="fail", json={"allow": ["comments"]})
+    drain(store, db_conn, spark, failing)
+    status, attempts, error, _, _, held = files(db_conn)["commented.jsonl"]
+    assert (status, attempts, held) == ("FAILED", 0, True)
+    assert error.startswith("schema unchecked: 1 record(s)") and "schema_policy: rescue" in error, error
+    assert "new fields $" not in error
+    assert requeue(db_conn, Selection(error_contains="schema unchecked"), "rescue instead").count == 1
+    drain(store, db_conn, spark, spec_with(schema_policy="rescue", json={"allow": ["comments"]}))
+    assert files(db_conn)["commented.jsonl"][0] == "SUCCEEDED"
+    assert {row[0] for row in curated_rows(tmp_path)} == {"k1"}
