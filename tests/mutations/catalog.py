@@ -208,8 +208,8 @@ MUTATIONS: tuple[Mutation, ...] = (
     # -- the one parse (issue 20's read path): its flag decides which records reach the rescue --------------------
     one_edit(
         "what the one parse rescued is dropped (rescued_in_the_parse)",
-        "runtime/spark/rescue.py", "withColumn(RESCUED, F.when(~corrupt, F.col(RESCUED_FIELD)))",
-        'withColumn(RESCUED, F.lit(None).cast("string"))',
+        "runtime/spark/rescue.py", "RESCUED: F.when(~corrupt, F.col(RESCUED_FIELD))",
+        'RESCUED: F.lit(None).cast("string")',
         T + "spark/test_rescue.py::test_new_top_level_and_nested_fields_and_other_list_elements_are_rescued"),
     # -- registration (issue 21's measure round): the plain INSERT's fallback, a report's two writers ---------------
     one_edit(
