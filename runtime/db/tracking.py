@@ -12,7 +12,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-from runtime.db import lease_queries, operator_queries, queries
+from runtime.db import dead_letter_queries, lease_queries, operator_queries, queries
 from runtime.db.records import (
     ArchiveItem,
     BacklogGauges,
@@ -271,6 +271,15 @@ class TrackingStore:
             cur.execute(queries.OPEN_BATCHES_AMONG, {"batch_ids": list(batch_ids)})
             rows = cur.fetchall()
         return {str(row[0]) for row in rows}
+
+    def replaced_dead_letters(self, batch_id: str, file_ids: Sequence[int]) -> list[tuple[int, str]]:
+        """(file id, dead-letter folder) of the earlier conversions of the same version of each of ``file_ids`` that
+        ``batch_id`` recorded SUCCEEDED (:data:`runtime.db.dead_letter_queries.REPLACED_DEAD_LETTERS`); nothing for a
+        file the batch has not recorded SUCCEEDED."""
+        with self._transaction() as cur:
+            cur.execute(dead_letter_queries.REPLACED_DEAD_LETTERS, {"batch_id": batch_id, "file_ids": list(file_ids)})
+            rows = cur.fetchall()
+        return [(int(file_id), str(path)) for file_id, path in rows]
 
     # -- archive bookkeeping -------------------------------------------------------------------------------------
 

@@ -5,14 +5,14 @@ run (docs/exactly-once.md, "The protocol"):
 2. :meth:`~BatchProtocol.precheck` each file (vanished, changed, zero bytes, broken compression; JSON Lines or
    array);
 3. :meth:`~BatchProtocol.convert` the readable ones with Spark into the batch's staging (the run's heartbeat
-   keeps the lease alive, :class:`~runtime.jobs.heartbeat.RunHeartbeat`); a
-   failure is narrowed to the files that cause it (:mod:`runtime.jobs.conversion`), and one that belongs to no
-   file stops the run (:class:`~runtime.errors.RunStopped`) before any file is charged an attempt;
+   keeps the lease alive, :class:`~runtime.jobs.heartbeat.RunHeartbeat`); a failure is narrowed to the files that
+   cause it (:mod:`runtime.jobs.conversion`), and one that belongs to no file stops the run
+   (:class:`~runtime.errors.RunStopped`) before any file is charged an attempt;
 4. :meth:`~BatchProtocol.write_manifest`: every outcome and the publish plan, the completion marker;
 5. :meth:`~BatchProtocol.finish`: renew the lease and record that the batch publishes (stop if the batch was
    taken over), publish, for an Iceberg table commit the published files to it (:meth:`BatchProtocol.commit_table`,
-   exactly once), commit every outcome in one transaction, archive the succeeded raw files, clean the
-   staging.
+   exactly once), commit every outcome in one transaction, archive the succeeded raw files, remove the dead
+   letters the batch's reprocessed files replace (:mod:`runtime.jobs.dead_letters`), clean the staging.
 
 Every failure of a file between the claim and the manifest is that file's outcome (pre-check, making it readable
 to Spark, conversion); any other error stops the run before the manifest, and the run gives the batch back without
@@ -45,6 +45,7 @@ from typing import TYPE_CHECKING
 from runtime.db.records import ClaimedFile, FileOutcome
 from runtime.db.states import BatchState, FileState
 from runtime.db.tracking import TrackingStore
+from runtime.jobs import dead_letters
 from runtime.jobs import publish as pub
 from runtime.jobs.archive import Archiver, succeeded_items
 from runtime.jobs.checkpoints import CHECKPOINTS, Checkpoint, CrashHook, no_crash
@@ -60,10 +61,8 @@ if TYPE_CHECKING:
     from runtime.table.commit import IcebergTable
     from runtime.transforms.spec import TransformSpec
 
-__all__ = [
-    "CHECKPOINTS", "BatchProgress", "BatchProtocol", "BatchReport", "BatchStage", "OnStop", "PhaseTimer",
-    "classify", "lineage_uri",
-]
+__all__ = ["CHECKPOINTS", "BatchProgress", "BatchProtocol", "BatchReport", "BatchStage", "OnStop", "PhaseTimer",
+           "classify", "lineage_uri"]
 
 log = logging.getLogger(__name__)
 
@@ -289,7 +288,8 @@ class BatchProtocol:
 
     def finish(self, manifest: pub.Manifest, started: float, timer: PhaseTimer | None = None) -> BatchReport:
         """Step 5 (also the roll-forward of a recovered batch): renew the lease (:class:`LeaseLost` if the batch
-        was taken over), publish, commit every outcome, archive the succeeded raw files, clean the staging."""
+        was taken over), publish, commit every outcome, archive the succeeded raw files, remove the dead letters its
+        reprocessed files replace and clean the staging (:func:`runtime.jobs.dead_letters.clean_committed`)."""
         timer = timer or PhaseTimer()
         self.progress.batch_id = manifest.batch_id  # a recovered batch enters here, with its manifest
         self.progress.stage = BatchStage.MANIFEST_WRITTEN
@@ -311,7 +311,7 @@ class BatchProtocol:
         timer.lap("archive")
         self.advance(BatchStage.ARCHIVED)
         self.checkpoint(Checkpoint.AFTER_ARCHIVE)
-        pub.clean_staging(self.store, self.layout, manifest.batch_id)
+        dead_letters.clean_committed(self.store, self.tracking, self.layout, manifest)
         timer.lap("clean")
         self.advance(BatchStage.CLEANED)
         log.info("batch %s: %s in %s", manifest.batch_id, statuses,

@@ -44,6 +44,7 @@ from runtime.db.records import FileOutcome, OpenBatch
 from runtime.db.states import BatchState, FileState
 from runtime.db.tracking import LeaseLost
 from runtime.errors import MldpError
+from runtime.jobs import dead_letters
 from runtime.jobs import publish as pub
 from runtime.jobs.batch import BatchProtocol, BatchReport
 from runtime.jobs.owner import OwnerProbe, Verdict, recoverability
@@ -125,14 +126,23 @@ class Recovery:
         self.should_stop = should_stop
 
     def clean_finished_staging(self) -> int:
-        """Delete staging left by batches that are no longer open (a crash after commit, before clean-up)."""
+        """Delete staging left by batches that are no longer open (a crash after commit, before clean-up), each
+        after removing the dead letters its reprocessed files replace, as its manifest says
+        (:func:`runtime.jobs.dead_letters.clean_committed`: a removal that fails keeps the staging for the next
+        run). Returns how many were deleted."""
         staged = pub.staged_batch_ids(self.store, self.layout)
         if not staged:
             return 0
         finished = sorted(set(staged) - self.tracking.open_batches_among(sorted(staged)))
+        cleaned = 0
         for batch_id in finished:
-            pub.clean_staging(self.store, self.layout, batch_id)
-        return len(finished)
+            manifest = pub.probe_manifest(self.store, self.layout, batch_id).manifest  # None: no manifest to follow
+            if manifest is None:
+                pub.clean_staging(self.store, self.layout, batch_id)
+            elif not dead_letters.clean_committed(self.store, self.tracking, self.layout, manifest):
+                continue
+            cleaned += 1
+        return cleaned
 
     def recoverable(self, batch: OpenBatch) -> Verdict:
         """Whether ``batch`` may be taken over now, and why (:func:`runtime.jobs.owner.recoverability`); never one of
