@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from pathlib import Path
 
 import pytest
 
@@ -38,13 +37,15 @@ def jsonl(records: list[dict]) -> bytes:
     return b"".join(json.dumps(r).encode() + b"\n" for r in records)
 
 
-def dead_letters_by_folder(root: Path) -> dict[str, Counter]:
-    """The ids of the dead-lettered records under the whole dead-letter prefix, by ``batch_id=…/file_id=…/``
-    folder (relative to the prefix)."""
+def dead_letters_by_folder(store) -> dict[str, Counter]:
+    """The ids of the dead-lettered records under the whole dead-letter prefix of ``store`` (local or S3), by
+    ``batch_id=…/file_id=…/`` folder (relative to the prefix)."""
     found: dict[str, Counter] = {}
-    for file in sorted((root / LAYOUT.dead_letter_prefix).rglob("*.json")):
-        folder = str(file.parent.relative_to(root / LAYOUT.dead_letter_prefix)) + "/"
-        for line in file.read_text().splitlines():
+    for obj in store.list(LAYOUT.dead_letter_prefix):
+        if not obj.key.endswith(".json"):
+            continue
+        folder = obj.key[len(LAYOUT.dead_letter_prefix):].rsplit("/", 1)[0] + "/"
+        for line in store.get_bytes(obj.key).decode().splitlines():
             if line.strip():
                 found.setdefault(folder, Counter())[json.loads(json.loads(line)["raw_record"])["id"]] += 1
     return found
@@ -82,7 +83,7 @@ def test_a_reprocessed_files_bad_records_are_in_the_dead_letter_prefix_once_from
     iceberg_processor(store, db_conn, spark, db_url).drain()
     file_id, first_batch, first_path, bad, _ = tracked(db_conn)
     assert bad == 2 and first_path == pub.dead_letter_folder(LAYOUT, first_batch, file_id)
-    assert dead_letters_by_folder(tmp_path) == {folder_of(first_path): Counter({"b-date": 1, "m-list": 1})}
+    assert dead_letters_by_folder(store) == {folder_of(first_path): Counter({"b-date": 1, "m-list": 1})}
 
     reprocess_all(db_conn, store)
     v2 = spec_with_device()
@@ -91,7 +92,7 @@ def test_a_reprocessed_files_bad_records_are_in_the_dead_letter_prefix_once_from
             iceberg_processor(store, db_conn, spark, db_url, spec=v2, checkpoint=crash_at(crash)).run_once()
         # the crash came before the removal: the earlier conversion's dead letters are all there, and so is the
         # staging of the reprocess batch (committed or not), the mark of the work left
-        assert dead_letters_by_folder(tmp_path)[folder_of(first_path)] == Counter({"b-date": 1, "m-list": 1})
+        assert dead_letters_by_folder(store)[folder_of(first_path)] == Counter({"b-date": 1, "m-list": 1})
         assert len(staged(store)) == 1
         _, batch_now, path_now, _, _ = tracked(db_conn)
         committed = crash != "after_table_commit"
@@ -101,7 +102,7 @@ def test_a_reprocessed_files_bad_records_are_in_the_dead_letter_prefix_once_from
     _, latest_batch, latest_path, bad, _ = tracked(db_conn)
     assert latest_batch != first_batch and bad == 2
     assert latest_path == pub.dead_letter_folder(LAYOUT, latest_batch, file_id)
-    assert dead_letters_by_folder(tmp_path) == {folder_of(latest_path): Counter({"b-date": 1, "m-list": 1})}
+    assert dead_letters_by_folder(store) == {folder_of(latest_path): Counter({"b-date": 1, "m-list": 1})}
     assert not staged(store)
     assert not (tmp_path / first_path).exists()  # the folder itself went too (a local directory)
     _, rows = table_arrow(store, db_url)
@@ -112,7 +113,7 @@ def test_a_reprocessed_files_bad_records_are_in_the_dead_letter_prefix_once_from
     for batch in (latest_batch, first_batch):
         manifest = pub.Manifest(batch, [FileOutcome(file_id, KEY, FileState.SUCCEEDED, archived_key="a")])
         assert dead_letters.remove_replaced(store, tracking, LAYOUT, manifest)
-    assert dead_letters_by_folder(tmp_path) == {folder_of(latest_path): Counter({"b-date": 1, "m-list": 1})}
+    assert dead_letters_by_folder(store) == {folder_of(latest_path): Counter({"b-date": 1, "m-list": 1})}
 
 
 def test_a_reprocess_that_finds_every_record_good_removes_the_files_earlier_dead_letters(
@@ -122,14 +123,14 @@ def test_a_reprocess_that_finds_every_record_good_removes_the_files_earlier_dead
     run_lister(store, db_conn)
     iceberg_processor(store, db_conn, spark, db_url).drain()
     _, _, first_path, bad, _ = tracked(db_conn)
-    assert bad == 1 and dead_letters_by_folder(tmp_path) == {folder_of(first_path): Counter({"m-list": 1})}
+    assert bad == 1 and dead_letters_by_folder(store) == {folder_of(first_path): Counter({"m-list": 1})}
 
     reprocess_all(db_conn, store)
     iceberg_processor(store, db_conn, spark, db_url, spec=spec_with(on_type_mismatch="rescue")).drain()
 
     _, _, latest_path, bad, _ = tracked(db_conn)
     assert (latest_path, bad) == (None, 0)
-    assert dead_letters_by_folder(tmp_path) == {}  # the record is a row now, not a dead letter too
+    assert dead_letters_by_folder(store) == {}  # the record is a row now, not a dead letter too
     _, rows = table_arrow(store, db_url)
     assert sorted(rows["id"].to_pylist()) == ["g0", "g1", "g2", "m-list"]
 
@@ -140,7 +141,7 @@ def test_a_new_versions_older_version_keeps_its_dead_letters_a_reprocess_replace
     store.put_bytes(KEY, jsonl([*GOOD[:2], BAD_DATE]))
     run_lister(store, db_conn)
     iceberg_processor(store, db_conn, spark, db_url).drain()
-    file_id, _, v1_path, _, version = tracked(db_conn)
+    _, _, v1_path, _, version = tracked(db_conn)
     assert version == 1
     # the producer uploads the key again, with other content: a new version, processed normally
     store.put_bytes(KEY, jsonl([GOOD[2], MISMATCH]))
@@ -148,14 +149,14 @@ def test_a_new_versions_older_version_keeps_its_dead_letters_a_reprocess_replace
     iceberg_processor(store, db_conn, spark, db_url).drain()
     _, _, v2_path, _, version = tracked(db_conn)
     assert version == 2
-    assert dead_letters_by_folder(tmp_path) == {folder_of(v1_path): Counter({"b-date": 1}),
+    assert dead_letters_by_folder(store) == {folder_of(v1_path): Counter({"b-date": 1}),
                                                 folder_of(v2_path): Counter({"m-list": 1})}
 
     reprocess_all(db_conn, store)  # the latest version, from its archived copy
     iceberg_processor(store, db_conn, spark, db_url, spec=spec_with_device()).drain()
     _, _, latest_path, _, version = tracked(db_conn)
     assert version == 2 and latest_path not in (v1_path, v2_path)
-    assert dead_letters_by_folder(tmp_path) == {folder_of(v1_path): Counter({"b-date": 1}),
+    assert dead_letters_by_folder(store) == {folder_of(v1_path): Counter({"b-date": 1}),
                                                 folder_of(latest_path): Counter({"m-list": 1})}
     _, rows = table_arrow(store, db_url)
     assert sorted(rows["id"].to_pylist()) == ["g2"]
