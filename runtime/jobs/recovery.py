@@ -26,7 +26,8 @@ batch, left recoverable by another run, skipped by this one, and held for the op
 other batches are recovered all the same. An error of the environment (storage refused, database lost) hands the
 batch back and stops the run: it is no batch's fault.
 
-Staging left by batches that are no longer open (a crash after commit, before clean-up) is deleted first.
+Staging left by batches that are no longer open (a crash after commit, before clean-up) is deleted first, each
+after the dead letters its reprocessed files replace are removed (:mod:`runtime.jobs.dead_letters`).
 """
 
 from __future__ import annotations
