@@ -223,4 +223,16 @@ MUTATIONS: tuple[Mutation, ...] = (
         "register_page(extra, item, head)",
         T + "db/test_registration_writers.py::test_every_page_is_registered_once_across_the_writers",
         T + "jobs/test_inventory.py::test_two_writers_register_a_report_by_the_same_rules"),
+    # -- a reprocessed file's dead letters (docs/iceberg.md "Reprocessing"): once, from the latest conversion ---------
+    one_edit(
+        "the next run cleans a committed batch's staging without removing the dead letters its reprocess replaces",
+        "runtime/jobs/recovery.py", "dead_letters.clean_committed(self.store, self.tracking, self.layout, manifest)",
+        "pub.clean_staging(self.store, self.layout, batch_id)",
+        T + "jobs/test_dead_letters.py::"
+            "test_a_reprocessed_files_bad_records_are_in_the_dead_letter_prefix_once_from_its_latest_batch"),
+    one_edit(
+        "the removal of replaced dead letters ignores the order of conversions (a later one's folder deleted too)",
+        "runtime/db/dead_letter_queries.py", "AND earlier.history_id < latest.history_id", "AND TRUE",
+        T + "jobs/test_dead_letters.py::"
+            "test_a_reprocessed_files_bad_records_are_in_the_dead_letter_prefix_once_from_its_latest_batch"),
 )
