@@ -1,4 +1,4 @@
-"""The dead letters a reprocessed file's latest conversion replaces: removed once its new outcome is committed.
+"""The dead letters a file's latest conversion replaces: removed once its new outcome is committed.
 
 ``mldp reprocess`` converts a SUCCEEDED file again from its archived copy (the same version, the same bytes); the
 batch publishes the file's bad records under its own ``batch_id=<batch>/file_id=<id>/`` folder, and its Iceberg
@@ -7,7 +7,9 @@ new one, and a reader of the whole dead-letter prefix would see the file's bad r
 the tracking commit recorded the file SUCCEEDED in the batch, :func:`remove_replaced` deletes them, so the prefix
 holds each file's bad records once, from its latest conversion (none when the current spec finds every record good:
 the table then holds them, e.g. rescued by ``on_type_mismatch: rescue``; the archived copy keeps the raw bytes and
-the history the old counts and folders).
+the history the old counts and folders). The same holds for a file QUARANTINED with its dead letters published,
+then re-queued by ``mldp requeue`` (e.g. after a spec change) and SUCCEEDED: its latest conversion's dead letters
+replace the earlier ones (the same version, the same bytes; a QUARANTINED file has no rows to keep).
 
 Which folders: the tracking database's record of where each outcome published its dead letters (the history's
 ``dead_letter_path``, :meth:`runtime.db.tracking.TrackingStore.replaced_dead_letters`), never a listing of the whole
@@ -37,11 +39,11 @@ from runtime.storage.base import ObjectStore
 log = logging.getLogger(__name__)
 
 
-def reprocessed_file_ids(manifest: pub.Manifest) -> list[int]:
-    """The files of ``manifest`` that ``mldp reprocess`` re-queued (they carry their archived copy) and that
-    SUCCEEDED: only their earlier dead letters are replaced."""
-    return sorted(o.file_id for o in manifest.outcomes
-                  if o.archived_key is not None and o.status is FileState.SUCCEEDED)
+def succeeded_file_ids(manifest: pub.Manifest) -> list[int]:
+    """The files of ``manifest`` that SUCCEEDED: only their earlier dead letters are replaced (a file converted
+    before, of the same version: re-queued by ``mldp reprocess``, or by ``mldp requeue`` after it was QUARANTINED
+    with its dead letters published)."""
+    return sorted(o.file_id for o in manifest.outcomes if o.status is FileState.SUCCEEDED)
 
 
 def is_file_folder(layout: Layout, path: str, file_id: int) -> bool:
@@ -56,7 +58,7 @@ def is_file_folder(layout: Layout, path: str, file_id: int) -> bool:
 def replaced_folders(tracking: TrackingStore, layout: Layout, manifest: pub.Manifest) -> list[str]:
     """The dead-letter folders of the earlier conversions of the reprocessed files ``manifest``'s batch recorded
     SUCCEEDED (empty when it has none, or has not recorded them yet)."""
-    file_ids = reprocessed_file_ids(manifest)
+    file_ids = succeeded_file_ids(manifest)
     if not file_ids:
         return []
     folders = []

@@ -18,12 +18,14 @@ from runtime.db.tracking import TrackingStore
 from runtime.jobs import dead_letters
 from runtime.jobs import publish as pub
 from runtime.jobs.lister import run_lister
+from runtime.jobs.processor import BatchProcessor, ProcessorSettings
 from runtime.operator.reprocess import ReprocessSelection, plan_reprocess, requeue_for_reprocess
+from runtime.operator.requeue import Selection, requeue
 from runtime.storage.local import LocalStore
 from tests.runtime.spark.test_rescue import spec_with
 from tests.runtime.table.test_commit_reprocess import spec_with_device, table_arrow
 from tests.support.iceberg import iceberg_processor
-from tests.support.pipeline import LAYOUT, SimulatedCrash, crash_at
+from tests.support.pipeline import LAYOUT, SimulatedCrash, crash_at, processor
 
 pytestmark = pytest.mark.spark
 KEY = f"{HISTORICAL_PREFIX}mixed.jsonl"
@@ -160,3 +162,27 @@ def test_a_new_versions_older_version_keeps_its_dead_letters_a_reprocess_replace
                                                 folder_of(latest_path): Counter({"m-list": 1})}
     _, rows = table_arrow(store, db_url)
     assert sorted(rows["id"].to_pylist()) == ["g2"]
+
+
+def test_a_quarantined_file_requeued_after_a_spec_change_keeps_only_its_latest_dead_letters(
+        tmp_path, db_conn, spark):
+    store = LocalStore(tmp_path)
+    store.put_bytes(KEY, jsonl([BAD_DATE, MISMATCH]))  # every record bad under the default spec
+    run_lister(store, db_conn)
+    processor(store, db_conn, spark).drain()
+    file_id, first_batch, first_path, bad, _ = tracked(db_conn)
+    with db_conn.cursor() as cur:
+        cur.execute("SELECT processing_status FROM file_processing_status WHERE file_id = %s", (file_id,))
+        assert cur.fetchone()[0] == "QUARANTINED"
+    db_conn.commit()
+    assert bad == 2 and dead_letters_by_folder(store) == {folder_of(first_path): Counter({"b-date": 1,
+                                                                                         "m-list": 1})}
+
+    assert requeue(db_conn, Selection(keys=[KEY]), "on_type_mismatch: rescue").count == 1
+    BatchProcessor(store, db_conn, lambda: spark, spec_with(on_type_mismatch="rescue"), ProcessorSettings(),
+                   LAYOUT).drain()
+
+    _, latest_batch, latest_path, bad, _ = tracked(db_conn)
+    assert latest_batch != first_batch and bad == 1
+    assert dead_letters_by_folder(store) == {folder_of(latest_path): Counter({"b-date": 1})}
+    assert not staged(store)
