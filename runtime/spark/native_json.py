@@ -34,7 +34,8 @@ from pyspark.sql import Column, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import ArrayType, IntegerType, StringType, StructField, StructType
 
-from runtime.transforms.rescue import rescued_fields
+from runtime.transforms.exact_json import loads
+from runtime.transforms.rescue import rescued_fields, rescued_json
 from runtime.transforms.spec import CORRUPT_RECORD_COLUMN, INTERNAL_PREFIX
 
 __all__ = ["JAR_NAME", "RESCUED_FIELD", "SIGHTINGS_FIELD", "SKIPPED_FIELD", "available", "flagged_from_json",
@@ -68,6 +69,9 @@ _PROBES: tuple[tuple[str, bool | None], ...] = (
     ('{"a": 1', None),
     ('{"t": {"u": [1, 2]}, "A": 3}', True),
     ('{"t": "text", "l": []}', False),
+    # numbers as their text (a jar that copies them through a double disagrees with the Python rescue)
+    ('{"a": 1, "n": [1.2345678901234567890123, 1e400, -0.0, 1E+2, 123456789012345678901234567890], "s": {"m": -1e-7}}',
+     True),
 )
 _PROBE_SCHEMA = StructType([
     StructField("a", IntegerType()),
@@ -106,8 +110,8 @@ def valid_utf8(spark: SparkSession, text: Column) -> Column:
 
 def available(spark: SparkSession) -> bool:
     """Whether :func:`flagged_from_json` and :func:`valid_utf8` can be used in this SparkContext: the class loads,
-    both run, and the parse agrees with ``from_json``, the expected flags and the Python rescue on probe records
-    (checked once per SparkContext)."""
+    both run, and the parse agrees with ``from_json``, the expected flags and the Python rescue (its JSON text, numbers
+    as their token text) on probe records (checked once per SparkContext)."""
     if os.environ.get(SWITCH, "on").lower() == "off" or spark.conf.get(CONF, "true").lower() == "false":
         return False
     key = spark.sparkContext.applicationId
@@ -137,12 +141,12 @@ def _self_check(spark: SparkSession) -> bool:
         return False
     source = StructType([item for item in _PROBE_SCHEMA.fields if item.name != CORRUPT_RECORD_COLUMN])
 
-    def rescued(text: str) -> dict | None:
-        return rescued_fields(json.loads(text), source) or None
+    def rescued(text: str) -> str | None:
+        return rescued_json(rescued_fields(loads(text), source), True)
 
     wrong = [(text, row) for (text, flag), row in zip(_PROBES, rows, strict=True)
              if row["spark"] != row["ours"] or row["utf8"] is not True or (flag is not None and (
-                 row["flag"] != flag or (json.loads(row["rescued"]) if row["rescued"] else None) != rescued(text)))]
+                 row["flag"] != flag or row["rescued"] != rescued(text)))]
     if wrong:
         log.warning("the native JSON parse (%s) disagrees with from_json on %d probe records (first: %r), using "
                     "from_json and the colon count", _CLASS, len(wrong), wrong[0])

@@ -5,7 +5,10 @@ import com.fasterxml.jackson.core.JsonGenerator;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonStreamContext;
 import com.fasterxml.jackson.core.JsonToken;
+import com.fasterxml.jackson.core.SerializableString;
 import com.fasterxml.jackson.core.exc.StreamConstraintsException;
+import com.fasterxml.jackson.core.io.CharacterEscapes;
+import com.fasterxml.jackson.core.io.SerializedString;
 import com.fasterxml.jackson.core.json.JsonWriteFeature;
 import com.fasterxml.jackson.core.util.MinimalPrettyPrinter;
 import com.fasterxml.jackson.core.util.JsonParserDelegate;
@@ -54,7 +57,8 @@ import scala.runtime.AbstractFunction2;
  * the record's rescued data ({@code {"path":value,...}}, {@code runtime/transforms/rescue.py}'s format) and its
  * sightings (general path, {@code unknown}, JSON type, an example as Python's {@code json.dumps} lays it out) come
  * out of the same parse: two more fields after the flag, null when nothing was skipped. On a malformed record they
- * mean nothing (the caller rescues those in Python).
+ * mean nothing (the caller rescues those in Python). A copied number is its token text ({@link #copyExact}), and
+ * strings are escaped as Python escapes them: the same JSON text as the Python rescue writes.
  */
 public final class FlaggedJson {
   private FlaggedJson() {}
@@ -265,6 +269,7 @@ public final class FlaggedJson {
       StringWriter out = new StringWriter();
       try (JsonGenerator generator = plain.createGenerator(out)) {
         generator.disable(JsonGenerator.Feature.ESCAPE_NON_ASCII);
+        generator.setCharacterEscapes(PythonEscapes.INSTANCE);
         generator.writeStartObject();
         for (Map.Entry<String, Captured> entry : captured.entrySet()) {
           generator.writeFieldName(entry.getKey());
@@ -304,7 +309,8 @@ public final class FlaggedJson {
       StringWriter out = new StringWriter();
       try (JsonGenerator generator = plain.createGenerator(out)) {
         generator.disable(JsonWriteFeature.WRITE_NAN_AS_STRINGS.mappedFeature());
-        generator.copyCurrentStructure(parser);
+        generator.setCharacterEscapes(PythonEscapes.INSTANCE);
+        copyExact(parser, generator);
       } catch (StreamConstraintsException e) {
         JsonToken at = parser.currentToken();
         if (at != JsonToken.VALUE_STRING && at != JsonToken.FIELD_NAME) {
@@ -331,15 +337,86 @@ public final class FlaggedJson {
       try (JsonParser parser = plain.createParser(compact);
            JsonGenerator generator = plain.createGenerator(out)) {
         generator.disable(JsonWriteFeature.WRITE_NAN_AS_STRINGS.mappedFeature());
+        generator.setCharacterEscapes(PythonEscapes.INSTANCE);
         generator.setPrettyPrinter(new PythonLayout());
         parser.enable(JsonParser.Feature.ALLOW_NON_NUMERIC_NUMBERS);
         parser.nextToken();
-        generator.copyCurrentStructure(parser);
+        copyExact(parser, generator);
       }
       String text = out.toString();
       int length = text.codePointCount(0, text.length());
       return length <= 200 ? text : text.substring(0, text.offsetByCodePoints(0, 200));
     }
+  }
+
+  /** Copy the value the parser stands on (a scalar, or a structure from its start token to its end) as
+   * {@link JsonGenerator#copyCurrentStructure} does, but a number with a fraction or an exponent as its token text:
+   * Jackson's copy goes through a double, which drops digits past the 17th and makes {@code 1e400} infinite. A JSON
+   * integer is copied as Jackson reads it (long or BigInteger: exact). A token that is no plain JSON number (NaN,
+   * Infinity, which a spec may allow) goes through the double as before: written as Python writes it. */
+  static void copyExact(JsonParser parser, JsonGenerator generator) throws IOException {
+    int depth = 0;
+    JsonToken token = parser.currentToken();
+    while (true) {
+      if (token == JsonToken.VALUE_NUMBER_FLOAT && plainNumber(parser.getText())) {
+        generator.writeNumber(parser.getText());
+      } else {
+        generator.copyCurrentEvent(parser);
+      }
+      if (token == JsonToken.START_OBJECT || token == JsonToken.START_ARRAY) {
+        depth++;
+      } else if (token == JsonToken.END_OBJECT || token == JsonToken.END_ARRAY) {
+        depth--;
+      }
+      if (depth == 0) {
+        return;
+      }
+      token = parser.nextToken();
+    }
+  }
+
+  /** Whether {@code text} is a number as RFC 8259 writes it: {@code -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?}
+   * (Jackson's text of a number read with leading zeros allowed has them dropped already). */
+  static boolean plainNumber(String text) {
+    int length = text.length();
+    int i = 0;
+    if (i < length && text.charAt(i) == '-') {
+      i++;
+    }
+    int start = i;
+    while (i < length && isDigit(text.charAt(i))) {
+      i++;
+    }
+    if (i == start || (text.charAt(start) == '0' && i - start > 1)) {
+      return false;
+    }
+    if (i < length && text.charAt(i) == '.') {
+      start = ++i;
+      while (i < length && isDigit(text.charAt(i))) {
+        i++;
+      }
+      if (i == start) {
+        return false;
+      }
+    }
+    if (i < length && (text.charAt(i) == 'e' || text.charAt(i) == 'E')) {
+      i++;
+      if (i < length && (text.charAt(i) == '+' || text.charAt(i) == '-')) {
+        i++;
+      }
+      start = i;
+      while (i < length && isDigit(text.charAt(i))) {
+        i++;
+      }
+      if (i == start) {
+        return false;
+      }
+    }
+    return i == length;
+  }
+
+  private static boolean isDigit(char c) {
+    return c >= '0' && c <= '9';
   }
 
   /** A skipped value: its general path, JSON type, compact JSON and example. */
@@ -375,6 +452,32 @@ public final class FlaggedJson {
         return "array";
       default:
         return "null";
+    }
+  }
+
+  /** Python's {@code json.dumps(..., ensure_ascii=False)} escapes: Jackson's ({@code \" \\ \b \t \n \f \r}, every
+   * other control character as {@code \}{@code u00XX}), but the hex digits lower case, as Python writes them. */
+  private static final class PythonEscapes extends CharacterEscapes {
+    static final PythonEscapes INSTANCE = new PythonEscapes();
+    private final int[] ascii = CharacterEscapes.standardAsciiEscapesForJSON();
+
+    private PythonEscapes() {
+      for (int c = 0; c < 0x20; c++) {
+        if (ascii[c] == CharacterEscapes.ESCAPE_STANDARD) {
+          ascii[c] = CharacterEscapes.ESCAPE_CUSTOM;
+        }
+      }
+    }
+
+    @Override
+    public int[] getEscapeCodesForAscii() {
+      return ascii;
+    }
+
+    /** A control character's escape; null (as is) for any other: Jackson asks for every character past ASCII. */
+    @Override
+    public SerializableString getEscapeSequence(int c) {
+      return c < 0x20 ? new SerializedString(String.format("\\u%04x", c)) : null;
     }
   }
 
