@@ -195,6 +195,58 @@ def test_the_parse_rescues_what_python_rescues(spark, tmp_path):
         '{"c":"\\u0000\\u001f\x7f\\b\\f\\n\\r\\t\\"\\\\/","\\u0001k":1}')
 
 
+def _array_text(rng: random.Random) -> str:
+    """A JSON array (mostly), compact or pretty, of objects, scalars, nulls, strings (some starting with ``{``) and
+    arrays; sometimes with text after it, sometimes cut short or with a byte changed."""
+    def scalar() -> object:
+        return rng.choice([None, 1, -2.5e3, 0.1, True, "", "{s", "a\"]}[{\\", "é\u2028", 10**20])
+
+    def element(depth: int = 0) -> object:
+        roll = rng.random()
+        if depth > 3 or roll < 0.3:
+            return scalar()
+        if roll < 0.45:
+            return [element(depth + 1) for _ in range(rng.randrange(0, 3))]
+        return {f"k{i}": element(depth + 1) for i in range(rng.randrange(0, 4))}
+
+    items = [element() if rng.random() < 0.3 else {"id": "x", "v": element(1)} for _ in range(rng.randrange(0, 4))]
+    text = rng.choice(["", " ", "\n\t"]) + json.dumps(items, indent=rng.choice([None, 2]),
+                                                      ensure_ascii=rng.random() < 0.5)
+    text += rng.choice(["", "", " trailing", "\n[1]", "]"])
+    if rng.random() < 0.2:
+        at = rng.randrange(len(text))
+        text = text[:at] + rng.choice(["", '"', "\\", "]", "{", "}", ",", " "]) + text[at + 1:]
+    return text[:rng.randrange(1, len(text) + 1)] if rng.random() < 0.1 else text
+
+
+def test_an_array_is_split_as_from_json_splits_it_each_element_as_the_text_holds_it(spark):
+    """The one parse's array split (``array_elements``) finds what ``from_json(text, array<string>)`` finds on random
+    arrays (broken ones included): null for the same texts, the same elements, a string element its value, a null
+    null; but every other element is its text as the array holds it (``from_json`` writes it again, its numbers
+    through a double), so the record parsed from an element keeps its numbers."""
+    rng = random.Random(77)
+    texts = [_array_text(rng) for _ in range(600)] + [
+        '[{"id": "a", "x": 1.2345678901234567890123, "y": [1e400, -0.0, 1E+2]},\n {"id": "b"}]']
+    values = ", ".join(f"(CAST(X'{text.encode('utf-8').hex()}' AS STRING))" for text in texts)
+    frame = spark.sql(f"VALUES {values} AS t(value)")
+    options = json_parse_options()
+    assert native_json.available(spark)
+    rows = frame.select(F.from_json("value", "array<string>", options).alias("spark"),
+                        native_json.array_elements(spark, F.col("value"), options).alias("ours")).collect()
+    for text, row in zip(texts[:-1], rows[:-1], strict=True):
+        spark_elements, ours = row["spark"], row["ours"]
+        assert (ours is None) == (spark_elements is None), text
+        if ours is None:
+            continue
+        assert len(ours) == len(spark_elements), text
+        for mine, theirs in zip(ours, spark_elements, strict=True):
+            assert mine == theirs or (mine in text and json.loads(mine) == json.loads(theirs)), text
+            assert (mine or "").startswith("{") == (theirs or "").startswith("{"), text  # one record, or the whole
+    assert 100 < sum(row["ours"] is None for row in rows) < len(rows) - 300
+    assert rows[-1]["ours"] == ['{"id": "a", "x": 1.2345678901234567890123, "y": [1e400, -0.0, 1E+2]}', '{"id": "b"}']
+    assert rows[-1]["spark"][0] == '{"id":"a","x":1.2345678901234567,"y":["Infinity",-0.0,100.0]}'
+
+
 def test_the_utf8_check_is_strict_utf8_as_python_decodes_it(spark):
     """The one-pass check agrees with a strict UTF-8 decoder on edge sequences and on random bytes: stray
     continuation bytes, truncated, overlong and surrogate sequences, code points past U+10FFFF, 4-byte characters."""

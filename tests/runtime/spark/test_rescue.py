@@ -176,6 +176,26 @@ def test_rescued_numbers_are_the_text_the_record_held(spark, tmp_path, monkeypat
         assert sorted(number_texts(rebuilt)) == sorted(number_texts(raw)), key  # -0.0 and 1E+2 as written
 
 
+@pytest.mark.parametrize("native", [True, False], ids=["one-parse", "from_json"])
+def test_an_array_element_keeps_its_numbers_with_the_one_parse(spark, tmp_path, monkeypatch, native):
+    """With the one parse an element of an array file is its text as the file holds it: its rescued numbers are as
+    exact as a line's, and a dead letter keeps the element's own text. The fallback splits the array with
+    ``from_json``, which writes each element again, its numbers through a double (the documented limit)."""
+    if not native:
+        monkeypatch.setenv(native_json.SWITCH, "off")
+    element = '{"id": "e", "DATE": "2024-03-01", "MODE": "train", "x": 1.2345678901234567890123, "y": [1e400, 1E+2]}'
+    broken = '{"id": "d", "DATE": "never", "MODE": "train", "z": 1e400}'
+    counts, rows, dead = run(spark, tmp_path, f"[\n  {element},\n  {broken}\n]".encode(), load_spec(None),
+                             layout="array")
+    assert (counts.records_good, counts.records_bad) == (1, 1)
+    if native:
+        assert rows["e"]["_rescued_data"] == '{"x":1.2345678901234567890123,"y":[1e400,1E+2]}'
+        assert dead[0]["raw_record"] == broken
+    else:
+        assert rows["e"]["_rescued_data"] == '{"x":1.2345678901234567,"y":["Infinity",100.0]}'
+        assert dead[0]["raw_record"] == '{"id":"d","DATE":"never","MODE":"train","z":"Infinity"}'
+
+
 def number_texts(value: Any) -> list[str]:
     """The text of every non-integer number in ``value`` (read by :mod:`runtime.transforms.exact_json`)."""
     if isinstance(value, exact_json.JsonNumber):
