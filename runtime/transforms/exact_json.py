@@ -49,7 +49,8 @@ def loads(text: str) -> Any:
 
 
 class _HoldsNumber(Exception):
-    """A value holds a :class:`JsonNumber`: ``json`` cannot write it."""
+    """A value holds a :class:`JsonNumber`, which ``json`` cannot write: an internal signal, raised by ``json``'s
+    ``default`` hook and caught in :func:`dumps` (never outside this module)."""
 
 
 def _refuse(value: Any) -> Any:
