@@ -5,12 +5,8 @@ import com.fasterxml.jackson.core.JsonGenerator;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonStreamContext;
 import com.fasterxml.jackson.core.JsonToken;
-import com.fasterxml.jackson.core.SerializableString;
 import com.fasterxml.jackson.core.exc.StreamConstraintsException;
-import com.fasterxml.jackson.core.io.CharacterEscapes;
-import com.fasterxml.jackson.core.io.SerializedString;
 import com.fasterxml.jackson.core.json.JsonWriteFeature;
-import com.fasterxml.jackson.core.util.MinimalPrettyPrinter;
 import com.fasterxml.jackson.core.util.JsonParserDelegate;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -58,8 +54,8 @@ import scala.runtime.AbstractFunction2;
  * the record's rescued data ({@code {"path":value,...}}, {@code runtime/transforms/rescue.py}'s format) and its
  * sightings (general path, {@code unknown}, JSON type, an example as Python's {@code json.dumps} lays it out) come
  * out of the same parse: two more fields after the flag, null when nothing was skipped. On a malformed record they
- * mean nothing (the caller rescues those in Python). A copied number is its token text ({@link #copyExact}), and
- * strings are escaped as Python escapes them: the same JSON text as the Python rescue writes.
+ * mean nothing (the caller rescues those in Python). A copied number is its token text, and strings are escaped as
+ * Python escapes them ({@link PythonJson}): the same JSON text as the Python rescue writes.
  */
 public final class FlaggedJson {
   private FlaggedJson() {}
@@ -99,90 +95,10 @@ public final class FlaggedJson {
         JavaConverters.asScalaBuffer(args).toSeq(), JavaConverters.asScalaBuffer(types).toSeq(), true, true, true));
   }
 
-  private static final ThreadLocal<Splitter> SPLITTER = new ThreadLocal<>();
-
-  /** The element texts of a JSON array, as {@code from_json(text, array<string>)} finds them (the same parser
-   * options; null for a text that is not one array, or that Jackson cannot read to its end), but an object, a number,
-   * a boolean or an array element as the text holds it, not re-serialised by Jackson (which writes a number through
-   * a double: {@code 1e400} became {@code "Infinity"}); a string element is its value, a null element null, as
-   * there. What follows the array is ignored, as there. */
+  /** The element texts of a JSON array, as {@code from_json(text, array<string>)} finds them, each non-string
+   * element as the text holds it: {@link ArrayElements#split}. */
   public static ArrayData elements(UTF8String text, UTF8String config) {
-    Splitter splitter = SPLITTER.get();
-    if (splitter == null || (splitter.source != config && !splitter.key.equals(config))) {
-      try {
-        splitter = new Splitter(config.clone());
-      } catch (IOException e) {
-        throw new IllegalArgumentException("FlaggedJson: bad options", e);
-      }
-      SPLITTER.set(splitter);
-    }
-    splitter.source = config;
-    return splitter.split(text.toString());
-  }
-
-  /** Splits arrays with one set of reader options, in one thread. */
-  private static final class Splitter {
-    final UTF8String key;
-    UTF8String source;
-    final JsonFactory factory;
-
-    Splitter(UTF8String key) throws IOException {
-      this.key = key;
-      scala.collection.immutable.Map<String, String> options = scala.collection.immutable.Map$.MODULE$.empty();
-      Iterator<Map.Entry<String, JsonNode>> fields = new ObjectMapper().readTree(key.toString()).fields();
-      while (fields.hasNext()) {
-        Map.Entry<String, JsonNode> entry = fields.next();
-        options = options.$plus(new scala.Tuple2<>(entry.getKey(), entry.getValue().asText()));
-      }
-      this.factory = new JSONOptions(options, "UTC", "_corrupt_record").buildJsonFactory();
-    }
-
-    ArrayData split(String text) {
-      try (JsonParser parser = factory.createParser(text)) {
-        if (parser.nextToken() != JsonToken.START_ARRAY) {
-          return null;
-        }
-        List<Object> out = new ArrayList<>();
-        for (JsonToken token = parser.nextToken(); token != JsonToken.END_ARRAY; token = parser.nextToken()) {
-          if (token == null) {
-            return null;
-          } else if (token == JsonToken.VALUE_NULL) {
-            out.add(null);
-          } else if (token == JsonToken.VALUE_STRING) {
-            out.add(UTF8String.fromString(parser.getText()));
-          } else {
-            int start = (int) parser.getTokenLocation().getCharOffset();
-            readValue(parser);
-            out.add(UTF8String.fromString(text.substring(start, (int) parser.getCurrentLocation().getCharOffset())));
-          }
-        }
-        return new GenericArrayData(out.toArray());
-      } catch (IOException | RuntimeException e) {
-        return null;  // PERMISSIVE: from_json is null for a text it cannot read
-      }
-    }
-
-    /** Read the value the parser stands on to its end, every string decoded (as Spark's copy of it decodes them: a
-     * string past Jackson's limit fails the array there too). */
-    static void readValue(JsonParser parser) throws IOException {
-      int depth = 0;
-      JsonToken token = parser.currentToken();
-      while (true) {
-        if (token == null) {
-          throw new IOException("the array ends inside an element");
-        } else if (token == JsonToken.START_OBJECT || token == JsonToken.START_ARRAY) {
-          depth++;
-        } else if (token == JsonToken.END_OBJECT || token == JsonToken.END_ARRAY) {
-          depth--;
-        } else if (token.isScalarValue()) {
-          parser.getText();
-        }
-        if (depth == 0) {
-          return;
-        }
-        token = parser.nextToken();
-      }
-    }
+    return ArrayElements.split(text, config);
   }
 
   /** The column: whether {@code text}'s bytes are well-formed UTF-8 (null for null). */
@@ -367,7 +283,7 @@ public final class FlaggedJson {
       StringWriter out = new StringWriter();
       try (JsonGenerator generator = plain.createGenerator(out)) {
         generator.disable(JsonGenerator.Feature.ESCAPE_NON_ASCII);
-        generator.setCharacterEscapes(PythonEscapes.INSTANCE);
+        generator.setCharacterEscapes(PythonJson.ESCAPES);
         generator.writeStartObject();
         for (Map.Entry<String, Captured> entry : captured.entrySet()) {
           generator.writeFieldName(entry.getKey());
@@ -407,8 +323,8 @@ public final class FlaggedJson {
       StringWriter out = new StringWriter();
       try (JsonGenerator generator = plain.createGenerator(out)) {
         generator.disable(JsonWriteFeature.WRITE_NAN_AS_STRINGS.mappedFeature());
-        generator.setCharacterEscapes(PythonEscapes.INSTANCE);
-        copyExact(parser, generator);
+        generator.setCharacterEscapes(PythonJson.ESCAPES);
+        PythonJson.copyExact(parser, generator);
       } catch (StreamConstraintsException e) {
         JsonToken at = parser.currentToken();
         if (at != JsonToken.VALUE_STRING && at != JsonToken.FIELD_NAME) {
@@ -435,86 +351,16 @@ public final class FlaggedJson {
       try (JsonParser parser = plain.createParser(compact);
            JsonGenerator generator = plain.createGenerator(out)) {
         generator.disable(JsonWriteFeature.WRITE_NAN_AS_STRINGS.mappedFeature());
-        generator.setCharacterEscapes(PythonEscapes.INSTANCE);
-        generator.setPrettyPrinter(new PythonLayout());
+        generator.setCharacterEscapes(PythonJson.ESCAPES);
+        generator.setPrettyPrinter(new PythonJson.Layout());
         parser.enable(JsonParser.Feature.ALLOW_NON_NUMERIC_NUMBERS);
         parser.nextToken();
-        copyExact(parser, generator);
+        PythonJson.copyExact(parser, generator);
       }
       String text = out.toString();
       int length = text.codePointCount(0, text.length());
       return length <= 200 ? text : text.substring(0, text.offsetByCodePoints(0, 200));
     }
-  }
-
-  /** Copy the value the parser stands on (a scalar, or a structure from its start token to its end) as
-   * {@link JsonGenerator#copyCurrentStructure} does, but a number with a fraction or an exponent as its token text:
-   * Jackson's copy goes through a double, which drops digits past the 17th and makes {@code 1e400} infinite. A JSON
-   * integer is copied as Jackson reads it (long or BigInteger: exact). A token that is no plain JSON number (NaN,
-   * Infinity, which a spec may allow) goes through the double as before: written as Python writes it. */
-  static void copyExact(JsonParser parser, JsonGenerator generator) throws IOException {
-    int depth = 0;
-    JsonToken token = parser.currentToken();
-    while (true) {
-      if (token == JsonToken.VALUE_NUMBER_FLOAT && plainNumber(parser.getText())) {
-        generator.writeNumber(parser.getText());
-      } else {
-        generator.copyCurrentEvent(parser);
-      }
-      if (token == JsonToken.START_OBJECT || token == JsonToken.START_ARRAY) {
-        depth++;
-      } else if (token == JsonToken.END_OBJECT || token == JsonToken.END_ARRAY) {
-        depth--;
-      }
-      if (depth == 0) {
-        return;
-      }
-      token = parser.nextToken();
-    }
-  }
-
-  /** Whether {@code text} is a number as RFC 8259 writes it: {@code -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?}
-   * (Jackson's text of a number read with leading zeros allowed has them dropped already). */
-  static boolean plainNumber(String text) {
-    int length = text.length();
-    int i = 0;
-    if (i < length && text.charAt(i) == '-') {
-      i++;
-    }
-    int start = i;
-    while (i < length && isDigit(text.charAt(i))) {
-      i++;
-    }
-    if (i == start || (text.charAt(start) == '0' && i - start > 1)) {
-      return false;
-    }
-    if (i < length && text.charAt(i) == '.') {
-      start = ++i;
-      while (i < length && isDigit(text.charAt(i))) {
-        i++;
-      }
-      if (i == start) {
-        return false;
-      }
-    }
-    if (i < length && (text.charAt(i) == 'e' || text.charAt(i) == 'E')) {
-      i++;
-      if (i < length && (text.charAt(i) == '+' || text.charAt(i) == '-')) {
-        i++;
-      }
-      start = i;
-      while (i < length && isDigit(text.charAt(i))) {
-        i++;
-      }
-      if (i == start) {
-        return false;
-      }
-    }
-    return i == length;
-  }
-
-  private static boolean isDigit(char c) {
-    return c >= '0' && c <= '9';
   }
 
   /** A skipped value: its general path, JSON type, compact JSON and example. */
@@ -550,50 +396,6 @@ public final class FlaggedJson {
         return "array";
       default:
         return "null";
-    }
-  }
-
-  /** Python's {@code json.dumps(..., ensure_ascii=False)} escapes: Jackson's ({@code \" \\ \b \t \n \f \r}, every
-   * other control character as {@code \}{@code u00XX}), but the hex digits lower case, as Python writes them. */
-  private static final class PythonEscapes extends CharacterEscapes {
-    static final PythonEscapes INSTANCE = new PythonEscapes();
-    private final int[] ascii = CharacterEscapes.standardAsciiEscapesForJSON();
-
-    private PythonEscapes() {
-      for (int c = 0; c < 0x20; c++) {
-        if (ascii[c] == CharacterEscapes.ESCAPE_STANDARD) {
-          ascii[c] = CharacterEscapes.ESCAPE_CUSTOM;
-        }
-      }
-    }
-
-    @Override
-    public int[] getEscapeCodesForAscii() {
-      return ascii;
-    }
-
-    /** A control character's escape; null (as is) for any other: Jackson asks for every character past ASCII. */
-    @Override
-    public SerializableString getEscapeSequence(int c) {
-      return c < 0x20 ? new SerializedString(String.format("\\u%04x", c)) : null;
-    }
-  }
-
-  /** Python's {@code json.dumps} layout: {@code ", "} between items, {@code ": "} after a key. */
-  private static final class PythonLayout extends MinimalPrettyPrinter {
-    @Override
-    public void writeObjectEntrySeparator(JsonGenerator g) throws IOException {
-      g.writeRaw(", ");
-    }
-
-    @Override
-    public void writeObjectFieldValueSeparator(JsonGenerator g) throws IOException {
-      g.writeRaw(": ");
-    }
-
-    @Override
-    public void writeArrayValueSeparator(JsonGenerator g) throws IOException {
-      g.writeRaw(", ");
     }
   }
 
