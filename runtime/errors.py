@@ -53,6 +53,8 @@ INTERNAL_SIGNALS = {
         "broken compressed data: the pre-check makes it the file's outcome (QUARANTINED)",
     "runtime.jobs.codecs.CodecUnavailable":
         "a codec this environment cannot decode: the pre-check makes it the file's outcome (QUARANTINED)",
+    "runtime.transforms.exact_json._HoldsNumber":
+        "json.dumps met an exact number it cannot write: caught in exact_json.dumps, which lays that value out itself",
 }
 
 

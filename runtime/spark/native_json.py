@@ -34,11 +34,12 @@ from pyspark.sql import Column, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import ArrayType, IntegerType, StringType, StructField, StructType
 
-from runtime.transforms.rescue import rescued_fields
+from runtime.transforms.exact_json import loads
+from runtime.transforms.rescue import rescued_fields, rescued_json
 from runtime.transforms.spec import CORRUPT_RECORD_COLUMN, INTERNAL_PREFIX
 
-__all__ = ["JAR_NAME", "RESCUED_FIELD", "SIGHTINGS_FIELD", "SKIPPED_FIELD", "available", "flagged_from_json",
-           "jar_path", "valid_utf8"]
+__all__ = ["JAR_NAME", "RESCUED_FIELD", "SIGHTINGS_FIELD", "SKIPPED_FIELD", "array_elements", "available",
+           "flagged_from_json", "jar_path", "valid_utf8"]
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,10 @@ CONF = "spark.mldp.nativeJson"
 
 _checked: dict[str, bool] = {}
 
+#: An array the self-check splits (:func:`array_elements`), and its elements as the text holds them.
+_ARRAY_PROBE = ('[{"a": 1e400, "b": [1.2345678901234567890123]},\n  {"c": "d"}, null, "{s", 2]',
+                ['{"a": 1e400, "b": [1.2345678901234567890123]}', '{"c": "d"}', None, "{s", "2"])
+
 #: Probe records of the self-check: (text, expected flag; ``None`` for a malformed record, whose flag means nothing)
 #: under :data:`_PROBE_SCHEMA`.
 _PROBES: tuple[tuple[str, bool | None], ...] = (
@@ -68,6 +73,9 @@ _PROBES: tuple[tuple[str, bool | None], ...] = (
     ('{"a": 1', None),
     ('{"t": {"u": [1, 2]}, "A": 3}', True),
     ('{"t": "text", "l": []}', False),
+    # numbers as their text (a jar that copies them through a double disagrees with the Python rescue)
+    ('{"a": 1, "n": [1.2345678901234567890123, 1e400, -0.0, 1E+2, 123456789012345678901234567890], "s": {"m": -1e-7}}',
+     True),
 )
 _PROBE_SCHEMA = StructType([
     StructField("a", IntegerType()),
@@ -98,6 +106,13 @@ def flagged_from_json(spark: SparkSession, text: Column, schema: StructType, opt
                                         SIGHTINGS_FIELD))
 
 
+def array_elements(spark: SparkSession, text: Column, options: Mapping[str, str]) -> Column:
+    """The elements of ``text`` (a JSON array) as ``from_json(text, array<string>, options)`` splits it, but an
+    object element as the text holds it (``from_json`` writes it again, its numbers through a double: ``1e400``
+    became ``"Infinity"``, digits past the 17th were lost). Only where :func:`available` holds."""
+    return Column(_native(spark).elementsColumn(text._jc, json.dumps(dict(options))))
+
+
 def valid_utf8(spark: SparkSession, text: Column) -> Column:
     """Whether ``text``'s bytes are well-formed UTF-8, in one pass over them (``encode(text) = cast(text as binary)``
     decodes and encodes every text). Only where :func:`available` holds."""
@@ -105,9 +120,10 @@ def valid_utf8(spark: SparkSession, text: Column) -> Column:
 
 
 def available(spark: SparkSession) -> bool:
-    """Whether :func:`flagged_from_json` and :func:`valid_utf8` can be used in this SparkContext: the class loads,
-    both run, and the parse agrees with ``from_json``, the expected flags and the Python rescue on probe records
-    (checked once per SparkContext)."""
+    """Whether :func:`flagged_from_json`, :func:`array_elements` and :func:`valid_utf8` can be used in this
+    SparkContext: the class loads, they run, an array is split as the probe expects, and the parse agrees with
+    ``from_json``, the expected flags and the Python rescue (its JSON text, numbers as their token text) on probe
+    records (checked once per SparkContext)."""
     if os.environ.get(SWITCH, "on").lower() == "off" or spark.conf.get(CONF, "true").lower() == "false":
         return False
     key = spark.sparkContext.applicationId
@@ -131,20 +147,24 @@ def _self_check(spark: SparkSession) -> bool:
                              ours.alias("ours"), native.getField(SKIPPED_FIELD).alias("flag"),
                              native.getField(RESCUED_FIELD).alias("rescued"),
                              valid_utf8(spark, F.col("text")).alias("utf8")).collect()
+        array = F.element_at(F.array(F.lit(_ARRAY_PROBE[0])), F.col("id").cast("int") + 1)
+        elements = spark.range(1).select(array_elements(spark, array, options)).collect()[0][0]
     except Exception as exc:  # py4j: class not on the classpath, or Spark internals that differ from 3.5's
         log.warning("the native JSON parse (%s) is not usable here, using from_json and the colon count: %s",
                     _CLASS, str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
         return False
     source = StructType([item for item in _PROBE_SCHEMA.fields if item.name != CORRUPT_RECORD_COLUMN])
 
-    def rescued(text: str) -> dict | None:
-        return rescued_fields(json.loads(text), source) or None
+    def rescued(text: str) -> str | None:
+        return rescued_json(rescued_fields(loads(text), source), True)
 
     wrong = [(text, row) for (text, flag), row in zip(_PROBES, rows, strict=True)
              if row["spark"] != row["ours"] or row["utf8"] is not True or (flag is not None and (
-                 row["flag"] != flag or (json.loads(row["rescued"]) if row["rescued"] else None) != rescued(text)))]
+                 row["flag"] != flag or row["rescued"] != rescued(text)))]
+    if elements != _ARRAY_PROBE[1]:
+        wrong.append((_ARRAY_PROBE[0], elements))
     if wrong:
-        log.warning("the native JSON parse (%s) disagrees with from_json on %d probe records (first: %r), using "
-                    "from_json and the colon count", _CLASS, len(wrong), wrong[0])
+        log.warning("the native JSON parse (%s) disagrees with from_json or the Python rescue on %d probe records "
+                    "(first: %r), using from_json and the colon count", _CLASS, len(wrong), wrong[0])
         return False
     return True

@@ -6,11 +6,11 @@ The files are read as text (a line of a JSON Lines file, the whole of an ``array
 :mod:`runtime.spark.native_json`), which is Spark's JSON reader (the same parser, options and PERMISSIVE mode as
 ``spark.read.json``): the raw text of every record stays at hand for the rescue of the fields the spec does not read
 (:mod:`runtime.spark.rescue`) and for the dead letters. A text that starts with ``[`` (a line that is an array, an
-``array`` file) is first split into its elements' texts (``from_json`` as ``array<string>``: each element as Spark
-re-serialises it), each one record, as ``spark.read.json`` reads such an array; an array with an element that is not
-an object, or that does not parse, is one record (malformed) with its whole text. What follows the first value of a
-text is ignored, as Spark does; blank lines hold no record; a UTF-8 byte-order mark at the start of a file is
-skipped."""
+``array`` file) is first split into its elements' texts (as ``from_json`` as ``array<string>`` splits it; an element
+as the text holds it where the one parse is used, else as Spark re-serialises it), each one record, as
+``spark.read.json`` reads such an array; an array with an element that is not an object, or that does not parse, is
+one record (malformed) with its whole text. What follows the first value of a text is ignored, as Spark does; blank
+lines hold no record; a UTF-8 byte-order mark at the start of a file is skipped."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ _INPUT_FILE = INTERNAL_PREFIX + "input_file"
 #: True for a record holding a key the schema does not read (present only where the native parse is used:
 #: :mod:`runtime.spark.native_json`).
 SKIPPED_FIELD = native_json.SKIPPED_FIELD
-#: The raw text of each record (a line, a whole ``array`` file, or an element of an array as Spark re-serialises it).
+#: The raw text of each record (a line, a whole ``array`` file, or an element of an array: see the module docstring).
 RAW_RECORD = INTERNAL_PREFIX + "raw_record"
 _PARSED = INTERNAL_PREFIX + "parsed"
 #: True for a record whose bytes are not UTF-8 (malformed whatever a second look at its decoded text finds).
@@ -123,17 +123,20 @@ def _reader(spark: SparkSession, whole_text: bool) -> DataFrameReader:
     return spark.read.format("text").option("wholetext", "true" if whole_text else "false")
 
 
-def record_texts(text: Column, options: Mapping[str, str]) -> Column:
+def record_texts(text: Column, options: Mapping[str, str], native: SparkSession | None = None) -> Column:
     """The record texts of one line or file (``array<string>``; empty for an empty array). A text that starts with
     ``{`` (nearly every record) is one record, decided by one byte test before anything else: the array split
-    below costs even when its branch is not taken (measured: about half the read path's time without the gate)."""
+    below costs even when its branch is not taken (measured: about half the read path's time without the gate).
+    With ``native`` (a session where the one parse is usable) an element is its text as the array holds it
+    (:func:`runtime.spark.native_json.array_elements`), else as ``from_json`` writes it again."""
     plain = F.array(text)
     starts_object = text.startswith("{")
     text = F.when(text.startswith(_BOM), text.substr(F.lit(2), F.length(text))).otherwise(text)
     first = F.substring(text, 1, 1)
     opens_array = F.when(first == "[", F.lit(True)).when(first.isin(" ", "\t", "\r", "\n"),
                                                            text.rlike(r"^[\t\r\n ]*\["))
-    elements = F.from_json(text, ArrayType(StringType()), options)
+    elements = native_json.array_elements(native, text, options) if native is not None \
+        else F.from_json(text, ArrayType(StringType()), options)
     whole = F.array(text)
     usable = elements.isNotNull() & F.forall(elements, lambda item: item.isNotNull() & item.startswith("{"))
     split = F.when(F.coalesce(opens_array, F.lit(False)), F.when(usable, elements).otherwise(whole)).otherwise(whole)
@@ -212,7 +215,8 @@ def read_batch(spark: SparkSession, files: Sequence[SourceFile], schema: StructT
     # the check is a column before the explode: given in the select of the explode, it was computed twice per line
     # (once inside the Generate, once in the projection after it)
     records = tagged.select(FILE_ID, "value", not_utf8.alias(NOT_UTF8)).select(FILE_ID, NOT_UTF8, F.explode(
-        F.when(F.col(NOT_UTF8), F.array(text)).otherwise(record_texts(text, options))).alias(RAW_RECORD))
+        F.when(F.col(NOT_UTF8), F.array(text)).otherwise(record_texts(text, options, spark if native else None)))
+        .alias(RAW_RECORD))
     raw_record = F.col(RAW_RECORD)
     # from_json gives null exactly for a blank text (no JSON token): those are dropped BEFORE the parse, as a filter
     # on the parsed value would be pushed below the projection and parse every record twice

@@ -53,7 +53,7 @@ def dead_letter_frame(bad: DataFrame, reason: Column) -> DataFrame:
     """Dead-letter records: lineage, file id, reason, line (null: unknown) and the raw record.
 
     ``raw_record`` is the record's whole raw text (:data:`~runtime.spark.read.RAW_RECORD`: the line, the file, or
-    an array element as Spark re-serialises it), fields the spec does not read included.
+    an array element), fields the spec does not read included.
     """
     return bad.select(
         F.col(LINEAGE).alias(LINEAGE_COLUMN),

@@ -10,7 +10,9 @@ Python's ``json`` cannot parse although Spark did (it used a leniency the spec a
 (:func:`rebuild_record`), which gives the raw record back up to JSON formatting, the difference between a null and
 an absent field (and an object whose fields are all null or absent), and the documented conversions of the spec:
 a date column holds the parsed date, a ``cast`` column the cast value, a string column the JSON text of a
-non-string value. ``tests/runtime/spark/test_rescue.py`` checks it over generated records.
+non-string value. ``tests/runtime/spark/test_rescue.py`` checks it over generated records. Numbers keep their
+digits: a record is read with :mod:`runtime.transforms.exact_json` (a non-integer number as its token text, never
+through a ``float``), and written back with it.
 
 Everything here is plain Python over parsed JSON and a Spark read schema (:class:`pyspark.sql.types.StructType`,
 used as a tree only): the Spark side (:mod:`runtime.spark.rescue`) calls :func:`rescue_record` in a Python UDF, on the
@@ -19,6 +21,7 @@ few records whose key count tells they carry something to rescue.
 
 from __future__ import annotations
 
+import decimal
 import json
 import math
 import re
@@ -26,6 +29,8 @@ from collections.abc import Iterator, Mapping
 from typing import Any, Union
 
 from pyspark.sql.types import ArrayType, DataType, MapType, StructType
+
+from runtime.transforms import exact_json
 
 #: The path of the whole record (a record only Spark's lenient parser could read).
 WHOLE_RECORD = "$"
@@ -87,12 +92,13 @@ def _decoder(allow_non_numeric: bool, unique_keys: bool = False) -> json.JSONDec
     options: dict[str, Any] = {} if allow_non_numeric else {"parse_constant": refuse}
     if unique_keys:
         options["object_pairs_hook"] = _unique_keys
-    return json.JSONDecoder(**options)
+    return exact_json.decoder(**options)
 
 
 def parse_record(text: str, allow_non_numeric: bool = False, unique_keys: bool = False) -> Any:
-    """The first JSON value of ``text``, as Spark reads it (what follows it is ignored); raises ``ValueError``
-    (``RecursionError`` too deep nesting is one; with ``unique_keys``, a key given twice in one object is one)."""
+    """The first JSON value of ``text``, as Spark reads it (what follows it is ignored), a non-integer number as an
+    exact :class:`~runtime.transforms.exact_json.JsonNumber`; raises ``ValueError`` (``RecursionError`` too deep
+    nesting is one; with ``unique_keys``, a key given twice in one object is one)."""
     stripped = text.lstrip(" \t\r\n\ufeff")
     try:
         value, _ = _decoder(allow_non_numeric, unique_keys).raw_decode(stripped)
@@ -178,8 +184,9 @@ def rescue_record(text: str | None, schema: StructType, parsed_json: str | None 
 
 
 def dumps(fields: Mapping[str, Any]) -> str:
-    """The JSON text of rescued fields (``NaN`` and infinities, which a spec may allow, as JSON tokens)."""
-    return json.dumps(fields, ensure_ascii=False, separators=(",", ":"))
+    """The JSON text of rescued fields (``NaN`` and infinities, which a spec may allow, as JSON tokens; a
+    :class:`~runtime.transforms.exact_json.JsonNumber` as its text)."""
+    return exact_json.dumps(fields)
 
 
 # -- reading it back -------------------------------------------------------------------------------------------------
@@ -203,7 +210,7 @@ def apply_rescue(record: dict[str, Any], rescued: str | Mapping[str, Any] | None
     """``record`` (rebuilt from the curated columns) with every rescued value put back at its path."""
     if rescued is None:
         return record
-    fields = json.loads(rescued) if isinstance(rescued, str) else rescued
+    fields = exact_json.loads(rescued) if isinstance(rescued, str) else rescued
     if WHOLE_RECORD in fields:
         return parse_record(fields[WHOLE_RECORD], allow_non_numeric=True)
     result: Any = record
@@ -225,7 +232,9 @@ def rebuild_record(columns: Mapping[str, Any], sources: Mapping[str, str]) -> di
 
 def normalise(value: Any) -> Any:
     """``value`` with every null member of an object left out (recursively), then every member that became an empty
-    object: the form in which the round trip compares records."""
+    object, and every finite float as the :class:`decimal.Decimal` of its shortest text (the digits ``json`` writes;
+    a Decimal equals an ``int`` or another Decimal of the same value): the form in which the round trip compares
+    records."""
     if isinstance(value, dict):
         out = {}
         for key, item in value.items():
@@ -236,8 +245,8 @@ def normalise(value: Any) -> Any:
         return out
     if isinstance(value, list):
         return [normalise(item) for item in value]
-    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
-        return int(value)
+    if isinstance(value, float) and math.isfinite(value):
+        return decimal.Decimal(repr(value))
     return value
 
 
@@ -252,7 +261,7 @@ def json_type(value: Any) -> str:
         return "boolean"
     if isinstance(value, int):
         return "integer"
-    if isinstance(value, float):
+    if isinstance(value, (float, decimal.Decimal)):
         return "number"
     if isinstance(value, str):
         return "string"
@@ -283,7 +292,7 @@ def sightings(rescued: str | None, schema: StructType) -> Iterator[tuple[str, st
     """(general path, ``unknown`` or ``mismatch``, JSON type, example value as JSON) of every rescued field."""
     if rescued is None:
         return
-    yield from field_sightings(json.loads(rescued), schema)
+    yield from field_sightings(exact_json.loads(rescued), schema)
 
 
 def field_sightings(fields: Mapping[str, Any], schema: StructType,
@@ -297,4 +306,4 @@ def field_sightings(fields: Mapping[str, Any], schema: StructType,
             segments = parse_path(text) if text != WHOLE_RECORD else []
             known = paths[text] = (general_path(text),
                                    "mismatch" if segments and known_path(segments, schema) else "unknown")
-        yield known[0], known[1], json_type(value), json.dumps(value, ensure_ascii=False)[:200]
+        yield known[0], known[1], json_type(value), exact_json.dumps(value, (", ", ": "))[:200]

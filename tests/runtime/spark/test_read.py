@@ -43,7 +43,8 @@ def test_each_record_is_parsed_once_and_blank_lines_hold_no_record(spark, tmp_pa
     spec = load_spec(None)
     frame = read_batch(spark, [source(tmp_path, [RECORD, {**RECORD, "id": "b"}])], spec.read_schema())
     plan = executed_plan(frame)
-    parses = (plan.count("mldp.spark.FlaggedJson") - plan.count("validUtf8"), plan.count("from_json(StructField("))
+    parses = (plan.count("mldp.spark.FlaggedJson") - plan.count("validUtf8") - plan.count(", elements, "),
+              plan.count("from_json(StructField("))
     assert parses == ((1, 0) if native else (0, 1))
     assert (SKIPPED_FIELD in frame.columns) is native
     assert sorted(row["id"] for row in frame.collect()) == ["a", "b"]

@@ -20,7 +20,15 @@ from runtime.spark import native_json
 from runtime.spark.convert import convert_batch
 from runtime.spark.read import RAW_RECORD, SourceFile, read_batch
 from runtime.spark.rescue import RESCUED, SIGHTINGS, may_rescue, with_rescue
-from runtime.transforms.rescue import apply_rescue, normalise, rebuild_record, rescued_fields, sightings
+from runtime.transforms import exact_json
+from runtime.transforms.rescue import (
+    apply_rescue,
+    normalise,
+    parse_record,
+    rebuild_record,
+    rescued_fields,
+    sightings,
+)
 from runtime.transforms.spec import TransformSpec, load_spec, spec_from_dict
 from tests.support.drifting_records import DEFAULT_SOURCES, drifting_record, lines
 
@@ -114,6 +122,86 @@ def test_applying_the_rescued_data_to_the_curated_columns_gives_the_raw_record_b
         columns = {**row, "event_date": row["event_date"].isoformat() if isinstance(row["event_date"], date) else None}
         rebuilt = apply_rescue(rebuild_record(columns, DEFAULT_SOURCES), row["_rescued_data"])
         assert normalise(rebuilt) == normalise(raw), raw["id"]
+
+
+#: Numbers a double cannot hold: more than 17 significant digits, past its range both ways, a negative zero, an upper
+#: case exponent, an integer past a long.
+EXACT = "[1.2345678901234567890123, 1e400, -1e-400, -0.0, 1E+2, 123456789012345678901234567890123]"
+
+
+@pytest.mark.parametrize("native", [True, False], ids=["one-parse", "from_json"])
+def test_rescued_numbers_are_the_text_the_record_held(spark, tmp_path, monkeypatch, native):
+    """A rescued number is written as the record wrote it, by both parses, the same text (it went through a double:
+    ``1e400`` became ``"Infinity"``, digits past the 17th were lost), in a top-level field, a nested one, a list
+    element and a value that does not fit its column; the sightings' examples are that text too; the round trip,
+    read with exact numbers, gives the raw record back. A number that fits its column is Spark's double, as
+    before."""
+    if not native:
+        monkeypatch.setenv(native_json.SWITCH, "off")
+    head = '"DATE": "2024-03-01", "MODE": "train"'
+    texts = {
+        "top": '{"id": "top", ' + head + ', "precise": 1.2345678901234567890123, "huge": 1e400, "zero": -0.0, '
+               '"upper": 1E+2, "big": 123456789012345678901234567890123}',
+        "nested": '{"id": "nested", ' + head + ', "some_nested_struct": {"field1": "v", "x": ' + EXACT + '}}',
+        "list": '{"id": "list", ' + head + ', "some_list_of_structs": ['
+                '{"name": "a", "value": 1.2345678901234567890123}, {"k": 1e400, "tag": -0.0}]}',
+        "mismatch": '{"id": "mismatch", ' + head + ', "some_nested_struct": 1.2345678901234567890123, '
+                    '"some_list_of_structs": 123456789012345678901234567890123, "e": 1E+2}',
+    }
+    counts, rows, dead = run(spark, tmp_path, ("\n".join(texts.values()) + "\n").encode(),
+                             spec_with(on_type_mismatch="rescue"))
+    assert dead == [] and sorted(rows) == sorted(texts)
+    assert {key: row["_rescued_data"] for key, row in rows.items()} == {
+        "top": '{"precise":1.2345678901234567890123,"huge":1e400,"zero":-0.0,"upper":1E+2,'
+               '"big":123456789012345678901234567890123}',
+        "nested": '{"some_nested_struct.x":' + EXACT.replace(", ", ",") + "}",
+        "list": '{"some_list_of_structs[1].k":1e400,"some_list_of_structs[1].tag":-0.0}',
+        "mismatch": '{"some_nested_struct":1.2345678901234567890123,'
+                    '"some_list_of_structs":123456789012345678901234567890123,"e":1E+2}'}
+    assert rows["list"]["original_complex_list"][0]["value"] == 1.2345678901234567  # the typed column: a double
+    examples = {path: example for path, _, _, _, example in counts.rescued_fields}
+    assert examples == {"precise": "1.2345678901234567890123", "huge": "1e400", "zero": "-0.0", "upper": "1E+2",
+                        "big": "123456789012345678901234567890123", "some_nested_struct.x": EXACT,
+                        "some_list_of_structs[].k": "1e400", "some_list_of_structs[].tag": "-0.0",
+                        "some_nested_struct": "1.2345678901234567890123",
+                        "some_list_of_structs": "123456789012345678901234567890123", "e": "1E+2"}
+    for key, text in texts.items():
+        row = rows[key]
+        columns = {**row, "event_date": row["event_date"].isoformat()}
+        rebuilt = apply_rescue(rebuild_record(columns, DEFAULT_SOURCES), row["_rescued_data"])
+        raw = parse_record(text)
+        if key == "list":  # the typed value is a double (the spec's conversion); the rescued ones are exact
+            raw["some_list_of_structs"][0]["value"] = 1.2345678901234567
+        assert normalise(rebuilt) == normalise(raw), key
+        assert sorted(number_texts(rebuilt)) == sorted(number_texts(raw)), key  # -0.0 and 1E+2 as written
+
+
+@pytest.mark.parametrize("native", [True, False], ids=["one-parse", "from_json"])
+def test_an_array_element_keeps_its_numbers_with_the_one_parse(spark, tmp_path, monkeypatch, native):
+    """With the one parse an element of an array file is its text as the file holds it: its rescued numbers are as
+    exact as a line's, and a dead letter keeps the element's own text. The fallback splits the array with
+    ``from_json``, which writes each element again, its numbers through a double (the documented limit)."""
+    if not native:
+        monkeypatch.setenv(native_json.SWITCH, "off")
+    element = '{"id": "e", "DATE": "2024-03-01", "MODE": "train", "x": 1.2345678901234567890123, "y": [1e400, 1E+2]}'
+    broken = '{"id": "d", "DATE": "never", "MODE": "train", "z": 1e400}'
+    counts, rows, dead = run(spark, tmp_path, f"[\n  {element},\n  {broken}\n]".encode(), load_spec(None),
+                             layout="array")
+    assert (counts.records_good, counts.records_bad) == (1, 1)
+    if native:
+        assert rows["e"]["_rescued_data"] == '{"x":1.2345678901234567890123,"y":[1e400,1E+2]}'
+        assert dead[0]["raw_record"] == broken
+    else:
+        assert rows["e"]["_rescued_data"] == '{"x":1.2345678901234567,"y":["Infinity",100.0]}'
+        assert dead[0]["raw_record"] == '{"id":"d","DATE":"never","MODE":"train","z":"Infinity"}'
+
+
+def number_texts(value: Any) -> list[str]:
+    """The text of every non-integer number in ``value`` (read by :mod:`runtime.transforms.exact_json`)."""
+    if isinstance(value, exact_json.JsonNumber):
+        return [value.text]
+    items = value.values() if isinstance(value, dict) else value if isinstance(value, list) else []
+    return [text for item in items for text in number_texts(item)]
 
 
 def test_python_is_asked_about_every_record_that_has_something_to_rescue(spark, tmp_path):

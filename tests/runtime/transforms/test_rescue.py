@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import decimal
 import json
 import random
 
@@ -14,6 +15,7 @@ from runtime.transforms.rescue import (
     general_path,
     normalise,
     parse_path,
+    parse_record,
     path_text,
     rescue_text,
     rescued_fields,
@@ -68,6 +70,32 @@ def test_sightings_name_unknown_fields_and_mismatches_with_types():
     assert general_path("a[12].b[0]") == "a[].b[]"
     assert general_path('a["x[1]"][2]') == 'a["x[1]"][]'
     assert general_path('["x.y"].z') == '["x.y"].z'
+
+
+def test_rescued_numbers_keep_their_digits_and_their_text():
+    """A number is rescued as the text the record held (never through a float: no digit past the 17th lost, no
+    ``1e400`` made infinite), in a top-level field, a nested one, a list element and a value that does not fit its
+    column; its sighting's example is that text too, and applying the rescue gives the exact record back."""
+    schema = load_spec(None).source_schema()
+    numbers = "[1.2345678901234567890123, 1e400, -0.0, 1E+2, 123456789012345678901234567890123]"
+    text = ('{"id": "n", "top": 1.2345678901234567890123, "some_nested_struct": {"field1": "v", "x": ' + numbers
+            + '}, "some_list_of_structs": [{"name": "a", "value": 0.5}, {"k": 1e400, "tag": -0.0}]}')
+    rescued, parsed = rescue_text(text, schema)
+    assert parsed is True
+    assert rescued == ('{"top":1.2345678901234567890123,"some_nested_struct.x":[1.2345678901234567890123,1e400,-0.0,'
+                       '1E+2,123456789012345678901234567890123],"some_list_of_structs[1].k":1e400,'
+                       '"some_list_of_structs[1].tag":-0.0}')
+    assert [item[3] for item in sightings(rescued, schema)] == [
+        "1.2345678901234567890123", numbers, "1e400", "-0.0"]
+    known = {"id": "n", "some_nested_struct": {"field1": "v"}, "some_list_of_structs": [{"name": "a", "value": 0.5}]}
+    rebuilt = apply_rescue(known, rescued)
+    assert normalise(rebuilt) == normalise(parse_record(text))
+    assert rebuilt["some_list_of_structs"][1]["tag"].text == "-0.0"
+    assert rebuilt["some_nested_struct"]["x"][0] == decimal.Decimal("1.2345678901234567890123")
+    # a value that does not fit its column (Spark read the struct as null): kept as its text
+    mismatch = '{"id": "m", "some_nested_struct": 1.2345678901234567890123, "some_list_of_structs": 1e400}'
+    assert rescue_text(mismatch, schema, parsed_json='{"id": "m"}') == (
+        '{"some_nested_struct":1.2345678901234567890123,"some_list_of_structs":1e400}', True)
 
 
 def test_the_spec_names_its_schema_policy_and_type_mismatch_rule():

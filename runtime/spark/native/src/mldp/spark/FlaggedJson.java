@@ -7,7 +7,6 @@ import com.fasterxml.jackson.core.JsonStreamContext;
 import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.core.exc.StreamConstraintsException;
 import com.fasterxml.jackson.core.json.JsonWriteFeature;
-import com.fasterxml.jackson.core.util.MinimalPrettyPrinter;
 import com.fasterxml.jackson.core.util.JsonParserDelegate;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -28,6 +27,7 @@ import org.apache.spark.sql.catalyst.expressions.objects.StaticInvoke;
 import org.apache.spark.sql.catalyst.json.CreateJacksonParser;
 import org.apache.spark.sql.catalyst.json.JSONOptions;
 import org.apache.spark.sql.catalyst.json.JacksonParser;
+import org.apache.spark.sql.catalyst.util.ArrayData;
 import org.apache.spark.sql.catalyst.util.FailureSafeParser;
 import org.apache.spark.sql.catalyst.util.GenericArrayData;
 import org.apache.spark.sql.types.AbstractDataType;
@@ -54,7 +54,8 @@ import scala.runtime.AbstractFunction2;
  * the record's rescued data ({@code {"path":value,...}}, {@code runtime/transforms/rescue.py}'s format) and its
  * sightings (general path, {@code unknown}, JSON type, an example as Python's {@code json.dumps} lays it out) come
  * out of the same parse: two more fields after the flag, null when nothing was skipped. On a malformed record they
- * mean nothing (the caller rescues those in Python).
+ * mean nothing (the caller rescues those in Python). A copied number is its token text, and strings are escaped as
+ * Python escapes them ({@link PythonJson}): the same JSON text as the Python rescue writes.
  */
 public final class FlaggedJson {
   private FlaggedJson() {}
@@ -81,6 +82,23 @@ public final class FlaggedJson {
     StaticInvoke invoke = new StaticInvoke(FlaggedJson.class, out, "parse",
         JavaConverters.asScalaBuffer(args).toSeq(), JavaConverters.asScalaBuffer(types).toSeq(), true, true, true);
     return new Column(invoke);
+  }
+
+  /** The column: the elements of {@code text}, a JSON array, each one's text as the array holds it (an array of
+   * strings; null where {@code from_json(text, array<string>)} is null), parsed with {@code optionsJson} (a JSON
+   * object of reader options): {@link #elements}. */
+  public static Column elementsColumn(Column text, String optionsJson) throws IOException {
+    Expression configLiteral = Literal.create(optionsJson, DataTypes.StringType);
+    java.util.List<Expression> args = java.util.Arrays.asList(text.expr(), configLiteral);
+    java.util.List<AbstractDataType> types = java.util.Collections.emptyList();
+    return new Column(new StaticInvoke(FlaggedJson.class, ArrayType.apply(DataTypes.StringType, true), "elements",
+        JavaConverters.asScalaBuffer(args).toSeq(), JavaConverters.asScalaBuffer(types).toSeq(), true, true, true));
+  }
+
+  /** The element texts of a JSON array, as {@code from_json(text, array<string>)} finds them, each non-string
+   * element as the text holds it: {@link ArrayElements#split}. */
+  public static ArrayData elements(UTF8String text, UTF8String config) {
+    return ArrayElements.split(text, config);
   }
 
   /** The column: whether {@code text}'s bytes are well-formed UTF-8 (null for null). */
@@ -265,6 +283,7 @@ public final class FlaggedJson {
       StringWriter out = new StringWriter();
       try (JsonGenerator generator = plain.createGenerator(out)) {
         generator.disable(JsonGenerator.Feature.ESCAPE_NON_ASCII);
+        generator.setCharacterEscapes(PythonJson.ESCAPES);
         generator.writeStartObject();
         for (Map.Entry<String, Captured> entry : captured.entrySet()) {
           generator.writeFieldName(entry.getKey());
@@ -304,7 +323,8 @@ public final class FlaggedJson {
       StringWriter out = new StringWriter();
       try (JsonGenerator generator = plain.createGenerator(out)) {
         generator.disable(JsonWriteFeature.WRITE_NAN_AS_STRINGS.mappedFeature());
-        generator.copyCurrentStructure(parser);
+        generator.setCharacterEscapes(PythonJson.ESCAPES);
+        PythonJson.copyExact(parser, generator);
       } catch (StreamConstraintsException e) {
         JsonToken at = parser.currentToken();
         if (at != JsonToken.VALUE_STRING && at != JsonToken.FIELD_NAME) {
@@ -331,10 +351,11 @@ public final class FlaggedJson {
       try (JsonParser parser = plain.createParser(compact);
            JsonGenerator generator = plain.createGenerator(out)) {
         generator.disable(JsonWriteFeature.WRITE_NAN_AS_STRINGS.mappedFeature());
-        generator.setPrettyPrinter(new PythonLayout());
+        generator.setCharacterEscapes(PythonJson.ESCAPES);
+        generator.setPrettyPrinter(new PythonJson.Layout());
         parser.enable(JsonParser.Feature.ALLOW_NON_NUMERIC_NUMBERS);
         parser.nextToken();
-        generator.copyCurrentStructure(parser);
+        PythonJson.copyExact(parser, generator);
       }
       String text = out.toString();
       int length = text.codePointCount(0, text.length());
@@ -375,24 +396,6 @@ public final class FlaggedJson {
         return "array";
       default:
         return "null";
-    }
-  }
-
-  /** Python's {@code json.dumps} layout: {@code ", "} between items, {@code ": "} after a key. */
-  private static final class PythonLayout extends MinimalPrettyPrinter {
-    @Override
-    public void writeObjectEntrySeparator(JsonGenerator g) throws IOException {
-      g.writeRaw(", ");
-    }
-
-    @Override
-    public void writeObjectFieldValueSeparator(JsonGenerator g) throws IOException {
-      g.writeRaw(": ");
-    }
-
-    @Override
-    public void writeArrayValueSeparator(JsonGenerator g) throws IOException {
-      g.writeRaw(", ");
     }
   }
 
