@@ -8,7 +8,6 @@ Python 3.9-compatible in the tests) follows the module-level imports of ``runtim
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -19,6 +18,7 @@ from runtime.db.connection import connect, describe_url, redact
 from runtime.db.credentials import CredentialsProvider, owner_credentials, resolve_credentials
 from runtime.db.migrations import apply_migrations, require_current_schema
 from runtime.errors import UsageError
+from runtime.transforms import exact_json
 
 #: The database URL this process connected to last (see :func:`database_error_message`).
 _database_url: str | None = None
@@ -124,7 +124,8 @@ def _root_database_error(error: BaseException) -> BaseException:
 
 def emit(data: dict, as_json: bool, human: Callable[[dict], str]) -> None:
     """Print ``data`` as one JSON document or as the human text ``human(data)``."""
-    print(json.dumps(data, default=str) if as_json else human(data))
+    # exact numbers (a rescued example's JsonNumber) as their text; anything else json cannot write as str()
+    print(exact_json.dumps(data, (", ", ": "), ensure_ascii=True, default=str) if as_json else human(data))
 
 
 @contextmanager

@@ -19,6 +19,7 @@ import re
 from typing import Any
 
 from runtime.db.operator_queries import DRIFT, DRIFT_FILES
+from runtime.transforms import exact_json
 
 #: The Spark SQL type a spec column takes for a JSON type; several types (or null only) read as string (JSON text).
 _SPEC_TYPES = {"string": "string", "integer": "bigint", "number": "double", "boolean": "boolean",
@@ -53,7 +54,7 @@ def _spec_type(json_types: list[str]) -> str:
 def _example(text: str) -> Any:
     """An example value as stored: its JSON, or (cut at 200 characters) the text itself followed by ``...``."""
     try:
-        return json.loads(text)
+        return exact_json.loads(text)  # a number exactly as the record held it (1e400 stays 1e400)
     except ValueError:
         return text + "..."
 
@@ -95,7 +96,7 @@ def render_drift(report: dict[str, Any]) -> str:
         lines = [f"{item['path']}  ({what}): {item['records']:,} records in {item['files']:,} files, first seen "
                  f"{item['first_seen']:%Y-%m-%d %H:%M}, last seen {item['last_seen']:%Y-%m-%d %H:%M}"]
         for json_type, seen in item["types"].items():
-            examples = ", ".join(json.dumps(value, ensure_ascii=False)[:60] for value in seen["examples"])
+            examples = ", ".join(exact_json.dumps(value, (", ", ": "))[:60] for value in seen["examples"])
             lines.append(f"  {json_type}: {seen['records']:,} records, e.g. {examples}")
         entry = item.get("suggested_entry")
         if isinstance(entry, dict):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import decimal
 import json
+from collections.abc import Callable
 from typing import Any
 
 __all__ = ["JsonNumber", "decoder", "dumps", "loads"]
@@ -53,24 +54,31 @@ class _HoldsNumber(Exception):
     ``default`` hook and caught in :func:`dumps` (never outside this module)."""
 
 
-def _refuse(value: Any) -> Any:
-    if isinstance(value, JsonNumber):
-        raise _HoldsNumber
-    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+def dumps(value: Any, separators: tuple[str, str] = (",", ":"), ensure_ascii: bool = False,
+          default: Callable[[Any], Any] | None = None) -> str:
+    """``json.dumps(value, ensure_ascii=ensure_ascii, separators=separators, default=default)``, a
+    :class:`JsonNumber` written as its text. ``json`` writes each value it can whole (its C encoder); only the
+    objects and lists that hold a :class:`JsonNumber` are laid out here."""
+    def refuse(item: Any) -> Any:
+        if isinstance(item, JsonNumber):
+            raise _HoldsNumber
+        if default is not None:
+            return default(item)
+        raise TypeError(f"Object of type {type(item).__name__} is not JSON serializable")
 
-
-def dumps(value: Any, separators: tuple[str, str] = (",", ":")) -> str:
-    """``json.dumps(value, ensure_ascii=False, separators=separators)``, a :class:`JsonNumber` written as its text.
-    ``json`` writes each value it can whole (its C encoder); only the objects and lists that hold a
-    :class:`JsonNumber` are laid out here."""
     try:
-        return json.dumps(value, ensure_ascii=False, separators=separators, default=_refuse)
+        return json.dumps(value, ensure_ascii=ensure_ascii, separators=separators, default=refuse)
     except _HoldsNumber:
         pass
     if isinstance(value, JsonNumber):
         return value.text
     item, key = separators
     if isinstance(value, dict):
-        return "{" + item.join(json.dumps(name, ensure_ascii=False) + key + dumps(member, separators)
+        # a key as json writes it: a string as it is, a number, true, false or null as its JSON text
+        return "{" + item.join(json.dumps(name if isinstance(name, str) else json.dumps(name),
+                                          ensure_ascii=ensure_ascii) + key
+                               + dumps(member, separators, ensure_ascii, default)
                                for name, member in value.items()) + "}"
-    return "[" + item.join(dumps(member, separators) for member in value) + "]"
+    if isinstance(value, (list, tuple)):
+        return "[" + item.join(dumps(member, separators, ensure_ascii, default) for member in value) + "]"
+    return dumps(default(value), separators, ensure_ascii, default)  # a value ``default`` turned into one

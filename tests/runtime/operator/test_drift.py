@@ -102,3 +102,26 @@ def test_a_long_example_is_shown_cut():
 
     assert _example('"' + "x" * 199) == '"' + "x" * 199 + "..."
     assert _example('{"a": 1}') == {"a": 1}
+
+
+def test_an_example_number_is_shown_and_given_as_the_record_held_it(db_conn, capsys):
+    """The stored example is the record's own text (``1e400``, 23 significant digits): the report shows it so, in
+    the text and in ``--json``, never through a float (``Infinity``, 17 digits)."""
+    from runtime.commands.common import emit
+
+    store = TrackingStore(db_conn)
+    with db_conn.cursor() as cur:
+        cur.execute("INSERT INTO file_processing_status (s3_key) VALUES ('raw-json-data/big.jsonl')")
+    db_conn.commit()
+    batch = str(uuid.uuid4())
+    (file,) = store.claim(batch, "run", 10, 600)
+    found = (("huge", "unknown", "number", 1, "1e400"), ("precise", "unknown", "number", 1, "1.2345678901234567890123"))
+    store.record_outcomes(batch, "run", [FileOutcome(file.file_id, file.key, FileState.SUCCEEDED, records_good=1,
+                                                     records_bad=0, records_rescued=1, rescued_fields=found)],
+                          BatchState.COMMITTED, RetryPolicy())
+    report = build_drift(db_conn)
+    text = render_drift(report)
+    assert "number: 1 records, e.g. 1e400" in text and "e.g. 1.2345678901234567890123" in text
+    emit(report, True, render_drift)
+    printed = capsys.readouterr().out
+    assert '"examples": [1e400]' in printed and '"examples": [1.2345678901234567890123]' in printed

@@ -51,3 +51,15 @@ def test_an_object_json_cannot_write_is_still_refused():
 def test_the_decoder_takes_json_options():
     seen = decoder(object_pairs_hook=lambda pairs: pairs).decode('{"a": 1.10}')
     assert seen == [("a", decimal.Decimal("1.10"))] and seen[0][1].text == "1.10"
+
+
+def test_a_default_and_ascii_output_serve_a_report_that_holds_exact_numbers():
+    import datetime as dt
+
+    seen = dt.datetime(2024, 3, 4, 12, tzinfo=dt.UTC)
+    report = {"first_seen": seen, "examples": [JsonNumber("1e400"), "é"], 7: {None: JsonNumber("-0.0")}}
+    text = dumps(report, (", ", ": "), ensure_ascii=True, default=str)
+    assert text == ('{"first_seen": "2024-03-04 12:00:00+00:00", "examples": [1e400, "\\u00e9"], '
+                    '"7": {"null": -0.0}}')
+    assert json.loads(text)["7"] == {"null": -0.0}  # valid JSON; keys as json writes them
+    assert dumps({"a": seen}, default=str) == json.dumps({"a": seen}, default=str, separators=(",", ":"))
