@@ -1,16 +1,19 @@
-"""The SQL that finds the dead letters a reprocessed file's latest conversion replaces (``mldp reprocess``,
-docs/iceberg.md "Reprocessing"), from the file's history: every outcome a batch records keeps the dead-letter folder
-it published (``file_processing_history.dead_letter_path``). Reached through
+"""The SQL that finds the dead letters a file's latest conversion replaces (docs/iceberg.md "Reprocessing",
+docs/guarantees.md), from the file's history: every outcome a batch records keeps the dead-letter folder it published
+(``file_processing_history.dead_letter_path``). Reached through
 :meth:`runtime.db.tracking.TrackingStore.replaced_dead_letters`."""
 
 from __future__ import annotations
 
-#: For each of ``file_ids`` that ``batch_id`` recorded SUCCEEDED (its OUTCOME history row), the dead-letter folders
-#: its earlier conversions of the same version published: history rows of the file recorded before that outcome,
-#: of another batch, with another folder. Never the folder of that outcome itself, nor any recorded after it (a
-#: later conversion's), nor one of another version (other content); nothing for a file the batch did not record
-#: SUCCEEDED (a batch abandoned or not yet committed, a file that failed: it keeps its old rows and dead letters).
-#: Served by ``idx_history_batch`` and ``idx_history_file``.
+#: For each file ``batch_id`` recorded an outcome for (its OUTCOME history row) that replaces the file's earlier
+#: conversions, the dead-letter folders those earlier conversions of the same version published: history rows of the
+#: file recorded before that outcome, of another batch, with another folder. An outcome replaces them when it is
+#: SUCCEEDED (its rows and its own dead letters hold every record), or QUARANTINED with its own dead letters while no
+#: earlier conversion of that version SUCCEEDED (no rows anywhere, so its dead letters are all there is: a file
+#: re-queued by ``mldp requeue`` that is QUARANTINED again). Never the folder of that outcome itself, nor any recorded
+#: after it (a later conversion's), nor one of another version (other content); nothing for a batch that recorded no
+#: outcome (abandoned, or not yet committed), nor for a QUARANTINED reprocess (the file keeps its old rows, so the old
+#: dead letters that go with them). Served by ``idx_history_batch`` and ``idx_history_file``.
 REPLACED_DEAD_LETTERS = """
 SELECT DISTINCT earlier.file_id, earlier.dead_letter_path
 FROM file_processing_history AS latest
@@ -19,9 +22,16 @@ JOIN file_processing_history AS earlier
     AND earlier.history_id < latest.history_id
     AND earlier.version IS NOT DISTINCT FROM latest.version
 WHERE latest.batch_id = %(batch_id)s
-    AND latest.file_id = ANY(%(file_ids)s::bigint[])
     AND latest.event = 'OUTCOME'
-    AND latest.processing_status = 'SUCCEEDED'
+    AND (latest.processing_status = 'SUCCEEDED'
+         OR (latest.processing_status = 'QUARANTINED' AND latest.dead_letter_path IS NOT NULL
+             AND NOT EXISTS (
+                 SELECT 1 FROM file_processing_history AS with_rows
+                 WHERE with_rows.file_id = latest.file_id
+                     AND with_rows.history_id < latest.history_id
+                     AND with_rows.version IS NOT DISTINCT FROM latest.version
+                     AND with_rows.event = 'OUTCOME'
+                     AND with_rows.processing_status = 'SUCCEEDED')))
     AND earlier.dead_letter_path IS NOT NULL
     AND earlier.batch_id IS DISTINCT FROM latest.batch_id
     AND earlier.dead_letter_path IS DISTINCT FROM latest.dead_letter_path

@@ -272,12 +272,12 @@ class TrackingStore:
             rows = cur.fetchall()
         return {str(row[0]) for row in rows}
 
-    def replaced_dead_letters(self, batch_id: str, file_ids: Sequence[int]) -> list[tuple[int, str]]:
-        """(file id, dead-letter folder) of the earlier conversions of the same version of each of ``file_ids`` that
-        ``batch_id`` recorded SUCCEEDED (:data:`runtime.db.dead_letter_queries.REPLACED_DEAD_LETTERS`); nothing for a
-        file the batch has not recorded SUCCEEDED."""
+    def replaced_dead_letters(self, batch_id: str) -> list[tuple[int, str]]:
+        """(file id, dead-letter folder) of the earlier conversions of the same version of each file whose outcome
+        ``batch_id`` recorded replaces them (:data:`runtime.db.dead_letter_queries.REPLACED_DEAD_LETTERS`: SUCCEEDED,
+        or QUARANTINED with nothing converted before); nothing for a batch that recorded no outcome."""
         with self._transaction() as cur:
-            cur.execute(dead_letter_queries.REPLACED_DEAD_LETTERS, {"batch_id": batch_id, "file_ids": list(file_ids)})
+            cur.execute(dead_letter_queries.REPLACED_DEAD_LETTERS, {"batch_id": batch_id})
             rows = cur.fetchall()
         return [(int(file_id), str(path)) for file_id, path in rows]
 

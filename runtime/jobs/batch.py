@@ -289,7 +289,7 @@ class BatchProtocol:
     def finish(self, manifest: pub.Manifest, started: float, timer: PhaseTimer | None = None) -> BatchReport:
         """Step 5 (also the roll-forward of a recovered batch): renew the lease (:class:`LeaseLost` if the batch
         was taken over), publish, commit every outcome, archive the succeeded raw files, remove the dead letters its
-        reprocessed files replace and clean the staging (:func:`runtime.jobs.dead_letters.clean_committed`)."""
+        files' latest conversions replace and clean the staging (:func:`runtime.jobs.dead_letters.clean_committed`)."""
         timer = timer or PhaseTimer()
         self.progress.batch_id = manifest.batch_id  # a recovered batch enters here, with its manifest
         self.progress.stage = BatchStage.MANIFEST_WRITTEN
@@ -311,7 +311,7 @@ class BatchProtocol:
         timer.lap("archive")
         self.advance(BatchStage.ARCHIVED)
         self.checkpoint(Checkpoint.AFTER_ARCHIVE)
-        dead_letters.clean_committed(self.store, self.tracking, self.layout, manifest)
+        dead_letters.clean_committed(self.store, self.tracking, self.layout, manifest.batch_id)
         timer.lap("clean")
         self.advance(BatchStage.CLEANED)
         log.info("batch %s: %s in %s", manifest.batch_id, statuses,

@@ -128,7 +128,7 @@ class Recovery:
 
     def clean_finished_staging(self) -> int:
         """Delete staging left by batches that are no longer open (a crash after commit, before clean-up), each
-        after removing the dead letters its reprocessed files replace, as its manifest says
+        after removing the dead letters its files' latest conversions replace, as the history says
         (:func:`runtime.jobs.dead_letters.clean_committed`: a removal that fails keeps the staging for the next
         run). Returns how many were deleted."""
         staged = pub.staged_batch_ids(self.store, self.layout)
@@ -136,13 +136,9 @@ class Recovery:
             return 0
         finished = sorted(set(staged) - self.tracking.open_batches_among(sorted(staged)))
         cleaned = 0
-        for batch_id in finished:
-            manifest = pub.probe_manifest(self.store, self.layout, batch_id).manifest  # None: no manifest to follow
-            if manifest is None:
-                pub.clean_staging(self.store, self.layout, batch_id)
-            elif not dead_letters.clean_committed(self.store, self.tracking, self.layout, manifest):
-                continue
-            cleaned += 1
+        for batch_id in finished:  # the history names what to remove: a manifest unreadable since changes nothing
+            if dead_letters.clean_committed(self.store, self.tracking, self.layout, batch_id):
+                cleaned += 1
         return cleaned
 
     def recoverable(self, batch: OpenBatch) -> Verdict:

@@ -226,7 +226,7 @@ MUTATIONS: tuple[Mutation, ...] = (
     # -- a reprocessed file's dead letters (docs/iceberg.md "Reprocessing"): once, from the latest conversion ---------
     one_edit(
         "the next run cleans a committed batch's staging without removing the dead letters its reprocess replaces",
-        "runtime/jobs/recovery.py", "dead_letters.clean_committed(self.store, self.tracking, self.layout, manifest)",
+        "runtime/jobs/recovery.py", "dead_letters.clean_committed(self.store, self.tracking, self.layout, batch_id)",
         "pub.clean_staging(self.store, self.layout, batch_id)",
         T + "jobs/test_dead_letters.py::"
             "test_a_reprocessed_files_bad_records_are_in_the_dead_letter_prefix_once_from_its_latest_batch"),

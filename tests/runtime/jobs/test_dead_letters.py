@@ -12,8 +12,6 @@ from collections import Counter
 import pytest
 
 from platform_contract.layout import HISTORICAL_PREFIX
-from runtime.db.records import FileOutcome
-from runtime.db.states import FileState
 from runtime.db.tracking import TrackingStore
 from runtime.jobs import dead_letters
 from runtime.jobs import publish as pub
@@ -113,8 +111,7 @@ def test_a_reprocessed_files_bad_records_are_in_the_dead_letter_prefix_once_from
     # a removal that runs again (for the latest batch, or for the earlier one) deletes nothing more
     tracking = TrackingStore(db_conn)
     for batch in (latest_batch, first_batch):
-        manifest = pub.Manifest(batch, [FileOutcome(file_id, KEY, FileState.SUCCEEDED, archived_key="a")])
-        assert dead_letters.remove_replaced(store, tracking, LAYOUT, manifest)
+        assert dead_letters.remove_replaced(store, tracking, LAYOUT, batch)
     assert dead_letters_by_folder(store) == {folder_of(latest_path): Counter({"b-date": 1, "m-list": 1})}
 
 
