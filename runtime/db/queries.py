@@ -294,26 +294,28 @@ FOR UPDATE
 #: that was processed, so the lister never takes the same object for a newer version and the archive moves only it.
 #: An outcome ``given_back`` (the rule's answer to a PENDING outcome) gives the file back without counting the
 #: attempt (the state and attempt count the rule says, its error and last outcome kept, claimable at once in
-#: batches of at most its claim limit), recorded as UNCLAIMED with the reason.
+#: batches of at most its claim limit), recorded as UNCLAIMED with the reason. An outcome ``held`` (a file not
+#: converted, or stopped by ``schema_policy: fail``: nothing of it published) keeps the row's counts and dead-letter
+#: folder, those of its last conversion, which still hold its records; its history row has the outcome's own.
 FINISH_FILES = """
 WITH outcome AS (
     SELECT * FROM unnest(%(file_ids)s::bigint[], %(states)s::text[], %(errors)s::text[],
                          %(records_good)s::bigint[], %(records_bad)s::bigint[], %(dead_letter_paths)s::text[],
                          %(retry_in_seconds)s::float8[], %(etags)s::text[], %(sizes)s::bigint[],
                          %(claim_limits)s::integer[], %(attempts)s::integer[], %(given_back)s::boolean[],
-                         %(records_rescued)s::bigint[], %(spec_versions)s::text[])
+                         %(records_rescued)s::bigint[], %(spec_versions)s::text[], %(held)s::boolean[])
         AS u(file_id, state, error, good, bad, dead_letter_path, retry_in_seconds, etag, size, claim_limit, attempts,
-             given_back, rescued, spec_version)
+             given_back, rescued, spec_version, held)
 ), updated AS (
     UPDATE file_processing_status AS f SET
         processing_status = o.state,
         retry_count = coalesce(o.attempts, f.retry_count),
         error_message = CASE WHEN o.given_back THEN f.error_message ELSE o.error END,
-        records_good = o.good,
-        records_bad = o.bad,
-        records_rescued = CASE WHEN o.given_back THEN f.records_rescued ELSE o.rescued END,
+        records_good = CASE WHEN o.held THEN f.records_good ELSE o.good END,
+        records_bad = CASE WHEN o.held THEN f.records_bad ELSE o.bad END,
+        records_rescued = CASE WHEN o.given_back OR o.held THEN f.records_rescued ELSE o.rescued END,
         spec_version = CASE WHEN o.given_back THEN f.spec_version ELSE coalesce(o.spec_version, f.spec_version) END,
-        dead_letter_path = o.dead_letter_path,
+        dead_letter_path = CASE WHEN o.held THEN f.dead_letter_path ELSE o.dead_letter_path END,
         etag = coalesce(f.etag, o.etag),
         file_size_bytes = CASE WHEN f.etag IS NULL AND o.etag IS NOT NULL THEN o.size ELSE f.file_size_bytes END,
         next_attempt_at = CASE WHEN o.retry_in_seconds IS NULL THEN f.next_attempt_at
@@ -324,13 +326,14 @@ WITH outcome AS (
         updated_at = now()
     FROM outcome AS o
     WHERE f.file_id = o.file_id AND f.batch_id = %(batch_id)s AND f.processing_status = 'PROCESSING'
-    RETURNING f.*, o.given_back AS outcome_given_back, o.error AS outcome_error
+    RETURNING f.*, o.given_back AS outcome_given_back, o.error AS outcome_error, o.good AS outcome_good,
+        o.bad AS outcome_bad, o.dead_letter_path AS outcome_dead_letter_path
 )
 INSERT INTO file_processing_history (file_id, event, etag, version, processing_status, batch_id, glue_job_run_id,
     retry_count, error_message, records_good, records_bad, dead_letter_path, actor, reason)
 SELECT file_id, CASE WHEN outcome_given_back THEN 'UNCLAIMED' ELSE 'OUTCOME' END, etag, version,
-    processing_status, batch_id, glue_job_run_id, retry_count, error_message, records_good, records_bad,
-    dead_letter_path, %(job_run_id)s, CASE WHEN outcome_given_back THEN outcome_error END
+    processing_status, batch_id, glue_job_run_id, retry_count, error_message, outcome_good, outcome_bad,
+    outcome_dead_letter_path, %(job_run_id)s, CASE WHEN outcome_given_back THEN outcome_error END
 FROM updated
 RETURNING CASE WHEN event = 'UNCLAIMED' THEN 'PENDING' ELSE processing_status END
 """

@@ -244,7 +244,7 @@ class TrackingStore:
                 "claim_limits": [o.claim_limit for o in outcomes], "attempts": [r.attempts for r in resolved],
                 "given_back": [r.given_back for r in resolved],
                 "records_rescued": [o.records_rescued for o in outcomes],
-                "spec_versions": [o.spec_version for o in outcomes],
+                "spec_versions": [o.spec_version for o in outcomes], "held": [o.held for o in outcomes],
             })
             final = Counter(row[0] for row in cur.fetchall())
             if sum(final.values()) != len(outcomes):  # never close a batch with files left PROCESSING

@@ -87,17 +87,12 @@ def test_a_removal_the_store_refuses_keeps_the_staging_and_the_next_run_finishes
     assert dead_letters_by_folder(store) == {latest: Counter({"b-date": 1})}
 
 
-@pytest.mark.xfail(strict=True, reason="known: a held outcome overwrites the file row's counts and dead-letter folder "
-                   "(FINISH_FILES); the history keeps them")
 def test_a_held_reprocess_keeps_naming_the_dead_letters_that_hold_the_files_bad_records(
         tmp_path, db_conn, db_url, spark):
     """``mldp reprocess`` re-queues a SUCCEEDED file; a processor run without ``--table-format iceberg`` holds it
     (FAILED uncharged, REPROCESS_NEEDS_ICEBERG, never read). Its rows are still the table's and its bad records still
-    in its earlier folder, but FINISH_FILES (runtime/db/queries.py, ``records_good = o.good``, ``records_bad =
-    o.bad``, ``dead_letter_path = o.dead_letter_path``, unconditionally) wipes them from the file's row, so ``mldp
-    inspect KEY`` says ``dead letters -`` and no counts while docs/iceberg.md says the prefix holds the file's bad
-    records "from its latest conversion (the folder ``mldp inspect KEY`` names)". The same statement keeps the error,
-    rescued count and spec version of a given-back outcome (CASE WHEN o.given_back), but not these three."""
+    in its earlier folder: the held outcome keeps the file row's counts and dead-letter folder (FINISH_FILES), so
+    ``mldp inspect KEY`` still names the folder (before the fix: ``dead letters -`` and no counts)."""
     from runtime.operator.inspection import inspect_file, render_inspection
     from tests.runtime.jobs.test_dead_letters import GOOD, reprocess_all
     from tests.support.iceberg import iceberg_processor
