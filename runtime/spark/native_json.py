@@ -10,7 +10,9 @@ parser skipped a key: Spark's parser skips a key exactly when its struct lacks i
 which makes the record malformed anyway). The flag replaces the colon count of :func:`runtime.spark.rescue.may_rescue`
 and costs nothing beyond the parse. The skipped values are not thrown away: the class copies each under its JSON
 path, so a well-formed record's rescued data and its sightings come out of the same parse, and no Python pass is
-needed for it (Python still rescues malformed records under ``on_type_mismatch: rescue``).
+needed for it (Python still rescues malformed records under ``on_type_mismatch: rescue``). Unlike ``from_json``, which
+keeps the last value of a name given twice in one object, the class makes such a record malformed (dead-lettered
+whole, nothing lost).
 
 The class uses Spark internals (``JacksonParser``, ``FailureSafeParser``, ``StaticInvoke``), so it is used only when
 it is on the JVM's classpath (the local session adds it; on Glue the processor's ``--extra-jars`` does) and a
@@ -77,6 +79,10 @@ _PROBES: tuple[tuple[str, bool | None], ...] = (
     ('{"a": 1, "n": [1.2345678901234567890123, 1e400, -0.0, 1E+2, 123456789012345678901234567890], "s": {"m": -1e-7}}',
      True),
 )
+#: Probe records with a name given twice in one object (top level, in a struct, under an unknown key in a list):
+#: ``from_json`` keeps the last value, the class makes each malformed (its ``_corrupt_record`` the text), so a jar
+#: that would lose the earlier value (an older build) is not used.
+_DUPLICATE_PROBES = ('{"a": 1, "a": 2}', '{"s": {"b": 2, "b": 3}}', '{"a": 1, "x": [{"y": 1}, {"y": 2, "y": 3}]}')
 _PROBE_SCHEMA = StructType([
     StructField("a", IntegerType()),
     StructField("s", StructType([StructField("b", IntegerType())])),
@@ -123,7 +129,7 @@ def available(spark: SparkSession) -> bool:
     """Whether :func:`flagged_from_json`, :func:`array_elements` and :func:`valid_utf8` can be used in this
     SparkContext: the class loads, they run, an array is split as the probe expects, and the parse agrees with
     ``from_json``, the expected flags and the Python rescue (its JSON text, numbers as their token text) on probe
-    records (checked once per SparkContext)."""
+    records, and makes a record with a name given twice in one object malformed (checked once per SparkContext)."""
     if os.environ.get(SWITCH, "on").lower() == "off" or spark.conf.get(CONF, "true").lower() == "false":
         return False
     key = spark.sparkContext.applicationId
@@ -134,11 +140,12 @@ def available(spark: SparkSession) -> bool:
 
 def _self_check(spark: SparkSession) -> bool:
     options = {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": CORRUPT_RECORD_COLUMN}
-    texts = F.array(*[F.lit(text) for text, _ in _PROBES])
+    all_texts = [text for text, _ in _PROBES] + list(_DUPLICATE_PROBES)
+    texts = F.array(*[F.lit(text) for text in all_texts])
     try:
         # from a range, not a local table: the probes are parsed by the executors, in generated code, as a batch is
         # (a projection over a local table is folded on the driver, interpreted, by the optimizer)
-        probes = spark.range(len(_PROBES), numPartitions=1).select(F.element_at(texts, F.col("id").cast("int") + 1)
+        probes = spark.range(len(all_texts), numPartitions=1).select(F.element_at(texts, F.col("id").cast("int") + 1)
                                                                    .alias("text"))
         native = flagged_from_json(spark, F.col("text"), _PROBE_SCHEMA, options)
         names = _PROBE_SCHEMA.fieldNames()
@@ -158,9 +165,11 @@ def _self_check(spark: SparkSession) -> bool:
     def rescued(text: str) -> str | None:
         return rescued_json(rescued_fields(loads(text), source), True)
 
-    wrong = [(text, row) for (text, flag), row in zip(_PROBES, rows, strict=True)
+    wrong = [(text, row) for (text, flag), row in zip(_PROBES, rows[:len(_PROBES)], strict=True)
              if row["spark"] != row["ours"] or row["utf8"] is not True or (flag is not None and (
                  row["flag"] != flag or row["rescued"] != rescued(text)))]
+    wrong += [(text, row) for text, row in zip(_DUPLICATE_PROBES, rows[len(_PROBES):], strict=True)
+              if json.loads(row["ours"]).get(CORRUPT_RECORD_COLUMN) != text]
     if elements != _ARRAY_PROBE[1]:
         wrong.append((_ARRAY_PROBE[0], elements))
     if wrong:

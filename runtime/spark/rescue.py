@@ -7,8 +7,10 @@ record are its keys plus the colons inside its strings. Spark's reading of the r
 schema) gives the keys the spec reads, and the colons of the strings it reads; when the two counts agree, the record
 holds no key the spec does not read and every value the spec reads was converted: nothing to rescue, and Python is
 not asked. The count errs only one way: a string whose colon Spark decodes from an escape (``\\u003a``) is sent to
-Python whatever the counts say, and a known field that is null, a duplicate key, or a colon in an unknown value only
-sends a record to Python for nothing. Counting is two byte passes over the text, no parse.
+Python whatever the counts say, and a known field that is null or a colon in an unknown value only sends a record to
+Python for nothing. A name given twice in one object adds a colon Spark's reading (the last value) does not count, so
+Python sees the record, and makes it malformed (as the one parse does); but not inside a value a string column holds
+as its JSON text (Spark's text keeps both, and counts both). Counting is two byte passes over the text, no parse.
 
 **Type mismatches** (``on_type_mismatch: rescue``): Spark makes a record with a value that does not fit its column
 malformed, and keeps what it could convert (partial results); Python parses the record, and a value Spark read as
@@ -147,7 +149,7 @@ def rescued_in_the_parse(frame: DataFrame, spec: TransformSpec, ask_column: str)
 def with_rescue(frame: DataFrame, spec: TransformSpec, ask: Column | None = None) -> DataFrame:
     """``frame`` (from :func:`runtime.spark.read.read_batch`) with :data:`RESCUED` and :data:`SIGHTINGS`; with
     ``on_type_mismatch: rescue``, a record malformed only by its types is no longer malformed (its
-    ``_corrupt_record`` null).
+    ``_corrupt_record`` null); a record with a name given twice in one object is malformed (its raw text there).
     Python looks at the records where ``ask`` holds (default: :func:`needs_rescue`), but Spark ships EVERY row of
     ``frame`` to the Python worker and back (about 1 µs a row): give it only the rows that need it
     (:func:`runtime.spark.convert.convert_batch` splits the cached batch on :func:`needs_rescue`)."""
@@ -177,6 +179,10 @@ def with_rescue(frame: DataFrame, spec: TransformSpec, ask: Column | None = None
         rescued = rescued.withColumn(CORRUPT_RECORD_COLUMN, F.when(
             corrupt & F.coalesce(F.col(_RESULT).getField("parsed"), F.lit(False)), F.lit(None).cast("string"))
             .otherwise(F.col(CORRUPT_RECORD_COLUMN)))
+    # nothing rescued from a record Python could not parse: a name given twice in one object, malformed
+    malformed = ~F.col(_RESULT).getField("parsed") & F.col(_RESULT).getField("rescued").isNull()
+    rescued = rescued.withColumn(CORRUPT_RECORD_COLUMN, F.when(~corrupt & malformed, F.col(RAW_RECORD))
+                                 .otherwise(F.col(CORRUPT_RECORD_COLUMN)))
     return rescued.drop(_RESULT)
 
 

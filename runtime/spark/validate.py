@@ -25,7 +25,8 @@ from runtime.transforms.spec import (
 
 BAD = INTERNAL_PREFIX + "bad"
 MALFORMED_REASON = ("malformed_json: the record is not valid JSON, or a value does not fit the read schema "
-                    "(e.g. text where an object or list is expected, or nesting deeper than 1000 levels)")
+                    "(e.g. text where an object or list is expected, or nesting deeper than 1000 levels), or an "
+                    "object gives a name twice")
 _SHOWN_CHARS = 100  # how much of an offending value a reason quotes
 
 

@@ -76,11 +76,15 @@ def general_path(text: str) -> str:
                    path_text(["x", segment])[1:] for at, segment in enumerate(parse_path(text)))
 
 
+class DuplicateKey(ValueError):
+    """An object of the record gives a name twice (:func:`parse_record` with ``unique_keys``)."""
+
+
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     found: dict[str, Any] = {}
     for key, value in pairs:
         if key in found:
-            raise ValueError(f"the key {key!r} is given twice")
+            raise DuplicateKey(f"the key {key!r} is given twice")
         found[key] = value
     return found
 
@@ -168,13 +172,15 @@ def rescued_json(fields: Mapping[str, Any], parsed: bool) -> str | None:
 def rescue_record(text: str | None, schema: StructType, parsed_json: str | None = None,
                   allow_non_numeric: bool = False) -> tuple[dict[str, Any], bool] | None:
     """:func:`rescue_text` before its JSON text: the rescued fields (path -> value; ``{"$": text}`` for a record
-    Python cannot parse although Spark did) and whether Python could parse the record."""
+    Python cannot parse although Spark did) and whether Python could parse the record. ``({}, False)``: the record
+    is malformed, dead-lettered whole: Python cannot parse it either (``parsed_json`` given), or an object of it
+    gives a name twice (Spark keeps the last value: the earlier one would be lost)."""
     if text is None:
         return None
     try:
-        # a malformed record (parsed_json given) with a key given twice stays malformed: Spark's partial reading keeps
-        # the earlier value where Python keeps the later one, so no value-by-value comparison can say what was lost
-        record = parse_record(text, allow_non_numeric, unique_keys=parsed_json is not None)
+        record = parse_record(text, allow_non_numeric, unique_keys=True)
+    except DuplicateKey:
+        return {}, False
     except ValueError:
         if parsed_json is not None:
             return {}, False  # really malformed: dead-lettered whole

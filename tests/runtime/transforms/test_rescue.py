@@ -61,6 +61,16 @@ def test_a_record_python_cannot_parse_is_rescued_whole_unless_spark_found_it_mal
     assert rescue_text("[" * 5000, schema, parsed_json="{}") == (None, False)  # too deep for Python too
 
 
+@pytest.mark.parametrize("text", ['{"id": "a", "id": "b"}', '{"x": {"y": 1, "y": 2}}', '{"l": [{}, {"k": 1, "k": 2}]}',
+                                  '{"some_nested_struct": {"field1": "a", "field1": "b"}}'])
+def test_a_record_with_a_name_given_twice_in_one_object_is_malformed_whoever_found_it(text):
+    """Nothing rescued and not parsed, whether Spark found the record well-formed (it keeps the last value: the
+    earlier one would be lost) or malformed: the record is dead-lettered whole."""
+    schema = load_spec(None).source_schema()
+    assert rescue_text(text, schema) == (None, False)
+    assert rescue_text(text, schema, parsed_json="{}") == (None, False)
+
+
 def test_sightings_name_unknown_fields_and_mismatches_with_types():
     schema = load_spec(None).source_schema()
     rescued = json.dumps({"device": "cam", "some_list_of_structs[3].value": "v", '["a[0]"]': 1})

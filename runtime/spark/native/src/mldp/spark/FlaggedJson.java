@@ -56,6 +56,11 @@ import scala.runtime.AbstractFunction2;
  * out of the same parse: two more fields after the flag, null when nothing was skipped. On a malformed record they
  * mean nothing (the caller rescues those in Python). A copied number is its token text, and strings are escaped as
  * Python escapes them ({@link PythonJson}): the same JSON text as the Python rescue writes.
+ *
+ * <p>An object that gives a name twice (at any depth, in a value the schema reads or not) makes the record malformed:
+ * Jackson's {@link JsonParser.Feature#STRICT_DUPLICATE_DETECTION} throws on the repeated name, which the PERMISSIVE
+ * parser turns into a corrupt record, as any JSON it cannot read ({@code from_json} keeps the last value, and the
+ * earlier one would be lost without a trace).
  */
 public final class FlaggedJson {
   private FlaggedJson() {}
@@ -189,7 +194,7 @@ public final class FlaggedJson {
     boolean skipped;
     /** A skipped value could not be copied (a string longer than Jackson reads): the record is left to Python. */
     boolean incomplete;
-    /** The record's skipped values by path (a duplicate key: the last value, at the first's place, as Python). */
+    /** The record's skipped values by path (a name given twice makes the record malformed: never two for one). */
     final LinkedHashMap<String, Captured> captured = new LinkedHashMap<>();
     final JsonFactory plain = new JsonFactory();
 
@@ -219,7 +224,10 @@ public final class FlaggedJson {
             @Override
             public JsonParser apply(JsonFactory factory, UTF8String record) {
               try {
-                return new Flagging(self, bytesParser(factory, record));
+                JsonParser parser = bytesParser(factory, record);
+                // a name given twice in one object throws (a malformed record): Spark would keep the last value only
+                parser.enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION);
+                return new Flagging(self, parser);
               } catch (IOException e) {
                 throw new RuntimeException(e);
               }
@@ -256,8 +264,7 @@ public final class FlaggedJson {
       for (int i = 0; i < width; i++) {
         values[i] = row.isNullAt(i) ? null : row.get(i, null);
       }
-      // a key was skipped and what it held is still in the record (a repeated key's earlier value is not: Spark
-      // keeps the last one), or could not be copied
+      // a key was skipped and what it held was copied, or could not be copied
       values[width] = skipped && (incomplete || !captured.isEmpty());
       if (!captured.isEmpty() && !incomplete) {  // incomplete: flagged with no rescued data, for Python
         try {
@@ -292,14 +299,6 @@ public final class FlaggedJson {
         generator.writeEndObject();
       }
       return out.toString();
-    }
-
-    /** Drop what was rescued inside an earlier value of the field the parser stands on (a key given twice: Spark,
-     * like Python's {@code json}, keeps the last value, so what the earlier one held is gone from both). A repeated
-     * unknown key itself is kept (its last value, at its first place). */
-    void forgetUnder(JsonStreamContext context) {
-      String path = Paths.text(segments(context), false);
-      captured.keySet().removeIf(key -> key.startsWith(path + ".") || key.startsWith(path + "["));
     }
 
     /** The path of the field (or element) a context stands on, from the record's root. */
@@ -340,7 +339,6 @@ public final class FlaggedJson {
         return;
       }
       String compact = out.toString();
-      // a repeated key: the last value, at the first one's place (a LinkedHashMap keeps it), as Python's dict
       captured.put(Paths.text(segments, false), new Captured(Paths.text(segments, true), typeOf(token), compact,
           example(compact)));
     }
@@ -422,15 +420,6 @@ public final class FlaggedJson {
     Flagging(State state, JsonParser parser) {
       super(parser);
       this.state = state;
-    }
-
-    @Override
-    public JsonToken nextToken() throws IOException {
-      JsonToken token = delegate.nextToken();
-      if (token == JsonToken.FIELD_NAME && !state.captured.isEmpty()) {
-        state.forgetUnder(delegate.getParsingContext());  // a repeated key: Spark keeps its last value
-      }
-      return token;
     }
 
     @Override
