@@ -169,7 +169,8 @@ def deeply_nested(depth: int = DEEP_NESTING) -> bytes:
 
 
 def duplicate_keys() -> bytes:
-    """One record with ``MODE`` given twice ("train" then "eval"): 1 good, the last value wins."""
+    """One record with ``MODE`` given twice ("train" then "eval"): 1 malformed, dead-lettered whole (Spark's parser
+    would keep the last value and lose the earlier one)."""
     text = json.dumps(record(210, MODE="train"))[:-1] + ', "MODE": "eval"}'
     return lines(text)
 
@@ -265,7 +266,7 @@ CASES: tuple[InputCase, ...] = (
               ("invalid_partition", "invalid_partition", "invalid_partition", "missing_required")),
     InputCase("ten_megabyte_line", ten_megabyte_line, "ten-mb.jsonl", "lines", 1, 0),
     InputCase("deeply_nested", deeply_nested, "deep.jsonl", "lines", 1, 1, ("malformed_json",)),
-    InputCase("duplicate_keys", duplicate_keys, "duplicates.jsonl", "lines", 1, 0),
+    InputCase("duplicate_keys", duplicate_keys, "duplicates.jsonl", "lines", 0, 1, ("malformed_json",)),
     InputCase("nan_infinity", nan_infinity, "nan.jsonl", "lines", 0, 1, ("malformed_json",)),
     InputCase("lenient_json", lenient_json, "lenient.jsonl", "lines", 1, 4, ("malformed_json",) * 4),
     InputCase("bom_lines", bom_lines, "bom.jsonl", "lines", 2, 0),

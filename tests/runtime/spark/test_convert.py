@@ -194,9 +194,14 @@ def test_malformed_records_keep_their_raw_text(case_batch: Batch) -> None:
     assert deep.startswith('{"id": "rec-00200"')
 
 
-def test_duplicate_keys_last_value_wins(case_batch: Batch) -> None:
-    (row,) = rows_of(case_batch.curated_rows(), case_batch.files["duplicate_keys"])
-    assert (row["event_mode"], row["mode"]) == ("eval", "eval")
+def test_a_record_with_a_key_given_twice_is_dead_lettered_whole(case_batch: Batch) -> None:
+    """``"MODE": "train", ..., "MODE": "eval"``: Spark's parser keeps "eval" and "train" would be lost, so the record
+    is malformed, its raw text (both values) in the dead letters, no curated row."""
+    source = case_batch.files["duplicate_keys"]
+    assert rows_of(case_batch.curated_rows(), source) == []
+    (dead,) = [row for row in case_batch.dead_letters() if row["file_id"] == source.file_id]
+    assert dead["raw_record"] == inputs.duplicate_keys().decode().strip()
+    assert dead["reason"].startswith("malformed_json") and "name twice" in dead["reason"]
 
 
 def test_nan_and_infinity_tokens_are_numbers_when_the_spec_allows_them(spark, tmp_path: Path) -> None:

@@ -35,7 +35,7 @@ def _pairs(text: str) -> list:
 
 @pytest.mark.parametrize("native", [True, False], ids=["one-parse", "from_json"])
 @pytest.mark.parametrize(("policy", "mismatch"), [("rescue", "dead_letter"), ("rescue", "rescue"),
-                                                  ("fail", "dead_letter")])
+                                                  ("fail", "dead_letter"), ("ignore", "dead_letter")])
 def test_a_record_with_a_name_given_twice_in_one_object_is_dead_lettered_whole(
         spark, tmp_path, monkeypatch, native, mismatch, policy):
     """``{"MODE": "train", "MODE": "test"}``: Spark keeps ``test``, and ``train`` was nowhere (no column, no
