@@ -55,6 +55,9 @@ INTERNAL_SIGNALS = {
         "a codec this environment cannot decode: the pre-check makes it the file's outcome (QUARANTINED)",
     "runtime.transforms.exact_json._HoldsNumber":
         "json.dumps met an exact number it cannot write: caught in exact_json.dumps, which lays that value out itself",
+    "runtime.transforms.rescue.DuplicateKey":
+        "a record gives a name twice in one object: caught in rescue_record, which makes the record malformed (a "
+        "dead letter), never raised to a command",
 }
 
 

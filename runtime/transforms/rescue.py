@@ -77,7 +77,9 @@ def general_path(text: str) -> str:
 
 
 class DuplicateKey(ValueError):
-    """An object of the record gives a name twice (:func:`parse_record` with ``unique_keys``)."""
+    """An object of the record gives a name twice (:func:`parse_record` with ``unique_keys``): a ``ValueError`` like
+    any JSON Python cannot read, outside :class:`runtime.errors.MldpError` (an internal signal: :func:`rescue_record`
+    catches it and makes the record malformed)."""
 
 
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
