@@ -288,15 +288,12 @@ ORDER BY file_id
 FOR UPDATE
 """
 
-#: Record every file's outcome of a batch in one statement, as resolved by the retry rule: the state, the error
-#: and the retry delay (NULL: the next attempt time stays) are stored as given; one history row per file. A row
-#: registered without an ETag (the reference schema's rows) gets the ETag and size the pre-check read: the version
-#: that was processed, so the lister never takes the same object for a newer version and the archive moves only it.
-#: An outcome ``given_back`` (the rule's answer to a PENDING outcome) gives the file back without counting the
-#: attempt (the state and attempt count the rule says, its error and last outcome kept, claimable at once in
-#: batches of at most its claim limit), recorded as UNCLAIMED with the reason. An outcome ``held`` (a file not
-#: converted, or stopped by ``schema_policy: fail``: nothing of it published) keeps the row's counts and dead-letter
-#: folder, those of its last conversion, which still hold its records; its history row has the outcome's own.
+#: Record every file's outcome of a batch in one statement, as the retry rule resolved it (state, error, retry delay:
+#: NULL keeps the next attempt time); one history row per file. A row registered without an ETag (the reference
+#: schema's) gets the ETag and size the pre-check read, the version processed. ``given_back`` (the rule's answer to a
+#: PENDING outcome) gives the file back uncharged (its error and last outcome kept, claimable at once in batches of at
+#: most its claim limit), recorded as UNCLAIMED with the reason. ``held`` (nothing of the file published: not converted,
+#: or stopped by ``schema_policy: fail``) keeps the row's counts and dead-letter folder; its history row has its own.
 FINISH_FILES = """
 WITH outcome AS (
     SELECT * FROM unnest(%(file_ids)s::bigint[], %(states)s::text[], %(errors)s::text[],
