@@ -45,7 +45,9 @@ the offending key):
 * Records must be RFC 8259 JSON: single-quoted strings, ``NaN``/``Infinity`` tokens (and such strings read as
   numbers), comments, unquoted field names and numbers with leading zeros make a record malformed
   (dead-lettered) unless ``json.allow`` lists ``single_quotes``, ``non_numeric_numbers``, ``comments``,
-  ``unquoted_field_names`` or ``numeric_leading_zeros``. A UTF-8 byte-order mark at the start of a file is fine.
+  ``unquoted_field_names`` or ``numeric_leading_zeros``. An object that gives a name twice makes a record malformed
+  too (no leniency: Spark would keep the last value and lose the earlier one; RFC 8259 §4 leaves such names to the
+  reader). A UTF-8 byte-order mark at the start of a file is fine.
   Content after a complete record on the same line is ignored by Spark's parser (not detected).
 
 Where each part lives (this module re-exports their public names):
