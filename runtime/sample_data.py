@@ -80,7 +80,8 @@ def bad_input_files(rng: random.Random, start_index: int) -> dict[str, tuple]:
                                       {**good[2], "MODE": ""}, record(rng, start_index + 13)]), 1, 3, "SUCCEEDED"),
         "ten-megabyte-line.jsonl": (jsonl([big]), 1, 0, "SUCCEEDED"),
         "deeply-nested.jsonl": (deep_line.encode() + jsonl([good[1]]), 1, 1, "SUCCEEDED"),
-        "duplicate-keys.jsonl": ((dup + "\n").encode(), 1, 0, "SUCCEEDED"),
+        # an object giving a name twice: malformed (Spark would keep the last value and lose the earlier one)
+        "duplicate-keys.jsonl": ((dup + "\n").encode(), 0, 1, "QUARANTINED"),
         # RFC 8259 has no NaN token: the record is malformed (a spec may allow non_numeric_numbers)
         "nan-infinity.jsonl": ((nan_line + "\n").encode(), 0, 1, "QUARANTINED"),
     }

@@ -28,7 +28,7 @@ def test_demo_runs_the_whole_pipeline_and_accounts_for_every_record(tmp_path, db
     dead_lines = sum(len([line for line in p.read_text().splitlines() if line.strip()])
                      for p in (bucket / "error-data-lake").rglob("*.json"))
     assert (curated_rows, dead_lines) == (result["expected_good_records"], result["expected_bad_records"])
-    assert result["files_by_state"] == {"FAILED": 1, "QUARANTINED": 7, "SUCCEEDED": 13}
+    assert result["files_by_state"] == {"FAILED": 1, "QUARANTINED": 8, "SUCCEEDED": 12}
     assert result["relisting"]["changed"] == 0  # the processor registered the overwritten file's new version
     assert (tmp_path / "bucket" / "curated-data-lake" / "json_parsed_parquet").is_dir()
     assert {p["state"] for p in result["problems"]} == {"FAILED", "QUARANTINED"}
