@@ -12,7 +12,7 @@ run (docs/exactly-once.md, "The protocol"):
 5. :meth:`~BatchProtocol.finish`: renew the lease and record that the batch publishes (stop if the batch was
    taken over), publish, for an Iceberg table commit the published files to it (:meth:`BatchProtocol.commit_table`,
    exactly once), commit every outcome in one transaction, archive the succeeded raw files, remove the dead
-   letters the batch's reprocessed files replace (:mod:`runtime.jobs.dead_letters`), clean the staging.
+   letters its files' latest conversions replace (:mod:`runtime.jobs.dead_letters`), clean the staging.
 
 Every failure of a file between the claim and the manifest is that file's outcome (pre-check, making it readable
 to Spark, conversion); any other error stops the run before the manifest, and the run gives the batch back without

@@ -225,7 +225,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         T + "jobs/test_inventory.py::test_two_writers_register_a_report_by_the_same_rules"),
     # -- a reprocessed file's dead letters (docs/iceberg.md "Reprocessing"): once, from the latest conversion ---------
     one_edit(
-        "the next run cleans a committed batch's staging without removing the dead letters its reprocess replaces",
+        "the next run cleans a committed batch's staging without removing the dead letters its conversions replace",
         "runtime/jobs/recovery.py", "dead_letters.clean_committed(self.store, self.tracking, self.layout, batch_id)",
         "pub.clean_staging(self.store, self.layout, batch_id)",
         T + "jobs/test_dead_letters.py::"
