@@ -15,9 +15,10 @@ Which job gets which argument, built from the props as plain dicts (the jobs and
 * the backfill job: the processor's arguments, draining with the backfill budget by default.
 
 **Escape hatch.** ``extra_lister_arguments`` / ``extra_processor_arguments`` add ``DefaultArguments`` and
-``spark_conf`` becomes Glue's ``--conf`` (``k1=v1 --conf k2=v2``). An argument the construct sets itself
-(:data:`LISTER_RESERVED`, :data:`PROCESSOR_RESERVED`) is refused with the prop that sets it, so an override can
-never silently break the runtime contract or the bundling; those tables and rules are in
+``spark_conf`` becomes Glue's ``--conf`` (``k1=v1 --conf k2=v2``), after the processor's own Spark setting (the
+runtime jar's row cache, :data:`platform_contract.spark.NATIVE_SPARK_CONF`), which it may override. An argument the
+construct sets itself (:data:`LISTER_RESERVED`, :data:`PROCESSOR_RESERVED`) is refused with the prop that sets it,
+so an override can never silently break the runtime contract or the bundling; those tables and rules are in
 :mod:`.reserved_arguments` (which the props apply), re-exported here.
 """
 
@@ -33,6 +34,7 @@ from platform_constructs.json_to_parquet_workflow.reserved_arguments import (
     LISTER_RESERVED,
     PROCESSOR_RESERVED,
 )
+from platform_contract.spark import NATIVE_SPARK_CONF
 from platform_contract.table import (
     ICEBERG,
     ICEBERG_DATABASE_ARGUMENT,
@@ -125,8 +127,9 @@ def processor_arguments(p: JsonToParquetWorkflowProps, code: GlueCodeAssets) -> 
     if p.transform_spec_uri is not None:
         arguments["--transform-spec"] = p.transform_spec_uri
     arguments.update(table_arguments(p))
-    if p.spark_conf:
-        arguments["--conf"] = spark_conf_argument(p.spark_conf)
+    # the runtime jar's cache of binary rows (platform_contract.spark), then the props' Spark properties (which may
+    # set the same key: theirs wins)
+    arguments["--conf"] = spark_conf_argument({**NATIVE_SPARK_CONF, **p.spark_conf})
     return {**arguments, **p.extra_processor_arguments}
 
 

