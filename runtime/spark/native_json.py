@@ -75,6 +75,8 @@ _PROBES: tuple[tuple[str, bool | None], ...] = (
     ('{"a": 1', None),
     ('{"t": {"u": [1, 2]}, "A": 3}', True),
     ('{"t": "text", "l": []}', False),
+    # a value of the wrong type inside nested objects (partial results, read by the jar's own nested-object reader)
+    ('{"a": 1, "s": {"b": "x"}, "l": [{"n": "p"}, {"n": {"o": 1}, "m": 2}]}', None),
     # numbers as their text (a jar that copies them through a double disagrees with the Python rescue)
     ('{"a": 1, "n": [1.2345678901234567890123, 1e400, -0.0, 1E+2, 123456789012345678901234567890], "s": {"m": -1e-7}}',
      True),

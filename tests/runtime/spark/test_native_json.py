@@ -102,6 +102,47 @@ def test_the_native_parse_is_from_json_value_for_value(spark):
         assert sum(CORRUPT_RECORD_COLUMN in (row["ours"] or "") for row in rows) >= 8  # the malformed ones
 
 
+#: A read schema with objects nested three deep, in lists, lists of lists and map values (the native parse reads
+#: nested objects itself: ``NestedObjects.java``), and records that put every kind of token where they are.
+_NESTED_SCHEMA = ("a int, s struct<b:int, t:struct<c:array<struct<d:bigint,e:string,f:decimal(5,2)>>>, g:boolean>, "
+                  "m map<string,struct<h:double>>, l array<array<struct<i:int>>>, _corrupt_record string")
+_NESTED_TEXTS = [
+    '{"a": 1, "s": {"b": 2, "t": {"c": [{"d": 3, "e": "x", "f": 1.25}, {"d": null}, {}]}, "g": true}}',
+    '{"a": 1, "s": {"b": "two", "t": {"c": [{"d": 3}]}, "g": false}}',
+    '{"a": 1, "s": {"b": 2, "t": {"c": [{"d": "three", "e": "x"}, {"d": 4}]}}}',
+    '{"s": {"t": {"c": [{"d": 1, "f": 123456.7}]}}, "a": "x"}',
+    '{"s": {"t": {"c": [{"e": {"an": ["object", 1]}, "zz": {"q": 1}}]}, "unknown": 1}, "a": 2}',
+    '{"s": [1, 2], "a": 3}', '{"s": "text", "a": 3}', '{"s": 7}', '{"s": true}', '{"s": null, "m": null}',
+    '{"s": {"t": []}}', '{"s": {"t": {"c": {"d": 1}}}}', '{"s": {"t": {"c": [1, "x", null, []]}}}',
+    '{"m": {"k": {"h": 1.5, "o": 2}, "j": {"h": "no"}, "n": null}}', '{"m": {"k": 3}}',
+    '{"l": [[{"i": 1}, {"i": "x"}], [], null, [{"z": 1}]]}', '{"l": [{"i": 1}]}',
+    '{"s": {"b": 1, "t": {"c": [{"d": 1}', '{"s": {"b": 1}} trailing', '{"s": {"g": tru}}',
+    '{"s": {"b": 1.5, "t": {"c": [{"d": 1e400, "f": "1.5"}]}}}', "{'s': {'b': 1}}", '{s: {b: 1}, "a": 01}',
+]
+
+
+def test_nested_objects_are_read_as_from_json_reads_them(spark):
+    """Objects at every depth (in structs, lists, lists of lists, map values), with values of the wrong type at each
+    depth (partial results), unknown keys, tokens that are not objects where an object is read, truncated and
+    lenient-only records: the native parse gives ``from_json``'s values, under strict options and every leniency."""
+    from pyspark.sql.types import _parse_datatype_string
+
+    schema = _parse_datatype_string(_NESTED_SCHEMA)
+    values = ", ".join(f"(CAST(X'{text.encode('utf-8').hex()}' AS STRING))" for text in _NESTED_TEXTS)
+    frame = spark.sql(f"VALUES {values} AS t(value)")
+    lenient = {key: "true" for key in ("allowSingleQuotes", "allowNonNumericNumbers", "allowComments",
+                                       "allowUnquotedFieldNames", "allowNumericLeadingZeros")}
+    assert native_json.available(spark)
+    for options in (json_parse_options(), json_parse_options(lenient)):
+        native = native_json.flagged_from_json(spark, F.col("value"), schema, options)
+        ours = F.to_json(F.struct(*[native.getField(name).alias(name) for name in schema.fieldNames()]))
+        rows = frame.select("value", F.to_json(F.from_json("value", schema, options)).alias("spark"),
+                            ours.alias("ours")).collect()
+        assert [(row["value"], row["ours"]) for row in rows if row["spark"] != row["ours"]] == []
+        partial = [json.loads(row["ours"]) for row in rows if row["value"] == _NESTED_TEXTS[2]][0]
+        assert partial["s"]["t"]["c"][1] == {"d": 4} and CORRUPT_RECORD_COLUMN in partial  # a partial result
+
+
 def test_the_flag_is_exactly_the_records_holding_a_key_the_spec_does_not_read(spark, tmp_path):
     """On every well-formed record the flag equals "the rescue finds an unknown field" (both ways: it never misses
     one, and never asks Python for nothing), wrong-case names, keys holding ':' and escaped colons included."""

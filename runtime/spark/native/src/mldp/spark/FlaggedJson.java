@@ -217,7 +217,7 @@ public final class FlaggedJson {
           actual = actual.add(field);
         }
       }
-      JacksonParser raw = new JacksonParser(actual, parsed, false, JacksonParser.$lessinit$greater$default$4());
+      JacksonParser raw = new NestedObjects(actual, parsed);  // Spark's parser, nested objects read cheaper
       State self = this;
       AbstractFunction2<JsonFactory, UTF8String, JsonParser> create =
           new AbstractFunction2<JsonFactory, UTF8String, JsonParser>() {
