@@ -139,7 +139,7 @@ def test_nested_objects_are_read_as_from_json_reads_them(spark):
         rows = frame.select("value", F.to_json(F.from_json("value", schema, options)).alias("spark"),
                             ours.alias("ours")).collect()
         assert [(row["value"], row["ours"]) for row in rows if row["spark"] != row["ours"]] == []
-        partial = [json.loads(row["ours"]) for row in rows if row["value"] == _NESTED_TEXTS[2]][0]
+        partial = next(json.loads(row["ours"]) for row in rows if row["value"] == _NESTED_TEXTS[2])
         assert partial["s"]["t"]["c"][1] == {"d": 4} and CORRUPT_RECORD_COLUMN in partial  # a partial result
 
 
