@@ -158,7 +158,8 @@ class JsonToParquetWorkflowSettings:
     #: construct sets itself, ``--conf`` included, are refused.
     extra_processor_arguments: Mapping[str, str] = field(default_factory=dict)
     #: Spark properties of the processor and backfill jobs (``{"spark.sql.shuffle.partitions": "64"}``), passed
-    #: as Glue's ``--conf`` argument.
+    #: as Glue's ``--conf`` argument, after the processor's own ``spark.sql.cache.serializer`` (the runtime jar's
+    #: cache of binary rows), which a key of the same name here overrides.
     spark_conf: Mapping[str, str] = field(default_factory=dict)
     #: Retention of the jobs' Glue log groups (``/aws-glue/jobs/<security configuration>-role/<role>/output`` and
     #: ``/error``), which the stack creates encrypted with the security configuration's key.

@@ -7,8 +7,8 @@ import os
 from pyspark import SparkContext
 from pyspark.sql import SparkSession
 
-from platform_contract.spark import NATIVE_SPARK_CONF
-from runtime.spark.native_json import jar_path
+from platform_contract.spark import CACHE_SERIALIZER_CONF, NATIVE_SPARK_CONF, ROW_CACHE_SERIALIZER
+from runtime.spark.native_json import JAR_NAME, jar_path
 
 #: Correctness settings applied to every session, including a reused Glue session (runtime SQL confs).
 SESSION_CONF: dict[str, str] = {
@@ -87,4 +87,26 @@ def get_spark(app_name: str = "mldp") -> SparkSession:
         session.sparkContext.setLogLevel(os.environ.get("MLDP_SPARK_LOG_LEVEL", "WARN"))
     for key, value in SESSION_CONF.items():
         session.conf.set(key, value)
+    check_cache_serializer(session)
     return session
+
+
+#: Spark's own cache serializer (what ``spark_conf`` sets to do without the runtime jar's).
+SPARK_CACHE_SERIALIZER = "org.apache.spark.sql.execution.columnar.DefaultCachedBatchSerializer"
+
+
+def check_cache_serializer(session: SparkSession, name: str | None = None) -> None:
+    """Fail at once, saying what to fix, when the session's cache serializer (``name``: by default the session's
+    ``spark.sql.cache.serializer``) is the runtime jar's and this JVM cannot load it: Spark would only find out at
+    the first cached batch, and fail every batch. (A Glue job gets the setting from the workflow's ``--conf`` and the
+    class from its ``--extra-jars``.)"""
+    name = name or session.conf.get(CACHE_SERIALIZER_CONF, None)
+    if not name or not name.startswith(ROW_CACHE_SERIALIZER.rsplit(".", 1)[0] + "."):
+        return
+    try:
+        session.sparkContext._jvm.org.apache.spark.util.Utils.classForName(name, True, False)
+    except Exception as exc:
+        raise RuntimeError(
+            f"{CACHE_SERIALIZER_CONF} is {name}, which this Spark cannot load ({str(exc).splitlines()[0]}): put the "
+            f"runtime jar ({JAR_NAME}) on the classpath (the workflow passes it as --extra-jars), or set the "
+            f"workflow's spark_conf {{'{CACHE_SERIALIZER_CONF}': '{SPARK_CACHE_SERIALIZER}'}}") from exc

@@ -69,3 +69,12 @@ def test_a_row_larger_than_a_batch_is_cached_whole(spark) -> None:
             (0, 5_000_000), (1, 5_000_001), (2, 5_000_002)]
     finally:
         big.unpersist(blocking=True)
+
+
+def test_a_cache_serializer_of_the_jar_that_cannot_be_loaded_fails_at_once_with_the_fix(spark) -> None:
+    from runtime.spark.session import SPARK_CACHE_SERIALIZER, check_cache_serializer
+
+    check_cache_serializer(spark)  # the session's own: loadable
+    with pytest.raises(RuntimeError, match="cannot load .*--extra-jars.*" + SPARK_CACHE_SERIALIZER):
+        check_cache_serializer(spark, "mldp.spark.NoSuchSerializer")
+    check_cache_serializer(spark, "org.example.NotOurs")  # another's: Spark's business
