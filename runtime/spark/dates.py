@@ -31,11 +31,16 @@ def _sql_string(value: str) -> str:
 
 
 def mask_regex(mask: str) -> str:
-    """A Java regular expression that matches exactly the texts of ``mask``'s shape: ``[0-9]`` for each ``0``, every
-    other character literally (escaped unless it is a letter or digit: a backslash before any other character is
-    always a literal in Java), anchored at both ends (``\\z``: ``$`` would also accept a final line break)."""
-    pattern = "".join("[0-9]" if char == "0" else char if char.isalnum() else "\\" + char for char in mask)
-    return f"^{pattern}\\z"
+    """A Java regular expression that matches exactly the texts of ``mask``'s shape: ``[0-9]`` for each ``0``, a
+    letter or digit as itself, any other character as a class of that one character (``[.]``), anchored at both
+    ends (``(?s)`` and ``(?!.)``: the end of the text; ``$`` would also accept a final line break). It holds no
+    backslash: the SQL parser keeps a string literal's backslashes as they are under
+    ``spark.sql.parser.escapedStringLiterals``, where ``\\.`` would stop matching a dot. A mask character that
+    cannot stand alone in a class (``\\ [ ] ^ &``, or a quote) raises ``ValueError``; date formats have none."""
+    if any(char in "\\[]^&'\"" for char in mask):
+        raise ValueError(f"mask {mask!r}: a character that cannot be matched without a backslash")
+    pattern = "".join("[0-9]" if char == "0" else char if char.isalnum() else f"[{char}]" for char in mask)
+    return f"(?s)^{pattern}(?!.)"
 
 
 def _canonical_sql(source: str, fmt: DateFormat) -> str:

@@ -42,8 +42,6 @@ def test_a_format_matches_only_its_exact_shape(spark, pattern: str) -> None:
     assert {value: parsed[value] for value in near_misses} == dict.fromkeys(near_misses)
 
 
-@pytest.mark.xfail(strict=True, reason="the mask regex escapes separators with a backslash, which the SQL parser "
-                   "keeps under spark.sql.parser.escapedStringLiterals=true: every formatted date is null")
 @pytest.mark.parametrize(("pattern", "example"), EXAMPLES)
 def test_a_format_parses_its_example_whatever_the_sql_string_literal_setting(spark, pattern: str,
                                                                              example: str) -> None:
