@@ -7,7 +7,7 @@ from datetime import date
 
 import pytest
 
-from runtime.spark.dates import parse_date_sql
+from runtime.spark.dates import mask_regex, parse_date_sql
 from runtime.transforms.dates import compile_date_format
 from runtime.transforms.model import ColumnSpec
 
@@ -57,3 +57,12 @@ def test_a_format_parses_its_example_whatever_the_sql_string_literal_setting(spa
     finally:
         spark.conf.unset("spark.sql.parser.escapedStringLiterals")
     assert {row.v: row.d for row in rows} == {example: date(2024, 1, 5), example + "\n": None}
+
+
+def test_a_mask_regex_holds_no_backslash_and_refuses_a_character_that_would_need_one() -> None:
+    """Every separator a date format may use is matched without a backslash (what keeps the match independent of
+    ``spark.sql.parser.escapedStringLiterals``); a mask character a one-character class cannot hold is refused."""
+    for pattern in ("yyyy-MM-dd", "yyyy/MM/dd", "dd.MM.yyyy", "yyyy, dd_MM", "MM dd yyyy"):
+        assert "\\" not in mask_regex(compile_date_format(pattern).mask)
+    with pytest.raises(ValueError, match="without a backslash"):
+        mask_regex("0000[00]00")
