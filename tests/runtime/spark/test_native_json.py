@@ -77,13 +77,9 @@ def _gives_a_name_twice(text: str) -> bool:
     return False
 
 
-def test_the_native_parse_is_from_json_value_for_value(spark):
-    """Under strict options and under every leniency, the native parse gives ``from_json``'s values (partial
-    results of a mistyped record and ``_corrupt_record`` included), as ``to_json`` writes them; but a record with a
-    name given twice in one object is malformed (``from_json`` keeps the last value)."""
-    schema = load_spec(None).read_schema()
-    texts = HOSTILE_TEXTS + [json.dumps(drifting_record(random.Random(3), n, drift=0.5, mismatches=True))
-                             for n in range(200)]
+def _both_parses(spark, schema, texts: list[str]):
+    """For strict options, then every leniency: rows of each text (``value``) with ``from_json``'s result
+    (``spark``) and the native parse's (``ours``), each as ``to_json`` writes it."""
     values = ", ".join(f"(CAST(X'{text.encode('utf-8').hex()}' AS STRING))" for text in texts)
     frame = spark.sql(f"VALUES {values} AS t(value)")
     lenient = {key: "true" for key in ("allowSingleQuotes", "allowNonNumericNumbers", "allowComments",
@@ -92,8 +88,17 @@ def test_the_native_parse_is_from_json_value_for_value(spark):
     for options in (json_parse_options(), json_parse_options(lenient)):
         native = native_json.flagged_from_json(spark, F.col("value"), schema, options)
         ours = F.to_json(F.struct(*[native.getField(name).alias(name) for name in schema.fieldNames()]))
-        rows = frame.select("value", F.to_json(F.from_json("value", schema, options)).alias("spark"),
-                            ours.alias("ours")).collect()
+        yield frame.select("value", F.to_json(F.from_json("value", schema, options)).alias("spark"),
+                           ours.alias("ours")).collect()
+
+
+def test_the_native_parse_is_from_json_value_for_value(spark):
+    """Under strict options and under every leniency, the native parse gives ``from_json``'s values (partial
+    results of a mistyped record and ``_corrupt_record`` included), as ``to_json`` writes them; but a record with a
+    name given twice in one object is malformed (``from_json`` keeps the last value)."""
+    texts = HOSTILE_TEXTS + [json.dumps(drifting_record(random.Random(3), n, drift=0.5, mismatches=True))
+                             for n in range(200)]
+    for rows in _both_parses(spark, load_spec(None).read_schema(), texts):
         assert len(rows) == len(texts)
         twice = [row for row in rows if _gives_a_name_twice(row["value"])]
         assert [row["value"] for row in rows if row["spark"] != row["ours"] and row not in twice] == []
@@ -127,17 +132,7 @@ def test_nested_objects_are_read_as_from_json_reads_them(spark):
     lenient-only records: the native parse gives ``from_json``'s values, under strict options and every leniency."""
     from pyspark.sql.types import _parse_datatype_string
 
-    schema = _parse_datatype_string(_NESTED_SCHEMA)
-    values = ", ".join(f"(CAST(X'{text.encode('utf-8').hex()}' AS STRING))" for text in _NESTED_TEXTS)
-    frame = spark.sql(f"VALUES {values} AS t(value)")
-    lenient = {key: "true" for key in ("allowSingleQuotes", "allowNonNumericNumbers", "allowComments",
-                                       "allowUnquotedFieldNames", "allowNumericLeadingZeros")}
-    assert native_json.available(spark)
-    for options in (json_parse_options(), json_parse_options(lenient)):
-        native = native_json.flagged_from_json(spark, F.col("value"), schema, options)
-        ours = F.to_json(F.struct(*[native.getField(name).alias(name) for name in schema.fieldNames()]))
-        rows = frame.select("value", F.to_json(F.from_json("value", schema, options)).alias("spark"),
-                            ours.alias("ours")).collect()
+    for rows in _both_parses(spark, _parse_datatype_string(_NESTED_SCHEMA), _NESTED_TEXTS):
         assert [(row["value"], row["ours"]) for row in rows if row["spark"] != row["ours"]] == []
         partial = next(json.loads(row["ours"]) for row in rows if row["value"] == _NESTED_TEXTS[2])
         assert partial["s"]["t"]["c"][1] == {"d": 4} and CORRUPT_RECORD_COLUMN in partial  # a partial result
