@@ -13,9 +13,19 @@ from __future__ import annotations
 #: re-queued by ``mldp requeue`` that is QUARANTINED again). Never the folder of that outcome itself, nor any recorded
 #: after it (a later conversion's), nor one of another version (other content); nothing for a batch that recorded no
 #: outcome (abandoned, or not yet committed), nor for a QUARANTINED reprocess (the file keeps its old rows, so the old
-#: dead letters that go with them). Served by ``idx_history_batch`` and ``idx_history_file``.
+#: dead letters that go with them).
+#:
+#: And for each file ``batch_id`` recorded a final outcome (SUCCEEDED or QUARANTINED) of a newer version for: every
+#: older version's folders but that version's latest published one (of its last SUCCEEDED or QUARANTINED outcome).
+#: An older version's own conversions leave one folder each time it SUCCEEDS, but a QUARANTINED reprocess publishes
+#: its folder beside the older one (the file keeps its rows: see above); once a newer version has taken the key, the
+#: older version never succeeds again, and its records would stay in the prefix twice for good. Its latest
+#: diagnosis stays (the newer version keeps its older version's bad records: other bytes); an older version with
+#: no such outcome keeps every folder.
+#: Served by ``idx_history_batch`` and ``idx_history_file``.
 REPLACED_DEAD_LETTERS = """
-SELECT DISTINCT earlier.file_id, earlier.dead_letter_path
+SELECT file_id, dead_letter_path FROM (
+SELECT earlier.file_id, earlier.dead_letter_path
 FROM file_processing_history AS latest
 JOIN file_processing_history AS earlier
     ON earlier.file_id = latest.file_id
@@ -35,5 +45,28 @@ WHERE latest.batch_id = %(batch_id)s
     AND earlier.dead_letter_path IS NOT NULL
     AND earlier.batch_id IS DISTINCT FROM latest.batch_id
     AND earlier.dead_letter_path IS DISTINCT FROM latest.dead_letter_path
-ORDER BY earlier.file_id, earlier.dead_letter_path
+UNION
+SELECT older.file_id, older.dead_letter_path
+FROM file_processing_history AS latest
+JOIN file_processing_history AS older
+    ON older.file_id = latest.file_id
+    AND older.history_id < latest.history_id
+    AND older.version < latest.version
+WHERE latest.batch_id = %(batch_id)s
+    AND latest.event = 'OUTCOME'
+    AND latest.processing_status IN ('SUCCEEDED', 'QUARANTINED')
+    AND older.dead_letter_path IS NOT NULL
+    AND older.dead_letter_path IS DISTINCT FROM latest.dead_letter_path
+    AND older.dead_letter_path <> (  -- none kept (no published final outcome): none removed
+        SELECT kept.dead_letter_path FROM file_processing_history AS kept
+        WHERE kept.file_id = older.file_id
+            AND kept.version = older.version
+            AND kept.history_id < latest.history_id
+            AND kept.event = 'OUTCOME'
+            AND kept.processing_status IN ('SUCCEEDED', 'QUARANTINED')
+            AND kept.dead_letter_path IS NOT NULL
+        ORDER BY kept.history_id DESC
+        LIMIT 1)
+) AS replaced
+ORDER BY file_id, dead_letter_path
 """

@@ -1,7 +1,7 @@
 """The dead-letter removal after a file's latest conversion is committed (runtime/jobs/dead_letters.py, its call in
 runtime/jobs/recovery.py ``clean_finished_staging``), beyond ``mldp reprocess``: a QUARANTINED file re-queued, a
-committed batch whose manifest cannot be read any more, a store that refuses the removal once; and the two known
-limitations (strict xfails, docs/iceberg.md "Reprocessing"). Found by the review of 2026-12-06 (evening); real
+committed batch whose manifest cannot be read any more, a store that refuses the removal once; and a QUARANTINED
+reprocess followed by a new version (docs/iceberg.md "Reprocessing"). Found by the review of 2026-12-06 (evening); real
 PostgreSQL, local Spark, the local store."""
 
 from __future__ import annotations
@@ -117,15 +117,13 @@ def test_a_held_reprocess_keeps_naming_the_dead_letters_that_hold_the_files_bad_
     assert first_path in text.split("dead letters", 1)[1].splitlines()[0], text
 
 
-@pytest.mark.xfail(strict=True, reason="known limitation (docs/iceberg.md, Reprocessing): a QUARANTINED reprocess "
-                   "publishes its dead letters beside the old ones; a new version then keeps both")
-def test_a_quarantined_reprocess_then_a_new_version_leaves_the_old_versions_bad_records_twice_for_good(
+def test_a_quarantined_reprocess_then_a_new_version_leaves_the_old_versions_bad_records_once(
         tmp_path, db_conn, db_url, spark):
     """docs/iceberg.md: a reprocess that is QUARANTINED keeps the old rows and dead letters and publishes its own
-    beside them, "known limitation, until the file succeeds". If the next thing that happens to the key is a new
-    upload, that version never succeeds: version 2 SUCCEEDS, its commit retracts version 1's rows, and a new
-    version "keeps its older version's dead letters", so version 1's bad record stays in the dead-letter prefix
-    twice (both folders are version 1's) with nothing left that would ever remove one."""
+    beside them, until the file succeeds. If the next thing that happens to the key is a new upload, version 1 never
+    succeeds again: version 2 SUCCEEDS, its commit retracts version 1's rows, and version 1 keeps one folder, its
+    latest diagnosis (the QUARANTINED reprocess's), so its bad records are in the prefix once (before: twice for
+    good; found by the review of 2026-12-06)."""
     from tests.runtime.jobs.test_dead_letters import GOOD, reprocess_all
     from tests.support.iceberg import iceberg_processor
 
@@ -149,8 +147,7 @@ def test_a_quarantined_reprocess_then_a_new_version_leaves_the_old_versions_bad_
     assert (version, bad) == (2, 0)
 
     found = dead_letters_by_folder(store)
-    total = sum(found.values(), Counter())
-    assert total["b-date"] == 1, f"version 1's bad record is in the dead-letter prefix {total['b-date']} times: {found}"
+    assert found == {quarantined_path.removeprefix(LAYOUT.dead_letter_prefix): Counter({"b-date": 1, "m-list": 1})}
 
 
 def test_a_quarantined_file_requeued_that_is_quarantined_again_keeps_its_bad_records_once(tmp_path, db_conn, spark):
