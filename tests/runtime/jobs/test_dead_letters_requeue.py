@@ -170,3 +170,47 @@ def test_a_quarantined_file_requeued_that_is_quarantined_again_keeps_its_bad_rec
     found = dead_letters_by_folder(store)
     total = sum(found.values(), Counter())
     assert total == Counter({"b-date": 1, "m-list": 1}), f"{len(found)} folders: {found}"
+
+
+@pytest.mark.xfail(strict=True, reason="review s30b: a newer version QUARANTINED only because it ran out of attempts "
+                   "retracts nothing (its batch saw it FAILED), so the older version's rows stay the table's; the "
+                   "removal still keeps the older version's latest diagnosis (the QUARANTINED reprocess's, every "
+                   "record) and deletes the folder that goes with those rows: a record is then a row and a dead "
+                   "letter")
+def test_a_new_version_that_runs_out_of_attempts_leaves_the_old_versions_rows_and_their_own_dead_letters(
+        tmp_path, db_conn, db_url, spark):
+    """docs/iceberg.md: a new version "quarantined only when a later run records that it ran out of attempts ...
+    keeps [the earlier versions' rows]". Version 1 SUCCEEDED (m-list a rescued row, b-date in folder A), then a
+    reprocess under the default spec is QUARANTINED (every record bad, folder B; the rows of A kept). Version 2 is
+    uploaded and vanishes before it is read: FAILED, recorded QUARANTINED (gave up after 1 attempt), its batch
+    retracts nothing. The table still holds version 1's rows from A's conversion, so A is the folder that goes with
+    them; the removal keeps B instead (the latest diagnosis), deletes A, and m-list is both a table row and a dead
+    letter (before the change: A and B both, b-date twice as well)."""
+    from tests.runtime.jobs.test_dead_letters import reprocess_all
+    from tests.support.iceberg import iceberg_processor, iceberg_table, table_rows
+
+    store = LocalStore(tmp_path)
+    store.put_bytes(KEY, jsonl([MISMATCH, BAD_DATE]))
+    run_lister(store, db_conn)
+    rescue = spec_with(on_type_mismatch="rescue")
+    iceberg_processor(store, db_conn, spark, db_url, spec=rescue).drain()  # SUCCEEDED: m-list a row, b-date bad
+    reprocess_all(db_conn, store)
+    iceberg_processor(store, db_conn, spark, db_url).drain()  # the default spec: every record bad, QUARANTINED
+    _, _, _, bad, _ = tracked(db_conn)
+    assert bad == 2 and len(dead_letters_by_folder(store)) == 2
+
+    store.put_bytes(KEY, jsonl([MISMATCH]))  # version 2 ...
+    run_lister(store, db_conn)
+    store.delete(KEY)  # ... gone before it is read: FAILED, and with one attempt allowed, QUARANTINED
+    iceberg_processor(store, db_conn, spark, db_url, max_attempts=1).drain()
+    with db_conn.cursor() as cur:
+        cur.execute("SELECT processing_status, version, error_message FROM file_processing_status")
+        state, version, error = cur.fetchone()
+    db_conn.commit()
+    assert (state, version) == ("QUARANTINED", 2) and error.startswith("gave up after 1 attempt"), error
+
+    rows = [row[0] for row in table_rows(iceberg_table(store, db_url))]
+    assert rows == ["m-list"]  # version 1's rows, not retracted
+    letters = sum(dead_letters_by_folder(store).values(), Counter())
+    everywhere = letters + Counter(rows)
+    assert everywhere == Counter({"m-list": 1, "b-date": 1}), f"table rows {rows}, dead letters {letters}"
