@@ -16,12 +16,13 @@ from __future__ import annotations
 #: dead letters that go with them).
 #:
 #: And for each file ``batch_id`` recorded a final outcome (SUCCEEDED or QUARANTINED) of a newer version for: every
-#: older version's folders but that version's latest published one (of its last SUCCEEDED or QUARANTINED outcome).
-#: An older version's own conversions leave one folder each time it SUCCEEDS, but a QUARANTINED reprocess publishes
-#: its folder beside the older one (the file keeps its rows: see above); once a newer version has taken the key, the
-#: older version never succeeds again, and its records would stay in the prefix twice for good. Its latest
-#: diagnosis stays (the newer version keeps its older version's bad records: other bytes); an older version with
-#: no such outcome keeps every folder.
+#: older version's folders but one. An older version's own conversions leave one folder each time it SUCCEEDS, but a
+#: QUARANTINED reprocess publishes its folder beside the older one (the file keeps its rows: see above); once a newer
+#: version has taken the key, the older version never succeeds again, and its records would stay in the prefix twice
+#: for good. The folder that stays is the one of its last SUCCEEDED conversion, which goes with its rows (a newer
+#: version QUARANTINED for running out of attempts does not retract them), none if that one had no bad record; for a
+#: version that never SUCCEEDED (no rows), that of its last QUARANTINED conversion; every folder for a version with
+#: neither (the newer version keeps its older version's bad records: other bytes).
 #: Served by ``idx_history_batch`` and ``idx_history_file``.
 REPLACED_DEAD_LETTERS = """
 SELECT file_id, dead_letter_path FROM (
@@ -57,16 +58,29 @@ WHERE latest.batch_id = %(batch_id)s
     AND latest.processing_status IN ('SUCCEEDED', 'QUARANTINED')
     AND older.dead_letter_path IS NOT NULL
     AND older.dead_letter_path IS DISTINCT FROM latest.dead_letter_path
-    AND older.dead_letter_path <> (  -- none kept (no published final outcome): none removed
-        SELECT kept.dead_letter_path FROM file_processing_history AS kept
-        WHERE kept.file_id = older.file_id
-            AND kept.version = older.version
-            AND kept.history_id < latest.history_id
-            AND kept.event = 'OUTCOME'
-            AND kept.processing_status IN ('SUCCEEDED', 'QUARANTINED')
-            AND kept.dead_letter_path IS NOT NULL
-        ORDER BY kept.history_id DESC
-        LIMIT 1)
+    AND CASE WHEN EXISTS (SELECT 1 FROM file_processing_history AS won
+                          WHERE won.file_id = older.file_id AND won.version = older.version
+                              AND won.history_id < latest.history_id
+                              AND won.event = 'OUTCOME' AND won.processing_status = 'SUCCEEDED')
+        -- it SUCCEEDED: the folder of its last SUCCEEDED conversion stays (none: nothing stays), the one that goes
+        -- with its rows, which a newer version may not have retracted (one QUARANTINED for running out of attempts)
+        THEN older.dead_letter_path IS DISTINCT FROM (
+            SELECT won.dead_letter_path FROM file_processing_history AS won
+            WHERE won.file_id = older.file_id AND won.version = older.version
+                AND won.history_id < latest.history_id
+                AND won.event = 'OUTCOME' AND won.processing_status = 'SUCCEEDED'
+            ORDER BY won.history_id DESC
+            LIMIT 1)
+        -- it never did (no rows): its last QUARANTINED conversion's folder stays; none at all: every folder stays
+        ELSE older.dead_letter_path <> (
+            SELECT lost.dead_letter_path FROM file_processing_history AS lost
+            WHERE lost.file_id = older.file_id AND lost.version = older.version
+                AND lost.history_id < latest.history_id
+                AND lost.event = 'OUTCOME' AND lost.processing_status = 'QUARANTINED'
+                AND lost.dead_letter_path IS NOT NULL
+            ORDER BY lost.history_id DESC
+            LIMIT 1)
+        END
 ) AS replaced
 ORDER BY file_id, dead_letter_path
 """

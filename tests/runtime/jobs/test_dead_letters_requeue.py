@@ -121,9 +121,9 @@ def test_a_quarantined_reprocess_then_a_new_version_leaves_the_old_versions_bad_
         tmp_path, db_conn, db_url, spark):
     """docs/iceberg.md: a reprocess that is QUARANTINED keeps the old rows and dead letters and publishes its own
     beside them, until the file succeeds. If the next thing that happens to the key is a new upload, version 1 never
-    succeeds again: version 2 SUCCEEDS, its commit retracts version 1's rows, and version 1 keeps one folder, its
-    latest diagnosis (the QUARANTINED reprocess's), so its bad records are in the prefix once (before: twice for
-    good; found by the review of 2026-12-06)."""
+    succeeds again: version 2 SUCCEEDS, its commit retracts version 1's rows, and version 1 keeps one folder, that of
+    its last SUCCEEDED conversion, so its bad records are in the prefix once (before: twice for good; found by the
+    review of 2026-12-06)."""
     from tests.runtime.jobs.test_dead_letters import GOOD, reprocess_all
     from tests.support.iceberg import iceberg_processor
 
@@ -146,8 +146,8 @@ def test_a_quarantined_reprocess_then_a_new_version_leaves_the_old_versions_bad_
     _, _, _, bad, version = tracked(db_conn)
     assert (version, bad) == (2, 0)
 
-    found = dead_letters_by_folder(store)
-    assert found == {quarantined_path.removeprefix(LAYOUT.dead_letter_prefix): Counter({"b-date": 1, "m-list": 1})}
+    found = dead_letters_by_folder(store)  # version 1's last SUCCEEDED conversion's folder (its rows are retracted)
+    assert found == {v1_path.removeprefix(LAYOUT.dead_letter_prefix): Counter({"b-date": 1})}
 
 
 def test_a_quarantined_file_requeued_that_is_quarantined_again_keeps_its_bad_records_once(tmp_path, db_conn, spark):
@@ -172,11 +172,6 @@ def test_a_quarantined_file_requeued_that_is_quarantined_again_keeps_its_bad_rec
     assert total == Counter({"b-date": 1, "m-list": 1}), f"{len(found)} folders: {found}"
 
 
-@pytest.mark.xfail(strict=True, reason="review s30b: a newer version QUARANTINED only because it ran out of attempts "
-                   "retracts nothing (its batch saw it FAILED), so the older version's rows stay the table's; the "
-                   "removal still keeps the older version's latest diagnosis (the QUARANTINED reprocess's, every "
-                   "record) and deletes the folder that goes with those rows: a record is then a row and a dead "
-                   "letter")
 def test_a_new_version_that_runs_out_of_attempts_leaves_the_old_versions_rows_and_their_own_dead_letters(
         tmp_path, db_conn, db_url, spark):
     """docs/iceberg.md: a new version "quarantined only when a later run records that it ran out of attempts ...
