@@ -275,7 +275,7 @@ class TrackingStore:
     def replaced_dead_letters(self, batch_id: str) -> list[tuple[int, str]]:
         """(file id, dead-letter folder) of the earlier conversions of the same version of each file whose outcome
         ``batch_id`` recorded replaces them (:data:`runtime.db.dead_letter_queries.REPLACED_DEAD_LETTERS`: SUCCEEDED,
-        or QUARANTINED with nothing converted before), and of older versions but their latest diagnosis when the outcome
+        or QUARANTINED with nothing converted before), and of older versions but the folder each keeps when the outcome
         is a newer version's final one; nothing for a batch that recorded no outcome."""
         with self._transaction() as cur:
             cur.execute(dead_letter_queries.REPLACED_DEAD_LETTERS, {"batch_id": batch_id})

@@ -15,15 +15,16 @@ records once, from its latest conversion:
   new dead letters are all there is (a re-queued file that is QUARANTINED again);
 * not a **QUARANTINED reprocess** (it keeps the old rows, so the old dead letters that go with them; its own are
   published beside them: docs/iceberg.md), nor a FAILED or given-back file (nothing published);
-* a **newer version's** final outcome (SUCCEEDED or QUARANTINED) leaves each older version one folder, its latest
-  diagnosis (of its last SUCCEEDED or QUARANTINED conversion): the older version never succeeds again, so the folders
-  a QUARANTINED reprocess left beside each other would otherwise stay for good.
+* a **newer version's** final outcome (SUCCEEDED or QUARANTINED) leaves each older version one folder: that of its
+  last SUCCEEDED conversion, which goes with its rows (none if it had no bad record), else of its last QUARANTINED
+  one: the older version never succeeds again, so the folders a QUARANTINED reprocess left beside each other would
+  otherwise stay for good.
 
 Which folders: the tracking database's record of where each outcome published its dead letters (the history's
 ``dead_letter_path``, :meth:`runtime.db.tracking.TrackingStore.replaced_dead_letters`, from the batch id alone),
 never a listing of the whole prefix; each folder is then listed alone (the narrowest prefix,
 ``batch_id=<earlier>/file_id=<id>/``) and its objects deleted through the store (local or S3). Never the batch's own
-folder nor a later conversion's, never the latest diagnosis of another version (a new version is other content: its
+folder nor a later conversion's, never the kept folder of another version (a new version is other content: its
 older version's dead letters stay, once), never a folder outside the layout's dead-letter prefix (an older layout's:
 logged, left).
 
