@@ -53,34 +53,25 @@ JOIN file_processing_history AS older
     ON older.file_id = latest.file_id
     AND older.history_id < latest.history_id
     AND older.version < latest.version
+-- the folder the older version keeps: its last SUCCEEDED conversion's (none: nothing kept), which goes with its rows
+-- (a newer version QUARANTINED for running out of attempts does not retract them); for a version that never
+-- SUCCEEDED, its last QUARANTINED one's; no such outcome: no row, every folder stays
+JOIN LATERAL (
+    SELECT kept.dead_letter_path FROM file_processing_history AS kept
+    WHERE kept.file_id = older.file_id
+        AND kept.version = older.version
+        AND kept.history_id < latest.history_id
+        AND kept.event = 'OUTCOME'
+        AND (kept.processing_status = 'SUCCEEDED'
+             OR (kept.processing_status = 'QUARANTINED' AND kept.dead_letter_path IS NOT NULL))
+    ORDER BY kept.processing_status = 'SUCCEEDED' DESC, kept.history_id DESC
+    LIMIT 1) AS kept ON TRUE
 WHERE latest.batch_id = %(batch_id)s
     AND latest.event = 'OUTCOME'
     AND latest.processing_status IN ('SUCCEEDED', 'QUARANTINED')
     AND older.dead_letter_path IS NOT NULL
     AND older.dead_letter_path IS DISTINCT FROM latest.dead_letter_path
-    AND CASE WHEN EXISTS (SELECT 1 FROM file_processing_history AS won
-                          WHERE won.file_id = older.file_id AND won.version = older.version
-                              AND won.history_id < latest.history_id
-                              AND won.event = 'OUTCOME' AND won.processing_status = 'SUCCEEDED')
-        -- it SUCCEEDED: the folder of its last SUCCEEDED conversion stays (none: nothing stays), the one that goes
-        -- with its rows, which a newer version may not have retracted (one QUARANTINED for running out of attempts)
-        THEN older.dead_letter_path IS DISTINCT FROM (
-            SELECT won.dead_letter_path FROM file_processing_history AS won
-            WHERE won.file_id = older.file_id AND won.version = older.version
-                AND won.history_id < latest.history_id
-                AND won.event = 'OUTCOME' AND won.processing_status = 'SUCCEEDED'
-            ORDER BY won.history_id DESC
-            LIMIT 1)
-        -- it never did (no rows): its last QUARANTINED conversion's folder stays; none at all: every folder stays
-        ELSE older.dead_letter_path <> (
-            SELECT lost.dead_letter_path FROM file_processing_history AS lost
-            WHERE lost.file_id = older.file_id AND lost.version = older.version
-                AND lost.history_id < latest.history_id
-                AND lost.event = 'OUTCOME' AND lost.processing_status = 'QUARANTINED'
-                AND lost.dead_letter_path IS NOT NULL
-            ORDER BY lost.history_id DESC
-            LIMIT 1)
-        END
+    AND older.dead_letter_path IS DISTINCT FROM kept.dead_letter_path
 ) AS replaced
 ORDER BY file_id, dead_letter_path
 """
